@@ -1,0 +1,42 @@
+"""Domain errors with stable codes. The API and the pages turn them into messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A refused action. ``code`` is stable (API clients match on it); ``message`` is for people."""
+
+    code = "invalid"
+    status = 400
+
+    def __init__(self, message: Any, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(str(message))
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+    status = 403
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class WrongPhase(DomainError):
+    """The action is not allowed in the tender's current phase."""
+
+    code = "wrong_phase"
+    status = 409
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409

@@ -1,0 +1,41 @@
+"""System checks that refuse an unsafe production configuration.
+
+Ids are stable (they are named in docs/operations.md and in tests):
+
+- etender.E001  embedded SQLite database in production
+- etender.E002  default or short secret key in production
+- etender.E003  DEBUG on in production
+- etender.E004  in-memory channel layer in production
+- etender.E005  filesystem object store in production
+- etender.E006  clock offset in production
+- etender.E007  development PKI in production
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=False)
+def production_configuration(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    if settings.ETENDER_ENV != "production":
+        return []
+    errors: list[Error] = []
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        errors.append(Error("The embedded SQLite database cannot run production.", hint="Set DATABASE_URL to a PostgreSQL database.", id="etender.E001"))
+    if settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY or len(settings.SECRET_KEY) < 50:
+        errors.append(Error("SECRET_KEY is the development default or shorter than 50 characters.", hint="Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value.", id="etender.E002"))
+    if settings.DEBUG:
+        errors.append(Error("DEBUG is on.", hint="Unset DEBUG or set DEBUG=0.", id="etender.E003"))
+    if settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer"):
+        errors.append(Error("The in-memory channel layer cannot serve more than one process.", hint="Set REDIS_URL.", id="etender.E004"))
+    if not settings.S3_ENDPOINT:
+        errors.append(Error("The filesystem object store has no object lock enforced by a server.", hint="Set S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET.", id="etender.E005"))
+    if settings.CLOCK_OFFSET_SECONDS:
+        errors.append(Error("ETENDER_CLOCK_OFFSET_SECONDS moves the platform clock.", hint="Unset it: only demos and tests may move time.", id="etender.E006"))
+    if not (settings.PLATFORM_SIGNING_KEY_FILE and settings.PLATFORM_CERTIFICATE_FILE):
+        errors.append(Error("The platform would sign with a generated development key.", hint="Set PLATFORM_SIGNING_KEY_FILE and PLATFORM_CERTIFICATE_FILE.", id="etender.E007"))
+    return errors

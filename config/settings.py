@@ -1,0 +1,208 @@
+"""Settings of the e-tendering platform.
+
+One module for every environment. With no variables set it runs on its embedded
+default (SQLite, in-memory channel layer, filesystem object store under ``var/``,
+a development PKI); production replaces each part through environment variables,
+and the system checks in ``config.checks`` refuse to start with an embedded part
+when ``ETENDER_ENV=production``. Every variable is listed in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from config.env import env_bool, env_choice, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+ETENDER_ENV = env_choice("ETENDER_ENV", "development", {"development", "test", "production"})
+VAR_DIR = Path(env_str("ETENDER_VAR_DIR", str(BASE_DIR / "var")))
+
+# The embedded default's secret key is public on purpose: the system check
+# etender.E002 refuses it in production.
+DEVELOPMENT_SECRET_KEY = "development-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+DEBUG = env_bool("DEBUG", ETENDER_ENV == "development")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_tasks",
+    "django_tasks_db",
+    "config",
+    "accounts",
+    "archive",
+    "tendering",
+    "evaluation",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {exc}") from exc
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # A file, not memory, so that a Daphne process started by a browser test shares it.
+            "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+# --- Channel layer ------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+# redis-py raises (instead of waiting) once a pool is exhausted, so the pool size
+# is set explicitly and sized for the number of consumers one process serves.
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 500, minimum=10, maximum=100_000)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "etender"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Object store -------------------------------------------------------------
+S3_ENDPOINT = env_str("S3_ENDPOINT", "")
+S3_ACCESS_KEY = env_str("S3_ACCESS_KEY", "")
+S3_SECRET_KEY = env_str("S3_SECRET_KEY", "")
+S3_BUCKET = env_str("S3_BUCKET", "etender")
+S3_SECURE = env_bool("S3_SECURE", True)
+S3_REGION = env_str("S3_REGION", "us-east-1")
+if S3_ENDPOINT and not (S3_ACCESS_KEY and S3_SECRET_KEY):
+    raise ImproperlyConfigured("S3_ENDPOINT is set: S3_ACCESS_KEY and S3_SECRET_KEY must be set too.")
+OBJECT_STORE_ROOT = Path(env_str("OBJECT_STORE_ROOT", str(VAR_DIR / "objects")))
+# Multipart part size for large objects (S3 needs at least 5 MiB per part).
+OBJECT_STORE_PART_SIZE = env_int("OBJECT_STORE_PART_SIZE", 8 * 1024 * 1024, minimum=5 * 1024 * 1024)
+
+# --- Platform PKI -------------------------------------------------------------
+# Production names its own key and certificate; the embedded default generates
+# a development CA and signing certificate under var/pki on first use.
+PLATFORM_SIGNING_KEY_FILE = env_str("PLATFORM_SIGNING_KEY_FILE", "")
+PLATFORM_SIGNING_KEY_PASSWORD = env_str("PLATFORM_SIGNING_KEY_PASSWORD", "")
+PLATFORM_CERTIFICATE_FILE = env_str("PLATFORM_CERTIFICATE_FILE", "")
+PLATFORM_CA_CERTIFICATE_FILE = env_str("PLATFORM_CA_CERTIFICATE_FILE", "")
+DEVELOPMENT_PKI_DIR = VAR_DIR / "pki"
+
+# --- Tendering rules ----------------------------------------------------------
+# Upload limit and permitted types for tender documents.
+TENDER_DOCUMENT_MAX_BYTES = env_int("TENDER_DOCUMENT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
+TENDER_DOCUMENT_TYPES = env_list("TENDER_DOCUMENT_TYPES", ["pdf", "docx", "xlsx", "doc", "xls", "zip"])
+# Days an amendment must precede the bid deadline, per procedure type (实施条例 Art 21).
+AMENDMENT_MIN_DAYS = {
+    "open": env_int("AMENDMENT_MIN_DAYS_OPEN", 15, minimum=0),
+    "invited": env_int("AMENDMENT_MIN_DAYS_INVITED", 15, minimum=0),
+    "negotiation": env_int("AMENDMENT_MIN_DAYS_NEGOTIATION", 3, minimum=0),
+    "consultation": env_int("AMENDMENT_MIN_DAYS_CONSULTATION", 5, minimum=0),
+    "inquiry": env_int("AMENDMENT_MIN_DAYS_INQUIRY", 3, minimum=0),
+}
+CUSTODIANS_MAX = env_int("CUSTODIANS_MAX", 9, minimum=1, maximum=9)
+# Records are kept at least this many years (government procurement: 15).
+RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)
+# Demo and test only: shift the platform clock by this many seconds (etender.E006
+# refuses it in production).
+CLOCK_OFFSET_SECONDS = env_int("ETENDER_CLOCK_OFFSET_SECONDS", 0)
+
+# --- Tasks --------------------------------------------------------------------
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- Authentication -----------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "frontend:login"
+LOGIN_REDIRECT_URL = "frontend:dashboard"
+LOGOUT_REDIRECT_URL = "frontend:tender-list"
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90, minimum=1)
+
+# --- Internationalisation -----------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files and uploads -------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# Uploads stream to temporary files above this size, never held whole in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Security -----------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", ETENDER_ENV == "production")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,1 @@
+"""Evaluation models arrive with the remote evaluation issue."""
