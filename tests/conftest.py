@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: the clock, personas."""
+"""Fixtures shared by the whole suite: the clock, the S3 server, personas."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from config import clock
+
+pytest_plugins = ["tests.fixtures.s3"]
 
 
 @pytest.fixture
