@@ -1,4 +1,8 @@
-from typing import Any
+from django.urls import path
+
+from archive import views
 
 app_name = "archive"
-urlpatterns: list[Any] = []
+urlpatterns = [
+    path("objects/<str:token>/", views.object_download, name="object-download"),
+]
