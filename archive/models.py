@@ -1,0 +1,131 @@
+"""The append-only ledger: entries, the head pointer, signed checkpoints.
+
+Rows are written by ``archive.ledger`` only. Entries and checkpoints are never
+changed or deleted: the ORM refuses it on every database, and on PostgreSQL a
+trigger refuses it in the database too (migration 0002). docs/ledger.md has the
+exact bytes that are hashed and signed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+hex64 = RegexValidator(r"\A[0-9a-f]{64}\Z", "64 lowercase hex digits")
+
+
+class AppendOnlyError(Exception):
+    """Someone tried to change or delete a ledger row."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Refuses the bulk paths that would change rows or bypass ``archive.ledger``."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} rows cannot be updated: the ledger is append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{self.model.__name__} rows cannot be deleted: the ledger is append-only")
+
+    def bulk_create(self, *args: Any, **kwargs: Any) -> list[Any]:
+        raise AppendOnlyError(f"{self.model.__name__} rows are appended one at a time by archive.ledger")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} rows cannot be updated: the ledger is append-only")
+
+
+class AppendOnlyModel(models.Model):
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields") is not None:
+            raise AppendOnlyError(f"{type(self).__name__} {self.pk} cannot be changed: the ledger is append-only")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{type(self).__name__} {self.pk} cannot be deleted: the ledger is append-only")
+
+
+class LedgerEntry(AppendOnlyModel):
+    """One event of significance, chained to the one before it (账本条目)."""
+
+    seq = models.BigIntegerField(_("序号"), unique=True)
+    case = models.CharField(_("案卷"), max_length=100, db_index=True, help_text="e.g. tender:42")
+    action = models.CharField(_("事件"), max_length=100, help_text="e.g. tendering.bid.submitted")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("操作人账号"), max_length=150, blank=True, help_text="username at the time")
+    data = models.TextField(_("数据"), help_text="canonical JSON (RFC 8785)")
+    recorded_at = models.DateTimeField(_("记录时间"))
+    prev_hash = models.CharField(max_length=64, validators=[hex64])
+    entry_hash = models.CharField(max_length=64, unique=True, validators=[hex64])
+    leaf_hash = models.CharField(max_length=64, validators=[hex64])
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name = _("账本条目")
+        verbose_name_plural = _("账本条目")
+        constraints = [models.CheckConstraint(condition=models.Q(seq__gte=1), name="ledger_entry_seq_positive")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} ({self.case})"
+
+
+class LedgerHead(models.Model):
+    """The last appended entry; its row lock serializes appends.
+
+    A convenience for writers only: the verifier never trusts it.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    entry_hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("账本头")
+        verbose_name_plural = _("账本头")
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="ledger_head_single_row")]
+
+    def __str__(self) -> str:
+        return f"ledger head #{self.seq}"
+
+
+class LedgerCheckpoint(AppendOnlyModel):
+    """A signed statement of the tree's size and root (签名检查点)."""
+
+    tree_size = models.BigIntegerField(_("条目数"), unique=True)
+    root_hash = models.CharField(_("根哈希"), max_length=64, validators=[hex64])
+    created_at = models.DateTimeField(_("时间"))
+    signature = models.TextField(
+        _("签名"), help_text="base64 of the DER ECDSA-SHA256 signature over the checkpoint body"
+    )
+    certificate_pem = models.TextField(_("证书"))
+    certificate_fingerprint = models.CharField(_("证书指纹 (SHA-256)"), max_length=64, validators=[hex64])
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tree_size"]
+        get_latest_by = "tree_size"
+        verbose_name = _("账本检查点")
+        verbose_name_plural = _("账本检查点")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(tree_size__gte=1), name="ledger_checkpoint_size_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} {self.root_hash[:16]}"
