@@ -40,3 +40,15 @@ class WrongPhase(DomainError):
 class Conflict(DomainError):
     code = "conflict"
     status = 409
+
+
+class InvalidInput(DomainError):
+    """Input that breaks a rule; ``fields`` maps each field to its messages."""
+
+    code = "invalid_input"
+    status = 422
+
+    def __init__(self, fields: dict[str, list[Any]], message: Any = None) -> None:
+        first = next((msgs[0] for msgs in fields.values() if msgs), message or "invalid input")
+        super().__init__(message or first)
+        self.fields = fields

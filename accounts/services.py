@@ -16,7 +16,7 @@ from accounts.models import ApiToken, KeyPurpose, PublicKey, User
 from accounts.signals import public_key_registered, public_key_revoked
 from config import clock
 
-TOKEN_PREFIX = "etk_"
+TOKEN_PREFIX = "etk_"  # noqa: S105  (a public prefix, not a secret)
 
 
 def load_p256_spki(data: bytes | str) -> bytes:

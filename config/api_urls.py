@@ -1,3 +1,5 @@
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from config.api import api
+
+urlpatterns = [path("", api.urls)]

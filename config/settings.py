@@ -92,7 +92,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
+            "NAME": str(VAR_DIR / "db.sqlite3"),
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
             # A file, not memory, so that a Daphne process started by a browser test shares it.
             "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")},
@@ -153,6 +153,16 @@ AMENDMENT_MIN_DAYS = {
     "consultation": env_int("AMENDMENT_MIN_DAYS_CONSULTATION", 5, minimum=0),
     "inquiry": env_int("AMENDMENT_MIN_DAYS_INQUIRY", 3, minimum=0),
 }
+# Shortest period from publication to the bid deadline, per procedure type
+# (招标投标法 Art 24: 20 days for tendering).
+BID_PERIOD_MIN_DAYS = {
+    "open": env_int("BID_PERIOD_MIN_DAYS_OPEN", 20, minimum=0),
+    "invited": env_int("BID_PERIOD_MIN_DAYS_INVITED", 20, minimum=0),
+    "negotiation": env_int("BID_PERIOD_MIN_DAYS_NEGOTIATION", 3, minimum=0),
+    "consultation": env_int("BID_PERIOD_MIN_DAYS_CONSULTATION", 10, minimum=0),
+    "inquiry": env_int("BID_PERIOD_MIN_DAYS_INQUIRY", 3, minimum=0),
+}
+QUESTION_MAX_CHARS = env_int("QUESTION_MAX_CHARS", 5000, minimum=100)
 CUSTODIANS_MAX = env_int("CUSTODIANS_MAX", 9, minimum=1, maximum=9)
 # Records are kept at least this many years (government procurement: 15).
 RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)
@@ -206,3 +216,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+if ETENDER_ENV == "test":
+    # Test personas are created per test; the production hasher would dominate the run.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -9,7 +9,7 @@ import pytest
 
 from config import clock
 
-pytest_plugins = ["tests.fixtures.s3"]
+pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.personas"]
 
 
 @pytest.fixture

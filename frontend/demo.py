@@ -1,0 +1,166 @@
+"""Demo data for `make run`: organizations, users with printed passwords, their keys
+under var/demo-keys, and one published tender with a document. Idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
+from django.db import transaction
+
+from accounts import credit_code
+from accounts import services as account_services
+from accounts.models import KeyPurpose, Organization, OrganizationKind, PublicKey, Role, RoleGrant, User
+from config import clock
+from tendering.models import EvaluationMethod, ProcedureType, Tender
+from tendering.services import documents, tenders
+
+DEMO_TENDER_NUMBER = "RJ-2026-GC-001"
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    org: str | None
+    roles: tuple[str, ...]
+    keys: bool = False
+
+
+ORGS = [
+    ("瑞金市城市建设投资有限公司", OrganizationKind.TENDERER, "91360781"),
+    ("赣南公信招标代理有限公司", OrganizationKind.AGENCY, "91360702"),
+    ("江西红土建设工程有限公司", OrganizationKind.BIDDER, "91360781"),
+    ("赣州宏达路桥有限公司", OrganizationKind.BIDDER, "91360703"),
+    ("南康精工建筑有限公司", OrganizationKind.BIDDER, "91360782"),
+    ("瑞金市发展和改革委员会", OrganizationKind.REGULATOR, "11360781"),
+    ("瑞金市公共资源交易中心", OrganizationKind.PLATFORM, "12360781"),
+]
+
+USERS = [
+    DemoUser("tenderer", "刘建国（招标人）", "瑞金市城市建设投资有限公司", (Role.TENDERER_STAFF,)),
+    DemoUser("agent", "陈晓梅（代理机构）", "赣南公信招标代理有限公司", (Role.AGENCY_STAFF,)),
+    DemoUser("bidder1", "王磊（红土建设）", "江西红土建设工程有限公司", (Role.BIDDER,), keys=True),
+    DemoUser("bidder2", "赵敏（宏达路桥）", "赣州宏达路桥有限公司", (Role.BIDDER,), keys=True),
+    DemoUser("bidder3", "孙强（精工建筑）", "南康精工建筑有限公司", (Role.BIDDER,), keys=True),
+    *[DemoUser(f"expert{i}", f"专家{i}", None, (Role.EXPERT,)) for i in range(1, 6)],
+    DemoUser("custodian1", "钟华（保管人，招标人）", "瑞金市城市建设投资有限公司", (Role.CUSTODIAN,), keys=True),
+    DemoUser("custodian2", "黄芳（保管人，监督部门）", "瑞金市发展和改革委员会", (Role.CUSTODIAN,), keys=True),
+    DemoUser("custodian3", "李军（保管人，交易中心）", "瑞金市公共资源交易中心", (Role.CUSTODIAN,), keys=True),
+    DemoUser("regulator", "周平（监督人员）", "瑞金市发展和改革委员会", (Role.REGULATOR,)),
+    DemoUser("admin", "平台管理员", "瑞金市公共资源交易中心", (Role.PLATFORM_ADMIN,)),
+]
+
+
+def demo_password(username: str) -> str:
+    return f"Demo-{username}-2026"
+
+
+def _code(prefix8: str, index: int) -> str:
+    return credit_code.make(f"{prefix8}MA{index:07d}"[:17])
+
+
+def demo_pdf(title: str) -> bytes:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    font = "Helvetica"
+    if Path(CJK_FONT).exists():
+        pdfmetrics.registerFont(TTFont("WenQuanYi", CJK_FONT, subfontIndex=0))
+        font = "WenQuanYi"
+    pdf.setFont(font, 16)
+    pdf.drawString(72, 770, title if font != "Helvetica" else "Tender documents (demo)")
+    pdf.setFont(font, 11)
+    lines = ["第一章 招标公告", "第二章 投标人须知", "第三章 评标办法（综合评估法）", "第四章 合同条款", "第五章 工程量清单"]
+    for i, line in enumerate(lines):
+        pdf.drawString(72, 730 - 22 * i, line if font != "Helvetica" else f"Chapter {i + 1}")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _write_private_key(folder: Path, username: str, purpose: str) -> ec.EllipticCurvePrivateKey:
+    path = folder / f"{username}-{purpose}.pem"
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return key
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    return key
+
+
+def load_demo(out: io.TextIOBase | None = None) -> list[tuple[str, str, str]]:
+    """Create what is missing; return (username, password, roles) rows to print."""
+    key_dir = Path(settings.VAR_DIR) / "demo-keys"
+    key_dir.mkdir(parents=True, exist_ok=True)
+    orgs: dict[str, Organization] = {}
+    with transaction.atomic():
+        for i, (name, kind, prefix) in enumerate(ORGS):
+            org, _ = Organization.objects.get_or_create(name=name, defaults={"kind": kind, "credit_code": _code(prefix, i + 1)})
+            orgs[name] = org
+        for spec in USERS:
+            user = User.objects.filter(username=spec.username).first()
+            if user is None:
+                user = User(username=spec.username, display_name=spec.display_name, organization=orgs.get(spec.org or ""))
+                user.set_password(demo_password(spec.username))
+                if spec.username == "admin":
+                    user.is_staff = user.is_superuser = True
+                user.save()
+            for role in spec.roles:
+                RoleGrant.objects.get_or_create(user=user, role=role)
+    for spec in USERS:
+        if not spec.keys:
+            continue
+        user = User.objects.get(username=spec.username)
+        for purpose in (KeyPurpose.SIGNING, KeyPurpose.ENCRYPTION):
+            private = _write_private_key(key_dir, spec.username, purpose)
+            der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            if not PublicKey.objects.filter(fingerprint=PublicKey.fingerprint_of(der)).exists():
+                account_services.register_public_key(user, purpose, der, label="demo")
+    if not Tender.objects.filter(number=DEMO_TENDER_NUMBER).exists():
+        _demo_tender()
+    return [(s.username, demo_password(s.username), ",".join(s.roles)) for s in USERS]
+
+
+def _demo_tender() -> None:
+    tenderer = User.objects.get(username="tenderer")
+    agency = Organization.objects.get(kind=OrganizationKind.AGENCY, name="赣南公信招标代理有限公司")
+    now = clock.now()
+    deadline = (now + dt.timedelta(days=25)).replace(minute=0, second=0, microsecond=0)
+    custodians = list(User.objects.filter(username__in=["custodian1", "custodian2", "custodian3"]).order_by("username"))
+    data = tenders.TenderInput(
+        number=DEMO_TENDER_NUMBER,
+        title="瑞金市沙洲坝镇乡村道路提升改造工程",
+        description="对沙洲坝镇 12.6 公里乡村道路进行路面改造、排水与安全设施建设。",
+        procedure_type=ProcedureType.OPEN,
+        budget=Decimal("8650000.00"),
+        bid_deadline=deadline,
+        opening_time=deadline,
+        enquiry_deadline=deadline - dt.timedelta(days=10),
+        evaluation_method=EvaluationMethod.COMPREHENSIVE,
+        custodian_ids=[u.pk for u in custodians],
+        custodian_threshold=2,
+        lots=[tenders.LotInput(1, "路面工程", Decimal("6200000.00")), tenders.LotInput(2, "排水及安全设施", Decimal("2450000.00"))],
+        agency_id=agency.pk,
+    )
+    with transaction.atomic():
+        tender = tenders.create_draft(tenderer, data)
+        content = demo_pdf("瑞金市沙洲坝镇乡村道路提升改造工程 招标文件")
+        documents.add_document(tenderer, tender, "招标文件.pdf", io.BytesIO(content), len(content))
+        tenders.publish(tenderer, tender)

@@ -1,0 +1,222 @@
+"""Tender documents: upload into the object store, downloads, retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from pathlib import PurePath
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.errors import DomainError, InvalidInput, NotFound, PermissionDenied, WrongPhase
+from accounts.models import User
+from archive.ledger import record
+from archive.storage import RetentionMode, get_object_store
+from config import clock
+from tendering import permissions
+from tendering.models import Amendment, DocumentDownload, Phase, Tender, TenderDocument
+
+logger = logging.getLogger(__name__)
+
+# The first bytes each permitted type must start with: an extension alone proves nothing.
+MAGIC = {
+    "pdf": (b"%PDF-",),
+    "docx": (b"PK\x03\x04",),
+    "xlsx": (b"PK\x03\x04",),
+    "zip": (b"PK\x03\x04", b"PK\x05\x06"),
+    "doc": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+    "xls": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+}
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "zip": "application/zip",
+    "doc": "application/msword",
+    "xls": "application/vnd.ms-excel",
+}
+
+
+def _clean_name(name: str) -> str:
+    base = PurePath(name.replace("\\", "/")).name.strip()
+    if not base or base in {".", ".."} or len(base) > 255 or any(ord(ch) < 32 for ch in base):
+        raise InvalidInput({"file": [_("文件名无效。")]})
+    return base
+
+
+def check_upload(name: str, size: int | None, head: bytes) -> tuple[str, str]:
+    """Validate a document before it is stored; return (clean name, content type)."""
+    clean = _clean_name(name)
+    ext = clean.rsplit(".", 1)[-1].lower() if "." in clean else ""
+    permitted = [t.lower() for t in settings.TENDER_DOCUMENT_TYPES]
+    if ext not in permitted:
+        raise InvalidInput({"file": [_("不允许的文件类型“.%(ext)s”，允许：%(types)s。") % {"ext": ext, "types": ", ".join(permitted)}]})
+    if size == 0 or not head:
+        raise InvalidInput({"file": [_("文件是空的。")]})
+    if size is not None and size > settings.TENDER_DOCUMENT_MAX_BYTES:
+        raise InvalidInput(
+            {"file": [_("文件过大：上限为 %(limit)d MiB。") % {"limit": settings.TENDER_DOCUMENT_MAX_BYTES // (1024 * 1024)}]}
+        )
+    magic = MAGIC.get(ext)
+    if magic is not None and not head.startswith(magic):
+        raise InvalidInput({"file": [_("文件内容与扩展名“.%(ext)s”不符。") % {"ext": ext}]})
+    return clean, CONTENT_TYPES.get(ext, "application/octet-stream")
+
+
+class _LimitedReader:
+    """Reads a stream, refusing to go past the size limit (for uploads of unknown length)."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.read_so_far = 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.stream.read(n)
+        self.read_so_far += len(chunk)
+        if self.read_so_far > self.limit:
+            raise InvalidInput(
+                {"file": [_("文件过大：上限为 %(limit)d MiB。") % {"limit": self.limit // (1024 * 1024)}]}
+            )
+        return chunk
+
+
+def _store(tender: Tender, name: str, stream: IO[bytes], size: int | None, content_type: str) -> Any:
+    key = f"tenders/{tender.public_id}/documents/{uuid.uuid4()}"
+    reader = _LimitedReader(stream, settings.TENDER_DOCUMENT_MAX_BYTES)
+    stored = get_object_store().put(key, reader, length=size, content_type=content_type, metadata={"tender": tender.number})
+    if reader.read_so_far == 0:
+        raise InvalidInput({"file": [_("文件是空的。")]})
+    return stored
+
+
+def _read_head(stream: IO[bytes]) -> bytes:
+    head = stream.read(16)
+    stream.seek(0)
+    return head
+
+
+@transaction.atomic
+def add_document(
+    actor: User, tender: Tender, name: str, stream: IO[bytes], size: int | None, *, amendment: Amendment | None = None
+) -> TenderDocument:
+    """Attach a document to a draft, or (through ``issue_amendment``) to a published tender."""
+    from tendering.services.tenders import get_for_update
+
+    tender = get_for_update(tender.pk)
+    if not permissions.can_manage(actor, tender):
+        raise PermissionDenied(_("您无权为此招标项目上传文件。"))
+    if tender.published_at is not None and amendment is None:
+        raise WrongPhase(_("招标项目已发布，新文件只能随澄清或修改发布。"))
+    clean, content_type = check_upload(name, size, _read_head(stream))
+    stored = _store(tender, clean, stream, size, content_type)
+    document = TenderDocument.objects.create(
+        tender=tender,
+        amendment=amendment,
+        name=clean,
+        content_type=content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        object_key=stored.key,
+        version_id=stored.version_id or "",
+        uploaded_by=actor,
+        uploaded_at=clock.now(),
+    )
+    record(
+        tender.case,
+        "tendering.document.added",
+        {
+            "tender_id": tender.pk,
+            "document_id": str(document.public_id),
+            "name": document.name,
+            "sha256": document.sha256,
+            "size": document.size,
+            "object_key": document.object_key,
+            "version_id": document.version_id,
+            "amendment": amendment.number if amendment else None,
+        },
+        actor,
+    )
+    if tender.published_at is not None:
+        transaction.on_commit(lambda: lock_published_documents(tender.pk))
+    return document
+
+
+@transaction.atomic
+def withdraw_draft_document(actor: User, document: TenderDocument) -> None:
+    from tendering.services.tenders import get_for_update
+
+    tender = get_for_update(document.tender_id)
+    if not permissions.can_manage(actor, tender):
+        raise PermissionDenied(_("您无权删除此文件。"))
+    if tender.published_at is not None:
+        raise WrongPhase(_("已发布的招标文件不能删除，只能通过澄清或修改更正。"))
+    TenderDocument.objects.filter(pk=document.pk).update(withdrawn_at=clock.now())
+    record(tender.case, "tendering.document.withdrawn", {"document_id": str(document.public_id), "name": document.name}, actor)
+
+
+def visible_documents(user: Any, tender: Tender) -> Any:
+    return tender.documents.filter(withdrawn_at__isnull=True).select_related("amendment")
+
+
+def document_for_download(user: Any, tender: Tender, public_id: str) -> TenderDocument:
+    if not permissions.can_view(user, tender):
+        raise NotFound(_("找不到该招标项目。"))
+    try:
+        uuid.UUID(str(public_id))
+    except ValueError:
+        raise NotFound(_("找不到该文件。")) from None
+    document = visible_documents(user, tender).filter(public_id=public_id).first()
+    if document is None:
+        raise NotFound(_("找不到该文件。"))
+    return document
+
+
+@transaction.atomic
+def record_download(user: Any, document: TenderDocument) -> DocumentDownload | None:
+    """Each download by a logged-in user is recorded (amendment notices go to these users)."""
+    if not user.is_authenticated:
+        return None
+    download = DocumentDownload.objects.create(
+        document=document, user=user, organization=user.organization, downloaded_at=clock.now()
+    )
+    if permissions.is_bidder(user):
+        record(
+            document.tender.case,
+            "tendering.document.downloaded",
+            {"document_id": str(document.public_id), "sha256": document.sha256, "organization_id": user.organization_id},
+            user,
+        )
+    return download
+
+
+def open_document(document: TenderDocument) -> Any:
+    return get_object_store().open(document.object_key, document.version_id or None)
+
+
+def lock_published_documents(tender_id: int) -> None:
+    """Keep published documents under GOVERNANCE retention for the records period.
+
+    Runs after commit; a failure is logged and retried at the next publication
+    event or by the filing step, which applies COMPLIANCE retention to the dossier.
+    """
+    store = get_object_store()
+    until = clock.now() + dt.timedelta(days=365 * settings.RECORD_RETENTION_YEARS + 4)
+    for document in TenderDocument.objects.filter(tender_id=tender_id, withdrawn_at__isnull=True):
+        try:
+            store.set_retention(document.object_key, document.version_id or None, RetentionMode.GOVERNANCE, until)
+        except Exception:
+            logger.exception("could not set retention on %s", document.object_key)
+
+
+def require_phase(tender: Tender, *phases: Phase) -> None:
+    phase = tender.phase(clock.now())
+    if phase not in phases:
+        raise WrongPhase(_("当前阶段为「%(phase)s」，不能进行此操作。") % {"phase": Phase(phase).label})
+
+
+__all__ = ["DomainError", "add_document", "check_upload", "document_for_download", "record_download"]

@@ -1,0 +1,310 @@
+"""Creating, editing and publishing tenders, and the explicit phase transitions."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, WrongPhase
+from accounts.models import KeyPurpose, OrganizationKind, PublicKey, Role, User
+from archive.ledger import record
+from config import clock
+from tendering import permissions
+from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender, TenderCustodian
+
+NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/.]{2,49}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class LotInput:
+    number: int
+    name: str
+    budget: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class TenderInput:
+    """What a tenderer fills in for a draft. Values are typed; rules are checked by the service."""
+
+    number: str
+    title: str
+    procedure_type: str
+    budget: Decimal
+    bid_deadline: dt.datetime
+    opening_time: dt.datetime
+    enquiry_deadline: dt.datetime
+    evaluation_method: str
+    custodian_ids: list[int]
+    custodian_threshold: int
+    description: str = ""
+    lots: list[LotInput] = dataclasses.field(default_factory=list)
+    agency_id: int | None = None
+    tenderer_id: int | None = None
+
+
+def parse_money(value: Any) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput({"budget": [_("金额必须是数字，例如 1200000.00。")]}) from None
+    if not amount.is_finite():
+        raise InvalidInput({"budget": [_("金额必须是数字，例如 1200000.00。")]})
+    return amount
+
+
+def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+
+    def err(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if not NUMBER_PATTERN.match(data.number or ""):
+        err("number", _("招标编号为 3 到 50 个字母、数字或 - _ / . 字符。"))
+    elif Tender.objects.filter(number=data.number).exclude(pk=getattr(existing, "pk", None)).exists():
+        err("number", _("招标编号已被使用。"))
+    if not data.title.strip() or len(data.title) > 200:
+        err("title", _("项目名称为 1 到 200 个字符。"))
+    if len(data.description) > 20000:
+        err("description", _("项目概况不能超过 20000 个字符。"))
+    if data.procedure_type not in ProcedureType.values:
+        err("procedure_type", _("未知的招标方式。"))
+    if data.evaluation_method not in EvaluationMethod.values:
+        err("evaluation_method", _("未知的评标办法。"))
+    if not data.budget.is_finite() or data.budget <= 0 or data.budget.as_tuple().exponent < -2 or data.budget >= Decimal("1e14"):  # type: ignore[operator]
+        err("budget", _("预算金额必须大于 0，最多两位小数。"))
+    for field in ("bid_deadline", "opening_time", "enquiry_deadline"):
+        if getattr(data, field).tzinfo is None:
+            err(field, _("时间必须带时区。"))
+    if not errors.keys() & {"bid_deadline", "opening_time", "enquiry_deadline"}:
+        if data.bid_deadline <= now:
+            err("bid_deadline", _("投标截止时间已过，请选择将来的时间。"))
+        if data.opening_time < data.bid_deadline:
+            err("opening_time", _("开标时间不能早于投标截止时间。"))
+        if data.enquiry_deadline > data.bid_deadline:
+            err("enquiry_deadline", _("提问截止时间不能晚于投标截止时间。"))
+        if data.enquiry_deadline <= now:
+            err("enquiry_deadline", _("提问截止时间已过，请选择将来的时间。"))
+    numbers = [lot.number for lot in data.lots]
+    if len(set(numbers)) != len(numbers):
+        err("lots", _("标段号不能重复。"))
+    for lot in data.lots:
+        if lot.number < 1 or not lot.name.strip() or len(lot.name) > 200:
+            err("lots", _("每个标段需要正整数编号和 1 到 200 个字符的名称。"))
+        if not lot.budget.is_finite() or lot.budget <= 0 or lot.budget.as_tuple().exponent < -2:  # type: ignore[operator]
+            err("lots", _("标段预算必须大于 0，最多两位小数。"))
+    if data.lots and sum(lot.budget for lot in data.lots) > data.budget:
+        err("lots", _("各标段预算之和不能超过项目预算。"))
+    n = len(data.custodian_ids)
+    if len(set(data.custodian_ids)) != n:
+        err("custodian_ids", _("密钥保管人不能重复。"))
+    if n == 0 or n > settings.CUSTODIANS_MAX:
+        err("custodian_ids", _("需要 1 到 %(max)d 名密钥保管人。") % {"max": settings.CUSTODIANS_MAX})
+    elif not 1 <= data.custodian_threshold <= n:
+        err("custodian_threshold", _("开启门限 k 必须在 1 和保管人人数 n 之间。"))
+    found = User.objects.filter(pk__in=data.custodian_ids, is_active=True, role_grants__role=Role.CUSTODIAN).count()
+    if n and found != len(set(data.custodian_ids)):
+        err("custodian_ids", _("所选的人中有人不是有效的密钥保管人。"))
+    return errors
+
+
+def _resolve_parties(actor: User, data: TenderInput, errors: dict[str, list[str]]) -> tuple[Any, Any]:
+    """The tenderer and agency of a new tender, from who the actor is.
+
+    Tenderer staff create for their own organization (optionally naming an agency);
+    agency staff create for a tenderer they name, with their agency attached.
+    """
+    from accounts.models import Organization
+
+    org = actor.organization
+    if org is None or org.kind not in (OrganizationKind.TENDERER, OrganizationKind.AGENCY):
+        raise PermissionDenied(_("您的账户未关联招标人或代理机构。"))
+    if org.kind == OrganizationKind.AGENCY:
+        tenderer = Organization.objects.filter(pk=data.tenderer_id, kind=OrganizationKind.TENDERER).first()
+        if tenderer is None:
+            errors.setdefault("tenderer_id", []).append(_("代理机构创建项目时必须选择委托的招标人。"))
+        return tenderer, org
+    agency = None
+    if data.agency_id is not None:
+        agency = Organization.objects.filter(pk=data.agency_id, kind=OrganizationKind.AGENCY).first()
+        if agency is None:
+            errors.setdefault("agency_id", []).append(_("找不到该招标代理机构。"))
+    return org, agency
+
+
+def _write(tender: Tender, data: TenderInput) -> None:
+    for field in ("number", "title", "description", "procedure_type", "budget", "bid_deadline", "opening_time",
+                  "enquiry_deadline", "evaluation_method", "custodian_threshold"):
+        setattr(tender, field, getattr(data, field))
+    tender.save()
+    tender.lots.all().delete()
+    Lot.objects.bulk_create([Lot(tender=tender, number=lot.number, name=lot.name.strip(), budget=lot.budget) for lot in data.lots])
+    tender.custodian_slots.all().delete()
+    TenderCustodian.objects.bulk_create(
+        [TenderCustodian(tender=tender, user_id=uid, position=i + 1) for i, uid in enumerate(data.custodian_ids)]
+    )
+
+
+@transaction.atomic
+def create_draft(actor: User, data: TenderInput) -> Tender:
+    """Create a draft tender for the actor's organization (tenderer) or agency."""
+    if not permissions.can_create_tenders(actor):
+        raise PermissionDenied(_("只有招标人或招标代理机构的经办人可以创建招标项目。"))
+    errors = _validate(data, clock.now(), existing=None)
+    tenderer, agency = _resolve_parties(actor, data, errors)
+    if errors:
+        raise InvalidInput(errors)
+    tender = Tender(tenderer=tenderer, agency=agency, created_by=actor)
+    _write(tender, data)
+    record(tender.case, "tendering.tender.drafted", {"tender_id": tender.pk, "number": tender.number}, actor)
+    return tender
+
+
+def get_for_update(tender_id: int) -> Tender:
+    tender = Tender.objects.select_for_update().filter(pk=tender_id).first()
+    if tender is None:
+        raise NotFound(_("找不到该招标项目。"))
+    return tender
+
+
+@transaction.atomic
+def update_draft(actor: User, tender: Tender, data: TenderInput) -> Tender:
+    tender = get_for_update(tender.pk)
+    if not permissions.can_manage(actor, tender):
+        raise PermissionDenied(_("您无权修改此招标项目。"))
+    if tender.published_at is not None:
+        raise WrongPhase(_("招标项目已发布，只能通过澄清或修改变更。"))
+    errors = _validate(data, clock.now(), existing=tender)
+    if errors:
+        raise InvalidInput(errors)
+    _write(tender, data)
+    record(tender.case, "tendering.tender.draft_updated", {"tender_id": tender.pk, "number": tender.number}, actor)
+    return tender
+
+
+def publication_record(tender: Tender) -> dict[str, Any]:
+    """What the ledger keeps of a publication: the terms bidders rely on."""
+    return {
+        "tender_id": tender.pk,
+        "public_id": str(tender.public_id),
+        "number": tender.number,
+        "title": tender.title,
+        "procedure_type": tender.procedure_type,
+        "tenderer": tender.tenderer.name,
+        "tenderer_credit_code": tender.tenderer.credit_code or "",
+        "agency": tender.agency.name if tender.agency else "",
+        "budget": str(tender.budget),
+        "bid_deadline": tender.bid_deadline.isoformat(),
+        "opening_time": tender.opening_time.isoformat(),
+        "enquiry_deadline": tender.enquiry_deadline.isoformat(),
+        "evaluation_method": tender.evaluation_method,
+        "lots": [{"number": lot.number, "name": lot.name, "budget": str(lot.budget)} for lot in tender.lots.all()],
+        "custodian_threshold": tender.custodian_threshold,
+        "custodians": [
+            {
+                "position": slot.position,
+                "user_id": slot.user_id,
+                "key_fingerprint": slot.public_key.fingerprint if slot.public_key else "",
+            }
+            for slot in tender.custodian_slots.select_related("public_key")
+        ],
+        "documents": [
+            {"id": str(doc.public_id), "name": doc.name, "sha256": doc.sha256, "size": doc.size}
+            for doc in tender.documents.filter(withdrawn_at__isnull=True)
+        ],
+    }
+
+
+@transaction.atomic
+def publish(actor: User, tender: Tender) -> Tender:
+    """Publish a draft (发布招标公告): it becomes public and open for bids."""
+    tender = get_for_update(tender.pk)
+    if not permissions.can_manage(actor, tender):
+        raise PermissionDenied(_("您无权发布此招标项目。"))
+    now = clock.now()
+    if tender.published_at is not None:
+        raise WrongPhase(_("此招标项目已于 %(when)s 发布，不能重复发布。") % {"when": tender.published_at.isoformat()}, code="already_published")
+    errors: dict[str, list[str]] = {}
+    if tender.bid_deadline <= now:
+        errors.setdefault("bid_deadline", []).append(_("投标截止时间已过，请先修改草稿。"))
+    min_days = settings.BID_PERIOD_MIN_DAYS.get(tender.procedure_type, 0)
+    if tender.bid_deadline - now < dt.timedelta(days=min_days):
+        errors.setdefault("bid_deadline", []).append(
+            _("自发布至投标截止不得少于 %(days)d 日。") % {"days": min_days}
+        )
+    if tender.enquiry_deadline <= now:
+        errors.setdefault("enquiry_deadline", []).append(_("提问截止时间已过，请先修改草稿。"))
+    if not tender.documents.filter(withdrawn_at__isnull=True).exists():
+        errors.setdefault("documents", []).append(_("发布前至少需要上传一份招标文件。"))
+    slots = list(tender.custodian_slots.select_related("user"))
+    if not slots:
+        errors.setdefault("custodian_ids", []).append(_("需要指定密钥保管人。"))
+    for slot in slots:
+        key = PublicKey.objects.filter(owner=slot.user, purpose=KeyPurpose.ENCRYPTION, revoked_at__isnull=True).order_by("-registered_at").first()
+        if key is None:
+            errors.setdefault("custodian_ids", []).append(
+                _("密钥保管人 %(name)s 尚未登记加密公钥。") % {"name": str(slot.user)}
+            )
+        else:
+            slot.public_key = key
+            slot.save(update_fields=["public_key"])
+    if errors:
+        raise InvalidInput(errors)
+    tender.published_at = now
+    tender.save(update_fields=["published_at", "updated_at"])
+    record(tender.case, "tendering.tender.published", publication_record(tender), actor)
+    from tendering.services.documents import lock_published_documents
+
+    transaction.on_commit(lambda: lock_published_documents(tender.pk))
+    return tender
+
+
+def _transition(actor: User, tender: Tender, expected: Phase, field: str, action: str) -> Tender:
+    tender = get_for_update(tender.pk)
+    if not permissions.can_manage(actor, tender):
+        raise PermissionDenied(_("您无权操作此招标项目。"))
+    phase = tender.phase(clock.now())
+    if phase != expected:
+        raise WrongPhase(
+            _("当前阶段为「%(phase)s」，此操作只能在「%(expected)s」阶段进行。")
+            % {"phase": Phase(phase).label, "expected": expected.label}
+        )
+    setattr(tender, field, clock.now())
+    tender.save(update_fields=[field, "updated_at"])
+    record(tender.case, action, {"tender_id": tender.pk, field: getattr(tender, field).isoformat()}, actor)
+    return tender
+
+
+@transaction.atomic
+def close_opening(actor: User, tender: Tender) -> Tender:
+    """End the opening (开标结束); evaluation begins."""
+    return _transition(actor, tender, Phase.OPENING, "opening_closed_at", "tendering.opening.closed")
+
+
+@transaction.atomic
+def publish_candidates(actor: User, tender: Tender) -> Tender:
+    """Post the winning candidates (中标候选人公示)."""
+    return _transition(actor, tender, Phase.EVALUATION, "candidates_published_at", "tendering.candidates.published")
+
+
+@transaction.atomic
+def award(actor: User, tender: Tender) -> Tender:
+    """Issue the award (定标) after publicity."""
+    return _transition(actor, tender, Phase.PUBLICITY, "awarded_at", "tendering.tender.awarded")
+
+
+@transaction.atomic
+def file_case(actor: User, tender: Tender) -> Tender:
+    """Close the case (归档)."""
+    return _transition(actor, tender, Phase.AWARDED, "filed_at", "tendering.tender.filed")
+
+
+def ensure_not_managed_by(actor: User, tender: Tender) -> None:
+    if permissions.can_manage(actor, tender):
+        raise Conflict(_("招标人不能在自己的项目中提问。"), code="own_tender")
