@@ -84,7 +84,7 @@ def _key_out(key: PublicKey) -> dict[str, Any]:
 
 @router.post("/tokens", auth=PasswordAuth(), response={201: TokenOut}, summary="Obtain an API token with username and password")
 def create_token(request: HttpRequest, payload: TokenIn) -> Status[Any]:
-    plaintext, token = services.issue_api_token(request.auth, payload.name)  # type: ignore[arg-type]
+    plaintext, token = services.issue_api_token(request.auth, payload.name)  # type: ignore[attr-defined]
     return Status(201, {"token": plaintext, "name": token.name, "expires_at": token.expires_at})
 
 

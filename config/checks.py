@@ -30,7 +30,7 @@ def production_configuration(app_configs: Any = None, **kwargs: Any) -> list[Err
         errors.append(Error("SECRET_KEY is the development default or shorter than 50 characters.", hint="Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value.", id="etender.E002"))
     if settings.DEBUG:
         errors.append(Error("DEBUG is on.", hint="Unset DEBUG or set DEBUG=0.", id="etender.E003"))
-    if settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer"):
+    if str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).endswith("InMemoryChannelLayer"):
         errors.append(Error("The in-memory channel layer cannot serve more than one process.", hint="Set REDIS_URL.", id="etender.E004"))
     if not settings.S3_ENDPOINT:
         errors.append(Error("The filesystem object store has no object lock enforced by a server.", hint="Set S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET.", id="etender.E005"))

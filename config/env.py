@@ -27,7 +27,7 @@ def _raw(name: str, environ: Mapping[str, str] | None = None) -> str | None:
     if file_path is not None:
         try:
             return Path(file_path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise ImproperlyConfigured(f"{name}_FILE={file_path!r} cannot be read: {exc}") from exc
     return value
 

@@ -3,7 +3,6 @@
 from django.contrib import admin
 
 from accounts.admin import ReadOnlyAdmin
-
 from tendering.models import Amendment, Question, Tender, TenderDocument
 
 

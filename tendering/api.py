@@ -224,23 +224,19 @@ class TenderFilter(Schema):
 
 
 def search(user: Any, q: str = "", phase: str = "", mine: bool = False) -> list[Tender]:
-    """Published tenders (and, with ``mine``, the caller's managed drafts), filtered."""
+    """Published tenders (with ``mine``: the caller's managed tenders, drafts included), filtered."""
     if mine and user.is_authenticated and user.organization_id:
         qs = Tender.objects.filter(Q(tenderer_id=user.organization_id) | Q(agency_id=user.organization_id))
-        qs = [t for t in qs.select_related("tenderer") if permissions.can_manage(user, t)]  # type: ignore[assignment]
     else:
-        qs = Tender.objects.filter(published_at__isnull=False).select_related("tenderer")
-    if q:
-        terms = q.strip()
-        if isinstance(qs, list):
-            qs = [t for t in qs if terms in t.title or terms in t.number or terms in t.tenderer.name]  # type: ignore[assignment]
-        else:
-            qs = qs.filter(Q(title__icontains=terms) | Q(number__icontains=terms) | Q(tenderer__name__icontains=terms))
-    now = clock.now()
-    result = list(qs)
+        qs = Tender.objects.filter(published_at__isnull=False)
+    terms = q.strip()
+    if terms:
+        qs = qs.filter(Q(title__icontains=terms) | Q(number__icontains=terms) | Q(tenderer__name__icontains=terms))
+    found = [t for t in qs.select_related("tenderer") if not mine or permissions.can_manage(user, t)]
     if phase:
-        result = [t for t in result if t.phase(now) == phase]
-    return result
+        now = clock.now()
+        found = [t for t in found if t.phase(now) == phase]
+    return found
 
 
 @router.get("", auth=OPTIONAL, response=list[TenderSummary], summary="List published tenders")

@@ -67,7 +67,7 @@ def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -
 
     if not NUMBER_PATTERN.match(data.number or ""):
         err("number", _("招标编号为 3 到 50 个字母、数字或 - _ / . 字符。"))
-    elif Tender.objects.filter(number=data.number).exclude(pk=getattr(existing, "pk", None)).exists():
+    elif Tender.objects.filter(number=data.number).exclude(pk=existing.pk if existing else 0).exists():
         err("number", _("招标编号已被使用。"))
     if not data.title.strip() or len(data.title) > 200:
         err("title", _("项目名称为 1 到 200 个字符。"))
@@ -126,7 +126,7 @@ def _resolve_parties(actor: User, data: TenderInput, errors: dict[str, list[str]
     if org is None or org.kind not in (OrganizationKind.TENDERER, OrganizationKind.AGENCY):
         raise PermissionDenied(_("您的账户未关联招标人或代理机构。"))
     if org.kind == OrganizationKind.AGENCY:
-        tenderer = Organization.objects.filter(pk=data.tenderer_id, kind=OrganizationKind.TENDERER).first()
+        tenderer = Organization.objects.filter(pk=data.tenderer_id or 0, kind=OrganizationKind.TENDERER).first()
         if tenderer is None:
             errors.setdefault("tenderer_id", []).append(_("代理机构创建项目时必须选择委托的招标人。"))
         return tenderer, org
