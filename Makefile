@@ -35,7 +35,7 @@ demo: $(STAMP) messages
 run: system-deps demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the server and the worker)"
 	@trap 'kill 0' EXIT INT TERM; \
-	  $(PY) manage.py db_worker --interval 1 & \
+	  $(PY) manage.py db_worker --queue-name "*" --interval 1 & \
 	  $(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 test: system-deps $(STAMP) messages
