@@ -63,3 +63,10 @@ def frozen(start: dt.datetime) -> Iterator[FrozenClock]:
     clock = FrozenClock(start)
     with use_clock(clock):
         yield clock
+
+
+def local_text(moment: dt.datetime) -> str:
+    """A moment as people read it in messages: local time (settings.TIME_ZONE), to the minute."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).strftime("%Y-%m-%d %H:%M")

@@ -1,4 +1,41 @@
-from typing import Any
+"""The pages. Tender URLs carry the public UUID, never the database id."""
+
+from django.urls import path
+
+from frontend.views import auth, dashboard, keys, manage, public
 
 app_name = "frontend"
-urlpatterns: list[Any] = []
+
+urlpatterns = [
+    path("", public.tender_list, name="tender-list"),
+    path("login/", auth.LoginView.as_view(), name="login"),
+    path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("keys/", keys.key_list, name="keys"),
+    path("keys/<int:pk>/revoke/", keys.key_revoke, name="key-revoke"),
+    path("my/tenders/", manage.my_tenders, name="my-tenders"),
+    path("supervision/tenders/", manage.supervision, name="supervision"),
+    path("tenders/new/", manage.tender_create, name="tender-create"),
+    path("tenders/<uuid:public_id>/", public.tender_detail, name="tender-detail"),
+    path("tenders/<uuid:public_id>/edit/", manage.tender_edit, name="tender-edit"),
+    path("tenders/<uuid:public_id>/documents/", manage.tender_documents, name="tender-documents"),
+    path(
+        "tenders/<uuid:public_id>/documents/<uuid:document_id>/download/",
+        public.download_document,
+        name="document-download",
+    ),
+    path(
+        "tenders/<uuid:public_id>/documents/<uuid:document_id>/remove/",
+        manage.document_remove,
+        name="document-remove",
+    ),
+    path("tenders/<uuid:public_id>/publish/", manage.tender_publish, name="tender-publish"),
+    path("tenders/<uuid:public_id>/questions/", manage.questions_inbox, name="tender-questions"),
+    path("tenders/<uuid:public_id>/questions/ask/", public.ask_question, name="question-ask"),
+    path(
+        "tenders/<uuid:public_id>/questions/<uuid:question_id>/answer/",
+        manage.question_answer,
+        name="question-answer",
+    ),
+    path("tenders/<uuid:public_id>/amendments/new/", manage.amendment_create, name="amendment-create"),
+]

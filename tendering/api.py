@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -294,12 +294,10 @@ def delete_document(request: HttpRequest, public_id: uuid.UUID, document_id: uui
 
 
 @router.get("/{public_id}/documents/{document_id}/download", auth=OPTIONAL, summary="Download a document (recorded)")
-def download_document(request: HttpRequest, public_id: uuid.UUID, document_id: uuid.UUID) -> StreamingHttpResponse:
+def download_document(request: HttpRequest, public_id: uuid.UUID, document_id: uuid.UUID) -> FileResponse:
     user = actor(request)
-    tender = get_tender(user, public_id)
-    document = documents.document_for_download(user, tender, str(document_id))
-    documents.record_download(user, document)
-    return document_download_response(document)
+    document = documents.document_for_download(user, get_tender(user, public_id), str(document_id))
+    return document_download_response(request, document, user)
 
 
 @router.post("/{public_id}/questions", auth=AUTHENTICATED, response={201: QuestionOut})

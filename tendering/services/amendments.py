@@ -57,7 +57,7 @@ def issue_amendment(
         earliest = now + notice
         errors.setdefault("new_deadline", []).append(
             _("距投标截止不足 %(days)d 日，必须将投标截止时间顺延至 %(earliest)s 或之后。")
-            % {"days": notice.days, "earliest": earliest.isoformat(timespec="minutes")}
+            % {"days": notice.days, "earliest": clock.local_text(earliest)}
         )
     opening = new_opening_time or (tender.opening_time if new_deadline is None else None)
     if opening is None and new_deadline is not None:
@@ -111,7 +111,7 @@ def _notify_earlier_downloaders(tender: Tender, amendment: Amendment) -> None:
         "n": amendment.number,
     }
     if amendment.new_deadline:
-        message += " " + _("投标截止时间已顺延至 %(when)s。") % {"when": tender.bid_deadline.isoformat(timespec="minutes")}
+        message += " " + _("投标截止时间已顺延至 %(when)s。") % {"when": clock.local_text(tender.bid_deadline)}
     Notification.objects.bulk_create(
         [
             Notification(recipient_id=uid, tender=tender, kind="amendment", message=message, created_at=amendment.issued_at)

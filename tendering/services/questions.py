@@ -35,7 +35,7 @@ def ask_question(user: User, tender: Tender, text: str) -> Question:
         raise NotFound(_("找不到该招标项目。"))
     if not tender.enquiry_open(now):
         raise WrongPhase(
-            _("提问期已于 %(when)s 结束。") % {"when": tender.enquiry_deadline.isoformat()}, code="enquiry_closed"
+            _("提问期已于 %(when)s 结束。") % {"when": clock.local_text(tender.enquiry_deadline)}, code="enquiry_closed"
         )
     question = Question.objects.create(tender=tender, text=_clean_text(text, "text"), asked_by=user, asked_at=now)
     # The asker is recorded (auditors may need it) but never published.

@@ -229,7 +229,7 @@ def publish(actor: User, tender: Tender) -> Tender:
         raise PermissionDenied(_("您无权发布此招标项目。"))
     now = clock.now()
     if tender.published_at is not None:
-        raise WrongPhase(_("此招标项目已于 %(when)s 发布，不能重复发布。") % {"when": tender.published_at.isoformat()}, code="already_published")
+        raise WrongPhase(_("此招标项目已于 %(when)s 发布，不能重复发布。") % {"when": clock.local_text(tender.published_at)}, code="already_published")
     errors: dict[str, list[str]] = {}
     if tender.bid_deadline <= now:
         errors.setdefault("bid_deadline", []).append(_("投标截止时间已过，请先修改草稿。"))

@@ -1,0 +1,253 @@
+"""Forms of the pages. They parse and type the input; the rules live in the services.
+
+A service refuses with ``InvalidInput.fields`` keyed by its own argument names;
+``add_domain_error`` puts each message on the form field it concerns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
+from django.forms import formset_factory
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.errors import DomainError, InvalidInput
+from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, User
+from frontend.timezone import PLATFORM_TZ
+from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender
+from tendering.services.tenders import LotInput, TenderInput
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+class BeijingDateTimeField(forms.DateTimeField):
+    """A ``datetime-local`` input read and shown in Beijing time, whatever the server's zone."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL)
+    input_formats = [DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        with timezone.override(PLATFORM_TZ):
+            return super().to_python(value)
+
+    def prepare_value(self, value: Any) -> Any:
+        with timezone.override(PLATFORM_TZ):
+            return super().prepare_value(value)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        # Emptiness is a rule of the service (one message for every way of uploading).
+        kwargs.setdefault("allow_empty_file", True)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        cleaned = single(data, initial)
+        return [cleaned] if cleaned else []
+
+
+class PageForm(forms.Form):
+    """A form of the pages: labels stand on their own line, so they need no colon."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+def add_domain_error(form: forms.BaseForm, exc: DomainError, field_map: Mapping[str, str] | None = None) -> None:
+    """Show a service's refusal on the form: field errors where they belong, the rest on top."""
+    if isinstance(exc, InvalidInput):
+        for service_field, messages in exc.fields.items():
+            name = (field_map or {}).get(service_field, service_field)
+            target = name if name in form.fields else None
+            for message in messages:
+                form.add_error(target, str(message))
+    else:
+        form.add_error(None, str(exc.message))
+
+
+class TenderSearchForm(PageForm):
+    q = forms.CharField(label=_("关键词"), max_length=100, required=False, help_text=_("招标编号、项目名称或招标人"))
+    phase = forms.ChoiceField(
+        label=_("阶段"),
+        required=False,
+        choices=[("", _("全部阶段")), *[(value, label) for value, label in Phase.choices if value != Phase.DRAFT]],
+    )
+
+
+class CustodianChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        org = obj.organization.name if obj.organization else ""
+        return f"{obj} · {org}" if org else str(obj)
+
+
+def custodian_queryset() -> QuerySet[User]:
+    return (
+        User.objects.filter(is_active=True, role_grants__role=Role.CUSTODIAN)
+        .select_related("organization")
+        .distinct()
+        .order_by("username")
+    )
+
+
+class TenderForm(PageForm):
+    """The fields of ``TenderInput``. Agency staff choose the tenderer; tenderer staff may name an agency."""
+
+    number = forms.CharField(label=_("招标编号"), max_length=50, help_text=_("例如 RJ-2026-GC-001"))
+    title = forms.CharField(label=_("项目名称"), max_length=200)
+    description = forms.CharField(label=_("项目概况"), widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=20000)
+    tenderer = forms.ModelChoiceField(
+        label=_("招标人"), queryset=Organization.objects.filter(kind=OrganizationKind.TENDERER), required=False
+    )
+    agency = forms.ModelChoiceField(
+        label=_("招标代理机构"),
+        queryset=Organization.objects.filter(kind=OrganizationKind.AGENCY),
+        required=False,
+        empty_label=_("（不委托代理机构）"),
+    )
+    procedure_type = forms.ChoiceField(label=_("招标方式"), choices=ProcedureType.choices)
+    budget = forms.DecimalField(label=_("预算金额（元）"), max_digits=16, decimal_places=2)
+    enquiry_deadline = BeijingDateTimeField(label=_("提问截止时间"), help_text=_("北京时间"))
+    bid_deadline = BeijingDateTimeField(label=_("投标截止时间"), help_text=_("北京时间"))
+    opening_time = BeijingDateTimeField(label=_("开标时间"), help_text=_("北京时间；不早于投标截止时间"))
+    evaluation_method = forms.ChoiceField(label=_("评标办法"), choices=EvaluationMethod.choices)
+    custodians = CustodianChoiceField(
+        label=_("密钥保管人"),
+        queryset=User.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("开标时需其中 k 人共同解密投标文件"),
+    )
+    custodian_threshold = forms.IntegerField(label=_("开启门限 k"), min_value=1, max_value=9, initial=1)
+
+    # Service argument → form field.
+    FIELD_MAP = {"custodian_ids": "custodians", "tenderer_id": "tenderer", "agency_id": "agency"}
+
+    def __init__(self, *args: Any, actor: User, tender: Tender | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["custodians"].queryset = custodian_queryset()  # type: ignore[attr-defined]
+        org = actor.organization
+        # The parties are fixed once the draft exists; on creation, who picks whom depends on the actor.
+        if tender is not None or org is None or org.kind != OrganizationKind.AGENCY:
+            del self.fields["tenderer"]
+        else:
+            self.fields["tenderer"].required = True
+        if tender is not None or (org is not None and org.kind == OrganizationKind.AGENCY):
+            del self.fields["agency"]
+
+    @classmethod
+    def initial_for(cls, tender: Tender) -> dict[str, Any]:
+        return {
+            "number": tender.number,
+            "title": tender.title,
+            "description": tender.description,
+            "procedure_type": tender.procedure_type,
+            "budget": tender.budget,
+            "enquiry_deadline": tender.enquiry_deadline,
+            "bid_deadline": tender.bid_deadline,
+            "opening_time": tender.opening_time,
+            "evaluation_method": tender.evaluation_method,
+            "custodians": [slot.user_id for slot in tender.custodian_slots.all()],
+            "custodian_threshold": tender.custodian_threshold,
+        }
+
+    def to_input(self, lots: Sequence[LotInput]) -> TenderInput:
+        data = self.cleaned_data
+        tenderer = data.get("tenderer")
+        agency = data.get("agency")
+        return TenderInput(
+            number=data["number"].strip(),
+            title=data["title"].strip(),
+            description=data.get("description", ""),
+            procedure_type=data["procedure_type"],
+            budget=data["budget"],
+            bid_deadline=data["bid_deadline"],
+            opening_time=data["opening_time"],
+            enquiry_deadline=data["enquiry_deadline"],
+            evaluation_method=data["evaluation_method"],
+            custodian_ids=[user.pk for user in data["custodians"]],
+            custodian_threshold=data["custodian_threshold"],
+            lots=list(lots),
+            tenderer_id=tenderer.pk if tenderer else None,
+            agency_id=agency.pk if agency else None,
+        )
+
+
+class LotForm(PageForm):
+    number = forms.IntegerField(label=_("标段号"), min_value=1, max_value=999)
+    name = forms.CharField(label=_("标段名称"), max_length=200)
+    budget = forms.DecimalField(label=_("标段预算（元）"), max_digits=16, decimal_places=2)
+
+
+LotFormSet = formset_factory(LotForm, extra=2, can_delete=True, max_num=100, validate_max=True)
+
+
+def lot_initial(lots: Sequence[Lot]) -> list[dict[str, Any]]:
+    return [{"number": lot.number, "name": lot.name, "budget": lot.budget} for lot in lots]
+
+
+def lots_from(formset: forms.BaseFormSet) -> list[LotInput]:
+    return [
+        LotInput(number=form.cleaned_data["number"], name=form.cleaned_data["name"], budget=form.cleaned_data["budget"])
+        for form in formset.forms
+        if form.cleaned_data and not form.cleaned_data.get("DELETE")
+    ]
+
+
+class DocumentUploadForm(PageForm):
+    file = MultipleFileField(label=_("招标文件"), help_text=_("可多选；允许 PDF、Word、Excel、ZIP"))
+
+
+class AmendmentForm(PageForm):
+    summary = forms.CharField(label=_("澄清或修改内容"), widget=forms.Textarea(attrs={"rows": 6}), max_length=20000)
+    new_deadline = BeijingDateTimeField(
+        label=_("新的投标截止时间"), required=False, help_text=_("北京时间；不顺延则留空")
+    )
+    new_opening_time = BeijingDateTimeField(
+        label=_("新的开标时间"), required=False, help_text=_("北京时间；留空则随截止时间顺延")
+    )
+    attachments = MultipleFileField(label=_("附件"), required=False, help_text=_("修改后的招标文件，可多选"))
+
+    FIELD_MAP = {"file": "attachments"}
+
+
+class QuestionForm(PageForm):
+    text = forms.CharField(
+        label=_("您的问题"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5000,
+        help_text=_("答复将公开发布，不显示提问人"),
+    )
+
+
+class AnswerForm(PageForm):
+    answer = forms.CharField(label=_("答复"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+
+
+class PublicKeyForm(PageForm):
+    purpose = forms.ChoiceField(label=_("用途"), choices=KeyPurpose.choices)
+    label = forms.CharField(label=_("备注"), max_length=100, required=False)
+    public_key = forms.CharField(
+        label=_("公钥（PEM）"),
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
+        max_length=4000,
+        help_text=_("粘贴以 -----BEGIN PUBLIC KEY----- 开头的 P-256 公钥；私钥永远不要上传"),
+    )
+
+    # Service error code → the field it concerns.
+    CODE_FIELDS = {"invalid_purpose": "purpose", "invalid_label": "label"}

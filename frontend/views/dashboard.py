@@ -1,0 +1,45 @@
+"""The signed-in user's dashboard: what needs their attention, by role."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from accounts.models import KeyPurpose, Role
+from accounts.services import active_key
+from config import clock
+from frontend.views.common import signed_in
+from tendering import permissions
+from tendering.models import DocumentDownload, Notification, Question, Tender, TenderCustodian
+
+LIMIT = 50
+
+
+@require_GET
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    context: dict[str, object] = {
+        "now": clock.now(),
+        "notifications": Notification.objects.filter(recipient=user).select_related("tender")[:LIMIT],
+        "is_bidder": permissions.is_bidder(user),
+        "is_manager": permissions.can_create_tenders(user),
+        "is_custodian": user.has_role(Role.CUSTODIAN),
+        "is_regulator": user.has_role(Role.REGULATOR),
+    }
+    if context["is_bidder"]:
+        context["downloads"] = DocumentDownload.objects.filter(user=user).select_related("document", "document__tender")[:LIMIT]
+        context["my_questions"] = Question.objects.filter(asked_by=user).select_related("tender").order_by("-asked_at")[:LIMIT]
+    if context["is_manager"]:
+        org_id = user.organization_id
+        managed = Tender.objects.filter(Q(tenderer_id=org_id) | Q(agency_id=org_id)).annotate(
+            unanswered=Count("questions", filter=Q(questions__answered_at__isnull=True))
+        )
+        context["managed"] = [t for t in managed.select_related("tenderer", "agency") if permissions.can_manage(user, t)][:LIMIT]
+    if context["is_custodian"]:
+        context["custodian_slots"] = TenderCustodian.objects.filter(user=user).select_related("tender", "public_key")[:LIMIT]
+        context["encryption_key"] = active_key(user, KeyPurpose.ENCRYPTION)
+    return render(request, "frontend/dashboard.html", context)
