@@ -19,11 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.backends.signals import connection_created
 from django.db.models import Max, QuerySet
-from django.dispatch import receiver
 
 from archive import merkle
 from archive.canonical import GENESIS_HASH, canonical_json, checkpoint_body, format_timestamp, ledger_entry_bytes
@@ -126,15 +123,6 @@ def _lock_head() -> LedgerHead:
         )
         head = LedgerHead.objects.select_for_update().get(pk=1)
     return head
-
-
-@receiver(connection_created)
-def _allow_test_flush(sender: Any, connection: Any, **kwargs: Any) -> None:
-    # Django's test runner empties tables with one TRUNCATE after transactional
-    # tests; the append-only trigger lets it through only where this is set.
-    if connection.vendor == "postgresql" and settings.ETENDER_ENV == "test":
-        with connection.cursor() as cursor:
-            cursor.execute("SET etender.ledger_allow_truncate = 'on'")
 
 
 # --- Reading and proving -------------------------------------------------------

@@ -218,13 +218,20 @@ class Question(models.Model):
         return self.text[:50]
 
 
+class NotificationKind(models.TextChoices):
+    AMENDMENT = "amendment", _("澄清或修改")
+
+
 class Notification(models.Model):
-    """A notice on a user's dashboard (e.g. an amendment to documents they downloaded)."""
+    """A notice on a user's dashboard (e.g. an amendment to documents they downloaded).
+
+    Stored as a kind and parameters, and worded when shown, in the reader's language.
+    """
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=50)
-    message = models.TextField()
+    kind = models.CharField(max_length=50, choices=NotificationKind.choices)
+    params = models.JSONField(default=dict)
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -232,4 +239,21 @@ class Notification(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.recipient}: {self.message[:50]}"
+        return f"{self.recipient}: {self.kind}"
+
+    @property
+    def message(self) -> str:
+        from django.utils.translation import gettext
+
+        from config.clock import local_text
+
+        if self.kind == NotificationKind.AMENDMENT:
+            text = gettext("您下载过的招标文件《%(title)s》已发布第 %(n)d 号澄清或修改，请查看并按新文件准备投标。") % {
+                "title": self.tender.title,
+                "n": self.params.get("number", 0),
+            }
+            if self.params.get("new_deadline"):
+                moment = dt.datetime.fromisoformat(self.params["new_deadline"])
+                text += " " + gettext("投标截止时间已顺延至 %(when)s。") % {"when": local_text(moment)}
+            return text
+        return self.kind

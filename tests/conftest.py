@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 
 from config import clock
+
+
+@receiver(connection_created)
+def allow_the_test_runner_to_flush_the_ledger(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Django empties tables with one TRUNCATE after transactional tests; the ledger's
+    append-only trigger (PostgreSQL) lets TRUNCATE through only where this is set.
+    UPDATE and DELETE stay refused. Production never sets it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET etender.ledger_allow_truncate = 'on'")
+
 
 pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.personas"]
 

@@ -15,7 +15,7 @@ from accounts.models import User
 from archive.ledger import record
 from config import clock
 from tendering import permissions
-from tendering.models import Amendment, DocumentDownload, Notification, Phase, Tender
+from tendering.models import Amendment, DocumentDownload, Notification, NotificationKind, Phase, Tender
 from tendering.services.documents import add_document
 from tendering.services.tenders import get_for_update
 
@@ -106,15 +106,13 @@ def _notify_earlier_downloaders(tender: Tender, amendment: Amendment) -> None:
     user_ids = set(
         DocumentDownload.objects.filter(document__tender=tender, downloaded_at__lt=amendment.issued_at).values_list("user_id", flat=True)
     )
-    message = _("您下载过的招标文件《%(title)s》已发布第 %(n)d 号澄清或修改，请查看并按新文件准备投标。") % {
-        "title": tender.title,
-        "n": amendment.number,
+    params = {
+        "number": amendment.number,
+        "new_deadline": tender.bid_deadline.isoformat() if amendment.new_deadline else None,
     }
-    if amendment.new_deadline:
-        message += " " + _("投标截止时间已顺延至 %(when)s。") % {"when": clock.local_text(tender.bid_deadline)}
     Notification.objects.bulk_create(
         [
-            Notification(recipient_id=uid, tender=tender, kind="amendment", message=message, created_at=amendment.issued_at)
+            Notification(recipient_id=uid, tender=tender, kind=NotificationKind.AMENDMENT, params=params, created_at=amendment.issued_at)
             for uid in sorted(user_ids)
         ]
     )

@@ -89,3 +89,19 @@ def test_a_bidder_cannot_amend_a_tender(personas, published_tender):
     with pytest.raises(PermissionDenied):
         amendments.issue_amendment(personas.bidder_a, published_tender, "我来改")
     assert not published_tender.amendments.exists()
+
+
+def test_an_amendment_notice_is_worded_in_the_readers_language_with_local_time(personas, frozen_clock, published_tender):
+    from django.utils import translation
+
+    documents.record_download(personas.bidder_a, published_tender.documents.get())
+    frozen_clock.advance(days=20)
+    new_deadline = frozen_clock() + dt.timedelta(days=16)
+    with translation.override("en"):
+        amendments.issue_amendment(personas.tenderer, published_tender, "调整", new_deadline=new_deadline)
+    notice = Notification.objects.get()
+    local = new_deadline.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    with translation.override("zh-hans"):
+        assert "第 1 号澄清或修改" in notice.message and local in notice.message
+    with translation.override("en"):
+        assert "amendment" in notice.message.lower() and local in notice.message
