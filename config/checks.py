@@ -9,6 +9,7 @@ Ids are stable (they are named in docs/operations.md and in tests):
 - etender.E005  filesystem object store in production
 - etender.E006  clock offset in production
 - etender.E007  development PKI in production
+- etender.E008  the configured platform key or certificate cannot be used (any environment)
 """
 
 from __future__ import annotations
@@ -39,3 +40,20 @@ def production_configuration(app_configs: Any = None, **kwargs: Any) -> list[Err
     if not (settings.PLATFORM_SIGNING_KEY_FILE and settings.PLATFORM_CERTIFICATE_FILE):
         errors.append(Error("The platform would sign with a generated development key.", hint="Set PLATFORM_SIGNING_KEY_FILE and PLATFORM_CERTIFICATE_FILE.", id="etender.E007"))
     return errors
+
+
+@register(Tags.security)
+def platform_signing_identity(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Configured key and certificate files must load and match, at start-up rather than at first signature."""
+    if not (settings.PLATFORM_SIGNING_KEY_FILE or settings.PLATFORM_CERTIFICATE_FILE):
+        return []
+    from django.core.exceptions import ImproperlyConfigured
+
+    from archive.signing import platform_signer, reset_platform_signer_cache
+
+    reset_platform_signer_cache()
+    try:
+        platform_signer()
+    except ImproperlyConfigured as exc:
+        return [Error(f"The platform signing identity cannot be used: {exc}", hint="Check PLATFORM_SIGNING_KEY_FILE, PLATFORM_CERTIFICATE_FILE and PLATFORM_CA_CERTIFICATE_FILE.", id="etender.E008")]
+    return []

@@ -18,6 +18,8 @@ from django.db import transaction
 from accounts import credit_code
 from accounts import services as account_services
 from accounts.models import KeyPurpose, Organization, OrganizationKind, PublicKey, Role, RoleGrant, User
+from archive.ledger import make_checkpoint
+from archive.signing import platform_signer
 from config import clock
 from tendering.models import EvaluationMethod, ProcedureType, Tender
 from tendering.services import documents, tenders
@@ -135,6 +137,9 @@ def load_demo(out: io.TextIOBase | None = None) -> list[tuple[str, str, str]]:
                 account_services.register_public_key(user, purpose, der, label="demo")
     if not Tender.objects.filter(number=DEMO_TENDER_NUMBER).exists():
         _demo_tender()
+    # The development PKI is generated on first run; the checkpoint signs what the demo recorded.
+    platform_signer()
+    make_checkpoint()
     return [(s.username, demo_password(s.username), ",".join(s.roles)) for s in USERS]
 
 

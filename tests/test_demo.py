@@ -11,6 +11,7 @@ def test_the_demo_loads_twice_without_duplicates(db, tmp_path, settings, capsys)
     from archive.storage import reset_object_store_cache
 
     settings.VAR_DIR = tmp_path
+    settings.DEVELOPMENT_PKI_DIR = tmp_path / "pki"
     settings.OBJECT_STORE_ROOT = tmp_path / "objects"
     settings.S3_ENDPOINT = ""
     reset_object_store_cache()
@@ -28,4 +29,8 @@ def test_the_demo_loads_twice_without_duplicates(db, tmp_path, settings, capsys)
     assert sorted(p.name for p in (tmp_path / "demo-keys").iterdir())[:2] == ["bidder1-encryption.pem", "bidder1-signing.pem"]
     assert "Demo-tenderer-2026" in capsys.readouterr().out
     assert verify_ledger().ok
+    assert (tmp_path / "pki").is_dir()  # the development PKI, generated on first run
+    from archive.models import LedgerCheckpoint
+
+    assert LedgerCheckpoint.objects.count() >= 1
     reset_object_store_cache()

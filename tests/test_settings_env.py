@@ -279,3 +279,16 @@ def test_outside_production_the_embedded_parts_are_allowed(
     settings.CLOCK_OFFSET_SECONDS = 3600
     settings.PLATFORM_SIGNING_KEY_FILE = ""
     assert production_configuration() == []
+
+
+def test_unusable_platform_key_files_are_refused_at_start_up(tmp_path: Path, settings: Any) -> None:
+    from config.checks import platform_signing_identity
+
+    key = tmp_path / "key.pem"
+    key.write_text("not a key", encoding="utf-8")
+    settings.PLATFORM_SIGNING_KEY_FILE = str(key)
+    settings.PLATFORM_CERTIFICATE_FILE = str(tmp_path / "missing.pem")
+    assert [e.id for e in platform_signing_identity()] == ["etender.E008"]
+    settings.PLATFORM_SIGNING_KEY_FILE = ""
+    settings.PLATFORM_CERTIFICATE_FILE = ""
+    assert platform_signing_identity() == []
