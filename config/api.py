@@ -65,10 +65,12 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def register_routers() -> None:
     from accounts.api import router as accounts_router
+    from tendering.api import notifications_router
     from tendering.api import router as tendering_router
 
     api.add_router("/accounts", accounts_router)
     api.add_router("/tenders", tendering_router)
+    api.add_router("/notifications", notifications_router)
 
 
 register_routers()

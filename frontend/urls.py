@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontend.views import auth, dashboard, keys, manage, public
+from frontend.views import auth, dashboard, keys, manage, public, tokens
 
 app_name = "frontend"
 
@@ -11,8 +11,11 @@ urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("dashboard/notifications/read/", dashboard.notifications_read, name="notifications-read"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/<int:pk>/revoke/", keys.key_revoke, name="key-revoke"),
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("my/tenders/", manage.my_tenders, name="my-tenders"),
     path("supervision/tenders/", manage.supervision, name="supervision"),
     path("tenders/new/", manage.tender_create, name="tender-create"),

@@ -23,9 +23,10 @@ from config.api_auth import AUTHENTICATED, OPTIONAL, actor
 from tendering import permissions
 from tendering.http import document_download_response
 from tendering.models import Phase, Question, Tender, TenderDocument
-from tendering.services import amendments, documents, questions, tenders
+from tendering.services import amendments, documents, notifications, questions, tenders
 
 router = Router(tags=["tenders"])
+notifications_router = Router(tags=["notifications"])
 
 
 class LotIn(Schema):
@@ -115,6 +116,20 @@ class TenderDetail(TenderSummary):
     amendments: list[AmendmentOut]
     questions: list[QuestionOut]
     can_manage: bool
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    message: str
+    tender_id: uuid.UUID
+    tender_number: str
+    created_at: dt.datetime
+    read: bool
+
+
+class NotificationsRead(Schema):
+    ids: list[int] | None = Field(default=None, max_length=1000, description="Omit to mark all read")
 
 
 class QuestionIn(Schema):
@@ -248,6 +263,30 @@ def list_tenders(request: HttpRequest, filters: Query[TenderFilter]) -> list[dic
     now = clock.now()
     found = search(actor(request), filters.q, filters.phase, filters.mine)
     return [_summary(t, now) for t in found[filters.offset : filters.offset + filters.limit]]
+
+
+@notifications_router.get("", auth=AUTHENTICATED, response=list[NotificationOut], summary="My notices, newest first")
+def list_notifications(request: HttpRequest, unread: bool = False) -> list[dict[str, Any]]:
+    found = notifications.notifications_for(actor(request))
+    if unread:
+        found = found.filter(read_at__isnull=True)
+    return [
+        {
+            "id": n.pk,
+            "kind": n.kind,
+            "message": n.message,
+            "tender_id": n.tender.public_id,
+            "tender_number": n.tender.number,
+            "created_at": n.created_at,
+            "read": n.read_at is not None,
+        }
+        for n in found[:200]
+    ]
+
+
+@notifications_router.post("/read", auth=AUTHENTICATED, response=dict[str, int], summary="Mark my notices read")
+def read_notifications(request: HttpRequest, payload: NotificationsRead) -> dict[str, int]:
+    return {"marked": notifications.mark_read(actor(request), payload.ids)}
 
 
 @router.post("", auth=AUTHENTICATED, response={201: TenderDetail}, summary="Create a draft tender")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import KeyPurpose, Role
 from accounts.services import active_key
 from config import clock
 from frontend.views.common import signed_in
 from tendering import permissions
-from tendering.models import DocumentDownload, Notification, Question, Tender, TenderCustodian
+from tendering.models import DocumentDownload, Question, Tender, TenderCustodian
+from tendering.services import notifications
 
 LIMIT = 50
 
@@ -24,7 +27,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     context: dict[str, object] = {
         "now": clock.now(),
-        "notifications": Notification.objects.filter(recipient=user).select_related("tender")[:LIMIT],
+        "notifications": notifications.notifications_for(user)[:LIMIT],
         "is_bidder": permissions.is_bidder(user),
         "is_manager": permissions.can_create_tenders(user),
         "is_custodian": user.has_role(Role.CUSTODIAN),
@@ -43,3 +46,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["custodian_slots"] = TenderCustodian.objects.filter(user=user).select_related("tender", "public_key")[:LIMIT]
         context["encryption_key"] = active_key(user, KeyPurpose.ENCRYPTION)
     return render(request, "frontend/dashboard.html", context)
+
+
+@require_POST
+@login_required
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    notifications.mark_read(signed_in(request))
+    messages.success(request, _("通知已全部标为已读。"))
+    return redirect("frontend:dashboard")
