@@ -64,12 +64,6 @@ class KeyOut(Schema):
 
 
 def _key_out(key: PublicKey) -> dict[str, Any]:
-    import base64
-
-    der = bytes(key.spki_der)
-    pem = "-----BEGIN PUBLIC KEY-----\n" + "\n".join(
-        base64.b64encode(der).decode()[i : i + 64] for i in range(0, len(base64.b64encode(der)), 64)
-    ) + "\n-----END PUBLIC KEY-----\n"
     return {
         "id": key.pk,
         "purpose": key.purpose,
@@ -78,7 +72,7 @@ def _key_out(key: PublicKey) -> dict[str, Any]:
         "label": key.label,
         "registered_at": key.registered_at,
         "revoked_at": key.revoked_at,
-        "public_key": pem,
+        "public_key": key.pem,
     }
 
 

@@ -157,6 +157,13 @@ class PublicKey(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    @property
+    def pem(self) -> str:
+        from cryptography.hazmat.primitives import serialization
+
+        key = serialization.load_der_public_key(bytes(self.spki_der))
+        return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
 
 class ApiToken(models.Model):
     """A bearer token for programs (the bidder's CLI). Only its SHA-256 is stored."""

@@ -72,6 +72,7 @@ class CustodianOut(Schema):
     position: int
     name: str
     key_fingerprint: str | None
+    public_key: str | None = Field(description="The encryption key fixed at publication (SPKI, PEM): bids seal to it")
 
 
 class AmendmentOut(Schema):
@@ -187,7 +188,12 @@ def _detail(user: Any, tender: Tender) -> dict[str, Any]:
         "custodian_threshold": tender.custodian_threshold,
         "lots": list(tender.lots.all()),
         "custodians": [
-            {"position": s.position, "name": str(s.user), "key_fingerprint": s.public_key.fingerprint if s.public_key else None}
+            {
+                "position": s.position,
+                "name": str(s.user),
+                "key_fingerprint": s.public_key.fingerprint if s.public_key else None,
+                "public_key": s.public_key.pem if s.public_key else None,
+            }
             for s in tender.custodian_slots.select_related("user", "public_key")
         ],
         "documents": [_document_out(d) for d in documents.visible_documents(user, tender)],

@@ -111,6 +111,7 @@ def test_the_whole_publication_and_enquiry_flow_through_the_api(personas, frozen
     answered = post_json(client, f"{url}/questions/{asked.json()['id']}/answer", {"answer": "30 日"}, **tenderer)
     assert answered.status_code == 200
     public = Client().get(url).json()
+    assert all(c["public_key"].startswith("-----BEGIN PUBLIC KEY-----") for c in public["custodians"])
     assert [(q["text"], q["answer"]) for q in public["questions"]] == [("交货期多久？", "30 日")]
     assert "bidder_a" not in json.dumps(public)
 
