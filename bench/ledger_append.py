@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""Speed of the ledger (archive.ledger) against baselines measured in the same run, on SQLite and PostgreSQL.
+
+For each database, in a fresh database migrated here:
+
+* appends: ``archive.ledger.record()``, each in its own transaction, against a
+  baseline of plain ``INSERT``s of a row of the same columns and sizes into a
+  plain table (primary key only, no constraint, no trigger) through
+  ``cursor.execute``, each in its own transaction; alternating blocks, median
+  rate of each, ratio ledger/baseline. For scale, also ``record()`` batched
+  ``--batch`` per transaction (how the ledger is filled to ``--entries``).
+* verification: ``verify_ledger()`` over ``--entries`` entries against a
+  baseline of SHA-256 over the same entry bytes held in memory (ratio), and the
+  time to read the rows through the ORM alone (where the time goes).
+* inclusion proofs: ``inclusion_proof_for(seq, tree_size)`` for each of
+  ``--proof-sizes`` (O(n): it reads and hashes all n leaves, docs/ledger.md §3),
+  split into the leaf read and the hashing, against the O(log n) verification.
+
+SQLite lives in a temporary ``ETENDER_VAR_DIR``; PostgreSQL in the database named
+by ``--postgres-url`` (loopback only), created here and dropped at the end (it
+must not exist). Each database runs in a child process of its own (Django is
+configured once per process).
+
+    .venv/bin/python bench/ledger_append.py --databases sqlite,postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/etender_bench"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PLAIN_TABLE = "bench_plain_row"
+T = TypeVar("T")
+
+# A typical entry: a sealed bid received (Chinese text, a key, a digest, a size).
+PAYLOAD = {
+    "tender": 42,
+    "bid": 7,
+    "supplier": "瑞金市建设工程有限公司",
+    "title": "瑞金市道路改造工程施工",
+    "object_key": "tenders/42/bids/7/sealed-bid.bin",
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "size": "18874368",
+    "round": 1,
+}
+ACTION = "tendering.bid.submitted"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def timed(run: Callable[..., T], *args: Any) -> tuple[float, T]:
+    """(seconds taken, result) of ``run(*args)``."""
+    began = time.perf_counter()
+    result = run(*args)
+    return time.perf_counter() - began, result
+
+
+def hash_proof_and_root(index: int, size: int, leaves: list[bytes]) -> tuple[list[bytes], bytes]:
+    """The hashing ``inclusion_proof_for`` does once the leaves are read: the proof and the root."""
+    from archive import merkle
+
+    return merkle.inclusion_proof(index, size, leaves), merkle.root(leaves)
+
+
+# --- child: one database ---------------------------------------------------------------
+
+
+def setup_django(var_dir: Path, database_url: str | None) -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["ETENDER_ENV"] = "test"
+    os.environ["ETENDER_VAR_DIR"] = str(var_dir)
+    os.environ.pop("S3_ENDPOINT", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
+    import django
+
+    django.setup()
+
+
+def create_plain_table(vendor: str) -> None:
+    from django.db import connection
+
+    key = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if vendor == "postgresql" else "INTEGER PRIMARY KEY"
+    moment = "TIMESTAMP WITH TIME ZONE" if vendor == "postgresql" else "DATETIME"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {PLAIN_TABLE} (id {key}, seq BIGINT NOT NULL, case_name VARCHAR(100) NOT NULL, "
+            "action VARCHAR(100) NOT NULL, actor_id INTEGER NULL, actor_label VARCHAR(150) NOT NULL, "
+            f"data TEXT NOT NULL, recorded_at {moment} NOT NULL, prev_hash VARCHAR(64) NOT NULL, "
+            "entry_hash VARCHAR(64) NOT NULL, leaf_hash VARCHAR(64) NOT NULL)"
+        )
+
+
+def durability_settings(vendor: str) -> dict[str, str]:
+    from django.db import connection
+
+    names = (
+        ("fsync", "synchronous_commit", "wal_sync_method")
+        if vendor == "postgresql"
+        else ("journal_mode", "synchronous")
+    )
+    found = {}
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"SHOW {name}" if vendor == "postgresql" else f"PRAGMA {name}")
+            found[name] = str(cursor.fetchone()[0])
+    if vendor == "postgresql":
+        cursor = connection.cursor()
+        cursor.execute("SELECT version()")
+        found["version"] = cursor.fetchone()[0].split(" on ")[0]
+        cursor.close()
+    else:
+        import sqlite3
+
+        found["version"] = f"SQLite {sqlite3.sqlite_version}"
+    return found
+
+
+def run_child(args: argparse.Namespace) -> dict[str, Any]:
+    setup_django(Path(args.var_dir), args.database_url)
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from archive import ledger, merkle
+    from archive.canonical import canonical_json
+    from archive.models import LedgerEntry
+    from config import clock
+
+    vendor = connection.vendor
+    began = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    print(f"[{vendor}] migrated in {time.perf_counter() - began:.1f} s", flush=True)
+    create_plain_table(vendor)
+    settings = durability_settings(vendor)
+    actor = get_user_model().objects.create_user(username="bench-agent", password=None)
+    data_text = canonical_json(PAYLOAD).decode("utf-8")
+
+    appended = 0
+
+    def append_one() -> None:
+        nonlocal appended
+        appended += 1
+        ledger.record(f"tender:{appended % 50}", ACTION, PAYLOAD, actor)
+
+    plain_seq = 0
+    hashes = [secrets.token_hex(32) for _ in range(3)]
+    insert = (
+        f"INSERT INTO {PLAIN_TABLE} (seq, case_name, action, actor_id, actor_label, data, recorded_at, "  # noqa: S608 (constant table name)
+        "prev_hash, entry_hash, leaf_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+
+    def plain_insert() -> None:
+        nonlocal plain_seq
+        plain_seq += 1
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                insert,
+                [
+                    plain_seq,
+                    f"tender:{plain_seq % 50}",
+                    ACTION,
+                    actor.pk,
+                    actor.username,
+                    data_text,
+                    clock.now(),
+                    *hashes,
+                ],
+            )
+
+    # --- appends, one transaction each, alternating blocks -------------------------------
+    for _ in range(20):  # warm-up: connections, statement caches, the head row
+        append_one()
+        plain_insert()
+    block = max(1, args.appends // args.blocks)
+    rates: dict[str, list[float]] = {"plain INSERT": [], "ledger.record()": []}
+    variants = [("plain INSERT", plain_insert), ("ledger.record()", append_one)]
+    for number in range(args.blocks):
+        order = variants if number % 2 == 0 else variants[::-1]
+        for name, one in order:
+            took = timed(lambda one=one: [one() for _ in range(block)])[0]
+            rates[name].append(block / took)
+    append_rates = {name: median(values) for name, values in rates.items()}
+    print(
+        f"[{vendor}] appends/s, one transaction each: plain INSERT {append_rates['plain INSERT']:.0f}, "
+        f"ledger.record() {append_rates['ledger.record()']:.0f}",
+        flush=True,
+    )
+
+    # --- fill to --entries with record(), batched ----------------------------------------
+    batched: list[float] = []
+    while appended < args.entries:
+        count = min(args.batch, args.entries - appended)
+
+        def batch(count: int = count) -> None:
+            with transaction.atomic():
+                for _ in range(count):
+                    append_one()
+
+        batched.append(count / timed(batch)[0])
+    batched_rate = median(batched) if batched else None
+    if batched_rate:
+        print(f"[{vendor}] ledger.record() batched {args.batch} per transaction: {batched_rate:.0f}/s", flush=True)
+    size = ledger.tree_size()
+    if size != args.entries:
+        raise AssertionError(f"the ledger holds {size} entries, expected {args.entries}")
+
+    # --- verification ---------------------------------------------------------------------
+    blobs = [ledger.entry_bytes(e) for e in LedgerEntry.objects.order_by("seq").iterator(chunk_size=2000)]
+    verify_times, hash_times, read_times = [], [], []
+    for _ in range(args.verify_reps):
+        took, outcome = timed(ledger.verify_ledger)
+        if not outcome.ok or outcome.entries_checked != size:
+            raise AssertionError(f"verify_ledger failed: {outcome}")
+        verify_times.append(took)
+        hash_times.append(timed(lambda: [hashlib.sha256(b).digest() for b in blobs])[0])
+        read_times.append(
+            timed(lambda: sum(1 for _ in LedgerEntry.objects.order_by("seq").iterator(chunk_size=2000)))[0]
+        )
+    verify = {
+        "entries": size,
+        "verify_s": median(verify_times),
+        "sha256_s": median(hash_times),
+        "orm_read_s": median(read_times),
+        "entry_bytes_avg": sum(map(len, blobs)) / len(blobs),
+    }
+    print(
+        f"[{vendor}] verify_ledger() over {size}: {verify['verify_s']:.3f} s; SHA-256 of the same bytes "
+        f"{verify['sha256_s'] * 1000:.2f} ms; ORM read alone {verify['orm_read_s']:.3f} s",
+        flush=True,
+    )
+
+    # --- inclusion proofs -----------------------------------------------------------------
+    rng = random.Random(1)
+    proofs: dict[str, dict[str, float]] = {}
+    for tree in args.proof_sizes:
+        if tree > size:
+            continue
+        total, read, compute, check = [], [], [], []
+        for _ in range(args.proofs):
+            seq = rng.randint(1, tree)
+            took, proof = timed(ledger.inclusion_proof_for, seq, tree)
+            total.append(took)
+            took, leaves = timed(ledger._leaf_hashes, tree)
+            read.append(took)
+            compute.append(timed(hash_proof_and_root, seq - 1, tree, leaves)[0])
+            path = [bytes.fromhex(h) for h in proof["proof"]]
+            leaf, root = bytes.fromhex(proof["leaf_hash"]), bytes.fromhex(proof["root"])
+            took, ok = timed(merkle.verify_inclusion, leaf, seq - 1, tree, path, root)
+            check.append(took)
+            if not ok:
+                raise AssertionError(f"inclusion proof of {seq} in {tree} does not verify")
+        proofs[str(tree)] = {
+            "inclusion_proof_for_ms": median(total) * 1000,
+            "leaf_read_ms": median(read) * 1000,
+            "hashing_ms": median(compute) * 1000,
+            "verify_inclusion_ms": median(check) * 1000,
+        }
+        print(
+            f"[{vendor}] inclusion_proof_for(·, {tree}): {proofs[str(tree)]['inclusion_proof_for_ms']:.1f} ms "
+            f"(leaf read {proofs[str(tree)]['leaf_read_ms']:.1f}, hashing {proofs[str(tree)]['hashing_ms']:.1f}); "
+            f"verify_inclusion {proofs[str(tree)]['verify_inclusion_ms'] * 1000:.0f} µs",
+            flush=True,
+        )
+    connection.close()
+    return {
+        "vendor": vendor,
+        "settings": settings,
+        "appends": {"per_block": block, "blocks": args.blocks, "rates": rates, "median": append_rates},
+        "batched_rate": batched_rate,
+        "verify": verify,
+        "proofs": proofs,
+    }
+
+
+# --- parent: databases, children, report -------------------------------------------------
+
+
+def postgres_admin(url: str) -> tuple[str, str]:
+    """(maintenance URL, database name) for a loopback PostgreSQL URL."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise SystemExit(f"--postgres-url must be a postgres:// URL, not {url!r}")
+    if (parts.hostname or "") not in LOOPBACK:
+        raise SystemExit(f"--postgres-url names {parts.hostname!r}: benchmarks talk to 127.0.0.1 only")
+    name = parts.path.lstrip("/")
+    if not name.startswith("etender_bench"):
+        raise SystemExit("the benchmark database's name must start with etender_bench (it is dropped at the end)")
+    return urllib.parse.urlunsplit(parts._replace(path="/postgres")), name
+
+
+def with_postgres(url: str, action: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    admin, name = postgres_admin(url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if action == "create":
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        else:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
+    var_dir = Path(tempfile.mkdtemp(prefix=f"etender-bench-ledger-{database}-"))
+    url = args.postgres_url if database == "postgresql" else ""
+    out = var_dir / "result.json"
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--var-dir",
+        str(var_dir),
+        "--out",
+        str(out),
+        "--appends",
+        str(args.appends),
+        "--blocks",
+        str(args.blocks),
+        "--entries",
+        str(args.entries),
+        "--batch",
+        str(args.batch),
+        "--verify-reps",
+        str(args.verify_reps),
+        "--proofs",
+        str(args.proofs),
+        "--proof-sizes",
+        ",".join(map(str, args.proof_sizes)),
+    ]
+    if url:
+        command += ["--database-url", url]
+    created = False
+    try:
+        if url:
+            with_postgres(url, "create")
+            created = True
+        subprocess.run(command, check=True, timeout=args.timeout)
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+    finally:
+        if created:
+            with_postgres(url, "drop")
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    print(
+        f"\npython {platform.python_version()}; {args.appends} appends per variant in {args.blocks} alternating blocks"
+    )
+    for r in results:
+        s = dict(r["settings"])
+        print(f"- {r['vendor']}: {s.pop('version')}, " + ", ".join(f"{k}={v}" for k, v in s.items()))
+    print("\nAppends, one transaction each (median of blocks, per second)")
+    print("| database | plain INSERT /s | ledger.record() /s | ratio record/INSERT | record() batched /s |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        m = r["appends"]["median"]
+        ratio = m["ledger.record()"] / m["plain INSERT"]
+        batched = f"{r['batched_rate']:.0f}" if r["batched_rate"] else "—"
+        print(f"| {r['vendor']} | {m['plain INSERT']:.0f} | {m['ledger.record()']:.0f} | {ratio:.2f} | {batched} |")
+    print("\nverify_ledger() (median)")
+    print(
+        "| database | entries | verify_ledger() s | entries/s | SHA-256 of the entry bytes ms | ratio verify/SHA-256 (throughput) | ORM read alone s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        v = r["verify"]
+        print(
+            f"| {r['vendor']} | {v['entries']} | {v['verify_s']:.3f} | {v['entries'] / v['verify_s']:.0f} | "
+            f"{v['sha256_s'] * 1000:.2f} | {v['sha256_s'] / v['verify_s']:.4f} (1/{v['verify_s'] / v['sha256_s']:.0f}) | "
+            f"{v['orm_read_s']:.3f} |"
+        )
+    print("\nInclusion proofs, inclusion_proof_for(seq, tree_size) (median, ms)")
+    print(
+        "| database | tree size | inclusion_proof_for | of which leaf read | of which hashing | verify_inclusion | time / time at the smallest size |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        first = None
+        for tree, p in r["proofs"].items():
+            first = first or p["inclusion_proof_for_ms"]
+            print(
+                f"| {r['vendor']} | {tree} | {p['inclusion_proof_for_ms']:.1f} | {p['leaf_read_ms']:.1f} | "
+                f"{p['hashing_ms']:.1f} | {p['verify_inclusion_ms']:.3f} | {p['inclusion_proof_for_ms'] / first:.1f} |"
+            )
+
+
+def int_list(text: str) -> list[int]:
+    return sorted({int(part) for part in text.split(",") if part.strip()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite, postgresql or both (default)")
+    parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+    parser.add_argument("--appends", type=int, default=2000, help="timed appends per variant (default 2000)")
+    parser.add_argument("--blocks", type=int, default=10, help="alternating blocks they are split into")
+    parser.add_argument("--entries", type=int, default=10_000, help="ledger size for verification and proofs")
+    parser.add_argument("--batch", type=int, default=1000, help="record() calls per transaction when filling")
+    parser.add_argument("--verify-reps", type=int, default=3)
+    parser.add_argument("--proof-sizes", type=int_list, default=[1000, 10_000], help="tree sizes, comma-separated")
+    parser.add_argument("--proofs", type=int, default=10, help="proofs timed per tree size")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds one database may take")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--var-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        args.out.write_text(json.dumps(run_child(args)))
+        return 0
+    if args.entries < args.appends + 20:
+        parser.error("--entries must be at least the entries appended while timing (--appends + 20 warm-up)")
+    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    unknown = set(databases) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown databases: {', '.join(sorted(unknown))}")
+    results = [run_database(database, args) for database in databases]
+    report(results, args)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Sealing throughput of ``tendering.sealing.seal_bid`` against raw AES-GCM + SHA-256 over the same bytes.
+
+Generates a file of ``--size`` bytes (default 1 GiB) in a temporary folder,
+then, each in a child process of its own and ``--repeat`` times:
+
+* seal: ``seal_bid(file, …)`` with 5 custodians (k = 3), writing the sealed
+  bid to a file beside it: the bid container, 1 MiB segments, SHA-256 of the
+  ciphertext, envelopes, manifest and signature;
+* baseline: the same file read in 1 MiB segments with ``readinto``, each
+  segment AES-256-GCM encrypted (``cryptography``'s ``encrypt_into``), the
+  ciphertext hashed with SHA-256 and written to a file: the least any sealing
+  on ``cryptography`` must do (no tar, no envelopes);
+* for scale, the same AES-GCM + SHA-256 over a buffer in memory (no I/O).
+
+Prints each throughput (plaintext bytes per second, best run), the ratio
+seal/baseline (goal ≥ 0.7) and the peak RSS of the sealing children, read with
+``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` once they have run and before
+any other child (goal < 150 MB whatever the size). The folder is removed at the end.
+
+    .venv/bin/python bench/seal_throughput.py --size 1GiB
+    .venv/bin/python bench/seal_throughput.py --size 4GiB --repeat 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEGMENT = 1 << 20
+UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMG]i?B|B)?\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1GiB, 512MiB, 1000000)")
+    return int(float(match.group(1)) * UNITS[match.group(2) or ""])
+
+
+def generate(path: Path, size: int) -> None:
+    """A pseudo-random file, fast: one random 8 MiB block, each copy stamped with its index."""
+    block = bytearray(random.Random(20260302).randbytes(8 << 20))
+    with open(path, "wb", buffering=0) as out:
+        index = 0
+        remaining = size
+        while remaining:
+            block[:8] = index.to_bytes(8, "big")
+            take = min(remaining, len(block))
+            out.write(memoryview(block)[:take])
+            remaining -= take
+            index += 1
+        os.fsync(out.fileno())
+
+
+# -- children ---------------------------------------------------------------------------------------------------
+
+
+def child_seal(source: str, target: str) -> dict[str, float]:
+    sys.path.insert(0, str(ROOT))
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from accounts.credit_code import make
+    from tendering.sealing import BidIdentity, LotPrice, PriceSummary, seal_bid
+
+    identity = BidIdentity(
+        "0b5e2a8c-8f0e-4b8e-9d7a-3c1f2e4d5a6b", "5d1c9e7a-2b3f-4c8d-a1e6-7f9b0c2d4e8a", make("91360781MA0000001")
+    )
+    summary = PriceSummary.for_bid(identity, [LotPrice("1", "12345678.90", 365, {"质量标准": "合格"})])
+    signing = ec.generate_private_key(ec.SECP256R1())
+    encryption = ec.generate_private_key(ec.SECP256R1()).public_key()
+    custodians = [ec.generate_private_key(ec.SECP256R1()).public_key() for _ in range(5)]
+    with open(target, "wb", buffering=0) as sink:
+        start = time.perf_counter()
+        sealed = seal_bid(
+            source, summary, identity.tender, identity.bid, identity.bidder, signing, encryption, custodians, 3, sink
+        )
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "ciphertext_size": sealed.size}
+
+
+def child_baseline(source: str, target: str) -> dict[str, float]:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead = AESGCM(os.urandom(32))
+    prefix = os.urandom(7)
+    plaintext = memoryview(bytearray(SEGMENT - 16))
+    ciphertext = memoryview(bytearray(SEGMENT))
+    digest = hashlib.sha256()
+    written = 0
+    with open(source, "rb", buffering=0) as src, open(target, "wb", buffering=0) as sink:
+        start = time.perf_counter()
+        index = 0
+        while got := src.readinto(plaintext):
+            out = ciphertext[: got + 16]
+            aead.encrypt_into(prefix + index.to_bytes(4, "big") + b"\0", plaintext[:got], None, out)
+            digest.update(out)
+            sink.write(out)
+            written += got + 16
+            index += 1
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "ciphertext_size": written}
+
+
+def child_memory(size: int) -> dict[str, float]:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead = AESGCM(os.urandom(32))
+    plaintext = memoryview(bytearray(random.Random(1).randbytes(SEGMENT - 16)))
+    ciphertext = memoryview(bytearray(SEGMENT))
+    digest = hashlib.sha256()
+    segments = -(-size // len(plaintext))
+    start = time.perf_counter()
+    for index in range(segments):
+        aead.encrypt_into(b"\0" * 7 + index.to_bytes(4, "big") + b"\0", plaintext, None, ciphertext)
+        digest.update(ciphertext)
+    return {"seconds": time.perf_counter() - start}
+
+
+def run_child(*args: str) -> dict[str, float]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(output)
+
+
+# -- main -------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=parse_size, default=1 << 30, help="file size (default 1GiB)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, the best counts (default 3)")
+    parser.add_argument("--dir", default=None, help="where to make the temporary folder (default: the system's)")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        result = {"seal": child_seal, "baseline": child_baseline, "memory": lambda s: child_memory(int(s))}[kind](*rest)
+        print(json.dumps(result))
+        return
+
+    import cryptography
+
+    size = args.size
+    folder = Path(tempfile.mkdtemp(prefix="seal-bench-", dir=args.dir))
+    try:
+        source = folder / "bid.bin"
+        target = folder / "sealed.bin"
+        started = time.perf_counter()
+        generate(source, size)
+        print(
+            f"{size:,} bytes ({size / (1 << 30):.2f} GiB) generated in {time.perf_counter() - started:.1f} s; "
+            f"Python {platform.python_version()}, cryptography {cryptography.__version__}, "
+            f"{os.cpu_count()} CPUs (each run uses one)",
+            flush=True,
+        )
+        seals = []
+        for _ in range(args.repeat):
+            seals.append(run_child("seal", str(source), str(target)))
+            target.unlink()
+            os.sync()
+        # Only sealing children have run so far: their peak is the sealing's.
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e6
+        baselines = []
+        for _ in range(args.repeat):
+            baselines.append(run_child("baseline", str(source), str(target)))
+            target.unlink()
+            os.sync()
+        memory = [run_child("memory", str(size)) for _ in range(args.repeat)]
+
+        def rate(runs: list[dict[str, float]]) -> float:
+            return size / min(r["seconds"] for r in runs) / 1e9
+
+        seal_rate, base_rate, memory_rate = rate(seals), rate(baselines), rate(memory)
+        print(f"seal_bid (container, AES-GCM-HKDF stream, SHA-256, envelopes, signature): {seal_rate:.3f} GB/s")
+        print(f"baseline (read, AES-GCM per 1 MiB segment, SHA-256, write):               {base_rate:.3f} GB/s")
+        print(f"for scale, AES-GCM + SHA-256 in memory (no I/O):                           {memory_rate:.3f} GB/s")
+        print(f"ratio seal/baseline: {seal_rate / base_rate:.3f} (goal >= 0.7)")
+        print(f"ratio seal/in-memory: {seal_rate / memory_rate:.3f}")
+        print(f"peak RSS of the sealing process: {peak_rss_mb:.1f} MB (goal < 150 MB)")
+        print(
+            f"runs (s): seal {[round(r['seconds'], 3) for r in seals]}, "
+            f"baseline {[round(r['seconds'], 3) for r in baselines]}, memory {[round(r['seconds'], 3) for r in memory]}"
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
