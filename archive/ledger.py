@@ -22,7 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 
-from archive import merkle
+from archive import merkle, timestamps
 from archive.canonical import GENESIS_HASH, canonical_json, checkpoint_body, format_timestamp, ledger_entry_bytes
 from archive.models import LedgerCheckpoint, LedgerEntry, LedgerHead
 from archive.signing import (
@@ -228,13 +228,16 @@ def make_checkpoint() -> LedgerCheckpoint:
     root_hash = merkle.root(leaves).hex()
     created_at = clock.now().astimezone(dt.UTC)
     body = checkpoint_body(tree_size=size, root=root_hash, created_at=format_timestamp(created_at))
+    signature = signer.sign(body)
     checkpoint = LedgerCheckpoint(
         tree_size=size,
         root_hash=root_hash,
         created_at=created_at,
-        signature=base64.b64encode(signer.sign(body)).decode("ascii"),
+        signature=base64.b64encode(signature).decode("ascii"),
         certificate_pem=signer.certificate_pem(),
         certificate_fingerprint=signer.fingerprint,
+        # RFC 3161 time-stamp over the DER signature (docs/receipts.md §3)
+        timestamp=base64.b64encode(timestamps.timestamp(signature)).decode("ascii"),
     )
     try:
         with transaction.atomic():
@@ -259,6 +262,7 @@ def checkpoint_document(checkpoint: LedgerCheckpoint) -> dict[str, Any]:
         "signature": checkpoint.signature,
         "certificate_fingerprint": checkpoint.certificate_fingerprint,
         "certificate": checkpoint.certificate_pem,
+        "timestamp": checkpoint.timestamp,
     }
 
 
@@ -278,6 +282,12 @@ def checkpoint_signature_problem(checkpoint: LedgerCheckpoint, anchors: list[Any
         return "its signature is not base64"
     if not verify_with_certificate(checkpoint.certificate_pem, checkpoint_bytes(checkpoint), signature):
         return "its signature does not verify (size, root or time changed?)"
+    if checkpoint.timestamp:  # empty: signed before checkpoints were time-stamped
+        try:
+            token = base64.b64decode(checkpoint.timestamp, validate=True)
+            timestamps.verify_timestamp(token, signature, timestamps.trusted_tsa_certificates())
+        except (binascii.Error, ValueError) as exc:  # TimestampError is a ValueError
+            return f"its time-stamp does not hold ({exc})"
     return None
 
 

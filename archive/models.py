@@ -115,6 +115,12 @@ class LedgerCheckpoint(AppendOnlyModel):
     )
     certificate_pem = models.TextField(_("证书"))
     certificate_fingerprint = models.CharField(_("证书指纹 (SHA-256)"), max_length=64, validators=[hex64])
+    timestamp = models.TextField(
+        _("时间戳"),
+        blank=True,
+        default="",
+        help_text="base64 of the RFC 3161 time-stamp token over the DER signature; empty for checkpoints made before time-stamping",
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 

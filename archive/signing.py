@@ -20,7 +20,7 @@ import hashlib
 import itertools
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,6 +225,38 @@ def development_ca(directory: Path | None = None) -> tuple[ec.EllipticCurvePriva
     _development_signer(directory)
     with _locked(directory):
         return _load_key(directory / CA_KEY_FILE), load_certificate((directory / CA_CERTIFICATE_FILE).read_bytes())
+
+
+IssueCertificate = Callable[
+    [ec.EllipticCurvePrivateKey, x509.Certificate], tuple[ec.EllipticCurvePrivateKey, x509.Certificate]
+]
+
+
+def development_identity(
+    stem: str, issue: IssueCertificate, directory: Path | None = None
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, x509.Certificate]:
+    """Another key and certificate of the development PKI (e.g. the development TSA's): (key, certificate, CA).
+
+    Kept beside the CA as ``{stem}.key.pem`` / ``{stem}.cert.pem``. Made once by
+    ``issue(ca_key, ca)`` under the PKI's lock, written like the others (0600,
+    temp file + rename), and made again if the CA it came from was replaced.
+    """
+    if stem in {"ca", "platform"} or not stem.isidentifier():
+        raise ValueError(f"{stem!r} cannot name another development identity")
+    directory = Path(settings.DEVELOPMENT_PKI_DIR) if directory is None else directory
+    _development_signer(directory)
+    with _locked(directory):
+        key_path, certificate_path = directory / f"{stem}.key.pem", directory / f"{stem}.cert.pem"
+        ca_key = _load_key(directory / CA_KEY_FILE)
+        ca = load_certificate((directory / CA_CERTIFICATE_FILE).read_bytes())
+        if key_path.exists() and certificate_path.exists():
+            certificate = load_certificate(certificate_path.read_bytes())
+            if is_issued_by(certificate, [ca]):
+                return _load_key(key_path), certificate, ca
+        key, certificate = issue(ca_key, ca)
+        _write_private(key_path, _key_pem(key))
+        _write_private(certificate_path, certificate.public_bytes(serialization.Encoding.PEM))
+        return key, certificate, ca
 
 
 def _development_signer(directory: Path) -> PlatformSigner:

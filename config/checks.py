@@ -10,6 +10,7 @@ Ids are stable (they are named in docs/operations.md and in tests):
 - etender.E006  clock offset in production
 - etender.E007  development PKI in production
 - etender.E008  the configured platform key or certificate cannot be used (any environment)
+- etender.E009  development time-stamping authority in production
 """
 
 from __future__ import annotations
@@ -57,3 +58,11 @@ def platform_signing_identity(app_configs: Any = None, **kwargs: Any) -> list[Er
     except ImproperlyConfigured as exc:
         return [Error(f"The platform signing identity cannot be used: {exc}", hint="Check PLATFORM_SIGNING_KEY_FILE, PLATFORM_CERTIFICATE_FILE and PLATFORM_CA_CERTIFICATE_FILE.", id="etender.E008")]
     return []
+
+
+@register(Tags.security, deploy=False)
+def timestamp_authority(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Production time-stamps come from a real TSA, not from the in-process development one."""
+    if settings.ETENDER_ENV != "production" or settings.TIMESTAMP_AUTHORITY_URL:
+        return []
+    return [Error("Receipts and checkpoints would be time-stamped by the in-process development authority.", hint="Set TIMESTAMP_AUTHORITY_URL and TIMESTAMP_AUTHORITY_CERTIFICATE_FILE.", id="etender.E009")]

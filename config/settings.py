@@ -141,6 +141,24 @@ PLATFORM_CERTIFICATE_FILE = env_str("PLATFORM_CERTIFICATE_FILE", "")
 PLATFORM_CA_CERTIFICATE_FILE = env_str("PLATFORM_CA_CERTIFICATE_FILE", "")
 DEVELOPMENT_PKI_DIR = VAR_DIR / "pki"
 
+# --- Time-stamping (RFC 3161) -------------------------------------------------
+# Receipts and ledger checkpoints are time-stamped (archive/timestamps.py,
+# docs/receipts.md). An empty URL means the in-process development TSA, whose
+# certificate the development CA issues under DEVELOPMENT_PKI_DIR (etender.E009
+# refuses that in production). A real TSA needs the certificate(s) its tokens
+# are checked against: its own certificate or the CA that issued it.
+TIMESTAMP_AUTHORITY_URL = env_str("TIMESTAMP_AUTHORITY_URL", "")
+TIMESTAMP_AUTHORITY_CERTIFICATE_FILE = env_str("TIMESTAMP_AUTHORITY_CERTIFICATE_FILE", "")
+TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS = env_int("TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
+if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("TIMESTAMP_AUTHORITY_URL must be an http:// or https:// URL.")
+if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_CERTIFICATE_FILE:
+    raise ImproperlyConfigured(
+        "TIMESTAMP_AUTHORITY_URL is set: TIMESTAMP_AUTHORITY_CERTIFICATE_FILE must name the certificate(s) "
+        "its time-stamps are checked against."
+    )
+# --- end of time-stamping -----------------------------------------------------
+
 # --- Tendering rules ----------------------------------------------------------
 # Upload limit and permitted types for tender documents.
 TENDER_DOCUMENT_MAX_BYTES = env_int("TENDER_DOCUMENT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
@@ -163,6 +181,12 @@ BID_PERIOD_MIN_DAYS = {
     "inquiry": env_int("BID_PERIOD_MIN_DAYS_INQUIRY", 3, minimum=0),
 }
 QUESTION_MAX_CHARS = env_int("QUESTION_MAX_CHARS", 5000, minimum=100)
+# Sealed bids: the largest accepted ciphertext, and the size of upload parts
+# (S3 multipart: at least 5 MiB except the last).
+BID_MAX_BYTES = env_int("BID_MAX_BYTES", 4 * 1024 * 1024 * 1024, minimum=1024)
+BID_PART_SIZE = env_int("BID_PART_SIZE", 8 * 1024 * 1024, minimum=5 * 1024 * 1024, maximum=64 * 1024 * 1024)
+# Before the opening, tenderers see how many bids arrived but not from whom.
+BID_IDENTITIES_VISIBLE_BEFORE_OPENING = env_bool("BID_IDENTITIES_VISIBLE_BEFORE_OPENING", False)
 CUSTODIANS_MAX = env_int("CUSTODIANS_MAX", 9, minimum=1, maximum=9)
 # Records are kept at least this many years (government procurement: 15).
 RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)

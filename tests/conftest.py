@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,19 @@ def allow_the_test_runner_to_flush_the_ledger(sender: Any, connection: Any, **kw
 
 
 pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.personas"]
+
+
+@pytest.fixture(autouse=True)
+def development_pki(settings: Any, tmp_path: Path) -> Iterator[Path]:
+    """Every test signs and time-stamps with a PKI of its own (made under its own clock), never var/pki."""
+    from archive import signing, timestamps
+
+    settings.DEVELOPMENT_PKI_DIR = tmp_path / "pki"
+    signing.reset_platform_signer_cache()
+    timestamps.reset_timestamp_caches()
+    yield settings.DEVELOPMENT_PKI_DIR
+    signing.reset_platform_signer_cache()
+    timestamps.reset_timestamp_caches()
 
 
 @pytest.fixture
