@@ -257,3 +257,102 @@ class Notification(models.Model):
                 text += " " + gettext("投标截止时间已顺延至 %(when)s。") % {"when": local_text(moment)}
             return text
         return self.kind
+
+
+class BidUploadState(models.TextChoices):
+    OPEN = "open", _("上传中")
+    FINALIZED = "finalized", _("已提交")
+    ABORTED = "aborted", _("已放弃")
+    EXPIRED = "expired", _("截止时未完成")
+
+
+class BidUpload(models.Model):
+    """A sealed bid arriving part by part straight into the object store (S3 multipart).
+
+    Parts must arrive in order; an interrupted client asks which parts were
+    confirmed and continues from there. Nothing here can be read before the
+    opening: the bytes are ciphertext.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tender = models.ForeignKey(Tender, on_delete=models.PROTECT, related_name="bid_uploads")
+    bidder = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="bid_uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    bid_id = models.UUIDField(unique=True)
+    object_key = models.CharField(max_length=1024)
+    store_upload_id = models.CharField(max_length=1024)
+    declared_size = models.PositiveBigIntegerField()
+    part_size = models.PositiveIntegerField()
+    received_parts = models.PositiveIntegerField(default=0)
+    received_bytes = models.PositiveBigIntegerField(default=0)
+    state = models.CharField(max_length=20, choices=BidUploadState.choices, default=BidUploadState.OPEN)
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"upload {self.public_id} ({self.state})"
+
+    @property
+    def expected_parts(self) -> int:
+        return max(1, -(-self.declared_size // self.part_size))
+
+
+class BidUploadPart(models.Model):
+    upload = models.ForeignKey(BidUpload, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    etag = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["upload", "number"], name="unique_part_number")]
+
+    def __str__(self) -> str:
+        return f"{self.upload_id} part {self.number}"
+
+
+class BidStatus(models.TextChoices):
+    ACCEPTED = "accepted", _("已受理")
+    WITHDRAWN = "withdrawn", _("已撤回")
+    SUPERSEDED = "superseded", _("已被替换")
+
+
+class Bid(models.Model):
+    """A sealed bid (投标文件) accepted before the deadline. Its public id is the bid id in the manifest."""
+
+    public_id = models.UUIDField(unique=True)
+    tender = models.ForeignKey(Tender, on_delete=models.PROTECT, related_name="bids")
+    bidder = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="bids")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    upload = models.OneToOneField(BidUpload, on_delete=models.PROTECT, related_name="bid")
+    signing_key = models.ForeignKey("accounts.PublicKey", on_delete=models.PROTECT, related_name="+")
+    manifest = models.BinaryField()
+    signature = models.BinaryField()
+    object_key = models.CharField(max_length=1024)
+    version_id = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    key_commitment = models.CharField(max_length=64)
+    status = models.CharField(max_length=20, choices=BidStatus.choices, default=BidStatus.ACCEPTED)
+    accepted_at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    superseded_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    ledger_seq = models.PositiveBigIntegerField()
+    receipt = models.BinaryField()
+
+    class Meta:
+        ordering = ["accepted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tender", "bidder"], condition=models.Q(status="accepted"), name="one_accepted_bid_per_bidder"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"bid {self.public_id} ({self.status})"

@@ -99,6 +99,10 @@ def issue_amendment(
         actor,
     )
     _notify_earlier_downloaders(tender, amendment)
+    if new_deadline is not None:
+        from tendering.tasks import schedule_deadline_work
+
+        transaction.on_commit(lambda: schedule_deadline_work(tender))
     return amendment
 
 

@@ -260,8 +260,10 @@ def publish(actor: User, tender: Tender) -> Tender:
     tender.save(update_fields=["published_at", "updated_at"])
     record(tender.case, "tendering.tender.published", publication_record(tender), actor)
     from tendering.services.documents import lock_published_documents
+    from tendering.tasks import schedule_deadline_work
 
     transaction.on_commit(lambda: lock_published_documents(tender.pk))
+    transaction.on_commit(lambda: schedule_deadline_work(tender))
     return tender
 
 

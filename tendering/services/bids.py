@@ -1,0 +1,387 @@
+"""Sealed bid submission (投标): upload in parts, finalize, receipt, withdraw, replace.
+
+The platform only ever handles ciphertext. Finalize checks the manifest signature
+against the bidder's registered key, the ciphertext hash and structure, the
+envelopes against the tender's published custodians, and — under a row lock on
+the tender, so one instant has one answer — that the deadline has not passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, WrongPhase
+from accounts.models import KeyPurpose, PublicKey, User
+from archive.ledger import record
+from archive.receipts import issue_receipt
+from archive.storage import StorageError, get_object_store
+from config import clock
+from tendering import permissions
+from tendering.models import (
+    Bid,
+    BidStatus,
+    BidUpload,
+    BidUploadPart,
+    BidUploadState,
+    Phase,
+    Tender,
+)
+from tendering.services import sealed_format
+from tendering.services.sealed_format import BidRefused
+
+logger = logging.getLogger(__name__)
+
+
+def _require_bidder(user: User) -> None:
+    if not permissions.is_bidder(user):
+        raise PermissionDenied(_("只有投标人可以提交投标文件。"))
+
+
+def _require_open(tender: Tender) -> None:
+    phase = tender.phase(clock.now())
+    if phase != Phase.OPEN_FOR_BIDS:
+        if phase in (Phase.DRAFT,):
+            raise WrongPhase(_("该招标项目尚未发布，不能投标。"), code="tender_not_published")
+        raise WrongPhase(
+            _("投标已于 %(when)s 截止，不再接受投标文件。") % {"when": clock.local_text(tender.bid_deadline)},
+            code="deadline_passed",
+        )
+
+
+def _own_upload(user: User, upload_id: uuid.UUID | str, *, lock: bool = False) -> BidUpload:
+    """The user's organization's upload; another bidder's upload id is simply not found."""
+    try:
+        public_id = uuid.UUID(str(upload_id))
+    except ValueError:
+        raise NotFound(_("找不到该上传。")) from None
+    qs = BidUpload.objects.select_related("tender")
+    if lock:
+        qs = qs.select_for_update()
+    upload = qs.filter(public_id=public_id, bidder_id=user.organization_id).first()
+    if upload is None:
+        raise NotFound(_("找不到该上传。"))
+    return upload
+
+
+@transaction.atomic
+def start_upload(user: User, tender: Tender, bid_id: uuid.UUID, size: int) -> BidUpload:
+    """Open an upload of ``size`` ciphertext bytes for the bid ``bid_id`` (chosen by the client)."""
+    _require_bidder(user)
+    tender = Tender.objects.select_for_update().get(pk=tender.pk)
+    _require_open(tender)
+    if size < sealed_format.MIN_CIPHERTEXT_SIZE:
+        raise InvalidInput({"size": [_("投标文件太小：这不是一个密封的投标文件。")]})
+    if size > settings.BID_MAX_BYTES:
+        raise InvalidInput(
+            {"size": [_("投标文件过大：上限为 %(limit)d MiB。") % {"limit": settings.BID_MAX_BYTES // (1024 * 1024)}]}
+        )
+    if BidUpload.objects.filter(bid_id=bid_id).exists():
+        raise Conflict(_("此投标编号已被使用，请为新的投标文件生成新的编号。"), code="bid_id_used")
+    key = f"tenders/{tender.public_id}/bids/{bid_id}"
+    upload_id = get_object_store().start_multipart(key, "application/octet-stream")
+    upload = BidUpload.objects.create(
+        tender=tender,
+        bidder_id=user.organization_id or 0,
+        created_by=user,
+        bid_id=bid_id,
+        object_key=key,
+        store_upload_id=upload_id,
+        declared_size=size,
+        part_size=settings.BID_PART_SIZE,
+        created_at=clock.now(),
+    )
+    record(
+        tender.case,
+        "tendering.bid.upload_started",
+        {"upload_id": str(upload.public_id), "bid_id": str(bid_id), "size": size, "organization_id": user.organization_id},
+        user,
+    )
+    return upload
+
+
+def upload_part(user: User, upload_id: uuid.UUID | str, number: int, stream: IO[bytes], length: int) -> BidUploadPart:
+    """Store part ``number`` (1-based). Parts come in order; a repeated or skipped part is refused."""
+    _require_bidder(user)
+    with transaction.atomic():
+        upload = _own_upload(user, upload_id, lock=True)
+        if upload.state != BidUploadState.OPEN:
+            raise Conflict(_("此上传已结束（%(state)s），不能再上传分片。") % {"state": upload.get_state_display()}, code="upload_closed")
+        _require_open(upload.tender)
+        expected = upload.received_parts + 1
+        if number != expected:
+            if number <= upload.received_parts:
+                raise Conflict(_("分片 %(n)d 已收到，请从分片 %(next)d 继续。") % {"n": number, "next": expected}, code="part_duplicated")
+            raise Conflict(_("分片顺序错误：应上传分片 %(next)d。") % {"next": expected}, code="part_out_of_order")
+        remaining = upload.declared_size - upload.received_bytes
+        want = min(upload.part_size, remaining)
+        if length != want:
+            raise InvalidInput(
+                {"part": [_("分片 %(n)d 应为 %(want)d 字节，收到 %(got)d 字节。") % {"n": number, "want": want, "got": length}]}
+            )
+        reader = _HashingReader(stream, length)
+        try:
+            info = get_object_store().upload_part(upload.object_key, upload.store_upload_id, number, reader, length)
+        except (StorageError, ValueError) as exc:
+            raise InvalidInput({"part": [_("分片不完整或无法保存：%(reason)s") % {"reason": str(exc)}]}) from None
+        part = BidUploadPart.objects.create(
+            upload=upload, number=number, size=length, etag=info.etag, sha256=reader.hexdigest(), received_at=clock.now()
+        )
+        upload.received_parts = number
+        upload.received_bytes += length
+        upload.save(update_fields=["received_parts", "received_bytes"])
+        return part
+
+
+class _HashingReader:
+    def __init__(self, stream: IO[bytes], length: int) -> None:
+        self.stream = stream
+        self.remaining = length
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size < 0 else min(size, self.remaining)
+        chunk = self.stream.read(size)
+        self.remaining -= len(chunk)
+        self.digest.update(chunk)
+        return chunk
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
+
+
+def upload_status(user: User, upload_id: uuid.UUID | str) -> BidUpload:
+    _require_bidder(user)
+    return _own_upload(user, upload_id)
+
+
+@transaction.atomic
+def abort_upload(user: User, upload_id: uuid.UUID | str) -> BidUpload:
+    _require_bidder(user)
+    upload = _own_upload(user, upload_id, lock=True)
+    if upload.state != BidUploadState.OPEN:
+        raise Conflict(_("此上传已结束。"), code="upload_closed")
+    _close_upload(upload, BidUploadState.ABORTED)
+    record(upload.tender.case, "tendering.bid.upload_aborted", {"upload_id": str(upload.public_id)}, user)
+    return upload
+
+
+def _close_upload(upload: BidUpload, state: str) -> None:
+    upload.state = state
+    upload.closed_at = clock.now()
+    upload.save(update_fields=["state", "closed_at"])
+    key, store_id = upload.object_key, upload.store_upload_id
+
+    def abort() -> None:
+        try:
+            get_object_store().abort_multipart(key, store_id)
+        except StorageError:
+            logger.warning("could not abort multipart upload %s of %s", store_id, key, exc_info=True)
+
+    transaction.on_commit(abort)
+
+
+def _signing_key_of(bidder_id: int, fingerprint: str) -> PublicKey:
+    key = PublicKey.objects.select_related("owner").filter(fingerprint=fingerprint, purpose=KeyPurpose.SIGNING).first()
+    if key is None:
+        raise BidRefused(_("签名公钥未在平台登记。"), code="unregistered_key")
+    if key.organization_id != bidder_id:
+        raise BidRefused(_("签名公钥不属于本投标人。"), code="foreign_key")
+    if key.revoked_at is not None:
+        raise BidRefused(_("签名公钥已撤销。"), code="revoked_key")
+    return key
+
+
+def finalize(user: User, upload_id: uuid.UUID | str, manifest: bytes, signature: bytes) -> Bid:
+    """Check everything, then accept the bid if the deadline has not passed, all under the tender's lock."""
+    _require_bidder(user)
+    upload = _own_upload(user, upload_id)
+    if upload.state == BidUploadState.FINALIZED:
+        raise Conflict(_("此投标文件已提交，回执已发出；重复提交无效。"), code="already_finalized")
+    if upload.state != BidUploadState.OPEN:
+        raise Conflict(_("此上传已结束（%(state)s）。") % {"state": upload.get_state_display()}, code="upload_closed")
+    if upload.received_bytes != upload.declared_size:
+        raise Conflict(
+            _("尚未收到全部分片：已收到 %(got)d / %(want)d 字节。") % {"got": upload.received_bytes, "want": upload.declared_size},
+            code="upload_incomplete",
+        )
+    tender = upload.tender
+    _require_open(tender)
+    checked = sealed_format.check_manifest(
+        manifest,
+        signature,
+        tender=tender,
+        bid_id=upload.bid_id,
+        bidder_credit_code=upload.bidder.credit_code or "",
+        size=upload.declared_size,
+        signing_key_of=lambda fingerprint: _signing_key_of(upload.bidder_id, fingerprint),
+    )
+    store = get_object_store()
+    parts = list(upload.parts.all())
+    try:
+        stored = store.complete_multipart(upload.object_key, upload.store_upload_id, [_part_info(p) for p in parts])
+    except StorageError as exc:
+        raise BidRefused(_("无法组装投标文件：%(reason)s") % {"reason": str(exc)}, code="assembly_failed") from None
+    sealed_format.check_ciphertext(store, upload.object_key, stored.version_id, checked)
+    bid = _accept(user, upload, checked, stored.version_id or "", manifest, signature)
+    if bid is None:
+        raise WrongPhase(
+            _("投标已于 %(when)s 截止，此投标文件未被受理。") % {"when": clock.local_text(tender.bid_deadline)},
+            code="deadline_passed",
+        )
+    return bid
+
+
+def _part_info(part: BidUploadPart) -> Any:
+    from archive.storage import PartInfo
+
+    return PartInfo(part_number=part.number, etag=part.etag, size=part.size)
+
+
+@transaction.atomic
+def _accept(user: User, upload: BidUpload, checked: Any, version_id: str, manifest: bytes, signature: bytes) -> Bid | None:
+    """Accept the bid, or (deadline passed) record the refusal and return None; the caller raises
+    after the commit so the refusal itself is kept."""
+    tender = Tender.objects.select_for_update().get(pk=upload.tender_id)
+    upload = BidUpload.objects.select_for_update().get(pk=upload.pk)
+    if upload.state != BidUploadState.OPEN:
+        raise Conflict(_("此投标文件已提交，回执已发出；重复提交无效。"), code="already_finalized")
+    now = clock.now()
+    if tender.phase(now) != Phase.OPEN_FOR_BIDS:
+        # Decided under the lock: the deadline passed before this finalize completed.
+        upload.state = BidUploadState.EXPIRED
+        upload.closed_at = now
+        upload.save(update_fields=["state", "closed_at"])
+        record(tender.case, "tendering.bid.late_finalize_refused", {"upload_id": str(upload.public_id), "at": now.isoformat()}, user)
+        _delete_later(upload.object_key, version_id)
+        return None
+    previous = Bid.objects.select_for_update().filter(tender=tender, bidder_id=upload.bidder_id, status=BidStatus.ACCEPTED).first()
+    if previous is not None:
+        previous.status = BidStatus.SUPERSEDED
+        previous.superseded_at = now
+        previous.save(update_fields=["status", "superseded_at"])
+    data = {
+        "tender_id": str(tender.public_id),
+        "bid_id": str(upload.bid_id),
+        "organization_id": upload.bidder_id,
+        "bidder": upload.bidder.credit_code or "",
+        "ciphertext_sha256": checked.ciphertext_sha256,
+        "size": upload.declared_size,
+        "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+        "key_commitment": checked.key_commitment,
+        "replaces": str(previous.public_id) if previous else None,
+        "accepted_at": now.isoformat(),
+    }
+    entry = record(tender.case, "tendering.bid.submitted", data, user)
+    receipt = issue_receipt(
+        entry,
+        {k: data[k] for k in ("tender_id", "bid_id", "bidder", "ciphertext_sha256", "size", "manifest_sha256")},
+    )
+    bid = Bid.objects.create(
+        public_id=upload.bid_id,
+        tender=tender,
+        bidder_id=upload.bidder_id,
+        submitted_by=user,
+        upload=upload,
+        signing_key=checked.signing_key,
+        manifest=manifest,
+        signature=signature,
+        object_key=upload.object_key,
+        version_id=version_id,
+        size=upload.declared_size,
+        sha256=checked.ciphertext_sha256,
+        key_commitment=checked.key_commitment,
+        accepted_at=now,
+        ledger_seq=entry.seq,
+        receipt=receipt,
+    )
+    if previous is not None:
+        previous.superseded_by = bid
+        previous.save(update_fields=["superseded_by"])
+    upload.state = BidUploadState.FINALIZED
+    upload.closed_at = now
+    upload.save(update_fields=["state", "closed_at"])
+    return bid
+
+
+def _delete_later(key: str, version_id: str) -> None:
+    def delete() -> None:
+        try:
+            get_object_store().delete(key, version_id or None)
+        except StorageError:
+            logger.warning("could not delete late bid %s", key, exc_info=True)
+
+    transaction.on_commit(delete)
+
+
+@transaction.atomic
+def withdraw(user: User, bid_public_id: uuid.UUID | str) -> Bid:
+    """Withdraw an accepted bid before the deadline (撤回投标文件)."""
+    _require_bidder(user)
+    bid = _own_bid(user, bid_public_id)
+    tender = Tender.objects.select_for_update().get(pk=bid.tender_id)
+    bid = Bid.objects.select_for_update().get(pk=bid.pk)
+    _require_open(tender)
+    if bid.status != BidStatus.ACCEPTED:
+        raise Conflict(_("此投标文件当前状态为「%(status)s」，不能撤回。") % {"status": bid.get_status_display()}, code="not_withdrawable")
+    bid.status = BidStatus.WITHDRAWN
+    bid.withdrawn_at = clock.now()
+    bid.save(update_fields=["status", "withdrawn_at"])
+    record(tender.case, "tendering.bid.withdrawn", {"bid_id": str(bid.public_id), "organization_id": bid.bidder_id}, user)
+    return bid
+
+
+def _own_bid(user: User, bid_public_id: uuid.UUID | str) -> Bid:
+    try:
+        public_id = uuid.UUID(str(bid_public_id))
+    except ValueError:
+        raise NotFound(_("找不到该投标文件。")) from None
+    bid = Bid.objects.filter(public_id=public_id, bidder_id=user.organization_id).first()
+    if bid is None:
+        raise NotFound(_("找不到该投标文件。"))
+    return bid
+
+
+def own_bids(user: User, tender: Tender | None = None) -> Any:
+    """A bidder sees its own organization's bids only."""
+    if not permissions.is_bidder(user):
+        return Bid.objects.none()
+    qs = Bid.objects.filter(bidder_id=user.organization_id).select_related("tender")
+    return qs.filter(tender=tender) if tender is not None else qs
+
+
+def own_bid(user: User, bid_public_id: uuid.UUID | str) -> Bid:
+    _require_bidder(user)
+    return _own_bid(user, bid_public_id)
+
+
+def bid_count(tender: Tender) -> int:
+    """What a tenderer sees before the opening: how many bids stand, not whose."""
+    return int(Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED).count())
+
+
+@transaction.atomic
+def expire_uploads(tender_id: int) -> int:
+    """After the deadline, uploads never finalized count as not submitted: abort them and record it."""
+    tender = Tender.objects.select_for_update().get(pk=tender_id)
+    if tender.phase(clock.now()) == Phase.OPEN_FOR_BIDS:
+        return 0
+    expired = 0
+    for upload in BidUpload.objects.select_for_update().filter(tender=tender, state=BidUploadState.OPEN):
+        _close_upload(upload, BidUploadState.EXPIRED)
+        record(
+            tender.case,
+            "tendering.bid.upload_expired",
+            {"upload_id": str(upload.public_id), "bid_id": str(upload.bid_id), "organization_id": upload.bidder_id},
+            None,
+        )
+        expired += 1
+    return expired

@@ -1,0 +1,93 @@
+"""The bid API over HTTP, as the bidder's client and the browser use it."""
+
+import base64
+import json
+
+from django.test import Client
+
+from accounts.services import issue_api_token
+from archive.verify import verify_receipt
+from tendering.models import Bid
+from tests.bids.conftest import seal
+from tests.bids.test_submission import platform_ca_pem
+
+
+def bearer(user):
+    return {"HTTP_AUTHORIZATION": "Bearer " + issue_api_token(user, "cli")[0]}
+
+
+def post_json(client, url, body, **extra):
+    return client.post(url, json.dumps(body), content_type="application/json", **extra)
+
+
+def start(client, tender, sealed, auth):
+    return post_json(
+        client, f"/api/tenders/{tender.public_id}/bids/uploads", {"bid_id": sealed.bid_id, "size": len(sealed.ciphertext)}, **auth
+    )
+
+
+def finalize_body(sealed):
+    return {
+        "manifest": base64.b64encode(sealed.sealed.manifest_bytes).decode(),
+        "signature": base64.b64encode(sealed.sealed.signature).decode(),
+    }
+
+
+def test_a_forged_token_or_another_bidders_upload_gets_nothing(personas, published_tender, bidder_a_keys, tmp_path):
+    client = Client()
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    assert start(client, published_tender, sealed, {"HTTP_AUTHORIZATION": "Bearer etk_forged"}).status_code == 401
+    upload_id = start(client, published_tender, sealed, bearer(personas.bidder_a)).json()["upload_id"]
+    other = bearer(personas.bidder_b)
+    assert client.get(f"/api/bids/uploads/{upload_id}", **other).status_code == 404
+    response = client.put(f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **other)
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert post_json(client, f"/api/bids/uploads/{upload_id}/finalize", finalize_body(sealed), **other).status_code == 404
+
+
+def test_malformed_finalize_input_is_refused_with_field_errors(personas, published_tender, bidder_a_keys, tmp_path):
+    client = Client()
+    auth = bearer(personas.bidder_a)
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    upload_id = start(client, published_tender, sealed, auth).json()["upload_id"]
+    client.put(f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **auth)
+    response = post_json(client, f"/api/bids/uploads/{upload_id}/finalize", {"manifest": "%%%", "signature": "AA=="}, **auth)
+    assert response.status_code == 422
+    assert "manifest" in response.json()["fields"]
+    assert not Bid.objects.exists()
+
+
+def test_a_bid_goes_through_the_api_and_its_receipt_verifies(personas, published_tender, bidder_a_keys, tmp_path):
+    client = Client()
+    auth = bearer(personas.bidder_a)
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    started = start(client, published_tender, sealed, auth)
+    assert started.status_code == 201, started.content
+    upload_id = started.json()["upload_id"]
+    part = client.put(f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **auth)
+    assert part.status_code == 200, part.content
+    again = client.put(f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **auth)
+    assert again.status_code == 409 and again.json()["code"] == "part_duplicated"
+    assert client.get(f"/api/bids/uploads/{upload_id}", **auth).json()["received_parts"] == 1
+    accepted = post_json(client, f"/api/bids/uploads/{upload_id}/finalize", finalize_body(sealed), **auth)
+    assert accepted.status_code == 201, accepted.content
+    receipt = base64.b64decode(accepted.json()["receipt"])
+    assert verify_receipt(receipt, platform_ca_pem()).ok
+    replay = post_json(client, f"/api/bids/uploads/{upload_id}/finalize", finalize_body(sealed), **auth)
+    assert replay.status_code == 409 and replay.json()["code"] == "already_finalized"
+    mine = client.get("/api/bids", **auth).json()
+    assert [b["bid_id"] for b in mine] == [sealed.bid_id]
+    assert client.get("/api/bids", **bearer(personas.bidder_b)).json() == []
+
+
+def test_tenderers_see_how_many_bids_not_whose(personas, published_tender, bidder_a_keys, tmp_path):
+    from tests.bids.conftest import submit
+
+    submit(personas.bidder_a, published_tender, seal(published_tender, bidder_a_keys, tmp_path))
+    client = Client()
+    url = f"/api/tenders/{published_tender.public_id}/bids/count"
+    counted = client.get(url, **bearer(personas.tenderer))
+    assert counted.json() == {"tender_id": str(published_tender.public_id), "accepted_bids": 1}
+    assert "bidder" not in json.dumps(counted.json()) and "红土" not in counted.content.decode()
+    assert client.get(url, **bearer(personas.regulator)).status_code == 200
+    assert client.get(url, **bearer(personas.bidder_b)).status_code == 403

@@ -1,0 +1,303 @@
+"""Every bad submission is refused with a clear reason, and nothing is accepted or changed."""
+
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import uuid
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ec import ECDSA
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, WrongPhase
+from accounts.models import KeyPurpose
+from accounts.services import register_public_key
+from archive.models import LedgerEntry
+from tendering.models import Bid, BidUpload, BidUploadState
+from tendering.sealing.manifest import parse_manifest, sign_manifest
+from tendering.services import bids
+from tendering.services.sealed_format import BidRefused
+from tests.bids.conftest import seal, submit, upload
+from tests.fixtures.personas import PDF_BYTES, p256_public_der
+
+
+def resign(sealed, keys, **changes):
+    """The manifest with some fields changed, signed again by the bidder (a forged or confused client)."""
+    manifest = dataclasses.replace(parse_manifest(sealed.sealed.manifest_bytes), **changes)
+    data = manifest.canonical_bytes()
+    return data, sign_manifest(data, keys.signing)
+
+
+def finalize_with(user, tender, ciphertext, bid_id, manifest, signature):
+    started = upload(user, tender, ciphertext, bid_id)
+    return started, lambda: bids.finalize(user, started.public_id, manifest, signature)
+
+
+def assert_nothing_accepted(started=None):
+    assert not Bid.objects.exists()
+    assert not LedgerEntry.objects.filter(action="tendering.bid.submitted").exists()
+    if started is not None:
+        started.refresh_from_db()
+        assert started.state == BidUploadState.OPEN
+
+
+def test_an_unencrypted_file_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    plain = PDF_BYTES * 20
+    manifest, signature = resign(
+        sealed,
+        bidder_a_keys,
+        ciphertext_size=len(plain),
+        ciphertext_sha256=hashlib.sha256(plain).hexdigest(),
+        header_sha256=hashlib.sha256(plain[:40]).hexdigest(),
+    )
+    started, finalize = finalize_with(personas.bidder_a, published_tender, plain, sealed.bid_id, manifest, signature)
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "not_sealed"
+    assert "未加密" in str(exc.value.message)
+    assert_nothing_accepted(started)
+
+
+def test_a_manifest_for_another_tender_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    manifest, signature = resign(sealed, bidder_a_keys, tender=str(uuid.uuid4()))
+    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "wrong_tender"
+    assert_nothing_accepted(started)
+
+
+def test_a_bad_signature_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    other_signature = seal(published_tender, bidder_a_keys, tmp_path).sealed.signature  # valid DER, other bytes
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, sealed.sealed.manifest_bytes, other_signature
+    )
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "bad_signature"
+    assert_nothing_accepted(started)
+
+
+def test_a_signature_by_an_unregistered_key_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    stranger, _der = p256_public_der()
+    bidder_a_keys.signing = stranger
+    manifest, signature = resign(sealed, bidder_a_keys, signing_key=hashlib.sha256(_der).hexdigest())
+    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "unregistered_key"
+    assert_nothing_accepted(started)
+
+
+def test_a_signature_by_another_companys_key_is_refused(personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    from tendering.sealing import fingerprint
+
+    bidder_a_keys.signing = bidder_b_keys.signing
+    manifest, signature = resign(sealed, bidder_a_keys, signing_key=fingerprint(bidder_b_keys.signing.public_key()))
+    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "foreign_key"
+    assert_nothing_accepted(started)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda c: c[:100] + bytes([c[100] ^ 1]) + c[101:], id="a flipped byte"),
+        pytest.param(lambda c: c[:40] + c[-500:] + c[40:-500], id="reordered bytes"),
+    ],
+)
+def test_tampered_ciphertext_is_refused(personas, published_tender, bidder_a_keys, tmp_path, tamper):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, tamper(sealed.ciphertext), sealed.bid_id, sealed.sealed.manifest_bytes, sealed.sealed.signature
+    )
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "hash_mismatch"
+    assert_nothing_accepted(started)
+
+
+def test_ciphertext_spliced_from_another_bid_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    first = seal(published_tender, bidder_a_keys, tmp_path)
+    second = seal(published_tender, bidder_a_keys, tmp_path)
+    spliced = first.ciphertext[:1000] + second.ciphertext[1000:]
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, spliced, first.bid_id, first.sealed.manifest_bytes, first.sealed.signature
+    )
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code in {"hash_mismatch", "header_mismatch"}
+    assert_nothing_accepted(started)
+
+
+def test_a_truncated_ciphertext_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    short = sealed.ciphertext[:-20]
+    started = bids.start_upload(personas.bidder_a, published_tender, uuid.UUID(sealed.bid_id), len(short))
+    bids.upload_part(personas.bidder_a, started.public_id, 1, io.BytesIO(short), len(short))
+    with pytest.raises(BidRefused) as exc:
+        bids.finalize(personas.bidder_a, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
+    assert exc.value.code == "wrong_size"
+    assert_nothing_accepted(started)
+
+
+def test_a_ciphertext_without_a_well_formed_final_segment_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    """A final segment shorter than its tag cannot exist: the structure check refuses it without any key."""
+    from tendering.sealing.stream import SEGMENT_SIZE
+
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    broken = sealed.ciphertext[:40] + bytes(SEGMENT_SIZE - 40) + b"\x01" * 10  # one full segment, then 10 bytes
+    # Our own library will not even write such a manifest; a hand-made client could.
+    fields = parse_manifest(sealed.sealed.manifest_bytes).to_json()
+    fields.update(ciphertext_size=len(broken), ciphertext_sha256=hashlib.sha256(broken).hexdigest())
+    manifest = rfc8785.dumps(fields)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, broken, sealed.bid_id, manifest, bidder_a_keys.signing.sign(manifest, ECDSA(SHA256()))
+    )
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "bad_manifest"
+    assert "final segment" in str(exc.value.message)
+    assert_nothing_accepted(started)
+
+
+def test_parts_out_of_order_or_repeated_are_refused(personas, published_tender, bidder_a_keys, tmp_path, settings):
+    started = bids.start_upload(personas.bidder_a, published_tender, uuid.uuid4(), 3 * settings.BID_PART_SIZE)
+    part = b"\x28" * settings.BID_PART_SIZE
+    with pytest.raises(Conflict) as exc:
+        bids.upload_part(personas.bidder_a, started.public_id, 2, io.BytesIO(part), len(part))
+    assert exc.value.code == "part_out_of_order"
+    bids.upload_part(personas.bidder_a, started.public_id, 1, io.BytesIO(part), len(part))
+    with pytest.raises(Conflict) as exc:
+        bids.upload_part(personas.bidder_a, started.public_id, 1, io.BytesIO(part), len(part))
+    assert exc.value.code == "part_duplicated"
+    with pytest.raises(InvalidInput):
+        bids.upload_part(personas.bidder_a, started.public_id, 2, io.BytesIO(part[:100]), 100)
+    started.refresh_from_db()
+    assert (started.received_parts, started.received_bytes) == (1, settings.BID_PART_SIZE)
+
+
+def test_finalize_before_every_part_arrived_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    started = bids.start_upload(personas.bidder_a, published_tender, uuid.UUID(sealed.bid_id), len(sealed.ciphertext))
+    with pytest.raises(Conflict) as exc:
+        bids.finalize(personas.bidder_a, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
+    assert exc.value.code == "upload_incomplete"
+    assert_nothing_accepted(started)
+
+
+def test_finalize_after_the_deadline_is_refused_and_recorded(personas, published_tender, bidder_a_keys, tmp_path, frozen_clock):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)
+    frozen_clock.set(published_tender.bid_deadline)
+    with pytest.raises(WrongPhase) as exc:
+        bids.finalize(personas.bidder_a, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
+    assert exc.value.code == "deadline_passed"
+    assert_nothing_accepted()
+
+
+def test_the_deadline_is_decided_under_the_lock_at_the_moment_of_acceptance(
+    personas, published_tender, bidder_a_keys, tmp_path, frozen_clock, monkeypatch
+):
+    """The clock passes the deadline while the ciphertext is being checked: the bid is late."""
+    from tendering.services import sealed_format
+
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)
+    original = sealed_format.check_ciphertext
+
+    def slow_check(*args, **kwargs):
+        original(*args, **kwargs)
+        frozen_clock.set(published_tender.bid_deadline)
+
+    monkeypatch.setattr(sealed_format, "check_ciphertext", slow_check)
+    with pytest.raises(WrongPhase):
+        bids.finalize(personas.bidder_a, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
+    started.refresh_from_db()
+    assert started.state == BidUploadState.EXPIRED
+    assert LedgerEntry.objects.filter(action="tendering.bid.late_finalize_refused").count() == 1
+    assert not Bid.objects.exists()
+
+
+def test_uploads_into_a_draft_or_closed_tender_are_refused(personas, draft_tender, frozen_clock, bidder_a_keys):
+    with pytest.raises(WrongPhase) as exc:
+        bids.start_upload(personas.bidder_a, draft_tender, uuid.uuid4(), 1000)
+    assert exc.value.code == "tender_not_published"
+    from tendering.services import tenders
+
+    tenders.publish(personas.tenderer, draft_tender)
+    frozen_clock.set(draft_tender.bid_deadline + dt.timedelta(seconds=1))
+    with pytest.raises(WrongPhase) as exc:
+        bids.start_upload(personas.bidder_a, draft_tender, uuid.uuid4(), 1000)
+    assert exc.value.code == "deadline_passed"
+    assert not BidUpload.objects.exists()
+
+
+def test_an_oversized_bid_is_refused_before_any_byte_is_stored(personas, published_tender, settings):
+    settings.BID_MAX_BYTES = 10_000
+    with pytest.raises(InvalidInput, match="过大"):
+        bids.start_upload(personas.bidder_a, published_tender, uuid.uuid4(), 10_001)
+    assert not BidUpload.objects.exists()
+
+
+def test_a_replayed_finalize_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    bid = submit(personas.bidder_a, published_tender, sealed)
+    with pytest.raises(Conflict) as exc:
+        bids.finalize(personas.bidder_a, bid.upload.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
+    assert exc.value.code == "already_finalized"
+    assert Bid.objects.count() == 1
+    assert LedgerEntry.objects.filter(action="tendering.bid.submitted").count() == 1
+
+
+def test_another_bidders_upload_is_not_found(personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)
+    for attempt in (
+        lambda: bids.finalize(personas.bidder_b, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature),
+        lambda: bids.upload_status(personas.bidder_b, started.public_id),
+        lambda: bids.abort_upload(personas.bidder_b, started.public_id),
+        lambda: bids.upload_part(personas.bidder_b, started.public_id, 2, io.BytesIO(b"x"), 1),
+    ):
+        with pytest.raises(NotFound):
+            attempt()
+    assert_nothing_accepted(started)
+
+
+def test_only_bidders_may_upload(personas, published_tender):
+    for user in (personas.tenderer, personas.regulator, personas.admin, personas.custodians[0]):
+        with pytest.raises(PermissionDenied):
+            bids.start_upload(user, published_tender, uuid.uuid4(), 1000)
+    assert not BidUpload.objects.exists()
+
+
+def test_a_bid_id_is_used_once(personas, published_tender, bidder_a_keys, tmp_path):
+    bid_id = uuid.uuid4()
+    bids.start_upload(personas.bidder_a, published_tender, bid_id, 1000)
+    with pytest.raises(Conflict) as exc:
+        bids.start_upload(personas.bidder_b, published_tender, bid_id, 1000)
+    assert exc.value.code == "bid_id_used"
+
+
+def test_the_bidder_envelope_must_go_to_a_key_of_the_bidders_own(personas, published_tender, bidder_a_keys, tmp_path):
+    """Envelopes addressed to keys the bidder does not own are refused (the bidder could not release its key)."""
+    stranger, der = p256_public_der()
+    register_public_key(personas.bidder_b, KeyPurpose.ENCRYPTION, der)
+    bidder_a_keys.encryption = stranger
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, sealed.sealed.manifest_bytes, sealed.sealed.signature
+    )
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "bad_bidder_envelope"
+    assert_nothing_accepted(started)
