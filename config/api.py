@@ -65,6 +65,7 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def register_routers() -> None:
     from accounts.api import router as accounts_router
+    from archive.api import router as archive_router
     from tendering.api import notifications_router
     from tendering.api import router as tendering_router
     from tendering.api_bids import router as bids_router
@@ -75,6 +76,7 @@ def register_routers() -> None:
     api.add_router("/notifications", notifications_router)
     api.add_router("/tenders", tender_bids_router)
     api.add_router("/bids", bids_router)
+    api.add_router("/archive", archive_router)
 
 
 register_routers()

@@ -91,3 +91,13 @@ def test_tenderers_see_how_many_bids_not_whose(personas, published_tender, bidde
     assert "bidder" not in json.dumps(counted.json()) and "红土" not in counted.content.decode()
     assert client.get(url, **bearer(personas.regulator)).status_code == 200
     assert client.get(url, **bearer(personas.bidder_b)).status_code == 403
+
+
+def test_the_trust_anchors_are_public_and_verify_a_receipt(personas, published_tender, bidder_a_keys, tmp_path):
+    from tests.bids.conftest import submit
+
+    bid = submit(personas.bidder_a, published_tender, seal(published_tender, bidder_a_keys, tmp_path))
+    trust = Client().get("/api/archive/trust").json()
+    assert trust["development"] is True
+    anchors = "".join(trust["trust_anchors"]).encode()
+    assert verify_receipt(bytes(bid.receipt), anchors).ok
