@@ -75,6 +75,7 @@ class BidOut(Schema):
 class BidCountOut(Schema):
     tender_id: uuid.UUID
     accepted_bids: int
+    bidders: list[str] | None = Field(description="Hidden (null) until the opening unless the platform shows them")
 
 
 def _upload_out(upload: BidUpload) -> dict[str, Any]:
@@ -132,7 +133,7 @@ def bid_count(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 
     if not (permissions.can_manage(user, tender) or user.has_role(Role.REGULATOR)):
         raise PermissionDenied(_("只有招标人、代理机构和监督人员可以查看投标数量。"))
-    return {"tender_id": tender.public_id, "accepted_bids": bids.bid_count(tender)}
+    return {"tender_id": tender.public_id, "accepted_bids": bids.bid_count(tender), "bidders": bids.standing_bidders(tender)}
 
 
 @router.get("/uploads/{upload_id}", auth=AUTHENTICATED, response=UploadOut, summary="Where an upload stands (to resume it)")

@@ -368,6 +368,23 @@ def bid_count(tender: Tender) -> int:
     return int(Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED).count())
 
 
+def bidders_visible(tender: Tender) -> bool:
+    """Before the opening only the number of bids is shown, unless the platform is configured otherwise."""
+    return settings.BID_IDENTITIES_VISIBLE_BEFORE_OPENING or tender.phase(clock.now()) not in (
+        Phase.DRAFT,
+        Phase.OPEN_FOR_BIDS,
+        Phase.CLOSED,
+    )
+
+
+def standing_bidders(tender: Tender) -> list[str] | None:
+    """Names of the organizations whose bids stand, or None while identities are hidden."""
+    if not bidders_visible(tender):
+        return None
+    accepted = Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED).select_related("bidder").order_by("accepted_at")
+    return [bid.bidder.name for bid in accepted]
+
+
 @transaction.atomic
 def expire_uploads(tender_id: int) -> int:
     """After the deadline, uploads never finalized count as not submitted: abort them and record it."""

@@ -87,8 +87,8 @@ def test_tenderers_see_how_many_bids_not_whose(personas, published_tender, bidde
     client = Client()
     url = f"/api/tenders/{published_tender.public_id}/bids/count"
     counted = client.get(url, **bearer(personas.tenderer))
-    assert counted.json() == {"tender_id": str(published_tender.public_id), "accepted_bids": 1}
-    assert "bidder" not in json.dumps(counted.json()) and "红土" not in counted.content.decode()
+    assert counted.json() == {"tender_id": str(published_tender.public_id), "accepted_bids": 1, "bidders": None}
+    assert personas.bidder_org_a.name not in counted.content.decode()
     assert client.get(url, **bearer(personas.regulator)).status_code == 200
     assert client.get(url, **bearer(personas.bidder_b)).status_code == 403
 
@@ -101,3 +101,19 @@ def test_the_trust_anchors_are_public_and_verify_a_receipt(personas, published_t
     assert trust["development"] is True
     anchors = "".join(trust["trust_anchors"]).encode()
     assert verify_receipt(bytes(bid.receipt), anchors).ok
+
+
+def test_bidders_are_named_from_the_opening_or_when_the_platform_is_configured_so(
+    personas, published_tender, bidder_a_keys, tmp_path, frozen_clock, settings
+):
+    from tests.bids.conftest import submit
+
+    submit(personas.bidder_a, published_tender, seal(published_tender, bidder_a_keys, tmp_path))
+    client = Client()
+    url = f"/api/tenders/{published_tender.public_id}/bids/count"
+    auth = bearer(personas.tenderer)
+    settings.BID_IDENTITIES_VISIBLE_BEFORE_OPENING = True
+    assert client.get(url, **auth).json()["bidders"] == [personas.bidder_org_a.name]
+    settings.BID_IDENTITIES_VISIBLE_BEFORE_OPENING = False
+    frozen_clock.set(published_tender.bid_deadline)  # the opening time: identities are revealed
+    assert client.get(url, **auth).json()["bidders"] == [personas.bidder_org_a.name]
