@@ -187,6 +187,9 @@ BID_MAX_BYTES = env_int("BID_MAX_BYTES", 4 * 1024 * 1024 * 1024, minimum=1024)
 BID_PART_SIZE = env_int("BID_PART_SIZE", 8 * 1024 * 1024, minimum=5 * 1024 * 1024, maximum=64 * 1024 * 1024)
 # Before the opening, tenderers see how many bids arrived but not from whom.
 BID_IDENTITIES_VISIBLE_BEFORE_OPENING = env_bool("BID_IDENTITIES_VISIBLE_BEFORE_OPENING", False)
+# The smallest threshold k a tender may set: with k = 1 any one custodian could
+# open every bid alone once the envelopes are in hand.
+CUSTODIAN_THRESHOLD_MIN = env_int("CUSTODIAN_THRESHOLD_MIN", 2, minimum=1, maximum=9)
 CUSTODIANS_MAX = env_int("CUSTODIANS_MAX", 9, minimum=1, maximum=9)
 # Records are kept at least this many years (government procurement: 15).
 RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)

@@ -106,8 +106,11 @@ def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -
         err("custodian_ids", _("密钥保管人不能重复。"))
     if n == 0 or n > settings.CUSTODIANS_MAX:
         err("custodian_ids", _("需要 1 到 %(max)d 名密钥保管人。") % {"max": settings.CUSTODIANS_MAX})
-    elif not 1 <= data.custodian_threshold <= n:
-        err("custodian_threshold", _("开启门限 k 必须在 1 和保管人人数 n 之间。"))
+    elif not settings.CUSTODIAN_THRESHOLD_MIN <= data.custodian_threshold <= n:
+        err(
+            "custodian_threshold",
+            _("开启门限 k 必须在 %(min)d 和保管人人数 n 之间。") % {"min": settings.CUSTODIAN_THRESHOLD_MIN},
+        )
     found = User.objects.filter(pk__in=data.custodian_ids, is_active=True, role_grants__role=Role.CUSTODIAN).count()
     if n and found != len(set(data.custodian_ids)):
         err("custodian_ids", _("所选的人中有人不是有效的密钥保管人。"))

@@ -30,6 +30,7 @@ def test_a_bidder_a_regulator_and_an_admin_cannot_create_tenders(personas, froze
         ("budget", lambda now: {"budget": Decimal("10.001")}),
         ("number", lambda now: {"number": "x"}),
         ("custodian_threshold", lambda now: {"custodian_threshold": 4}),
+        ("custodian_threshold", lambda now: {"custodian_threshold": 1}),
         ("lots", lambda now: {"lots": [tenders.LotInput(1, "a", Decimal(1)), tenders.LotInput(1, "b", Decimal(1))]}),
         ("lots", lambda now: {"lots": [tenders.LotInput(1, "a", Decimal("9000000"))]}),
     ],
@@ -44,7 +45,7 @@ def test_it_refuses_a_draft_that_breaks_a_rule_and_stores_nothing(personas, froz
 
 def test_custodians_must_have_the_custodian_role(personas, frozen_clock):
     with pytest.raises(InvalidInput) as exc:
-        tenders.create_draft(personas.tenderer, tender_input(frozen_clock(), [personas.bidder_a, personas.custodians[0]], custodian_threshold=1))
+        tenders.create_draft(personas.tenderer, tender_input(frozen_clock(), [personas.bidder_a, personas.custodians[0]], custodian_threshold=2))
     assert "custodian_ids" in exc.value.fields
 
 
