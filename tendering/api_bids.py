@@ -75,6 +75,11 @@ class BidOut(Schema):
 class BidCountOut(Schema):
     tender_id: uuid.UUID
     accepted_bids: int
+
+
+class BidderOut(Schema):
+    organization: str
+    credit_code: str = Field(description="统一社会信用代码: the sealed bid's `bidder` (manifest and price summary)")
     bidders: list[str] | None = Field(description="Hidden (null) until the opening unless the platform shows them")
 
 
@@ -173,6 +178,15 @@ def my_bids(request: HttpRequest, tender: uuid.UUID | None = None) -> list[dict[
     if tender is not None:
         qs = qs.filter(tender__public_id=tender)
     return [_bid_out(b) for b in qs]
+
+
+@router.get("/bidder", auth=AUTHENTICATED, response=BidderOut, summary="The organization the caller bids for")
+def bidder_identity(request: HttpRequest) -> dict[str, Any]:
+    """What a client sealing a bid needs to name the bidder (declared before ``/{bid_id}``, which would match it)."""
+    user = actor(request)
+    if not permissions.is_bidder(user):
+        raise PermissionDenied(_("只有投标人可以提交投标文件。"))
+    return {"organization": user.organization.name, "credit_code": user.organization.credit_code or ""}
 
 
 @router.get("/{bid_id}", auth=AUTHENTICATED, response=BidOut)

@@ -344,7 +344,8 @@ class Bid(models.Model):
     superseded_at = models.DateTimeField(null=True, blank=True)
     superseded_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     ledger_seq = models.PositiveBigIntegerField()
-    receipt = models.BinaryField()
+    # Issued right after acceptance, outside the locks (empty until the time-stamp authority answered).
+    receipt = models.BinaryField(default=b"", blank=True)
 
     class Meta:
         ordering = ["accepted_at"]

@@ -9,6 +9,7 @@ the tender, so one instant has one answer — that the deadline has not passed.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
 from typing import IO, Any
@@ -237,6 +238,32 @@ def finalize(user: User, upload_id: uuid.UUID | str, manifest: bytes, signature:
             _("投标已于 %(when)s 截止，此投标文件未被受理。") % {"when": clock.local_text(tender.bid_deadline)},
             code="deadline_passed",
         )
+    return ensure_receipt(bid)
+
+
+RECEIPT_SUBJECT = ("tender_id", "bid_id", "bidder", "ciphertext_sha256", "size", "manifest_sha256")
+
+
+def ensure_receipt(bid: Bid) -> Bid:
+    """Sign and time-stamp the bid's receipt if it has none yet (回执).
+
+    Runs after the acceptance committed, outside every lock: a slow or failing
+    time-stamp authority delays the receipt, never the acceptance, and the
+    receipt is issued on the next request for the bid.
+    """
+    if bid.receipt:
+        return bid
+    from archive.models import LedgerEntry
+
+    entry = LedgerEntry.objects.get(seq=bid.ledger_seq)
+    data = json.loads(entry.data)
+    try:
+        receipt = issue_receipt(entry, {k: data[k] for k in RECEIPT_SUBJECT})
+    except Exception:
+        logger.exception("the receipt of bid %s could not be issued yet", bid.public_id)
+        return bid
+    Bid.objects.filter(pk=bid.pk, receipt=b"").update(receipt=receipt)
+    bid.refresh_from_db(fields=["receipt"])
     return bid
 
 
@@ -281,10 +308,6 @@ def _accept(user: User, upload: BidUpload, checked: Any, version_id: str, manife
         "accepted_at": now.isoformat(),
     }
     entry = record(tender.case, "tendering.bid.submitted", data, user)
-    receipt = issue_receipt(
-        entry,
-        {k: data[k] for k in ("tender_id", "bid_id", "bidder", "ciphertext_sha256", "size", "manifest_sha256")},
-    )
     bid = Bid.objects.create(
         public_id=upload.bid_id,
         tender=tender,
@@ -301,7 +324,6 @@ def _accept(user: User, upload: BidUpload, checked: Any, version_id: str, manife
         key_commitment=checked.key_commitment,
         accepted_at=now,
         ledger_seq=entry.seq,
-        receipt=receipt,
     )
     if previous is not None:
         previous.superseded_by = bid
@@ -360,7 +382,7 @@ def own_bids(user: User, tender: Tender | None = None) -> Any:
 
 def own_bid(user: User, bid_public_id: uuid.UUID | str) -> Bid:
     _require_bidder(user)
-    return _own_bid(user, bid_public_id)
+    return ensure_receipt(_own_bid(user, bid_public_id))
 
 
 def bid_count(tender: Tender) -> int:

@@ -136,3 +136,19 @@ def test_an_interrupted_upload_resumes_from_the_last_confirmed_part(personas, pu
     bid = bids.finalize(personas.bidder_a, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
     assert bid.sha256 == sealed.sealed.ciphertext_sha256
     assert BidUpload.objects.get().state == BidUploadState.FINALIZED
+
+
+def test_a_failing_time_stamp_authority_delays_the_receipt_not_the_acceptance(
+    personas, published_tender, bidder_a_keys, tmp_path, monkeypatch
+):
+    from archive.receipts import issue_receipt
+
+    def unavailable(*args, **kwargs):
+        raise ConnectionError("the time-stamp authority does not answer")
+
+    monkeypatch.setattr(bids, "issue_receipt", unavailable)
+    bid = submit(personas.bidder_a, published_tender, seal(published_tender, bidder_a_keys, tmp_path))
+    assert bid.status == BidStatus.ACCEPTED and bytes(bid.receipt) == b""
+    monkeypatch.setattr(bids, "issue_receipt", issue_receipt)
+    again = bids.own_bid(personas.bidder_a, bid.public_id)
+    assert verify_receipt(bytes(again.receipt), platform_ca_pem()).ok
