@@ -105,6 +105,45 @@ def ledger_entry_bytes(
     )
 
 
+_DATA_SLOT = "\u0000etender-data\u0000"
+
+
+def ledger_entry_bytes_with_data_json(
+    *,
+    seq: int,
+    case: str,
+    action: str,
+    actor_id: int | None,
+    actor: str,
+    recorded_at: str,
+    data_json: bytes,
+    prev: str,
+) -> bytes:
+    """``ledger_entry_bytes`` for data that is already canonical JSON bytes, without canonicalizing it again.
+
+    The envelope is canonicalized with a placeholder string in the data's place
+    (JCS sorts the keys; the placeholder cannot occur in an encoded string) and
+    the data's bytes are spliced in. The verifier uses it after checking that the
+    stored data is canonical.
+    """
+    envelope = canonical_json(
+        {
+            "seq": seq,
+            "case": case,
+            "action": action,
+            "actor_id": actor_id,
+            "actor": actor,
+            "recorded_at": recorded_at,
+            "data": _DATA_SLOT,
+            "prev": prev,
+        }
+    )
+    slot = canonical_json(_DATA_SLOT)
+    if envelope.count(slot) != 1:
+        raise ValueError("an entry field holds the data placeholder")
+    return envelope.replace(slot, data_json)
+
+
 def checkpoint_body(*, tree_size: int, root: str, created_at: str) -> bytes:
     """The bytes the platform signs for a checkpoint (docs/ledger.md)."""
     return canonical_json({"type": CHECKPOINT_TYPE, "tree_size": tree_size, "root": root, "created_at": created_at})

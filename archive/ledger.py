@@ -23,7 +23,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 
 from archive import merkle, timestamps
-from archive.canonical import GENESIS_HASH, canonical_json, checkpoint_body, format_timestamp, ledger_entry_bytes
+from archive.canonical import (
+    GENESIS_HASH,
+    canonical_json,
+    checkpoint_body,
+    format_timestamp,
+    ledger_entry_bytes,
+    ledger_entry_bytes_with_data_json,
+)
 from archive.models import LedgerCheckpoint, LedgerEntry, LedgerHead
 from archive.signing import (
     certificate_fingerprint,
@@ -393,7 +400,16 @@ def _entry_problem(entry: LedgerEntry, prev: str) -> str | None:
         before = "the genesis value" if entry.seq == 1 else f"entry {entry.seq - 1}'s entry_hash"
         return f"prev_hash does not match {before} (entries removed, inserted or reordered?)"
     try:
-        content = entry_bytes(entry)
+        content = ledger_entry_bytes_with_data_json(
+            seq=entry.seq,
+            case=entry.case,
+            action=entry.action,
+            actor_id=entry.actor_id,
+            actor=entry.actor_label,
+            recorded_at=format_timestamp(entry.recorded_at),
+            data_json=canonical.encode("utf-8"),
+            prev=entry.prev_hash,
+        )
     except (TypeError, ValueError) as exc:
         return f"cannot be canonicalized ({exc})"
     if hashlib.sha256(content).hexdigest() != entry.entry_hash:

@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archive import merkle
-from archive.canonical import canonical_json, checkpoint_body, format_timestamp, ledger_entry_bytes
+from archive.canonical import (
+    canonical_json,
+    checkpoint_body,
+    format_timestamp,
+    ledger_entry_bytes,
+    ledger_entry_bytes_with_data_json,
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1) | st.text(),
@@ -113,3 +119,16 @@ def test_the_checkpoint_body_is_exactly_as_documented() -> None:
             '"tree_size":3,"type":"etender-ledger-checkpoint-v1"}'
         ).encode()
     )
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(data=st.dictionaries(st.text(max_size=8), _json_values, max_size=6), case=st.text(min_size=1, max_size=20))
+def test_splicing_canonical_data_gives_the_same_entry_bytes(data: dict, case: str) -> None:
+    fields = {"seq": 7, "case": case, "action": "tendering.bid.submitted", "actor_id": 3, "actor": "bidder", "recorded_at": "2026-03-02T01:00:00.000000Z", "prev": "0" * 64}
+    assert ledger_entry_bytes_with_data_json(**fields, data_json=canonical_json(data)) == ledger_entry_bytes(**fields, data=data)
