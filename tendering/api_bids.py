@@ -75,12 +75,12 @@ class BidOut(Schema):
 class BidCountOut(Schema):
     tender_id: uuid.UUID
     accepted_bids: int
+    bidders: list[str] | None = Field(description="Hidden (null) until the opening unless the platform shows them")
 
 
 class BidderOut(Schema):
     organization: str
     credit_code: str = Field(description="统一社会信用代码: the sealed bid's `bidder` (manifest and price summary)")
-    bidders: list[str] | None = Field(description="Hidden (null) until the opening unless the platform shows them")
 
 
 def _upload_out(upload: BidUpload) -> dict[str, Any]:

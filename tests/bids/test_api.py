@@ -117,3 +117,17 @@ def test_bidders_are_named_from_the_opening_or_when_the_platform_is_configured_s
     settings.BID_IDENTITIES_VISIBLE_BEFORE_OPENING = False
     frozen_clock.set(published_tender.bid_deadline)  # the opening time: identities are revealed
     assert client.get(url, **auth).json()["bidders"] == [personas.bidder_org_a.name]
+
+
+def test_the_tenderers_list_shows_how_many_bids_stand_but_not_whose(personas, published_tender, bidder_a_keys, tmp_path):
+    from django.urls import reverse
+
+    from tests.bids.conftest import submit
+    from tests.fixtures.personas import PASSWORD
+
+    submit(personas.bidder_a, published_tender, seal(published_tender, bidder_a_keys, tmp_path))
+    client = Client()
+    client.login(username="tenderer", password=PASSWORD)
+    page = client.get(reverse("frontend:my-tenders")).content.decode()
+    assert '<td class="num">1</td>' in page
+    assert personas.bidder_org_a.name not in page
