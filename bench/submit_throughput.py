@@ -1,0 +1,462 @@
+#!/usr/bin/env python3
+"""End-to-end submission of a sealed bid (CLI → platform under Daphne → S3) against a raw minio put.
+
+Everything runs on 127.0.0.1: a one-node Ceph RGW started here with
+``deploy/s3_test_server.py`` (or the loopback server named by ``S3_ENDPOINT``),
+the platform under Daphne in a child process (``ETENDER_ENV=test``: SQLite and a
+development PKI in the temporary folder, the S3 server as its object store, a
+fresh object-locked bucket), and the bidder's client in this process.
+
+For each size (``--sizes``, MiB of plaintext) and each repetition, a fresh bid
+is sealed with ``etender seal`` (untimed; ``bench/seal_throughput.py`` measures
+sealing), then, in rotating order:
+
+* subject: ``etender submit`` through its own code (``tendering.client.cli.main``
+  in this process, no interpreter start-up): open the upload, stream every
+  8 MiB part with ``http.client`` in order (the next part already on its way
+  while the previous one's answer is awaited; ``--sequential`` measures
+  ``etender submit --sequential`` instead), finalize (the server checks the
+  signature, the envelopes, and reads the object back to hash it), save and
+  verify the receipt with the pinned anchors;
+* baseline: the raw ``minio`` client's ``put_object`` of the same sealed bytes to
+  the same server and bucket, part size 8 MiB, with minio's default of 3
+  parallel part uploads, and with 1 (sequential, as the platform's parts are).
+
+Printed: median MiB/s (min–max) of each, the ratios (goal ≥ 0.6 of the raw put),
+and memory: the Daphne process's peak RSS (``VmHWM``, reset through
+``/proc/PID/clear_refs`` before each size) and the peak RSS of one extra
+``etender submit`` run as its own process per size (``ru_maxrss``), to show both
+stay flat as the bid grows. The folder, the cluster and Daphne are removed at the end.
+
+    .venv/bin/python bench/submit_throughput.py --sizes 64,256 --reps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import io
+import json
+import os
+import platform
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+PART_SIZE = 8 * MiB
+PASSWORD = "Bench-Bidder-2026"  # noqa: S105 - a throw-away persona on 127.0.0.1
+PASSPHRASE = "bench signing passphrase"  # noqa: S105 - a throw-away key
+VENV_BIN = Path(sys.executable).parent
+
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+import object_store_put as osp  # noqa: E402  (bench/object_store_put.py: Ceph start-up, loopback checks)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_random(path: Path, size: int) -> None:
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            chunk = os.urandom(min(left, 4 * MiB))
+            f.write(chunk)
+            left -= len(chunk)
+
+
+def proc_status(pid: int, field: str) -> int:
+    """A ``/proc/PID/status`` memory field in bytes (e.g. VmHWM, VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Resets the process's peak RSS (Linux ≥ 4.0: ``echo 5 > /proc/PID/clear_refs``)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+# --- the platform ----------------------------------------------------------------------------------------------
+
+
+def platform_environment(work: Path, server: osp.Server, bucket: str) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ETENDER_ENV": "test",
+        "ETENDER_VAR_DIR": str(work / "var"),
+        "S3_ENDPOINT": server.endpoint,
+        "S3_ACCESS_KEY": server.access_key,
+        "S3_SECRET_KEY": server.secret_key,
+        "S3_SECURE": "true" if server.secure else "false",
+        "S3_BUCKET": bucket,
+        "BID_MAX_BYTES": str(64 * GiB),
+        "BID_PART_SIZE": str(PART_SIZE),
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def prepare_platform(env: dict[str, str]) -> str:
+    """Database, bucket, personas and a tender open for bids (through the services); returns the tender id."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from django.core.management import call_command
+
+    from accounts import credit_code
+    from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
+    from accounts.services import register_public_key
+    from archive.storage import get_object_store
+    from tendering.models import EvaluationMethod, ProcedureType
+    from tendering.services import documents, tenders
+    from tests.fixtures.personas import PDF_BYTES, p256_public_der
+
+    call_command("migrate", verbosity=0)
+    get_object_store().ensure_bucket()
+
+    def org(name: str, kind: str, index: int) -> Organization:
+        return Organization.objects.create(name=name, kind=kind, credit_code=credit_code.make(f"91360781MB{index:07d}"))
+
+    def user(username: str, organization: Organization, role: str) -> User:
+        person = User.objects.create_user(
+            username=username, password=PASSWORD, display_name=username, organization=organization
+        )
+        RoleGrant.objects.create(user=person, role=role)
+        return person
+
+    tenderer = user("bench_tenderer", org("瑞金城投", OrganizationKind.TENDERER, 1), Role.TENDERER_STAFF)
+    user("bench_bidder", org("红土建设", OrganizationKind.BIDDER, 2), Role.BIDDER)
+    regulator = org("瑞金市发改委", OrganizationKind.REGULATOR, 3)
+    custodians = [user(f"bench_custodian{i}", regulator, Role.CUSTODIAN) for i in (1, 2, 3)]
+    for custodian in custodians:
+        register_public_key(custodian, KeyPurpose.ENCRYPTION, p256_public_der()[1])
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    deadline = now + dt.timedelta(days=30)
+    draft = tenders.create_draft(
+        tenderer,
+        tenders.TenderInput(
+            number="BENCH-2026-001",
+            title="投标提交基准测试",
+            description="",
+            procedure_type=ProcedureType.OPEN,
+            budget=Decimal("8650000.00"),
+            bid_deadline=deadline,
+            opening_time=deadline,
+            enquiry_deadline=deadline - dt.timedelta(days=10),
+            evaluation_method=EvaluationMethod.COMPREHENSIVE,
+            custodian_ids=[c.pk for c in custodians],
+            custodian_threshold=2,
+            lots=[tenders.LotInput(1, "路面工程", Decimal("6000000.00"))],
+        ),
+    )
+    documents.add_document(tenderer, draft, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
+    tender = tenders.publish(tenderer, draft)
+    from django.db import connections
+
+    connections.close_all()
+    return str(tender.public_id)
+
+
+def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/api/archive/trust", timeout=5) as answer:  # noqa: S310 - loopback
+                answer.read()
+            return process, url
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit(f"Daphne did not start (see {log})") from None
+            time.sleep(0.2)
+
+
+# --- the client ---------------------------------------------------------------------------------------------------
+
+
+def cli(*argv: str) -> None:
+    from tendering.client.cli import main
+
+    status = main(list(argv))
+    if status != 0:
+        raise SystemExit(f"etender {' '.join(argv)} failed ({status})")
+
+
+def client_peak_rss(etb: Path, env: dict[str, str], options: list[str]) -> int:
+    """Peak RSS (bytes) of ``etender submit`` run as its own process.
+
+    Through a small Python wrapper: a child forked from this (large) process would
+    count this process's pages in its ``ru_maxrss`` until it execs.
+    """
+    wrapper = (
+        "import resource, subprocess, sys; "
+        "status = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(status)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper, str(VENV_BIN / "etender"), "submit", str(etb), *options],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        raise SystemExit(f"etender submit {etb} (own process) failed ({result.returncode})")
+    return int(result.stdout.strip()) * 1024
+
+
+class Series:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seconds: dict[int, list[float]] = {}
+        self.bytes: dict[int, int] = {}
+
+    def add(self, size: int, nbytes: int, seconds: float) -> None:
+        self.seconds.setdefault(size, []).append(seconds)
+        self.bytes[size] = nbytes
+
+    def mib_s(self, size: int) -> list[float]:
+        return [self.bytes[size] / MiB / s for s in self.seconds[size]]
+
+    def median(self, size: int) -> float:
+        return statistics.median(self.mib_s(size))
+
+
+def parse_sizes(text: str) -> list[int]:
+    sizes = sorted({int(float(part) * MiB) for part in text.split(",") if part.strip()})
+    if not sizes or sizes[0] <= 0:
+        raise argparse.ArgumentTypeError("sizes are positive numbers of MiB, e.g. 64,256")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=parse_sizes("64,256"),
+        help="MiB of plaintext, comma-separated (default 64,256)",
+    )
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each variant per size (default 3)")
+    parser.add_argument(
+        "--osd", choices=["auto", "memstore", "bluestore"], default="auto", help="OSD of the Ceph started here"
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="submit with `etender submit --sequential` (each part's answer awaited before the next part is sent)",
+    )
+    parser.add_argument("--tmp-dir", type=Path, default=None, help="folder for the bids, the platform's files and Ceph")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+    sizes: list[int] = args.sizes
+
+    work = Path(tempfile.mkdtemp(prefix="etender-bench-submit-", dir=args.tmp_dir))
+    server: osp.Server | None = None
+    daphne: subprocess.Popen[bytes] | None = None
+    failed = True
+    subject, parallel, sequential = (
+        Series("etender submit" + (" --sequential" if args.sequential else "")),
+        Series("raw put_object, 3 parallel parts"),
+        Series("raw put_object, 1 part at a time"),
+    )
+    server_peak: dict[int, int] = {}
+    client_peak: dict[int, int] = {}
+    try:
+        server = osp.external_server()
+        if server is None:
+            # Every variant writes every size reps times, plus the extra client run and the warm-up; RGW frees nothing meanwhile.
+            written = sum(sizes) * (3 * args.reps + 1) + 3 * sizes[0]
+            osd = args.osd if args.osd != "auto" else ("memstore" if written < osp.MEMSTORE_LIMIT else "bluestore")
+            print(f"starting Ceph RGW ({osd} OSD; about {written / GiB:.1f} GiB will be written) ...", flush=True)
+            server = osp.start_ceph(work / "rgw", osd, max(10 * GiB, 2 * written))
+            print(f"{server.description}, started in {server.start_seconds:.1f} s", flush=True)
+        bucket = f"etender-bench-{secrets.token_hex(6)}"
+        env = platform_environment(work, server, bucket)
+        tender_id = prepare_platform(env)
+        daphne, url = start_daphne(env, work / "daphne.log")
+        print(f"platform under Daphne at {url} (pid {daphne.pid}), bucket {bucket}", flush=True)
+
+        client_env = {
+            "ETENDER_HOME": str(work / "client"),
+            "ETENDER_PASSWORD": PASSWORD,
+            "ETENDER_PASSPHRASE": PASSPHRASE,
+        }
+        os.environ.update(client_env)
+        cli("login", "--url", url, "--username", "bench_bidder")
+        for purpose in ("signing", "encryption"):
+            cli("keys", "generate", "--purpose", purpose)
+            cli("keys", "register", "--purpose", purpose)
+
+        from minio import Minio
+
+        raw = Minio(server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=server.secure)
+        bids = work / "bids"
+        bids.mkdir()
+        counter = iter(range(1_000_000))
+
+        def sealed(size: int) -> Path:
+            plain = bids / f"plain-{size // MiB}.bin"
+            if not plain.exists():
+                write_random(plain, size)
+            out = bids / f"bid-{next(counter)}.etb"
+            with contextlib.redirect_stdout(io.StringIO()):
+                cli("seal", str(plain), "--tender", tender_id, "--price", "1=8123456.70:180", "--out", str(out))
+            return out
+
+        def discard(etb: Path) -> None:
+            for path in bids.glob(etb.name + "*"):
+                path.unlink()
+
+        submit_options = ["--sequential"] if args.sequential else []
+
+        def submit(etb: Path) -> float:
+            began = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                cli("submit", str(etb), *submit_options)
+            return time.perf_counter() - began
+
+        def raw_put(parallel_parts: int) -> Callable[[Path], float]:
+            def run(etb: Path) -> float:
+                key = f"bench/raw-{parallel_parts}/{secrets.token_hex(4)}"
+                began = time.perf_counter()
+                with open(etb, "rb") as f:
+                    result = raw.put_object(
+                        bucket, key, f, etb.stat().st_size, part_size=PART_SIZE, num_parallel_uploads=parallel_parts
+                    )
+                seconds = time.perf_counter() - began
+                raw.remove_object(bucket, key, version_id=result.version_id)
+                return seconds
+
+            return run
+
+        variants: list[tuple[Series, Callable[[Path], float]]] = [
+            (subject, submit),
+            (parallel, raw_put(3)),
+            (sequential, raw_put(1)),
+        ]
+        warm = sealed(sizes[0])  # warm-up: connections, server caches
+        for _, run in variants:
+            run(warm)
+        discard(warm)
+        for size in sizes:
+            peak_reset = reset_peak_rss(daphne.pid)
+            for rep in range(args.reps):
+                etb = sealed(size)
+                nbytes = etb.stat().st_size
+                shift = rep % len(variants)
+                for series, run in variants[shift:] + variants[:shift]:
+                    series.add(size, nbytes, run(etb))
+                discard(etb)
+                print(
+                    f"  {size // MiB:>5} MiB rep {rep + 1}/{args.reps}: "
+                    + ", ".join(f"{s.name} {s.mib_s(size)[-1]:.0f}" for s, _ in variants)
+                    + " MiB/s",
+                    flush=True,
+                )
+            etb = sealed(size)
+            client_peak[size] = client_peak_rss(etb, client_env, submit_options)
+            discard(etb)
+            server_peak[size] = proc_status(daphne.pid, "VmHWM") if peak_reset else -1
+        failed = False
+    finally:
+        if daphne is not None:
+            daphne.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                daphne.wait(timeout=15)
+            if daphne.poll() is None:
+                daphne.kill()
+        if server is not None and server.stop is not None:
+            server.stop()
+        if failed:
+            print(f"failed: logs kept in {work} (daphne.log, rgw/)", file=sys.stderr)
+            shutil.rmtree(work / "bids", ignore_errors=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    import cryptography
+
+    print()
+    print(
+        f"python {platform.python_version()}, cryptography {cryptography.__version__}, {os.cpu_count()} CPUs; "
+        f"reps {args.reps}; part size {PART_SIZE // MiB} MiB; {server.description if server else ''}"
+    )
+    head = [
+        "plaintext",
+        "sealed bid",
+        *(f"{s.name} MiB/s" for s in (subject, parallel, sequential)),
+        "ratio vs 3 parallel",
+        "ratio vs sequential",
+        "Daphne peak RSS",
+        "client peak RSS",
+    ]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for size in sizes:
+        cells = [f"{size // MiB} MiB", f"{subject.bytes[size] / MiB:.1f} MiB"]
+        for series in (subject, parallel, sequential):
+            values = series.mib_s(size)
+            cells.append(f"{series.median(size):.0f} ({min(values):.0f}–{max(values):.0f})")
+        cells.append(f"{subject.median(size) / parallel.median(size):.2f}")
+        cells.append(f"{subject.median(size) / sequential.median(size):.2f}")
+        cells.append(f"{server_peak[size] / 1e6:.0f} MB" if server_peak[size] >= 0 else "n/a")
+        cells.append(f"{client_peak[size] / 1e6:.0f} MB")
+        print("| " + " | ".join(cells) + " |")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "reps": args.reps,
+                    "sizes_mib": [s // MiB for s in sizes],
+                    "series": {
+                        s.name: {str(size // MiB): {"mib_s": s.mib_s(size), "median": s.median(size)} for size in sizes}
+                        for s in (subject, parallel, sequential)
+                    },
+                    "daphne_peak_rss_bytes": {str(k // MiB): v for k, v in server_peak.items()},
+                    "client_peak_rss_bytes": {str(k // MiB): v for k, v in client_peak.items()},
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,799 @@
+"""``etender``: the bidder's command-line client (docs/cli.md).
+
+Exit status: 0 done, 1 refused or failed (the reason is printed), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from tendering.client import keys as keystore
+from tendering.client.config import Config, home_folder, write_atomic
+from tendering.client.prices import PriceEntry, build_lots, load_price_file, parse_price_option, tender_lot_ids
+from tendering.client.progress import Progress
+from tendering.client.transport import ApiError, ClientError, HttpTransport, Transport, normalize_url
+from tendering.client.upload import RateLimiter, SealedFiles, Submitted, Uploader, receipt_subject_problem
+from tendering.sealing import PriceSummary, SealingError, fingerprint, parse_manifest, seal_bid
+
+MiB = 1024 * 1024
+OPEN_FOR_BIDS = "open_for_bids"
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def when(value: str | None) -> str:
+    """An API time (ISO 8601) in this machine's time zone, with its offset."""
+    if not value:
+        return "-"
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def human_size(size: int) -> str:
+    if size >= MiB:
+        return f"{size / MiB:,.1f} MiB"
+    return f"{size:,} bytes"
+
+
+class Session:
+    """Where the client's files are and how to reach the platform, from options, environment and config."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.home = home_folder(getattr(args, "home", None))
+        self.config = Config.load(self.home)
+        url = getattr(args, "url", None) or os.environ.get("ETENDER_URL") or self.config.url
+        self.url = normalize_url(url) if url else ""
+        self.token = getattr(args, "token", None) or os.environ.get("ETENDER_TOKEN") or ""
+        if not self.token and self.url == self.config.url:
+            self.token = self.config.token  # the stored token goes only to the platform it came from
+        self._transport: Transport | None = None
+
+    def pinned_trust(self) -> tuple[bytes, bytes | None] | None:
+        """The anchors pinned at login, if they belong to the platform in use."""
+        if self.url and self.url != self.config.url:
+            return None
+        return self.config.pinned_trust()
+
+    def transport(self, *, authenticated: bool = True) -> Transport:
+        if not self.url:
+            raise ClientError("no platform URL: run `etender login --url URL --username NAME` (or set ETENDER_URL)")
+        if authenticated and not self.token:
+            raise ClientError("not logged in: run `etender login` (or give --token / set ETENDER_TOKEN)")
+        if self._transport is None:
+            self._transport = HttpTransport(self.url, self.token or None)
+        return self._transport
+
+    def get(self, path: str, **query: str) -> Any:
+        return self.transport().request("GET", path, query=query or None).data
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.transport().request("POST", path, json_body=body).data
+
+
+def read_secret(
+    what: str, env: str, *, file: Path | None = None, confirm: bool = False, prompt: str | None = None
+) -> bytes:
+    """A secret from ``--…-file``, the environment variable ``env``, or the terminal (twice if ``confirm``)."""
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ClientError(f"cannot read the {what} file {file}: {exc.strerror}") from None
+        return text.splitlines()[0].encode() if text else b""
+    if os.environ.get(env):
+        return os.environ[env].encode()
+    if not sys.stdin.isatty():
+        raise ClientError(
+            f"no {what}: not on a terminal, so set {env} (or use the --{what}-file option where there is one)"
+        )
+    first = getpass.getpass(prompt or f"{what.capitalize()}: ")
+    if confirm and getpass.getpass(f"{what.capitalize()} again: ") != first:
+        raise ClientError(f"the two {what}s differ")
+    return first.encode()
+
+
+def parse_rate(text: str) -> float:
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMG]?)i?B?(?:/s)?\s*", text, re.IGNORECASE)
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (e.g. 500K, 20M, 1G bytes per second)")
+    return float(match.group(1)) * {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB}[match.group(2).upper()]
+
+
+def bar(label: str, total: int, start: int = 0) -> Progress:
+    return Progress(label, total, start=start)
+
+
+# --- login, logout, whoami ------------------------------------------------------------------
+
+
+def cmd_login(args: argparse.Namespace, session: Session) -> int:
+    given = getattr(args, "url", None) or session.url
+    if not given:
+        raise ClientError("give the platform's address: --url https://…")
+    url = normalize_url(given)
+    transport = HttpTransport(url)
+    trust = transport.request("GET", "/api/archive/trust", timeout=30).data
+    anchors = "".join(trust.get("trust_anchors") or [])
+    tsa = "".join(trust.get("tsa_trust_anchors") or [])
+    if not anchors.strip():
+        raise ClientError(f"{url} published no trust anchors for its receipts")
+    pinned = session.config.pinned_trust()
+    same_platform = session.config.url == url
+    if pinned and same_platform and not args.repin:
+        old_anchors, old_tsa = pinned
+        if old_anchors != anchors.encode() or (old_tsa or b"") != tsa.encode():
+            raise ClientError(
+                f"{url} now presents other trust anchors than those pinned at the last login ({session.config.trust_path}). "
+                "Receipts would be checked against different certificates. If the platform announced a change of "
+                "certificates through another channel, log in again with --repin; otherwise do not trust this server."
+            )
+    token = getattr(args, "token", None) or os.environ.get("ETENDER_TOKEN")
+    username = args.username or os.environ.get("ETENDER_USERNAME") or (session.config.username if same_platform else "")
+    if token:
+        transport.token = token
+    else:
+        if not username:
+            raise ClientError("give --username (or --token)")
+        password = read_secret("password", "ETENDER_PASSWORD", prompt=f"Password for {username} at {url}: ").decode()
+        name = f"etender CLI on {platform.node() or 'this computer'}"[:100]
+        issued = transport.request(
+            "POST", "/api/accounts/tokens", json_body={"name": name}, basic_auth=(username, password)
+        ).data
+        transport.token = issued["token"]
+        note(f"token {issued['name']!r} issued, valid until {when(issued['expires_at'])}")
+    me = transport.request("GET", "/api/accounts/me").data
+    config = session.config
+    config.url, config.username, config.token = url, me["username"], transport.token or ""
+    config.pin_trust(anchors, tsa, trust.get("platform_certificate") or "")
+    config.save()
+    organization = f" of {me['organization']}" if me.get("organization") else ""
+    say(f"logged in to {url} as {me['username']} ({me['display_name']}{organization})")
+    if "bidder" not in me.get("roles", []):
+        note("note: this account has no bidder role; it cannot seal or submit bids")
+    say(f"trust anchors pinned in {config.folder} (receipts are verified against them, offline)")
+    if trust.get("development"):
+        note("warning: this platform uses a DEVELOPMENT certificate authority: its receipts prove nothing to others")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace, session: Session) -> int:
+    config = session.config
+    if not config.token:
+        say("not logged in")
+        return 0
+    config.token = ""
+    config.save()
+    say(
+        f"token removed from {config.path}. It stays valid on the platform until it expires; "
+        "revoke it on the platform's API tokens page if this computer is not trusted."
+    )
+    return 0
+
+
+def cmd_whoami(args: argparse.Namespace, session: Session) -> int:
+    me = session.get("/api/accounts/me")
+    say(f"{me['username']} ({me['display_name']}) at {session.url}")
+    say(f"organization: {me.get('organization') or '-'} ({me.get('organization_kind') or '-'})")
+    say(f"roles: {', '.join(me.get('roles') or []) or '-'}")
+    return 0
+
+
+# --- keys --------------------------------------------------------------------------------------
+
+
+def cmd_keys_generate(args: argparse.Namespace, session: Session) -> int:
+    keystore.check_purpose(args.purpose)
+    keystore.check_name(args.name)
+    keystore.ensure_new(session.home, args.purpose, args.name)  # before asking for a passphrase
+    passphrase = read_secret(
+        "passphrase",
+        "ETENDER_PASSPHRASE",
+        file=args.passphrase_file,
+        confirm=True,
+        prompt=f"Passphrase to protect the new {args.purpose} key: ",
+    )
+    key = keystore.generate_key(session.home, args.purpose, args.name, passphrase)
+    say(f"{args.purpose} key {args.name!r} generated (P-256)")
+    say(f"  fingerprint {key.fingerprint()}")
+    say(f"  private key {key.private_path} (encrypted with your passphrase)")
+    say(f"  public key  {key.public_path}")
+    say(f"register it: etender keys register --purpose {args.purpose} --name {args.name}")
+    return 0
+
+
+def cmd_keys_register(args: argparse.Namespace, session: Session) -> int:
+    key = keystore.existing_key(session.home, args.purpose, args.name)
+    local = key.fingerprint()
+    label = args.label if args.label is not None else f"etender {args.name}"
+    registered = session.post(
+        "/api/accounts/keys", {"purpose": args.purpose, "public_key": key.public_pem(), "label": label}
+    )
+    if registered["fingerprint"] != local:
+        raise ClientError(f"the platform registered fingerprint {registered['fingerprint']}, not this key's {local}")
+    say(f"{args.purpose} key {args.name!r} registered (id {registered['id']}): fingerprint {local}")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, session: Session) -> int:
+    local = keystore.local_keys(session.home)
+    server: list[dict[str, Any]] | None = None
+    if session.url and session.token:
+        server = session.get("/api/accounts/keys")
+    by_fingerprint = {k["fingerprint"]: k for k in server or []}
+    say(f"local keys ({keystore.keys_folder(session.home)}):")
+    if not local:
+        say("  none: etender keys generate --purpose signing|encryption")
+    for key in local:
+        fp = key.fingerprint()
+        if server is None:
+            state = "(not checked: not logged in)"
+        elif fp not in by_fingerprint:
+            state = "NOT REGISTERED"
+        elif by_fingerprint[fp]["revoked_at"]:
+            state = f"revoked {when(by_fingerprint[fp]['revoked_at'])}"
+        else:
+            state = f"registered, id {by_fingerprint[fp]['id']}"
+        warning = " (WARNING: readable by others)" if keystore.loose_permissions(key.private_path) else ""
+        say(f"  {key.purpose:<10} {key.name:<16} {fp}  {state}{warning}")
+    if server is not None:
+        say(f"registered on {session.url}:")
+        if not server:
+            say("  none")
+        for item in server:
+            revoked = f", revoked {when(item['revoked_at'])}" if item.get("revoked_at") else ""
+            say(
+                f"  {item['purpose']:<10} id {item['id']:<5} {item['fingerprint']}  "
+                f"{item.get('label') or ''} (registered {when(item['registered_at'])}{revoked})"
+            )
+    return 0
+
+
+# --- tenders -------------------------------------------------------------------------------------
+
+
+def cmd_tenders_list(args: argparse.Namespace, session: Session) -> int:
+    query = {"limit": "100"}
+    if args.q:
+        query["q"] = args.q
+    if not args.all:
+        query["phase"] = OPEN_FOR_BIDS
+    found = session.transport(authenticated=False).request("GET", "/api/tenders", query=query).data
+    if not found:
+        say("no tenders open for bids" + (f" matching {args.q!r}" if args.q else "") if not args.all else "no tenders")
+        return 0
+    for tender in found:
+        say(f"{tender['id']}  {tender['number']}  [{tender['phase']}]  deadline {when(tender['bid_deadline'])}")
+        say(f"    {tender['title']} — {tender['tenderer']}")
+    return 0
+
+
+def fetch_tender(session: Session, tender_id: str) -> dict[str, Any]:
+    try:
+        uuid.UUID(tender_id)
+    except ValueError:
+        raise ClientError(f"a tender id is its UUID (see `etender tenders list`), not {tender_id!r}") from None
+    tender: dict[str, Any] = session.transport(authenticated=False).request("GET", f"/api/tenders/{tender_id}").data
+    return tender
+
+
+def checked_custodians(tender: dict[str, Any]) -> list[tuple[int, str, Any, str]]:
+    """(position, name, public key, fingerprint) in published order; refuses keys that do not match their fingerprints."""
+    found = []
+    for slot in sorted(tender.get("custodians") or [], key=lambda s: s["position"]):
+        if not slot.get("public_key") or not slot.get("key_fingerprint"):
+            raise ClientError(f"custodian {slot['name']} (position {slot['position']}) has no published key")
+        key = keystore.public_key_from_pem(slot["public_key"], f"custodian {slot['name']}'s published key")
+        actual = fingerprint(key)
+        if actual != slot["key_fingerprint"]:
+            raise ClientError(
+                f"custodian {slot['name']}'s published key has fingerprint {actual}, but the tender names "
+                f"{slot['key_fingerprint']}: refusing to seal to it"
+            )
+        found.append((slot["position"], slot["name"], key, actual))
+    return found
+
+
+def cmd_tenders_show(args: argparse.Namespace, session: Session) -> int:
+    tender = fetch_tender(session, args.tender_id)
+    say(f"{tender['number']}  {tender['title']}")
+    say(f"  id            {tender['id']}")
+    say(f"  tenderer      {tender['tenderer']}" + (f" (agency: {tender['agency']})" if tender.get("agency") else ""))
+    say(f"  procedure     {tender['procedure_type']}, evaluation {tender['evaluation_method']}")
+    say(f"  phase         {tender['phase']}")
+    say(f"  budget        {tender['budget']} yuan")
+    say(f"  enquiries by  {when(tender['enquiry_deadline'])}")
+    say(f"  bid deadline  {when(tender['bid_deadline'])}")
+    say(f"  opening       {when(tender['opening_time'])}")
+    lots = tender.get("lots") or []
+    say("  lots" + ("          none published: the whole tender is lot 1" if not lots else ""))
+    for lot in lots:
+        say(f"    lot {lot['number']}: {lot['name']} (budget {lot['budget']} yuan)")
+    custodians = tender.get("custodians") or []
+    say(
+        f"  custodians    {tender['custodian_threshold']} of {len(custodians)} open a bid together (k = {tender['custodian_threshold']})"
+    )
+    for slot in custodians:
+        say(f"    {slot['position']}: {slot['name']}  {slot.get('key_fingerprint') or '(no key yet)'}")
+    if tender.get("documents"):
+        say("  documents")
+        for doc in tender["documents"]:
+            say(f"    {doc['name']}  {human_size(doc['size'])}  sha256 {doc['sha256']}")
+    if tender.get("amendments"):
+        say("  amendments")
+        for amendment in tender["amendments"]:
+            say(f"    #{amendment['number']} {when(amendment['issued_at'])}: {amendment['summary']}")
+    return 0
+
+
+# --- seal, submit, replace -------------------------------------------------------------------------
+
+
+def default_output(source: Path) -> Path:
+    """``<source>.etb`` beside the source, or ``<source>-2.etb``, ``-3``… when taken."""
+    base = source.resolve()
+    candidate = base.with_name(base.name + ".etb")
+    number = 2
+    while any(p.exists() for p in (candidate, *_companions(candidate))):
+        candidate = base.with_name(f"{base.name}-{number}.etb")
+        number += 1
+    return candidate
+
+
+def _companions(path: Path) -> list[Path]:
+    files = SealedFiles(path)
+    return [files.manifest, files.signature, files.state, files.receipt]
+
+
+def registered_fingerprints(session: Session) -> dict[str, set[str]]:
+    active: dict[str, set[str]] = {"signing": set(), "encryption": set()}
+    for item in session.get("/api/accounts/keys"):
+        if not item.get("revoked_at"):
+            active.setdefault(item["purpose"], set()).add(item["fingerprint"])
+    return active
+
+
+def price_entries(args: argparse.Namespace) -> list[PriceEntry]:
+    if args.price_file is not None:
+        return load_price_file(args.price_file)
+    return [parse_price_option(text) for text in args.price or []]
+
+
+def seal(args: argparse.Namespace, session: Session) -> Path:
+    """Seal ``args.source`` for ``args.tender``; returns the sealed bid's path."""
+    source = Path(args.source)
+    if not source.exists():
+        raise ClientError(f"{source} does not exist")
+    entries = price_entries(args)  # refuse bad prices before anything is fetched or asked
+    out = Path(args.out) if args.out else default_output(source)
+    if args.out and any(p.exists() for p in (out, *_companions(out))) and not args.force:
+        raise ClientError(
+            f"{out} (or its .manifest/.sig/.upload.json/.receipt.json) exists: choose another --out, or --force"
+        )
+    if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
+        raise ClientError(f"the sealed bid {out} must not be written inside the folder being sealed ({source})")
+    tender = fetch_tender(session, args.tender)
+    if tender["phase"] != OPEN_FOR_BIDS:
+        raise ClientError(
+            f"tender {tender['number']} is not open for bids (phase {tender['phase']}, deadline {when(tender['bid_deadline'])})"
+        )
+    lots = build_lots(entries, tender_lot_ids(tender))
+    custodians = checked_custodians(tender)
+    threshold = int(tender["custodian_threshold"])
+    if not custodians or not 1 <= threshold <= len(custodians):
+        raise ClientError(
+            f"the tender publishes {len(custodians)} custodian keys and k = {threshold}: cannot seal to that"
+        )
+    bidder = session.get("/api/bids/bidder")
+    signing_key = keystore.existing_key(session.home, "signing", args.signing_key)
+    encryption_key = keystore.existing_key(session.home, "encryption", args.encryption_key)
+    registered = registered_fingerprints(session)
+    for key in (signing_key, encryption_key):
+        if key.fingerprint() not in registered.get(key.purpose, set()):
+            raise ClientError(
+                f"your {key.purpose} key {key.name!r} ({key.fingerprint()}) is not registered on the platform (or revoked): "
+                f"the bid would be refused. Run `etender keys register --purpose {key.purpose} --name {key.name}`."
+            )
+    if keystore.loose_permissions(signing_key.private_path):
+        note(f"warning: {signing_key.private_path} can be read by other users (chmod 600 it)")
+    passphrase = read_secret(
+        "passphrase",
+        "ETENDER_PASSPHRASE",
+        file=args.passphrase_file,
+        prompt=f"Passphrase of signing key {args.signing_key!r}: ",
+    )
+    private = signing_key.private_key(passphrase)
+    bid_id = str(uuid.uuid4())
+    summary = PriceSummary(tender["id"], bid_id, bidder["credit_code"], lots)
+    say(f"sealing {source} for tender {tender['number']} ({tender['title']}) as {bidder['organization']}")
+    for lot in lots:
+        say(f"  lot {lot.lot}: {lot.price_yuan} yuan, {lot.schedule_days} days")
+    say(
+        f"  to the custodians ({threshold} of {len(custodians)}): "
+        + ", ".join(f"{n} {fp[:16]}…" for _, n, _, fp in custodians)
+    )
+    files = SealedFiles(out)
+    partial = out.with_name("." + out.name + ".partial")
+    progress = bar("seal", 1)
+    try:
+        with open(partial, "wb") as sink:
+
+            def update(done: int, total: int) -> None:
+                progress.total = total
+                progress.update(done)
+
+            sealed = seal_bid(
+                str(source),
+                summary,
+                tender["id"],
+                bid_id,
+                bidder["credit_code"],
+                private,
+                encryption_key.public_key(),
+                [key for _, _, key, _ in custodians],
+                threshold,
+                sink,
+                progress=update,
+            )
+            sink.flush()
+            os.fsync(sink.fileno())
+        progress.finish()
+    except BaseException:
+        progress.abandon()
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, out)
+    write_atomic(files.manifest, sealed.manifest_bytes, 0o644)
+    write_atomic(files.signature, sealed.signature, 0o644)
+    for stale in (files.state, files.receipt):
+        stale.unlink(missing_ok=True)  # left by an earlier bid at this path (--force)
+    say(f"sealed bid {bid_id}")
+    say(f"  {out} ({human_size(sealed.size)}), SHA-256 {sealed.ciphertext_sha256}")
+    say(f"  manifest {files.manifest}, signature {files.signature}")
+    return out
+
+
+def cmd_seal(args: argparse.Namespace, session: Session) -> int:
+    out = seal(args, session)
+    say(f"submit it with: etender submit {out}")
+    return 0
+
+
+def verify_with_pins(session: Session, receipt: bytes) -> Any:
+    from archive.verify import verify_receipt
+
+    pinned = session.pinned_trust()
+    if pinned is None:
+        return None
+    anchors, tsa = pinned
+    return verify_receipt(receipt, anchors, tsa_trusted_pem=tsa)
+
+
+def report_receipt(session: Session, files: SealedFiles, receipt: bytes) -> int:
+    """Verify a freshly saved receipt with the pinned anchors and that it names this bid; print the outcome."""
+    manifest_bytes = files.manifest.read_bytes()
+    manifest = parse_manifest(manifest_bytes)
+    problem = receipt_subject_problem(receipt, manifest, manifest_bytes)
+    if problem:
+        say(f"FAILED: the receipt in {files.receipt} is not this bid's: {problem}")
+        return 1
+    result = verify_with_pins(session, receipt)
+    subject = json.loads(receipt)["subject"]
+    seq = json.loads(receipt)["ledger"]["seq"]
+    if result is None:
+        note(
+            f"warning: receipt NOT verified: no trust anchors of {session.url} pinned in {session.home} "
+            "(`etender login` pins them; then `etender receipt verify` checks it)"
+        )
+    elif not result.ok:
+        say(f"FAILED: the receipt saved in {files.receipt} does not verify: {result.reason}")
+        return 1
+    else:
+        stamped = result.time.strftime("%Y-%m-%d %H:%M:%S UTC") if result.time else "?"
+        say(f"receipt verified (time-stamped {stamped}): {files.receipt}")
+    say(f"ledger position {seq}")
+    say(f"ciphertext SHA-256 {subject['ciphertext_sha256']}")
+    return 0
+
+
+def submit(args: argparse.Namespace, session: Session, path: Path) -> tuple[int, Submitted | None]:
+    files = SealedFiles(path)
+    if files.receipt.exists() and not files.state.exists():
+        say(f"{path} was already submitted; its receipt is {files.receipt}")
+        return report_receipt(session, files, files.receipt.read_bytes()), None
+    limiter = RateLimiter(args.limit_rate) if args.limit_rate else None
+    url, token = session.url, session.token
+    uploader = Uploader(
+        session.transport(),
+        path,
+        say=say,
+        progress=bar,
+        retries=args.retries,
+        limiter=limiter,
+        connect=lambda: HttpTransport(url, token),
+        pipeline=1 if args.sequential else 2,
+    )
+    submitted = uploader.submit()
+    bid = submitted.bid
+    say(f"bid {bid['bid_id']} accepted at {when(bid['accepted_at'])} ({bid['status']})")
+    return report_receipt(session, files, submitted.receipt), submitted
+
+
+def cmd_submit(args: argparse.Namespace, session: Session) -> int:
+    return submit(args, session, Path(args.file))[0]
+
+
+def cmd_replace(args: argparse.Namespace, session: Session) -> int:
+    session.transport()
+    standing = [b for b in session.get("/api/bids", tender=args.tender) if b["status"] == "accepted"]
+    if not standing:
+        note("note: you have no standing bid for this tender: this submits a first bid")
+    out = seal(args, session)
+    status, submitted = submit(args, session, out)
+    if submitted is not None:
+        for old in standing:
+            say(f"bid {old['bid_id']} is superseded by {submitted.bid['bid_id']} (kept, marked superseded)")
+    return status
+
+
+# --- bids ---------------------------------------------------------------------------------------------
+
+
+def cmd_withdraw(args: argparse.Namespace, session: Session) -> int:
+    bid = session.get(f"/api/bids/{args.bid_id}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ClientError("withdrawing needs confirmation: add --yes")
+        answer = input(f"Withdraw bid {bid['bid_id']} (tender {bid['tender_id']}, {human_size(bid['size'])})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            say("not withdrawn")
+            return 1
+    withdrawn = session.post(f"/api/bids/{args.bid_id}/withdraw")
+    say(f"bid {withdrawn['bid_id']} withdrawn at {when(withdrawn['withdrawn_at'])}")
+    return 0
+
+
+def cmd_bids_list(args: argparse.Namespace, session: Session) -> int:
+    query = {"tender": args.tender} if args.tender else {}
+    found = session.get("/api/bids", **query)
+    if not found:
+        say("no bids")
+        return 0
+    for bid in found:
+        say(
+            f"{bid['bid_id']}  tender {bid['tender_id']}  {bid['status']:<10}  {human_size(bid['size'])}  "
+            f"accepted {when(bid['accepted_at'])}  ledger {bid['ledger_seq']}"
+        )
+    return 0
+
+
+# --- receipt verify (offline) ----------------------------------------------------------------------------
+
+
+def cmd_receipt_verify(args: argparse.Namespace, session: Session) -> int:
+    from archive.verify import verify_receipt
+
+    try:
+        receipt = Path(args.receipt).read_bytes()
+        if args.ca:
+            anchors: bytes = args.ca.read_bytes()
+            tsa = args.tsa_ca.read_bytes() if args.tsa_ca else None
+        else:
+            pinned = session.config.pinned_trust()
+            if pinned is None:
+                raise ClientError(
+                    f"no trust anchors pinned in {session.home}: log in once, or give --ca (and --tsa-ca)"
+                )
+            anchors, tsa = pinned
+            if args.tsa_ca:
+                tsa = args.tsa_ca.read_bytes()
+    except OSError as exc:
+        say(f"FAILED: cannot read {exc.filename}: {exc.strerror}")
+        return 1
+    result = verify_receipt(receipt, anchors, tsa_trusted_pem=tsa)
+    if not result.ok:
+        say(f"FAILED: {result.reason}")
+        return 1
+    assert result.entry is not None and result.time is not None and result.subject is not None
+    say(f"OK: ledger entry {result.seq} ({result.entry['action']}) in the tree of {result.tree_size} entries")
+    say(f"time-stamped {result.time.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
+    say(f"subject {json.dumps(result.subject, ensure_ascii=False, sort_keys=True)}")
+    name = Path(args.receipt).name
+    if name.endswith(".receipt.json"):
+        files = SealedFiles(Path(args.receipt).with_name(name[: -len(".receipt.json")]))
+        if files.manifest.exists():
+            manifest_bytes = files.manifest.read_bytes()
+            problem = receipt_subject_problem(receipt, parse_manifest(manifest_bytes), manifest_bytes)
+            if problem:
+                say(f"FAILED: the receipt does not name the sealed bid {files.bid}: {problem}")
+                return 1
+            say(f"names the sealed bid {files.bid} (manifest SHA-256 {hashlib.sha256(manifest_bytes).hexdigest()})")
+    return 0
+
+
+# --- the parser --------------------------------------------------------------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home", default=argparse.SUPPRESS, help="the client's folder (default $ETENDER_HOME or ~/.config/etender)"
+    )
+    common.add_argument(
+        "--url",
+        default=argparse.SUPPRESS,
+        help="the platform's address (default: the one logged in to, or $ETENDER_URL)",
+    )
+    common.add_argument(
+        "--token", default=argparse.SUPPRESS, help="an API token instead of the stored one (or $ETENDER_TOKEN)"
+    )
+    return common
+
+
+def _seal_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="the bid: a folder (sealed with its subfolders) or a single file")
+    parser.add_argument("--tender", required=True, help="the tender's id (UUID, from `etender tenders list`)")
+    prices = parser.add_mutually_exclusive_group(required=True)
+    prices.add_argument(
+        "--price",
+        action="append",
+        metavar="LOT=AMOUNT[:DAYS]",
+        help="price of a lot in yuan (two decimals at most) and schedule in days; repeat per lot. "
+        "AMOUNT[:DAYS] alone when the tender has one lot",
+    )
+    prices.add_argument("--price-file", type=Path, metavar="FILE", help="the price summary as JSON (see docs/cli.md)")
+    parser.add_argument("--out", help="the sealed bid file (default <source>.etb beside the source)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    parser.add_argument(
+        "--signing-key", default=keystore.DEFAULT_NAME, metavar="NAME", help="local signing key (default: default)"
+    )
+    parser.add_argument(
+        "--encryption-key",
+        default=keystore.DEFAULT_NAME,
+        metavar="NAME",
+        help="local encryption key (default: default)",
+    )
+    parser.add_argument(
+        "--passphrase-file", type=Path, help="read the signing key's passphrase from this file's first line"
+    )
+
+
+def _submit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit-rate", type=parse_rate, metavar="RATE", help="upload at most RATE bytes/s (e.g. 2M)")
+    parser.add_argument("--retries", type=int, default=5, help="retries of a part after a network failure (default 5)")
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="wait for each part's answer before sending the next (default: the next part is sent meanwhile)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = Parser(
+        prog="etender",
+        description="The bidder's client of the eTender platform: keys, tenders, sealed bids, receipts.",
+        parents=[common],
+        epilog="Exit status: 0 done, 1 refused or failed, 2 bad usage. See docs/cli.md.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    def command(
+        group: Any, name: str, handler: Callable[[argparse.Namespace, Session], int], text: str
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(name, parents=[common], help=text, description=text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    login = command(commands, "login", cmd_login, "get an API token, store it, and pin the platform's trust anchors")
+    login.add_argument("--username", help="your user name (password from the terminal or $ETENDER_PASSWORD)")
+    login.add_argument("--repin", action="store_true", help="accept trust anchors that differ from those pinned before")
+    command(commands, "logout", cmd_logout, "forget the stored token")
+    command(commands, "whoami", cmd_whoami, "show the account the token belongs to")
+
+    keys = commands.add_parser("keys", help="your signing and encryption keys").add_subparsers(
+        dest="keys_command", required=True, metavar="ACTION", parser_class=Parser
+    )
+    generate = command(
+        keys, "generate", cmd_keys_generate, "make a P-256 key here, private key encrypted with a passphrase"
+    )
+    register = command(keys, "register", cmd_keys_register, "register a local key's public key with the platform")
+    for sub in (generate, register):
+        sub.add_argument("--purpose", required=True, choices=keystore.PURPOSES)
+        sub.add_argument("--name", default=keystore.DEFAULT_NAME, help="the key's local name (default: default)")
+    generate.add_argument("--passphrase-file", type=Path, help="read the passphrase from this file's first line")
+    register.add_argument("--label", help="a note shown on the platform (default: etender NAME)")
+    command(keys, "list", cmd_keys_list, "local keys and the keys registered on the platform")
+
+    tenders = commands.add_parser("tenders", help="tenders open for bids").add_subparsers(
+        dest="tenders_command", required=True, metavar="ACTION", parser_class=Parser
+    )
+    listing = command(tenders, "list", cmd_tenders_list, "tenders open for bids")
+    listing.add_argument("--q", help="search in number, title and tenderer")
+    listing.add_argument("--all", action="store_true", help="every published tender, not only those open for bids")
+    show = command(tenders, "show", cmd_tenders_show, "a tender's deadline, lots and custodians")
+    show.add_argument("tender_id")
+
+    _seal_options(command(commands, "seal", cmd_seal, "seal a bid folder or file for a tender"))
+    submit_parser = command(
+        commands, "submit", cmd_submit, "upload a sealed bid (resumable), finalize, verify the receipt"
+    )
+    submit_parser.add_argument("file", help="the sealed bid (.etb) made by `etender seal`")
+    _submit_options(submit_parser)
+    replace = command(commands, "replace", cmd_replace, "seal and submit a new bid that supersedes your standing one")
+    _seal_options(replace)
+    _submit_options(replace)
+    withdraw = command(commands, "withdraw", cmd_withdraw, "withdraw a bid before the deadline")
+    withdraw.add_argument("bid_id")
+    withdraw.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    bids = commands.add_parser("bids", help="your organization's bids").add_subparsers(
+        dest="bids_command", required=True, metavar="ACTION", parser_class=Parser
+    )
+    bids_list = command(bids, "list", cmd_bids_list, "your organization's bids and their status")
+    bids_list.add_argument("--tender", help="only this tender's")
+
+    receipt = commands.add_parser("receipt", help="receipts").add_subparsers(
+        dest="receipt_command", required=True, metavar="ACTION", parser_class=Parser
+    )
+    verify = command(receipt, "verify", cmd_receipt_verify, "check a receipt offline against the pinned trust anchors")
+    verify.add_argument("receipt", help="the receipt (FILE.receipt.json)")
+    verify.add_argument("--ca", type=Path, help="PEM trust anchors of the platform instead of the pinned ones")
+    verify.add_argument("--tsa-ca", type=Path, help="PEM trust anchors of the time-stamp authority")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        session = Session(args)
+        status: int = args.handler(args, session)
+        return status
+    except ApiError as exc:
+        note(f"error: {exc.describe()}")
+    except ClientError as exc:
+        note(f"error: {exc}")
+    except SealingError as exc:
+        note(f"error: cannot seal: {exc}")
+    except KeyboardInterrupt:
+        note(
+            "interrupted"
+            + ("; run the same `etender submit` again to resume" if args.command in ("submit", "replace") else "")
+        )
+    except OSError as exc:
+        note(f"error: {exc.filename or ''}: {exc.strerror or exc}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
