@@ -374,11 +374,23 @@ def _new_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
 def _new_signer(
     ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    return issue_development_leaf(ca_key, ca, DEVELOPMENT_SIGNER_NAME, DOCUMENT_SIGNING, eku_critical=False)
+
+
+def issue_development_leaf(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    common_name: str,
+    purpose: x509.ObjectIdentifier,
+    *,
+    eku_critical: bool,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A new P-256 key and a two-year certificate of the development CA for one extended key usage."""
     key = ec.generate_private_key(ec.SECP256R1())
     start = _validity_start()
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(_name(DEVELOPMENT_SIGNER_NAME))
+        .subject_name(_name(common_name))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -399,7 +411,7 @@ def _new_signer(
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([purpose]), critical=eku_critical)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(

@@ -37,9 +37,8 @@ from typing import Any, NewType, TypeVar
 from asn1crypto import cms
 from asn1crypto import tsp as asn1_tsp
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import receiver
@@ -251,46 +250,6 @@ def _issue_tsa_certificate(
     ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A P-256 time-stamping certificate of the development CA (RFC 3161 §2.3: critical EKU timeStamping only)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    start = clock.now().replace(microsecond=0) - dt.timedelta(hours=1)
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, signing.DEVELOPMENT_ORGANIZATION),
-            x509.NameAttribute(NameOID.COMMON_NAME, DEVELOPMENT_TSA_NAME),
-        ]
+    return signing.issue_development_leaf(
+        ca_key, ca, DEVELOPMENT_TSA_NAME, ExtendedKeyUsageOID.TIME_STAMPING, eku_critical=True
     )
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(min(start + dt.timedelta(days=730), ca.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
-                ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return key, certificate
