@@ -3,6 +3,7 @@
 from django.urls import path
 
 from frontend.views import auth, dashboard, keys, manage, public, tokens
+from frontend.views import bids as bid_pages
 
 app_name = "frontend"
 
@@ -41,4 +42,6 @@ urlpatterns = [
         name="question-answer",
     ),
     path("tenders/<uuid:public_id>/amendments/new/", manage.amendment_create, name="amendment-create"),
+    path("tenders/<uuid:public_id>/bid/", bid_pages.bid_submit, name="bid-submit"),
+    path("keys/browser/", bid_pages.browser_keys, name="browser-keys"),
 ]

@@ -1,0 +1,41 @@
+// Bundles the browser scripts with esbuild into frontend/static/frontend/build/
+// (git-ignored; `make js` or `npm run build` makes it):
+//   seal-worker.js    the sealing Web Worker (classic script)
+//   hash-worker.js    the ciphertext's SHA-256, started by the sealing worker
+//   bid-page.js       the bid page (ES module)
+//   keys-page.js      the browser keys page (ES module)
+//   vector-checks.js  the test vectors' checks, for the browser test (ES module)
+//   bench.js, bench-worker.js   bench/browser_seal_throughput.py
+import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+const outdir = here("../static/frontend/build");
+const common = {
+  bundle: true,
+  target: ["chrome102", "firefox111", "safari16.4"],
+  sourcemap: true,
+  legalComments: "linked",
+  logLevel: "warning",
+  charset: "utf8",
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: {
+      "seal-worker": here("worker/seal-worker.js"),
+      "hash-worker": here("worker/hash-worker.js"),
+      "bench-worker": here("bench/bench-worker.js"),
+    }, outdir, format: "iife" }),
+  build({
+    ...common,
+    entryPoints: {
+      "bid-page": here("pages/bid-page.js"),
+      "keys-page": here("pages/keys-page.js"),
+      "vector-checks": here("sealing/vectors.js"),
+      bench: here("bench/bench.js"),
+    },
+    outdir,
+    format: "esm",
+  }),
+]);
+console.log(`built into ${outdir}`);

@@ -1,0 +1,86 @@
+// The platform's JSON API from the pages: the session cookie authenticates,
+// the CSRF token (from the page's form field or the csrftoken cookie) goes in
+// X-CSRFToken. Errors come back as {code, message, fields}.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.code ?? "http_error";
+    this.fields = body?.fields ?? null;
+  }
+}
+
+/** The request never reached the server, or its answer never came back. */
+export class NetworkError extends Error {}
+
+export function csrfToken() {
+  const field = document.querySelector("input[name=csrfmiddlewaretoken]");
+  if (field?.value) return field.value;
+  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+  return cookie ? decodeURIComponent(cookie.slice("csrftoken=".length)) : "";
+}
+
+function detail(body) {
+  if (!body?.fields) return body;
+  const extra = Object.entries(body.fields)
+    .map(([field, messages]) => `${field}: ${messages.join(" ")}`)
+    .join("; ");
+  return { ...body, message: `${body.message} ${extra}`.trim() };
+}
+
+export async function api(method, url, body = undefined) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (exc) {
+    throw new NetworkError(exc.message);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) throw new ApiError(response.status, detail(data));
+  return data;
+}
+
+/**
+ * PUT one raw part (`application/octet-stream`) with upload progress; resolves
+ * to the server's JSON, rejects with ApiError or NetworkError.
+ */
+export function putPart(url, blob, { onProgress = null, timeoutMs = 300000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", url);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.timeout = timeoutMs;
+    xhr.withCredentials = true;
+    if (onProgress) xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    xhr.onload = () => {
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new ApiError(xhr.status, detail(data)));
+    };
+    xhr.onerror = () => reject(new NetworkError("network error"));
+    xhr.ontimeout = () => reject(new NetworkError("timeout"));
+    xhr.onabort = () => reject(new NetworkError("aborted"));
+    xhr.send(blob);
+  });
+}

@@ -1,0 +1,46 @@
+// What the pages keep in this browser (IndexedDB "etender"): the user's key
+// pairs (private keys non-extractable: WebCrypto keeps them, IndexedDB stores
+// the CryptoKey objects, no script can read their bytes) and the state of an
+// unfinished bid upload, so that it resumes after a reload.
+
+const DB_NAME = "etender";
+const DB_VERSION = 1;
+export const KEYS = "keys";
+export const UPLOADS = "uploads";
+
+let opening = null;
+
+function openDb() {
+  if (!opening) {
+    opening = new Promise((resolve, reject) => {
+      const request = indexedDB.open(DB_NAME, DB_VERSION);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        if (!db.objectStoreNames.contains(KEYS)) db.createObjectStore(KEYS, { keyPath: "user" });
+        if (!db.objectStoreNames.contains(UPLOADS)) db.createObjectStore(UPLOADS, { keyPath: "key" });
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  }
+  return opening;
+}
+
+async function run(storeName, mode, action) {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    const transaction = db.transaction(storeName, mode);
+    const request = action(transaction.objectStore(storeName));
+    transaction.oncomplete = () => resolve(request?.result);
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error);
+  });
+}
+
+export const get = (storeName, key) => run(storeName, "readonly", (s) => s.get(key));
+export const put = (storeName, value) => run(storeName, "readwrite", (s) => s.put(value));
+export const remove = (storeName, key) => run(storeName, "readwrite", (s) => s.delete(key));
+export const all = (storeName) => run(storeName, "readonly", (s) => s.getAll());
+
+/** The key of an upload's state: one unfinished bid per user and tender. */
+export const uploadKey = (user, tender) => `${user}|${tender}`;

@@ -1,0 +1,599 @@
+// The bidder's page for one tender (提交投标文件): choose files, fill the price
+// summary, seal in a Web Worker into the Origin Private File System, upload part
+// by part (retrying, resumable after a reload), finalize, and check the receipt.
+
+import { fromBase64, toBase64, toHex, sha256 } from "../sealing/bytes.js";
+import { bidPath, lotPrice } from "../sealing/container.js";
+import { signManifest } from "../sealing/manifest.js";
+import { verifyReceipt } from "../sealing/receipt.js";
+import { ApiError, NetworkError, api, putPart } from "../lib/api.js";
+import { mib, readConfig, setMessages, sizeText, t } from "../lib/i18n.js";
+import { loadBrowserKeys, registrationOf } from "../lib/keys.js";
+import { opfsFile, opfsNames, removeOpfsFile } from "../lib/opfs.js";
+import { UPLOADS, all, get, put, remove, uploadKey } from "../lib/store.js";
+
+const config = readConfig("bid-config");
+setMessages(config.messages);
+
+const $ = (id) => document.getElementById(id);
+const MAX_RETRIES = 5;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const page = { keys: null, ready: false, busy: false, trustAnchors: null };
+
+// -- small view helpers ---------------------------------------------------------------------------------
+
+function setStatus(text) {
+  $("status").textContent = text;
+}
+
+function showError(text) {
+  const box = $("error");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+function setBusy(busy) {
+  page.busy = busy;
+  const button = $("seal-button");
+  if (button) button.disabled = busy || !page.ready;
+  for (const id of ["resume-button", "discard-button", "retry-button"]) if ($(id)) $(id).disabled = busy;
+  document.querySelectorAll("button.withdraw").forEach((b) => {
+    b.disabled = busy;
+  });
+}
+
+function progress(id, done, total, text) {
+  $(id).max = total || 1;
+  $(id).value = done;
+  $(`${id}-text`).textContent = text;
+}
+
+function beijing(iso) {
+  if (!iso) return "";
+  return `${new Date(iso).toLocaleString(config.locale, { timeZone: "Asia/Shanghai", hour12: false })} ${t("beijing_time")}`;
+}
+
+function element(tag, attributes = {}, ...content) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const item of content) node.append(item);
+  return node;
+}
+
+function explain(exc) {
+  if (exc instanceof ApiError) return exc.message;
+  if (exc instanceof NetworkError) return t("network_down");
+  return exc?.message ? String(exc.message) : String(exc);
+}
+
+// -- keys -------------------------------------------------------------------------------------------
+
+async function checkKeys() {
+  const box = $("keys-state");
+  page.ready = false;
+  try {
+    page.keys = await loadBrowserKeys(config.user);
+    if (!page.keys) {
+      box.textContent = t("keys_missing");
+      return;
+    }
+    const registered = await registrationOf(page.keys);
+    const active = (k) => k && !k.revoked_at;
+    if (!active(registered.signing) || !active(registered.encryption)) {
+      box.textContent = t("keys_unregistered");
+      return;
+    }
+    box.textContent = t("keys_ready", {
+      signing: page.keys.signing.fingerprint.slice(0, 16),
+      encryption: page.keys.encryption.fingerprint.slice(0, 16),
+    });
+    page.ready = true;
+  } catch (exc) {
+    box.textContent = t("keys_unavailable", { reason: explain(exc) });
+  } finally {
+    box.dataset.ready = String(page.ready);
+    setBusy(page.busy);
+  }
+}
+
+// -- the form ---------------------------------------------------------------------------------------
+
+function chosenFiles() {
+  const input = $("bid-files");
+  return input ? [...input.files] : [];
+}
+
+function renderFiles() {
+  const list = $("file-list");
+  list.replaceChildren(
+    ...chosenFiles().map((file) => element("li", {}, `${file.name} `, element("span", { class: "muted" }, `(${sizeText(file.size)})`))),
+  );
+}
+
+function fieldError(input, message) {
+  const holder = input.closest("td, fieldset, .field");
+  let note = holder.querySelector(".errorlist");
+  if (!note) {
+    note = element("p", { class: "errorlist", id: `${input.id}-error` });
+    holder.append(note);
+  }
+  note.textContent = message || "";
+  note.hidden = !message;
+  if (message) {
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", note.id);
+  } else {
+    input.removeAttribute("aria-invalid");
+  }
+  return !message;
+}
+
+/** The lots and files of the form, or null after marking what is wrong. */
+function readForm() {
+  let ok = true;
+  const lots = [];
+  for (const row of document.querySelectorAll("tr[data-lot]")) {
+    const lot = row.dataset.lot;
+    const price = row.querySelector("input.price");
+    const days = row.querySelector("input.days");
+    const priceText = price.value.trim().replace(/,/g, "");
+    ok = fieldError(price, /^(0|[1-9][0-9]{0,15})\.[0-9]{2}$/.test(priceText) ? "" : t("price_invalid")) && ok;
+    const daysValue = Number(days.value);
+    ok = fieldError(days, days.value.trim() !== "" && Number.isInteger(daysValue) && daysValue >= 0 && daysValue <= 36500 ? "" : t("days_invalid")) && ok;
+    const declared = {};
+    for (const input of row.querySelectorAll("input.declared")) {
+      if (input.value.trim()) declared[input.dataset.field] = input.value.trim();
+    }
+    try {
+      lots.push(lotPrice({ lot, price_yuan: priceText, schedule_days: daysValue, declared }));
+    } catch {
+      // marked above
+    }
+  }
+  const input = $("bid-files");
+  const files = [];
+  let filesError = "";
+  if (!chosenFiles().length) filesError = t("files_missing");
+  for (const file of chosenFiles()) {
+    try {
+      files.push({ path: bidPath(file.name), data: file });
+    } catch (exc) {
+      filesError = t("file_name_invalid", { name: file.name, reason: exc.message });
+    }
+  }
+  const seen = new Set(files.map((f) => f.path));
+  if (!filesError && seen.size !== files.length) filesError = t("file_names_repeat");
+  ok = fieldError(input, filesError) && ok;
+  if (!ok) {
+    document.querySelector("[aria-invalid=true]")?.focus();
+    return null;
+  }
+  return { lots, files };
+}
+
+// -- sealing -----------------------------------------------------------------------------------------
+
+function sealInWorker(job) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(config.worker);
+    const started = performance.now();
+    worker.onmessage = ({ data }) => {
+      if (data.type === "progress") {
+        const seconds = (performance.now() - started) / 1000;
+        const rate = seconds > 0 ? (data.done / 1048576 / seconds).toFixed(0) : "";
+        progress("seal-progress", data.done, data.total, t("sealed_so_far", { done: mib(data.done), total: mib(data.total), rate }));
+      } else if (data.type === "sealed") {
+        worker.terminate();
+        resolve(data);
+      } else if (data.type === "error") {
+        worker.terminate();
+        reject(sealingFailure(data));
+      }
+    };
+    worker.onerror = (event) => {
+      worker.terminate();
+      reject(new Error(event.message || "worker error"));
+    };
+    worker.postMessage({ type: "seal", job });
+  });
+}
+
+/** The worker's refusal in the reader's words where it is a known one. */
+function sealingFailure({ name, message }) {
+  if (name === "QuotaExceededError") return new Error(t("storage_full"));
+  if (name === "NotReadableError" || name === "NotFoundError" || /changed while it was being sealed/.test(message)) {
+    return new Error(t("file_changed"));
+  }
+  return new Error(message);
+}
+
+async function submit(event) {
+  event.preventDefault();
+  if (page.busy) return;
+  showError("");
+  const form = readForm();
+  if (!form) return;
+  await checkKeys();
+  if (!page.ready) {
+    showError(t("keys_not_ready"));
+    return;
+  }
+  setBusy(true);
+  $("progress-section").hidden = false;
+  $("receipt-section").hidden = true;
+  progress("seal-progress", 0, 1, "");
+  progress("upload-progress", 0, 1, "");
+  const bid = crypto.randomUUID();
+  let record = {
+    key: uploadKey(config.user, config.tender),
+    user: config.user,
+    tender: config.tender,
+    bid,
+    opfsName: `bid-${bid}.sealed`,
+    phase: "sealing",
+    createdAt: new Date().toISOString(),
+  };
+  try {
+    await navigator.storage.persist?.().catch(() => false);
+    // A new sealing replaces an unfinished one: its upload is abandoned and its local copy deleted.
+    const earlier = await get(UPLOADS, record.key);
+    if (earlier) await discard(earlier, { quiet: true });
+    await put(UPLOADS, record);
+    setStatus(t("sealing"));
+    const sealed = await sealInWorker({
+      files: form.files,
+      lots: form.lots,
+      tender: config.tender,
+      bid,
+      bidder: config.bidder,
+      signingKeyFingerprint: page.keys.signing.fingerprint,
+      encryptionSpki: page.keys.encryption.spki,
+      custodians: config.custodians.map((c) => fromBase64(c.spki)),
+      threshold: config.threshold,
+      opfsName: record.opfsName,
+    });
+    const signature = await signManifest(sealed.manifestBytes, page.keys.signing.privateKey);
+    record = {
+      ...record,
+      phase: "sealed",
+      size: sealed.size,
+      ciphertextSha256: sealed.ciphertextSha256,
+      manifest: toBase64(sealed.manifestBytes),
+      manifestSha256: toHex(await sha256(sealed.manifestBytes)),
+      signature: toBase64(signature),
+      uploadId: null,
+    };
+    await put(UPLOADS, record);
+    setStatus(t("sealed_done", { size: mib(sealed.size), seconds: sealed.seconds.toFixed(1) }));
+    await upload(record);
+  } catch (exc) {
+    if (record.phase === "sealing") {
+      await removeOpfsFile(record.opfsName);
+      await remove(UPLOADS, record.key);
+    }
+    showError(t("failed", { reason: explain(exc) }));
+  } finally {
+    setBusy(false);
+  }
+}
+
+// -- uploading -------------------------------------------------------------------------------------------
+
+class UploadInterrupted extends Error {}
+
+async function partDigest(file, number, partSize) {
+  const from = (number - 1) * partSize;
+  return toHex(await sha256(new Uint8Array(await file.slice(from, Math.min(file.size, from + partSize)).arrayBuffer())));
+}
+
+async function uploadStatus(record) {
+  return api("GET", `${config.urls.uploads}${record.uploadId}`);
+}
+
+/** Sends part `number`, retrying with backoff; resolves once the server has it with our bytes' SHA-256. */
+async function sendPart(record, file, status, number, localDigest, shown) {
+  const partSize = status.part_size;
+  const from = (number - 1) * partSize;
+  const blob = file.slice(from, Math.min(file.size, from + partSize));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const part = await putPart(`${config.urls.uploads}${record.uploadId}/parts/${number}`, blob, {
+        onProgress: (loaded) => shown(from + loaded),
+      });
+      if (part.sha256 !== localDigest) throw new Error(t("part_mismatch", { n: number }));
+      return;
+    } catch (exc) {
+      const transient =
+        exc instanceof NetworkError || (exc instanceof ApiError && (exc.status >= 500 || exc.status === 429 || exc.code === "part_duplicated"));
+      if (!transient) throw exc;
+      if (attempt > MAX_RETRIES) throw new UploadInterrupted(t("upload_interrupted", { n: number }));
+      const wait = Math.min(30, 2 ** (attempt - 1));
+      setStatus(t("retrying", { seconds: wait, attempt, max: MAX_RETRIES }));
+      await sleep(wait * 1000);
+      try {
+        // The part may have arrived although its answer did not.
+        const now = await uploadStatus(record);
+        if (now.received_parts >= number) {
+          if (now.part_sha256[number - 1] !== localDigest) throw new Error(t("part_mismatch", { n: number }));
+          return;
+        }
+      } catch (inner) {
+        if (!(inner instanceof NetworkError)) throw inner;
+      }
+      setStatus(t("uploading_part", { n: number, total: status.expected_parts }));
+    }
+  }
+}
+
+async function finalize(record) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await api("POST", `${config.urls.uploads}${record.uploadId}/finalize`, { manifest: record.manifest, signature: record.signature });
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.code === "already_finalized") return api("GET", `${config.urls.bids}/${record.bid}`);
+      if (!(exc instanceof NetworkError) || attempt > MAX_RETRIES) throw exc;
+      const wait = Math.min(30, 2 ** (attempt - 1));
+      setStatus(t("retrying", { seconds: wait, attempt, max: MAX_RETRIES }));
+      await sleep(wait * 1000);
+    }
+  }
+}
+
+async function upload(record) {
+  $("retry-button").hidden = true;
+  const file = await opfsFile(record.opfsName);
+  if (!file || file.size !== record.size) {
+    await discard(record, { quiet: true });
+    throw new Error(t("local_copy_lost"));
+  }
+  try {
+    if (!record.uploadId) {
+      const started = await api("POST", config.urls.startUpload, { bid_id: record.bid, size: record.size });
+      record = { ...record, uploadId: started.upload_id };
+      await put(UPLOADS, record);
+    }
+    const status = await uploadStatus(record);
+    if (status.state === "finalized") {
+      await accepted(record, await api("GET", `${config.urls.bids}/${record.bid}`));
+      return;
+    }
+    if (status.state !== "open") {
+      await discard(record, { quiet: true });
+      throw new Error(t("upload_closed", { state: status.state }));
+    }
+    const shown = (bytes) =>
+      progress("upload-progress", bytes, record.size, t("uploaded_so_far", { done: mib(bytes), total: mib(record.size) }));
+    // Parts the server already has must be the ones in this browser: check their SHA-256 first.
+    for (let n = 1; n <= status.received_parts; n++) {
+      setStatus(t("checking_parts", { n, total: status.received_parts }));
+      if ((await partDigest(file, n, status.part_size)) !== status.part_sha256[n - 1]) {
+        throw new Error(t("part_mismatch", { n }));
+      }
+    }
+    shown(Math.min(record.size, status.received_parts * status.part_size));
+    for (let n = status.received_parts + 1; n <= status.expected_parts; n++) {
+      setStatus(t("uploading_part", { n, total: status.expected_parts }));
+      const digest = await partDigest(file, n, status.part_size);
+      await sendPart(record, file, status, n, digest, shown);
+      shown(Math.min(record.size, n * status.part_size));
+    }
+    setStatus(t("finalizing"));
+    await accepted(record, await finalize(record));
+  } catch (exc) {
+    if (exc instanceof UploadInterrupted || exc instanceof NetworkError) {
+      $("retry-button").hidden = false;
+      $("retry-button").onclick = () => resumeUpload();
+    }
+    throw exc;
+  }
+}
+
+async function accepted(record, bid) {
+  await remove(UPLOADS, record.key);
+  await removeOpfsFile(record.opfsName);
+  $("resume").hidden = true;
+  progress("upload-progress", record.size, record.size, t("uploaded_so_far", { done: mib(record.size), total: mib(record.size) }));
+  setStatus(t("accepted"));
+  await showReceipt(bid, {
+    bid_id: record.bid,
+    tender_id: config.tender,
+    ciphertext_sha256: record.ciphertextSha256,
+    size: record.size,
+    manifest_sha256: record.manifestSha256,
+  });
+  await loadBids();
+}
+
+async function discard(record, { quiet = false } = {}) {
+  if (record.uploadId) {
+    try {
+      await api("DELETE", `${config.urls.uploads}${record.uploadId}`);
+    } catch {
+      // already closed, or offline: the server expires it at the deadline
+    }
+  }
+  await removeOpfsFile(record.opfsName);
+  await remove(UPLOADS, record.key);
+  $("resume").hidden = true;
+  if (!quiet) setStatus(t("discarded"));
+}
+
+async function resumeUpload() {
+  if (page.busy) return;
+  const record = await get(UPLOADS, uploadKey(config.user, config.tender));
+  if (!record) return;
+  showError("");
+  setBusy(true);
+  $("progress-section").hidden = false;
+  progress("seal-progress", record.size, record.size, t("sealed_earlier"));
+  try {
+    await upload(record);
+  } catch (exc) {
+    showError(t("failed", { reason: explain(exc) }));
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function checkPending() {
+  const record = await get(UPLOADS, uploadKey(config.user, config.tender));
+  const mine = new Set((await all(UPLOADS)).map((r) => r.opfsName));
+  for (const name of await opfsNames()) if (!mine.has(name)) await removeOpfsFile(name); // left over by a closed tab
+  if (!record) return;
+  if (record.phase !== "sealed") {
+    await discard(record, { quiet: true });
+    setStatus(t("sealing_was_interrupted"));
+    $("progress-section").hidden = false;
+    return;
+  }
+  $("resume-text").textContent = t("resume_text", { bid: record.bid, size: mib(record.size), when: beijing(record.createdAt) });
+  $("resume").hidden = false;
+  $("resume-button").onclick = () => resumeUpload();
+  $("discard-button").onclick = async () => {
+    if (!window.confirm(t("confirm_discard"))) return;
+    await discard(record);
+    $("progress-section").hidden = false;
+  };
+}
+
+// -- receipts -----------------------------------------------------------------------------------------
+
+async function trustAnchors() {
+  if (page.trustAnchors === null) {
+    try {
+      page.trustAnchors = (await api("GET", config.urls.trust)).trust_anchors.join("\n");
+    } catch {
+      page.trustAnchors = "";
+    }
+  }
+  return page.trustAnchors;
+}
+
+async function showReceipt(bid, expected) {
+  const section = $("receipt-section");
+  section.hidden = false;
+  const receipt = fromBase64(bid.receipt);
+  const result = await verifyReceipt(receipt, { expected, trustAnchors: await trustAnchors() });
+  const facts = [
+    [t("bid_id"), bid.bid_id],
+    [t("status"), config.statuses[bid.status] ?? bid.status],
+    [t("ciphertext_sha256"), bid.sha256],
+    [t("size"), `${bid.size} ${t("bytes")}`],
+    [t("accepted_at"), beijing(bid.accepted_at)],
+    [t("ledger_position"), t("ledger_position_value", { seq: result.seq ?? bid.ledger_seq, size: result.treeSize ?? "?" })],
+    [t("timestamp_time"), result.timestampTime ? beijing(result.timestampTime) : "—"],
+  ];
+  $("receipt-facts").replaceChildren(...facts.flatMap(([label, value]) => [element("dt", {}, label), element("dd", {}, element("code", {}, String(value)))]));
+  $("receipt-checks").replaceChildren(
+    ...result.checks.map((check) =>
+      element(
+        "li",
+        { class: check.ok ? "check-ok" : "check-failed" },
+        element("span", { "aria-hidden": "true" }, check.ok ? "✓ " : "✗ "),
+        `${t(`check_${check.check}`)}${check.ok ? "" : ` — ${check.detail}`}`,
+      ),
+    ),
+  );
+  const verdict = $("receipt-verdict");
+  verdict.textContent = result.ok ? t("receipt_verified") : t("receipt_not_verified", { reason: result.reason });
+  verdict.className = result.ok ? "message success" : "message error";
+  verdict.dataset.verified = String(result.ok);
+  const download = $("receipt-download");
+  download.href = URL.createObjectURL(new Blob([receipt], { type: "application/json" }));
+  download.download = `receipt-${bid.bid_id}.json`;
+  section.scrollIntoView({ block: "start" });
+  return result;
+}
+
+// -- the bidder's bids ---------------------------------------------------------------------------------
+
+async function loadBids() {
+  let bids;
+  try {
+    bids = await api("GET", `${config.urls.bids}?tender=${encodeURIComponent(config.tender)}`);
+  } catch (exc) {
+    $("bids-empty").textContent = t("failed", { reason: explain(exc) });
+    $("bids-empty").hidden = false;
+    return;
+  }
+  bids.reverse();
+  $("bids-empty").hidden = bids.length > 0;
+  $("bids-table").hidden = bids.length === 0;
+  $("bids-body").replaceChildren(
+    ...bids.map((bid) => {
+      const actions = element("td", { class: "actions" });
+      actions.append(
+        element(
+          "button",
+          {
+            type: "button",
+            class: "secondary small verify",
+            onclick: () =>
+              showReceipt(bid, { bid_id: bid.bid_id, tender_id: config.tender, ciphertext_sha256: bid.sha256, size: bid.size }),
+          },
+          t("verify_receipt"),
+          element("span", { class: "visually-hidden" }, ` ${bid.bid_id}`),
+        ),
+      );
+      if (bid.status === "accepted" && config.open) {
+        actions.append(
+          " ",
+          element(
+            "button",
+            { type: "button", class: "secondary small withdraw", onclick: () => withdraw(bid) },
+            t("withdraw"),
+            element("span", { class: "visually-hidden" }, ` ${bid.bid_id}`),
+          ),
+        );
+      }
+      return element(
+        "tr",
+        { "data-bid": bid.bid_id, "data-status": bid.status },
+        element("td", {}, element("code", {}, bid.bid_id)),
+        element("td", { class: "bid-status" }, config.statuses[bid.status] ?? bid.status),
+        element("td", {}, beijing(bid.accepted_at)),
+        element("td", { class: "num" }, sizeText(bid.size)),
+        element("td", {}, element("code", { class: "sha256" }, bid.sha256)),
+        actions,
+      );
+    }),
+  );
+}
+
+async function withdraw(bid) {
+  if (page.busy || !window.confirm(t("confirm_withdraw", { bid: bid.bid_id }))) return;
+  setBusy(true);
+  $("progress-section").hidden = false;
+  showError("");
+  try {
+    await api("POST", `${config.urls.bids}/${bid.bid_id}/withdraw`);
+    setStatus(t("withdrawn", { bid: bid.bid_id }));
+    await loadBids();
+  } catch (exc) {
+    showError(t("failed", { reason: explain(exc) }));
+  } finally {
+    setBusy(false);
+  }
+}
+
+// -- start -------------------------------------------------------------------------------------------------
+
+async function start() {
+  const form = $("bid-form");
+  if (form) {
+    form.addEventListener("submit", submit);
+    $("bid-files").addEventListener("change", renderFiles);
+  }
+  setBusy(false);
+  await checkKeys();
+  await loadBids();
+  await checkPending();
+  document.body.dataset.bidPage = "ready";
+}
+
+start().catch((exc) => showError(t("failed", { reason: explain(exc) })));

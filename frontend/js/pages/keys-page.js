@@ -1,0 +1,119 @@
+// 浏览器密钥: make the two key pairs in this browser (private halves
+// non-extractable, kept in IndexedDB), register their public halves on the
+// platform, see their state, or delete them from this browser.
+
+import { readConfig, setMessages, t } from "../lib/i18n.js";
+import { ApiError, NetworkError } from "../lib/api.js";
+import { deleteBrowserKeys, generateBrowserKeys, loadBrowserKeys, registerBrowserKeys, registrationOf } from "../lib/keys.js";
+
+const config = readConfig("keys-config");
+setMessages(config.messages);
+const $ = (id) => document.getElementById(id);
+
+function explain(exc) {
+  if (exc instanceof ApiError) return exc.message;
+  if (exc instanceof NetworkError) return t("network_down");
+  return String(exc?.message ?? exc);
+}
+
+function say(text, kind = "success") {
+  const box = $("keys-message");
+  box.textContent = text;
+  box.className = `message ${kind}`;
+  box.hidden = !text;
+}
+
+/** Shows or hides a button with its list item. */
+function show(id, visible) {
+  $(id).hidden = !visible;
+  $(id).parentElement.hidden = !visible;
+}
+
+function cell(text, { code = false } = {}) {
+  const td = document.createElement("td");
+  if (code) {
+    const c = document.createElement("code");
+    c.className = "fingerprint";
+    c.textContent = text;
+    td.append(c);
+  } else {
+    td.textContent = text;
+  }
+  return td;
+}
+
+async function render() {
+  const record = await loadBrowserKeys(config.user);
+  $("keys-none").hidden = Boolean(record);
+  $("keys-table").hidden = !record;
+  show("generate-button", !record);
+  show("register-button", false);
+  show("delete-button", Boolean(record));
+  if (!record) {
+    $("keys-body").replaceChildren();
+    return;
+  }
+  let registration = { signing: null, encryption: null };
+  let unknown = false;
+  try {
+    registration = await registrationOf(record);
+  } catch {
+    unknown = true;
+  }
+  const rows = ["signing", "encryption"].map((purpose) => {
+    const key = record[purpose];
+    const on = registration[purpose];
+    const state = unknown ? t("state_unknown") : !on ? t("state_unregistered") : on.revoked_at ? t("state_revoked") : t("state_registered");
+    const tr = document.createElement("tr");
+    tr.dataset.purpose = purpose;
+    tr.append(cell(t(`purpose_${purpose}`)), cell(key.fingerprint, { code: true }), cell(new Date(record.createdAt).toLocaleString(config.locale, { timeZone: "Asia/Shanghai", hour12: false })), cell(state));
+    tr.lastChild.className = "key-state";
+    return tr;
+  });
+  $("keys-body").replaceChildren(...rows);
+  show("register-button", !unknown && !(registration.signing && registration.encryption));
+  document.body.dataset.keysState = registration.signing && registration.encryption ? "registered" : "unregistered";
+}
+
+async function guarded(action) {
+  for (const id of ["generate-button", "register-button", "delete-button"]) $(id).disabled = true;
+  try {
+    await action();
+  } catch (exc) {
+    say(t("failed", { reason: explain(exc) }), "error");
+  } finally {
+    for (const id of ["generate-button", "register-button", "delete-button"]) $(id).disabled = false;
+    await render();
+  }
+}
+
+$("generate-button").addEventListener("click", () =>
+  guarded(async () => {
+    await generateBrowserKeys(config.user);
+    say(t("generated"));
+  }),
+);
+$("register-button").addEventListener("click", () =>
+  guarded(async () => {
+    const record = await loadBrowserKeys(config.user);
+    const registration = await registrationOf(record);
+    // One half may be on the platform already (an interrupted registration): register the other only.
+    const missing = ["signing", "encryption"].filter((purpose) => !registration[purpose]);
+    if (!missing.length) return;
+    await registerBrowserKeys(record, `${t("label")} ${new Date().toISOString().slice(0, 10)}`, missing);
+    say(t("registered"));
+  }),
+);
+$("delete-button").addEventListener("click", () =>
+  guarded(async () => {
+    if (!window.confirm(t("confirm_delete"))) return;
+    await deleteBrowserKeys(config.user);
+    say(t("deleted"));
+  }),
+);
+
+render()
+  .catch((exc) => say(t("failed", { reason: explain(exc) }), "error"))
+  .finally(() => {
+    document.body.dataset.keysPage = "ready";
+  });

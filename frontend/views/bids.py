@@ -1,0 +1,194 @@
+"""The bidder's pages for sealed bids: submitting a bid sealed in the browser, and the browser's keys.
+
+Thin views: they render the page and hand its script what it needs (the
+tender's published custodian keys, its lots, the API's addresses, the texts in
+the reader's language). Everything else happens in the browser (frontend/js/):
+the files are sealed there, and only ciphertext reaches the platform, through
+the JSON API (tendering/api_bids.py), which makes every check.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts.models import User
+from config import clock
+from frontend.views.common import signed_in, visible_tender
+from tendering import permissions
+from tendering.models import BidStatus, Phase, Tender
+
+
+def _locale() -> str:
+    return "en-GB" if (get_language() or "").startswith("en") else "zh-CN"
+
+
+def _common_messages() -> dict[str, str]:
+    return {
+        "failed": _("未能完成：%(reason)s"),
+        "network_down": _("网络连接中断。"),
+        "beijing_time": _("北京时间"),
+    }
+
+
+def bid_page_messages() -> dict[str, str]:
+    """The texts the bid page's script shows, in the reader's language."""
+    return {
+        **_common_messages(),
+        "keys_missing": _("本浏览器中还没有您的签名和加密密钥。请先在“浏览器密钥”页面生成并登记。"),
+        "keys_unregistered": _("本浏览器中的密钥尚未在平台登记（或已撤销）。请先在“浏览器密钥”页面登记。"),
+        "keys_ready": _("密钥已就绪：签名密钥 %(signing)s…，加密密钥 %(encryption)s…（均已在平台登记）。"),
+        "keys_unavailable": _("无法检查密钥：%(reason)s"),
+        "keys_not_ready": _("请先生成并登记浏览器密钥，再提交投标文件。"),
+        "price_invalid": _("请填写以元为单位、保留两位小数的报价，例如 1234567.80。"),
+        "days_invalid": _("请填写 0 到 36500 之间的整数天数。"),
+        "files_missing": _("请至少选择一个文件。"),
+        "file_name_invalid": _("文件名“%(name)s”不能使用：%(reason)s"),
+        "file_names_repeat": _("有两个文件同名，请改名后再选择。"),
+        "sealing": _("正在本浏览器中密封（加密）投标文件……"),
+        "storage_full": _("浏览器的存储空间不足，无法在本机保存密封后的投标文件。请清理磁盘空间后重试。"),
+        "file_changed": _("密封过程中有文件被修改、移动或删除。请重新选择文件后再提交。"),
+        "sealed_so_far": _("已密封 %(done)s / %(total)s MiB（%(rate)s MiB/s）"),
+        "sealed_done": _("密封完成：%(size)s MiB，用时 %(seconds)s 秒。"),
+        "sealed_earlier": _("此前已密封"),
+        "uploading_part": _("正在上传第 %(n)s / %(total)s 个分片……"),
+        "uploaded_so_far": _("已上传 %(done)s / %(total)s MiB"),
+        "checking_parts": _("正在核对服务器已收到的分片（%(n)s / %(total)s）……"),
+        "retrying": _("网络中断，%(seconds)s 秒后重试（第 %(attempt)s / %(max)s 次）……"),
+        "upload_interrupted": _("第 %(n)s 个分片多次上传失败，上传已暂停。网络恢复后请点击“继续上传”。"),
+        "part_mismatch": _("服务器收到的第 %(n)s 个分片与本机密封文件不一致，请放弃此次上传并重新密封。"),
+        "local_copy_lost": _("本机保存的密封文件已丢失，请重新选择文件并密封。"),
+        "upload_closed": _("此次上传已在服务器上结束（%(state)s），请重新密封。"),
+        "finalizing": _("正在提交：平台核验签名、密文和保管人信封……"),
+        "accepted": _("投标文件已受理。"),
+        "discarded": _("已放弃未完成的上传。"),
+        "confirm_discard": _("确定放弃这份未上传完成的投标文件吗？本机保存的密文将被删除。"),
+        "sealing_was_interrupted": _("上次的密封没有完成，已清除，请重新选择文件并提交。"),
+        "resume_text": _("有一份已密封但尚未上传完成的投标文件（编号 %(bid)s，%(size)s MiB，密封于 %(when)s）。"),
+        "bid_id": _("投标文件编号"),
+        "status": _("状态"),
+        "ciphertext_sha256": _("密文 SHA-256"),
+        "size": _("大小"),
+        "bytes": _("字节"),
+        "accepted_at": _("受理时间"),
+        "ledger_position": _("账本位置"),
+        "ledger_position_value": _("第 %(seq)s 条（共 %(size)s 条）"),
+        "timestamp_time": _("时间戳时间"),
+        "check_format": _("回执格式正确"),
+        "check_subject": _("回执记载的是本投标文件（编号、项目、密文哈希、大小）"),
+        "check_entry": _("账本条目完整，且与回执记载一致"),
+        "check_inclusion": _("包含证明成立：该条目在已签名的账本树中（RFC 9162）"),
+        "check_signature": _("平台签名有效（ECDSA P-256）"),
+        "check_chain": _("平台证书由受信任的 CA 签发，签发回执时有效"),
+        "check_timestamp": _("时间戳（RFC 3161）针对的正是该签名"),
+        "receipt_verified": _("回执核验通过。"),
+        "receipt_not_verified": _("回执核验未通过：%(reason)s"),
+        "verify_receipt": _("核验回执"),
+        "withdraw": _("撤回"),
+        "confirm_withdraw": _("确定撤回投标文件 %(bid)s 吗？撤回后它将不参加开标；截止前您可以重新提交。"),
+        "withdrawn": _("投标文件 %(bid)s 已撤回。"),
+    }
+
+
+def keys_page_messages() -> dict[str, str]:
+    return {
+        **_common_messages(),
+        "purpose_signing": _("签名"),
+        "purpose_encryption": _("加密"),
+        "state_registered": _("已在平台登记"),
+        "state_unregistered": _("尚未登记"),
+        "state_revoked": _("已撤销"),
+        "state_unknown": _("无法查询"),
+        "generated": _("已在本浏览器中生成两对密钥。请登记到平台。"),
+        "registered": _("公钥已登记到平台。"),
+        "deleted": _("已从本浏览器中删除密钥。"),
+        "confirm_delete": _("确定从本浏览器中删除这两对密钥吗？私钥无法导出，删除后无法恢复；已登记的公钥请到“我的密钥”页面撤销。"),
+        "label": _("浏览器密钥"),
+    }
+
+
+def _custodians(tender: Tender) -> list[dict[str, Any]]:
+    slots = tender.custodian_slots.select_related("public_key").order_by("position")
+    return [
+        {
+            "position": slot.position,
+            "fingerprint": slot.public_key.fingerprint,
+            "spki": base64.b64encode(bytes(slot.public_key.spki_der)).decode("ascii"),
+        }
+        for slot in slots
+        if slot.public_key is not None
+    ]
+
+
+def _lots(tender: Tender) -> list[dict[str, str]]:
+    lots = [{"lot": str(lot.number), "name": lot.name} for lot in tender.lots.all()]
+    # A tender without lots is one lot: "1".
+    return lots or [{"lot": "1", "name": _("本项目（不分标段）")}]
+
+
+@never_cache
+@require_GET
+@login_required
+def bid_submit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    user: User = signed_in(request)
+    tender = visible_tender(user, public_id)
+    if not permissions.is_bidder(user):
+        raise PermissionDenied(_("只有投标人可以提交投标文件。"))
+    organization = user.organization
+    open_for_bids = tender.phase(clock.now()) == Phase.OPEN_FOR_BIDS
+    lots = _lots(tender)
+    custodians = _custodians(tender)
+    config: dict[str, Any] = {
+        "user": user.get_username(),
+        "tender": str(tender.public_id),
+        "bidder": organization.credit_code if organization else "",
+        "open": open_for_bids,
+        "threshold": tender.custodian_threshold,
+        "custodians": custodians,
+        "lots": lots,
+        "locale": _locale(),
+        "worker": static("frontend/build/seal-worker.js"),
+        "urls": {
+            "startUpload": f"/api/tenders/{tender.public_id}/bids/uploads",
+            "uploads": "/api/bids/uploads/",
+            "bids": "/api/bids",
+            "trust": "/api/archive/trust",
+        },
+        "statuses": {value: str(label) for value, label in BidStatus.choices},
+        "messages": bid_page_messages(),
+    }
+    context = {
+        "tender": tender,
+        "lots": lots,
+        "open_for_bids": open_for_bids,
+        "organization": organization,
+        "custodian_count": len(custodians),
+        "config": config,
+        "keys_url": reverse("frontend:browser-keys") + "?next=" + request.get_full_path(),
+    }
+    return render(request, "frontend/bid_submit.html", context)
+
+
+@never_cache
+@require_GET
+@login_required
+def browser_keys(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = ""
+    config = {"user": user.get_username(), "locale": _locale(), "messages": keys_page_messages()}
+    return render(request, "frontend/browser_keys.html", {"config": config, "next_url": next_url})
