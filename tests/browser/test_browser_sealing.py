@@ -29,18 +29,16 @@ import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
-from django.test import override_settings
 
 from accounts import credit_code
 from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
 from accounts.services import register_public_key
-from archive.storage import get_object_store, reset_object_store_cache
+from archive.storage import get_object_store
 from tendering.models import Bid, BidStatus, BidUpload, Tender
 from tendering.sealing import (
     file_key_from_parts,
@@ -50,7 +48,8 @@ from tendering.sealing import (
     verify_manifest,
 )
 from tendering.services import documents, tenders
-from tests.browser.test_publish_and_enquire import CHROMIUM, CHROMIUM_ARGS, PlatformServerProcess, Screens
+from tests.browser.test_publish_and_enquire import Screens
+from tests.fixtures.live_platform import CHROMIUM, CHROMIUM_ARGS, PlatformLiveServerTestCase, requires_chromium
 from tests.fixtures.personas import PDF_BYTES, p256_public_der
 
 PASSWORD = "Browser-Sealing-2026"
@@ -61,7 +60,7 @@ VECTORS = ROOT / "docs" / "sealed-bid-vectors"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed: apt-get install chromium"),
+    requires_chromium,
 ]
 
 CHINESE = {
@@ -115,49 +114,14 @@ def build_frontend() -> None:
     subprocess.run([node, str(ROOT / "frontend" / "js" / "build.mjs")], cwd=ROOT, check=True, capture_output=True)
 
 
-class BrowserSealingTest(ChannelsLiveServerTestCase):
-    ProtocolServerProcess = PlatformServerProcess
-    serve_static = True
-
-    _objects: ClassVar[tempfile.TemporaryDirectory[str]]
-    _settings: ClassVar[override_settings]
-
+class BrowserSealingTest(PlatformLiveServerTestCase):
     @classmethod
     def setUpClass(cls) -> None:
         build_frontend()
-        # Set before Daphne forks, so that the server sees the same object store.
-        cls._objects = tempfile.TemporaryDirectory(prefix="etender-browser-sealing-")
-        cls._settings = override_settings(
-            S3_ENDPOINT="",
-            OBJECT_STORE_ROOT=Path(cls._objects.name) / "objects",
-            DEVELOPMENT_PKI_DIR=Path(cls._objects.name) / "pki",
-            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-        )
-        cls._settings.enable()
-        reset_object_store_cache()
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls._release_settings()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        try:
-            super().tearDownClass()
-        finally:
-            cls._release_settings()
-
-    @classmethod
-    def _release_settings(cls) -> None:
-        cls._settings.disable()
-        reset_object_store_cache()
-        cls._objects.cleanup()
+        super().setUpClass()
 
     def setUp(self) -> None:
         super().setUp()
-        # The server process keeps the object store of setUpClass; this process must read the same one.
-        reset_object_store_cache()
 
         def org(name: str, kind: str, index: int) -> Organization:
             return Organization.objects.create(name=name, kind=kind, credit_code=credit_code.make(f"91360781MC{index:07d}"))

@@ -16,59 +16,29 @@ import contextlib
 import datetime as dt
 import hashlib
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
-from daphne.testing import DaphneProcess
 from django.conf import settings
-from django.test import override_settings
 
 from accounts import credit_code
 from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
 from accounts.services import register_public_key
-from archive.storage import reset_object_store_cache
 from frontend.demo import demo_pdf
 from frontend.timezone import PLATFORM_TZ
+from tests.fixtures.live_platform import CHROMIUM, CHROMIUM_ARGS, PlatformLiveServerTestCase, requires_chromium
 from tests.fixtures.personas import p256_public_der
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "screenshots"
 PASSWORD = "Browser-Persona-2026"
 TIMEOUT_MS = 20_000
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed: apt-get install chromium"),
+    requires_chromium,
 ]
-
-
-def _keep_inherited_database() -> None:
-    """The forked server already points at the test database.
-
-    Channels' own hook rebuilds the name from ``TEST["NAME"]`` or by prefixing
-    ``test_`` to a name that pytest-django has already prefixed, which breaks
-    every database but SQLite with a fixed test file name (PostgreSQL here).
-    """
-
-
-class PlatformServerProcess(DaphneProcess):
-    def __init__(self, host: str, get_application: Any, **kwargs: Any) -> None:
-        kwargs["setup"] = _keep_inherited_database
-        super().__init__(host, get_application, **kwargs)
 
 
 class Screens:
@@ -176,43 +146,7 @@ def _local(moment: dt.datetime) -> str:
     return moment.astimezone(PLATFORM_TZ).strftime("%Y-%m-%dT%H:%M")
 
 
-class PublishAndEnquireTest(ChannelsLiveServerTestCase):
-    ProtocolServerProcess = PlatformServerProcess
-    serve_static = True
-
-    _objects: ClassVar[tempfile.TemporaryDirectory[str]]
-    _settings: ClassVar[override_settings]
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        # Set before Daphne forks, so that the server sees the same object store.
-        cls._objects = tempfile.TemporaryDirectory(prefix="etender-browser-")
-        cls._settings = override_settings(
-            S3_ENDPOINT="",
-            OBJECT_STORE_ROOT=Path(cls._objects.name) / "objects",
-            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-        )
-        cls._settings.enable()
-        reset_object_store_cache()
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls._release_settings()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        try:
-            super().tearDownClass()
-        finally:
-            cls._release_settings()
-
-    @classmethod
-    def _release_settings(cls) -> None:
-        cls._settings.disable()
-        reset_object_store_cache()
-        cls._objects.cleanup()
-
+class PublishAndEnquireTest(PlatformLiveServerTestCase):
     def setUp(self) -> None:
         super().setUp()
 

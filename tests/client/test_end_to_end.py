@@ -28,13 +28,13 @@ from typing import Any
 
 import pytest
 from channels.testing.live import make_application
-from daphne.testing import DaphneProcess
 from django.test import override_settings
 
 from tendering.client.keys import load_private_key
 from tendering.models import Bid, BidUpload, Tender
 from tendering.sealing import open_bid, open_bidder_envelope, parse_manifest
 from tendering.services import documents, tenders
+from tests.fixtures.live_platform import PlatformServerProcess, reset_platform_caches
 from tests.fixtures.personas import PASSWORD, PDF_BYTES, Personas, tender_input
 
 ETENDER = Path(sys.executable).parent / "etender"
@@ -47,23 +47,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _keep_inherited_database() -> None:
-    """The forked server already points at the test database (see tests/browser/test_publish_and_enquire.py)."""
-
-
-class PlatformServerProcess(DaphneProcess):
-    def __init__(self, host: str, get_application: Any, **kwargs: Any) -> None:
-        kwargs["setup"] = _keep_inherited_database
-        super().__init__(host, get_application, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def platform_url(
     django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The platform under Daphne on 127.0.0.1, sharing the test database; its settings are fixed before the fork."""
-    from archive import signing, timestamps
-    from archive.storage import reset_object_store_cache
 
     folder = tmp_path_factory.mktemp("client-platform")
     overrides = override_settings(
@@ -74,11 +62,7 @@ def platform_url(
     )
     overrides.enable()
 
-    def reset() -> None:
-        reset_object_store_cache()
-        signing.reset_platform_signer_cache()
-        timestamps.reset_timestamp_caches()
-
+    reset = reset_platform_caches
     reset()
     server = PlatformServerProcess("127.0.0.1", partial(make_application, static_wrapper=None))
     try:
