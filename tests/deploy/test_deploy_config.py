@@ -385,7 +385,10 @@ def test_dockerfile_builds_a_non_root_image_with_fonts_and_translations() -> Non
 def test_dockerfile_copies_every_package_of_the_platform() -> None:
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     copied = {
-        source.rstrip("/") for line in re.findall(r"^COPY\s+(.+)$", text, re.MULTILINE) for source in line.split()[:-1]
+        source.rstrip("/")
+        for line in re.findall(r"^COPY\s+(.+)$", text, re.MULTILINE)
+        if not line.startswith("--from=")  # from a build stage, not from the repository
+        for source in line.split()[:-1]
     }
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     packages = [pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
@@ -531,3 +534,9 @@ def test_production_with_debug_and_a_moved_clock_is_refused_on_every_check(tmp_p
     result = _manage_check(env)
     assert result.returncode != 0
     assert set(re.findall(r"etender\.E\d{3}", result.stderr)) == set(CHECK_IDS), result.stderr
+
+
+def test_the_image_carries_the_browsers_sealing_scripts_built_from_the_lockfile() -> None:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert "npm ci" in text and "npm run --silent build" in text
+    assert re.search(r"^COPY --from=js \S+/frontend/static/frontend/build/ frontend/static/frontend/build/$", text, re.MULTILINE)
