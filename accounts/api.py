@@ -15,7 +15,7 @@ from pydantic import Field
 from accounts import services
 from accounts.errors import NotFound, PermissionDenied
 from accounts.models import PublicKey
-from config.api_auth import AUTHENTICATED, actor
+from config.api_auth import AUTHENTICATED, actor, bearer
 
 router = Router(tags=["accounts"])
 
@@ -43,6 +43,7 @@ class MeOut(Schema):
     display_name: str
     organization: str | None
     organization_kind: str | None
+    organization_credit_code: str | None
     roles: list[str]
 
 
@@ -82,6 +83,13 @@ def create_token(request: HttpRequest, payload: TokenIn) -> Status[Any]:
     return Status(201, {"token": plaintext, "name": token.name, "expires_at": token.expires_at})
 
 
+@router.post("/tokens/current/revoke", auth=bearer, response={204: None}, summary="Revoke the token this request presents")
+def revoke_current_token(request: HttpRequest) -> Status[Any]:
+    presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    services.revoke_presented_token(presented)
+    return Status(204, None)
+
+
 @router.get("/me", auth=AUTHENTICATED, response=MeOut)
 def me(request: HttpRequest) -> dict[str, Any]:
     user = actor(request)
@@ -91,6 +99,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
         "display_name": str(user),
         "organization": org.name if org else None,
         "organization_kind": org.kind if org else None,
+        "organization_credit_code": org.credit_code if org else None,
         "roles": sorted(user.roles),
     }
 

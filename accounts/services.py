@@ -118,6 +118,16 @@ def user_for_token(plaintext: str) -> User | None:
 
 
 @transaction.atomic
+def revoke_presented_token(plaintext: str) -> bool:
+    """Revoke the token a program presents (its ``logout``); False if it was not a live token."""
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 100:
+        return False
+    return bool(
+        ApiToken.objects.filter(token_hash=ApiToken.hash_of(plaintext), revoked_at__isnull=True).update(revoked_at=clock.now())
+    )
+
+
+@transaction.atomic
 def revoke_api_token(user: User, token: ApiToken) -> None:
     if token.user_id != user.pk:
         raise PermissionDenied(_("只能撤销自己的令牌。"))

@@ -141,6 +141,11 @@ def bid_count(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     return {"tender_id": tender.public_id, "accepted_bids": bids.bid_count(tender), "bidders": bids.standing_bidders(tender)}
 
 
+@router.get("/uploads", auth=AUTHENTICATED, response=list[UploadOut], summary="My organization's uploads (find one by bid id)")
+def my_uploads(request: HttpRequest, bid_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    return [_upload_out(u) for u in bids.own_uploads(actor(request), bid_id)]
+
+
 @router.get("/uploads/{upload_id}", auth=AUTHENTICATED, response=UploadOut, summary="Where an upload stands (to resume it)")
 def upload_status(request: HttpRequest, upload_id: uuid.UUID) -> dict[str, Any]:
     return _upload_out(bids.upload_status(actor(request), upload_id))

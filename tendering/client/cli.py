@@ -185,12 +185,22 @@ def cmd_logout(args: argparse.Namespace, session: Session) -> int:
     if not config.token:
         say("not logged in")
         return 0
+    revoked = False
+    if session.url == config.url:
+        try:
+            HttpTransport(config.url, config.token).request("POST", "/api/accounts/tokens/current/revoke")
+            revoked = True
+        except ClientError as exc:
+            say(f"could not revoke the token on the platform ({exc})")
     config.token = ""
     config.save()
-    say(
-        f"token removed from {config.path}. It stays valid on the platform until it expires; "
-        "revoke it on the platform's API tokens page if this computer is not trusted."
-    )
+    if revoked:
+        say(f"token revoked on the platform and removed from {config.path}")
+    else:
+        say(
+            f"token removed from {config.path}. It stays valid on the platform until it expires; "
+            "revoke it on the platform's API tokens page if this computer is not trusted."
+        )
     return 0
 
 

@@ -159,6 +159,13 @@ class _HashingReader:
         return self.digest.hexdigest()
 
 
+def own_uploads(user: User, bid_id: uuid.UUID | None = None) -> Any:
+    """The organization's uploads, newest first: a client that lost its state finds its upload by bid id."""
+    _require_bidder(user)
+    qs = BidUpload.objects.filter(bidder_id=user.organization_id).select_related("tender").prefetch_related("parts")
+    return qs.filter(bid_id=bid_id) if bid_id is not None else qs[:100]
+
+
 def upload_status(user: User, upload_id: uuid.UUID | str) -> BidUpload:
     _require_bidder(user)
     return _own_upload(user, upload_id)

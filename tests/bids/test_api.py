@@ -131,3 +131,13 @@ def test_the_tenderers_list_shows_how_many_bids_stand_but_not_whose(personas, pu
     page = client.get(reverse("frontend:my-tenders")).content.decode()
     assert '<td class="num">1</td>' in page
     assert personas.bidder_org_a.name not in page
+
+
+def test_a_client_that_lost_its_state_finds_its_upload_by_bid_id_and_nobody_elses(personas, published_tender, bidder_a_keys, tmp_path):
+    client = Client()
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    upload_id = start(client, published_tender, sealed, bearer(personas.bidder_a)).json()["upload_id"]
+    found = client.get("/api/bids/uploads", {"bid_id": sealed.bid_id}, **bearer(personas.bidder_a)).json()
+    assert [u["upload_id"] for u in found] == [upload_id]
+    assert client.get("/api/bids/uploads", {"bid_id": sealed.bid_id}, **bearer(personas.bidder_b)).json() == []
+    assert client.get("/api/bids/uploads", **bearer(personas.tenderer)).status_code == 403

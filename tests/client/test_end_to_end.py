@@ -335,10 +335,12 @@ def test_scripts_can_use_a_token_from_the_environment(open_tender: Tender, platf
     bidder = Bidder(tmp_path / "home", platform_url)
     bidder.run("login", "--url", platform_url, "--username", "bidder_a")
     token = json.loads((bidder.home / "config.json").read_text())["token"]
-    bidder.run("logout")
-    assert bidder.run("bids", "list", expect=1).stderr.startswith("error: not logged in")
     elsewhere = Bidder(tmp_path / "elsewhere", platform_url)
     listed = elsewhere.run("bids", "list", ETENDER_URL=platform_url, ETENDER_TOKEN=token)
     assert listed.stdout.strip() == "no bids"
     whoami = elsewhere.run("whoami", "--url", platform_url, "--token", token)
     assert "bidder_a" in whoami.stdout and "bidder" in whoami.stdout
+    # Logging out revokes the token on the platform, not only on this computer.
+    assert "revoked on the platform" in bidder.run("logout").stdout
+    assert bidder.run("bids", "list", expect=1).stderr.startswith("error: not logged in")
+    elsewhere.run("bids", "list", ETENDER_URL=platform_url, ETENDER_TOKEN=token, expect=1)

@@ -122,3 +122,13 @@ def test_the_openapi_schema_and_docs_are_served():
     assert schema.status_code == 200
     assert "/api/tenders" in schema.json()["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_a_program_revokes_its_own_token_and_it_stops_working(personas):
+    client = Client()
+    auth = bearer(personas.bidder_a)
+    me = client.get("/api/accounts/me", **auth).json()
+    assert me["organization_credit_code"] == personas.bidder_org_a.credit_code
+    assert client.post("/api/accounts/tokens/current/revoke", **auth).status_code == 204
+    assert client.get("/api/accounts/me", **auth).status_code == 401
+    assert client.post("/api/accounts/tokens/current/revoke", **auth).status_code == 401
