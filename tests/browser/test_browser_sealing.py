@@ -18,7 +18,6 @@ Screenshots of every step go to ``test-output/screenshots/<test>/``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import json
@@ -26,7 +25,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -49,7 +47,7 @@ from tendering.sealing import (
 )
 from tendering.services import documents, tenders
 from tests.browser.test_publish_and_enquire import Screens
-from tests.fixtures.live_platform import CHROMIUM, CHROMIUM_ARGS, PlatformLiveServerTestCase, requires_chromium
+from tests.fixtures.live_platform import BrowserLiveServerTestCase, requires_chromium
 from tests.fixtures.personas import PDF_BYTES, p256_public_der
 
 PASSWORD = "Browser-Sealing-2026"
@@ -114,7 +112,7 @@ def build_frontend() -> None:
     subprocess.run([node, str(ROOT / "frontend" / "js" / "build.mjs")], cwd=ROOT, check=True, capture_output=True)
 
 
-class BrowserSealingTest(PlatformLiveServerTestCase):
+class BrowserSealingTest(BrowserLiveServerTestCase):
     @classmethod
     def setUpClass(cls) -> None:
         build_frontend()
@@ -166,21 +164,6 @@ class BrowserSealingTest(PlatformLiveServerTestCase):
         self.tender = tenders.publish(tenderer, draft)
         # Read now: while Playwright's sync API runs, this thread counts as async for Django.
         self.tender_id = str(self.tender.public_id)
-
-    @contextlib.contextmanager
-    def chromium(self) -> Iterator[None]:
-        """Chromium for one test, closed before the test database is flushed."""
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as playwright:
-            self.browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            self.contexts: list[Any] = []
-            try:
-                yield
-            finally:
-                for context in self.contexts:
-                    context.close()
-                self.browser.close()
 
     # --- helpers ----------------------------------------------------------------------
 

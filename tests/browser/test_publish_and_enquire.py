@@ -12,11 +12,9 @@ deadlines are real future dates. Every page visited is saved under
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, Ro
 from accounts.services import register_public_key
 from frontend.demo import demo_pdf
 from frontend.timezone import PLATFORM_TZ
-from tests.fixtures.live_platform import CHROMIUM, CHROMIUM_ARGS, PlatformLiveServerTestCase, requires_chromium
+from tests.fixtures.live_platform import BrowserLiveServerTestCase, requires_chromium
 from tests.fixtures.personas import p256_public_der
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "screenshots"
@@ -146,7 +144,7 @@ def _local(moment: dt.datetime) -> str:
     return moment.astimezone(PLATFORM_TZ).strftime("%Y-%m-%dT%H:%M")
 
 
-class PublishAndEnquireTest(PlatformLiveServerTestCase):
+class PublishAndEnquireTest(BrowserLiveServerTestCase):
     def setUp(self) -> None:
         super().setUp()
 
@@ -169,21 +167,6 @@ class PublishAndEnquireTest(PlatformLiveServerTestCase):
         # Read now: while Playwright's sync API runs, this thread counts as async for Django.
         self.bidder_clues = (self.bidder.username, self.bidder.display_name, bidder_org.name, bidder_org.credit_code)
         self.custodian_names = [c.display_name for c in self.custodians]
-
-    @contextlib.contextmanager
-    def chromium(self) -> Iterator[None]:
-        """Chromium for one test, closed before the test database is flushed."""
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as playwright:
-            self.browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            self.contexts: list[Any] = []
-            try:
-                yield
-            finally:
-                for context in self.contexts:
-                    context.close()
-                self.browser.close()
 
     # --- helpers ----------------------------------------------------------------
 
