@@ -158,6 +158,8 @@ if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_CERTIFICATE_FILE:
         "its time-stamps are checked against."
     )
 # --- end of time-stamping -----------------------------------------------------
+# CJK TrueType font for PDF records (archive/pdf.py); Debian: fonts-wqy-zenhei.
+PDF_CJK_FONT_FILE = env_str("PDF_CJK_FONT_FILE", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 
 # --- Tendering rules ----------------------------------------------------------
 # Upload limit and permitted types for tender documents.

@@ -1,0 +1,349 @@
+"""PDF records of the archive: render a tabular record, sign it (PAdES-B-T), check a signed one.
+
+The archive keeps records that people print, file and hand to auditors (bid
+opening records, evaluation tables, dossier summaries). This module knows
+nothing of tenders: callers describe a record as a ``RecordDocument`` (title,
+metadata lines, tables, footnotes) and get PDF bytes back.
+
+- ``render_record_pdf`` lays it out with reportlab in a CJK TrueType font
+  (``PDF_CJK_FONT_FILE``, embedded as a subset so the file reads anywhere).
+  reportlab's ``invariant`` mode is on: no creation date or random file ID
+  goes in, so the same record gives the same bytes.
+- ``sign_pdf`` adds the platform's PAdES signature (``archive.signing``) with a
+  signature time-stamp from the platform's TSA (``archive.timestamps``), as an
+  incremental update that leaves the rendered bytes as they were.
+- ``verify_pdf_signature`` checks such a signature offline against given
+  trust anchors and says in plain words what, if anything, is wrong.
+
+pyHanko is imported inside the functions that sign and verify: importing it
+costs a third of a second, and rendering needs none of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from xml.sax.saxutils import escape
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from archive.signing import platform_signer
+
+# _run: pyHanko's synchronous wrappers call asyncio.run, which fails inside a running loop (async views)
+from archive.timestamps import DevelopmentTimeStamper, TimestampAuthorityError, _run, time_stamper
+from config import clock
+
+
+class PdfError(Exception):
+    """A record cannot be rendered or signed (missing font, unreadable PDF)."""
+
+
+@dataclass(frozen=True)
+class RecordTable:
+    caption: str
+    headers: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    # relative widths, e.g. (1, 3, 1); None shares the width equally
+    column_widths: Sequence[float] | None = None
+
+    def __post_init__(self) -> None:
+        width = len(self.headers)
+        if not width:
+            raise ValueError(f"table {self.caption!r} has no columns")
+        if any(len(row) != width for row in self.rows):
+            raise ValueError(f"table {self.caption!r}: every row must have {width} cells")
+        if self.column_widths is not None and (
+            len(self.column_widths) != width or any(w <= 0 for w in self.column_widths)
+        ):
+            raise ValueError(f"table {self.caption!r}: column_widths needs {width} positive ratios")
+
+
+@dataclass(frozen=True)
+class RecordDocument:
+    title: str
+    tables: Sequence[RecordTable]
+    subtitle: str = ""
+    metadata: Sequence[tuple[str, str]] = ()  # (label, value) lines under the title
+    footnotes: Sequence[str] = ()
+    orientation: Literal["portrait", "landscape"] = "portrait"
+    producer: str = "eTender"
+    author: str = "eTender"
+
+    def __post_init__(self) -> None:
+        if not self.tables:
+            raise ValueError("a record needs at least one table")
+
+
+@dataclass(frozen=True)
+class PdfSignatureReport:
+    intact: bool  # the signed bytes hash to what was signed
+    valid: bool  # intact, cryptographically sound, and the signer chains to a trust anchor
+    signer_subject: str  # RFC 4514, as cryptography writes it; "" when there is no signature
+    signed_at: dt.datetime | None  # the signature time-stamp's time, when there is one
+    covers_whole_document: bool  # nothing was appended after the signature
+    timestamp_valid: bool
+    problem: str | None = None  # None when all of the above hold
+
+
+# --- Rendering -------------------------------------------------------------------
+
+
+@functools.cache
+def _cjk_font(path: str) -> str:
+    """Register the font once per file and return its reportlab name (registration is process-wide)."""
+    if not Path(path).is_file():
+        raise PdfError(
+            f"PDF_CJK_FONT_FILE ({path}) does not exist: PDF records need a CJK TrueType font; "
+            "install Debian's fonts-wqy-zenhei or point PDF_CJK_FONT_FILE at another .ttf/.ttc."
+        )
+    name = "RecordCJK-" + hashlib.sha256(path.encode()).hexdigest()[:8]
+    try:
+        # subfontIndex only means something for .ttc collections; 0 is WenQuanYi Zen Hei itself
+        pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
+    except Exception as exc:  # reportlab raises TTFError or plain errors for unusable files
+        raise PdfError(f"PDF_CJK_FONT_FILE ({path}) is not a usable TrueType font: {exc}") from exc
+    return name
+
+
+def _styles(font: str) -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("body", fontName=font, bulletFontName=font, fontSize=9, leading=12, wordWrap="CJK")
+    return {
+        "body": base,
+        "title": ParagraphStyle("title", base, fontSize=16, leading=22, alignment=1, spaceAfter=4),
+        "subtitle": ParagraphStyle("subtitle", base, fontSize=11, leading=15, alignment=1, spaceAfter=8),
+        "caption": ParagraphStyle("caption", base, fontSize=11, leading=15, spaceBefore=8, spaceAfter=4),
+        "note": ParagraphStyle("note", base, fontSize=8, leading=11, textColor=colors.HexColor("#444444")),
+    }
+
+
+def _para(text: str, style: ParagraphStyle) -> Paragraph:
+    # Paragraph parses a markup language: escape so that '<' or '&' in data stay text
+    return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+
+def _story(document: RecordDocument, styles: dict[str, ParagraphStyle], width: float) -> list[Flowable]:
+    story: list[Flowable] = [_para(document.title, styles["title"])]
+    # a Table sets its own font (Helvetica) before drawing its cells: keep it ours, so no other font is referenced
+    cell_font = [("FONT", (0, 0), (-1, -1), styles["body"].fontName, styles["body"].fontSize)]
+    if document.subtitle:
+        story.append(_para(document.subtitle, styles["subtitle"]))
+    if document.metadata:
+        lines = [[_para(label, styles["body"]), _para(value, styles["body"])] for label, value in document.metadata]
+        meta = Table(lines, colWidths=[width * 0.25, width * 0.75], hAlign="LEFT")
+        meta.setStyle(
+            TableStyle([*cell_font, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, -1), 0)])
+        )
+        story.append(meta)
+    for record_table in document.tables:
+        # not keepWithNext: that moves a long table whole to the next page; this only keeps a caption from being orphaned
+        story += [CondPageBreak(30 * mm), _para(record_table.caption, styles["caption"])]
+        ratios = record_table.column_widths or [1.0] * len(record_table.headers)
+        widths = [width * r / sum(ratios) for r in ratios]
+        cells = [[_para(h, styles["body"]) for h in record_table.headers]]
+        cells += [[_para(c, styles["body"]) for c in row] for row in record_table.rows]
+        table = Table(cells, colWidths=widths, repeatRows=1)
+        table.setStyle(
+            TableStyle(
+                [
+                    *cell_font,
+                    ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        story.append(table)
+    if document.footnotes:
+        story.append(Spacer(1, 6 * mm))
+        story += [_para(note, styles["note"]) for note in document.footnotes]
+    return story
+
+
+def render_record_pdf(document: RecordDocument) -> bytes:
+    """The record as PDF bytes, identical for identical input (reportlab's invariant mode).
+
+    Rendered twice: the first pass counts the pages for the "共 M 页" footer,
+    which reportlab cannot know until the story has been laid out.
+    """
+    font = _cjk_font(str(settings.PDF_CJK_FONT_FILE))
+    styles = _styles(font)
+    pagesize = landscape(A4) if document.orientation == "landscape" else A4
+
+    def footer(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(font, 8)
+        text = f"第 {doc.page} 页 / 共 {total} 页" if total else f"第 {doc.page} 页"
+        canvas.drawCentredString(pagesize[0] / 2, 10 * mm, text)
+        canvas.restoreState()
+
+    total = 0
+    for _pass in range(2):
+        buffer = io.BytesIO()
+        doc = SimpleDocTemplate(
+            buffer,
+            pagesize=pagesize,
+            leftMargin=15 * mm,
+            rightMargin=15 * mm,
+            topMargin=15 * mm,
+            bottomMargin=18 * mm,
+            title=document.title,
+            subject=document.subtitle,
+            author=document.author,
+            creator=document.producer,
+            producer=document.producer,
+            invariant=1,
+            initialFontName=font,
+            lang="zh-CN",
+        )
+        doc.build(_story(document, styles, doc.width), onFirstPage=footer, onLaterPages=footer)
+        total = doc.page
+    return buffer.getvalue()
+
+
+# --- Signing ---------------------------------------------------------------------
+
+
+def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
+def _pyhanko_timestamper() -> Any:
+    stamper = time_stamper()
+    # a configured TSA already is pyHanko's HTTPTimeStamper; the development one needs its adapter
+    return stamper.pyhanko_timestamper() if isinstance(stamper, DevelopmentTimeStamper) else stamper
+
+
+def sign_pdf(pdf: bytes, *, reason: str, location: str, field_name: str = "PlatformSignature") -> bytes:
+    """``pdf`` with the platform's PAdES-B-T signature appended (SHA-256, signature time-stamp)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
+    from pyhanko.sign.timestamps import TimestampRequestError
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    identity = platform_signer()
+    chain = [_asn1_certificate(c) for c in identity.chain]
+    key = asn1_keys.PrivateKeyInfo.load(
+        identity.private_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    signer = SimpleSigner(
+        signing_cert=chain[0], signing_key=key, cert_registry=SimpleCertificateStore.from_certs(chain)
+    )
+    metadata = PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=SigSeedSubFilter.PADES,
+        reason=reason,
+        location=location,
+    )
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    except PyHankoPdfError as exc:
+        raise PdfError(f"not a PDF that can be signed: {exc}") from exc
+    pdf_signer = PdfSigner(metadata, signer, timestamper=_pyhanko_timestamper())
+    try:
+        output = _run(pdf_signer.async_sign_pdf(writer, output=io.BytesIO()))
+    except TimestampRequestError as exc:  # as archive.timestamps.timestamp() reports it: no record without a time
+        raise TimestampAuthorityError(
+            f"the time-stamp authority gave no time-stamp for the PDF signature: {exc}"
+        ) from exc
+    return bytes(output.getvalue())
+
+
+# --- Verification ----------------------------------------------------------------
+
+
+def verify_pdf_signature(
+    pdf: bytes, trust_anchors: Sequence[x509.Certificate], *, field_name: str | None = None
+) -> PdfSignatureReport:
+    """Check the signature in field ``field_name`` (default: the first signature) offline.
+
+    ``trust_anchors`` must hold the CA of the signer and that of the TSA (the
+    development TSA shares the platform's development CA).
+    """
+    from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import async_validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    def failed(problem: str) -> PdfSignatureReport:
+        return PdfSignatureReport(False, False, "", None, False, False, problem)
+
+    try:
+        signatures = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_regular_signatures
+    except (PyHankoPdfError, ValueError, KeyError) as exc:
+        return failed(f"the file is not a readable PDF: {exc}")
+    chosen = [s for s in signatures if field_name is None or s.field_name == field_name][:1]
+    if not chosen:
+        return failed("the PDF has no signature" + (f" in field {field_name!r}" if field_name else ""))
+    signature = chosen[0]
+
+    # Offline by design: no fetching, and soft-fail because an archived record
+    # must stay checkable without the CA's CRL/OCSP; the platform's certificates
+    # name no revocation service, so hard-fail would reject nothing more anyway.
+    # The moment is the platform clock's, as for every other time decision.
+    context = ValidationContext(
+        trust_roots=[_asn1_certificate(c) for c in trust_anchors],
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        moment=clock.now(),
+    )
+    try:
+        status = _run(async_validate_pdf_signature(signature, context, context))
+    except (SignatureValidationError, PyHankoPdfError, ValueError) as exc:
+        return failed(f"the signature cannot be checked: {exc}")
+
+    subject = x509.load_der_x509_certificate(status.signing_cert.dump()).subject.rfc4514_string()
+    stamp = status.timestamp_validity
+    timestamp_valid = stamp is not None and stamp.intact and stamp.valid and stamp.trusted
+    whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    problems = []
+    if not status.intact:
+        problems.append("the signed content was changed after signing (its digest no longer matches)")
+    elif not status.valid:
+        problems.append("the signature value does not verify with the signer's certificate")
+    elif not status.trusted:
+        indication = status.trust_problem_indic.standard_name if status.trust_problem_indic else "no path"
+        problems.append(
+            f"the signer's certificate ({subject}) is not trusted by the given trust anchors ({indication})"
+        )
+    if stamp is None:
+        problems.append("the signature carries no time-stamp")
+    elif not timestamp_valid:
+        problems.append("the signature's time-stamp does not verify or its TSA does not chain to a given trust anchor")
+    if not whole:
+        level = status.modification_level.name.lower().replace("_", " ") if status.modification_level else "unknown"
+        problems.append(
+            f"the file was extended after signing, so the signature does not cover it all ({level} changes)"
+        )
+    return PdfSignatureReport(
+        intact=bool(status.intact),
+        valid=bool(status.intact and status.valid and status.trusted),
+        signer_subject=subject,
+        signed_at=stamp.timestamp if stamp is not None else None,
+        covers_whole_document=whole,
+        timestamp_valid=timestamp_valid,
+        problem="; ".join(problems) or None,
+    )
