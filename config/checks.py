@@ -11,6 +11,7 @@ Ids are stable (they are named in docs/operations.md and in tests):
 - etender.E007  development PKI in production
 - etender.E008  the configured platform key or certificate cannot be used (any environment)
 - etender.E009  development time-stamping authority in production
+- etender.E010  generated development data key in production, or a configured data key that cannot be used
 """
 
 from __future__ import annotations
@@ -66,3 +67,22 @@ def timestamp_authority(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     if settings.ETENDER_ENV != "production" or settings.TIMESTAMP_AUTHORITY_URL:
         return []
     return [Error("Receipts and checkpoints would be time-stamped by the in-process development authority.", hint="Set TIMESTAMP_AUTHORITY_URL and TIMESTAMP_AUTHORITY_CERTIFICATE_FILE.", id="etender.E009")]
+
+
+@register(Tags.security)
+def platform_data_key(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Production seals opened-bid secrets under its own data key; a configured key must load."""
+    if settings.ETENDER_ENV == "production" and not settings.PLATFORM_DATA_KEY_FILE:
+        return [Error("Opened bids' keys would be sealed under a generated development data key.", hint="Set PLATFORM_DATA_KEY_FILE to a file holding 32 random bytes in base64 (openssl rand -base64 32).", id="etender.E010")]
+    if not settings.PLATFORM_DATA_KEY_FILE:
+        return []
+    from django.core.exceptions import ImproperlyConfigured
+
+    from archive.vault import data_key, reset_data_key_cache
+
+    reset_data_key_cache()
+    try:
+        data_key()
+    except ImproperlyConfigured as exc:
+        return [Error(f"The platform data key cannot be used: {exc}", hint="Check PLATFORM_DATA_KEY_FILE.", id="etender.E010")]
+    return []

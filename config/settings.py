@@ -140,6 +140,10 @@ PLATFORM_SIGNING_KEY_PASSWORD = env_str("PLATFORM_SIGNING_KEY_PASSWORD", "")
 PLATFORM_CERTIFICATE_FILE = env_str("PLATFORM_CERTIFICATE_FILE", "")
 PLATFORM_CA_CERTIFICATE_FILE = env_str("PLATFORM_CA_CERTIFICATE_FILE", "")
 DEVELOPMENT_PKI_DIR = VAR_DIR / "pki"
+# The platform data key (32 random bytes, base64) seals what opens a bid once the
+# platform may hold it: released keys, custodians' parts, the evaluation copies'
+# keys (archive/vault.py). The embedded default generates one in DEVELOPMENT_PKI_DIR.
+PLATFORM_DATA_KEY_FILE = env_str("PLATFORM_DATA_KEY_FILE", "")
 
 # --- Time-stamping (RFC 3161) -------------------------------------------------
 # Receipts and ledger checkpoints are time-stamped (archive/timestamps.py,
@@ -193,6 +197,19 @@ BID_IDENTITIES_VISIBLE_BEFORE_OPENING = env_bool("BID_IDENTITIES_VISIBLE_BEFORE_
 # open every bid alone once the envelopes are in hand.
 CUSTODIAN_THRESHOLD_MIN = env_int("CUSTODIAN_THRESHOLD_MIN", 2, minimum=1, maximum=9)
 CUSTODIANS_MAX = env_int("CUSTODIANS_MAX", 9, minimum=1, maximum=9)
+# The opening (开标): bidders release their keys within this many minutes of the
+# opening time; bidders confirm or object to the opening record within the second.
+OPENING_DECRYPTION_WINDOW_MINUTES = env_int("OPENING_DECRYPTION_WINDOW_MINUTES", 30, minimum=1, maximum=24 * 60)
+OPENING_CONFIRMATION_WINDOW_MINUTES = env_int("OPENING_CONFIRMATION_WINDOW_MINUTES", 15, minimum=1, maximum=24 * 60)
+# A worker decrypting a bid renews its lease this often; a lease not renewed for
+# OPENING_LEASE_SECONDS (a killed worker) lets another worker take the bid over.
+OPENING_LEASE_SECONDS = env_int("OPENING_LEASE_SECONDS", 60, minimum=5, maximum=3600)
+# Attempts at decrypting one bid before a failure of the platform's own (the
+# object store) counts against the bid as "not decryptable for another cause".
+OPENING_DECRYPTION_ATTEMPTS = env_int("OPENING_DECRYPTION_ATTEMPTS", 3, minimum=1, maximum=20)
+# The largest WebSocket frame the opening hall reads, and the longest objection.
+HALL_FRAME_MAX_BYTES = env_int("HALL_FRAME_MAX_BYTES", 512 * 1024, minimum=4096, maximum=16 * 1024 * 1024)
+OBJECTION_MAX_CHARS = env_int("OBJECTION_MAX_CHARS", 2000, minimum=100, maximum=20000)
 # Records are kept at least this many years (government procurement: 15).
 RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)
 # Demo and test only: shift the platform clock by this many seconds (etender.E006

@@ -25,6 +25,13 @@ class EvaluationMethod(models.TextChoices):
     LOWEST_PRICE = "lowest_price", _("经评审的最低投标价法")
 
 
+class UnreleasedBidRule(models.TextChoices):
+    """What becomes of a bid whose bidder did not release its key in the decryption window."""
+
+    CUSTODIANS = "custodians", _("由密钥保管人解密")
+    REVOKED = "revoked", _("视为撤销投标")
+
+
 class Phase(models.TextChoices):
     DRAFT = "draft", _("草稿")
     OPEN_FOR_BIDS = "open_for_bids", _("投标中")
@@ -57,6 +64,9 @@ class Tender(models.Model):
     # Filled by the evaluation issue (weights, items, price formula).
     evaluation_criteria = models.JSONField(_("评分标准"), default=dict, blank=True)
     custodian_threshold = models.PositiveSmallIntegerField(_("开启门限 k"), default=1)
+    unreleased_bids = models.CharField(
+        _("投标人未在解密时限内解密的投标文件"), max_length=20, choices=UnreleasedBidRule.choices, default=UnreleasedBidRule.CUSTODIANS
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -357,3 +367,176 @@ class Bid(models.Model):
 
     def __str__(self) -> str:
         return f"bid {self.public_id} ({self.status})"
+
+
+# --- The opening (开标) -------------------------------------------------------------------------------------------
+
+
+class Opening(models.Model):
+    """The online opening (不见面开标) of one tender: its moments and the hall's event sequence.
+
+    Made when the hall is first used at or after the opening time, with one
+    ``BidOpening`` for every bid that stood at the deadline.
+    """
+
+    tender = models.OneToOneField(Tender, on_delete=models.PROTECT, related_name="opening")
+    started_at = models.DateTimeField()
+    decryption_ends_at = models.DateTimeField()
+    decryption_concluded_at = models.DateTimeField(null=True, blank=True)
+    record_published_at = models.DateTimeField(null=True, blank=True)
+    confirmation_ends_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The hall's events are numbered 1, 2, … in the order they committed.
+    last_seq = models.PositiveBigIntegerField(default=0)
+    # The signed PDF of the opening record (开标记录表), once rendered.
+    record_object_key = models.CharField(max_length=1024, blank=True)
+    record_version_id = models.CharField(max_length=200, blank=True)
+    record_sha256 = models.CharField(max_length=64, blank=True)
+    record_ledger_seq = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("开标")
+        verbose_name_plural = _("开标")
+
+    def __str__(self) -> str:
+        return f"opening of {self.tender.number}"
+
+
+class BidOpeningState(models.TextChoices):
+    AWAITING_KEY = "awaiting_key", _("待解密")
+    KEY_READY = "key_ready", _("密钥已就绪")
+    DECRYPTING = "decrypting", _("解密中")
+    OPENED = "opened", _("已解密")
+    # 电子招标投标办法 Art 31: through the bidder's fault the bid counts as revoked, otherwise as withdrawn.
+    REVOKED = "revoked", _("解密失败（投标人原因），视为撤销投标")
+    FAILED = "failed", _("解密失败（其他原因），视为撤回投标")
+
+
+FINAL_BID_OPENING_STATES = (BidOpeningState.OPENED, BidOpeningState.REVOKED, BidOpeningState.FAILED)
+
+
+class KeySource(models.TextChoices):
+    BIDDER = "bidder", _("投标人解密")
+    CUSTODIANS = "custodians", _("密钥保管人解密")
+
+
+class BidOpening(models.Model):
+    """One bid at the opening: how its key came, its decryption, and its line of the opening record."""
+
+    opening = models.ForeignKey(Opening, on_delete=models.PROTECT, related_name="bids")
+    bid = models.OneToOneField(Bid, on_delete=models.PROTECT, related_name="opening")
+    position = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=20, choices=BidOpeningState.choices, default=BidOpeningState.AWAITING_KEY)
+    key_source = models.CharField(max_length=20, choices=KeySource.choices, blank=True)
+    # The file key, sealed under the platform data key (archive.vault), once released or recovered.
+    sealed_file_key = models.BinaryField(default=b"", blank=True)
+    key_released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    key_ready_at = models.DateTimeField(null=True, blank=True)
+    # The worker holding the decryption, until when; attempts so far.
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    progress_bytes = models.PositiveBigIntegerField(default=0)
+    # The copy kept for the evaluation: re-encrypted under a key of its own, sealed by the data key.
+    evaluation_object_key = models.CharField(max_length=1024, blank=True)
+    evaluation_version_id = models.CharField(max_length=200, blank=True)
+    sealed_evaluation_key = models.BinaryField(default=b"", blank=True)
+    plaintext_sha256 = models.CharField(max_length=64, blank=True)
+    plaintext_size = models.PositiveBigIntegerField(null=True, blank=True)
+    files = models.JSONField(default=list, blank=True)
+    price_summary = models.JSONField(null=True, blank=True)
+    outcome_code = models.CharField(max_length=50, blank=True)
+    outcome_detail = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # True when the bidder let the confirmation window pass (taken to agree).
+    confirmed_by_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["opening", "position"], name="unique_bid_opening_position")]
+
+    def __str__(self) -> str:
+        return f"{self.bid} at the opening ({self.state})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_BID_OPENING_STATES
+
+
+class CustodianSubmission(models.Model):
+    """A custodian's parts of every bid's file key, submitted in one action, sealed under the data key."""
+
+    opening = models.ForeignKey(Opening, on_delete=models.PROTECT, related_name="custodian_submissions")
+    custodian = models.ForeignKey(TenderCustodian, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField()
+    part_count = models.PositiveIntegerField()
+    sealed_parts = models.BinaryField()
+
+    class Meta:
+        ordering = ["submitted_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["opening", "custodian"], name="one_submission_per_custodian")]
+
+    def __str__(self) -> str:
+        return f"parts of custodian #{self.custodian.position}"
+
+
+class OpeningAttendance(models.Model):
+    """A participant signed in to the hall (签到)."""
+
+    opening = models.ForeignKey(Opening, on_delete=models.PROTECT, related_name="attendance")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    roles = models.JSONField(default=list)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    signed_in_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["signed_in_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["opening", "user"], name="one_attendance_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.opening}"
+
+
+class RecordObjection(models.Model):
+    """A bidder's objection (异议) to the opening record, and the tenderer's answer."""
+
+    opening = models.ForeignKey(Opening, on_delete=models.PROTECT, related_name="objections")
+    bid_opening = models.ForeignKey(BidOpening, on_delete=models.PROTECT, related_name="objections")
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    raised_at = models.DateTimeField()
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["raised_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.text[:50]
+
+
+class OpeningEvent(models.Model):
+    """One event of the hall, kept so a client that reconnects gets what it missed.
+
+    ``audience`` names who may see it (``all``, ``staff``, ``bidder:<org id>``,
+    ``custodian:<user id>``): the same names as the hall's groups.
+    """
+
+    opening = models.ForeignKey(Opening, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=50)
+    audience = models.CharField(max_length=50)
+    payload = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["opening", "seq"], name="unique_opening_event_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.opening_id}#{self.seq} {self.kind}"

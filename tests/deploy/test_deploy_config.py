@@ -8,6 +8,7 @@ replaced by files holding dummy values.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import secrets
@@ -36,7 +37,8 @@ SECRETS_DIR = "/run/secrets/"
 APP_SERVICES = ("migrate", "daphne-1", "daphne-2", "worker")
 # All interfaces inside the container: nginx reaches it over the edge network.
 DAPHNE_COMMAND = ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "config.asgi:application"]  # noqa: S104
-CHECK_IDS = [f"etender.E00{i}" for i in range(1, 10) if i != 8]  # E008 fires only on broken PKI files
+# E008 fires only on broken PKI files.
+CHECK_IDS = [f"etender.E{i:03d}" for i in range(1, 11) if i != 8]
 # Variables that must reach the app only through a file (a Docker secret).
 SECRET_VARIABLES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY")
 # Variables that are paths to files the platform reads (the PKI).
@@ -486,6 +488,7 @@ def _dummy_secrets() -> dict[str, bytes]:
         "s3_secret_key": secrets.token_hex(32).encode() + b"\n",
         **pki,
         "tsa_certificate": pki["platform_ca_certificate"],
+        "platform_data_key": base64.b64encode(secrets.token_bytes(32)) + b"\n",
     }
 
 
@@ -521,7 +524,7 @@ def test_production_with_nothing_else_set_is_refused(tmp_path: Path) -> None:
     found = set(re.findall(r"etender\.E\d{3}", result.stderr))
     # DEBUG is off by default outside development and the clock is not moved,
     # so E003 and E006 need their own variable (next test).
-    assert found == {"etender.E001", "etender.E002", "etender.E004", "etender.E005", "etender.E007", "etender.E009"}, result.stderr
+    assert found == {"etender.E001", "etender.E002", "etender.E004", "etender.E005", "etender.E007", "etender.E009", "etender.E010"}, result.stderr
 
 
 def test_production_with_debug_and_a_moved_clock_is_refused_on_every_check(tmp_path: Path) -> None:

@@ -1,0 +1,330 @@
+"""The opening hall's WebSocket: thin. It authenticates, joins the groups of the user's
+audiences, validates each frame against its schema and hands it to a service.
+
+Protocol (docs/opening.md §4): on connect the server says ``hello``; the client
+asks for a ``snapshot`` or, after a reconnect, ``resume`` from the last sequence
+number it saw. Then events arrive in sequence order (``type: event``). Commands
+carry an optional ``ref`` echoed in the ``ok`` or ``error`` reply. A bad frame
+gets ``{"type": "error", "code": ...}`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from typing import Annotated, Any, Literal
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import translation
+from django.utils.translation import gettext as _
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from accounts.errors import DomainError, InvalidInput
+from tendering import hall
+from tendering.models import Tender
+from tendering.services import hall_events
+from tendering.services import opening as service
+
+# Close codes (4000-4999 are the application's): not signed in, not entitled, not open yet, unknown tender.
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_NOT_OPEN = 4409
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ref: str | None = Field(default=None, max_length=64)
+
+
+class Snapshot(_Frame):
+    type: Literal["snapshot"]
+
+
+class Resume(_Frame):
+    type: Literal["resume"]
+    last_seq: int = Field(ge=0)
+
+
+class Ping(_Frame):
+    type: Literal["ping"]
+
+
+class SignIn(_Frame):
+    type: Literal["sign_in"]
+
+
+class ReleaseKey(_Frame):
+    type: Literal["release_key"]
+    bid: uuid.UUID
+    file_key: str = Field(max_length=64, description="the 32-byte file key, base64")
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    bid: uuid.UUID
+    members: list[int] = Field(min_length=1, max_length=9)
+    part: str = Field(max_length=64)
+
+
+class SubmitParts(_Frame):
+    type: Literal["submit_parts"]
+    parts: list[Part] = Field(max_length=20000)
+
+
+class ConfirmRecord(_Frame):
+    type: Literal["confirm_record"]
+
+
+class Objection(_Frame):
+    type: Literal["object"]
+    text: str = Field(max_length=20000)
+
+
+class AnswerObjection(_Frame):
+    type: Literal["answer_objection"]
+    objection: int = Field(ge=1)
+    text: str = Field(max_length=20000)
+
+
+class ConcludeDecryption(_Frame):
+    type: Literal["conclude_decryption"]
+
+
+class CloseOpening(_Frame):
+    type: Literal["close_opening"]
+
+
+Command = Annotated[
+    Snapshot | Resume | Ping | SignIn | ReleaseKey | SubmitParts | ConfirmRecord | Objection | AnswerObjection | ConcludeDecryption | CloseOpening,
+    Field(discriminator="type"),
+]
+COMMANDS: TypeAdapter[Any] = TypeAdapter(Command)
+COMMAND_TYPES = {"snapshot", "resume", "ping", "sign_in", "release_key", "submit_parts", "confirm_record", "object", "answer_objection", "conclude_decryption", "close_opening"}
+
+
+def decode_key(text: str, field: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput({field: [_("不是有效的 base64。")]}) from None
+    if len(raw) != 32:
+        raise InvalidInput({field: [_("应为 32 字节。")]})
+    return raw
+
+
+def _language(scope: dict[str, Any]) -> str:
+    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+    headers = dict(scope.get("headers", []))
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    for candidate in [cookie, *(part.split(";")[0].strip() for part in accept.split(","))]:
+        if candidate:
+            try:
+                return translation.get_supported_language_variant(candidate)
+            except LookupError:
+                continue
+    return settings.LANGUAGE_CODE
+
+
+class HallConsumer(AsyncWebsocketConsumer):
+    """One participant's connection to one tender's opening hall."""
+
+    tender: Tender
+    groups_joined: list[str]
+    sent_seq: int | None
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        self.sent_seq = None
+        self.language = _language(self.scope)
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self._refuse("not_authenticated", _("请先登录。"), CLOSE_NOT_AUTHENTICATED)
+            return
+        try:
+            self.tender, audiences, last_seq = await self._enter(user)
+        except ObjectDoesNotExist:
+            await self._refuse("not_found", _("找不到该招标项目。"), CLOSE_NOT_FOUND)
+            return
+        except DomainError as exc:
+            code = CLOSE_NOT_OPEN if exc.code == "hall_not_open" else CLOSE_FORBIDDEN
+            await self._refuse(exc.code, exc.message, code)
+            return
+        for audience in sorted(audiences):
+            group = hall.group_name(self.tender.pk, audience)
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self._send({"type": "hello", "seq": last_seq, "max_frame_bytes": settings.HALL_FRAME_MAX_BYTES})
+
+    @database_sync_to_async
+    def _enter(self, user: Any) -> tuple[Tender, set[str], int]:
+        with translation.override(self.language):
+            try:
+                public_id = uuid.UUID(str(self.scope["url_route"]["kwargs"]["tender_id"]))
+            except ValueError:
+                raise Tender.DoesNotExist from None
+            tender = Tender.objects.get(public_id=public_id, published_at__isnull=False)
+            roles = service.require_hall(user, tender)
+            opening = service.ensure_opening(tender)
+            return tender, hall.audiences(user, roles), opening.last_seq
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _refuse(self, code: str, message: Any, close_code: int) -> None:
+        with translation.override(self.language):
+            await self._send({"type": "error", "code": code, "message": str(message)})
+        await self.close(code=close_code)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False, default=str))
+
+    # --- from the client --------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        with translation.override(self.language):
+            if not self.groups_joined:
+                return  # refused at connect; the socket is closing
+            if text_data is None:
+                await self._error(None, "binary_frame", _("只接受 JSON 文本帧。"))
+                return
+            if len(text_data.encode("utf-8")) > settings.HALL_FRAME_MAX_BYTES:
+                await self._error(None, "frame_too_large", _("消息过大：上限为 %(n)d 字节。") % {"n": settings.HALL_FRAME_MAX_BYTES})
+                return
+            try:
+                raw = json.loads(text_data)
+            except ValueError:
+                await self._error(None, "malformed_frame", _("消息不是有效的 JSON。"))
+                return
+            ref = raw.get("ref") if isinstance(raw, dict) and isinstance(raw.get("ref"), str) else None
+            if not isinstance(raw, dict) or raw.get("type") not in COMMAND_TYPES:
+                await self._error(ref, "unknown_type", _("未知的消息类型。"))
+                return
+            try:
+                command = COMMANDS.validate_python(raw)
+            except ValidationError as exc:
+                fields = {".".join(str(p) for p in e["loc"][1:]) or "frame": [e["msg"]] for e in exc.errors()}
+                await self._error(ref[:64] if ref else None, "invalid_frame", _("消息内容不符合要求。"), fields)
+                return
+            await self._dispatch(command)
+
+    async def _dispatch(self, command: Any) -> None:
+        if isinstance(command, Ping):
+            await self._send({"type": "pong", "ref": command.ref})
+            return
+        if isinstance(command, Snapshot):
+            await self._send_snapshot(command.ref)
+            return
+        if isinstance(command, Resume):
+            await self._resume(command)
+            return
+        try:
+            result = await self._run(command)
+        except DomainError as exc:
+            await self._error(command.ref, exc.code, exc.message, getattr(exc, "fields", None))
+            return
+        await self._send({"type": "ok", "ref": command.ref, **result})
+
+    @database_sync_to_async
+    def _run(self, command: Any) -> dict[str, Any]:
+        user = self.scope["user"]
+        tender = self.tender
+        with translation.override(self.language):
+            if isinstance(command, SignIn):
+                service.sign_in(user, tender)
+            elif isinstance(command, ReleaseKey):
+                service.release_key(user, tender, command.bid, decode_key(command.file_key, "file_key"))
+            elif isinstance(command, SubmitParts):
+                parts = [
+                    service.SubmittedPart(p.bid, tuple(p.members), decode_key(p.part, f"parts.{i}.part"))
+                    for i, p in enumerate(command.parts)
+                ]
+                submission = service.submit_custodian_parts(user, tender, parts)
+                return {"parts": submission.part_count}
+            elif isinstance(command, ConfirmRecord):
+                service.confirm_record(user, tender)
+            elif isinstance(command, Objection):
+                return {"objection": service.raise_objection(user, tender, command.text).pk}
+            elif isinstance(command, AnswerObjection):
+                service.answer_objection(user, tender, command.objection, command.text)
+            elif isinstance(command, ConcludeDecryption):
+                service.conclude_decryption(user, tender)
+            elif isinstance(command, CloseOpening):
+                service.close_opening(user, tender)
+        return {}
+
+    async def _error(self, ref: str | None, code: str, message: Any, fields: dict[str, Any] | None = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "ref": ref, "code": code, "message": str(message)}
+        if fields:
+            frame["fields"] = {k: [str(m) for m in v] for k, v in fields.items()}
+        await self._send(frame)
+
+    # --- snapshot, resume, events -----------------------------------------------------------------
+
+    @database_sync_to_async
+    def _snapshot(self) -> dict[str, Any]:
+        with translation.override(self.language):
+            return service.snapshot(self.scope["user"], self.tender)
+
+    async def _send_snapshot(self, ref: str | None) -> None:
+        try:
+            snapshot = await self._snapshot()
+        except DomainError as exc:
+            await self._error(ref, exc.code, exc.message)
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        snapshot["ref"] = ref
+        self.sent_seq = snapshot["seq"]
+        await self._send(snapshot)
+
+    @database_sync_to_async
+    def _missed(self, after: int, up_to: int | None = None) -> tuple[list[dict[str, Any]] | None, int]:
+        """The events after ``after`` this user may see (membership checked again), and the hall's last number."""
+        user = self.scope["user"]
+        roles = service.require_hall(user, self.tender)
+        opening = service.ensure_opening(self.tender)
+        opening.refresh_from_db(fields=["last_seq"])
+        events = hall_events.events_after(opening.pk, after, hall.audiences(user, roles), up_to)
+        return (None if events is None else [hall_events.event_frame(e) for e in events]), opening.last_seq
+
+    async def _resume(self, command: Resume) -> None:
+        try:
+            frames, last_seq = await self._missed(command.last_seq)
+        except DomainError as exc:
+            await self._error(command.ref, exc.code, exc.message)
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if frames is None or command.last_seq > last_seq:
+            # Too far behind, or a number this hall never gave: start again from a snapshot.
+            await self._send_snapshot(command.ref)
+            return
+        for frame in frames:
+            await self._send(frame)
+        self.sent_seq = max(command.last_seq, frames[-1]["seq"] if frames else command.last_seq)
+        await self._send({"type": "resumed", "ref": command.ref, "seq": self.sent_seq})
+
+    async def hall_event(self, message: dict[str, Any]) -> None:
+        """An event from one of this user's groups, sent in sequence order with any gap filled from the table."""
+        frame = message["frame"]
+        if self.sent_seq is None or frame["seq"] <= self.sent_seq:
+            return
+        if frame["seq"] == self.sent_seq + 1:
+            self.sent_seq = frame["seq"]
+            await self._send(frame)
+            return
+        try:
+            frames, _last = await self._missed(self.sent_seq, frame["seq"])
+        except DomainError:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        for missed in frames or [frame]:
+            if missed["seq"] > self.sent_seq:
+                self.sent_seq = missed["seq"]
+                await self._send(missed)

@@ -1,0 +1,375 @@
+"""Decrypting opened bids, in the worker, off the request path.
+
+One bid at a time: the ciphertext streams from the object store through the
+decryptor; the container is read as it comes (its price summary, then every
+file), and each file is re-encrypted at once, under a random key of the bid's
+evaluation copy, into an object of its own. No plaintext is ever written to the
+object store, the database or a disk; memory stays bounded whatever the size.
+
+Idempotent and resumable: the worker takes a lease on the bid and renews it as
+it reads; a worker killed mid-bid leaves a lease that expires, after which
+``resume_stalled`` (run by ``watch_opening`` and at every hall command) queues
+the bid again and another attempt starts from the beginning. Results are kept
+only by the worker that still holds the lease.
+
+Which state a bid that does not open ends in (GLOSSARY, 办法 Art 31):
+- the key matches the manifest's commitment but the ciphertext the bidder
+  signed does not decrypt, or its container or price summary is malformed:
+  the bidder's fault, so **revoked**;
+- the object store returns bytes that are not what was accepted (their hash
+  differs), or cannot be read after ``OPENING_DECRYPTION_ATTEMPTS`` tries:
+  another cause, so **failed** (counts as withdrawn).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import os
+import threading
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from archive import vault
+from archive.ledger import record
+from archive.storage import StorageError, get_object_store
+from config import clock
+from tendering.models import BidOpening, BidOpeningState, Opening
+from tendering.sealing import ContainerReader, Decryptor, SealingError, parse_manifest
+from tendering.sealing.stream import DecryptingReader, Encryptor
+from tendering.services import opening as opening_service
+from tendering.services.hall_events import publish
+
+logger = logging.getLogger(__name__)
+
+EVALUATION_INFO = "etender-evaluation-v1"
+PROGRESS_STEP = 8 * 1024 * 1024
+
+
+class LeaseLost(Exception):
+    """Another worker took the bid over (this one was too slow to renew its lease)."""
+
+
+class StoredBytesDiffer(Exception):
+    """The object store returned other bytes than the ciphertext accepted at the deadline."""
+
+
+@dataclasses.dataclass
+class Decrypted:
+    price_summary: dict[str, Any]
+    files: list[dict[str, Any]]
+    plaintext_sha256: str
+    plaintext_size: int
+    sealed_evaluation_key: bytes
+
+
+def worker_id() -> str:
+    return f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _lease_until() -> dt.datetime:
+    return clock.now() + dt.timedelta(seconds=settings.OPENING_LEASE_SECONDS)
+
+
+def _evaluation_key_purpose(bid_opening: BidOpening) -> str:
+    return f"evaluation-key:{bid_opening.bid.public_id}"
+
+
+def open_evaluation_key(bid_opening: BidOpening) -> bytes:
+    return vault.open_sealed(_evaluation_key_purpose(bid_opening), bytes(bid_opening.sealed_evaluation_key))
+
+
+def evaluation_info(bid_opening: BidOpening, path: str) -> bytes:
+    bid = bid_opening.bid
+    return f"{EVALUATION_INFO}|{bid.tender.public_id}|{bid.public_id}|{path}".encode()
+
+
+# --- claiming ----------------------------------------------------------------------------------------------
+
+
+def _claim(bid_opening_id: int, owner: str) -> BidOpening | None:
+    """Take the lease on a bid whose key is ready, or None when there is nothing to do here."""
+    with transaction.atomic():
+        found = BidOpening.objects.select_for_update().select_related("opening").filter(pk=bid_opening_id).first()
+        if found is None or found.opening.closed_at is not None:
+            return None
+        opening = Opening.objects.select_for_update().select_related("tender").get(pk=found.opening_id)
+        bid_opening = BidOpening.objects.select_for_update().select_related("bid", "bid__bidder", "bid__tender").get(pk=bid_opening_id)
+        now = clock.now()
+        if bid_opening.state == BidOpeningState.DECRYPTING and bid_opening.lease_until and bid_opening.lease_until > now:
+            return None  # a live worker has it
+        if bid_opening.state not in (BidOpeningState.KEY_READY, BidOpeningState.DECRYPTING):
+            return None  # no key yet, or already ended
+        if bid_opening.attempts >= settings.OPENING_DECRYPTION_ATTEMPTS:
+            opening_service.resolve(
+                opening,
+                bid_opening,
+                BidOpeningState.FAILED,
+                "decryption_attempts_exhausted",
+                _("平台在 %(n)d 次尝试中都未能完成解密（存储或系统故障），按撤回投标处理。") % {"n": bid_opening.attempts},
+            )
+            opening_service.maybe_publish_record(opening)
+            return None
+        bid_opening.state = BidOpeningState.DECRYPTING
+        bid_opening.lease_owner = owner
+        bid_opening.lease_until = _lease_until()
+        bid_opening.attempts += 1
+        bid_opening.progress_bytes = 0
+        bid_opening.save(update_fields=["state", "lease_owner", "lease_until", "attempts", "progress_bytes"])
+        if bid_opening.attempts > 1:
+            record(opening.tender.case, "tendering.opening.decryption_resumed", {"bid_id": str(bid_opening.bid.public_id), "attempt": bid_opening.attempts}, None)
+        publish(opening, "bid.state", opening_service.bid_view(bid_opening))
+        return bid_opening
+
+
+def _renew(bid_opening: BidOpening, owner: str, progress: int) -> None:
+    """Renew the lease and show the progress; LeaseLost if another worker has taken over."""
+    with transaction.atomic():
+        opening = Opening.objects.select_for_update().get(pk=bid_opening.opening_id)
+        updated = BidOpening.objects.filter(pk=bid_opening.pk, lease_owner=owner, state=BidOpeningState.DECRYPTING).update(
+            lease_until=_lease_until(), progress_bytes=progress
+        )
+        if not updated:
+            raise LeaseLost(str(bid_opening.bid.public_id))
+        publish(opening, "bid.progress", {"bid": str(bid_opening.bid.public_id), "position": bid_opening.position, "bytes": progress, "total": bid_opening.bid.size})
+
+
+# --- the work ----------------------------------------------------------------------------------------------
+
+
+class _ProgressReader:
+    """The stored ciphertext, counted as it is read, renewing the lease every PROGRESS_STEP bytes."""
+
+    def __init__(self, source: Any, on_progress: Any) -> None:
+        self._source = source
+        self._on_progress = on_progress
+        self.count = 0
+        self._next = PROGRESS_STEP
+        self.digest = hashlib.sha256()
+
+    def readinto(self, buffer: Any) -> int:
+        got = self._source.readinto(buffer) or 0
+        if got:
+            self.digest.update(memoryview(buffer)[:got])
+            self.count += got
+            if self.count >= self._next:
+                self._on_progress(self.count)
+                self._next = self.count + PROGRESS_STEP
+        return got
+
+
+class _HashingReader:
+    """The plaintext, hashed as the container reader takes it."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.digest = hashlib.sha256()
+        self.count = 0
+
+    def readinto(self, buffer: Any) -> int:
+        got = self._source.readinto(buffer) or 0
+        if got:
+            self.digest.update(memoryview(buffer)[:got])
+            self.count += got
+        return got
+
+
+def _store_encrypted(key: str, source: Any, file_key: bytes, info: bytes) -> Any:
+    """Encrypt ``source`` into the object ``key`` through a pipe: bounded memory, nothing on disk."""
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        with os.fdopen(write_fd, "wb") as sink:
+            try:
+                Encryptor(file_key, info).encrypt(source, sink)
+            except BrokenPipeError:
+                pass  # the store stopped reading; its own error is raised below
+            except BaseException as exc:
+                failure.append(exc)
+
+    producer = threading.Thread(target=produce, name="evaluation-copy", daemon=True)
+    producer.start()
+    try:
+        with os.fdopen(read_fd, "rb") as stream:
+            stored = get_object_store().put(key, stream, content_type="application/octet-stream")
+    finally:
+        producer.join()
+    if failure:
+        raise failure[0]
+    return stored
+
+
+def _decrypt(bid_opening: BidOpening, owner: str) -> Decrypted:
+    bid = bid_opening.bid
+    manifest = parse_manifest(bytes(bid.manifest))
+    file_key = opening_service.open_file_key(bid_opening)
+    evaluation_key = os.urandom(32)
+    files: list[dict[str, Any]] = []
+    with get_object_store().open(bid.object_key, bid.version_id or None) as stored:
+        counted = _ProgressReader(stored, lambda n: _renew(bid_opening, owner, n))
+        plain = DecryptingReader(Decryptor(file_key, manifest.identity.stream_info()), counted)
+        hashed = _HashingReader(plain)
+        container = ContainerReader(hashed)
+        try:
+            summary = container.price_summary()
+            if summary.identity != manifest.identity:
+                raise SealingError("the price summary inside names another tender, bid or bidder than the manifest")
+            for number, member in enumerate(container.files(), start=1):
+                plain_digest = _HashingReader(member)
+                key = f"tenders/{bid.tender.public_id}/opened/{bid.public_id}/{number:04d}"
+                copy = _store_encrypted(key, plain_digest, evaluation_key, evaluation_info(bid_opening, member.path))
+                files.append(
+                    {
+                        "path": member.path,
+                        "size": member.size,
+                        "sha256": plain_digest.digest.hexdigest(),
+                        "object_key": copy.key,
+                        "version_id": copy.version_id or "",
+                        "stored_sha256": copy.sha256,
+                    }
+                )
+        except SealingError:
+            _check_stored_bytes(bid, stored, counted)
+            raise
+    result = plain.result
+    if result is None or counted.count != bid.size or counted.digest.hexdigest() != bid.sha256:
+        raise StoredBytesDiffer(str(bid.public_id))
+    return Decrypted(
+        price_summary=summary.to_json(),
+        files=files,
+        plaintext_sha256=hashed.digest.hexdigest(),
+        plaintext_size=hashed.count,
+        sealed_evaluation_key=vault.seal(_evaluation_key_purpose(bid_opening), evaluation_key),
+    )
+
+
+def _check_stored_bytes(bid: Any, stored: Any, counted: _ProgressReader) -> None:
+    """After a decryption failure: were the stored bytes the accepted ones? If not, it is not the bidder's fault."""
+    buffer = memoryview(bytearray(1 << 20))
+    while got := stored.readinto(buffer):
+        counted.digest.update(buffer[:got])
+        counted.count += got
+    if counted.count != bid.size or counted.digest.hexdigest() != bid.sha256:
+        raise StoredBytesDiffer(str(bid.public_id))
+
+
+def decrypt_bid(bid_opening_id: int) -> str:
+    """Decrypt one bid (the worker's task); what happened, in a word."""
+    owner = worker_id()
+    bid_opening = _claim(bid_opening_id, owner)
+    if bid_opening is None:
+        return "nothing to do"
+    try:
+        decrypted = _decrypt(bid_opening, owner)
+    except LeaseLost:
+        return "taken over"
+    except StoredBytesDiffer:
+        _end(bid_opening, owner, BidOpeningState.FAILED, "stored_ciphertext_differs", _("对象存储返回的密文与投标时受理的密文不一致（存储故障），按撤回投标处理。"))
+        return "failed"
+    except SealingError as exc:
+        _end(bid_opening, owner, BidOpeningState.REVOKED, "bid_not_decryptable", _("密钥与承诺相符，但投标人密封的文件无法解密或格式不符：%(reason)s") % {"reason": exc})
+        return "revoked"
+    except (StorageError, OSError) as exc:
+        logger.warning("decryption of bid %s interrupted: %s", bid_opening.bid.public_id, exc)
+        _release(bid_opening, owner)
+        raise
+    _finish(bid_opening, owner, decrypted)
+    return "opened"
+
+
+def _locked_own(bid_opening: BidOpening, owner: str) -> tuple[Opening, BidOpening] | None:
+    opening = Opening.objects.select_for_update().select_related("tender").get(pk=bid_opening.opening_id)
+    current = BidOpening.objects.select_for_update().select_related("bid", "bid__bidder").get(pk=bid_opening.pk)
+    if current.lease_owner != owner or current.state != BidOpeningState.DECRYPTING:
+        return None
+    return opening, current
+
+
+def _finish(bid_opening: BidOpening, owner: str, decrypted: Decrypted) -> None:
+    with transaction.atomic():
+        locked = _locked_own(bid_opening, owner)
+        if locked is None:
+            return
+        opening, current = locked
+        current.state = BidOpeningState.OPENED
+        current.price_summary = decrypted.price_summary
+        current.files = decrypted.files
+        current.plaintext_sha256 = decrypted.plaintext_sha256
+        current.plaintext_size = decrypted.plaintext_size
+        current.sealed_evaluation_key = decrypted.sealed_evaluation_key
+        current.progress_bytes = current.bid.size
+        current.resolved_at = clock.now()
+        current.lease_owner = ""
+        current.lease_until = None
+        current.save()
+        record(
+            opening.tender.case,
+            "tendering.opening.bid_opened",
+            {
+                "bid_id": str(current.bid.public_id),
+                "key_source": current.key_source,
+                "plaintext_sha256": decrypted.plaintext_sha256,
+                "plaintext_size": decrypted.plaintext_size,
+                "price_summary": decrypted.price_summary,
+                "files": [{"path": f["path"], "size": f["size"], "sha256": f["sha256"]} for f in decrypted.files],
+            },
+            None,
+        )
+        publish(opening, "bid.state", opening_service.bid_view(current))
+        opening_service.maybe_publish_record(opening)
+
+
+def _end(bid_opening: BidOpening, owner: str, state: str, code: str, detail: str) -> None:
+    with transaction.atomic():
+        locked = _locked_own(bid_opening, owner)
+        if locked is None:
+            return
+        opening, current = locked
+        opening_service.resolve(opening, current, state, code, detail)
+        opening_service.maybe_publish_record(opening)
+
+
+def _release(bid_opening: BidOpening, owner: str) -> None:
+    """Give the bid back after a failure of the platform's own, for another attempt."""
+    with transaction.atomic():
+        locked = _locked_own(bid_opening, owner)
+        if locked is None:
+            return
+        opening, current = locked
+        current.state = BidOpeningState.KEY_READY
+        current.lease_owner = ""
+        current.lease_until = None
+        current.save(update_fields=["state", "lease_owner", "lease_until"])
+        publish(opening, "bid.state", opening_service.bid_view(current))
+
+
+# --- resuming ----------------------------------------------------------------------------------------------
+
+
+def stalled(opening: Opening) -> list[int]:
+    """Bids with a key whose decryption is not running: never claimed, or their worker's lease expired."""
+    now = clock.now()
+    ready = opening.bids.filter(state=BidOpeningState.KEY_READY).values_list("pk", flat=True)
+    expired = opening.bids.filter(state=BidOpeningState.DECRYPTING, lease_until__lt=now).values_list("pk", flat=True)
+    return sorted({*ready, *expired})
+
+
+def resume_stalled(opening: Opening) -> int:
+    """Queue every stalled bid again (a claim refuses a bid that a live worker holds, so this is safe to repeat)."""
+    from tendering.tasks import decrypt_bid as decrypt_task
+
+    ids = stalled(opening)
+    for bid_opening_id in ids:
+        decrypt_task.enqueue(bid_opening_id)
+    return len(ids)
+
+
+def opening_needs_watch(opening: Opening) -> bool:
+    return opening.closed_at is None and opening.bids.filter(state__in=[BidOpeningState.KEY_READY, BidOpeningState.DECRYPTING]).exists()

@@ -1,0 +1,181 @@
+"""A whole opening, in order: keys from a bidder and from the custodians, a custodian's wrong parts named,
+a bidder who never decrypts, the worker's decryption, the record confirmed and objected to, closing, the signed PDF."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from archive.ledger import verify_ledger
+from archive.models import LedgerEntry
+from archive.pdf import verify_pdf_signature
+from archive.signing import platform_signer
+from archive.storage import get_object_store
+from tendering.models import BidOpening, BidOpeningState, KeySource, Opening, OpeningEvent, Phase, UnreleasedBidRule
+from tendering.services import decryption, opening
+from tendering.services.opening_record import file_record
+from tests.opening.conftest import OpeningCase
+
+pytestmark = pytest.mark.django_db
+
+
+def bid_openings(case: OpeningCase) -> list[BidOpening]:
+    return list(BidOpening.objects.filter(opening__tender=case.tender).select_related("bid").order_by("position"))
+
+
+def run_worker(case: OpeningCase) -> list[str]:
+    """What the worker does: every bid with a key, decrypted."""
+    return [decryption.decrypt_bid(b.pk) for b in bid_openings(case) if b.state == BidOpeningState.KEY_READY]
+
+
+def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_record(opening_case: OpeningCase) -> None:
+    case = opening_case
+    a, b, c = case.entries
+    tenderer, regulator = case.personas.tenderer, case.personas.regulator
+    case.at_opening()
+    for person in (tenderer, regulator, a.user, b.user, c.user, *case.custodians):
+        opening.sign_in(person, case.tender)
+    opening.sign_in(a.user, case.tender)  # twice: once counted
+
+    # Bidder A releases its key; bidder C never does; bidder B neither (its bid is left to the custodians).
+    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    assert run_worker(case) == ["opened"]
+
+    # Custodian 2 (position 2) submits wrong parts; custodian 3's then complete subset {2, 3}: it fails and both are suspects.
+    opening.submit_custodian_parts(case.custodians[1], case.tender, case.parts_of(1, corrupt=True))
+    opening.submit_custodian_parts(case.custodians[2], case.tender, case.parts_of(2))
+    failures = [json.loads(e.data) for e in LedgerEntry.objects.filter(action="tendering.opening.custodian_parts_failed").order_by("seq")]
+    assert {f["bid_id"] for f in failures} == {str(b.bid.public_id), str(c.bid.public_id)}
+    assert all(f["failed_subsets"] == [[2, 3]] and f["suspects"] == [2, 3] for f in failures)
+    assert [x.state for x in bid_openings(case)] == ["opened", "awaiting_key", "awaiting_key"]
+
+    # Custodian 1 completes {1, 2} (fails: custodian 2 is the one in every failing subset) and {1, 3} (opens).
+    opening.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0))
+    failures = [json.loads(e.data) for e in LedgerEntry.objects.filter(action="tendering.opening.custodian_parts_failed").order_by("seq")][2:]
+    assert all(f["failed_subsets"] == [[1, 2]] and f["suspects"] == [2] for f in failures)
+    named = OpeningEvent.objects.filter(kind="custodian.parts_failed").order_by("-seq").first()
+    assert named is not None and named.payload["suspects"] == [{"position": 2, "name": case.custodians[1].display_name}]
+    assert [x.state for x in bid_openings(case)] == ["opened", "key_ready", "key_ready"]
+    assert [x.key_source for x in bid_openings(case)] == [KeySource.BIDDER, KeySource.CUSTODIANS, KeySource.CUSTODIANS]
+    assert run_worker(case) == ["opened", "opened"]
+
+    # Every price summary is read from inside the bids.
+    prices = [x.price_summary["lots"][0]["price_yuan"] for x in bid_openings(case)]
+    assert prices == ["6123456.70", "5980000.00", "6050000.50"]
+    for entry, bo in zip(case.entries, bid_openings(case), strict=True):
+        assert bo.plaintext_size and len(bo.files) == 1 and bo.files[0]["path"] == "bid/技术标.pdf"
+        assert bo.files[0]["sha256"] == hashlib.sha256(entry.sealed.plaintext).hexdigest()
+        # The evaluation copy is ciphertext, under a key of its own: never the plaintext.
+        with get_object_store().open(bo.files[0]["object_key"], bo.files[0]["version_id"] or None) as stored:
+            copy = stored.read()
+        assert entry.sealed.plaintext[:64] not in copy and len(copy) > len(entry.sealed.plaintext)
+
+    # The record is published once the decryption is concluded; bidders confirm or object.
+    op = Opening.objects.get(tender=case.tender)
+    assert op.record_published_at is None
+    case.clock.set(op.decryption_ends_at)
+    opening.conclude_decryption(tenderer, case.tender)
+    op.refresh_from_db()
+    assert op.record_published_at is not None and op.confirmation_ends_at is not None
+    opening.confirm_record(a.user, case.tender)
+    objection = opening.raise_objection(b.user, case.tender, "第 2 标段工期应为 120 日历天，请核对。")
+    with pytest.raises(Exception) as early:
+        opening.close_opening(tenderer, case.tender)
+    assert getattr(early.value, "code", "") == "objections_unanswered"
+    opening.answer_objection(tenderer, case.tender, objection.pk, "经核对开标一览表，工期为 180 日历天，记录无误。")
+    with pytest.raises(Exception) as waiting:
+        opening.close_opening(tenderer, case.tender)
+    assert getattr(waiting.value, "code", "") == "confirmation_open"
+    case.clock.set(op.confirmation_ends_at)
+    opening.close_opening(tenderer, case.tender)
+    case.tender.refresh_from_db()
+    assert case.tender.phase(case.clock()) == Phase.EVALUATION
+    confirmed = [(x.confirmed_at is not None, x.confirmed_by_default) for x in bid_openings(case)]
+    assert confirmed == [(True, False), (True, True), (True, True)]
+
+    # The signed PDF, filed once.
+    assert file_record(op.pk) == "filed"
+    assert file_record(op.pk) == "already filed"
+    op.refresh_from_db()
+    with get_object_store().open(op.record_object_key, op.record_version_id or None) as stored:
+        pdf = stored.read()
+    report = verify_pdf_signature(pdf, platform_signer().trust_anchors)
+    assert report.valid and report.covers_whole_document and report.timestamp_valid, report.problem
+    assert hashlib.sha256(pdf).hexdigest() == op.record_sha256
+
+    # The ledger tells the opening in order, and verifies.
+    actions = [e.action for e in LedgerEntry.objects.filter(case=case.tender.case, action__startswith="tendering.opening.").order_by("seq")]
+    assert actions[0] == "tendering.opening.started"
+    assert actions.count("tendering.opening.signed_in") == 8
+    assert actions.count("tendering.opening.bid_opened") == 3
+    assert actions.count("tendering.opening.key_ready") == 3
+    assert actions.index("tendering.opening.record_published") < actions.index("tendering.opening.closed") < actions.index("tendering.opening.record_filed")
+    assert verify_ledger().ok
+    # The hall's events are numbered without gaps.
+    seqs = list(OpeningEvent.objects.filter(opening=op).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, op.last_seq + 1))
+
+
+def test_under_the_revoked_rule_a_bid_not_released_counts_as_revoked(opening_case: OpeningCase) -> None:
+    case = opening_case
+    type(case.tender).objects.filter(pk=case.tender.pk).update(unreleased_bids=UnreleasedBidRule.REVOKED)
+    case.tender.refresh_from_db()
+    a = case.entries[0]
+    case.at_opening()
+    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    run_worker(case)
+    case.clock.set(Opening.objects.get(tender=case.tender).decryption_ends_at)
+    opening.conclude_decryption(case.personas.tenderer, case.tender)
+    assert [(x.state, x.outcome_code) for x in bid_openings(case)] == [
+        ("opened", ""),
+        ("revoked", "key_not_released"),
+        ("revoked", "key_not_released"),
+    ]
+    assert Opening.objects.get(tender=case.tender).record_published_at is not None
+
+
+def test_stored_bytes_that_changed_end_the_bid_as_failed_not_as_the_bidders_fault(opening_case: OpeningCase, object_store_dir: Path) -> None:
+    case = opening_case
+    a = case.entries[0]
+    case.at_opening()
+    # The object store's copy is damaged after the deadline (a disk fault, or someone with access to the bucket).
+    store = get_object_store()
+    info = store.stat(a.bid.object_key, a.bid.version_id or None)
+    damaged = [p for p in Path(object_store_dir).rglob("*") if p.is_file() and p.stat().st_size == info.size]
+    assert damaged, "the stored ciphertext was not found on disk"
+    for path in damaged:
+        data = bytearray(path.read_bytes())
+        data[5000] ^= 0x01
+        path.write_bytes(bytes(data))
+    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    assert run_worker(case) == ["failed"]
+    first = bid_openings(case)[0]
+    assert (first.state, first.outcome_code) == (BidOpeningState.FAILED, "stored_ciphertext_differs")
+
+
+def test_a_bid_whose_worker_died_is_taken_over_once_its_lease_expires(opening_case: OpeningCase, settings: object) -> None:
+    case = opening_case
+    a = case.entries[0]
+    case.at_opening()
+    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    bo = bid_openings(case)[0]
+    # A worker claims it and dies before finishing.
+    claimed = decryption._claim(bo.pk, "dead-worker")
+    assert claimed is not None and claimed.state == BidOpeningState.DECRYPTING
+    op = Opening.objects.get(tender=case.tender)
+    assert decryption.stalled(op) == []  # its lease still runs
+    assert decryption.decrypt_bid(bo.pk) == "nothing to do"  # a second worker leaves it alone meanwhile
+    case.clock.advance(seconds=61)
+    assert decryption.stalled(op) == [bo.pk]
+    assert decryption.decrypt_bid(bo.pk) == "opened"
+    bo.refresh_from_db()
+    assert bo.state == BidOpeningState.OPENED and bo.attempts == 2
+    assert LedgerEntry.objects.filter(action="tendering.opening.decryption_resumed").count() == 1
+    assert LedgerEntry.objects.filter(action="tendering.opening.bid_opened").count() == 1
+    # The dead worker, were it to wake up, can no longer keep a result.
+    decryption._finish(claimed, "dead-worker", decryption.Decrypted({}, [], "", 0, b""))
+    bo.refresh_from_db()
+    assert bo.price_summary["lots"][0]["price_yuan"] == "6123456.70"
