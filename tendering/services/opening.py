@@ -141,6 +141,10 @@ def ensure_opening(tender: Tender) -> Opening:
         )
         opening = Opening.objects.select_for_update().get(pk=opening.pk)
         publish(opening, "opening.started", _moments(opening))
+        from tendering.tasks import schedule_watch
+
+        opening_id = opening.pk
+        transaction.on_commit(lambda: schedule_watch(opening_id))
     return opening
 
 
@@ -784,3 +788,10 @@ def manifests_for(user: Any, tender: Tender) -> list[dict[str, Any]]:
         {"bid": str(b.bid.public_id), "position": b.position, "state": b.state, "manifest": base64.b64encode(bytes(b.bid.manifest)).decode()}
         for b in qs
     ]
+
+
+def filed_record(user: Any, tender: Tender) -> Opening | None:
+    """The closed opening whose signed record is filed, for a participant or supervisor; None before."""
+    require_hall(user, tender)
+    found = Opening.objects.filter(tender=tender).exclude(record_sha256="").first()
+    return found

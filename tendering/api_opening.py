@@ -1,0 +1,161 @@
+"""API of the opening (开标) for programs: the ``etender`` client releases keys and submits
+custodians' parts here; the hall's page uses the WebSocket (tendering/consumers.py),
+which calls the same services. docs/opening.md describes both.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+from pydantic import Field
+
+from accounts.errors import InvalidInput, NotFound
+from archive.storage import get_object_store
+from config.api_auth import AUTHENTICATED, actor
+from tendering.api import get_tender
+from tendering.services import opening
+
+router = Router(tags=["opening"])
+
+
+class KeyIn(Schema):
+    file_key: str = Field(max_length=64, description="The bid's 32-byte file key, base64, opened from the bidder's own envelope")
+
+
+class PartIn(Schema):
+    bid: uuid.UUID
+    members: list[int] = Field(min_length=1, max_length=9, description="The subset, as in the manifest (custodians numbered from 0)")
+    part: str = Field(max_length=64, description="The 32-byte part, base64")
+
+
+class PartsIn(Schema):
+    parts: list[PartIn] = Field(max_length=20000)
+
+
+class TextIn(Schema):
+    text: str = Field(max_length=20000)
+
+
+class BidStateOut(Schema):
+    bid: uuid.UUID
+    position: int
+    state: str
+    key_source: str
+
+
+class ManifestOut(Schema):
+    bid: uuid.UUID
+    position: int
+    state: str
+    manifest: str = Field(description="The bid's signed canonical manifest, base64: its envelopes are what keys open")
+
+
+class PartsOut(Schema):
+    parts: int
+
+
+class ObjectionOut(Schema):
+    id: int
+    text: str
+    answer: str
+
+
+def _key(text: str, field: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput({field: [_("不是有效的 base64。")]}) from None
+    if len(raw) != 32:
+        raise InvalidInput({field: [_("应为 32 字节。")]})
+    return raw
+
+
+@router.get("/{public_id}/opening", auth=AUTHENTICATED, summary="The opening hall as the caller sees it now (snapshot)")
+def hall_snapshot(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    user = actor(request)
+    return opening.snapshot(user, get_tender(user, public_id))
+
+
+@router.get("/{public_id}/opening/manifests", auth=AUTHENTICATED, response=list[ManifestOut], summary="Manifests whose envelopes the caller opens")
+def manifests(request: HttpRequest, public_id: uuid.UUID) -> list[dict[str, Any]]:
+    user = actor(request)
+    return opening.manifests_for(user, get_tender(user, public_id))
+
+
+@router.post("/{public_id}/opening/sign-in", auth=AUTHENTICATED, summary="Sign in to the hall (签到)")
+def sign_in(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    user = actor(request)
+    attendance = opening.sign_in(user, get_tender(user, public_id))
+    return opening.attendance_view(attendance)
+
+
+@router.post("/{public_id}/opening/bids/{bid_id}/key", auth=AUTHENTICATED, response=BidStateOut, summary="Release a bid's file key (bidder)")
+def release_key(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID, payload: KeyIn) -> dict[str, Any]:
+    user = actor(request)
+    released = opening.release_key(user, get_tender(user, public_id), bid_id, _key(payload.file_key, "file_key"))
+    return {"bid": released.bid.public_id, "position": released.position, "state": released.state, "key_source": released.key_source}
+
+
+@router.post("/{public_id}/opening/custodian-parts", auth=AUTHENTICATED, response=PartsOut, summary="Submit every part of the caller's (custodian)")
+def custodian_parts(request: HttpRequest, public_id: uuid.UUID, payload: PartsIn) -> dict[str, Any]:
+    user = actor(request)
+    parts = [opening.SubmittedPart(p.bid, tuple(p.members), _key(p.part, f"parts.{i}.part")) for i, p in enumerate(payload.parts)]
+    submission = opening.submit_custodian_parts(user, get_tender(user, public_id), parts)
+    return {"parts": submission.part_count}
+
+
+@router.post("/{public_id}/opening/conclude", auth=AUTHENTICATED, summary="End the decryption (tenderer)")
+def conclude(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    user = actor(request)
+    tender = get_tender(user, public_id)
+    opening.conclude_decryption(user, tender)
+    return opening.snapshot(user, tender)
+
+
+@router.post("/{public_id}/opening/record/confirm", auth=AUTHENTICATED, summary="Confirm the opening record (bidder)")
+def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    user = actor(request)
+    confirmed = opening.confirm_record(user, get_tender(user, public_id))
+    return {"position": confirmed.position, "confirmed_at": confirmed.confirmed_at}
+
+
+@router.post("/{public_id}/opening/record/objections", auth=AUTHENTICATED, response={201: ObjectionOut}, summary="Object to the opening record (bidder)")
+def object_to_record(request: HttpRequest, public_id: uuid.UUID, payload: TextIn) -> tuple[int, dict[str, Any]]:
+    user = actor(request)
+    objection = opening.raise_objection(user, get_tender(user, public_id), payload.text)
+    return 201, {"id": objection.pk, "text": objection.text, "answer": objection.answer}
+
+
+@router.post("/{public_id}/opening/record/objections/{objection_id}/answer", auth=AUTHENTICATED, response=ObjectionOut, summary="Answer an objection (tenderer)")
+def answer(request: HttpRequest, public_id: uuid.UUID, objection_id: int, payload: TextIn) -> dict[str, Any]:
+    user = actor(request)
+    objection = opening.answer_objection(user, get_tender(user, public_id), objection_id, payload.text)
+    return {"id": objection.pk, "text": objection.text, "answer": objection.answer}
+
+
+@router.post("/{public_id}/opening/close", auth=AUTHENTICATED, summary="Close the opening (tenderer)")
+def close(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    user = actor(request)
+    tender = get_tender(user, public_id)
+    opening.close_opening(user, tender)
+    return opening.snapshot(user, tender)
+
+
+@router.get("/{public_id}/opening/record.pdf", auth=AUTHENTICATED, summary="The signed opening record (PDF), once filed")
+def record_pdf(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    user = actor(request)
+    tender = get_tender(user, public_id)
+    filed = opening.filed_record(user, tender)
+    if filed is None:
+        raise NotFound(_("开标记录表尚未生成。"))
+    with get_object_store().open(filed.record_object_key, filed.record_version_id or None) as stored:
+        data = stored.read()
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="opening-record-{tender.number}.pdf"'
+    return response
