@@ -95,11 +95,14 @@ def evaluation_info(bid_opening: BidOpening, path: str) -> bytes:
 
 def _claim(bid_opening_id: int, owner: str) -> BidOpening | None:
     """Take the lease on a bid whose key is ready, or None when there is nothing to do here."""
+    found = BidOpening.objects.filter(pk=bid_opening_id).values_list("opening_id", flat=True).first()
+    if found is None:
+        return None
     with transaction.atomic():
-        found = BidOpening.objects.select_for_update().select_related("opening").filter(pk=bid_opening_id).first()
-        if found is None or found.opening.closed_at is not None:
+        # The opening's row first, as every service does, so two lockers never wait on each other.
+        opening = Opening.objects.select_for_update().select_related("tender").get(pk=found)
+        if opening.closed_at is not None:
             return None
-        opening = Opening.objects.select_for_update().select_related("tender").get(pk=found.opening_id)
         bid_opening = BidOpening.objects.select_for_update().select_related("bid", "bid__bidder", "bid__tender").get(pk=bid_opening_id)
         now = clock.now()
         if bid_opening.state == BidOpeningState.DECRYPTING and bid_opening.lease_until and bid_opening.lease_until > now:
