@@ -111,7 +111,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+                # redis-py 8 gives every socket a 5 s read timeout, which ends channels_redis'
+                # blocking reads (and so every idle WebSocket) after 5 s: no timeout here.
+                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": None}],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "etender"),
             },
         }

@@ -13,13 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 import uuid
 from typing import Annotated, Any, Literal
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import translation
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -35,6 +39,8 @@ CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_NOT_OPEN = 4409
+# Live events re-check the listener's membership at most this often (commands and resumes always do).
+MEMBERSHIP_RECHECK_SECONDS = 30.0
 
 
 class _Frame(BaseModel):
@@ -141,6 +147,7 @@ class HallConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.groups_joined = []
         self.sent_seq = None
+        self.checked_at = time.monotonic()
         self.language = _language(self.scope)
         user = self.scope.get("user")
         await self.accept()
@@ -184,7 +191,17 @@ class HallConsumer(AsyncWebsocketConsumer):
         await self.close(code=close_code)
 
     async def _send(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False, default=str))
+        # The encoder of the hall's events and of the HTTP API: a snapshot's dates are written as the events' are.
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False, cls=DjangoJSONEncoder))
+
+    def _current_user(self) -> Any:
+        """The user as the database has it now (sync code only).
+
+        The scope's user is loaded once per connection and caches its roles:
+        a role withdrawn after connecting must count at the next command or resume.
+        """
+        found = get_user_model().objects.select_related("organization").filter(pk=self.scope["user"].pk, is_active=True).first()
+        return found if found is not None else AnonymousUser()
 
     # --- from the client --------------------------------------------------------------------------
 
@@ -234,7 +251,7 @@ class HallConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _run(self, command: Any) -> dict[str, Any]:
-        user = self.scope["user"]
+        user = self._current_user()
         tender = self.tender
         with translation.override(self.language):
             if isinstance(command, SignIn):
@@ -271,7 +288,7 @@ class HallConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _snapshot(self) -> dict[str, Any]:
         with translation.override(self.language):
-            return service.snapshot(self.scope["user"], self.tender)
+            return service.snapshot(self._current_user(), self.tender)
 
     async def _send_snapshot(self, ref: str | None) -> None:
         try:
@@ -287,12 +304,16 @@ class HallConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _missed(self, after: int, up_to: int | None = None) -> tuple[list[dict[str, Any]] | None, int]:
         """The events after ``after`` this user may see (membership checked again), and the hall's last number."""
-        user = self.scope["user"]
+        user = self._current_user()
         roles = service.require_hall(user, self.tender)
         opening = service.ensure_opening(self.tender)
         opening.refresh_from_db(fields=["last_seq"])
         events = hall_events.events_after(opening.pk, after, hall.audiences(user, roles), up_to)
         return (None if events is None else [hall_events.event_frame(e) for e in events]), opening.last_seq
+
+    @database_sync_to_async
+    def _still_in_hall(self) -> bool:
+        return bool(service.roles_in_hall(self._current_user(), self.tender))
 
     async def _resume(self, command: Resume) -> None:
         try:
@@ -315,6 +336,12 @@ class HallConsumer(AsyncWebsocketConsumer):
         frame = message["frame"]
         if self.sent_seq is None or frame["seq"] <= self.sent_seq:
             return
+        if time.monotonic() - self.checked_at > MEMBERSHIP_RECHECK_SECONDS:
+            # A participant removed from the procedure stops hearing the hall, even if it only listens.
+            if not await self._still_in_hall():
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+            self.checked_at = time.monotonic()
         if frame["seq"] == self.sent_seq + 1:
             self.sent_seq = frame["seq"]
             await self._send(frame)

@@ -1,0 +1,530 @@
+"""The opening hall's WebSocket (tendering/consumers.py), through the ASGI application Daphne serves, signed in
+with a session cookie: refusals, bad frames, the snapshot, live events by audience, resuming, a supervisor who
+only watches, and membership checked again after connecting.
+
+The consumer reaches the database from worker threads, so these tests use a transactional database; every
+test has its own tender (and so its own groups), and with the in-memory layer the groups are emptied after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, transaction
+from django.test import Client
+
+from accounts.models import Role, RoleGrant, User
+from config.asgi import application
+from tendering import hall
+from tendering.models import BidOpening, BidOpeningState, Opening, OpeningEvent, Tender
+from tendering.services import decryption, hall_events
+from tendering.services import opening as service
+from tests.opening.conftest import OpeningCase
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+# Generous: the consumer's database work runs in a thread, and CI machines are slow.
+TIMEOUT = 10
+NOT_IN_HALL = "您不是本项目开标的参加人：只有招标人、代理机构、投标人、密钥保管人和监督人员可以进入开标大厅。"
+
+
+# --- connecting -----------------------------------------------------------------------------------------------
+
+
+def session_cookie(user: User) -> bytes:
+    client = Client()
+    client.force_login(user)
+    name = django_settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
+
+
+class Sockets:
+    """The connections a test opens, each closed after it."""
+
+    def __init__(self) -> None:
+        self.open: list[WebsocketCommunicator] = []
+
+    async def enter(self, user: User | None, tender_id: Any) -> tuple[WebsocketCommunicator, dict[str, Any]]:
+        """Connect as ``user`` (None: not signed in); the first frame the server sends."""
+        headers = [(b"origin", b"http://testserver")]
+        if user is not None:
+            headers.append((b"cookie", await database_sync_to_async(session_cookie)(user)))
+        communicator = WebsocketCommunicator(application, f"/ws/tenders/{tender_id}/hall/", headers=headers)
+        self.open.append(communicator)
+        connected, _subprotocol = await communicator.connect(timeout=TIMEOUT)
+        assert connected
+        return communicator, await frame(communicator)
+
+    async def following(self, user: User, tender: Tender) -> tuple[WebsocketCommunicator, int]:
+        """Connect and resume from the hello's number: from then on the server sends every event."""
+        communicator, hello = await self.enter(user, tender.public_id)
+        assert hello["type"] == "hello"
+        await communicator.send_json_to({"type": "resume", "last_seq": hello["seq"]})
+        assert await frame(communicator) == {"type": "resumed", "ref": None, "seq": hello["seq"]}
+        return communicator, hello["seq"]
+
+    async def leave(self, communicator: WebsocketCommunicator) -> None:
+        self.open.remove(communicator)
+        await communicator.disconnect(timeout=TIMEOUT)
+
+
+@pytest_asyncio.fixture
+async def sockets(transactional_db: Any) -> AsyncIterator[Sockets]:
+    opened = Sockets()
+    yield opened
+    for communicator in opened.open:
+        await communicator.disconnect(timeout=TIMEOUT)
+    # The consumers' database work ran in asgiref's thread, whose connections outlive the test
+    # (CONN_MAX_AGE) and would keep PostgreSQL from dropping the test database at the end.
+    await database_sync_to_async(connections.close_all)()
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        # SQLite gives the next test's tender the same id, and so the same group names.
+        await layer.flush()
+
+
+@pytest.fixture
+def hall_case(opening_case: OpeningCase) -> OpeningCase:
+    """The opening case with the clock just after the opening time and the hall open."""
+    opening_case.at_opening()
+    return opening_case
+
+
+async def frame(communicator: WebsocketCommunicator) -> dict[str, Any]:
+    received: dict[str, Any] = await communicator.receive_json_from(timeout=TIMEOUT)
+    return received
+
+
+async def close_code(communicator: WebsocketCommunicator) -> int:
+    message = await communicator.receive_output(timeout=TIMEOUT)
+    assert message["type"] == "websocket.close", message
+    code: int = message["code"]
+    return code
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def on_the_wire(value: Any) -> Any:
+    """A value as JSON carries it, dates as the HTTP API and the hall's events write them."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+# --- reading the database from the test's event loop ----------------------------------------------------------
+
+
+@database_sync_to_async
+def hall_state(tender: Tender) -> tuple[int, int, list[str]]:
+    """What a refused or bad frame must leave as it was: the hall's number, its events, every bid's state."""
+    opening = Opening.objects.get(tender=tender)
+    states = list(BidOpening.objects.filter(opening=opening).order_by("position").values_list("state", flat=True))
+    return opening.last_seq, OpeningEvent.objects.filter(opening=opening).count(), states
+
+
+@database_sync_to_async
+def service_snapshot(user: User, tender: Tender, ref: str | None) -> dict[str, Any]:
+    result: dict[str, Any] = on_the_wire({**service.snapshot(User.objects.get(pk=user.pk), tender), "ref": ref})
+    return result
+
+
+@database_sync_to_async
+def stored_frames(tender: Tender, after: int) -> list[dict[str, Any]]:
+    events = OpeningEvent.objects.filter(opening__tender=tender, seq__gt=after).order_by("seq")
+    return [on_the_wire(hall_events.event_frame(e)) for e in events]
+
+
+@database_sync_to_async
+def publish_to_custodian(tender: Tender, custodian: User, payload: dict[str, Any]) -> int:
+    """An event for one custodian's eyes only, published as the services do: in the change's transaction, row locked."""
+    with transaction.atomic():
+        opening = Opening.objects.select_for_update().get(tender=tender)
+        event = hall_events.publish(opening, "custodian.note", payload, audience=hall.custodian_audience(custodian.pk))
+    return event.seq
+
+
+@database_sync_to_async
+def run_worker(tender: Tender) -> list[str]:
+    ready = BidOpening.objects.filter(opening__tender=tender, state=BidOpeningState.KEY_READY).order_by("position")
+    return [decryption.decrypt_bid(pk) for pk in ready.values_list("pk", flat=True)]
+
+
+# --- refusals -------------------------------------------------------------------------------------------------
+
+
+async def test_a_visitor_who_is_not_signed_in_is_refused_with_4401(hall_case: OpeningCase, sockets: Sockets) -> None:
+    visitor, first = await sockets.enter(None, hall_case.tender.public_id)
+    assert first == {"type": "error", "code": "not_authenticated", "message": "请先登录。"}
+    assert await close_code(visitor) == 4401
+
+
+async def test_an_expert_outside_the_procedure_is_refused_with_4403(hall_case: OpeningCase, sockets: Sockets) -> None:
+    expert, first = await sockets.enter(hall_case.personas.expert, hall_case.tender.public_id)
+    assert first == {"type": "error", "code": "not_in_hall", "message": NOT_IN_HALL}
+    assert await close_code(expert) == 4403
+
+
+async def test_a_bidder_is_refused_with_4409_before_the_opening_time_and_the_hall_stays_unopened(
+    opening_case: OpeningCase, sockets: Sockets
+) -> None:
+    bidder, first = await sockets.enter(opening_case.entries[0].user, opening_case.tender.public_id)
+    assert first == {"type": "error", "code": "hall_not_open", "message": "开标大厅将于开标时间 2026-04-01 09:00 开放。"}
+    assert await close_code(bidder) == 4409
+    assert not await database_sync_to_async(Opening.objects.filter(tender=opening_case.tender).exists)()
+
+
+@pytest.mark.parametrize("tender_id", [str(uuid.uuid4()), "not-a-tender"])
+async def test_an_unknown_tender_is_refused_with_4404(hall_case: OpeningCase, sockets: Sockets, tender_id: str) -> None:
+    bidder, first = await sockets.enter(hall_case.entries[0].user, tender_id)
+    assert first == {"type": "error", "code": "not_found", "message": "找不到该招标项目。"}
+    assert await close_code(bidder) == 4404
+
+
+# --- bad frames -----------------------------------------------------------------------------------------------
+
+
+async def test_bad_frames_get_an_error_change_nothing_and_leave_the_connection_usable(
+    hall_case: OpeningCase, sockets: Sockets, settings: Any
+) -> None:
+    settings.HALL_FRAME_MAX_BYTES = 256
+    bidder, hello = await sockets.enter(hall_case.entries[0].user, hall_case.tender.public_id)
+    assert hello == {"type": "hello", "seq": 1, "max_frame_bytes": 256}
+    before = await hall_state(hall_case.tender)
+
+    def error(code: str, message: str, ref: str | None = None, **fields: list[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {"type": "error", "ref": ref, "code": code, "message": message}
+        if fields:
+            found["fields"] = fields
+        return found
+
+    # 90 Chinese characters are 270 bytes in UTF-8: the limit counts bytes, not characters.
+    too_large = json.dumps({"type": "object", "text": "异" * 90}, ensure_ascii=False)
+    assert len(too_large) < 256 < len(too_large.encode())
+    cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({"bytes_data": b'{"type": "ping"}'}, error("binary_frame", "只接受 JSON 文本帧。")),
+        ({"text_data": too_large}, error("frame_too_large", "消息过大：上限为 256 字节。")),
+        ({"text_data": "not json"}, error("malformed_frame", "消息不是有效的 JSON。")),
+        ({"text_data": '{"type": "dance", "ref": "d1"}'}, error("unknown_type", "未知的消息类型。", "d1")),
+        ({"text_data": '["ping"]'}, error("unknown_type", "未知的消息类型。")),
+        (
+            {"text_data": '{"type": "release_key", "ref": "k1", "bid": "x"}'},
+            error(
+                "invalid_frame",
+                "消息内容不符合要求。",
+                "k1",
+                bid=["Input should be a valid UUID, invalid character: found `x` at 0"],
+                file_key=["Field required"],
+            ),
+        ),
+        (
+            {"text_data": '{"type": "ping", "ref": "p1", "extra": 1}'},
+            error("invalid_frame", "消息内容不符合要求。", "p1", extra=["Extra inputs are not permitted"]),
+        ),
+    ]
+    for sent, expected in cases:
+        await bidder.send_to(**sent)
+        assert await frame(bidder) == expected, sent
+        await bidder.send_json_to({"type": "ping", "ref": "still-there"})
+        assert await frame(bidder) == {"type": "pong", "ref": "still-there"}
+    assert await hall_state(hall_case.tender) == before
+
+
+# --- staying connected ---------------------------------------------------------------------------------------
+
+
+async def test_a_connection_left_idle_longer_than_the_layers_blocking_read_still_hears_events(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
+    # channels_redis waits for a message with a blocking read of brpop_timeout seconds; a client-side socket
+    # timeout as short as that (redis-py 8's default) tears every idle consumer down.
+    bidder, seq = await sockets.following(hall_case.entries[0].user, hall_case.tender)
+    await asyncio.sleep(getattr(get_channel_layer(), "brpop_timeout", 0) + 1)
+    await database_sync_to_async(service.sign_in)(hall_case.personas.tenderer, hall_case.tender)
+    heard = await frame(bidder)
+    assert (heard["seq"], heard["kind"]) == (seq + 1, "attendance")
+    await bidder.send_json_to({"type": "ping", "ref": "awake"})
+    assert await frame(bidder) == {"type": "pong", "ref": "awake"}
+
+
+# --- the snapshot ---------------------------------------------------------------------------------------------
+
+
+async def test_a_bidders_snapshot_is_current_to_the_halls_number_and_marks_its_own_bid_among_the_named_others(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
+    a = hall_case.entries[0]
+    bidder, hello = await sockets.enter(a.user, hall_case.tender.public_id)
+    await bidder.send_json_to({"type": "snapshot", "ref": "s1"})
+    snapshot = await frame(bidder)
+    last_seq, _events, _states = await hall_state(hall_case.tender)
+    assert snapshot["type"] == "snapshot" and snapshot["ref"] == "s1"
+    assert snapshot["seq"] == hello["seq"] == last_seq
+    assert snapshot["roles"] == ["bidder"]
+    # The bidders are named at the opening: each sees who else bid, and which bid is its own.
+    assert [(b["position"], b["bidder"], b["own"], b["state"]) for b in snapshot["bids"]] == [
+        (1, "红土建设", True, "awaiting_key"),
+        (2, "宏达路桥", False, "awaiting_key"),
+        (3, "赣州市政工程", False, "awaiting_key"),
+    ]
+    # The whole frame is the service's view, its dates written as the HTTP API and the events write them.
+    assert snapshot == await service_snapshot(a.user, hall_case.tender, "s1")
+
+
+# --- live events ----------------------------------------------------------------------------------------------
+
+
+async def test_a_key_released_over_the_socket_is_acknowledged_and_announced_with_the_next_number(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
+    case = hall_case
+    a = case.entries[0]
+    tenderer, seq = await sockets.following(case.personas.tenderer, case.tender)
+    regulator, _seq = await sockets.following(case.personas.regulator, case.tender)
+    bidder, _seq = await sockets.following(a.user, case.tender)
+
+    await bidder.send_json_to({"type": "release_key", "ref": "wrong", "bid": str(a.bid.public_id), "file_key": b64(bytes(32))})
+    refused = "该密钥与投标文件签名清单中的密钥承诺不符：它不是密封此投标文件所用的密钥。请用您投标时的加密私钥重新解密。"
+    assert await frame(bidder) == {"type": "error", "ref": "wrong", "code": "invalid_input", "message": refused, "fields": {"file_key": [refused]}}
+    assert (await hall_state(case.tender))[2] == ["awaiting_key", "awaiting_key", "awaiting_key"]
+    assert await tenderer.receive_nothing(timeout=0.5)
+    assert await regulator.receive_nothing()
+
+    await bidder.send_json_to({"type": "release_key", "ref": "right", "bid": str(a.bid.public_id), "file_key": b64(a.file_key())})
+    assert await frame(bidder) == {"type": "ok", "ref": "right"}
+    org = a.user.organization
+    assert org is not None
+    announced = {
+        "type": "event",
+        "seq": seq + 1,
+        "kind": "bid.state",
+        "at": (case.tender.opening_time + dt.timedelta(minutes=1)).isoformat(),
+        "data": {
+            "bid": str(a.bid.public_id),
+            "position": 1,
+            "bidder": "红土建设",
+            "credit_code": org.credit_code,
+            "size": a.bid.size,
+            "state": "key_ready",
+            "state_label": "密钥已就绪",
+            "key_source": "bidder",
+            "progress_bytes": 0,
+            "price_summary": None,
+            "files": [],
+            "outcome_code": "",
+            "outcome_detail": "",
+            "confirmed_at": None,
+            "confirmed_by_default": False,
+        },
+    }
+    for watcher in (tenderer, regulator, bidder):
+        assert await frame(watcher) == announced
+    assert (await hall_state(case.tender))[2] == ["key_ready", "awaiting_key", "awaiting_key"]
+
+
+async def test_an_event_for_one_custodian_reaches_that_custodian_and_no_bidder(hall_case: OpeningCase, sockets: Sockets) -> None:
+    case = hall_case
+    custodian_user = case.custodians[0]
+    custodian, seq = await sockets.following(custodian_user, case.tender)
+    other_custodian, _seq = await sockets.following(case.custodians[1], case.tender)
+    bidder, _seq = await sockets.following(case.entries[0].user, case.tender)
+
+    private = await publish_to_custodian(case.tender, custodian_user, {"text": "请核对您的第 2 个密钥分量。"})
+    assert private == seq + 1
+    heard = await frame(custodian)
+    assert (heard["seq"], heard["kind"], heard["data"]) == (seq + 1, "custodian.note", {"text": "请核对您的第 2 个密钥分量。"})
+    assert await bidder.receive_nothing(timeout=0.5)
+    assert await other_custodian.receive_nothing()
+
+    # The next public event reaches the bidder across the gap, and the gap is not filled with the private one.
+    await database_sync_to_async(service.sign_in)(case.personas.tenderer, case.tender)
+    public = await frame(bidder)
+    assert (public["seq"], public["kind"]) == (seq + 2, "attendance")
+    assert await frame(custodian) == public
+    assert await frame(other_custodian) == public
+    assert await bidder.receive_nothing()
+    # Nor does resuming from before it replay it to the bidder.
+    await bidder.send_json_to({"type": "resume", "ref": "r", "last_seq": seq})
+    assert await frame(bidder) == public
+    assert await frame(bidder) == {"type": "resumed", "ref": "r", "seq": seq + 2}
+
+
+# --- resuming -------------------------------------------------------------------------------------------------
+
+
+async def test_a_client_that_reconnects_gets_exactly_the_events_it_missed_then_resumed(hall_case: OpeningCase, sockets: Sockets) -> None:
+    case = hall_case
+    a, b = case.entries[0], case.entries[1]
+    first, _hello = await sockets.enter(b.user, case.tender.public_id)
+    await first.send_json_to({"type": "snapshot"})
+    seen = (await frame(first))["seq"]
+    await sockets.leave(first)
+
+    await database_sync_to_async(service.sign_in)(case.personas.tenderer, case.tender)
+    await database_sync_to_async(service.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
+
+    again, hello = await sockets.enter(b.user, case.tender.public_id)
+    assert hello["seq"] == seen + 2
+    await again.send_json_to({"type": "resume", "ref": "r1", "last_seq": seen})
+    missed = [await frame(again), await frame(again)]
+    assert [(m["seq"], m["kind"]) for m in missed] == [(seen + 1, "attendance"), (seen + 2, "bid.state")]
+    assert missed == await stored_frames(case.tender, seen)
+    assert await frame(again) == {"type": "resumed", "ref": "r1", "seq": seen + 2}
+    assert await again.receive_nothing()
+
+
+async def test_resuming_from_a_number_the_hall_never_gave_gets_a_snapshot(hall_case: OpeningCase, sockets: Sockets) -> None:
+    b = hall_case.entries[1]
+    bidder, hello = await sockets.enter(b.user, hall_case.tender.public_id)
+    await bidder.send_json_to({"type": "resume", "ref": "r2", "last_seq": hello["seq"] + 5})
+    assert await frame(bidder) == await service_snapshot(b.user, hall_case.tender, "r2")
+
+
+async def test_the_events_after_an_old_snapshot_applied_to_it_give_the_fresh_snapshot(
+    hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zulip's verify_action: a client that keeps a snapshot up to date from the events agrees with the server."""
+    # Progress is announced every few KiB instead of every 8 MiB, so these small bids report some.
+    monkeypatch.setattr(decryption, "PROGRESS_STEP", 2048)
+    case = hall_case
+    a, b = case.entries[0], case.entries[1]
+    watcher, _hello = await sockets.enter(b.user, case.tender.public_id)
+    await watcher.send_json_to({"type": "snapshot"})
+    old = await frame(watcher)
+
+    # A whole decryption: sign-ins, a bidder's key, two custodians' parts, the worker, the conclusion.
+    tenderer, _seq = await sockets.following(case.personas.tenderer, case.tender)
+    for person in (case.personas.tenderer, a.user, case.custodians[0]):
+        await database_sync_to_async(service.sign_in)(person, case.tender)
+    await database_sync_to_async(service.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
+    for index in (0, 1):
+        custodian, _seq = await sockets.following(case.custodians[index], case.tender)
+        parts = await database_sync_to_async(case.parts_of)(index)
+        await custodian.send_json_to(
+            {"type": "submit_parts", "ref": "p", "parts": [{"bid": str(p.bid), "members": list(p.members), "part": b64(p.part)} for p in parts]}
+        )
+        assert await frame(custodian) == {"type": "ok", "ref": "p", "parts": len(parts)}
+    assert await run_worker(case.tender) == ["opened", "opened", "opened"]
+    await tenderer.send_json_to({"type": "conclude_decryption", "ref": "c"})
+    while (reply := await frame(tenderer))["type"] == "event":
+        pass
+    assert reply == {"type": "ok", "ref": "c"}
+
+    last_seq, _events, states = await hall_state(case.tender)
+    assert states == ["opened", "opened", "opened"]
+    events: list[dict[str, Any]] = []
+    while not events or events[-1]["seq"] < last_seq:
+        events.append(await frame(watcher))
+    assert [e["seq"] for e in events] == list(range(old["seq"] + 1, last_seq + 1))
+    assert {e["kind"] for e in events} >= {"attendance", "bid.state", "bid.progress", "custodian.submitted", "opening.moments"}
+
+    await watcher.send_json_to({"type": "snapshot"})
+    fresh = await frame(watcher)
+    assert apply_events(old, events) == fresh
+
+
+def apply_events(snapshot: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a client does with the events it receives after a snapshot."""
+    state = copy.deepcopy(snapshot)
+    bids = {b["bid"]: b for b in state["bids"]}
+    for event in events:
+        kind, data = event["kind"], event["data"]
+        if kind == "bid.state":
+            # The event is the bid's whole view; "own" is the reader's and stays as the snapshot had it.
+            own = bids[data["bid"]]["own"]
+            bids[data["bid"]].clear()
+            bids[data["bid"]].update(data, own=own)
+        elif kind == "bid.progress":
+            bids[data["bid"]]["progress_bytes"] = data["bytes"]
+        elif kind == "attendance":
+            state["attendance"].append(data)
+        elif kind == "custodian.submitted":
+            for custodian in state["custodians"]:
+                if custodian["position"] == data["position"]:
+                    custodian["submitted_at"] = data["at"]
+        elif kind == "opening.moments":
+            state["moments"] = data
+        else:
+            raise AssertionError(f"the test does not know how to apply {kind}")
+        state["seq"] = event["seq"]
+    return state
+
+
+# --- a supervisor only watches --------------------------------------------------------------------------------
+
+
+async def test_a_regulator_cannot_release_a_key_conclude_or_close_and_nothing_changes(hall_case: OpeningCase, sockets: Sockets) -> None:
+    case = hall_case
+    a = case.entries[0]
+    regulator, _seq = await sockets.following(case.personas.regulator, case.tender)
+    before = await hall_state(case.tender)
+    release = {"type": "release_key", "ref": "k", "bid": str(a.bid.public_id), "file_key": b64(a.file_key())}
+    refused = [
+        (release, "只有投标人可以解密自己的投标文件。"),
+        ({"type": "conclude_decryption", "ref": "k"}, "只有招标人或代理机构可以结束解密。"),
+        ({"type": "close_opening", "ref": "k"}, "只有招标人或代理机构可以结束开标。"),
+    ]
+    for command, message in refused:
+        await regulator.send_json_to(command)
+        assert await frame(regulator) == {"type": "error", "ref": "k", "code": "not_allowed_in_hall", "message": message}
+    assert await regulator.receive_nothing()
+    assert await hall_state(case.tender) == before
+
+    # The very frame the regulator sent, from the bidder whose key it is.
+    bidder, _seq = await sockets.following(a.user, case.tender)
+    await bidder.send_json_to(release)
+    assert await frame(bidder) == {"type": "ok", "ref": "k"}
+    assert (await frame(regulator))["data"]["state"] == "key_ready"
+
+
+# --- membership, checked again --------------------------------------------------------------------------------
+
+
+async def test_a_bidder_whose_role_is_withdrawn_after_connecting_is_refused_at_resume_and_closed_with_4403(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
+    b = hall_case.entries[1]
+    bidder, seq = await sockets.following(b.user, hall_case.tender)
+    await database_sync_to_async(RoleGrant.objects.filter(user=b.user, role=Role.BIDDER).delete)()
+    await bidder.send_json_to({"type": "resume", "ref": "r", "last_seq": seq})
+    assert await frame(bidder) == {"type": "error", "ref": "r", "code": "not_in_hall", "message": NOT_IN_HALL}
+    assert await close_code(bidder) == 4403
+
+
+async def test_a_bidder_whose_role_is_withdrawn_after_connecting_can_no_longer_release_its_key(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
+    a = hall_case.entries[0]
+    bidder, _seq = await sockets.following(a.user, hall_case.tender)
+    before = await hall_state(hall_case.tender)
+    await database_sync_to_async(RoleGrant.objects.filter(user=a.user, role=Role.BIDDER).delete)()
+    await bidder.send_json_to({"type": "release_key", "ref": "k", "bid": str(a.bid.public_id), "file_key": b64(a.file_key())})
+    assert await frame(bidder) == {"type": "error", "ref": "k", "code": "not_in_hall", "message": NOT_IN_HALL}
+    assert await hall_state(hall_case.tender) == before
+
+
+async def test_a_listener_whose_role_is_withdrawn_stops_hearing_the_hall(
+    hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tendering import consumers
+
+    monkeypatch.setattr(consumers, "MEMBERSHIP_RECHECK_SECONDS", 0.0)
+    b = hall_case.entries[1]
+    listener, _seq = await sockets.following(b.user, hall_case.tender)
+    await database_sync_to_async(RoleGrant.objects.filter(user=b.user, role=Role.BIDDER).delete)()
+    # It sends nothing; the next event it would hear closes it instead.
+    await database_sync_to_async(service.sign_in)(hall_case.personas.tenderer, hall_case.tender)
+    assert await close_code(listener) == 4403
