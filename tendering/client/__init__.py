@@ -1,4 +1,4 @@
-"""The bidder's command-line client ``etender`` (docs/cli.md).
+"""The bidder's (and, at the opening, the custodian's) command-line client ``etender`` (docs/cli.md).
 
 Framework-free: nothing here imports Django, so the client runs on a
 bidder's machine against a remote platform with only the project's
@@ -10,6 +10,7 @@ with :mod:`tendering.sealing` and verifies receipts offline with
 Modules: ``transport`` (HTTP and the API's errors), ``config`` (the client's
 folder, token, pinned trust anchors), ``keys`` (P-256 keys encrypted at rest),
 ``prices`` (the price summary from options or a file), ``progress`` (the
-progress bar), ``upload`` (resumable part-by-part submission), ``cli`` (the
+progress bar), ``upload`` (resumable part-by-part submission), ``opening``
+(file keys and custodians' parts opened here at the opening), ``cli`` (the
 commands).
 """

@@ -1,4 +1,4 @@
-"""``etender``: the bidder's command-line client (docs/cli.md).
+"""``etender``: the bidder's command-line client, also the custodian's at the opening (docs/cli.md).
 
 Exit status: 0 done, 1 refused or failed (the reason is printed), 2 bad usage.
 """
@@ -6,6 +6,7 @@ Exit status: 0 done, 1 refused or failed (the reason is printed), 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import getpass
 import hashlib
@@ -14,6 +15,7 @@ import os
 import platform
 import re
 import sys
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +23,15 @@ from typing import Any, NoReturn
 
 from tendering.client import keys as keystore
 from tendering.client.config import Config, home_folder, write_atomic
+from tendering.client.opening import (
+    KEY_IN_HAND,
+    HallBid,
+    addressed_elsewhere,
+    bidder_file_key,
+    custodian_parts,
+    custodian_position,
+    hall_bids,
+)
 from tendering.client.prices import PriceEntry, build_lots, load_price_file, parse_price_option, tender_lot_ids
 from tendering.client.progress import Progress
 from tendering.client.transport import ApiError, ClientError, HttpTransport, Transport, normalize_url
@@ -90,8 +101,8 @@ class Session:
     def get(self, path: str, **query: str) -> Any:
         return self.transport().request("GET", path, query=query or None).data
 
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.transport().request("POST", path, json_body=body).data
+    def post(self, path: str, body: Any = None, *, timeout: float | None = None) -> Any:
+        return self.transport().request("POST", path, json_body=body, timeout=timeout).data
 
 
 def read_secret(
@@ -172,7 +183,13 @@ def cmd_login(args: argparse.Namespace, session: Session) -> int:
     config.save()
     organization = f" of {me['organization']}" if me.get("organization") else ""
     say(f"logged in to {url} as {me['username']} ({me['display_name']}{organization})")
-    if "bidder" not in me.get("roles", []):
+    roles = me.get("roles") or []
+    if "custodian" in roles:
+        note(
+            "note: as a custodian you need an encryption key made here and registered before a tender names you: "
+            "etender keys generate --purpose encryption; etender keys register --purpose encryption"
+        )
+    elif "bidder" not in roles:
         note("note: this account has no bidder role; it cannot seal or submit bids")
     say(f"trust anchors pinned in {config.folder} (receipts are verified against them, offline)")
     if trust.get("development"):
@@ -301,11 +318,16 @@ def cmd_tenders_list(args: argparse.Namespace, session: Session) -> int:
     return 0
 
 
-def fetch_tender(session: Session, tender_id: str) -> dict[str, Any]:
+def check_tender_id(tender_id: str) -> str:
+    """The tender's UUID as the platform writes it; refuses anything else."""
     try:
-        uuid.UUID(tender_id)
+        return str(uuid.UUID(tender_id))
     except ValueError:
         raise ClientError(f"a tender id is its UUID (see `etender tenders list`), not {tender_id!r}") from None
+
+
+def fetch_tender(session: Session, tender_id: str) -> dict[str, Any]:
+    check_tender_id(tender_id)
     tender: dict[str, Any] = session.transport(authenticated=False).request("GET", f"/api/tenders/{tender_id}").data
     return tender
 
@@ -644,6 +666,270 @@ def cmd_receipt_verify(args: argparse.Namespace, session: Session) -> int:
     return 0
 
 
+# --- the opening (开标) ----------------------------------------------------------------------------------------
+
+
+def hall_of(session: Session, tender_id: str) -> tuple[str, dict[str, Any]]:
+    """The opening's API path and the hall as this user sees it now (refused before the opening time)."""
+    path = f"/api/tenders/{check_tender_id(tender_id)}/opening"
+    hall: dict[str, Any] = session.get(path)
+    return path, hall
+
+
+def tender_line(hall: dict[str, Any]) -> str:
+    tender = hall["tender"]
+    return f"opening of tender {tender['number']} ({tender['title']})"
+
+
+def roles_text(hall: dict[str, Any]) -> str:
+    return ", ".join(hall.get("roles") or []) or "none"
+
+
+def key_source(view: dict[str, Any]) -> str:
+    return {"bidder": "released by the bidder", "custodians": "from the custodians"}.get(
+        view.get("key_source") or "", ""
+    )
+
+
+def decrypted_percent(view: dict[str, Any]) -> int:
+    return min(int(view.get("progress_bytes") or 0) * 100 // max(int(view.get("size") or 0), 1), 100)
+
+
+def bid_state(view: dict[str, Any], threshold: int) -> str:
+    """A bid's state in words: what happened to it, or what it waits for."""
+    state = view["state"]
+    if state == "awaiting_key":
+        return f"awaiting its key (from its bidder, or from {threshold} custodians)"
+    if state == "key_ready":
+        return f"key ready ({key_source(view)}), waiting for the decryption"
+    if state == "decrypting":
+        return f"decrypting ({key_source(view)}), {decrypted_percent(view)}%"
+    if state == "opened":
+        return f"opened ({key_source(view)})"
+    return f"{state}: {view.get('outcome_detail') or view.get('outcome_code') or '-'}"
+
+
+def cmd_open_release(args: argparse.Namespace, session: Session) -> int:
+    tender_id = check_tender_id(args.tender_id)
+    path, hall = hall_of(session, tender_id)
+    if "bidder" not in (hall.get("roles") or []):
+        hint = "; custodians open their parts with `etender custodian open`" if "custodian" in hall["roles"] else ""
+        raise ClientError(
+            f"you are not a bidder in the {tender_line(hall)} (your roles there: {roles_text(hall)}): "
+            f"only a company whose bid stood at the deadline releases a key{hint}"
+        )
+    own = {view["bid"]: view for view in hall["bids"] if view.get("own")}
+    bids = [bid for bid in hall_bids(session.get(f"{path}/manifests"), tender_id) if bid.bid in own]
+    if not bids:
+        raise ClientError(f"your organization has no bid in the {tender_line(hall)}")
+    moments = hall["moments"]
+    say(f"{tender_line(hall)}: {len(bids)} bid(s) of yours; decryption until {when(moments['decryption_ends_at'])}")
+    key = keystore.existing_key(session.home, "encryption", args.key)
+    local = keystore.local_keys(session.home)
+    failures = 0
+    to_open: list[HallBid] = []
+    for bid in bids:
+        view = own[bid.bid]
+        if view["state"] in KEY_IN_HAND:
+            say(f"{bid.label}: already released ({key_source(view)}; {view['state']})")
+        elif view["state"] != "awaiting_key":
+            say(f"{bid.label}: not released: {bid_state(view, hall['tender']['threshold'])}")
+            failures += 1
+        elif moments.get("decryption_concluded_at"):
+            say(f"{bid.label}: not released: the decryption ended at {when(moments['decryption_concluded_at'])}")
+            failures += 1
+        elif problem := addressed_elsewhere(bid, key, local):
+            say(f"{bid.label}: not released: {problem}")
+            failures += 1
+        else:
+            to_open.append(bid)
+    if to_open:
+        passphrase = read_secret(
+            "passphrase",
+            "ETENDER_PASSPHRASE",
+            file=args.passphrase_file,
+            prompt=f"Passphrase of encryption key {args.key!r}: ",
+        )
+        private = key.private_key(passphrase)
+        for bid in to_open:
+            try:
+                file_key = bidder_file_key(bid, private)
+            except ClientError as exc:
+                say(f"{bid.label}: not released: {exc}")
+                failures += 1
+                continue
+            try:
+                released = session.post(
+                    f"{path}/bids/{bid.bid}/key", {"file_key": base64.b64encode(file_key).decode("ascii")}
+                )
+            except ApiError as exc:
+                if exc.code == "key_already_ready":
+                    say(f"{bid.label}: already released ({exc.message})")
+                else:
+                    say(f"{bid.label}: refused: {exc.describe()}")
+                    failures += 1
+                continue
+            say(f"{bid.label}: released ({released['state']}): the platform decrypts it now")
+    if failures:
+        note(f"{failures} of {len(bids)} bid(s) not released")
+    return 1 if failures else 0
+
+
+def cmd_custodian_open(args: argparse.Namespace, session: Session) -> int:
+    tender_id = check_tender_id(args.tender_id)
+    path, hall = hall_of(session, tender_id)
+    tender = hall["tender"]
+    if "custodian" not in (hall.get("roles") or []):
+        raise ClientError(
+            f"you are not a custodian of tender {tender['number']} (your roles in its opening: {roles_text(hall)})"
+        )
+    if tender.get("unreleased_bids") != "custodians":
+        raise ClientError(
+            f"tender {tender['number']} has its bids opened only by their bidders (a bid not released counts as "
+            "revoked): custodians' parts are not used"
+        )
+    concluded = hall["moments"].get("decryption_concluded_at")
+    if concluded:
+        raise ClientError(
+            f"the decryption of tender {tender['number']} ended at {when(concluded)}: parts are no longer taken"
+        )
+    bids = hall_bids(session.get(f"{path}/manifests"), tender_id)
+    if not bids:
+        say(f"{tender_line(hall)}: no bids, nothing to open")
+        return 0
+    key = keystore.existing_key(session.home, "encryption", args.key)
+    position = custodian_position(bids, key)
+    slot: dict[str, Any] = next((c for c in hall.get("custodians") or [] if c["position"] == position + 1), {})
+    who = f"custodian {position + 1}" + (f" ({slot['name']})" if slot.get("name") else "")
+    if slot.get("submitted_at"):
+        say(f"{tender_line(hall)}: you, {who}, submitted your parts at {when(slot['submitted_at'])}; nothing to do")
+        return 0
+    waiting = sum(1 for bid in bids if bid.state == "awaiting_key")
+    say(
+        f"{tender_line(hall)}: {len(bids)} bid(s), {waiting} still without a key; you are {who} "
+        f"of {len(hall.get('custodians') or [])} (k = {tender['threshold']})"
+    )
+    passphrase = read_secret(
+        "passphrase",
+        "ETENDER_PASSPHRASE",
+        file=args.passphrase_file,
+        prompt=f"Passphrase of encryption key {args.key!r}: ",
+    )
+    private = key.private_key(passphrase)
+    progress = Progress("open", len(bids), unit="bids")
+    try:
+        parts = custodian_parts(bids, private, progress.update)
+    except BaseException:
+        progress.abandon()
+        raise
+    progress.finish()
+    # One request for every part: the platform takes them only complete, and combines subsets at once.
+    submitted = session.post(f"{path}/custodian-parts", {"parts": parts}, timeout=600)
+    say(f"{submitted['parts']} part(s) submitted for {len(bids)} bid(s)")
+    _, after = hall_of(session, tender_id)
+    for view in sorted(after["bids"], key=lambda v: v["position"]):
+        say(f"  bid {view['position']} ({view['bid']}): {bid_state(view, tender['threshold'])}")
+    return 0
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives ``text``: Chinese characters take two."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    """Rows aligned in columns (by display width), under their headers."""
+    widths = [max(display_width(row[i]) for row in (headers, *rows)) for i in range(len(headers))]
+    return [
+        indent
+        + "  ".join(
+            cell + " " * (width - display_width(cell)) for cell, width in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in (headers, *rows)
+    ]
+
+
+def price_lines(view: dict[str, Any]) -> list[str]:
+    lots = (view.get("price_summary") or {}).get("lots") or []
+    return [f"lot {lot['lot']}: {lot['price_yuan']} yuan, {lot['schedule_days']} days" for lot in lots] or ["-"]
+
+
+def cmd_open_status(args: argparse.Namespace, session: Session) -> int:
+    _, hall = hall_of(session, args.tender_id)
+    tender, moments = hall["tender"], hall["moments"]
+    say(f"{tender['number']}  {tender['title']}")
+    say(f"  opening time         {when(tender['opening_time'])}")
+    say(f"  your roles           {roles_text(hall)}")
+    say(f"  hall opened          {when(moments.get('started_at'))}")
+    say(f"  decryption until     {when(moments.get('decryption_ends_at'))}")
+    say(f"  decryption ended     {when(moments.get('decryption_concluded_at'))}")
+    say(f"  record published     {when(moments.get('record_published_at'))}")
+    say(f"  confirmation until   {when(moments.get('confirmation_ends_at'))}")
+    say(f"  closed               {when(moments.get('closed_at'))}")
+    views = sorted(hall.get("bids") or [], key=lambda v: v["position"])
+    say(f"bids ({len(views)})" + ("" if views else ": none stood at the deadline"))
+    rows: list[list[str]] = []
+    for view in views:
+        state = view["state"]
+        if state == "decrypting":
+            state += f" {decrypted_percent(view)}%"
+        prices = price_lines(view)
+        mark = " *" if view.get("own") else ""
+        rows.append(
+            [
+                str(view["position"]),
+                view["bidder"] + mark,
+                state,
+                view.get("key_source") or "-",
+                human_size(int(view.get("size") or 0)),
+                prices[0],
+                "yes" if view.get("confirmed_at") else "-",
+            ]
+        )
+        rows.extend(["", "", "", "", "", more, ""] for more in prices[1:])
+    if views:
+        for line in table(["#", "bidder", "state", "key from", "size", "prices", "confirmed"], rows):
+            say(line)
+        for view in views:
+            if view["state"] in ("revoked", "failed"):
+                say(f"  {view['position']}: {view['state']}: {view.get('outcome_detail') or view.get('outcome_code')}")
+        if any(view.get("own") for view in views):
+            say("  * your organization's bid")
+    custodians = sorted(hall.get("custodians") or [], key=lambda c: c["position"])
+    say(f"custodians ({tender['threshold']} of {len(custodians)} open a bid together)")
+    custodian_rows = [
+        [str(c["position"]), c["name"], f"submitted {when(c['submitted_at'])}" if c.get("submitted_at") else "-"]
+        for c in custodians
+    ]
+    for line in table(["#", "name", "parts"], custodian_rows):
+        say(line)
+    attendance = hall.get("attendance") or []
+    if attendance:
+        say(f"signed in ({len(attendance)})")
+        attendance_rows = [
+            [a["name"], a.get("organization") or "-", ", ".join(a.get("roles") or []), when(a.get("signed_in_at"))]
+            for a in attendance
+        ]
+        for line in table(["name", "organization", "roles", "signed in"], attendance_rows):
+            say(line)
+    objections = hall.get("objections") or []
+    if objections:
+        say(f"objections ({len(objections)})")
+        for item in objections:
+            say(f"  bid {item['position']} ({item['bidder']}), {when(item.get('raised_at'))}: {item['text']}")
+            say(
+                f"    answer: {item['answer']} ({when(item.get('answered_at'))})"
+                if item.get("answer")
+                else "    not answered yet"
+            )
+    record = hall.get("record")
+    if record:
+        say(f"record filed: SHA-256 {record['sha256']}, ledger position {record['ledger_seq']}")
+    return 0
+
+
 # --- the parser --------------------------------------------------------------------------------------------
 
 
@@ -711,7 +997,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = Parser(
         prog="etender",
-        description="The bidder's client of the eTender platform: keys, tenders, sealed bids, receipts.",
+        description="The bidder's client of the eTender platform: keys, tenders, sealed bids, receipts, the opening "
+        "(bidders and custodians).",
         parents=[common],
         epilog="Exit status: 0 done, 1 refused or failed, 2 bad usage. See docs/cli.md.",
     )
@@ -779,6 +1066,29 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("receipt", help="the receipt (FILE.receipt.json)")
     verify.add_argument("--ca", type=Path, help="PEM trust anchors of the platform instead of the pinned ones")
     verify.add_argument("--tsa-ca", type=Path, help="PEM trust anchors of the time-stamp authority")
+
+    hall = commands.add_parser("open", help="the opening (开标): release your bid's key, see the hall").add_subparsers(
+        dest="open_command", required=True, metavar="ACTION", parser_class=Parser
+    )
+    release = command(
+        hall, "release", cmd_open_release, "open your bid's key here with your encryption key and release it (bidder)"
+    )
+    status = command(hall, "status", cmd_open_status, "the opening hall now: bids, states, prices, custodians, moments")
+    custodian = commands.add_parser("custodian", help="a custodian's part at the opening").add_subparsers(
+        dest="custodian_command", required=True, metavar="ACTION", parser_class=Parser
+    )
+    custodian_open = command(
+        custodian, "open", cmd_custodian_open, "open your parts of every bid's key here and submit them all at once"
+    )
+    for sub in (release, status, custodian_open):
+        sub.add_argument("tender_id", help="the tender's id (UUID)")
+    for sub in (release, custodian_open):
+        sub.add_argument(
+            "--key", default=keystore.DEFAULT_NAME, metavar="NAME", help="local encryption key (default: default)"
+        )
+        sub.add_argument(
+            "--passphrase-file", type=Path, help="read the encryption key's passphrase from this file's first line"
+        )
     return parser
 
 

@@ -1,7 +1,7 @@
 """A minimal progress bar on stderr.
 
 On a terminal: one line redrawn at most ten times a second (bar, percentage,
-MiB done of total, speed, time left). Elsewhere (a pipe, a log file, a CI
+MiB (or items) done of total, speed, time left). Elsewhere (a pipe, a log file, a CI
 job): nothing until the end, then one line with the size, time and speed.
 """
 
@@ -24,7 +24,10 @@ def _duration(seconds: float) -> str:
 
 
 class Progress:
-    """``update(done)`` as work advances (bytes), ``finish()`` at the end; ``start`` counts work done before."""
+    """``update(done)`` as work advances, ``finish()`` at the end; ``start`` counts work done before.
+
+    Work is bytes, shown in MiB, unless ``unit`` names what is counted (e.g. ``"bids"``).
+    """
 
     def __init__(
         self,
@@ -35,8 +38,10 @@ class Progress:
         stream: TextIO | None = None,
         enabled: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        unit: str | None = None,
     ) -> None:
         self.label = label
+        self.unit = unit
         self.total = max(total, 0)
         self.start = start
         self.done = start
@@ -69,10 +74,11 @@ class Progress:
         fraction = self.done / self.total if self.total else 1.0
         rate = self.rate(now)
         left = (self.total - self.done) / rate if rate > 0 else 0.0
-        text = (
-            f" {fraction * 100:5.1f}% {self.done / MiB:,.1f}/{self.total / MiB:,.1f} MiB"
-            f" {rate / MiB:,.1f} MiB/s {_duration(left)} left"
-        )
+        if self.unit:
+            amount = f"{self.done:,}/{self.total:,} {self.unit} {rate:,.1f} {self.unit}/s"
+        else:
+            amount = f"{self.done / MiB:,.1f}/{self.total / MiB:,.1f} MiB {rate / MiB:,.1f} MiB/s"
+        text = f" {fraction * 100:5.1f}% {amount} {_duration(left)} left"
         columns = shutil.get_terminal_size((80, 24)).columns
         width = max(10, min(40, columns - len(self.label) - len(text) - 4))
         filled = int(width * min(fraction, 1.0))
@@ -84,7 +90,10 @@ class Progress:
         self._finished = True
         now = self.clock()
         elapsed = now - self.began
-        summary = f"{self.label}: {(self.done - self.start) / MiB:,.1f} MiB in {elapsed:.1f} s ({self.rate(now) / MiB:,.1f} MiB/s)"
+        if self.unit:
+            summary = f"{self.label}: {self.done - self.start:,} {self.unit} in {elapsed:.1f} s ({self.rate(now):,.1f} {self.unit}/s)"
+        else:
+            summary = f"{self.label}: {(self.done - self.start) / MiB:,.1f} MiB in {elapsed:.1f} s ({self.rate(now) / MiB:,.1f} MiB/s)"
         if message:
             summary += f"; {message}"
         if self.bar:

@@ -1,9 +1,10 @@
-"""A sealed bid made with the real library, and an in-memory platform that speaks the upload API."""
+"""A sealed bid made with the real library, and in-memory platforms that speak the upload API and the opening's."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import threading
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from accounts.credit_code import make
 from tendering.client.transport import ApiError, NetworkError, Response
 from tendering.client.upload import SealedFiles
-from tendering.sealing import LotPrice, PriceSummary, seal_bid
+from tendering.sealing import LotPrice, Manifest, PriceSummary, parse_manifest, seal_bid, verify_commitment
 
 CREDIT_CODE = make("91360781MA0000003")
 
@@ -197,3 +198,172 @@ class FakePlatform:
 
     def puts(self) -> list[int]:
         return [int(path.rsplit("/", 1)[1]) for method, path in self.calls if method == "PUT"]
+
+
+# --- the opening ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HallEntry:
+    """A bid of the fake opening: its manifest (as the platform holds it) and how the hall shows it."""
+
+    position: int
+    bidder: str
+    manifest_bytes: bytes
+    own: bool = False
+    state: str = "awaiting_key"
+    key_source: str = ""
+    price_summary: dict[str, Any] | None = None
+
+    @property
+    def manifest(self) -> Manifest:
+        return parse_manifest(self.manifest_bytes)
+
+    @property
+    def bid(self) -> str:
+        return self.manifest.bid
+
+
+def seal_for_opening(
+    folder: Path,
+    tender: str,
+    bidder_encryption: ec.EllipticCurvePublicKey,
+    custodians: list[ec.EllipticCurvePublicKey],
+    threshold: int = 2,
+) -> bytes:
+    """A real bid's manifest, sealed to ``bidder_encryption`` and the custodians (the ciphertext is not kept)."""
+    bid = str(uuid.uuid4())
+    source = folder / bid / "报价.txt"
+    source.parent.mkdir(parents=True)
+    source.write_text("投标报价见开标一览表。\n", encoding="utf-8")
+    summary = PriceSummary(tender, bid, CREDIT_CODE, (LotPrice("1", "6123456.70", 180),))
+    sealed = seal_bid(
+        str(source),
+        summary,
+        tender,
+        bid,
+        CREDIT_CODE,
+        ec.generate_private_key(ec.SECP256R1()),
+        bidder_encryption,
+        custodians,
+        threshold,
+        io.BytesIO(),
+    )
+    return sealed.manifest_bytes
+
+
+class FakeHall:
+    """The opening's API in memory (snapshot, manifests, key release, custodians' parts), as one participant sees it.
+
+    ``refuse_release``: an ApiError the platform answers every key release with.
+    ``released``: the file keys received, by bid; ``parts``: the custodians' submissions received.
+    """
+
+    base_url = "https://platform.example"
+
+    def __init__(self, tender: str, roles: list[str], entries: list[HallEntry], custodians: list[str]) -> None:
+        self.tender = tender
+        self.roles = roles
+        self.entries = entries
+        self.custodians = [{"position": i, "name": name, "submitted_at": None} for i, name in enumerate(custodians, 1)]
+        self.unreleased_bids = "custodians"
+        self.concluded_at: str | None = None
+        self.refuse_release: ApiError | None = None
+        self.released: dict[str, bytes] = {}
+        self.parts: list[list[dict[str, Any]]] = []
+        self.calls: list[tuple[str, str]] = []
+
+    def close(self) -> None:
+        pass
+
+    def posts(self) -> list[str]:
+        return [path for method, path in self.calls if method == "POST"]
+
+    def request(self, method: str, path: str, *, json_body: Any = None, **kwargs: Any) -> Response:
+        self.calls.append((method, path))
+        prefix = f"/api/tenders/{self.tender}/opening"
+        if not path.startswith(prefix):
+            raise ApiError(404, "not_found", "找不到该招标项目。")
+        rest = path[len(prefix) :]
+        if method == "GET" and rest == "":
+            return Response(200, self.snapshot())
+        if method == "GET" and rest == "/manifests":
+            return Response(200, self.manifests())
+        if method == "POST" and rest.startswith("/bids/") and rest.endswith("/key"):
+            return self._release(rest.split("/")[2], base64.b64decode(json_body["file_key"]))
+        if method == "POST" and rest == "/custodian-parts":
+            self.parts.append(json_body["parts"])
+            return Response(200, {"parts": len(json_body["parts"])})
+        raise AssertionError(f"unexpected request {method} {path}")
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "type": "snapshot",
+            "seq": 7,
+            "tender": {
+                "id": self.tender,
+                "number": "RJ-2026-001",
+                "title": "乡村道路提升改造工程",
+                "opening_time": "2026-03-02T01:00:00Z",
+                "threshold": 2,
+                "unreleased_bids": self.unreleased_bids,
+            },
+            "roles": self.roles,
+            "moments": {
+                "started_at": "2026-03-02T01:00:05Z",
+                "decryption_ends_at": "2026-03-02T02:00:00Z",
+                "decryption_concluded_at": self.concluded_at,
+                "record_published_at": None,
+                "confirmation_ends_at": None,
+                "closed_at": None,
+            },
+            "bids": [
+                {
+                    "bid": e.bid,
+                    "position": e.position,
+                    "bidder": e.bidder,
+                    "credit_code": CREDIT_CODE,
+                    "size": 2 * 1024 * 1024,
+                    "state": e.state,
+                    "state_label": e.state,
+                    "key_source": e.key_source,
+                    "progress_bytes": 0,
+                    "price_summary": e.price_summary,
+                    "files": [],
+                    "outcome_code": "",
+                    "outcome_detail": "",
+                    "confirmed_at": None,
+                    "confirmed_by_default": False,
+                    "own": e.own,
+                }
+                for e in self.entries
+            ],
+            "custodians": self.custodians,
+            "attendance": [],
+            "objections": [],
+            "record": None,
+        }
+
+    def manifests(self) -> list[dict[str, Any]]:
+        # A bidder gets its own bids' manifests; a custodian every bid's.
+        shown = self.entries if "custodian" in self.roles else [e for e in self.entries if e.own]
+        return [
+            {
+                "bid": e.bid,
+                "position": e.position,
+                "state": e.state,
+                "manifest": base64.b64encode(e.manifest_bytes).decode(),
+            }
+            for e in shown
+        ]
+
+    def _release(self, bid: str, file_key: bytes) -> Response:
+        entry = next(e for e in self.entries if e.bid == bid)
+        if self.refuse_release is not None:
+            raise self.refuse_release
+        if entry.state != "awaiting_key":
+            raise ApiError(409, "key_already_ready", "该投标文件的密钥已提交（密钥已就绪），无需再次解密。")
+        verify_commitment(file_key, bytes.fromhex(entry.manifest.kc))
+        self.released[bid] = file_key
+        entry.state, entry.key_source = "key_ready", "bidder"
+        return Response(200, {"bid": bid, "position": entry.position, "state": entry.state, "key_source": "bidder"})

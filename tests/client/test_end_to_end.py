@@ -1,11 +1,12 @@
 """The installed ``etender`` console script against the real platform under Daphne.
 
 A Daphne process serving the platform (channels' live-server process, as the
-browser tests use) is started once for this module, with the filesystem object
-store, a development PKI and 5 MiB bid parts, all in a temporary folder. Each
-test sets up its personas and a published tender through the services (real
-time: the server keeps the real clock), then runs ``.venv/bin/etender`` as
-subprocesses with ``ETENDER_HOME`` in its own temporary folder.
+browser tests use; ``platform_url`` in conftest.py) is started once for this
+module, with the filesystem object store, a development PKI and 5 MiB bid
+parts, all in a temporary folder. Each test sets up its personas and a
+published tender through the services (real time: the server keeps the real
+clock), then runs ``.venv/bin/etender`` as subprocesses with ``ETENDER_HOME``
+in its own temporary folder.
 
 Needs the console script: ``pip install -e . --no-deps``.
 """
@@ -20,63 +21,26 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from channels.testing.live import make_application
-from django.test import override_settings
 
 from tendering.client.keys import load_private_key
 from tendering.models import Bid, BidUpload, Tender
 from tendering.sealing import open_bid, open_bidder_envelope, parse_manifest
 from tendering.services import documents, tenders
-from tests.fixtures.live_platform import PlatformServerProcess, reset_platform_caches
+from tests.client.conftest import PART_SIZE
 from tests.fixtures.personas import PASSWORD, PDF_BYTES, Personas, tender_input
 
 ETENDER = Path(sys.executable).parent / "etender"
 MiB = 1024 * 1024
-PART_SIZE = 5 * MiB
 PASSPHRASE = "红土建设 signing passphrase"
 
 pytestmark = pytest.mark.skipif(
     not ETENDER.exists(), reason=f"{ETENDER} is not installed: run `pip install -e . --no-deps`"
 )
-
-
-@pytest.fixture(scope="module")
-def platform_url(
-    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The platform under Daphne on 127.0.0.1, sharing the test database; its settings are fixed before the fork."""
-
-    folder = tmp_path_factory.mktemp("client-platform")
-    overrides = override_settings(
-        S3_ENDPOINT="",
-        OBJECT_STORE_ROOT=folder / "objects",
-        DEVELOPMENT_PKI_DIR=folder / "pki",
-        BID_PART_SIZE=PART_SIZE,
-    )
-    overrides.enable()
-
-    reset = reset_platform_caches
-    reset()
-    server = PlatformServerProcess("127.0.0.1", partial(make_application, static_wrapper=None))
-    try:
-        with django_db_blocker.unblock():
-            server.start()
-            while not server.ready.wait(timeout=1):
-                if not server.is_alive():
-                    raise RuntimeError("the Daphne process stopped before it was ready")
-        yield f"http://127.0.0.1:{server.port.value}"
-    finally:
-        server.terminate()
-        server.join()
-        overrides.disable()
-        reset()
 
 
 @pytest.fixture
