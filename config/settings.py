@@ -210,7 +210,7 @@ OPENING_LEASE_SECONDS = env_int("OPENING_LEASE_SECONDS", 60, minimum=5, maximum=
 # object store) counts against the bid as "not decryptable for another cause".
 OPENING_DECRYPTION_ATTEMPTS = env_int("OPENING_DECRYPTION_ATTEMPTS", 3, minimum=1, maximum=20)
 # The largest WebSocket frame the opening hall reads, and the longest objection.
-HALL_FRAME_MAX_BYTES = env_int("HALL_FRAME_MAX_BYTES", 512 * 1024, minimum=4096, maximum=16 * 1024 * 1024)
+HALL_FRAME_MAX_BYTES = env_int("HALL_FRAME_MAX_BYTES", 2 * 1024 * 1024, minimum=4096, maximum=16 * 1024 * 1024)
 OBJECTION_MAX_CHARS = env_int("OBJECTION_MAX_CHARS", 2000, minimum=100, maximum=20000)
 # Records are kept at least this many years (government procurement: 15).
 RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)
