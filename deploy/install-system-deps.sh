@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the platform and its tests need that pip cannot:
 # chromium (browser tests), fonts-wqy-zenhei (Chinese text in PDFs), gettext
-# (compilemessages), and radosgw/ceph-mon/ceph-osd (the S3 server of the tests).
+# (compilemessages), radosgw/ceph-mon/ceph-osd (the S3 server of the tests) and
+# redis-server (the browser test of the opening hall starts one of its own).
 # Does nothing when everything is there; says what is missing when not root.
 set -euo pipefail
 need=()
@@ -11,6 +12,7 @@ command -v msgfmt >/dev/null || need+=(gettext)
 command -v radosgw >/dev/null || need+=(radosgw)
 command -v ceph-mon >/dev/null || need+=(ceph-mon)
 command -v ceph-osd >/dev/null || need+=(ceph-osd)
+[ -x /usr/bin/redis-server ] || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "Missing Debian packages: ${need[*]} (run as root: apt-get install ${need[*]})." >&2

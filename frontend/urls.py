@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontend.views import auth, dashboard, keys, manage, public, tokens
+from frontend.views import auth, dashboard, keys, manage, opening, public, tokens
 from frontend.views import bids as bid_pages
 
 app_name = "frontend"
@@ -43,5 +43,6 @@ urlpatterns = [
     ),
     path("tenders/<uuid:public_id>/amendments/new/", manage.amendment_create, name="amendment-create"),
     path("tenders/<uuid:public_id>/bid/", bid_pages.bid_submit, name="bid-submit"),
+    path("tenders/<uuid:public_id>/opening/", opening.opening_hall, name="opening-hall"),
     path("keys/browser/", bid_pages.browser_keys, name="browser-keys"),
 ]

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts.models import User
+from accounts.models import KeyPurpose, Role, User
 from config import clock
 from frontend.views.common import signed_in, visible_tender
 from tendering import permissions
@@ -113,9 +113,11 @@ def keys_page_messages() -> dict[str, str]:
         "state_revoked": _("已撤销"),
         "state_unknown": _("无法查询"),
         "generated": _("已在本浏览器中生成两对密钥。请登记到平台。"),
+        "generated_encryption": _("已在本浏览器中生成加密密钥。请登记到平台。"),
         "registered": _("公钥已登记到平台。"),
         "deleted": _("已从本浏览器中删除密钥。"),
         "confirm_delete": _("确定从本浏览器中删除这两对密钥吗？私钥无法导出，删除后无法恢复；已登记的公钥请到“我的密钥”页面撤销。"),
+        "confirm_delete_one": _("确定从本浏览器中删除这对密钥吗？私钥无法导出，删除后无法恢复；已登记的公钥请到“我的密钥”页面撤销。"),
         "label": _("浏览器密钥"),
     }
 
@@ -182,6 +184,13 @@ def bid_submit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return render(request, "frontend/bid_submit.html", context)
 
 
+def browser_key_purposes(user: User) -> list[str]:
+    """The key pairs a user keeps in the browser: a bidder signs and opens its own envelope; a custodian only opens its parts."""
+    if user.has_role(Role.CUSTODIAN) and not permissions.is_bidder(user):
+        return [KeyPurpose.ENCRYPTION.value]
+    return [KeyPurpose.SIGNING.value, KeyPurpose.ENCRYPTION.value]
+
+
 @never_cache
 @require_GET
 @login_required
@@ -190,5 +199,7 @@ def browser_keys(request: HttpRequest) -> HttpResponse:
     next_url = request.GET.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         next_url = ""
-    config = {"user": user.get_username(), "locale": _locale(), "messages": keys_page_messages()}
-    return render(request, "frontend/browser_keys.html", {"config": config, "next_url": next_url})
+    purposes = browser_key_purposes(user)
+    config = {"user": user.get_username(), "locale": _locale(), "purposes": purposes, "messages": keys_page_messages()}
+    context = {"config": config, "next_url": next_url, "encryption_only": purposes == [KeyPurpose.ENCRYPTION.value]}
+    return render(request, "frontend/browser_keys.html", context)

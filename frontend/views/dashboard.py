@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -10,15 +12,27 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import KeyPurpose, Role
+from accounts.models import KeyPurpose, Role, User
 from accounts.services import active_key
 from config import clock
 from frontend.views.common import signed_in
-from tendering import permissions
-from tendering.models import DocumentDownload, Question, Tender, TenderCustodian
+from tendering import hall, permissions
+from tendering.models import BidStatus, DocumentDownload, Question, Tender, TenderCustodian
 from tendering.services import notifications
 
 LIMIT = 50
+
+
+def open_halls(user: User, now: dt.datetime) -> list[Tender]:
+    """The tenders whose opening hall this user may enter now: the opening time has come, the opening is not closed."""
+    found = Tender.objects.filter(published_at__isnull=False, opening_time__lte=now, opening_closed_at__isnull=True)
+    if not user.has_role(Role.REGULATOR):
+        mine = Q(custodian_slots__user=user)
+        if user.organization_id is not None:
+            org = user.organization_id
+            mine |= Q(tenderer_id=org) | Q(agency_id=org) | Q(bids__bidder_id=org, bids__status=BidStatus.ACCEPTED)
+        found = found.filter(mine).distinct()
+    return [t for t in found.order_by("-opening_time")[:LIMIT] if hall.hall_roles(user, t)]
 
 
 @require_GET
@@ -28,6 +42,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {
         "now": clock.now(),
         "notifications": notifications.notifications_for(user)[:LIMIT],
+        "halls": open_halls(user, clock.now()),
         "is_bidder": permissions.is_bidder(user),
         "is_manager": permissions.can_create_tenders(user),
         "is_custodian": user.has_role(Role.CUSTODIAN),

@@ -20,7 +20,7 @@ from accounts.errors import DomainError, InvalidInput
 from config import clock
 from frontend.forms import QuestionForm, TenderSearchForm
 from frontend.views.common import refuse, show_on_form, signed_in, visible_tender
-from tendering import permissions
+from tendering import hall, permissions
 from tendering.http import document_download_response
 from tendering.models import Phase, Tender
 from tendering.services import documents, questions
@@ -71,6 +71,8 @@ def detail_context(request: HttpRequest, tender: Tender, question_form: Question
         own_pending = [q for q in questions.questions_for(user, tender) if q.answered_at is None]
     phase = Phase(tender.phase(now))
     can_ask = permissions.is_bidder(user) and tender.enquiry_open(now)
+    # The hall is linked for its participants once the opening time has come (the page itself checks again).
+    hall_open = tender.published_at is not None and now >= tender.opening_time and bool(hall.hall_roles(user, tender))
     return {
         "tender": tender,
         "phase": phase,
@@ -87,6 +89,8 @@ def detail_context(request: HttpRequest, tender: Tender, question_form: Question
         "can_ask": can_ask,
         "question_form": question_form or (QuestionForm() if can_ask else None),
         "unanswered_count": tender.questions.filter(answered_at__isnull=True).count() if manager else 0,
+        "hall_open": hall_open,
+        "opening_closed": tender.opening_closed_at is not None,
     }
 
 

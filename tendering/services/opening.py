@@ -192,6 +192,7 @@ def sign_in(user: User, tender: Tender) -> OpeningAttendance:
 def attendance_view(attendance: OpeningAttendance) -> dict[str, Any]:
     user = attendance.user
     return {
+        "user": user.pk,
         "name": user.display_name or user.get_username(),
         "organization": attendance.organization.name if attendance.organization else "",
         "roles": attendance.roles,
@@ -762,11 +763,14 @@ def snapshot(user: Any, tender: Tender) -> dict[str, Any]:
             "unreleased_bids": tender.unreleased_bids,
         },
         "roles": sorted(roles),
+        "you": user.pk,
         "moments": _moments(opening),
         "bids": bids,
         "custodians": custodians,
         "attendance": [attendance_view(a) for a in opening.attendance.select_related("user", "organization")],
         "objections": [objection_view(o) for o in opening.objections.select_related("bid_opening__bid__bidder")],
+        # Subsets whose parts failed, with the custodians named, as announced (a page loaded later shows them too).
+        "custodian_failures": [e.payload for e in opening.events.filter(kind="custodian.parts_failed", audience=hall.ALL).order_by("seq")],
         "record": {"sha256": opening.record_sha256, "ledger_seq": opening.record_ledger_seq} if opening.record_sha256 else None,
     }
 

@@ -78,7 +78,8 @@ async function checkKeys() {
   page.ready = false;
   try {
     page.keys = await loadBrowserKeys(config.user);
-    if (!page.keys) {
+    // A custodian's record may hold an encryption key only: a bid needs both.
+    if (!page.keys?.signing || !page.keys?.encryption) {
       box.textContent = t("keys_missing");
       return;
     }

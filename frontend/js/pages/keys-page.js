@@ -1,14 +1,18 @@
-// 浏览器密钥: make the two key pairs in this browser (private halves
-// non-extractable, kept in IndexedDB), register their public halves on the
-// platform, see their state, or delete them from this browser.
+// 浏览器密钥: make the key pairs this user needs in this browser (a bidder a
+// signing and an encryption pair, a custodian an encryption pair; private
+// halves non-extractable, kept in IndexedDB), register their public halves on
+// the platform, see their state, or delete them from this browser.
 
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { ApiError, NetworkError } from "../lib/api.js";
-import { deleteBrowserKeys, generateBrowserKeys, loadBrowserKeys, registerBrowserKeys, registrationOf } from "../lib/keys.js";
+import { deleteBrowserKeys, generateBrowserKeys, heldPurposes, loadBrowserKeys, registerBrowserKeys, registrationOf } from "../lib/keys.js";
 
 const config = readConfig("keys-config");
 setMessages(config.messages);
 const $ = (id) => document.getElementById(id);
+// The purposes this user needs: signing and encryption for a bidder, encryption only for a custodian.
+const needed = config.purposes ?? ["signing", "encryption"];
+const both = needed.length > 1;
 
 function explain(exc) {
   if (exc instanceof ApiError) return exc.message;
@@ -44,13 +48,16 @@ function cell(text, { code = false } = {}) {
 
 async function render() {
   const record = await loadBrowserKeys(config.user);
-  $("keys-none").hidden = Boolean(record);
-  $("keys-table").hidden = !record;
-  show("generate-button", !record);
+  const held = heldPurposes(record);
+  const missing = needed.filter((purpose) => !held.includes(purpose));
+  $("keys-none").hidden = held.length > 0;
+  $("keys-table").hidden = held.length === 0;
+  show("generate-button", missing.length > 0);
   show("register-button", false);
-  show("delete-button", Boolean(record));
-  if (!record) {
+  show("delete-button", held.length > 0);
+  if (!held.length) {
     $("keys-body").replaceChildren();
+    document.body.dataset.keysState = "none";
     return;
   }
   let registration = { signing: null, encryption: null };
@@ -60,7 +67,7 @@ async function render() {
   } catch {
     unknown = true;
   }
-  const rows = ["signing", "encryption"].map((purpose) => {
+  const rows = held.map((purpose) => {
     const key = record[purpose];
     const on = registration[purpose];
     const state = unknown ? t("state_unknown") : !on ? t("state_unregistered") : on.revoked_at ? t("state_revoked") : t("state_registered");
@@ -71,8 +78,10 @@ async function render() {
     return tr;
   });
   $("keys-body").replaceChildren(...rows);
-  show("register-button", !unknown && !(registration.signing && registration.encryption));
-  document.body.dataset.keysState = registration.signing && registration.encryption ? "registered" : "unregistered";
+  const unregistered = held.filter((purpose) => !registration[purpose]);
+  show("register-button", !unknown && unregistered.length > 0);
+  const ready = !missing.length && needed.every((purpose) => registration[purpose]);
+  document.body.dataset.keysState = ready ? "registered" : "unregistered";
 }
 
 async function guarded(action) {
@@ -89,16 +98,16 @@ async function guarded(action) {
 
 $("generate-button").addEventListener("click", () =>
   guarded(async () => {
-    await generateBrowserKeys(config.user);
-    say(t("generated"));
+    await generateBrowserKeys(config.user, needed);
+    say(t(both ? "generated" : "generated_encryption"));
   }),
 );
 $("register-button").addEventListener("click", () =>
   guarded(async () => {
     const record = await loadBrowserKeys(config.user);
     const registration = await registrationOf(record);
-    // One half may be on the platform already (an interrupted registration): register the other only.
-    const missing = ["signing", "encryption"].filter((purpose) => !registration[purpose]);
+    // One half may be on the platform already (an interrupted registration): register the others only.
+    const missing = heldPurposes(record).filter((purpose) => !registration[purpose]);
     if (!missing.length) return;
     await registerBrowserKeys(record, `${t("label")} ${new Date().toISOString().slice(0, 10)}`, missing);
     say(t("registered"));
@@ -106,7 +115,7 @@ $("register-button").addEventListener("click", () =>
 );
 $("delete-button").addEventListener("click", () =>
   guarded(async () => {
-    if (!window.confirm(t("confirm_delete"))) return;
+    if (!window.confirm(t(heldPurposes(await loadBrowserKeys(config.user)).length > 1 ? "confirm_delete" : "confirm_delete_one"))) return;
     await deleteBrowserKeys(config.user);
     say(t("deleted"));
   }),

@@ -5,7 +5,7 @@
 
 import { Aes256Gcm, CipherSuite, DhkemP256HkdfSha256, HkdfSha256 } from "@hpke/core";
 
-import { asBytes, concat, equalBytes, randomBytes, toBase64, utf8, xor } from "./bytes.js";
+import { asBytes, concat, equalBytes, fromBase64, fromHex, randomBytes, toBase64, utf8, xor } from "./bytes.js";
 import { EnvelopeError, KeyCommitmentError } from "./errors.js";
 import { fingerprint, importEcdhPublic } from "./keys.js";
 import { KEY_SIZE } from "./stream.js";
@@ -120,6 +120,50 @@ export async function openEnvelope(sealed, recipient, info) {
   } catch {
     throw new EnvelopeError("the envelope does not open with this key: modified, or made for another tender, bid or recipient");
   }
+}
+
+// -- at the opening (开标): opening one's own envelopes of a parsed manifest -------------------------------
+
+function manifestIdentity(manifest) {
+  return { tender: manifest.tender, bid: manifest.bid, bidder: manifest.bidder };
+}
+
+/**
+ * The bidder's file key from its own envelope of a parsed manifest, opened with
+ * `recipient` (its ECDH key pair; the private half may be non-extractable) whose
+ * fingerprint is `recipientFingerprint`, and checked against the manifest's key
+ * commitment before it goes anywhere (tendering/sealing: open_bidder_envelope).
+ */
+export async function openBidderEnvelope(manifest, recipient, recipientFingerprint) {
+  const envelope = manifest.envelopes.bidder;
+  if (envelope.recipient !== recipientFingerprint) {
+    throw new EnvelopeError(`the bid is sealed to the encryption key ${envelope.recipient}, not to ${recipientFingerprint}`);
+  }
+  const info = bidderEnvelopeInfo(manifestIdentity(manifest), envelope.recipient);
+  const fileKey = await openEnvelope(fromBase64(envelope.sealed), recipient, info);
+  await verifyCommitment(fileKey, fromHex(manifest.kc));
+  return fileKey;
+}
+
+/**
+ * A custodian's part of every subset it belongs to, in one parsed manifest:
+ * `[{members, part}]`, members as the manifest numbers the custodians (from 0).
+ * Its position is where `recipientFingerprint` stands among the manifest's
+ * recipients (tendering/sealing: open_custodian_parts).
+ */
+export async function openCustodianParts(manifest, recipient, recipientFingerprint) {
+  const { threshold, recipients, subsets } = manifest.envelopes.custodians;
+  const position = recipients.indexOf(recipientFingerprint);
+  if (position < 0) throw new EnvelopeError(`the key ${recipientFingerprint} is not one of this bid's custodians`);
+  const identity = manifestIdentity(manifest);
+  const parts = [];
+  for (const subset of subsets) {
+    const j = subset.members.indexOf(position);
+    if (j < 0) continue;
+    const info = custodianPartInfo(identity, threshold, recipients.length, subset.members, position, recipientFingerprint);
+    parts.push({ members: [...subset.members], part: await openEnvelope(fromBase64(subset.parts[j]), recipient, info) });
+  }
+  return parts;
 }
 
 /**
