@@ -69,7 +69,7 @@ def opening_page_messages() -> dict[str, str]:
         "custodians_rule": _("投标人未解密的投标文件，由 %(k)s 名保管人（共 %(n)s 名）共同解密。"),
         "custodians_not_used": _("本项目规定投标人未解密的投标文件视为撤销投标，不使用保管人的密钥分量。"),
         "custodian_label": _("第 %(position)s 号保管人 %(name)s"),
-        "parts_failed_text": _("第 %(position)s 号投标文件：保管人子集 %(subsets)s 的密钥分量合成的密钥与密钥承诺不符。分量有误的保管人：%(suspects)s。"),
+        "parts_failed_text": _("第 %(position)s 号投标文件：保管人子集 %(subsets)s 的密钥分量合成的密钥与密钥承诺不符。分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：%(suspects)s。"),
         "objection_by": _("第 %(position)s 号投标人 %(bidder)s 的异议"),
         "answer_prefix": _("答复："),
         "awaiting_answer": _("待答复"),
