@@ -445,7 +445,7 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             # (an XOR cannot tell which of the two it was yet).
             assert off_the_main_thread(self.custodian_submits, tender_id, 2, True) == 4
             tenderer.wait_for_selector(f"#failures-list li[data-failure='{other}']")
-            assert "分量有误的保管人：第 1 号保管人 钟华、第 3 号保管人 陈静" in tenderer.locator("#failures-list").inner_text()
+            assert "分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：第 1 号保管人 钟华、第 3 号保管人 陈静" in tenderer.locator("#failures-list").inner_text()
             self.wait_state(tenderer, other, "awaiting_key")
 
             # Custodian 2 completes subset {1,2}: the key; and subset {2,3} fails too, which names custodian 3 alone.
@@ -454,7 +454,7 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             self.wait_state(bidder, other, "key_ready")
             assert "密钥保管人解密" in tenderer.locator(f"#bids-body tr[data-bid='{other}']").inner_text()
             tenderer.wait_for_function("() => document.querySelectorAll('#failures-list li').length === 2")
-            assert tenderer.locator("#failures-list li").nth(1).inner_text().endswith("分量有误的保管人：第 3 号保管人 陈静。")
+            assert tenderer.locator("#failures-list li").nth(1).inner_text().endswith("分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：第 3 号保管人 陈静。")
             shot(tenderer, "tenderer-sees-both-keys-ready-and-the-faulty-custodian-named")
 
             # 6. The worker decrypts (here); the prices appear everywhere without a reload.
