@@ -33,6 +33,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.db import connection as db_connection
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -196,6 +197,9 @@ def _store_encrypted(key: str, source: Any, file_key: bytes, info: bytes) -> Any
                 pass  # the store stopped reading; its own error is raised below
             except BaseException as exc:
                 failure.append(exc)
+            finally:
+                # Reading the source renews the lease from this thread: its own connection, closed with it.
+                db_connection.close()
 
     producer = threading.Thread(target=produce, name="evaluation-copy", daemon=True)
     producer.start()
