@@ -1,0 +1,674 @@
+#!/usr/bin/env python3
+"""Live updates in the opening hall (开标大厅): event latency to every connected participant, against a bare broadcast.
+
+Everything runs on 127.0.0.1, in a temporary folder:
+
+* a Redis server of its own (``redis-server`` on a free port, no persistence;
+  or the loopback one in ``--redis-url``, under a prefix of its own), so that
+  this process and Daphne share the Channels layer (``channels_redis``) as the
+  worker and Daphne do in production;
+* the platform (``ETENDER_ENV=test``, SQLite) with a tender whose ``--bids``
+  bidders submitted real sealed bids (small ones, through the services) before
+  the deadline, then the clock at the real time, past the opening; ``--clients``
+  participants in all: one staff member of each bidder, the three custodians,
+  two regulators and the tenderer's staff for the rest, each with a session
+  (``django.test.Client.force_login``) and signed in to the hall
+  (``opening.sign_in``);
+* Daphne serving ``config.asgi:application`` untouched, through a wrapper
+  (``bench.hall_broadcast:application``) that only adds the baseline's route
+  ``/bench/bare/``;
+* the participants' clients in a child process (``aiohttp`` WebSockets, one
+  asyncio loop), so that their receiving does not share a GIL with the
+  publisher.
+
+Subject: every client opens ``ws/tenders/<id>/hall/`` with its session cookie,
+asks for a snapshot, then ``--events`` events are published from this process
+at ``--rate`` per second through the real path, ``hall_events.publish`` in a
+transaction holding the opening's row lock (a ``bid.progress`` event, as the
+decryption sends), and stamped at the commit (an ``on_commit`` registered
+before the publish, so it runs before the send). Each client stamps every
+event when it has it; latency = receive − commit, over every (event, client)
+pair, on ``time.monotonic`` (one clock for every process on the machine).
+
+Baseline, same run, same clients: a trivial consumer that joins one group and
+sends every ``hall.event`` message's frame as JSON; the same number of frames of
+the same size (the real events' frames) sent with ``channel_layer.group_send``
+from this process the way ``hall_events`` sends (``async_to_sync``), stamped
+just before the send. A third variant tells the consumer's share from the
+publisher's: the same trivial consumer listening to the hall's ``all`` group,
+fed by the real ``publish`` in its transaction. The three rotate ``--reps``
+times, after a short untimed warm-up of each.
+
+Printed: p50, p95, p99 and maximum latency of each, the ratio of the p99s, the
+latency of the first and of the last client per event (the fan-out's spread),
+the publisher's time per event (transaction and send), the CPU time per event
+of Daphne, Redis, the publisher and the clients, the snapshot latency at
+connect, and the pairs that never arrived (should be 0).
+
+    .venv/bin/python bench/hall_broadcast.py --clients 60 --events 200 --rate 20 --reps 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+BARE_PATH = "/bench/bare/"
+BARE_GROUP = "bench.bare"
+# The subject, the bare consumer fed by the subject's publisher (which of the two costs), the baseline.
+KINDS = ("hall", "published", "bare")
+NAMES = {
+    "hall": "hall: `HallConsumer`, `publish` in the service's transaction",
+    "published": "bare consumer in the hall's group, `publish` in the transaction",
+    "bare": "bare consumer, bare `group_send` (baseline)",
+}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+VENV_BIN = Path(sys.executable).parent
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of a sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, int(-(-fraction * len(sorted_values) // 1)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+# --- the ASGI application Daphne serves: the platform's, plus the baseline's route ------------------------------
+
+
+def _bench_application() -> Any:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from channels.generic.websocket import AsyncWebsocketConsumer
+
+    from config.asgi import application as platform_application  # sets Django up
+
+    class BareConsumer(AsyncWebsocketConsumer):
+        """The least a Channels broadcast does: join a group, send each message's frame as JSON."""
+
+        async def connect(self) -> None:
+            # ?group=<name>: listen to that group instead (a hall's, to take its events as they are published).
+            query = urllib.parse.parse_qs(self.scope.get("query_string", b"").decode())
+            self.group = query.get("group", [BARE_GROUP])[0]
+            await self.accept()
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.send(text_data=json.dumps({"type": "hello"}))
+
+        async def disconnect(self, code: int) -> None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+        async def hall_event(self, message: dict[str, Any]) -> None:
+            # As the hall's consumer serializes its frames.
+            await self.send(text_data=json.dumps(message["frame"], ensure_ascii=False, default=str))
+
+    bare = BareConsumer.as_asgi()
+
+    async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope["path"] == BARE_PATH:
+            await bare(scope, receive, send)
+        else:
+            await platform_application(scope, receive, send)
+
+    return application
+
+
+def __getattr__(name: str) -> Any:
+    # Daphne imports "bench.hall_broadcast:application"; built on first use, so that importing
+    # this module (the bench itself, the clients' child) does not set Django up.
+    if name == "application":
+        app = _bench_application()
+        globals()["application"] = app
+        return app
+    raise AttributeError(name)
+
+
+# --- the clients (child process, no Django) ----------------------------------------------------------------------
+
+
+async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
+    import aiohttp
+
+    expected = config["events"]
+    timeout = config["timeout"]
+    url = config["url"]
+    headers_base = {"Origin": config["origin"]}
+    received: list[dict[int, float]] = [{} for _ in config["cookies"]]
+    snapshot_seconds: list[float] = []
+    errors: list[str] = []
+
+    async def connect(session: aiohttp.ClientSession, index: int, cookie: str) -> Any:
+        headers = dict(headers_base)
+        if cookie:
+            headers["Cookie"] = cookie
+        ws = await session.ws_connect(url, headers=headers, max_msg_size=16 * 1024 * 1024, heartbeat=None)
+        hello = json.loads((await ws.receive(timeout=30)).data)
+        if hello.get("type") != "hello":
+            raise RuntimeError(f"client {index}: {hello}")
+        if config["snapshot"]:
+            began = time.monotonic()
+            await ws.send_str(json.dumps({"type": "snapshot", "ref": f"s{index}"}))
+            while True:
+                frame = json.loads((await ws.receive(timeout=30)).data)
+                if frame.get("type") == "snapshot":
+                    snapshot_seconds.append(time.monotonic() - began)
+                    break
+                if frame.get("type") == "error":
+                    raise RuntimeError(f"client {index}: {frame}")
+        return ws
+
+    async def listen(index: int, ws: Any) -> None:
+        mine = received[index]
+        while len(mine) < expected:
+            message = await ws.receive()
+            now = time.monotonic()
+            if message.type != aiohttp.WSMsgType.TEXT:
+                errors.append(f"client {index}: {message.type.name} after {len(mine)} events")
+                return
+            frame = json.loads(message.data)
+            if frame.get("type") == "event":
+                mine[frame["seq"]] = now
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        sockets = await asyncio.gather(*(connect(session, i, c) for i, c in enumerate(config["cookies"])))
+        print("ready", flush=True)
+        cpu_began = time.process_time()
+        listeners = [asyncio.ensure_future(listen(i, ws)) for i, ws in enumerate(sockets)]
+        _done, pending = await asyncio.wait(listeners, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            errors.append(f"{len(pending)} clients still waiting after {timeout} s")
+        cpu_seconds = time.process_time() - cpu_began
+        print("done", flush=True)
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return {
+        "cpu_seconds": cpu_seconds,
+        "received": [{str(k): v for k, v in mine.items()} for mine in received],
+        "snapshot_seconds": snapshot_seconds,
+        "errors": errors,
+    }
+
+
+def clients_child(config_path: str, out_path: str) -> int:
+    config = json.loads(Path(config_path).read_text())
+    result = asyncio.run(run_clients(config))
+    Path(out_path).write_text(json.dumps(result))
+    return 0
+
+
+# --- the platform ------------------------------------------------------------------------------------------------
+
+
+def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise SystemExit("redis-server is not installed: give a loopback --redis-url instead")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            server,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(work),
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit("redis-server did not start") from None
+            time.sleep(0.05)
+    client.close()
+    return process, url
+
+
+def check_loopback(url: str) -> None:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host not in LOOPBACK:
+        raise SystemExit(f"{url} is not on this machine: benchmarks send traffic to 127.0.0.1 only")
+
+
+def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """The tender with its bids, the hall opened, every participant signed in with a session; returns the ids."""
+    sys.path.insert(0, str(BENCH))
+    from opening_throughput import Bench
+
+    bench = Bench(argparse.Namespace(size_mib=4 / 1024, bids=args.bids, files=1, store="fs"), work)
+    bench.setup_django()
+    bench.prepare()
+
+    from django.conf import settings
+    from django.test import Client
+
+    from accounts import credit_code
+    from accounts.models import Organization, OrganizationKind, Role, RoleGrant, User
+    from tendering.services import opening
+
+    participants: list[tuple[str, User]] = [("bidder", e["user"]) for e in bench.entries]
+    participants += [("custodian", c) for c in bench.custodians]
+    regulators = Organization.objects.create(
+        name="瑞金市公共资源交易监督办",
+        kind=OrganizationKind.REGULATOR,
+        credit_code=credit_code.make("91360781MD0000001"),
+    )
+    for number in (1, 2):
+        person = User.objects.create_user(
+            username=f"bench_regulator{number}", display_name=f"监督{number}", organization=regulators
+        )
+        RoleGrant.objects.create(user=person, role=Role.REGULATOR)
+        participants.append(("regulator", person))
+    participants.append(("manager", bench.tenderer))
+    number = 0
+    while len(participants) < args.clients:
+        number += 1
+        person = User.objects.create_user(
+            username=f"bench_staff{number}", display_name=f"招标人{number}", organization=bench.tenderer.organization
+        )
+        RoleGrant.objects.create(user=person, role=Role.TENDERER_STAFF)
+        participants.append(("manager", person))
+    participants = participants[: args.clients]
+    cookies = []
+    for _, person in participants:
+        opening.sign_in(person, bench.tender)
+        client = Client()
+        client.force_login(person)
+        cookies.append(f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}")
+    roles: dict[str, int] = {}
+    for role, _ in participants:
+        roles[role] = roles.get(role, 0) + 1
+    from django.db import connections
+
+    connections.close_all()
+    from tendering import hall
+
+    return {
+        "all_group": hall.group_name(bench.tender.pk, hall.ALL),
+        "tender": str(bench.tender.public_id),
+        "opening": bench.opening.pk,
+        "cookies": cookies,
+        "roles": roles,
+        "bids": [(str(e["bid"].public_id), e["size"]) for e in bench.entries],
+    }
+
+
+def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "bench.hall_broadcast:application"],
+            cwd=ROOT,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process, port
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit(f"Daphne did not start (see {log})") from None
+            time.sleep(0.2)
+
+
+# --- one phase: clients connected, events published, latencies -----------------------------------------------------
+
+
+class Publisher:
+    def __init__(self, platform_ids: dict[str, Any]) -> None:
+        self.ids = platform_ids
+        self.counter = 0
+        self.frames: list[dict[str, Any]] = []
+
+    def hall_event(self) -> tuple[int, float, float]:
+        """One ``bid.progress`` through ``hall_events.publish``; (seq, commit stamp, seconds from begin to sent)."""
+        from django.db import transaction
+
+        from tendering.models import Opening
+        from tendering.services.hall_events import event_frame, publish
+
+        bid, total = self.ids["bids"][self.counter % len(self.ids["bids"])]
+        self.counter += 1
+        stamps: list[float] = []
+        began = time.monotonic()
+        with transaction.atomic():
+            opening = Opening.objects.select_for_update().get(pk=self.ids["opening"])
+            transaction.on_commit(lambda: stamps.append(time.monotonic()))
+            event = publish(
+                opening,
+                "bid.progress",
+                {"bid": bid, "position": self.counter % len(self.ids["bids"]) + 1, "bytes": total // 2, "total": total},
+            )
+        sent = time.monotonic()
+        self.frames.append(event_frame(event))
+        return event.seq, stamps[0], sent - began
+
+    def bare_event(self, index: int) -> tuple[int, float, float]:
+        """A frame of the same size (a real event's, renumbered) sent to the bare group; stamped before the send."""
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        frame = dict(self.frames[index % len(self.frames)])
+        frame["seq"] = index + 1
+        layer = get_channel_layer()
+        began = time.monotonic()
+        async_to_sync(layer.group_send)(BARE_GROUP, {"type": "hall.event", "frame": frame})
+        sent = time.monotonic()
+        return frame["seq"], began, sent - began
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_phase(
+    kind: str,
+    args: argparse.Namespace,
+    work: Path,
+    port: int,
+    ids: dict[str, Any],
+    publisher: Publisher,
+    servers: dict[str, int],
+) -> dict[str, Any]:
+    origin = f"http://127.0.0.1:{port}"
+    paths = {
+        "hall": f"/ws/tenders/{ids['tender']}/hall/",
+        "published": BARE_PATH + "?" + urllib.parse.urlencode({"group": ids["all_group"]}),
+        "bare": BARE_PATH,
+    }
+    path = paths[kind]
+    config = {
+        "url": f"ws://127.0.0.1:{port}{path}",
+        "origin": origin,
+        "cookies": ids["cookies"] if kind == "hall" else [""] * len(ids["cookies"]),
+        "snapshot": kind == "hall",
+        "events": args.events,
+        "timeout": args.events / (args.rate or 1000) + 60,
+    }
+    config_path = work / f"clients-{kind}.json"
+    out_path = work / f"received-{kind}.json"
+    config_path.write_text(json.dumps(config))
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--clients-child", str(config_path), str(out_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        if line != "ready":
+            raise SystemExit(f"the clients did not connect ({kind}): {line!r}")
+        stamps: dict[int, float] = {}
+        publish_seconds: list[float] = []
+        cpu_before = {name: cpu_seconds(pid) for name, pid in servers.items()}
+        cpu_before["publisher"] = time.process_time()
+        began = time.monotonic()
+        for index in range(args.events):
+            if args.rate:
+                delay = began + index / args.rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            seq, stamp, seconds = publisher.bare_event(index) if kind == "bare" else publisher.hall_event()
+            stamps[seq] = stamp
+            publish_seconds.append(seconds)
+        cpu_after_publishing = time.process_time()
+        child.stdout.readline()  # "done": every client has every event (or gave up), before they close
+        cpu_after = {name: cpu_seconds(pid) for name, pid in servers.items()}
+        cpu_after["publisher"] = cpu_after_publishing
+        child.wait(timeout=config["timeout"] + 30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    if child.returncode:
+        raise SystemExit(f"the clients failed ({kind}, exit {child.returncode})")
+    result = json.loads(out_path.read_text())
+    latencies: list[float] = []
+    timeline: list[tuple[float, float, float]] = []  # per event in order: when it was committed, first, last
+    first: list[float] = []  # per event, the client that had it first
+    last: list[float] = []  # and the one that had it last: the fan-out's spread
+    missing = 0
+    for seq, stamp in stamps.items():
+        arrivals = [mine[str(seq)] - stamp for mine in result["received"] if str(seq) in mine]
+        missing += len(result["received"]) - len(arrivals)
+        latencies.extend(arrivals)
+        if arrivals:
+            first.append(min(arrivals))
+            last.append(max(arrivals))
+            timeline.append((stamp, min(arrivals), max(arrivals)))
+    latencies.sort()
+    return {
+        "kind": kind,
+        "latencies": latencies,
+        "timeline": timeline,
+        # CPU per event while the events flowed: from the first publish until every client has every event.
+        "cpu_ms_per_event": {
+            **{name: (cpu_after[name] - cpu_before[name]) * 1e3 / args.events for name in cpu_after},
+            "clients": result["cpu_seconds"] * 1e3 / args.events,
+        },
+        "first": sorted(first),
+        "last": sorted(last),
+        "missing": missing,
+        "errors": result["errors"],
+        "snapshot_seconds": sorted(result["snapshot_seconds"]),
+        "publish_seconds": sorted(publish_seconds),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=60, help="participants connected (default 60)")
+    parser.add_argument("--bids", type=int, default=50, help="bids in the opening, one bidder client each (default 50)")
+    parser.add_argument("--events", type=int, default=200, help="events per phase (default 200)")
+    parser.add_argument("--rate", type=float, default=20, help="events per second (default 20; 0: back to back)")
+    parser.add_argument("--reps", type=int, default=4, help="phases of each kind, alternating (default 4)")
+    parser.add_argument("--redis-url", default="", help="a loopback Redis to use instead of starting one")
+    parser.add_argument("--tmp-dir", type=Path, default=None, help="where the temporary folder goes")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--clients-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.clients_child:
+        return clients_child(*args.clients_child)
+    if args.bids < 1 or args.clients < args.bids + 3 or args.events < 1 or args.reps < 1 or args.rate < 0:
+        parser.error("--clients must leave room for the bidders and the custodians; --events, --reps at least 1")
+
+    work = Path(tempfile.mkdtemp(prefix="etender-bench-hall-", dir=args.tmp_dir))
+    redis_process: subprocess.Popen[bytes] | None = None
+    daphne: subprocess.Popen[bytes] | None = None
+    failed = True
+    began = time.perf_counter()
+    phases: list[dict[str, Any]] = []
+    try:
+        if args.redis_url:
+            check_loopback(args.redis_url)
+            redis_url, layer = args.redis_url, f"Redis at {args.redis_url} (--redis-url)"
+        else:
+            redis_process, redis_url = start_redis(work)
+            import redis
+
+            version = redis.Redis.from_url(redis_url).info()["redis_version"]
+            layer = f"its own redis-server {version} at {redis_url}"
+        for name in ("S3_ENDPOINT", "DATABASE_URL"):
+            os.environ.pop(name, None)
+        os.environ["REDIS_URL"] = redis_url
+        os.environ["CHANNEL_LAYER_PREFIX"] = f"etender-bench-{secrets.token_hex(4)}"
+        print(f"channel layer: channels_redis on {layer}; preparing {args.bids} bids ...", flush=True)
+        ids = prepare_platform(args, work)
+        daphne, port = start_daphne(dict(os.environ), work / "daphne.log")
+        print(
+            f"Daphne (pid {daphne.pid}) on 127.0.0.1:{port}; {len(ids['cookies'])} participants {ids['roles']}",
+            flush=True,
+        )
+        publisher = Publisher(ids)
+        # A few untimed events first: connections to Redis and the database, Daphne's first frames.
+        warm = argparse.Namespace(**{**vars(args), "events": 10, "rate": 0})
+        servers = {"Daphne": daphne.pid}
+        if redis_process is not None:
+            servers["Redis"] = redis_process.pid
+        for kind in KINDS:
+            run_phase(kind, warm, work, port, ids, publisher, servers)
+        for rep in range(args.reps):
+            for kind in KINDS[rep % len(KINDS) :] + KINDS[: rep % len(KINDS)]:
+                phase = run_phase(kind, args, work, port, ids, publisher, servers)
+                phases.append(phase)
+                lat = phase["latencies"]
+                print(
+                    f"  {kind} rep {rep + 1}: p50 {percentile(lat, 0.5) * 1e3:.1f} ms, "
+                    f"p99 {percentile(lat, 0.99) * 1e3:.1f} ms, missing {phase['missing']}",
+                    flush=True,
+                )
+        failed = False
+    finally:
+        if daphne is not None:
+            daphne.terminate()
+            try:
+                daphne.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                daphne.kill()
+                daphne.wait()
+        if redis_process is not None:
+            redis_process.terminate()
+            try:
+                redis_process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                redis_process.kill()
+                redis_process.wait()
+        if failed:
+            print(f"failed: the work folder is kept in {work} (daphne.log)", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    import aiohttp
+    import channels
+    import channels_redis
+    import daphne as daphne_module
+
+    load = os.getloadavg()
+    print()
+    print(
+        f"python {platform.python_version()}, Daphne {daphne_module.__version__}, channels {channels.__version__}, "
+        f"channels_redis {channels_redis.__version__}, aiohttp {aiohttp.__version__}; {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.clients} clients, {args.events} events "
+        f"per phase at {args.rate:g}/s, {args.reps} phases of each; took {time.perf_counter() - began:.0f} s"
+    )
+    merged = {}
+    for kind in KINDS:
+        mine = [p for p in phases if p["kind"] == kind]
+        merged[kind] = {
+            "latencies": sorted(x for p in mine for x in p["latencies"]),
+            "missing": sum(p["missing"] for p in mine),
+            "first": sorted(x for p in mine for x in p["first"]),
+            "last": sorted(x for p in mine for x in p["last"]),
+            "publish": sorted(x for p in mine for x in p["publish_seconds"]),
+            "errors": [e for p in mine for e in p["errors"]],
+        }
+    head = [
+        "variant",
+        "pairs",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "missing",
+        "first client per event (p50 / p99)",
+        "last client per event (p50 / p99)",
+        "publisher per event (p50 / p99)",
+    ]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for kind in KINDS:
+        m = merged[kind]
+        lat = m["latencies"]
+        cells = [
+            NAMES[kind],
+            str(len(lat)),
+            *(f"{percentile(lat, q) * 1e3:.1f} ms" for q in (0.5, 0.95, 0.99)),
+            f"{lat[-1] * 1e3:.1f} ms" if lat else "-",
+            str(m["missing"]),
+            f"{percentile(m['first'], 0.5) * 1e3:.1f} / {percentile(m['first'], 0.99) * 1e3:.1f} ms",
+            f"{percentile(m['last'], 0.5) * 1e3:.1f} / {percentile(m['last'], 0.99) * 1e3:.1f} ms",
+            f"{percentile(m['publish'], 0.5) * 1e3:.1f} / {percentile(m['publish'], 0.99) * 1e3:.1f} ms",
+        ]
+        print("| " + " | ".join(cells) + " |")
+    hall_p99 = percentile(merged["hall"]["latencies"], 0.99)
+    bare_p99 = percentile(merged["bare"]["latencies"], 0.99)
+    published_p99 = percentile(merged["published"]["latencies"], 0.99)
+    print(
+        f"RATIO p99 hall / bare: {hall_p99 / bare_p99:.2f} (bare consumer fed by publish / bare: {published_p99 / bare_p99:.2f})"
+    )
+    for kind in KINDS:
+        mine = [p for p in phases if p["kind"] == kind]
+        per_rep = ", ".join(f"{percentile(p['latencies'], 0.99) * 1e3:.0f}" for p in mine)
+        cpu = {
+            name: statistics.median(p["cpu_ms_per_event"][name] for p in mine) for name in mine[0]["cpu_ms_per_event"]
+        }
+        print(
+            f"{kind}: p99 of each phase {per_rep} ms; CPU per event (median of the phases): "
+            + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items())
+        )
+    snapshots = sorted(x for p in phases if p["kind"] == "hall" for x in p["snapshot_seconds"])
+    print(
+        f"snapshot at connect ({len(snapshots)} asked at once, {args.reps} times): "
+        f"p50 {percentile(snapshots, 0.5) * 1e3:.0f} ms, max {snapshots[-1] * 1e3:.0f} ms"
+    )
+    for kind in KINDS:
+        for error in merged[kind]["errors"]:
+            print(f"{kind}: {error}")
+    if args.json:
+        args.json.write_text(json.dumps({"phases": phases}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,885 @@
+#!/usr/bin/env python3
+"""The opening (开标): decrypting every bid through ``decrypt_bid``, against raw AES-GCM + SHA-256 and a raw store read.
+
+For each size (``--sizes``, MiB of plaintext per bid), in a child process of its
+own (Django is configured once per process) with ``ETENDER_ENV=test`` and a
+fresh temporary ``ETENDER_VAR_DIR`` (SQLite, development PKI and data key,
+filesystem object store there unless ``--store s3``):
+
+* **Set-up (not timed).** A tenderer, three custodians (threshold 2) and
+  ``--bids`` bidders, each with P-256 keys made here as on their devices; a
+  published tender; the clock frozen before its deadline. Every bidder seals a
+  bid of ``--files`` random files with ``tendering.sealing.seal_bid`` (to a file)
+  and submits it through the real services (``bids.start_upload``,
+  ``upload_part`` per 8 MiB part straight from the sealed file, ``finalize``,
+  which checks the signed manifest and reads the object back). Then the clock
+  returns to the real time, past the opening time, and every bidder releases
+  its key (``opening.release_key``: commitment checked, key sealed under the
+  data key).
+* **Subject.** ``tendering.services.decryption.decrypt_bid`` of every bid, one
+  after the other in this process: stream the ciphertext from the store,
+  decrypt it, read the container, re-encrypt each file into its evaluation
+  copy in the store, ledger entries and hall events (the in-memory channel
+  layer, nobody listening). Peak RSS of this phase: ``VmHWM`` reset through
+  ``/proc/self/clear_refs`` just before it. ``--reps`` passes, the bids reset
+  to ``key_ready`` before each (a bench-only shortcut: the decryption path is
+  the same; it writes another version of each evaluation copy). With
+  ``--workers N`` (default 2) the bids are reset once more and decrypted by N
+  ``manage.py db_worker`` processes from the queue: the time from enqueueing
+  the tasks to the last bid's ``resolved_at``.
+* **Baselines, same run.** Raw crypto: every sealed file read (page-cached,
+  1 MiB ``readinto`` into a preallocated buffer), each segment decrypted with
+  ``cryptography``'s ``AESGCM.decrypt_into`` into a preallocated buffer
+  (segment key derived with HKDF from the released key, as the format says),
+  SHA-256 over the ciphertext: the least any opening on ``cryptography`` must
+  do. Raw store read: every stored bid read once more with no processing,
+  ``open`` + ``readinto`` of the version file (filesystem store) or the raw
+  ``minio`` client's ``get_object`` (S3). Each baseline runs before and after
+  each opening pass; the median counts.
+
+Every timed phase starts after ``os.sync()``: the set-up's and the previous
+pass's writeback is not its cost. Printed: the opening's time and MiB/s, the
+baselines, the ratios opening / raw crypto (goal ≤ 2) and opening / (raw
+crypto + raw store read), the peak RSS of the sequential phase and of each
+worker (``VmHWM``). ``--breakdown K`` rebuilds ``decrypt_bid``'s streaming work
+from its own pieces over the first K bids, one layer at a time (decrypt and
+read the container; + the opening's hashes; + re-encryption; + the pipe to the
+second thread; + the store), to show where the time goes. ``--profile N`` adds
+one more sequential pass under cProfile and prints its N costliest functions
+(the main thread only: each evaluation copy is encrypted, and the ciphertext
+decrypted, in a second thread while the main thread stores it).
+
+    .venv/bin/python bench/opening_throughput.py --bids 50 --sizes 10,40 --breakdown 10
+    .venv/bin/python bench/opening_throughput.py --bids 50 --sizes 40 --reps 1 --store s3 --breakdown 10
+
+Everything stays on 127.0.0.1; the folders, the Ceph cluster and the workers
+are removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+SEGMENT = 1 << 20
+# Shares of the bid's size among its files (技术标 is the bulk of a works bid).
+FILE_NAMES = ["技术标.pdf", "商务标.pdf", "资格审查资料.pdf", "已标价工程量清单.xlsx"]
+FILE_SHARES = [0.5, 0.2, 0.2, 0.1]
+
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+import object_store_put as osp  # noqa: E402  (bench/object_store_put.py: Ceph start-up, loopback checks)
+
+
+def proc_status(field: str, pid: str = "self") -> int:
+    """A ``/proc/PID/status`` memory field in bytes (VmHWM, VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def write_random(path: Path, size: int) -> None:
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            chunk = os.urandom(min(left, 8 * MiB))
+            f.write(chunk)
+            left -= len(chunk)
+
+
+# --- the child: one size --------------------------------------------------------------------------------------
+
+
+class Bench:
+    """One size's platform: personas, tender, sealed and submitted bids."""
+
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.size = int(args.size_mib * MiB)
+        self.entries: list[dict[str, Any]] = []
+
+    # set-up ----------------------------------------------------------------------------------------------
+
+    def setup_django(self) -> None:
+        os.environ.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "ETENDER_ENV": "test",
+                "ETENDER_VAR_DIR": str(self.work / "var"),
+                "BID_MAX_BYTES": str(64 * GiB),
+                "DEBUG": "false",
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        from archive.storage import get_object_store
+
+        call_command("migrate", verbosity=0)
+        get_object_store().ensure_bucket()
+
+    def prepare(self) -> None:
+        """Personas, the tender, every bid sealed and submitted before the deadline; then the hall opens."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from accounts import credit_code
+        from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
+        from accounts.services import register_public_key
+        from config import clock
+        from tendering.models import EvaluationMethod, ProcedureType
+        from tendering.sealing import LotPrice, PriceSummary, open_bidder_envelope, parse_manifest, seal_bid
+        from tendering.services import bids, documents, opening, tenders
+
+        def p256() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+            key = ec.generate_private_key(ec.SECP256R1())
+            der = key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            return key, der
+
+        serial = iter(range(1, 10_000))
+
+        def org(name: str, kind: str) -> Organization:
+            return Organization.objects.create(
+                name=name, kind=kind, credit_code=credit_code.make(f"91360781MC{next(serial):07d}")
+            )
+
+        def user(username: str, organization: Organization, role: str) -> User:
+            person = User.objects.create_user(username=username, display_name=username, organization=organization)
+            RoleGrant.objects.create(user=person, role=role)
+            return person
+
+        real_now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        started = real_now - dt.timedelta(days=31)
+        deadline = started + dt.timedelta(days=30)
+        plain_dir = self.work / "plain"
+        sealed_dir = self.work / "sealed"
+        sealed_dir.mkdir(parents=True)
+        with clock.frozen(started) as frozen:
+            tenderer = user("bench_tenderer", org("瑞金城投", OrganizationKind.TENDERER), Role.TENDERER_STAFF)
+            regulator = org("瑞金市发改委", OrganizationKind.REGULATOR)
+            custodians = [user(f"bench_custodian{i}", regulator, Role.CUSTODIAN) for i in (1, 2, 3)]
+            for custodian in custodians:
+                register_public_key(custodian, KeyPurpose.ENCRYPTION, p256()[1])
+            draft = tenders.create_draft(
+                tenderer,
+                tenders.TenderInput(
+                    number="BENCH-OPENING-001",
+                    title="开标解密基准测试",
+                    description="",
+                    procedure_type=ProcedureType.OPEN,
+                    budget=_decimal("8650000.00"),
+                    bid_deadline=deadline,
+                    opening_time=deadline,
+                    enquiry_deadline=deadline - dt.timedelta(days=10),
+                    evaluation_method=EvaluationMethod.COMPREHENSIVE,
+                    custodian_ids=[c.pk for c in custodians],
+                    custodian_threshold=2,
+                    lots=[tenders.LotInput(1, "路面工程", _decimal("6000000.00"))],
+                ),
+            )
+            pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+            documents.add_document(tenderer, draft, "招标文件.pdf", io.BytesIO(pdf), len(pdf))
+            tender = tenders.publish(tenderer, draft)
+            custodian_der = [
+                bytes(slot.public_key.spki_der)
+                for slot in tender.custodian_slots.select_related("public_key").order_by("position")
+            ]
+            began = time.perf_counter()
+            sealing = uploading = 0.0
+            for number in range(1, self.args.bids + 1):
+                frozen.advance(seconds=30)
+                bidder = user(
+                    f"bench_bidder{number:03d}", org(f"投标人{number:03d}建设", OrganizationKind.BIDDER), Role.BIDDER
+                )
+                signing, signing_der = p256()
+                encryption, encryption_der = p256()
+                register_public_key(bidder, KeyPurpose.SIGNING, signing_der)
+                register_public_key(bidder, KeyPurpose.ENCRYPTION, encryption_der)
+                # The bid's files: random bytes, as incompressible as scanned PDFs.
+                folder = plain_dir / f"bid{number:03d}"
+                folder.mkdir(parents=True)
+                files = self.args.files
+                shares = FILE_SHARES[:files] if files <= len(FILE_SHARES) else [1 / files] * files
+                total = sum(shares)
+                left = self.size
+                for index in range(files):
+                    name = FILE_NAMES[index] if index < len(FILE_NAMES) else f"附件{index:02d}.pdf"
+                    part = left if index == files - 1 else int(self.size * shares[index] / total)
+                    write_random(folder / name, part)
+                    left -= part
+                bid_id = str(uuid.uuid4())
+                code = bidder.organization.credit_code
+                summary = PriceSummary(
+                    str(tender.public_id), bid_id, code, (LotPrice("1", f"{5_900_000 + number * 1234}.50", 180),)
+                )
+                target = sealed_dir / f"bid{number:03d}.etb"
+                t0 = time.perf_counter()
+                with open(target, "wb") as sink:
+                    sealed = seal_bid(
+                        str(folder),
+                        summary,
+                        str(tender.public_id),
+                        bid_id,
+                        code,
+                        signing,
+                        encryption.public_key(),
+                        custodian_der,
+                        tender.custodian_threshold,
+                        sink,
+                    )
+                sealing += time.perf_counter() - t0
+                shutil.rmtree(folder)
+                t0 = time.perf_counter()
+                size = target.stat().st_size
+                upload = bids.start_upload(bidder, tender, uuid.UUID(bid_id), size)
+                with open(target, "rb") as source:
+                    for part_number, offset in enumerate(range(0, size, upload.part_size), start=1):
+                        length = min(upload.part_size, size - offset)
+                        bids.upload_part(bidder, upload.public_id, part_number, source, length)
+                bid = bids.finalize(bidder, upload.public_id, sealed.manifest_bytes, sealed.signature)
+                uploading += time.perf_counter() - t0
+                manifest = parse_manifest(sealed.manifest_bytes)
+                self.entries.append(
+                    {
+                        "user": bidder,
+                        "bid": bid,
+                        "path": target,
+                        "size": size,
+                        "file_key": open_bidder_envelope(manifest.envelopes.bidder, manifest.identity, encryption),
+                        "info": manifest.identity.stream_info(),
+                    }
+                )
+                if number % 10 == 0:
+                    print(
+                        f"    {number} bids sealed ({sealing:.1f} s) and submitted ({uploading:.1f} s)",
+                        flush=True,
+                    )
+        self.tender = tender
+        self.tenderer = tenderer
+        self.custodians = custodians
+        self.setup_seconds = time.perf_counter() - began
+        # Back to the real clock: past the opening time. The first to enter opens the hall.
+        self.opening = opening.ensure_opening(tender)
+        self.ciphertext_bytes = sum(e["size"] for e in self.entries)
+
+    def release_keys(self) -> None:
+        """Every bidder releases its key, within the decryption window."""
+        from tendering.models import BidOpening
+        from tendering.services import opening
+
+        for entry in self.entries:
+            opening.release_key(entry["user"], self.tender, entry["bid"].public_id, entry["file_key"])
+        self.bid_opening_ids = list(
+            BidOpening.objects.filter(opening=self.opening).order_by("position").values_list("pk", flat=True)
+        )
+        assert len(self.bid_opening_ids) == self.args.bids
+
+    # measuring -------------------------------------------------------------------------------------------
+
+    def warm(self) -> None:
+        """Read every sealed file and every stored bid once, so both baselines and the opening start page-cached."""
+        buffer = memoryview(bytearray(SEGMENT))
+        for entry in self.entries:
+            with open(entry["path"], "rb", buffering=0) as f:
+                while f.readinto(buffer):
+                    pass
+        self.raw_store_read()
+
+    def raw_crypto(self) -> float:
+        """AES-256-GCM decryption of every segment + SHA-256 of the ciphertext, from the sealed files; seconds."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        from tendering.sealing.stream import HEADER_SIZE, TAG_SIZE, derive_segment_key, segment_nonce
+
+        ciphertext = memoryview(bytearray(SEGMENT))
+        plaintext = memoryview(bytearray(SEGMENT))
+        began = time.perf_counter()
+        for entry in self.entries:
+            size = entry["size"]
+            with open(entry["path"], "rb", buffering=0) as f:
+                header = f.read(HEADER_SIZE)
+                aead = AESGCM(derive_segment_key(entry["file_key"], header[1:33], entry["info"]))
+                prefix = header[33:HEADER_SIZE]
+                digest = hashlib.sha256(header)
+                position = HEADER_SIZE
+                want = SEGMENT - HEADER_SIZE
+                index = 0
+                while position < size:
+                    got = f.readinto(ciphertext[:want])
+                    position += got
+                    segment = ciphertext[:got]
+                    digest.update(segment)
+                    aead.decrypt_into(
+                        segment_nonce(prefix, index, position >= size), segment, None, plaintext[: got - TAG_SIZE]
+                    )
+                    index += 1
+                    want = SEGMENT
+            if digest.hexdigest() != entry["bid"].sha256:
+                raise SystemExit("raw baseline: the ciphertext's SHA-256 differs from the accepted bid's")
+        return time.perf_counter() - began
+
+    def raw_store_read(self) -> float:
+        """Every stored bid read once more, no processing: the store's own speed; seconds."""
+        buffer = memoryview(bytearray(SEGMENT))
+        began = time.perf_counter()
+        if self.args.store == "s3":
+            client = self._minio()
+            from django.conf import settings
+
+            for entry in self.entries:
+                bid = entry["bid"]
+                response = client.get_object(settings.S3_BUCKET, bid.object_key, version_id=bid.version_id or None)
+                try:
+                    while response.readinto(buffer):
+                        pass
+                finally:
+                    response.close()
+                    response.release_conn()
+        else:
+            from archive.storage import get_object_store
+
+            store = get_object_store()
+            for entry in self.entries:
+                bid = entry["bid"]
+                with store.open(bid.object_key, bid.version_id or None) as f:
+                    while f.readinto(buffer):
+                        pass
+        return time.perf_counter() - began
+
+    def _minio(self) -> Any:
+        if not hasattr(self, "_client"):
+            from django.conf import settings
+            from minio import Minio
+
+            self._client = Minio(
+                settings.S3_ENDPOINT,
+                access_key=settings.S3_ACCESS_KEY,
+                secret_key=settings.S3_SECRET_KEY,
+                secure=settings.S3_SECURE,
+            )
+        return self._client
+
+    def reset(self) -> None:
+        """The bids back to ``key_ready``, as if just released (bench only: the next pass decrypts them again)."""
+        from django_tasks_db.models import DBTaskResult
+
+        from tendering.models import BidOpening, BidOpeningState
+
+        BidOpening.objects.filter(pk__in=self.bid_opening_ids).update(
+            state=BidOpeningState.KEY_READY, attempts=0, progress_bytes=0, lease_owner="", lease_until=None
+        )
+        # Queued tasks (the keys' decrypt_bid, the watch, the deadline) belong to no pass.
+        DBTaskResult.objects.all().delete()
+
+    def check_opened(self) -> None:
+        from tendering.models import BidOpening, BidOpeningState
+
+        states = list(BidOpening.objects.filter(pk__in=self.bid_opening_ids).values_list("state", flat=True))
+        if states.count(BidOpeningState.OPENED) != len(self.bid_opening_ids):
+            raise SystemExit(f"not every bid opened: {sorted(set(states))}")
+
+    def breakdown(self, count: int) -> list[float]:
+        """``decrypt_bid``'s streaming work rebuilt from its own pieces, one layer more at each level; seconds.
+
+        Over the first ``count`` bids: 0 decrypt and read the container (the
+        decryptor hashes the ciphertext itself), 1 + the opening's own hashes
+        (the ciphertext again, the plaintext, each file), 2 + re-encrypting each
+        file into nothing, 3 + through a pipe to a second thread that drops it,
+        4 + into the object store (``_store_encrypted``, what ``decrypt_bid``
+        does). What ``decrypt_bid`` adds to level 4 is the database, the ledger
+        and the hall events.
+        """
+        from archive.storage import get_object_store
+        from tendering.sealing import ContainerReader, Decryptor
+        from tendering.sealing.stream import DecryptingReader, Encryptor
+        from tendering.services.decryption import _HashingReader, _ProgressReader, _store_encrypted
+
+        store = get_object_store()
+        scratch = memoryview(bytearray(SEGMENT))
+
+        def drain(source: Any) -> None:
+            while source.readinto(scratch):
+                pass
+
+        def through_pipe(source: Any) -> None:
+            read_fd, write_fd = os.pipe()
+
+            def produce() -> None:
+                with os.fdopen(write_fd, "wb") as sink:
+                    Encryptor(os.urandom(32), b"bench").encrypt(source, sink)
+
+            producer = threading.Thread(target=produce, daemon=True)
+            producer.start()
+            with os.fdopen(read_fd, "rb") as stream:
+                while stream.read(SEGMENT):
+                    pass
+            producer.join()
+
+        def one(entry: dict[str, Any], level: int, sink: Any) -> None:
+            bid = entry["bid"]
+            with store.open(bid.object_key, bid.version_id or None) as stored:
+                source = _ProgressReader(stored, lambda n: None) if level >= 1 else stored
+                plain = DecryptingReader(Decryptor(entry["file_key"], entry["info"]), source)
+                container = ContainerReader(_HashingReader(plain) if level >= 1 else plain)
+                container.price_summary()
+                for number, member in enumerate(container.files(), start=1):
+                    file = _HashingReader(member) if level >= 1 else member
+                    if level <= 1:
+                        drain(file)
+                    elif level == 2:
+                        Encryptor(os.urandom(32), b"bench").encrypt(file, sink)
+                    elif level == 3:
+                        through_pipe(file)
+                    else:
+                        key = f"bench/breakdown/{bid.public_id}/{number:04d}"
+                        _store_encrypted(key, file, os.urandom(32), b"bench")
+            if plain.result is None:
+                raise SystemExit("breakdown: the ciphertext was not read to its end")
+
+        levels = []
+        with open(os.devnull, "wb") as sink:
+            for level in range(5):
+                os.sync()
+                began = time.perf_counter()
+                for entry in self.entries[:count]:
+                    one(entry, level, sink)
+                levels.append(time.perf_counter() - began)
+        return levels
+
+    def sequential(self, profile: cProfile.Profile | None = None) -> tuple[float, int]:
+        """Every bid through ``decrypt_bid`` in this process, in order; seconds and the phase's peak RSS."""
+        from tendering.services.decryption import decrypt_bid
+
+        self.reset()
+        os.sync()  # the previous phase's writeback is not this pass's cost
+        reset_peak_rss()
+        began = time.perf_counter()
+        if profile is not None:
+            profile.enable()
+        for pk in self.bid_opening_ids:
+            outcome = decrypt_bid(pk)
+            if outcome != "opened":
+                raise SystemExit(f"bid opening {pk}: {outcome}")
+        if profile is not None:
+            profile.disable()
+        seconds = time.perf_counter() - began
+        self.check_opened()
+        return seconds, proc_status("VmHWM")
+
+    def with_workers(self, count: int) -> dict[str, Any]:
+        """The same bids decrypted by ``count`` db_worker processes from the queue."""
+        from django.db import transaction
+        from django.db.models import Max
+
+        from tendering.models import BidOpening
+        from tendering.tasks import decrypt_bid
+
+        self.reset()
+        logs = [self.work / f"worker{n}.log" for n in range(count)]
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            for log in logs:
+                with open(log, "wb") as out:
+                    workers.append(
+                        subprocess.Popen(
+                            [
+                                sys.executable,
+                                "manage.py",
+                                "db_worker",
+                                "--queue-name",
+                                "*",
+                                "--interval",
+                                "0.1",
+                                "--no-startup-delay",
+                            ],
+                            cwd=ROOT,
+                            env=dict(os.environ),
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                        )
+                    )
+            deadline = time.monotonic() + 60
+            while not all("Starting worker" in log.read_text(errors="replace") for log in logs):
+                if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+                    raise SystemExit(f"the workers did not start (see {self.work}/worker*.log)")
+                time.sleep(0.1)
+            os.sync()
+            began_wall = time.time()
+            began = time.perf_counter()
+            with transaction.atomic():
+                for pk in self.bid_opening_ids:
+                    decrypt_bid.enqueue(pk)
+            ids = self.bid_opening_ids
+            deadline = time.monotonic() + self.args.timeout
+            while BidOpening.objects.filter(pk__in=ids, resolved_at__isnull=False, lease_owner="").filter(
+                state="opened", attempts=1
+            ).count() < len(ids):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the workers did not open every bid in time")
+                time.sleep(0.05)
+            polled = time.perf_counter() - began
+            last = BidOpening.objects.filter(pk__in=ids).aggregate(last=Max("resolved_at"))["last"]
+        finally:
+            # VmHWM, not wait4's ru_maxrss: Linux carries the pages of this (forking) process over into the child's.
+            peaks = []
+            for worker in workers:
+                with contextlib.suppress(OSError, KeyError):
+                    peaks.append(proc_status("VmHWM", str(worker.pid)))
+                worker.terminate()
+            for worker in workers:
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        self.check_opened()
+        return {"seconds": last.timestamp() - began_wall, "polled_seconds": polled, "peak_rss": peaks}
+
+
+def in_memory_rates() -> dict[str, float]:
+    """For scale: MiB/s of each primitive over a 1 MiB buffer in memory, one thread."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    data = memoryview(bytearray(os.urandom(SEGMENT - 16)))
+    out = memoryview(bytearray(SEGMENT))
+    aead = AESGCM(os.urandom(32))
+    rounds = 256
+
+    def timed(step: Any) -> float:
+        began = time.perf_counter()
+        for index in range(rounds):
+            step(index)
+        return rounds * SEGMENT / MiB / (time.perf_counter() - began)
+
+    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    return {
+        "AES-256-GCM": timed(lambda i: aead.encrypt_into(i.to_bytes(12, "big"), data, None, out)),
+        "SHA-256": timed(lambda i: sha.update(out)),
+        "MD5": timed(lambda i: md5.update(out)),
+    }
+
+
+def _decimal(text: str) -> Any:
+    from decimal import Decimal
+
+    return Decimal(text)
+
+
+def run_child(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(args.work)
+    bench = Bench(args, work)
+    bench.setup_django()
+    print(f"  {args.size_mib:g} MiB: sealing and submitting {args.bids} bids ...", flush=True)
+    bench.prepare()
+    bench.release_keys()
+    print(
+        f"    set-up {bench.setup_seconds:.0f} s; {bench.ciphertext_bytes / MiB:.0f} MiB of ciphertext stored, "
+        "every key released",
+        flush=True,
+    )
+    bench.warm()
+    crypto: list[float] = []
+    store: list[float] = []
+
+    def baselines() -> None:
+        os.sync()
+        crypto.append(bench.raw_crypto())
+        store.append(bench.raw_store_read())
+
+    baselines()
+    passes: list[float] = []
+    peaks: list[int] = []
+    for rep in range(args.reps):
+        seconds, peak = bench.sequential()
+        passes.append(seconds)
+        peaks.append(peak)
+        baselines()
+        print(
+            f"    sequential pass {rep + 1}: {seconds:.2f} s; raw crypto {crypto[-1]:.2f} s, "
+            f"raw store read {store[-1]:.2f} s",
+            flush=True,
+        )
+    workers: dict[str, Any] | None = None
+    if args.workers:
+        workers = bench.with_workers(args.workers)
+        baselines()
+        print(f"    {args.workers} workers: {workers['seconds']:.2f} s", flush=True)
+    levels: list[list[float]] = []
+    for _ in range(2 if args.breakdown else 0):
+        levels.append(bench.breakdown(args.breakdown))
+    profile_text = ""
+    if args.profile:
+        profile = cProfile.Profile()
+        bench.sequential(profile)
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.profile)
+        profile_text = out.getvalue()
+    return {
+        "size_mib": args.size_mib,
+        "bids": args.bids,
+        "files": args.files,
+        "ciphertext_bytes": bench.ciphertext_bytes,
+        "setup_seconds": bench.setup_seconds,
+        "sequential_seconds": passes,
+        "sequential_peak_rss": peaks,
+        "process_max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "raw_crypto_seconds": crypto,
+        "raw_store_seconds": store,
+        "workers": workers,
+        "profile": profile_text,
+        "in_memory": in_memory_rates(),
+        "breakdown_bids": args.breakdown,
+        "breakdown_bytes": sum(e["size"] for e in bench.entries[: args.breakdown]),
+        "breakdown_seconds": [statistics.median(level) for level in zip(*levels, strict=True)] if levels else [],
+    }
+
+
+# --- the parent --------------------------------------------------------------------------------------------------
+
+
+def total_of(result: dict[str, Any]) -> int:
+    return int(result["ciphertext_bytes"])
+
+
+def parse_sizes(text: str) -> list[float]:
+    sizes = [float(part) for part in text.split(",") if part.strip()]
+    if not sizes or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError("sizes are positive numbers of MiB, e.g. 10,40")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bids", type=int, default=50, help="bids in the opening (default 50)")
+    parser.add_argument("--sizes", type=parse_sizes, default=[10.0, 40.0], help="MiB per bid (default 10,40)")
+    parser.add_argument("--files", type=int, default=4, help="files per bid (default 4)")
+    parser.add_argument("--store", choices=["fs", "s3"], default="fs", help="object store (default: filesystem)")
+    parser.add_argument("--workers", type=int, default=2, help="db_worker processes for the parallel pass (0: none)")
+    parser.add_argument("--reps", type=int, default=2, help="sequential passes per size (default 2)")
+    parser.add_argument("--osd", choices=["auto", "memstore", "bluestore"], default="auto", help="OSD of the Ceph")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile one more pass, print N lines")
+    parser.add_argument(
+        "--breakdown", type=int, default=0, metavar="K", help="time decrypt_bid's layers over the first K bids"
+    )
+    parser.add_argument("--timeout", type=float, default=600, help="seconds one child may take (default 600)")
+    parser.add_argument("--tmp-dir", type=Path, default=None, help="folder for the bids, the platform and Ceph")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--size-mib", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        Path(args.out).write_text(json.dumps(run_child(args)))
+        return 0
+    if args.bids < 1 or args.files < 1 or args.reps < 1 or args.workers < 0:
+        parser.error("--bids, --files and --reps must be at least 1, --workers at least 0")
+
+    work = Path(tempfile.mkdtemp(prefix="etender-bench-opening-", dir=args.tmp_dir))
+    server: osp.Server | None = None
+    results: list[dict[str, Any]] = []
+    failed = True
+    began = time.perf_counter()
+    try:
+        env = dict(os.environ)
+        for name in ("S3_ENDPOINT", "DATABASE_URL", "REDIS_URL"):
+            env.pop(name, None)
+        if args.store == "s3":
+            server = osp.external_server()
+            if server is None:
+                # The bids, then an evaluation copy of each per pass; RGW frees nothing meanwhile.
+                passes = args.reps + (1 if args.workers else 0) + (1 if args.profile else 0)
+                written = int(sum(args.sizes) * MiB * args.bids * (1 + passes) * 1.01)
+                osd = args.osd if args.osd != "auto" else ("memstore" if written < osp.MEMSTORE_LIMIT else "bluestore")
+                print(f"starting Ceph RGW ({osd} OSD; about {written / GiB:.1f} GiB will be written) ...", flush=True)
+                server = osp.start_ceph(work / "rgw", osd, max(10 * GiB, 2 * written))
+                print(f"{server.description}, started in {server.start_seconds:.1f} s", flush=True)
+            env.update(
+                {
+                    "S3_ENDPOINT": server.endpoint,
+                    "S3_ACCESS_KEY": server.access_key,
+                    "S3_SECRET_KEY": server.secret_key,
+                    "S3_SECURE": "true" if server.secure else "false",
+                }
+            )
+        for size in args.sizes:
+            child_work = work / f"size-{size:g}"
+            child_work.mkdir()
+            out = child_work / "result.json"
+            child_env = dict(env)
+            if args.store == "s3":
+                child_env["S3_BUCKET"] = f"etender-bench-{secrets.token_hex(6)}"
+            command = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--child",
+                "--work",
+                str(child_work),
+                "--out",
+                str(out),
+                "--size-mib",
+                str(size),
+                "--bids",
+                str(args.bids),
+                "--files",
+                str(args.files),
+                "--store",
+                args.store,
+                "--workers",
+                str(args.workers),
+                "--reps",
+                str(args.reps),
+                "--profile",
+                str(args.profile),
+                "--breakdown",
+                str(args.breakdown),
+                "--timeout",
+                str(args.timeout),
+            ]
+            subprocess.run(command, check=True, timeout=args.timeout, env=child_env)
+            results.append(json.loads(out.read_text()))
+            shutil.rmtree(child_work, ignore_errors=True)
+        failed = False
+    finally:
+        if server is not None and server.stop is not None:
+            server.stop()
+        if failed:
+            print(f"failed: the work folder is kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    import cryptography
+
+    print()
+    load = os.getloadavg()
+    print(
+        f"python {platform.python_version()}, cryptography {cryptography.__version__}, {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.bids} bids of {args.files} files; "
+        f"store: {server.description if server else 'filesystem (FilesystemObjectStore in ' + str(work) + ')'}; "
+        f"took {time.perf_counter() - began:.0f} s"
+    )
+    head = [
+        "MiB per bid",
+        "ciphertext",
+        "opening, 1 process",
+        "raw AES-GCM + SHA-256",
+        "raw store read",
+        "ratio opening / raw crypto",
+        "ratio opening / (crypto + read)",
+        f"opening, {args.workers} workers" if args.workers else "",
+        "peak RSS, 1 process",
+        "peak RSS per worker" if args.workers else "",
+    ]
+    head = [h for h in head if h]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for result in results:
+        total = result["ciphertext_bytes"]
+        opening_s = statistics.median(result["sequential_seconds"])
+        crypto_s = statistics.median(result["raw_crypto_seconds"])
+        store_s = statistics.median(result["raw_store_seconds"])
+
+        def rate(seconds: float, total: int = total) -> str:
+            return f"{seconds:.2f} s ({total / MiB / seconds:.0f} MiB/s)"
+
+        cells = [
+            f"{result['size_mib']:g}",
+            f"{total / MiB:.0f} MiB",
+            rate(opening_s),
+            rate(crypto_s),
+            rate(store_s),
+            f"**{opening_s / crypto_s:.2f}**",
+            f"{opening_s / (crypto_s + store_s):.2f}",
+        ]
+        if result["workers"]:
+            cells.append(rate(result["workers"]["seconds"]))
+        cells.append(f"{max(result['sequential_peak_rss']) / 1e6:.0f} MB")
+        if result["workers"]:
+            cells.append(", ".join(f"{p / 1e6:.0f} MB" for p in result["workers"]["peak_rss"]))
+        print("| " + " | ".join(cells) + " |")
+    for result in results:
+        print(
+            f"{result['size_mib']:g} MiB: sequential passes {[round(s, 2) for s in result['sequential_seconds']]} s, "
+            f"raw crypto {[round(s, 2) for s in result['raw_crypto_seconds']]} s, "
+            f"raw store read {[round(s, 2) for s in result['raw_store_seconds']]} s, "
+            f"set-up {result['setup_seconds']:.0f} s, child's max RSS overall {result['process_max_rss'] / 1e6:.0f} MB"
+            + (f", workers polled {result['workers']['polled_seconds']:.2f} s" if result["workers"] else "")
+        )
+        print(
+            "in memory, one thread, for scale: "
+            + ", ".join(f"{name} {rate:.0f} MiB/s" for name, rate in result["in_memory"].items())
+        )
+        if result["breakdown_seconds"]:
+            names = [
+                "decrypt + read the container (the decryptor hashes the ciphertext)",
+                "+ the opening's hashes (ciphertext again, plaintext, each file)",
+                "+ re-encrypt each file into nothing",
+                "+ through os.pipe to a second thread",
+                "+ into the object store (_store_encrypted)",
+            ]
+            count, nbytes = result["breakdown_bids"], result["breakdown_bytes"]
+            full = statistics.median(result["sequential_seconds"]) * nbytes / total_of(result)
+            crypto = statistics.median(result["raw_crypto_seconds"]) * nbytes / total_of(result)
+            print(f"breakdown over the first {count} bids ({nbytes / MiB:.0f} MiB), median of 2:")
+            print("| level | seconds | MiB/s | added | x raw crypto |")
+            print("|---|---|---|---|---|")
+            print(f"| raw AES-GCM + SHA-256 (pro rata) | {crypto:.3f} | {nbytes / MiB / crypto:.0f} | | 1.00 |")
+            before = crypto
+            for name, seconds in [
+                *zip(names, result["breakdown_seconds"], strict=True),
+                ("decrypt_bid (pro rata)", full),
+            ]:
+                print(
+                    f"| {name} | {seconds:.3f} | {nbytes / MiB / seconds:.0f} | {seconds - before:+.3f} "
+                    f"| {seconds / crypto:.2f} |"
+                )
+                before = seconds
+        if result["profile"]:
+            print(result["profile"])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
