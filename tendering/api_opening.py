@@ -5,8 +5,6 @@ which calls the same services. docs/opening.md describes both.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from typing import Any
 
@@ -15,7 +13,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from pydantic import Field
 
-from accounts.errors import InvalidInput, NotFound
+from accounts.errors import NotFound
 from archive.storage import get_object_store
 from config.api_auth import AUTHENTICATED, actor
 from tendering.api import get_tender
@@ -66,16 +64,6 @@ class ObjectionOut(Schema):
     answer: str
 
 
-def _key(text: str, field: str) -> bytes:
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput({field: [_("不是有效的 base64。")]}) from None
-    if len(raw) != 32:
-        raise InvalidInput({field: [_("应为 32 字节。")]})
-    return raw
-
-
 @router.get("/{public_id}/opening", auth=AUTHENTICATED, summary="The opening hall as the caller sees it now (snapshot)")
 def hall_snapshot(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
@@ -98,14 +86,14 @@ def sign_in(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 @router.post("/{public_id}/opening/bids/{bid_id}/key", auth=AUTHENTICATED, response=BidStateOut, summary="Release a bid's file key (bidder)")
 def release_key(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID, payload: KeyIn) -> dict[str, Any]:
     user = actor(request)
-    released = opening.release_key(user, get_tender(user, public_id), bid_id, _key(payload.file_key, "file_key"))
+    released = opening.release_key(user, get_tender(user, public_id), bid_id, opening.decode_key(payload.file_key, "file_key"))
     return {"bid": released.bid.public_id, "position": released.position, "state": released.state, "key_source": released.key_source}
 
 
 @router.post("/{public_id}/opening/custodian-parts", auth=AUTHENTICATED, response=PartsOut, summary="Submit every part of the caller's (custodian)")
 def custodian_parts(request: HttpRequest, public_id: uuid.UUID, payload: PartsIn) -> dict[str, Any]:
     user = actor(request)
-    parts = [opening.SubmittedPart(p.bid, tuple(p.members), _key(p.part, f"parts.{i}.part")) for i, p in enumerate(payload.parts)]
+    parts = [opening.SubmittedPart(p.bid, tuple(p.members), opening.decode_key(p.part, f"parts.{i}.part")) for i, p in enumerate(payload.parts)]
     submission = opening.submit_custodian_parts(user, get_tender(user, public_id), parts)
     return {"parts": submission.part_count}
 

@@ -10,8 +10,6 @@ gets ``{"type": "error", "code": ...}`` and changes nothing.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import time
 import uuid
@@ -28,7 +26,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from accounts.errors import DomainError, InvalidInput
+from accounts.errors import DomainError
 from tendering import hall
 from tendering.models import Tender
 from tendering.services import hall_events
@@ -112,16 +110,6 @@ Command = Annotated[
 ]
 COMMANDS: TypeAdapter[Any] = TypeAdapter(Command)
 COMMAND_TYPES = {"snapshot", "resume", "ping", "sign_in", "release_key", "submit_parts", "confirm_record", "object", "answer_objection", "conclude_decryption", "close_opening"}
-
-
-def decode_key(text: str, field: str) -> bytes:
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput({field: [_("不是有效的 base64。")]}) from None
-    if len(raw) != 32:
-        raise InvalidInput({field: [_("应为 32 字节。")]})
-    return raw
 
 
 def _language(scope: dict[str, Any]) -> str:
@@ -257,10 +245,10 @@ class HallConsumer(AsyncWebsocketConsumer):
             if isinstance(command, SignIn):
                 service.sign_in(user, tender)
             elif isinstance(command, ReleaseKey):
-                service.release_key(user, tender, command.bid, decode_key(command.file_key, "file_key"))
+                service.release_key(user, tender, command.bid, service.decode_key(command.file_key, "file_key"))
             elif isinstance(command, SubmitParts):
                 parts = [
-                    service.SubmittedPart(p.bid, tuple(p.members), decode_key(p.part, f"parts.{i}.part"))
+                    service.SubmittedPart(p.bid, tuple(p.members), service.decode_key(p.part, f"parts.{i}.part"))
                     for i, p in enumerate(command.parts)
                 ]
                 submission = service.submit_custodian_parts(user, tender, parts)

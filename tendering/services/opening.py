@@ -27,6 +27,7 @@ file keys and parts they opened on their own devices, after the opening time.
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import datetime as dt
 import hashlib
@@ -210,6 +211,17 @@ def _file_key_purpose(bid_opening: BidOpening) -> str:
 def open_file_key(bid_opening: BidOpening) -> bytes:
     """The file key of a bid whose key is ready (for the worker)."""
     return vault.open_sealed(_file_key_purpose(bid_opening), bytes(bid_opening.sealed_file_key))
+
+
+def decode_key(text: str, field: str) -> bytes:
+    """A 32-byte key or part as clients send it (base64), or a refusal naming the field."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput({field: [_("不是有效的 base64。")]}) from None
+    if len(raw) != FILE_KEY_SIZE:
+        raise InvalidInput({field: [_("应为 32 字节。")]})
+    return raw
 
 
 def _check_file_key(file_key: bytes, field: str = "file_key") -> bytes:
