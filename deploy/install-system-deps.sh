@@ -2,7 +2,8 @@
 # Installs the Debian packages the platform and its tests need that pip cannot:
 # chromium (browser tests), fonts-wqy-zenhei (Chinese text in PDFs), gettext
 # (compilemessages), radosgw/ceph-mon/ceph-osd (the S3 server of the tests) and
-# redis-server (the browser test of the opening hall starts one of its own).
+# redis-server (the browser test of the opening hall starts one of its own) and
+# poppler-utils (pdftotext reads the PDF records' text back in a test).
 # Does nothing when everything is there; says what is missing when not root.
 set -euo pipefail
 need=()
@@ -13,6 +14,7 @@ command -v radosgw >/dev/null || need+=(radosgw)
 command -v ceph-mon >/dev/null || need+=(ceph-mon)
 command -v ceph-osd >/dev/null || need+=(ceph-osd)
 [ -x /usr/bin/redis-server ] || need+=(redis-server)
+command -v pdftotext >/dev/null || need+=(poppler-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "Missing Debian packages: ${need[*]} (run as root: apt-get install ${need[*]})." >&2

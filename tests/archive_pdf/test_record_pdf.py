@@ -129,7 +129,9 @@ def test_the_chinese_text_of_a_record_can_be_extracted(record_pdf: bytes, tmp_pa
     text = subprocess.run(
         ["pdftotext", "-enc", "UTF-8", str(tmp_path / "record.pdf"), "-"], check=True, capture_output=True, text=True
     ).stdout
-    for expected in ["开标记录表", "ZB-2026-0042", "第60建设工程有限公司", "第 1 页 / 共", "本记录由平台自动生成"]:
+    # pdftotext lays text out again: it drops the spaces between CJK glyphs and breaks long cells.
+    text = "".join(text.split())
+    for expected in ["开标记录表", "ZB-2026-0042", "第60建设工程有限公司", "第1页/共", "本记录由平台自动生成"]:
         assert expected in text
 
 
