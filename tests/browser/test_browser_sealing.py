@@ -353,15 +353,24 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
             self.make_browser_keys(page, words, shot)
             page.locator("#bid-files").set_input_files(files=[{"name": "投标文件.zip", "mimeType": "application/zip", "buffer": content}])
             self.fill_prices(page, {"1": ("5000000.00", "200", "", ""), "2": ("1500000.00", "90", "", "")})
-            # The network drops every attempt at part 2.
-            page.route("**/api/bids/uploads/*/parts/2", lambda route: route.abort("connectionreset"))
+            # The network drops every attempt at part 2 until it comes back. The route stays in place
+            # (it lets requests through once the network is back): unroute waits for handlers still
+            # running and has been seen to hang for ever (playwright#38674).
+            network = {"down": True}
+
+            def part_two(route: Any) -> None:
+                if network["down"]:
+                    route.abort("connectionreset")
+                else:
+                    route.continue_()
+
+            page.route("**/api/bids/uploads/*/parts/2", part_two)
             page.get_by_role("button", name=words["seal"]).click()
             page.wait_for_function(
                 "text => document.getElementById('status').textContent.includes(text)", arg=words["retrying"], timeout=60_000
             )
             shot(page, "upload-retrying")
-            # Not plain unroute: a handler still aborting a retry would be waited for, and could hold the page for ever.
-            page.unroute_all(behavior="ignoreErrors")
+            network["down"] = False
             # The bidder reloads the page in the middle of the upload.
             page.reload()
             page.wait_for_selector("body[data-bid-page=ready]")
