@@ -1,0 +1,108 @@
+"""The opening record refuses what comes too early, too late, twice, malformed or from the wrong role."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, WrongPhase
+from tendering.models import BidOpening, Opening, RecordObjection
+from tendering.services import decryption, opening
+from tests.opening.conftest import OpeningCase
+
+pytestmark = pytest.mark.django_db
+
+
+def publish_record(case: OpeningCase) -> Opening:
+    """Every bidder releases its key, the worker opens the bids, the tenderer ends the decryption."""
+    case.at_opening()
+    for entry in case.entries:
+        opening.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
+    for bid_opening in BidOpening.objects.filter(opening__tender=case.tender):
+        decryption.decrypt_bid(bid_opening.pk)
+    opening.conclude_decryption(case.personas.tenderer, case.tender)
+    return Opening.objects.get(tender=case.tender)
+
+
+def test_nothing_is_confirmed_objected_or_closed_before_the_record_is_published(opening_case: OpeningCase) -> None:
+    case = opening_case
+    case.at_opening()
+    first = case.entries[0]
+    for act in (
+        lambda: opening.confirm_record(first.user, case.tender),
+        lambda: opening.raise_objection(first.user, case.tender, "报价有误"),
+        lambda: opening.close_opening(case.personas.tenderer, case.tender),
+    ):
+        with pytest.raises(WrongPhase) as refused:
+            act()
+        assert refused.value.code == "record_not_published"
+    assert not RecordObjection.objects.exists()
+    assert not BidOpening.objects.filter(confirmed_at__isnull=False).exists()
+
+
+def test_a_confirmation_comes_once_and_only_from_a_bidder(opening_case: OpeningCase) -> None:
+    case = opening_case
+    publish_record(case)
+    first = case.entries[0]
+    for other in (case.personas.tenderer, case.personas.regulator, case.custodians[0]):
+        with pytest.raises(PermissionDenied):
+            opening.confirm_record(other, case.tender)
+    opening.confirm_record(first.user, case.tender)
+    confirmed_at = BidOpening.objects.get(bid=first.bid).confirmed_at
+    with pytest.raises(Conflict) as refused:
+        opening.confirm_record(first.user, case.tender)
+    assert refused.value.code == "already_confirmed"
+    assert BidOpening.objects.get(bid=first.bid).confirmed_at == confirmed_at
+
+
+def test_objections_that_are_empty_too_long_or_hold_control_characters_are_refused(opening_case: OpeningCase, settings: object) -> None:
+    case = opening_case
+    publish_record(case)
+    first = case.entries[0]
+    for bad in ("", "   ", "x" * 2001, "报价\x00有误"):
+        with pytest.raises(InvalidInput):
+            opening.raise_objection(first.user, case.tender, bad)
+    with pytest.raises(PermissionDenied):
+        opening.raise_objection(case.personas.regulator, case.tender, "报价有误")
+    assert not RecordObjection.objects.exists()
+
+
+def test_an_objection_is_answered_once_by_the_tenderer_only(opening_case: OpeningCase) -> None:
+    case = opening_case
+    publish_record(case)
+    objection = opening.raise_objection(case.entries[0].user, case.tender, "第 1 标段报价读错")
+    for other in (case.personas.regulator, case.entries[1].user):
+        with pytest.raises(PermissionDenied):
+            opening.answer_objection(other, case.tender, objection.pk, "已核对")
+    with pytest.raises(NotFound):
+        opening.answer_objection(case.personas.tenderer, case.tender, objection.pk + 1000, "已核对")
+    opening.answer_objection(case.personas.tenderer, case.tender, objection.pk, "经核对，报价无误。")
+    with pytest.raises(Conflict) as refused:
+        opening.answer_objection(case.personas.tenderer, case.tender, objection.pk, "改口")
+    assert refused.value.code == "already_answered"
+    assert RecordObjection.objects.get(pk=objection.pk).answer == "经核对，报价无误。"
+
+
+def test_after_the_window_and_after_closing_the_record_changes_no_more(opening_case: OpeningCase) -> None:
+    case = opening_case
+    op = publish_record(case)
+    first = case.entries[0]
+    with pytest.raises(PermissionDenied):
+        opening.close_opening(case.personas.regulator, case.tender)
+    assert op.confirmation_ends_at is not None
+    case.clock.set(op.confirmation_ends_at)
+    with pytest.raises(WrongPhase) as late:
+        opening.confirm_record(first.user, case.tender)
+    assert late.value.code == "confirmation_closed"
+    with pytest.raises(WrongPhase):
+        opening.raise_objection(first.user, case.tender, "迟到的异议")
+    opening.close_opening(case.personas.tenderer, case.tender)
+    for act in (
+        lambda: opening.close_opening(case.personas.tenderer, case.tender),
+        lambda: opening.release_key(first.user, case.tender, first.bid.public_id, first.file_key()),
+        lambda: opening.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0)),
+    ):
+        with pytest.raises(WrongPhase) as closed:
+            act()
+        assert closed.value.code == "opening_closed"
+    assert not RecordObjection.objects.exists()
+    assert all(b.confirmed_by_default for b in BidOpening.objects.all())
