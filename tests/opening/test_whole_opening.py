@@ -179,3 +179,17 @@ def test_a_bid_whose_worker_died_is_taken_over_once_its_lease_expires(opening_ca
     decryption._finish(claimed, "dead-worker", decryption.Decrypted({}, [], "", 0, b""))
     bo.refresh_from_db()
     assert bo.price_summary["lots"][0]["price_yuan"] == "6123456.70"
+
+
+def test_a_bid_whose_decryption_kept_dying_ends_as_failed_not_as_the_bidders_fault(opening_case: OpeningCase, settings: object) -> None:
+    case = opening_case
+    a = case.entries[0]
+    case.at_opening()
+    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    bo = bid_openings(case)[0]
+    # Workers died on it as often as the platform tries (each left a lease that ran out).
+    BidOpening.objects.filter(pk=bo.pk).update(attempts=3, state=BidOpeningState.DECRYPTING, lease_until=case.clock())
+    assert decryption.decrypt_bid(bo.pk) == "nothing to do"
+    bo.refresh_from_db()
+    assert (bo.state, bo.outcome_code) == (BidOpeningState.FAILED, "decryption_attempts_exhausted")
+    assert LedgerEntry.objects.filter(action="tendering.opening.bid_not_opened").count() == 1
