@@ -11,9 +11,10 @@
 // (when anchors are given); and that the RFC 3161 token is over SHA-256 of that
 // signature (its genTime is shown). Not checked here: the time-stamp
 // authority's own CMS signature and certificate (python -m archive.verify does).
+// Certificates and the token are read with @peculiar/x509 and its ASN.1 schemas (x509.js).
 
 import { asBytes, equalBytes, fromBase64, fromHex, fromUtf8, sha256, toHex } from "./bytes.js";
-import { Asn1Error, OID, parseCertificate, parseTimestampToken } from "./asn1.js";
+import { CertificateError, OID, commonName, parseCertificate, parsePemCertificates, parseTimestampToken, pemCertificates, spkiOf, verifyPath } from "./x509.js";
 import { canonicalText, parseStrictJson } from "./jcs.js";
 import { checkSpki } from "./keys.js";
 import { derToRaw } from "./manifest.js";
@@ -67,13 +68,6 @@ function canonicalLoose(value) {
       .join(",")}}`;
   }
   return canonicalText(value);
-}
-
-function pemCertificates(pem) {
-  const out = [];
-  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
-  for (let match = re.exec(pem); match; match = re.exec(pem)) out.push(fromBase64(match[1].replace(/\s+/g, "")));
-  return out;
 }
 
 async function verifyEcdsa(spki, signatureDer, data) {
@@ -178,7 +172,7 @@ export async function verifyReceipt(receiptBytes, { expected = {}, trustAnchors 
     try {
       chain = chainPem.map((pem) => {
         const found = pemCertificates(pem);
-        if (found.length !== 1) throw new Asn1Error("one certificate per entry");
+        if (found.length !== 1) throw new CertificateError("one certificate per entry");
         return parseCertificate(found[0]);
       });
     } catch (exc) {
@@ -193,33 +187,30 @@ export async function verifyReceipt(receiptBytes, { expected = {}, trustAnchors 
     }
     let verified = false;
     try {
-      verified = await verifyEcdsa(chain[0].spki, signature, signed);
+      verified = await verifyEcdsa(spkiOf(chain[0]), signature, signed);
     } catch {
       verified = false;
     }
     if (!verified) throw new Refused("signature", "the platform signature does not verify (changed after signing, or another key signed it)");
-    pass("signature", chain[0].subjectCommonName);
+    pass("signature", commonName(chain[0]));
 
     // 6. The certificate chain, up to a trust anchor (when the page has one).
-    const anchors = trustAnchors ? pemCertificates(trustAnchors).map(parseCertificate) : [];
+    let anchors;
+    try {
+      anchors = trustAnchors ? parsePemCertificates(trustAnchors) : [];
+    } catch (exc) {
+      throw new Refused("chain", `the trust anchors cannot be read (${exc.message})`);
+    }
     if (anchors.length) {
       const issuedAt = new Date(receipt.issued_at.replace(/\.(\d{3})\d{3}Z$/, ".$1Z"));
-      for (let i = 0; i < chain.length; i++) {
-        const cert = chain[i];
-        if (issuedAt < cert.notBefore || issuedAt > cert.notAfter) {
-          throw new Refused("chain", `certificate ${cert.subjectCommonName} was not valid when the receipt was issued`);
-        }
-        if (anchors.some((a) => equalBytes(a.der, cert.der))) {
-          chain.length = i + 1; // an anchor ends the path
-          break;
-        }
-        const issuer = chain[i + 1] ?? anchors.find((a) => equalBytes(a.subject, cert.issuer));
-        if (!issuer || cert.signatureAlgorithm !== OID.ecdsaWithSha256 || !(await verifyEcdsa(issuer.spki, cert.signature, cert.tbs))) {
-          throw new Refused("chain", `certificate ${cert.subjectCommonName} is not signed by a trusted certificate`);
-        }
-        if (!chain[i + 1]) break; // signed by an anchor
+      let path;
+      try {
+        path = await verifyPath(chain, anchors, issuedAt);
+      } catch (exc) {
+        if (!(exc instanceof CertificateError)) throw exc;
+        throw new Refused("chain", exc.message);
       }
-      pass("chain", chain.map((c) => c.subjectCommonName).join(" ← "));
+      pass("chain", path.map(commonName).join(" ← "));
     }
 
     // 7. The time-stamp is over this signature.
