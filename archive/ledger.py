@@ -343,10 +343,11 @@ def _verify(
         expected = accumulator.size + 1
         if entry.seq != expected:
             return failure(expected, f"entry {expected}: missing (the next entry is {entry.seq}; rows deleted?)")
-        problem = _entry_problem(entry, prev)
+        problem, leaf = _entry_problem(entry, prev)
         if problem:
             return failure(entry.seq, f"entry {entry.seq}: {problem}")
-        accumulator.append(bytes.fromhex(entry.leaf_hash))
+        # The leaf recomputed from the entry, not the stored column: the root must follow from the contents alone.
+        accumulator.append(leaf)
         prev = entry.entry_hash
         if head is not None and head.seq == entry.seq:
             head_hash_at_its_seq = entry.entry_hash
@@ -380,7 +381,15 @@ def _verify(
     return LedgerVerification(True, size, None, "", accumulator.root().hex(), checked_checkpoints)
 
 
-def _entry_problem(entry: LedgerEntry, prev: str) -> str | None:
+def _entry_problem(entry: LedgerEntry, prev: str) -> tuple[str | None, bytes]:
+    """What is wrong with ``entry`` (None if nothing), and its leaf hash recomputed from its contents."""
+    problem = _content_problem(entry, prev)
+    if isinstance(problem, bytes):
+        return None, problem
+    return problem, b""
+
+
+def _content_problem(entry: LedgerEntry, prev: str) -> str | bytes:
     for name in ("prev_hash", "entry_hash", "leaf_hash"):
         if not _HEX64.fullmatch(getattr(entry, name)):
             return f"{name} is not 64 lowercase hex digits"
@@ -414,6 +423,7 @@ def _entry_problem(entry: LedgerEntry, prev: str) -> str | None:
         return f"cannot be canonicalized ({exc})"
     if hashlib.sha256(content).hexdigest() != entry.entry_hash:
         return "entry_hash does not match its contents (data changed?)"
-    if merkle.leaf_hash(content).hex() != entry.leaf_hash:
+    leaf = merkle.leaf_hash(content)
+    if leaf.hex() != entry.leaf_hash:
         return "leaf_hash does not match its contents"
-    return None
+    return leaf

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ImproperlyConfigured
 
 from archive import merkle, timestamps
-from archive.canonical import canonical_json, format_timestamp
+from archive.canonical import GENESIS_HASH, canonical_json, format_timestamp
 from archive.ledger import (
     LedgerError,
     checkpoint_document,
@@ -54,6 +54,30 @@ __all__ = [
 ]
 
 
+def _untampered(entry: LedgerEntry) -> tuple[LedgerEntry, bytes]:
+    """The entry as stored and its bytes, rechecked from its contents: a receipt vouches for what the ledger holds.
+
+    Its hashes are recomputed from its columns (not trusted as stored), and it
+    must still be linked into the chain on both sides: someone who rewrote the
+    entry and its two hashes together breaks the next entry's ``prev_hash``.
+    """
+    stored = LedgerEntry.objects.filter(seq=entry.seq).first()
+    if stored is None or stored.entry_hash != entry.entry_hash:
+        raise LedgerError(f"entry {entry.seq} is not the one the ledger holds; run manage.py verify_ledger")
+    content = entry_bytes(stored)
+    if hashlib.sha256(content).hexdigest() != stored.entry_hash or merkle.leaf_hash(content).hex() != stored.leaf_hash:
+        raise LedgerError(f"entry {entry.seq} no longer matches its hashes; run manage.py verify_ledger")
+    previous = (
+        GENESIS_HASH
+        if entry.seq == 1
+        else LedgerEntry.objects.filter(seq=entry.seq - 1).values_list("entry_hash", flat=True).first()
+    )
+    following = LedgerEntry.objects.filter(seq=entry.seq + 1).values_list("prev_hash", flat=True).first()
+    if stored.prev_hash != previous or following not in (None, stored.entry_hash):
+        raise LedgerError(f"entry {entry.seq} is not linked into the hash chain; run manage.py verify_ledger")
+    return stored, content
+
+
 def issue_receipt(entry: LedgerEntry, subject: Mapping[str, Any]) -> bytes:
     """The receipt for ``entry`` naming ``subject``: RFC 8785 canonical JSON, UTF-8.
 
@@ -74,13 +98,11 @@ def issue_receipt(entry: LedgerEntry, subject: Mapping[str, Any]) -> bytes:
     plain_subject = json.loads(canonical_json(subject))
     if not plain_subject:
         raise ValueError("a receipt needs a subject: the fields of the entry's data it vouches for")
+    entry, content = _untampered(entry)
     data = json.loads(entry.data)
     problem = subject_problem(plain_subject, data)
     if problem:
         raise ValueError(f"entry {entry.seq} cannot be receipted with this subject: {problem}")
-    content = entry_bytes(entry)
-    if hashlib.sha256(content).hexdigest() != entry.entry_hash or merkle.leaf_hash(content).hex() != entry.leaf_hash:
-        raise LedgerError(f"entry {entry.seq} no longer matches its hashes; run manage.py verify_ledger")
 
     signer = platform_signer()
     now = clock.now()

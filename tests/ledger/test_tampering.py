@@ -123,3 +123,20 @@ def test_it_names_an_entry_holding_a_float_the_ledger_never_writes(ten_entries: 
         cursor.execute("UPDATE archive_ledgerentry SET data = %s WHERE seq = 1", ['{"bid_id":1,"price":1.5}'])
 
     assert_verifier_names(1, "data holds a value the ledger never writes")
+
+
+def test_it_names_the_entry_whose_leaf_hash_alone_was_changed(ten_entries: list[LedgerEntry]) -> None:
+    # No checkpoint covers the entries: only recomputing the leaf from the entry notices it.
+    forged_leaf = merkle.leaf_hash(b"an entry that was never recorded").hex()
+    with attacker_sql() as cursor:
+        cursor.execute("UPDATE archive_ledgerentry SET leaf_hash = %s WHERE seq = 6", [forged_leaf])
+
+    assert_verifier_names(6, "leaf_hash does not match its contents")
+
+
+def test_the_root_it_reports_follows_from_the_entries_contents(ten_entries: list[LedgerEntry]) -> None:
+    accumulator = merkle.RootAccumulator()
+    for entry in LedgerEntry.objects.order_by("seq"):
+        accumulator.append(merkle.leaf_hash(ledger.entry_bytes(entry)))
+
+    assert ledger.verify_ledger().root == accumulator.root().hex()

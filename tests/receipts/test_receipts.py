@@ -19,10 +19,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from archive import ledger, merkle, signing, timestamps
 from archive.canonical import canonical_json
+from archive.ledger import LedgerError
 from archive.models import LedgerEntry
 from archive.receipts import RECEIPT_FORMAT, issue_receipt, receipt_signed_bytes, verify_receipt
 from archive.timestamps import DevelopmentTimeStamper
 from config import clock
+from tests.ledger.attacker import attacker_sql
 from tests.receipts import pki
 from tests.receipts.conftest import SUBJECT, SUBMISSION, dump, load, resign
 
@@ -395,3 +397,36 @@ def test_a_receipt_from_a_configured_platform_key_with_an_intermediate_ca_verifi
     assert verify_receipt(receipt, pki.pem(root), tsa_trusted_pem=tsa_ca).ok
     # without the TSA's CA the time-stamp is not trusted
     assert "the time-stamp authority's certificate is not issued by a trusted CA" in refused(receipt, pki.pem(root))
+
+
+# --- A tampered entry is never receipted ------------------------------------------------
+
+
+def test_the_platform_refuses_to_receipt_an_entry_whose_data_was_changed_in_the_database(
+    submitted: LedgerEntry,
+) -> None:
+    forged = canonical_json({**SUBMISSION, "ciphertext_sha256": "00" * 32}).decode()
+    with attacker_sql() as cursor:
+        cursor.execute("UPDATE archive_ledgerentry SET data = %s WHERE seq = %s", [forged, submitted.seq])
+    stored = LedgerEntry.objects.get(seq=submitted.seq)
+
+    with pytest.raises(LedgerError, match=f"entry {submitted.seq} no longer matches its hashes"):
+        issue_receipt(stored, {"bid_id": 7, "ciphertext_sha256": "00" * 32})
+    # Not even with the in-memory entry the caller still holds from before the change.
+    with pytest.raises(LedgerError, match=f"entry {submitted.seq} no longer matches its hashes"):
+        issue_receipt(submitted, SUBJECT)
+    assert LedgerEntry.objects.get(seq=submitted.seq).data == forged
+
+
+def test_the_platform_refuses_to_receipt_an_entry_rewritten_with_its_hashes(submitted: LedgerEntry) -> None:
+    forged = LedgerEntry.objects.get(seq=submitted.seq)
+    forged.data = canonical_json({**SUBMISSION, "ciphertext_sha256": "00" * 32}).decode()
+    content = ledger.entry_bytes(forged)
+    with attacker_sql() as cursor:
+        cursor.execute(
+            "UPDATE archive_ledgerentry SET data = %s, entry_hash = %s, leaf_hash = %s WHERE seq = %s",
+            [forged.data, hashlib.sha256(content).hexdigest(), merkle.leaf_hash(content).hex(), submitted.seq],
+        )
+
+    with pytest.raises(LedgerError, match=f"entry {submitted.seq} is not linked into the hash chain"):
+        issue_receipt(LedgerEntry.objects.get(seq=submitted.seq), {"bid_id": 7, "ciphertext_sha256": "00" * 32})
