@@ -43,6 +43,8 @@ messages: $(STAMP)
 demo: $(STAMP) messages
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py load_demo
+	@# The browser bundle's hash into the ledger, as every deployment does (when `make js` built one).
+	test ! -d frontend/static/frontend/build || $(PY) manage.py record_deployment --release demo
 
 run: system-deps js demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the server and the worker)"
