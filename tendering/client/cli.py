@@ -21,8 +21,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
+
+from accounts.key_certificates import spki_of, subject_serial_number
 from tendering.client import keys as keystore
 from tendering.client.config import Config, home_folder, write_atomic
+from tendering.client.custody import (
+    CustodyCheck,
+    answer_key_proof,
+    b64encode,
+    check_custody,
+    custody_slots,
+    custody_statement,
+    sign_statement,
+)
 from tendering.client.opening import (
     KEY_IN_HAND,
     HallBid,
@@ -35,11 +50,20 @@ from tendering.client.opening import (
 from tendering.client.prices import PriceEntry, build_lots, load_price_file, parse_price_option, tender_lot_ids
 from tendering.client.progress import Progress
 from tendering.client.transport import ApiError, ClientError, HttpTransport, Transport, normalize_url
+from tendering.client.trust import (
+    TrustList,
+    certificate_fingerprint,
+    describe_certificate,
+    describe_name,
+    load_certificates,
+)
 from tendering.client.upload import RateLimiter, SealedFiles, Submitted, Uploader, receipt_subject_problem
 from tendering.sealing import PriceSummary, SealingError, fingerprint, parse_manifest, seal_bid
 
 MiB = 1024 * 1024
 OPEN_FOR_BIDS = "open_for_bids"
+KEYS_PATH = "/api/accounts/keys"
+KEY_CA_PATH = "/api/pki/key-ca"
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -186,11 +210,15 @@ def cmd_login(args: argparse.Namespace, session: Session) -> int:
     roles = me.get("roles") or []
     if "custodian" in roles:
         note(
-            "note: as a custodian you need an encryption key made here and registered before a tender names you: "
-            "etender keys generate --purpose encryption; etender keys register --purpose encryption"
+            "note: as a custodian you need an encryption key and a signing key made here and registered before a "
+            "tender names you (etender keys generate / keys register --purpose encryption, then signing), your "
+            "signing key certified by the trading centre's CA (etender keys csr; etender keys certify FILE), "
+            "and to confirm each tender that names you: etender custodian confirm TENDER"
         )
     elif "bidder" not in roles:
         note("note: this account has no bidder role; it cannot seal or submit bids")
+    if "bidder" in roles and TrustList.load(session.home).empty:
+        note(f"note: before sealing, custodians' confirmations are checked against your own trust list; {TRUST_HOWTO}")
     say(f"trust anchors pinned in {config.folder} (receipts are verified against them, offline)")
     if trust.get("development"):
         note("warning: this platform uses a DEVELOPMENT certificate authority: its receipts prove nothing to others")
@@ -256,12 +284,108 @@ def cmd_keys_register(args: argparse.Namespace, session: Session) -> int:
     key = keystore.existing_key(session.home, args.purpose, args.name)
     local = key.fingerprint()
     label = args.label if args.label is not None else f"etender {args.name}"
+    me = session.get("/api/accounts/me")
+    # The proof is made here: a signing key signs the platform's challenge, an encryption key opens the
+    # secret the platform sealed to it. Either needs the private key, so the passphrase.
+    passphrase = read_secret(
+        "passphrase",
+        "ETENDER_PASSPHRASE",
+        file=args.passphrase_file,
+        prompt=f"Passphrase of {args.purpose} key {args.name!r}: ",
+    )
+    private = key.private_key(passphrase)
+    challenge = session.post(f"{KEYS_PATH}/challenges", {"purpose": args.purpose, "public_key": key.public_pem()})
+    proof = answer_key_proof(challenge, args.purpose, private, me["username"])
     registered = session.post(
-        "/api/accounts/keys", {"purpose": args.purpose, "public_key": key.public_pem(), "label": label}
+        KEYS_PATH, {"purpose": args.purpose, "public_key": key.public_pem(), "label": label, "proof": proof}
     )
     if registered["fingerprint"] != local:
         raise ClientError(f"the platform registered fingerprint {registered['fingerprint']}, not this key's {local}")
     say(f"{args.purpose} key {args.name!r} registered (id {registered['id']}): fingerprint {local}")
+    say(f"  proof of possession made here ({'signature' if args.purpose == 'signing' else 'sealed secret opened'})")
+    show_certificate(registered, local)
+    if args.purpose == "signing" and not registered.get("certificate"):
+        say(f"  get it certified: etender keys csr --name {args.name}, then etender keys certify CERTIFICATE")
+    return 0
+
+
+def show_certificate(registered: dict[str, Any], local_fingerprint: str) -> None:
+    """The certificate the platform holds for a key, described; a warning if it certifies another key."""
+    pem = registered.get("certificate")
+    if not pem:
+        say("  certificate: none held by the platform")
+        return
+    certificate = load_certificates(str(pem).encode("ascii"), "the platform's certificate for the key")[0]
+    say(f"  certificate: {describe_certificate(certificate)}")
+    say(f"    SHA-256 {certificate_fingerprint(certificate)}")
+    if hashlib.sha256(spki_of(certificate)).hexdigest() != local_fingerprint:
+        note("  warning: that certificate is for ANOTHER key than this one")
+
+
+# serialNumber is a PrintableString (RFC 5280) when it can be; user names with ``_`` or ``@`` need UTF8String.
+# The same rule as the demo key CA's (accounts/key_ca.py), so a CA sees the subject the platform expects.
+_PRINTABLE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+def me_subject(me: dict[str, Any]) -> x509.Name:
+    """The subject a key certificate must carry (docs/custody.md §B): CN name, serialNumber user name, O."""
+    username = me["username"]
+    kind = _ASN1Type.PrintableString if set(username) <= _PRINTABLE else _ASN1Type.UTF8String
+    attributes = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.COMMON_NAME, (me.get("display_name") or username)[:64]),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, username, kind),
+    ]
+    if me.get("organization"):
+        attributes.insert(1, x509.NameAttribute(NameOID.ORGANIZATION_NAME, me["organization"][:64]))
+    return x509.Name(attributes)
+
+
+def cmd_keys_csr(args: argparse.Namespace, session: Session) -> int:
+    key = keystore.existing_key(session.home, "signing", args.name)
+    out = Path(args.out) if args.out else key.public_path.with_name(f"signing-{args.name}.csr.pem")
+    if out.exists() and not args.force:
+        raise ClientError(f"{out} exists: choose another --out, or --force")
+    me = session.get("/api/accounts/me")
+    subject = me_subject(me)
+    passphrase = read_secret(
+        "passphrase",
+        "ETENDER_PASSPHRASE",
+        file=args.passphrase_file,
+        prompt=f"Passphrase of signing key {args.name!r}: ",
+    )
+    private = key.private_key(passphrase)
+    request = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(private, hashes.SHA256())
+    write_atomic(out, request.public_bytes(serialization.Encoding.PEM), 0o644)
+    say(f"certificate request for signing key {args.name!r} written to {out}")
+    say(f"  subject     {describe_name(subject)}")
+    say(f"  fingerprint {key.fingerprint()}")
+    say("hand it to the trading centre's CA (CA数字证书); then: etender keys certify CERTIFICATE")
+    return 0
+
+
+def cmd_keys_certify(args: argparse.Namespace, session: Session) -> int:
+    try:
+        data = Path(args.certificate).read_bytes()
+    except OSError as exc:
+        raise ClientError(f"cannot read {args.certificate}: {exc.strerror}") from None
+    certificate = load_certificates(data, str(args.certificate))[0]
+    key = keystore.existing_key(session.home, args.purpose, args.name)
+    local = key.fingerprint()
+    if hashlib.sha256(spki_of(certificate)).hexdigest() != local:
+        raise ClientError(
+            f"{args.certificate} certifies another key than your {args.purpose} key {args.name!r} ({local}): not sent"
+        )
+    me = session.get("/api/accounts/me")
+    if subject_serial_number(certificate) != me["username"]:
+        raise ClientError(
+            f"{args.certificate} names serialNumber {subject_serial_number(certificate)!r}, not your user name "
+            f"{me['username']!r}: bidders would not trust it for you. Not sent"
+        )
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    registered = session.post(f"{KEYS_PATH}/{local}/certificate", {"certificate": pem})
+    say(f"certificate attached to your {args.purpose} key {args.name!r} ({local})")
+    show_certificate(registered, local)
     return 0
 
 
@@ -269,7 +393,7 @@ def cmd_keys_list(args: argparse.Namespace, session: Session) -> int:
     local = keystore.local_keys(session.home)
     server: list[dict[str, Any]] | None = None
     if session.url and session.token:
-        server = session.get("/api/accounts/keys")
+        server = session.get(KEYS_PATH)
     by_fingerprint = {k["fingerprint"]: k for k in server or []}
     say(f"local keys ({keystore.keys_folder(session.home)}):")
     if not local:
@@ -284,6 +408,8 @@ def cmd_keys_list(args: argparse.Namespace, session: Session) -> int:
             state = f"revoked {when(by_fingerprint[fp]['revoked_at'])}"
         else:
             state = f"registered, id {by_fingerprint[fp]['id']}"
+            if by_fingerprint[fp].get("certificate"):
+                state += ", certified"
         warning = " (WARNING: readable by others)" if keystore.loose_permissions(key.private_path) else ""
         say(f"  {key.purpose:<10} {key.name:<16} {fp}  {state}{warning}")
     if server is not None:
@@ -297,6 +423,93 @@ def cmd_keys_list(args: argparse.Namespace, session: Session) -> int:
                 f"{item.get('label') or ''} (registered {when(item['registered_at'])}{revoked})"
             )
     return 0
+
+
+# --- the trust list (custodians' signing keys) ----------------------------------------------------
+
+
+def platform_certificates(session: Session) -> list[x509.Certificate]:
+    """The certificates the platform was pinned with at login (receipts): never to be trusted for custody."""
+    pinned = session.config.pinned_trust()
+    found: list[x509.Certificate] = []
+    for data in (pinned or (b"", None)):
+        if data:
+            found.extend(load_certificates(data, "the pinned platform anchors"))
+    platform_pem = session.home / "platform.pem"
+    if platform_pem.exists() and platform_pem.read_bytes().strip():
+        found.extend(load_certificates(platform_pem.read_bytes(), str(platform_pem)))
+    return found
+
+
+def cmd_trust_add_ca(args: argparse.Namespace, session: Session) -> int:
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise ClientError(f"cannot read {args.file}: {exc.strerror}") from None
+    trust = TrustList.load(session.home)
+    added = [c for c in load_certificates(data, str(args.file)) if trust.add_ca(c, refused=platform_certificates(session))]
+    trust.save()
+    for certificate in added:
+        say(f"CA added: {describe_certificate(certificate)}")
+        say(f"  SHA-256 {certificate_fingerprint(certificate)} (compare it with the one the CA publishes)")
+    if not added:
+        say(f"already in the trust list ({trust.path})")
+    return 0
+
+
+def cmd_trust_pin(args: argparse.Namespace, session: Session) -> int:
+    trust = TrustList.load(session.home)
+    added = trust.pin(args.username, args.fingerprint)
+    trust.save()
+    fp = args.fingerprint.strip().lower().replace(":", "")
+    say(f"{'pinned' if added else 'already pinned'}: signing key {fp} for custodian {args.username}")
+    return 0
+
+
+def cmd_trust_remove(args: argparse.Namespace, session: Session) -> int:
+    trust = TrustList.load(session.home)
+    if args.what == "ca":
+        removed = trust.remove_ca(args.name)
+        trust.save()
+        say(f"CA removed: {describe_certificate(removed)}")
+    else:
+        fingerprints = trust.unpin(args.name, args.fingerprint)
+        trust.save()
+        for fp in fingerprints:
+            say(f"unpinned: signing key {fp} for custodian {args.name}")
+    return 0
+
+
+def cmd_trust_list(args: argparse.Namespace, session: Session) -> int:
+    trust = TrustList.load(session.home)
+    say(f"trust list for custodians' signing keys ({trust.path}):")
+    say(f"CAs ({len(trust.cas)})" + ("" if trust.cas else ": none"))
+    for certificate in trust.cas:
+        say(f"  {certificate_fingerprint(certificate)}  {describe_certificate(certificate)}")
+    pins = [(user, fp) for user, fps in sorted(trust.pins.items()) for fp in fps]
+    say(f"pinned signing keys ({len(pins)})" + ("" if pins else ": none"))
+    for user, fp in pins:
+        say(f"  {user:<20} {fp}")
+    if trust.empty:
+        say(TRUST_HOWTO)
+    if args.platform:
+        # For information only: what the platform says it is configured with is never imported.
+        served = session.transport(authenticated=False).request("GET", KEY_CA_PATH).data
+        certificates = [c for pem in served.get("certificates") or [] for c in load_certificates(pem.encode(), KEY_CA_PATH)]
+        say(f"the platform's key CAs ({session.url}{KEY_CA_PATH}, informative, NOT trusted from here):")
+        for certificate in certificates:
+            mark = "in your list" if certificate in trust.cas else "not in your list"
+            say(f"  {certificate_fingerprint(certificate)}  {describe_certificate(certificate)}  [{mark}]")
+        if not certificates:
+            say("  none")
+    return 0
+
+
+TRUST_HOWTO = (
+    "no trust configured for custodians' signing keys: add the trading centre's CA with "
+    "`etender trust add-ca FILE` (a file you got from the CA, not from the platform), or pin each custodian's "
+    "signing key with `etender trust pin USERNAME FINGERPRINT` (the fingerprint as the custodian told you)"
+)
 
 
 # --- tenders -------------------------------------------------------------------------------------
@@ -402,10 +615,45 @@ def _companions(path: Path) -> list[Path]:
 
 def registered_fingerprints(session: Session) -> dict[str, set[str]]:
     active: dict[str, set[str]] = {"signing": set(), "encryption": set()}
-    for item in session.get("/api/accounts/keys"):
+    for item in session.get(KEYS_PATH):
         if not item.get("revoked_at"):
             active.setdefault(item["purpose"], set()).add(item["fingerprint"])
     return active
+
+
+def verify_custody(
+    session: Session, tender: dict[str, Any], custodians: list[tuple[int, str, Any, str]], threshold: int
+) -> CustodyCheck:
+    """Refuse to seal unless every custodian confirmed, with a key this machine trusts, the keys sealed to.
+
+    The trust list is this machine's own (``etender trust``); the statement is rebuilt here from the
+    tender as served now and compared byte for byte (docs/custody.md §C). Nothing is sent either way.
+    """
+    trust = TrustList.load(session.home)
+    refusing = f"refusing to seal for tender {tender['number']} ({tender['title']})"
+    if trust.empty:
+        raise ClientError(f"{refusing}: {TRUST_HOWTO}")
+    custody = session.transport(authenticated=False).request("GET", f"/api/tenders/{tender['id']}/custody").data
+    check = check_custody(custody, str(tender["id"]), threshold, trust, now=dt.datetime.now(dt.UTC))
+    if [slot.fingerprint for slot in check.slots] != [fp for _, _, _, fp in custodians]:
+        check.general.append(
+            "the tender's published custodian keys are not the keys of its custody: "
+            + ", ".join(f"{position}: {fp[:16]}…" for position, _, _, fp in custodians)
+            + " against "
+            + ", ".join(f"{slot.index + 1}: {slot.fingerprint[:16]}…" for slot in check.slots)
+        )
+    if not check.ok:
+        raise ClientError(
+            f"{refusing}: the custodians' keys do not check out against your trust list ({trust.path}). "
+            "Nothing was sealed or sent.\n  "
+            + "\n  ".join(check.lines())
+            + "\nAsk the custodian(s) named above, or the trading centre, before you bid: a key the custodian "
+            "did not confirm may be the operator's."
+        )
+    say(f"custody of tender {tender['number']} checked against your trust list ({threshold} of {len(check.slots)}):")
+    for slot in check.slots:
+        say(f"  {slot.label}: confirmed, signing key trusted by {check.trusted_by[slot.index]}")
+    return check
 
 
 def price_entries(args: argparse.Namespace) -> list[PriceEntry]:
@@ -439,6 +687,7 @@ def seal(args: argparse.Namespace, session: Session) -> Path:
         raise ClientError(
             f"the tender publishes {len(custodians)} custodian keys and k = {threshold}: cannot seal to that"
         )
+    verify_custody(session, tender, custodians, threshold)
     bidder = session.get("/api/bids/bidder")
     signing_key = keystore.existing_key(session.home, "signing", args.signing_key)
     encryption_key = keystore.existing_key(session.home, "encryption", args.encryption_key)
@@ -832,6 +1081,79 @@ def cmd_custodian_open(args: argparse.Namespace, session: Session) -> int:
     return 0
 
 
+def cmd_custodian_confirm(args: argparse.Namespace, session: Session) -> int:
+    tender_id = check_tender_id(args.tender_id)
+    me = session.get("/api/accounts/me")
+    tender = fetch_tender(session, tender_id)
+    custody = session.transport(authenticated=False).request("GET", f"/api/tenders/{tender_id}/custody").data
+    slots = custody_slots(custody, tender_id)
+    recipients = [slot.fingerprint for slot in slots]
+    n, threshold = len(slots), int(tender["custodian_threshold"])
+    about = f"tender {tender['number']} ({tender['title']})"
+    slot = next((s for s in slots if s.username == me["username"]), None)
+    if slot is None:
+        raise ClientError(f"you ({me['username']}) are not one of the {n} custodians of {about}: nothing to confirm")
+    if custody.get("recipients") != recipients or custody.get("threshold") != threshold:
+        raise ClientError(
+            f"the platform's custody of {about} is inconsistent (its list of recipients or k is not the keys and k it "
+            "serves): not confirmed. Tell the trading centre"
+        )
+    key = keystore.existing_key(session.home, "encryption", args.key)
+    local = key.fingerprint()
+    if recipients[slot.index] != local:
+        elsewhere = [str(i + 1) for i, fp in enumerate(recipients) if fp == local]
+        raise ClientError(
+            f"{about} lists for you, custodian {slot.index + 1} of {n} (index {slot.index}), the encryption key "
+            f"{recipients[slot.index]}, which is NOT your local encryption key {args.key!r} ({local})"
+            + (f" (that key is listed at position {', '.join(elsewhere)})" if elsewhere else "")
+            + ": not confirmed. Bids sealed to that key could be opened by whoever holds it; tell the trading centre"
+        )
+    signing = keystore.existing_key(session.home, "signing", args.signing_key)
+    signing_fp = signing.fingerprint()
+    statement = custody_statement(tender_id, slot.index, threshold, recipients, me["username"], signing_fp)
+    say(f"{about}")
+    say(f"  you are custodian {slot.index + 1} of {n} (index {slot.index}); {threshold} of {n} open a bid together")
+    say(f"  your encryption key {local} ({args.key!r}, here)")
+    for other in slots:
+        mark = "  <- you" if other.index == slot.index else ""
+        say(f"    {other.index + 1}: {other.name} ({other.username})  {other.fingerprint}{mark}")
+    if slot.confirmation:
+        served = base64.b64decode(str(slot.confirmation.get("statement") or ""))
+        if served == statement:
+            say(f"you confirmed it at {when(slot.confirmation.get('confirmed_at'))}; nothing to do")
+            return 0
+        raise ClientError(
+            f"the platform holds a confirmation of yours from {when(slot.confirmation.get('confirmed_at'))} that is not "
+            f"the statement this client makes now with signing key {args.signing_key!r} ({signing_fp}): the keys "
+            "listed or your signing key changed since. Tell the trading centre"
+        )
+    if signing_fp not in registered_fingerprints(session).get("signing", set()):
+        raise ClientError(
+            f"your signing key {args.signing_key!r} ({signing_fp}) is not registered on the platform (or revoked): "
+            f"run `etender keys register --purpose signing --name {args.signing_key}` first"
+        )
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ClientError("confirming needs your agreement on a terminal: add --yes")
+        answer = input(f"Confirm that you serve on {about} as custodian {slot.index + 1} of {n}, k = {threshold}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            say("not confirmed")
+            return 1
+    passphrase = read_secret(
+        "passphrase",
+        "ETENDER_PASSPHRASE",
+        file=args.passphrase_file,
+        prompt=f"Passphrase of signing key {args.signing_key!r}: ",
+    )
+    signature = sign_statement(statement, signing.private_key(passphrase))
+    session.post(
+        f"/api/tenders/{tender_id}/custody/confirmation",
+        {"statement": b64encode(statement), "signature": b64encode(signature)},
+    )
+    say(f"custody confirmed: signed with your signing key {signing_fp}")
+    return 0
+
+
 def display_width(text: str) -> int:
     """Columns a terminal gives ``text``: Chinese characters take two."""
     return sum(
@@ -1029,7 +1351,36 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--name", default=keystore.DEFAULT_NAME, help="the key's local name (default: default)")
     generate.add_argument("--passphrase-file", type=Path, help="read the passphrase from this file's first line")
     register.add_argument("--label", help="a note shown on the platform (default: etender NAME)")
+    register.add_argument(
+        "--passphrase-file", type=Path, help="read the key's passphrase (for its proof of possession) from this file"
+    )
     command(keys, "list", cmd_keys_list, "local keys and the keys registered on the platform")
+    csr = command(keys, "csr", cmd_keys_csr, "write a certificate request (PKCS#10) of your signing key for the CA")
+    csr.add_argument("--name", default=keystore.DEFAULT_NAME, help="the signing key's local name (default: default)")
+    csr.add_argument("--out", help="the request's file (default: keys/signing-NAME.csr.pem)")
+    csr.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    csr.add_argument("--passphrase-file", type=Path, help="read the key's passphrase from this file's first line")
+    certify = command(keys, "certify", cmd_keys_certify, "attach the certificate the CA issued for your key")
+    certify.add_argument("certificate", help="the certificate file (PEM or DER) the CA gave you")
+    certify.add_argument("--purpose", default="signing", choices=keystore.PURPOSES, help="the key's purpose (default: signing)")
+    certify.add_argument("--name", default=keystore.DEFAULT_NAME, help="the key's local name (default: default)")
+
+    trust = commands.add_parser("trust", help="your own trust in custodians' signing keys (CAs, pinned keys)").add_subparsers(
+        dest="trust_command", required=True, metavar="ACTION", parser_class=Parser
+    )
+    add_ca = command(trust, "add-ca", cmd_trust_add_ca, "trust custodians' certificates issued by this CA (a file)")
+    add_ca.add_argument("file", help="the CA's certificate(s), PEM or DER, as the trading centre's CA publishes it")
+    pin = command(trust, "pin", cmd_trust_pin, "trust this signing key for this custodian (as the custodian told you)")
+    pin.add_argument("username", help="the custodian's user name on the platform")
+    pin.add_argument("fingerprint", help="SHA-256 fingerprint of the custodian's signing key (64 hex digits)")
+    trust_list = command(trust, "list", cmd_trust_list, "the CAs and pinned keys you trust")
+    trust_list.add_argument(
+        "--platform", action="store_true", help="also show the key CAs the platform names (informative, not trusted)"
+    )
+    remove = command(trust, "remove", cmd_trust_remove, "remove a CA (by its SHA-256) or a custodian's pinned keys")
+    remove.add_argument("what", choices=("ca", "pin"))
+    remove.add_argument("name", help="ca: the CA certificate's SHA-256 (see `etender trust list`); pin: the user name")
+    remove.add_argument("fingerprint", nargs="?", help="pin: only this fingerprint (default: every one of that user)")
 
     tenders = commands.add_parser("tenders", help="tenders open for bids").add_subparsers(
         dest="tenders_command", required=True, metavar="ACTION", parser_class=Parser
@@ -1074,11 +1425,30 @@ def build_parser() -> argparse.ArgumentParser:
         hall, "release", cmd_open_release, "open your bid's key here with your encryption key and release it (bidder)"
     )
     status = command(hall, "status", cmd_open_status, "the opening hall now: bids, states, prices, custodians, moments")
-    custodian = commands.add_parser("custodian", help="a custodian's part at the opening").add_subparsers(
+    custodian = commands.add_parser(
+        "custodian", help="a custodian's confirmation of a tender, and its parts at the opening"
+    ).add_subparsers(
         dest="custodian_command", required=True, metavar="ACTION", parser_class=Parser
     )
     custodian_open = command(
         custodian, "open", cmd_custodian_open, "open your parts of every bid's key here and submit them all at once"
+    )
+    confirm = command(
+        custodian,
+        "confirm",
+        cmd_custodian_confirm,
+        "check that a tender lists your encryption key, and sign your custody of it with your signing key",
+    )
+    confirm.add_argument("tender_id", help="the tender's id (UUID)")
+    confirm.add_argument(
+        "--key", default=keystore.DEFAULT_NAME, metavar="NAME", help="local encryption key (default: default)"
+    )
+    confirm.add_argument(
+        "--signing-key", default=keystore.DEFAULT_NAME, metavar="NAME", help="local signing key (default: default)"
+    )
+    confirm.add_argument("--yes", action="store_true", help="do not ask for agreement on the terminal")
+    confirm.add_argument(
+        "--passphrase-file", type=Path, help="read the signing key's passphrase from this file's first line"
     )
     for sub in (release, status, custodian_open):
         sub.add_argument("tender_id", help="the tender's id (UUID)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import io
 import json
@@ -13,7 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import rfc8785
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
 
 from accounts.credit_code import make
 from tendering.client.transport import ApiError, NetworkError, Response
@@ -367,3 +373,235 @@ class FakeHall:
         self.released[bid] = file_key
         entry.state, entry.key_source = "key_ready", "bidder"
         return Response(200, {"bid": bid, "position": entry.position, "state": entry.state, "key_source": "bidder"})
+
+
+# --- custody: custodians' confirmations, and the keys registered with proofs ------------------------------------
+
+
+def make_ca(name: str = "江西省数字证书 CA", *, days: int = 365, ca: bool = True) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A CA of the test's own (the trading centre's CA, or the operator's): key and self-signed certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+def issue_certificate(
+    ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
+    public_key: ec.EllipticCurvePublicKey,
+    username: str,
+    name: str,
+    *,
+    valid_from: dt.timedelta = dt.timedelta(days=-1),
+    valid_for: dt.timedelta = dt.timedelta(days=365),
+) -> x509.Certificate:
+    """The CA's certificate for a person's key: CN = name, serialNumber = user name (docs/custody.md §B)."""
+    ca_key, ca_certificate = ca
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, name),
+                    x509.NameAttribute(NameOID.SERIAL_NUMBER, username, _ASN1Type.UTF8String),
+                ]
+            )
+        )
+        .issuer_name(ca_certificate.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + valid_from)
+        .not_valid_after(now + valid_from + valid_for)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def pem(certificate: x509.Certificate) -> str:
+    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def spki(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def fingerprint_of(key: ec.EllipticCurvePublicKey) -> str:
+    return hashlib.sha256(spki(key)).hexdigest()
+
+
+@dataclass
+class FakeCustodian:
+    """A custodian's keys as the platform knows them (the private halves stay with the test, as on its device)."""
+
+    username: str
+    name: str
+    encryption: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    signing: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    certificate: x509.Certificate | None = None
+    # What the platform serves for it; the operator may change these.
+    served_encryption: ec.EllipticCurvePublicKey | None = None
+    confirmation: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.served_encryption = self.encryption.public_key()
+
+
+def custody_statement_bytes(
+    tender: str, index: int, threshold: int, recipients: list[str], username: str, signing_key: str
+) -> bytes:
+    """formats.md C, written here from the spec with rfc8785 (not with the client's own builder)."""
+    return rfc8785.dumps(
+        {
+            "format": "etender-custody-v1",
+            "tender": tender,
+            "index": index,
+            "threshold": threshold,
+            "recipients": recipients,
+            "custodian": username,
+            "signing_key": signing_key,
+        }
+    )
+
+
+class FakeCustodyPlatform:
+    """A published tender's detail and custody, the caller's account and keys, in memory.
+
+    ``custodians`` in published order; ``confirm(i)`` makes custodian i's genuine
+    confirmation with the keys served at that moment. ``posts`` records every write.
+    """
+
+    base_url = "https://platform.example"
+
+    def __init__(self, custodians: list[FakeCustodian], threshold: int = 2, *, me: dict[str, Any] | None = None) -> None:
+        self.tender = str(uuid.uuid4())
+        self.custodians = custodians
+        self.threshold = threshold
+        self.me = me or {
+            "username": "bidder_a",
+            "display_name": "王磊",
+            "organization": "江西红土建设工程有限公司",
+            "organization_kind": "bidder",
+            "organization_credit_code": CREDIT_CODE,
+            "roles": ["bidder"],
+        }
+        self.keys: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, str]] = []
+        self.posts: list[tuple[str, Any]] = []
+
+    def close(self) -> None:
+        pass
+
+    def recipients(self) -> list[str]:
+        return [fingerprint_of(c.served_encryption) for c in self.custodians]  # type: ignore[arg-type]
+
+    def confirm(self, index: int) -> None:
+        custodian = self.custodians[index]
+        signer = custodian.signing
+        statement = custody_statement_bytes(
+            self.tender, index, self.threshold, self.recipients(), custodian.username, fingerprint_of(signer.public_key())
+        )
+        custodian.confirmation = {
+            "statement": b64(statement),
+            "signature": b64(signer.sign(statement, ec.ECDSA(hashes.SHA256()))),
+            "signing_key": {
+                "fingerprint": fingerprint_of(signer.public_key()),
+                "spki": b64(spki(signer.public_key())),
+                "certificate": pem(custodian.certificate) if custodian.certificate else None,
+            },
+            "confirmed_at": "2026-03-01T02:00:00Z",
+        }
+
+    def custody(self) -> dict[str, Any]:
+        return {
+            "tender": self.tender,
+            "threshold": self.threshold,
+            "recipients": self.recipients(),
+            "custodians": [
+                {
+                    "index": i,
+                    "name": c.name,
+                    "username": c.username,
+                    "encryption_key": {
+                        "fingerprint": fingerprint_of(c.served_encryption),  # type: ignore[arg-type]
+                        "spki": b64(spki(c.served_encryption)),  # type: ignore[arg-type]
+                    },
+                    "confirmation": c.confirmation,
+                }
+                for i, c in enumerate(self.custodians)
+            ],
+            "confirmed": all(c.confirmation for c in self.custodians),
+        }
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "id": self.tender,
+            "number": "RJ-2026-007",
+            "title": "乡村道路提升改造工程",
+            "phase": "open_for_bids",
+            "bid_deadline": "2026-12-26T01:00:00Z",
+            "custodian_threshold": self.threshold,
+            "lots": [],
+            "custodians": [
+                {
+                    "position": i + 1,
+                    "name": c.name,
+                    "key_fingerprint": fingerprint_of(c.served_encryption),  # type: ignore[arg-type]
+                    "public_key": c.served_encryption.public_bytes(  # type: ignore[union-attr]
+                        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                    ).decode("ascii"),
+                }
+                for i, c in enumerate(self.custodians)
+            ],
+        }
+
+    def request(self, method: str, path: str, *, json_body: Any = None, **kwargs: Any) -> Response:
+        self.calls.append((method, path))
+        if method != "GET":
+            self.posts.append((path, json_body))
+        if method == "GET" and path == "/api/accounts/me":
+            return Response(200, self.me)
+        if method == "GET" and path == "/api/accounts/keys":
+            return Response(200, self.keys)
+        if method == "GET" and path == f"/api/tenders/{self.tender}":
+            return Response(200, self.detail())
+        if method == "GET" and path == f"/api/tenders/{self.tender}/custody":
+            return Response(200, self.custody())
+        if method == "GET" and path == "/api/bids/bidder":
+            return Response(200, {"organization": self.me["organization"], "credit_code": CREDIT_CODE})
+        if method == "POST" and path == f"/api/tenders/{self.tender}/custody/confirmation":
+            return Response(201, {"confirmed": True})
+        if method == "POST" and path.startswith("/api/accounts/keys/") and path.endswith("/certificate"):
+            key = next(k for k in self.keys if k["fingerprint"] == path.split("/")[4])
+            key["certificate"] = json_body["certificate"]
+            return Response(200, key)
+        raise AssertionError(f"unexpected request {method} {path}")
+
+    def register(self, purpose: str, public_key: ec.EllipticCurvePublicKey) -> None:
+        """As if the caller had registered this key (listed by GET /api/accounts/keys)."""
+        self.keys.append(
+            {
+                "id": len(self.keys) + 1,
+                "purpose": purpose,
+                "fingerprint": fingerprint_of(public_key),
+                "label": "",
+                "registered_at": "2026-03-01T00:00:00Z",
+                "revoked_at": None,
+                "certificate": None,
+            }
+        )
