@@ -239,6 +239,7 @@ def finalize(user: User, upload_id: uuid.UUID | str, manifest: bytes, signature:
     except StorageError as exc:
         raise BidRefused(_("无法组装投标文件：%(reason)s") % {"reason": str(exc)}, code="assembly_failed") from None
     sealed_format.check_ciphertext(store, upload.object_key, stored.version_id, checked)
+    sealed_format.check_envelopes(checked, tender)
     bid = _accept(user, upload, checked, stored.version_id or "", manifest, signature)
     if bid is None:
         raise WrongPhase(
@@ -288,6 +289,11 @@ def _accept(user: User, upload: BidUpload, checked: Any, version_id: str, manife
     upload = BidUpload.objects.select_for_update().get(pk=upload.pk)
     if upload.state != BidUploadState.OPEN:
         raise Conflict(_("此投标文件已提交，回执已发出；重复提交无效。"), code="already_finalized")
+    # The role and the organization as they are now, under the lock, not as cached when the request began:
+    # a bidder role withdrawn while the upload ran (or while its ciphertext was checked) ends the submission.
+    current = User.objects.get(pk=user.pk)
+    if not permissions.is_bidder(current) or current.organization_id != upload.bidder_id:
+        raise PermissionDenied(_("只有投标人可以提交投标文件。"))
     now = clock.now()
     if tender.phase(now) != Phase.OPEN_FOR_BIDS:
         # Decided under the lock: the deadline passed before this finalize completed.

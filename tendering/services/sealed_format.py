@@ -1,4 +1,9 @@
-"""What the server checks of a sealed bid at finalize, in order (docs/sealed-bid-format.md).
+"""What the server checks of a sealed bid at finalize, in order (docs/sealed-bid-format.md §6).
+
+The order is the spec's, because when a bid has several faults the first
+failing check is the refusal the bidder gets: ``check_manifest`` (steps 2–3 and
+the size of step 4), ``check_ciphertext`` (the rest of step 4), ``check_envelopes``
+(step 5).
 
 Only ciphertext and public keys are involved: the server cannot, and does not try
 to, open anything. Every refusal is a ``BidRefused`` naming the failed check.
@@ -52,7 +57,7 @@ def check_manifest(
     size: int,
     signing_key_of: Callable[[str], PublicKey],
 ) -> CheckedManifest:
-    """Parse, check the signature with the bidder's registered key, and match the manifest to this upload."""
+    """Parse, check the signature with the bidder's registered key, and match the manifest's identity and size to this upload."""
     try:
         claimed = parse_manifest(manifest_bytes)
     except SealingError as exc:
@@ -70,11 +75,12 @@ def check_manifest(
         raise BidRefused(_("清单中的投标人与您的机构不符。"), code="wrong_bidder")
     if manifest.ciphertext_size != size:
         raise BidRefused(_("清单中的密文大小与上传的大小不符。"), code="wrong_size")
-    _check_envelopes(manifest, tender, key)
     return CheckedManifest(manifest, key, manifest.ciphertext_sha256, manifest.header_sha256, manifest.kc)
 
 
-def _check_envelopes(manifest: Manifest, tender: Tender, signing_key: PublicKey) -> None:
+def check_envelopes(checked: CheckedManifest, tender: Tender) -> None:
+    """§6 step 5, after the ciphertext (step 4): the custodians' coverage, then the bidder's own envelope."""
+    manifest, signing_key = checked.manifest, checked.signing_key
     slots = list(tender.custodian_slots.select_related("public_key").order_by("position"))
     if any(slot.public_key is None for slot in slots):
         raise BidRefused(_("本项目的密钥保管人公钥尚未公布。"), code="custodians_unpublished")

@@ -301,3 +301,144 @@ def test_the_bidder_envelope_must_go_to_a_key_of_the_bidders_own(personas, publi
         finalize()
     assert exc.value.code == "bad_bidder_envelope"
     assert_nothing_accepted(started)
+
+
+def test_a_manifest_signed_with_a_revoked_key_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    from accounts.models import PublicKey
+    from accounts.services import revoke_public_key
+    from tendering.sealing import fingerprint
+
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)
+    key = PublicKey.objects.get(fingerprint=fingerprint(bidder_a_keys.signing.public_key()))
+    revoke_public_key(personas.bidder_a, key)
+    with pytest.raises(BidRefused) as exc:
+        bids.finalize(personas.bidder_a, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
+    assert exc.value.code == "revoked_key"
+    assert_nothing_accepted(started)
+
+
+def test_a_manifest_naming_another_bidder_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    manifest, signature = resign(sealed, bidder_a_keys, bidder=personas.bidder_org_b.credit_code)
+    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "wrong_bidder"
+    assert_nothing_accepted(started)
+
+
+def test_a_manifest_naming_another_bid_id_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    other = seal(published_tender, bidder_a_keys, tmp_path)
+    manifest, signature = resign(sealed, bidder_a_keys, bid=other.bid_id)
+    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "wrong_bid"
+    assert_nothing_accepted(started)
+
+
+@pytest.mark.parametrize("opening_after_deadline", [dt.timedelta(0), dt.timedelta(hours=1)], ids=["opening at the deadline", "opening an hour later"])
+def test_finalize_one_microsecond_before_the_deadline_is_accepted_and_exactly_at_it_refused(
+    personas, published_tender, bidder_a_keys, tmp_path, frozen_clock, opening_after_deadline
+):
+    """The deadline is the first instant that is too late: bids are taken while now < bid_deadline (§6 step 1)."""
+    from tendering.models import Tender
+
+    Tender.objects.filter(pk=published_tender.pk).update(opening_time=published_tender.bid_deadline + opening_after_deadline)
+    published_tender.refresh_from_db()
+    late = seal(published_tender, bidder_a_keys, tmp_path)
+    late_upload = upload(personas.bidder_a, published_tender, late.ciphertext, late.bid_id)
+    on_time = seal(published_tender, bidder_a_keys, tmp_path)
+    on_time_upload = upload(personas.bidder_a, published_tender, on_time.ciphertext, on_time.bid_id)
+
+    frozen_clock.set(published_tender.bid_deadline - dt.timedelta(microseconds=1))
+    accepted = bids.finalize(personas.bidder_a, on_time_upload.public_id, on_time.sealed.manifest_bytes, on_time.sealed.signature)
+    assert accepted.accepted_at == published_tender.bid_deadline - dt.timedelta(microseconds=1)
+
+    frozen_clock.set(published_tender.bid_deadline)
+    with pytest.raises(WrongPhase) as exc:
+        bids.finalize(personas.bidder_a, late_upload.public_id, late.sealed.manifest_bytes, late.sealed.signature)
+    assert exc.value.code == "deadline_passed"
+    assert list(Bid.objects.values_list("public_id", flat=True)) == [uuid.UUID(on_time.bid_id)]
+    assert LedgerEntry.objects.filter(action="tendering.bid.submitted").count() == 1
+    late_upload.refresh_from_db()
+    assert late_upload.state == BidUploadState.OPEN
+
+
+def test_finalize_by_a_user_whose_bidder_role_was_withdrawn_after_the_upload_started_is_refused(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
+    from accounts.models import Role, RoleGrant, User
+
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)
+    assert personas.bidder_a.has_role(Role.BIDDER)  # the roles this user object cached when the upload started
+    RoleGrant.objects.filter(user=personas.bidder_a, role=Role.BIDDER).delete()
+
+    # The same user object, its roles cached from before (a request that began before the withdrawal)...
+    with pytest.raises(PermissionDenied):
+        bids.finalize(personas.bidder_a, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
+    assert_nothing_accepted(started)
+    # ... and the user as the next request loads it.
+    with pytest.raises(PermissionDenied):
+        bids.finalize(User.objects.get(pk=personas.bidder_a.pk), started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
+    assert_nothing_accepted(started)
+
+
+# --- Several faults at once: the first failing check of §6, in its order, is the refusal ----------------------
+
+
+def test_with_a_late_finalize_and_a_bad_signature_the_deadline_decides(personas, published_tender, bidder_a_keys, tmp_path, frozen_clock):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    other_signature = seal(published_tender, bidder_a_keys, tmp_path).sealed.signature
+    started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)
+    frozen_clock.set(published_tender.bid_deadline)
+    with pytest.raises(WrongPhase) as exc:
+        bids.finalize(personas.bidder_a, started.public_id, sealed.sealed.manifest_bytes, other_signature)
+    assert exc.value.code == "deadline_passed"
+    assert_nothing_accepted(started)
+
+
+def test_with_a_revoked_key_and_another_tender_named_the_key_decides(personas, published_tender, bidder_a_keys, tmp_path):
+    from accounts.models import PublicKey
+    from accounts.services import revoke_public_key
+    from tendering.sealing import fingerprint
+
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    manifest, signature = resign(sealed, bidder_a_keys, tender=str(uuid.uuid4()))
+    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    revoke_public_key(personas.bidder_a, PublicKey.objects.get(fingerprint=fingerprint(bidder_a_keys.signing.public_key())))
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "revoked_key"
+    assert_nothing_accepted(started)
+
+
+def test_with_another_bid_id_named_and_a_tampered_ciphertext_the_identity_decides(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    manifest, signature = resign(sealed, bidder_a_keys, bid=str(uuid.uuid4()))
+    tampered = sealed.ciphertext[:100] + bytes([sealed.ciphertext[100] ^ 1]) + sealed.ciphertext[101:]
+    started, finalize = finalize_with(personas.bidder_a, published_tender, tampered, sealed.bid_id, manifest, signature)
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "wrong_bid"
+    assert_nothing_accepted(started)
+
+
+def test_with_a_tampered_ciphertext_and_a_bidder_envelope_to_a_stranger_the_ciphertext_decides(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
+    """Step 4 (the object) comes before step 5 (the envelopes)."""
+    stranger, _der = p256_public_der()
+    bidder_a_keys.encryption = stranger
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    tampered = sealed.ciphertext[:100] + bytes([sealed.ciphertext[100] ^ 1]) + sealed.ciphertext[101:]
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, tampered, sealed.bid_id, sealed.sealed.manifest_bytes, sealed.sealed.signature
+    )
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "hash_mismatch"
+    assert_nothing_accepted(started)
