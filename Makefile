@@ -50,7 +50,7 @@ run: system-deps js demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the server and the worker)"
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(PY) manage.py db_worker --queue-name "*" --interval 1 & \
-	  $(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	  $(PY) -m config.serve -b $(HOST) -p $(PORT) config.asgi:application
 
 test: system-deps js $(STAMP) messages
 	ETENDER_ENV=test ETENDER_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)

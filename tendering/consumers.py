@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from accounts.errors import DomainError
+from config.untrusted import FIELDS_MAX, bounded, nul_paths
 from tendering import hall
 from tendering.models import Tender
 from tendering.services import hall_events
@@ -39,11 +40,15 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_NOT_OPEN = 4409
 # Live events re-check the listener's membership at most this often (commands and resumes always do).
 MEMBERSHIP_RECHECK_SECONDS = 30.0
+# A command's ``ref`` is echoed in its reply: only a short string is (anything else is refused, never echoed).
+REF_MAX_CHARS = 64
+# Numbers that reach a query fit PostgreSQL's bigint: a larger one is refused here, not a database error.
+DB_INT_MAX = 2**63 - 1
 
 
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    ref: str | None = Field(default=None, max_length=64)
+    ref: str | None = Field(default=None, max_length=REF_MAX_CHARS)
 
 
 class Snapshot(_Frame):
@@ -52,7 +57,7 @@ class Snapshot(_Frame):
 
 class Resume(_Frame):
     type: Literal["resume"]
-    last_seq: int = Field(ge=0)
+    last_seq: int = Field(ge=0, le=DB_INT_MAX)
 
 
 class Ping(_Frame):
@@ -72,7 +77,7 @@ class ReleaseKey(_Frame):
 class Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     bid: uuid.UUID
-    members: list[int] = Field(min_length=1, max_length=9)
+    members: list[Annotated[int, Field(ge=0, le=8)]] = Field(min_length=1, max_length=9, description="0-based positions")
     part: str = Field(max_length=64)
 
 
@@ -92,7 +97,7 @@ class Objection(_Frame):
 
 class AnswerObjection(_Frame):
     type: Literal["answer_objection"]
-    objection: int = Field(ge=1)
+    objection: int = Field(ge=1, le=DB_INT_MAX)
     text: str = Field(max_length=20000)
 
 
@@ -110,6 +115,21 @@ Command = Annotated[
 ]
 COMMANDS: TypeAdapter[Any] = TypeAdapter(Command)
 COMMAND_TYPES = {"snapshot", "resume", "ping", "sign_in", "release_key", "submit_parts", "confirm_record", "object", "answer_objection", "conclude_decryption", "close_opening"}
+
+
+def _echoable_ref(raw: Any) -> str | None:
+    """The frame's ``ref`` if it may be echoed: a string of at most ``REF_MAX_CHARS`` characters, else none."""
+    ref = raw.get("ref") if isinstance(raw, dict) else None
+    return ref if isinstance(ref, str) and len(ref) <= REF_MAX_CHARS else None
+
+
+def _validation_fields(exc: ValidationError) -> dict[str, list[str]]:
+    """pydantic's errors by field path, bounded: paths can be the client's own keys, and a list can hold thousands."""
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_input=False)[:FIELDS_MAX]:
+        path = ".".join(bounded(str(part)) for part in error["loc"][1:]) or "frame"
+        fields.setdefault(path, []).append(error["msg"])
+    return fields
 
 
 def _language(scope: dict[str, Any]) -> str:
@@ -205,18 +225,25 @@ class HallConsumer(AsyncWebsocketConsumer):
                 return
             try:
                 raw = json.loads(text_data)
-            except ValueError:
+            except (ValueError, RecursionError):
+                # RecursionError: nesting deeper than the decoder's stack (a few thousand brackets fit in a frame).
                 await self._error(None, "malformed_frame", _("消息不是有效的 JSON。"))
                 return
-            ref = raw.get("ref") if isinstance(raw, dict) and isinstance(raw.get("ref"), str) else None
-            if not isinstance(raw, dict) or raw.get("type") not in COMMAND_TYPES:
+            ref = _echoable_ref(raw)
+            kind = raw.get("type") if isinstance(raw, dict) else None
+            if not isinstance(kind, str) or kind not in COMMAND_TYPES:
                 await self._error(ref, "unknown_type", _("未知的消息类型。"))
+                return
+            with_nul = nul_paths(raw)
+            if with_nul:
+                # PostgreSQL refuses NUL in any text: refused here, before any service sees it.
+                fields = {path: [_("不得包含空字符（U+0000）。")] for path in with_nul}
+                await self._error(ref, "invalid_frame", _("消息内容不符合要求。"), fields)
                 return
             try:
                 command = COMMANDS.validate_python(raw)
             except ValidationError as exc:
-                fields = {".".join(str(p) for p in e["loc"][1:]) or "frame": [e["msg"]] for e in exc.errors()}
-                await self._error(ref[:64] if ref else None, "invalid_frame", _("消息内容不符合要求。"), fields)
+                await self._error(ref, "invalid_frame", _("消息内容不符合要求。"), _validation_fields(exc))
                 return
             await self._dispatch(command)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import re
 import secrets
 import shlex
@@ -36,7 +37,9 @@ SECRETS_DIR = "/run/secrets/"
 
 APP_SERVICES = ("migrate", "daphne-1", "daphne-2", "worker")
 # All interfaces inside the container: nginx reaches it over the edge network.
-DAPHNE_COMMAND = ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "config.asgi:application"]  # noqa: S104
+# Daphne through config.serve, which takes its WebSocket limits from the settings (a bare daphne would cut at 1 MiB).
+DAPHNE = ["python", "-m", "config.serve"]
+DAPHNE_COMMAND = [*DAPHNE, "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "config.asgi:application"]  # noqa: S104
 # E008 fires only on broken PKI files.
 CHECK_IDS = [f"etender.E{i:03d}" for i in range(1, 11) if i != 8]
 # Variables that must reach the app only through a file (a Docker secret).
@@ -146,7 +149,7 @@ def test_compose_defines_the_production_topology() -> None:
     assert services["redis"]["image"].startswith("redis:7")
     assert services["minio"]["image"].startswith("minio/minio:")
     assert services["nginx"]["image"].startswith("nginx:")
-    daphnes = [name for name, service in services.items() if service.get("command", [None])[0] == "daphne"]
+    daphnes = [name for name, service in services.items() if service.get("command", [None])[:3] == DAPHNE]
     assert sorted(daphnes) == ["daphne-1", "daphne-2"]
     for name in daphnes:
         assert services[name]["command"] == DAPHNE_COMMAND
@@ -296,7 +299,7 @@ def test_nginx_upgrades_websockets() -> None:
 
 def test_nginx_balances_every_daphne_service() -> None:
     upstream = nginx_block(nginx_conf(), "upstream etender_daphne")
-    daphnes = [name for name, service in compose()["services"].items() if service.get("command", [None])[0] == "daphne"]
+    daphnes = [name for name, service in compose()["services"].items() if service.get("command", [None])[:3] == DAPHNE]
     for name in daphnes:
         assert re.search(rf"server\s+{name}:8000\b", upstream), f"{name} is not in nginx's upstream"
     assert len(re.findall(r"^\s*server\s", upstream, re.MULTILINE)) == len(daphnes)
@@ -361,16 +364,25 @@ def test_procfile_runs_the_same_processes_as_compose() -> None:
         if line.strip() and not line.startswith("#"):
             name, command = line.split(":", 1)
             processes[name] = shlex.split(command)
-    webs = [command for name, command in processes.items() if command[0] == "daphne"]
+    webs = [command[3:] for name, command in processes.items() if command[:3] == DAPHNE]
     assert len(webs) >= 2
+    assert not [command for command in processes.values() if "daphne" in command[0]], "a bare daphne has Daphne's 1 MiB limit"
     ports = set()
     for command in webs:
-        assert command[0:2] == ["daphne", "-b"]
-        assert command[3] == "-p"
-        ports.add(command[4])
-        assert command[5:] == DAPHNE_COMMAND[5:]
+        assert command[0] == "-b"
+        assert command[2] == "-p"
+        ports.add(command[3])
+        assert command[4:] == DAPHNE_COMMAND[7:]
     assert len(ports) == len(webs), "two Daphnes on one host need two ports"
     assert processes["worker"] == compose()["services"]["worker"]["command"]
+
+
+def test_the_image_and_make_run_start_daphne_with_the_settings_websocket_limits() -> None:
+    cmd = re.findall(r"^CMD\s+(\[.+\])\s*$", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
+    assert cmd and json.loads(cmd[-1]) == DAPHNE_COMMAND
+    makefile = (DEPLOY.parent / "Makefile").read_text(encoding="utf-8")
+    assert "-m config.serve -b $(HOST) -p $(PORT) config.asgi:application" in makefile
+    assert "bin/daphne" not in makefile
 
 
 def test_dockerfile_builds_a_non_root_image_with_fonts_and_translations() -> None:
