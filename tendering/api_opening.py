@@ -32,8 +32,14 @@ class PartIn(Schema):
     part: str = Field(max_length=64, description="The 32-byte part, base64")
 
 
+class RefusalIn(Schema):
+    statement: str = Field(max_length=2048, description="The signed \"does not open\" statement (etender-part-refusal-v1), base64")
+    signature: str = Field(max_length=200, description="Its ECDSA P-256/SHA-256 signature by the custodian's registered signing key, DER, base64")
+
+
 class PartsIn(Schema):
     parts: list[PartIn] = Field(max_length=20000)
+    refusals: list[RefusalIn] = Field(default=[], max_length=20000, description="One statement for each part that did not open")
 
 
 class TextIn(Schema):
@@ -56,6 +62,7 @@ class ManifestOut(Schema):
 
 class PartsOut(Schema):
     parts: int
+    refusals: int
 
 
 class ObjectionOut(Schema):
@@ -94,8 +101,16 @@ def release_key(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID, p
 def custodian_parts(request: HttpRequest, public_id: uuid.UUID, payload: PartsIn) -> dict[str, Any]:
     user = actor(request)
     parts = [opening.SubmittedPart(p.bid, tuple(p.members), opening.decode_key(p.part, f"parts.{i}.part")) for i, p in enumerate(payload.parts)]
-    submission = opening.submit_custodian_parts(user, get_tender(user, public_id), parts)
-    return {"parts": submission.part_count}
+    refusals = opening.decode_refusals([(r.statement, r.signature) for r in payload.refusals])
+    submission = opening.submit_custodian_parts(user, get_tender(user, public_id), parts, refusals)
+    return {"parts": submission.part_count, "refusals": len(submission.refusals)}
+
+
+@router.post("/{public_id}/opening/bids/{bid_id}/retry", auth=AUTHENTICATED, response=BidStateOut, summary="Try a bid's decryption again now (tenderer)")
+def retry(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID) -> dict[str, Any]:
+    user = actor(request)
+    retried = opening.retry_decryption(user, get_tender(user, public_id), bid_id)
+    return {"bid": retried.bid.public_id, "position": retried.position, "state": retried.state, "key_source": retried.key_source}
 
 
 @router.post("/{public_id}/opening/conclude", auth=AUTHENTICATED, summary="End the decryption (tenderer)")

@@ -81,9 +81,21 @@ class Part(BaseModel):
     part: str = Field(max_length=64)
 
 
+class Refusal(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    statement: str = Field(max_length=2048)
+    signature: str = Field(max_length=200)
+
+
 class SubmitParts(_Frame):
     type: Literal["submit_parts"]
     parts: list[Part] = Field(max_length=20000)
+    refusals: list[Refusal] = Field(default=[], max_length=20000)
+
+
+class RetryDecryption(_Frame):
+    type: Literal["retry_decryption"]
+    bid: uuid.UUID
 
 
 class ConfirmRecord(_Frame):
@@ -110,11 +122,22 @@ class CloseOpening(_Frame):
 
 
 Command = Annotated[
-    Snapshot | Resume | Ping | SignIn | ReleaseKey | SubmitParts | ConfirmRecord | Objection | AnswerObjection | ConcludeDecryption | CloseOpening,
+    Snapshot
+    | Resume
+    | Ping
+    | SignIn
+    | ReleaseKey
+    | SubmitParts
+    | RetryDecryption
+    | ConfirmRecord
+    | Objection
+    | AnswerObjection
+    | ConcludeDecryption
+    | CloseOpening,
     Field(discriminator="type"),
 ]
 COMMANDS: TypeAdapter[Any] = TypeAdapter(Command)
-COMMAND_TYPES = {"snapshot", "resume", "ping", "sign_in", "release_key", "submit_parts", "confirm_record", "object", "answer_objection", "conclude_decryption", "close_opening"}
+COMMAND_TYPES = {"snapshot", "resume", "ping", "sign_in", "release_key", "submit_parts", "retry_decryption", "confirm_record", "object", "answer_objection", "conclude_decryption", "close_opening"}
 
 
 def _echoable_ref(raw: Any) -> str | None:
@@ -278,8 +301,11 @@ class HallConsumer(AsyncWebsocketConsumer):
                     service.SubmittedPart(p.bid, tuple(p.members), service.decode_key(p.part, f"parts.{i}.part"))
                     for i, p in enumerate(command.parts)
                 ]
-                submission = service.submit_custodian_parts(user, tender, parts)
-                return {"parts": submission.part_count}
+                refusals = service.decode_refusals([(r.statement, r.signature) for r in command.refusals])
+                submission = service.submit_custodian_parts(user, tender, parts, refusals)
+                return {"parts": submission.part_count, "refusals": len(submission.refusals)}
+            elif isinstance(command, RetryDecryption):
+                service.retry_decryption(user, tender, command.bid)
             elif isinstance(command, ConfirmRecord):
                 service.confirm_record(user, tender)
             elif isinstance(command, Objection):

@@ -403,6 +403,9 @@ class Opening(models.Model):
         return f"opening of {self.tender.number}"
 
 
+    # When the custodians' parts were dropped: every bid's custodian check was decided
+    # or no more parts could come, so nothing later needs them (docs/opening.md §2).
+    custodian_parts_dropped_at = models.DateTimeField(null=True, blank=True)
 class BidOpeningState(models.TextChoices):
     AWAITING_KEY = "awaiting_key", _("待解密")
     KEY_READY = "key_ready", _("密钥已就绪")
@@ -430,6 +433,17 @@ class BidOpening(models.Model):
     state = models.CharField(max_length=20, choices=BidOpeningState.choices, default=BidOpeningState.AWAITING_KEY)
     key_source = models.CharField(max_length=20, choices=KeySource.choices, blank=True)
     # The file key, sealed under the platform data key (archive.vault), once released or recovered.
+class CustodianCheck(models.TextChoices):
+    """Under the rule ``custodians``, whether the custodians' parts give the bid's key (docs/opening.md §2)."""
+
+    PENDING = "", _("待核验")
+    MATCHED = "matched", _("密钥分量可恢复密钥")
+    # Every subset is decided (complete and wrong, or with a signed "does not open" statement): the bidder's defect.
+    DEFECT = "defect", _("密钥分量无法恢复密钥（投标人原因）")
+    # The decryption ended with a subset still missing a custodian's submission: nobody's proven fault.
+    INCONCLUSIVE = "inconclusive", _("密钥保管人未全部提交，未能核验")
+
+
     sealed_file_key = models.BinaryField(default=b"", blank=True)
     key_released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     key_ready_at = models.DateTimeField(null=True, blank=True)
@@ -447,6 +461,14 @@ class BidOpening(models.Model):
     files = models.JSONField(default=list, blank=True)
     price_summary = models.JSONField(null=True, blank=True)
     outcome_code = models.CharField(max_length=50, blank=True)
+    # Faults of the platform's own (store, worker) so far, the last one, and when the next attempt may start.
+    faults = models.PositiveIntegerField(default=0)
+    last_fault = models.CharField(max_length=200, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    custodian_check = models.CharField(max_length=20, choices=CustodianCheck.choices, blank=True, default=CustodianCheck.PENDING)
+    # Key releases refused (not matching kc): counted, recorded in the ledger only up to a cap, throttled.
+    key_refusals = models.PositiveIntegerField(default=0)
+    last_key_refusal_at = models.DateTimeField(null=True, blank=True)
     outcome_detail = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -483,7 +505,11 @@ class CustodianSubmission(models.Model):
     def __str__(self) -> str:
         return f"parts of custodian #{self.custodian.position}"
 
+    # Emptied once the parts are no longer needed (Opening.custodian_parts_dropped_at).
 
+    # Signed "does not open" statements (etender-part-refusal-v1) for the parts that did not open:
+    # [{"bid", "members", "reason", "statement" (base64), "signature" (base64 DER), "signing_key"}].
+    refusals = models.JSONField(default=list, blank=True)
 class OpeningAttendance(models.Model):
     """A participant signed in to the hall (签到)."""
 

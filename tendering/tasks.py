@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django_tasks import task
 
 from config import clock
@@ -44,6 +46,13 @@ def decrypt_bid(bid_opening_id: int) -> str:
     return decryption.decrypt_bid(bid_opening_id)
 
 
+def schedule_decryption(bid_opening_id: int, delay: dt.timedelta) -> None:
+    """Queue a bid's next attempt after a fault (the queue's clock is the real one, not the platform's offset)."""
+    from django.utils import timezone
+
+    decrypt_bid.using(run_after=timezone.now() + delay).enqueue(bid_opening_id)
+
+
 @task()
 def watch_opening(opening_id: int) -> int:
     """Queue again the bids whose worker died mid-decryption, while the opening runs.
@@ -62,8 +71,6 @@ def watch_opening(opening_id: int) -> int:
 
 
 def schedule_watch(opening_id: int) -> None:
-    import datetime as dt
-
     from django.utils import timezone
 
     watch_opening.using(run_after=timezone.now() + dt.timedelta(seconds=WATCH_INTERVAL_SECONDS)).enqueue(opening_id)

@@ -8,17 +8,20 @@ object store, the database or a disk; memory stays bounded whatever the size.
 
 Idempotent and resumable: the worker takes a lease on the bid and renews it as
 it reads; a worker killed mid-bid leaves a lease that expires, after which
-``resume_stalled`` (run by ``watch_opening`` and at every hall command) queues
-the bid again and another attempt starts from the beginning. Results are kept
-only by the worker that still holds the lease.
+``resume_stalled`` (run by ``watch_opening``) queues the bid again and another
+attempt starts from the beginning (a killed worker is not counted against the
+bid). Results are kept only by the worker that still holds the lease.
 
-Which state a bid that does not open ends in (GLOSSARY, 办法 Art 31):
-- the key matches the manifest's commitment but the ciphertext the bidder
-  signed does not decrypt, or its container or price summary is malformed:
-  the bidder's fault, so **revoked**;
-- the object store returns bytes that are not what was accepted (their hash
-  differs), or cannot be read after ``OPENING_DECRYPTION_ATTEMPTS`` tries:
-  another cause, so **failed** (counts as withdrawn).
+A fault of the platform's own (the object store cannot be read or written, or
+returns other bytes than those accepted) is never the bidder's: the bid is
+tried again after ``OPENING_RETRY_BASE_SECONDS``, doubling up to
+``OPENING_RETRY_MAX_SECONDS``, until the decryption window ends (a manager may
+have it tried at once: ``opening.retry_decryption``). Only a fault at or after
+the window's end ends it **failed** (counts as withdrawn; 办法 Art 31).
+
+The key matches the manifest's commitment but the ciphertext the bidder signed
+does not decrypt, or its container or price summary is malformed: the
+bidder's fault, so **revoked** at once.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from archive import vault
@@ -110,22 +114,19 @@ def _claim(bid_opening_id: int, owner: str) -> BidOpening | None:
             return None  # a live worker has it
         if bid_opening.state not in (BidOpeningState.KEY_READY, BidOpeningState.DECRYPTING):
             return None  # no key yet, or already ended
-        if bid_opening.attempts >= settings.OPENING_DECRYPTION_ATTEMPTS:
-            opening_service.resolve(
-                opening,
-                bid_opening,
-                BidOpeningState.FAILED,
-                "decryption_attempts_exhausted",
-                _("平台在 %(n)d 次尝试中都未能完成解密（存储或系统故障），按撤回投标处理。") % {"n": bid_opening.attempts},
-            )
-            opening_service.maybe_publish_record(opening)
+        if bid_opening.state == BidOpeningState.KEY_READY and bid_opening.retry_at is not None and bid_opening.retry_at > now:
+            return None  # waiting out the back-off after a fault; its own task comes at retry_at
+        if bid_opening.state == BidOpeningState.DECRYPTING and now >= opening.decryption_ends_at:
+            # Its worker died (the lease ran out) after the window: within the window a death costs nothing.
+            _fault_locked(opening, bid_opening, "decryption_interrupted", _("解密进程中断"))
             return None
         bid_opening.state = BidOpeningState.DECRYPTING
         bid_opening.lease_owner = owner
         bid_opening.lease_until = _lease_until()
         bid_opening.attempts += 1
         bid_opening.progress_bytes = 0
-        bid_opening.save(update_fields=["state", "lease_owner", "lease_until", "attempts", "progress_bytes"])
+        bid_opening.retry_at = None
+        bid_opening.save(update_fields=["state", "lease_owner", "lease_until", "attempts", "progress_bytes", "retry_at"])
         if bid_opening.attempts > 1:
             record(opening.tender.case, "tendering.opening.decryption_resumed", {"bid_id": str(bid_opening.bid.public_id), "attempt": bid_opening.attempts}, None)
         publish(opening, "bid.state", opening_service.bid_view(bid_opening))
@@ -278,17 +279,68 @@ def decrypt_bid(bid_opening_id: int) -> str:
     except LeaseLost:
         return "taken over"
     except StoredBytesDiffer:
-        _end(bid_opening, owner, BidOpeningState.FAILED, "stored_ciphertext_differs", _("对象存储返回的密文与投标时受理的密文不一致（存储故障），按撤回投标处理。"))
-        return "failed"
+        return _fault(bid_opening, owner, "stored_ciphertext_differs", _("对象存储返回的密文与投标时受理的密文不一致"))
     except SealingError as exc:
         _end(bid_opening, owner, BidOpeningState.REVOKED, "bid_not_decryptable", _("密钥与承诺相符，但投标人密封的文件无法解密或格式不符：%(reason)s") % {"reason": exc})
         return "revoked"
     except (StorageError, OSError) as exc:
         logger.warning("decryption of bid %s interrupted: %s", bid_opening.bid.public_id, exc)
-        _release(bid_opening, owner)
-        raise
+        return _fault(bid_opening, owner, "decryption_faults", _("对象存储故障：%(reason)s") % {"reason": str(exc)[:150]})
     _finish(bid_opening, owner, decrypted)
     return "opened"
+
+
+def retry_delay(faults: int) -> dt.timedelta:
+    """The back-off after the ``faults``-th fault: the base, doubling, at most the maximum."""
+    seconds = min(settings.OPENING_RETRY_MAX_SECONDS, settings.OPENING_RETRY_BASE_SECONDS * 2 ** min(faults - 1, 20))
+    return dt.timedelta(seconds=seconds)
+
+
+def _fault(bid_opening: BidOpening, owner: str, code: str, text: str) -> str:
+    """A fault of the platform's own during this worker's attempt: try again later, or fail after the window."""
+    with transaction.atomic():
+        locked = _locked_own(bid_opening, owner)
+        if locked is None:
+            return "taken over"
+        opening, current = locked
+        return _fault_locked(opening, current, code, text)
+
+
+def _fault_locked(opening: Opening, bid_opening: BidOpening, code: str, text: str) -> str:
+    now = clock.now()
+    bid_opening.faults += 1
+    bid_opening.last_fault = str(text)[:200]
+    if now >= opening.decryption_ends_at:
+        opening_service.resolve(
+            opening,
+            bid_opening,
+            BidOpeningState.FAILED,
+            code,
+            _("解密时间结束时平台仍未能完成解密（%(fault)s，共 %(n)d 次故障），非投标人原因，按撤回投标处理。")
+            % {"fault": text, "n": bid_opening.faults},
+        )
+        bid_opening.save(update_fields=["faults", "last_fault"])
+        opening_service.maybe_publish_record(opening)
+        return "failed"
+    # The last retry comes exactly at the window's end: a fault then is the one that fails the bid.
+    retry_at = min(now + retry_delay(bid_opening.faults), opening.decryption_ends_at)
+    bid_opening.state = BidOpeningState.KEY_READY
+    bid_opening.retry_at = retry_at
+    bid_opening.lease_owner = ""
+    bid_opening.lease_until = None
+    bid_opening.save(update_fields=["faults", "last_fault", "state", "retry_at", "lease_owner", "lease_until"])
+    record(
+        opening.tender.case,
+        "tendering.opening.decryption_fault",
+        {"bid_id": str(bid_opening.bid.public_id), "fault": code, "faults": bid_opening.faults, "retry_at": retry_at.isoformat()},
+        None,
+    )
+    publish(opening, "bid.state", opening_service.bid_view(bid_opening))
+    from tendering.tasks import schedule_decryption
+
+    bid_opening_id, delay = bid_opening.pk, retry_at - now
+    transaction.on_commit(lambda: schedule_decryption(bid_opening_id, delay))
+    return "retry scheduled"
 
 
 def _locked_own(bid_opening: BidOpening, owner: str) -> tuple[Opening, BidOpening] | None:
@@ -326,6 +378,7 @@ def _finish(bid_opening: BidOpening, owner: str, decrypted: Decrypted) -> None:
                 "plaintext_size": decrypted.plaintext_size,
                 "price_summary": decrypted.price_summary,
                 "files": [{"path": f["path"], "size": f["size"], "sha256": f["sha256"]} for f in decrypted.files],
+                **opening_service.key_refusals_note(current),
             },
             None,
         )
@@ -343,27 +396,17 @@ def _end(bid_opening: BidOpening, owner: str, state: str, code: str, detail: str
         opening_service.maybe_publish_record(opening)
 
 
-def _release(bid_opening: BidOpening, owner: str) -> None:
-    """Give the bid back after a failure of the platform's own, for another attempt."""
-    with transaction.atomic():
-        locked = _locked_own(bid_opening, owner)
-        if locked is None:
-            return
-        opening, current = locked
-        current.state = BidOpeningState.KEY_READY
-        current.lease_owner = ""
-        current.lease_until = None
-        current.save(update_fields=["state", "lease_owner", "lease_until"])
-        publish(opening, "bid.state", opening_service.bid_view(current))
-
-
 # --- resuming ----------------------------------------------------------------------------------------------
 
 
 def stalled(opening: Opening) -> list[int]:
     """Bids with a key whose decryption is not running: never claimed, or their worker's lease expired."""
     now = clock.now()
-    ready = opening.bids.filter(state=BidOpeningState.KEY_READY).values_list("pk", flat=True)
+    ready = (
+        opening.bids.filter(state=BidOpeningState.KEY_READY)
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .values_list("pk", flat=True)
+    )
     expired = opening.bids.filter(state=BidOpeningState.DECRYPTING, lease_until__lt=now).values_list("pk", flat=True)
     return sorted({*ready, *expired})
 

@@ -40,8 +40,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, WrongPhase
-from accounts.models import User
+from accounts.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied, WrongPhase
+from accounts.models import KeyPurpose, PublicKey, User
 from archive import vault
 from archive.ledger import record
 from config import clock
@@ -52,6 +52,7 @@ from tendering.models import (
     BidOpening,
     BidOpeningState,
     BidStatus,
+    CustodianCheck,
     CustodianSubmission,
     KeySource,
     Opening,
@@ -62,13 +63,13 @@ from tendering.models import (
     UnreleasedBidRule,
 )
 from tendering.sealing import (
-    CustodianPart,
     KeyCommitmentError,
     combine_parts,
     parse_manifest,
     verify_commitment,
 )
 from tendering.sealing.envelopes import CustodianEnvelopes
+from tendering.sealing.refusal import RefusalError, parse_refusal, verify_refusal
 from tendering.services.hall_events import publish
 
 FILE_KEY_SIZE = 32
@@ -118,9 +119,11 @@ def ensure_opening(tender: Tender) -> Opening:
         existing = Opening.objects.filter(tender=tender).first()
         if existing is not None:
             return existing
+        # The opening starts at the published opening time, whenever the hall is first used:
+        # the decryption window is the same for every bidder, however late anybody enters.
         window = dt.timedelta(minutes=settings.OPENING_DECRYPTION_WINDOW_MINUTES)
         opening = Opening.objects.create(
-            tender=tender, started_at=now, decryption_ends_at=max(now, tender.opening_time) + window
+            tender=tender, started_at=tender.opening_time, decryption_ends_at=tender.opening_time + window
         )
         standing = list(
             Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED).select_related("bidder").order_by("accepted_at", "pk")
@@ -224,6 +227,20 @@ def decode_key(text: str, field: str) -> bytes:
     return raw
 
 
+def decode_refusals(items: Sequence[tuple[str, str]]) -> list[SubmittedRefusal]:
+    """The "does not open" statements as clients send them (base64 statement and signature)."""
+    found = []
+    for index, (statement, signature) in enumerate(items):
+        decoded = []
+        for name, text in (("statement", statement), ("signature", signature)):
+            try:
+                decoded.append(base64.b64decode(text, validate=True))
+            except (binascii.Error, ValueError):
+                raise InvalidInput({f"refusals.{index}.{name}": [_("不是有效的 base64。")]}) from None
+        found.append(SubmittedRefusal(decoded[0], decoded[1]))
+    return found
+
+
 def _check_file_key(file_key: bytes, field: str = "file_key") -> bytes:
     if not isinstance(file_key, (bytes, bytearray)) or len(file_key) != FILE_KEY_SIZE:
         raise InvalidInput({field: [_("文件密钥应为 32 字节。")]})
@@ -261,24 +278,68 @@ def release_key(user: User, tender: Tender, bid_public_id: uuid.UUID | str, file
                 _("解密时间已于 %(when)s 结束，不能再解密。") % {"when": clock.local_text(opening.decryption_ends_at)},
                 code="decryption_window_closed",
             )
+        if bid_opening.state in (BidOpeningState.REVOKED, BidOpeningState.FAILED):
+            raise Conflict(
+                _("该投标文件已结束（%(state)s），不再接收密钥。") % {"state": bid_opening.get_state_display()}, code="bid_already_ended"
+            )
         if bid_opening.state != BidOpeningState.AWAITING_KEY:
             raise Conflict(_("该投标文件的密钥已提交（%(state)s），无需再次解密。") % {"state": bid_opening.get_state_display()}, code="key_already_ready")
+        _throttle_key_release(bid_opening, now)
         try:
             verify_commitment(file_key, bytes.fromhex(bid_opening.bid.key_commitment))
         except KeyCommitmentError:
             refused = True
+            _count_key_refusal(opening, bid_opening, now, user)
         else:
             refused = False
             _key_ready(opening, bid_opening, file_key, KeySource.BIDDER, user)
     if refused:
-        # Recorded on its own: the refusal is a fact of the opening, and nothing else changed.
-        with transaction.atomic():
-            record(tender.case, "tendering.opening.key_refused", {"bid_id": str(bid_opening.bid.public_id), "reason": "key_commitment"}, user)
+        # The count (and, up to the cap, its ledger entry) is committed: the refusal is a fact of the opening.
         raise InvalidInput(
             {"file_key": [_("该密钥与投标文件签名清单中的密钥承诺不符：它不是密封此投标文件所用的密钥。请用您投标时的加密私钥重新解密。")]}
         )
     bid_opening.refresh_from_db()
     return bid_opening
+
+
+def _throttle_key_release(bid_opening: BidOpening, now: dt.datetime) -> None:
+    """After OPENING_KEY_REFUSALS_RECORDED refused keys, one more try per OPENING_KEY_RETRY_SECONDS."""
+    if bid_opening.key_refusals < settings.OPENING_KEY_REFUSALS_RECORDED or bid_opening.last_key_refusal_at is None:
+        return
+    wait_until = bid_opening.last_key_refusal_at + dt.timedelta(seconds=settings.OPENING_KEY_RETRY_SECONDS)
+    if now < wait_until:
+        raise DomainError(
+            _("该投标文件已有 %(n)d 次提交的密钥与承诺不符，请于 %(when)s 之后再试。")
+            % {"n": bid_opening.key_refusals, "when": clock.local_text(wait_until)},
+            code="key_release_throttled",
+            status=429,
+        )
+
+
+def _count_key_refusal(opening: Opening, bid_opening: BidOpening, now: dt.datetime, user: User) -> None:
+    """Count a key that does not match kc; only the first few get a ledger entry of their own.
+
+    The ledger is permanent: a client that sends wrong keys in a loop must not
+    grow it without bound. Later refusals are counted here and their total is
+    recorded once, with the bid's end (``key_refusals`` in bid_opened / bid_not_opened).
+    """
+    bid_opening.key_refusals += 1
+    bid_opening.last_key_refusal_at = now
+    bid_opening.save(update_fields=["key_refusals", "last_key_refusal_at"])
+    if bid_opening.key_refusals <= settings.OPENING_KEY_REFUSALS_RECORDED:
+        record(
+            opening.tender.case,
+            "tendering.opening.key_refused",
+            {"bid_id": str(bid_opening.bid.public_id), "reason": "key_commitment", "refusal": bid_opening.key_refusals},
+            user,
+        )
+
+
+def key_refusals_note(bid_opening: BidOpening) -> dict[str, Any]:
+    """What a bid's end adds to the ledger about refused keys not recorded one by one."""
+    if bid_opening.key_refusals > settings.OPENING_KEY_REFUSALS_RECORDED:
+        return {"key_refusals": bid_opening.key_refusals}
+    return {}
 
 
 def _key_ready(opening: Opening, bid_opening: BidOpening, file_key: bytes, source: str, user: User | None) -> None:
@@ -288,7 +349,8 @@ def _key_ready(opening: Opening, bid_opening: BidOpening, file_key: bytes, sourc
     bid_opening.key_source = source
     bid_opening.key_released_by = user if source == KeySource.BIDDER else None
     bid_opening.key_ready_at = clock.now()
-    bid_opening.save(update_fields=["sealed_file_key", "state", "key_source", "key_released_by", "key_ready_at"])
+    bid_opening.retry_at = None
+    bid_opening.save(update_fields=["sealed_file_key", "state", "key_source", "key_released_by", "key_ready_at", "retry_at"])
     record(
         opening.tender.case,
         "tendering.opening.key_ready",
@@ -312,6 +374,14 @@ class SubmittedPart:
     part: bytes
 
 
+@dataclasses.dataclass(frozen=True)
+class SubmittedRefusal:
+    """A signed "does not open" statement (etender-part-refusal-v1) instead of one part."""
+
+    statement: bytes
+    signature: bytes
+
+
 def _parts_purpose(opening: Opening, slot: TenderCustodian) -> str:
     return f"custodian-parts:{opening.tender.public_id}:{slot.position}"
 
@@ -320,12 +390,18 @@ def _custodian_envelopes(bid: Bid) -> CustodianEnvelopes:
     return parse_manifest(bytes(bid.manifest)).envelopes.custodians
 
 
-def submit_custodian_parts(user: User, tender: Tender, parts: Sequence[SubmittedPart]) -> CustodianSubmission:
+def submit_custodian_parts(
+    user: User, tender: Tender, parts: Sequence[SubmittedPart], refusals: Sequence[SubmittedRefusal] = ()
+) -> CustodianSubmission:
     """A custodian submits, in one action, its part of every subset it belongs to, for every bid.
 
-    Refused before the opening time (the hall is not open; the opening time is
-    never before the deadline), after the decryption is concluded, twice, or
-    incomplete. Parts are combined as soon as a subset is complete.
+    A part that did not open on the custodian's device comes as a signed "does
+    not open" statement instead: every (bid, subset) of the custodian is covered
+    exactly once, by a part or by a statement, and the other bids go on at once.
+    Refused before the opening time (the hall is not open; custodians' parts are
+    refused before the *opening time*, not only before the deadline), after the
+    decryption is concluded, twice, or incomplete. Parts are combined and checked
+    against kc for every bid, whoever else released its key.
     """
     roles = require_hall(user, tender)
     _require_role(roles, HallRole.CUSTODIAN, _("只有本项目的密钥保管人可以提交密钥分量。"))
@@ -340,7 +416,10 @@ def submit_custodian_parts(user: User, tender: Tender, parts: Sequence[Submitted
         if CustodianSubmission.objects.filter(opening=opening, custodian=slot).exists():
             raise Conflict(_("您已提交过密钥分量，每位密钥保管人只提交一次。"), code="parts_already_submitted")
         bid_openings = list(opening.bids.select_related("bid", "bid__bidder").select_for_update())
-        checked = _check_parts(_envelope_index(slot), bid_openings, parts)
+        index = _envelope_index(slot)
+        expected = _expected_subsets(index, bid_openings)
+        statements = _check_refusals(user, tender, index, expected, refusals)
+        checked = _check_parts(expected, parts, {(r["bid"], tuple(r["members"])) for r in statements})
         payload = json.dumps(
             [{"bid": str(p.bid), "members": list(p.members), "part": base64.b64encode(p.part).decode()} for p in checked],
             separators=(",", ":"),
@@ -352,18 +431,30 @@ def submit_custodian_parts(user: User, tender: Tender, parts: Sequence[Submitted
             submitted_at=clock.now(),
             part_count=len(checked),
             sealed_parts=vault.seal(_parts_purpose(opening, slot), payload),
+            refusals=statements,
         )
         record(
             tender.case,
             "tendering.opening.custodian_parts_submitted",
-            {"position": slot.position, "parts": len(checked), "parts_sha256": hashlib.sha256(payload).hexdigest()},
+            {
+                "position": slot.position,
+                "parts": len(checked),
+                "parts_sha256": hashlib.sha256(payload).hexdigest(),
+                # The statements themselves: anybody can check them again with the custodian's signing key.
+                "refusals": statements,
+            },
             user,
         )
-        publish(opening, "custodian.submitted", {"position": slot.position, "name": _name(user), "parts": len(checked), "at": submission.submitted_at})
-        submitted = _submitted_parts(opening)
+        publish(
+            opening,
+            "custodian.submitted",
+            {"position": slot.position, "name": _name(user), "parts": len(checked), "refusals": len(statements), "at": submission.submitted_at},
+        )
+        submitted = _submitted(opening)
         for bid_opening in bid_openings:
-            if bid_opening.state == BidOpeningState.AWAITING_KEY:
-                _try_custodian_key(opening, bid_opening, _envelope_index(slot), submitted.get(str(bid_opening.bid.public_id), []))
+            if bid_opening.custodian_check == CustodianCheck.PENDING:
+                _check_custodian_key(opening, bid_opening, index, submitted.get(str(bid_opening.bid.public_id), _BidParts()))
+        _drop_parts_when_done(opening)
     return submission
 
 
@@ -372,18 +463,64 @@ def _envelope_index(slot: TenderCustodian) -> int:
     return slot.position - 1
 
 
-def _check_parts(position: int, bid_openings: list[BidOpening], parts: Sequence[SubmittedPart]) -> list[SubmittedPart]:
-    """Exactly one 32-byte part for every subset this custodian belongs to, in every bid of the opening."""
-    if not bid_openings:
-        if parts:
-            raise InvalidInput({"parts": [_("本次开标没有投标文件，无需提交密钥分量。")]})
-        return []
+def _expected_subsets(position: int, bid_openings: list[BidOpening]) -> dict[tuple[str, tuple[int, ...]], None]:
+    """Every (bid, subset) this custodian belongs to, in every bid of the opening (in order)."""
     expected: dict[tuple[str, tuple[int, ...]], None] = {}
     for bid_opening in bid_openings:
-        custodians = _custodian_envelopes(bid_opening.bid)
-        for subset in custodians.subsets:
+        for subset in _custodian_envelopes(bid_opening.bid).subsets:
             if position in subset.members:
                 expected[(str(bid_opening.bid.public_id), subset.members)] = None
+    return expected
+
+
+def _check_refusals(
+    user: User, tender: Tender, index: int, expected: dict[tuple[str, tuple[int, ...]], None], refusals: Sequence[SubmittedRefusal]
+) -> list[dict[str, Any]]:
+    """Each statement: well-formed, about this tender, one of this custodian's subsets, signed by its active signing key."""
+    keys = {k.fingerprint: k for k in PublicKey.objects.filter(owner=user, purpose=KeyPurpose.SIGNING, revoked_at__isnull=True)}
+    found: list[dict[str, Any]] = []
+    seen: set[tuple[str, tuple[int, ...]]] = set()
+    for number, submitted in enumerate(refusals):
+        field = f"refusals.{number}"
+        try:
+            claimed = parse_refusal(submitted.statement)
+            key = keys.get(claimed.signing_key)
+            if key is None:
+                raise InvalidInput({field: [_("声明所用的签名密钥不是您已登记且有效的签名公钥。")]})
+            refusal = verify_refusal(submitted.statement, submitted.signature, bytes(key.spki_der))
+        except RefusalError as exc:
+            raise InvalidInput({field: [_("“无法打开”声明无效：%(reason)s") % {"reason": exc}]}) from None
+        if refusal.tender != str(tender.public_id):
+            raise InvalidInput({field: [_("声明所述的招标项目不是本项目。")]})
+        if refusal.index != index:
+            raise InvalidInput({field: [_("声明所述的密钥保管人序号不是您的序号。")]})
+        subset = (refusal.bid, refusal.members)
+        if subset not in expected:
+            raise InvalidInput(
+                {field: [_("投标文件 %(bid)s 中没有包含您的子集 %(members)s。") % {"bid": refusal.bid, "members": list(refusal.members)}]}
+            )
+        if subset in seen:
+            raise InvalidInput({field: [_("同一子集的声明提交了两次。")]})
+        seen.add(subset)
+        found.append(
+            {
+                "bid": refusal.bid,
+                "members": list(refusal.members),
+                "reason": refusal.reason,
+                "statement": base64.b64encode(submitted.statement).decode(),
+                "signature": base64.b64encode(submitted.signature).decode(),
+                "signing_key": refusal.signing_key,
+            }
+        )
+    return found
+
+
+def _check_parts(
+    expected: dict[tuple[str, tuple[int, ...]], None], parts: Sequence[SubmittedPart], refused: set[tuple[str, tuple[int, ...]]]
+) -> list[SubmittedPart]:
+    """One 32-byte part for every subset this custodian belongs to, in every bid, but those it made a statement for."""
+    if not expected and parts:
+        raise InvalidInput({"parts": [_("本次开标没有投标文件，无需提交密钥分量。")]})
     seen: set[tuple[str, tuple[int, ...]]] = set()
     for index, part in enumerate(parts):
         key = (str(part.bid), tuple(part.members))
@@ -393,47 +530,70 @@ def _check_parts(position: int, bid_openings: list[BidOpening], parts: Sequence[
             )
         if key in seen:
             raise InvalidInput({f"parts.{index}": [_("同一子集的密钥分量提交了两次。")]})
+        if key in refused:
+            raise InvalidInput({f"parts.{index}": [_("同一子集既提交了密钥分量，又声明无法打开。")]})
         if len(part.part) != FILE_KEY_SIZE:
             raise InvalidInput({f"parts.{index}": [_("每个密钥分量应为 32 字节。")]})
         seen.add(key)
-    missing = [key for key in expected if key not in seen]
+    missing = [key for key in expected if key not in seen and key not in refused]
     if missing:
         raise InvalidInput(
-            {"parts": [_("缺少 %(n)d 个密钥分量：请一次提交您在全部投标文件、全部子集中的分量。") % {"n": len(missing)}]}
+            {
+                "parts": [
+                    _("缺少 %(n)d 个密钥分量：请一次提交您在全部投标文件、全部子集中的分量（无法打开的分量请提交签名的“无法打开”声明）。")
+                    % {"n": len(missing)}
+                ]
+            }
         )
     return list(parts)
 
 
-def _submitted_parts(opening: Opening) -> dict[str, list[CustodianPart]]:
-    """Every part submitted so far, by bid id (opened from the data key's seal)."""
-    found: dict[str, list[CustodianPart]] = {}
+@dataclasses.dataclass
+class _BidParts:
+    """What the custodians submitted for one bid: parts by subset and position, and the positions that refused."""
+
+    parts: dict[tuple[int, ...], dict[int, bytes]] = dataclasses.field(default_factory=dict)
+    refused: dict[tuple[int, ...], set[int]] = dataclasses.field(default_factory=dict)
+
+
+def _submitted(opening: Opening) -> dict[str, _BidParts]:
+    """Every part and statement submitted so far, by bid id (parts opened from the data key's seal)."""
+    found: dict[str, _BidParts] = {}
     for submission in opening.custodian_submissions.select_related("custodian"):
-        payload = json.loads(vault.open_sealed(_parts_purpose(opening, submission.custodian), bytes(submission.sealed_parts)))
-        for item in payload:
-            found.setdefault(item["bid"], []).append(
-                CustodianPart(tuple(item["members"]), _envelope_index(submission.custodian), base64.b64decode(item["part"]))
-            )
+        position = _envelope_index(submission.custodian)
+        if bytes(submission.sealed_parts):
+            payload = json.loads(vault.open_sealed(_parts_purpose(opening, submission.custodian), bytes(submission.sealed_parts)))
+            for item in payload:
+                bid_parts = found.setdefault(item["bid"], _BidParts())
+                bid_parts.parts.setdefault(tuple(item["members"]), {})[position] = base64.b64decode(item["part"])
+        for refusal in submission.refusals:
+            found.setdefault(refusal["bid"], _BidParts()).refused.setdefault(tuple(refusal["members"]), set()).add(position)
     return found
 
 
-def _try_custodian_key(opening: Opening, bid_opening: BidOpening, newcomer: int, parts: list[CustodianPart]) -> None:
-    """Combine the complete subsets that ``newcomer`` just completed; use the first whose key matches kc.
+def _check_custodian_key(opening: Opening, bid_opening: BidOpening, newcomer: int, submitted: _BidParts) -> None:
+    """Combine the complete subsets of this bid; the custodians' check is decided once a subset matches kc
+    (matched) or every subset is decided without a match (defect: the bidder's).
 
-    A subset whose parts combine to another key is named with its members, and
-    the custodians common to every failing subset of the bid are named as the
-    ones whose parts are wrong (an XOR cannot tell more: see docs/opening.md).
+    A subset is decided when all its members submitted a part (combined: it
+    matches kc or not) or one of them signed a "does not open" statement for it;
+    a subset still waiting for a member's submission is undecided. A subset whose
+    parts combine to another key is recorded and shown with its members; the
+    custodians common to every failing subset are named as suspects (an XOR
+    cannot tell more: see docs/opening.md).
     """
     bid_id = str(bid_opening.bid.public_id)
     custodians = _custodian_envelopes(bid_opening.bid)
     kc = bytes.fromhex(bid_opening.bid.key_commitment)
-    by_subset: dict[tuple[int, ...], dict[int, bytes]] = {}
-    for part in parts:
-        by_subset.setdefault(tuple(part.members), {})[part.position] = part.part
     failed: list[tuple[int, ...]] = []
     found: bytes | None = None
+    undecided = 0
     for subset in custodians.subsets:
-        have = by_subset.get(subset.members, {})
+        have = submitted.parts.get(subset.members, {})
+        if submitted.refused.get(subset.members):
+            continue  # a member's part does not open: this subset can never give the key
         if not all(m in have for m in subset.members):
+            undecided += 1
             continue
         candidate = combine_parts([have[m] for m in subset.members])
         try:
@@ -466,7 +626,48 @@ def _try_custodian_key(opening: Opening, bid_opening: BidOpening, newcomer: int,
             },
         )
     if found is not None:
-        _key_ready(opening, bid_opening, found, KeySource.CUSTODIANS, None)
+        bid_opening.custodian_check = CustodianCheck.MATCHED
+        bid_opening.save(update_fields=["custodian_check"])
+        if bid_opening.state == BidOpeningState.AWAITING_KEY:
+            _key_ready(opening, bid_opening, found, KeySource.CUSTODIANS, None)
+    elif undecided == 0:
+        bid_opening.custodian_check = CustodianCheck.DEFECT
+        bid_opening.save(update_fields=["custodian_check"])
+        detail = _("密钥保管人的密钥分量无法恢复本投标文件的密钥（投标人密封的分量无效），无论投标人是否解密，均视为撤销投标。")
+        clear_opened(bid_opening)
+        resolve(opening, bid_opening, BidOpeningState.REVOKED, "custodian_parts_invalid", detail)
+        maybe_publish_record(opening)
+
+
+def clear_opened(bid_opening: BidOpening) -> None:
+    """Forget what a decryption found (a bid revoked after the worker opened it: nothing of it is ever shown)."""
+    bid_opening.price_summary = None
+    bid_opening.files = []
+    bid_opening.sealed_evaluation_key = b""
+    bid_opening.plaintext_sha256 = ""
+    bid_opening.plaintext_size = None
+    bid_opening.save(update_fields=["price_summary", "files", "sealed_evaluation_key", "plaintext_sha256", "plaintext_size"])
+
+
+def _drop_parts_when_done(opening: Opening) -> None:
+    """Drop the custodians' parts once nothing can need them again.
+
+    Parts are needed only to combine with parts still to come. Once every bid's
+    check is decided, or no more parts can come (the decryption is concluded),
+    the keys they gave are kept (sealed) on the bids and the parts are emptied.
+    """
+    if opening.custodian_parts_dropped_at is not None:
+        return
+    if opening.decryption_concluded_at is None and opening.bids.filter(custodian_check=CustodianCheck.PENDING).exists():
+        return
+    submissions = list(opening.custodian_submissions.all())
+    if not submissions:
+        return
+    now = clock.now()
+    CustodianSubmission.objects.filter(opening=opening).update(sealed_parts=b"")
+    opening.custodian_parts_dropped_at = now
+    opening.save(update_fields=["custodian_parts_dropped_at"])
+    record(opening.tender.case, "tendering.opening.custodian_parts_dropped", {"submissions": len(submissions)}, None)
 
 
 def _custodian_names(tender: Tender, positions: list[int]) -> dict[int, str]:
@@ -498,18 +699,85 @@ def conclude_decryption(user: User, tender: Tender) -> Opening:
                 % {"n": len(waiting), "when": clock.local_text(opening.decryption_ends_at)},
                 code="decryption_window_open",
             )
+        if tender.unreleased_bids == UnreleasedBidRule.CUSTODIANS and now < opening.decryption_ends_at:
+            # Every bid's custodian parts are checked against kc (no free option): wait for them in the window.
+            pending = opening.bids.filter(custodian_check=CustodianCheck.PENDING).count()
+            if pending:
+                raise WrongPhase(
+                    _("还有 %(n)d 份投标文件的密钥分量尚未核验（密钥保管人未全部提交），解密时间到 %(when)s 才结束。")
+                    % {"n": pending, "when": clock.local_text(opening.decryption_ends_at)},
+                    code="custodian_check_pending",
+                )
         for bid_opening in waiting:
             if tender.unreleased_bids == UnreleasedBidRule.CUSTODIANS:
                 detail = _("投标人未在解密时限内解密，密钥保管人也未能凑齐门限数量的有效密钥分量。")
             else:
                 detail = _("投标人未在解密时限内解密（本项目规定视为撤销投标）。")
             resolve(opening, bid_opening, BidOpeningState.REVOKED, "key_not_released", detail)
+        # No more parts can come: a check still waiting for a custodian's submission proves nothing against the bidder.
+        inconclusive = 0
+        if tender.unreleased_bids == UnreleasedBidRule.CUSTODIANS:
+            inconclusive = opening.bids.filter(custodian_check=CustodianCheck.PENDING).update(custodian_check=CustodianCheck.INCONCLUSIVE)
         opening.decryption_concluded_at = now
         opening.save(update_fields=["decryption_concluded_at"])
-        record(tender.case, "tendering.opening.decryption_concluded", {"revoked_without_key": len(waiting)}, user)
+        record(
+            tender.case,
+            "tendering.opening.decryption_concluded",
+            {"revoked_without_key": len(waiting), "custodian_checks_inconclusive": inconclusive},
+            user,
+        )
+        _drop_parts_when_done(opening)
         publish(opening, "opening.moments", _moments(opening))
         maybe_publish_record(opening)
     return opening
+
+
+# Bids ended as failed for a cause of the platform's own: a manager may have them tried again
+# while the record is not yet published (the store may have recovered after the window).
+PLATFORM_FAULT_CODES = ("stored_ciphertext_differs", "decryption_faults", "decryption_interrupted")
+
+
+def retry_decryption(user: User, tender: Tender, bid_public_id: uuid.UUID | str) -> BidOpening:
+    """A manager has a bid's decryption tried again now: one waiting for its next attempt after a fault of
+    the platform's, or one ended as failed for such a fault while the record is not yet published."""
+    roles = require_hall(user, tender)
+    _require_role(roles, HallRole.MANAGER, _("只有招标人或代理机构可以重试解密。"))
+    with transaction.atomic():
+        opening = _lock(tender)
+        _require_not_closed(opening)
+        bid_opening = _bid_opening_for(opening, bid_public_id, lock=True)
+        now = clock.now()
+        waiting_retry = bid_opening.state == BidOpeningState.KEY_READY and bid_opening.faults > 0
+        dead_worker = (
+            bid_opening.state == BidOpeningState.DECRYPTING and bid_opening.lease_until is not None and bid_opening.lease_until < now
+        )
+        failed = (
+            bid_opening.state == BidOpeningState.FAILED
+            and bid_opening.outcome_code in PLATFORM_FAULT_CODES
+            and opening.record_published_at is None
+        )
+        if not (waiting_retry or dead_worker or failed):
+            raise Conflict(
+                _("该投标文件现在无需重试解密（%(state)s）：只有因平台故障等待重试或失败的投标文件可以重试。")
+                % {"state": bid_opening.get_state_display()},
+                code="nothing_to_retry",
+            )
+        was = bid_opening.state
+        bid_opening.state = BidOpeningState.KEY_READY
+        bid_opening.retry_at = None
+        bid_opening.lease_owner = ""
+        bid_opening.lease_until = None
+        bid_opening.outcome_code = ""
+        bid_opening.outcome_detail = ""
+        bid_opening.resolved_at = None
+        bid_opening.save(update_fields=["state", "retry_at", "lease_owner", "lease_until", "outcome_code", "outcome_detail", "resolved_at"])
+        record(tender.case, "tendering.opening.decryption_retried", {"bid_id": str(bid_opening.bid.public_id), "was": was}, user)
+        publish(opening, "bid.state", bid_view(bid_opening))
+        from tendering.tasks import decrypt_bid
+
+        bid_opening_id = bid_opening.pk
+        transaction.on_commit(lambda: decrypt_bid.enqueue(bid_opening_id))
+    return bid_opening
 
 
 def resolve(opening: Opening, bid_opening: BidOpening, state: str, code: str, detail: str) -> None:
@@ -524,7 +792,7 @@ def resolve(opening: Opening, bid_opening: BidOpening, state: str, code: str, de
     record(
         opening.tender.case,
         "tendering.opening.bid_not_opened",
-        {"bid_id": str(bid_opening.bid.public_id), "state": state, "reason": code, "detail": str(detail)},
+        {"bid_id": str(bid_opening.bid.public_id), "state": state, "reason": code, "detail": str(detail), **key_refusals_note(bid_opening)},
         None,
     )
     publish(opening, "bid.state", bid_view(bid_opening))
@@ -548,6 +816,8 @@ def maybe_publish_record(opening: Opening) -> None:
         None,
     )
     publish(opening, "opening.moments", _moments(opening))
+    # Only now, with every bid final, are prices and file lists shown (no free option: docs/opening.md §3).
+    publish(opening, "opening.revealed", {"bids": [bid_view(b, revealed=True) for b in opening.bids.select_related("bid", "bid__bidder")]})
 
 
 # --- the opening record: confirmations and objections -------------------------------------------------------
@@ -724,7 +994,14 @@ def record_row(bid_opening: BidOpening) -> dict[str, Any]:
     }
 
 
-def bid_view(bid_opening: BidOpening) -> dict[str, Any]:
+def revealed(opening: Opening) -> bool:
+    """Whether prices and file lists may be shown: once the record is published, i.e. the decryption is
+    concluded and every bid has ended in its final state (no bid can change any more)."""
+    return opening.record_published_at is not None
+
+
+def bid_view(bid_opening: BidOpening, *, revealed: bool = False) -> dict[str, Any]:
+    """One bid as the hall shows it; its price summary and files only when ``revealed`` (see ``revealed``)."""
     bid = bid_opening.bid
     return {
         "bid": str(bid.public_id),
@@ -736,8 +1013,12 @@ def bid_view(bid_opening: BidOpening) -> dict[str, Any]:
         "state_label": str(BidOpeningState(bid_opening.state).label),
         "key_source": bid_opening.key_source,
         "progress_bytes": bid_opening.progress_bytes,
-        "price_summary": bid_opening.price_summary,
-        "files": [{"path": f["path"], "size": f["size"]} for f in bid_opening.files],
+        "price_summary": bid_opening.price_summary if revealed else None,
+        "files": [{"path": f["path"], "size": f["size"]} for f in bid_opening.files] if revealed else [],
+        "custodian_check": bid_opening.custodian_check,
+        "faults": bid_opening.faults,
+        "last_fault": bid_opening.last_fault,
+        "retry_at": bid_opening.retry_at,
         "outcome_code": bid_opening.outcome_code,
         "outcome_detail": bid_opening.outcome_detail,
         "confirmed_at": bid_opening.confirmed_at,
@@ -755,12 +1036,18 @@ def snapshot(user: Any, tender: Tender) -> dict[str, Any]:
     for slot in tender.custodian_slots.select_related("user"):
         submission = submitted.get(slot.pk)
         custodians.append(
-            {"position": slot.position, "name": _name(slot.user), "submitted_at": submission.submitted_at if submission else None}
+            {
+                "position": slot.position,
+                "name": _name(slot.user),
+                "submitted_at": submission.submitted_at if submission else None,
+                "refusals": len(submission.refusals) if submission else 0,
+            }
         )
     own_org = user.organization_id if HallRole.BIDDER in roles else None
     bids = []
+    shown = revealed(opening)
     for bid_opening in opening.bids.select_related("bid", "bid__bidder"):
-        view = bid_view(bid_opening)
+        view = bid_view(bid_opening, revealed=shown)
         view["own"] = bid_opening.bid.bidder_id == own_org
         bids.append(view)
     return {
@@ -771,6 +1058,8 @@ def snapshot(user: Any, tender: Tender) -> dict[str, Any]:
             "number": tender.number,
             "title": tender.title,
             "opening_time": tender.opening_time,
+            # The zone the tender's times are given in (clients print them there, not in their machine's).
+            "time_zone": settings.TIME_ZONE,
             "threshold": tender.custodian_threshold,
             "unreleased_bids": tender.unreleased_bids,
         },

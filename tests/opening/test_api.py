@@ -86,7 +86,7 @@ def test_a_bidder_and_the_custodians_open_bids_through_the_api(opening_case: Ope
     for index in (0, 1):
         parts = [{"bid": str(p.bid), "members": list(p.members), "part": b64(p.part)} for p in case.parts_of(index)]
         answered = post(client_for(case.custodians[index]), url(case, "/custodian-parts"), {"parts": parts})
-        assert answered.status_code == 200 and answered.json() == {"parts": len(parts)}
+        assert answered.status_code == 200 and answered.json() == {"parts": len(parts), "refusals": 0}
     states = {str(b.bid.public_id): (b.state, b.key_source) for b in BidOpening.objects.select_related("bid")}
     assert states[str(first.bid.public_id)] == ("key_ready", "bidder")
     assert states[str(second.bid.public_id)] == ("key_ready", "custodians")

@@ -324,6 +324,10 @@ async def test_a_key_released_over_the_socket_is_acknowledged_and_announced_with
             "progress_bytes": 0,
             "price_summary": None,
             "files": [],
+            "custodian_check": "",
+            "faults": 0,
+            "last_fault": "",
+            "retry_at": None,
             "outcome_code": "",
             "outcome_detail": "",
             "confirmed_at": None,
@@ -416,7 +420,7 @@ async def test_the_events_after_an_old_snapshot_applied_to_it_give_the_fresh_sna
         await custodian.send_json_to(
             {"type": "submit_parts", "ref": "p", "parts": [{"bid": str(p.bid), "members": list(p.members), "part": b64(p.part)} for p in parts]}
         )
-        assert await frame(custodian) == {"type": "ok", "ref": "p", "parts": len(parts)}
+        assert await frame(custodian) == {"type": "ok", "ref": "p", "parts": len(parts), "refusals": 0}
     assert await run_worker(case.tender) == ["opened", "opened", "opened"]
     await tenderer.send_json_to({"type": "conclude_decryption", "ref": "c"})
     while (reply := await frame(tenderer))["type"] == "event":
@@ -455,6 +459,13 @@ def apply_events(snapshot: dict[str, Any], events: list[dict[str, Any]]) -> dict
             for custodian in state["custodians"]:
                 if custodian["position"] == data["position"]:
                     custodian["submitted_at"] = data["at"]
+                    custodian["refusals"] = data["refusals"]
+        elif kind == "opening.revealed":
+            # Every bid final: their views again, now with prices and files.
+            for view in data["bids"]:
+                own = bids[view["bid"]]["own"]
+                bids[view["bid"]].clear()
+                bids[view["bid"]].update(view, own=own)
         elif kind == "opening.moments":
             state["moments"] = data
         else:

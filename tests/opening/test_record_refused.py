@@ -13,12 +13,15 @@ pytestmark = pytest.mark.django_db
 
 
 def publish_record(case: OpeningCase) -> Opening:
-    """Every bidder releases its key, the worker opens the bids, the tenderer ends the decryption."""
+    """Every bidder releases its key, the worker opens the bids, two custodians' parts check out, the tenderer ends the decryption."""
     case.at_opening()
     for entry in case.entries:
         opening.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
     for bid_opening in BidOpening.objects.filter(opening__tender=case.tender):
         decryption.decrypt_bid(bid_opening.pk)
+    # Under the rule `custodians` every bid's parts are checked too before the decryption may end early.
+    for index in (0, 1):
+        opening.submit_custodian_parts(case.custodians[index], case.tender, case.parts_of(index))
     opening.conclude_decryption(case.personas.tenderer, case.tender)
     return Opening.objects.get(tender=case.tender)
 
