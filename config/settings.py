@@ -158,6 +158,19 @@ TIMESTAMP_AUTHORITY_CERTIFICATE_FILE = env_str("TIMESTAMP_AUTHORITY_CERTIFICATE_
 TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS = env_int("TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
 if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured("TIMESTAMP_AUTHORITY_URL must be an http:// or https:// URL.")
+# Data keys retired by a rotation (comma-separated files): they only open what
+# they sealed, until `manage.py reseal_data_key` has sealed it all under the key
+# in PLATFORM_DATA_KEY_FILE (docs/operations.md, "Rotating the data key").
+PLATFORM_DATA_KEY_RETIRED_FILES = env_list("PLATFORM_DATA_KEY_RETIRED_FILES", [])
+
+# --- Key certificates (docs/custody.md) ---------------------------------------
+# The trading centre's CA certificates (PEM bundle) that certify users' keys
+# (CA数字证书); never the platform's own CA or signer (etender.E021 refuses them).
+KEY_CA_CERTIFICATES_FILE = env_str("KEY_CA_CERTIFICATES_FILE", "")
+# Development and test: a demo CA with its own key in DEMO_KEY_CA_DIR certifies
+# every key at registration (etender.E020 refuses it in production).
+DEMO_KEY_CA_ENABLED = env_bool("DEMO_KEY_CA_ENABLED", ETENDER_ENV in {"development", "test"})
+DEMO_KEY_CA_DIR = Path(env_str("DEMO_KEY_CA_DIR", str(VAR_DIR / "demo-ca")))
 if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_CERTIFICATE_FILE:
     raise ImproperlyConfigured(
         "TIMESTAMP_AUTHORITY_URL is set: TIMESTAMP_AUTHORITY_CERTIFICATE_FILE must name the certificate(s) "
