@@ -158,19 +158,6 @@ TIMESTAMP_AUTHORITY_CERTIFICATE_FILE = env_str("TIMESTAMP_AUTHORITY_CERTIFICATE_
 TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS = env_int("TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
 if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured("TIMESTAMP_AUTHORITY_URL must be an http:// or https:// URL.")
-# Data keys retired by a rotation (comma-separated files): they only open what
-# they sealed, until `manage.py reseal_data_key` has sealed it all under the key
-# in PLATFORM_DATA_KEY_FILE (docs/operations.md, "Rotating the data key").
-PLATFORM_DATA_KEY_RETIRED_FILES = env_list("PLATFORM_DATA_KEY_RETIRED_FILES", [])
-
-# --- Key certificates (docs/custody.md) ---------------------------------------
-# The trading centre's CA certificates (PEM bundle) that certify users' keys
-# (CA数字证书); never the platform's own CA or signer (etender.E021 refuses them).
-KEY_CA_CERTIFICATES_FILE = env_str("KEY_CA_CERTIFICATES_FILE", "")
-# Development and test: a demo CA with its own key in DEMO_KEY_CA_DIR certifies
-# every key at registration (etender.E020 refuses it in production).
-DEMO_KEY_CA_ENABLED = env_bool("DEMO_KEY_CA_ENABLED", ETENDER_ENV in {"development", "test"})
-DEMO_KEY_CA_DIR = Path(env_str("DEMO_KEY_CA_DIR", str(VAR_DIR / "demo-ca")))
 if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_CERTIFICATE_FILE:
     raise ImproperlyConfigured(
         "TIMESTAMP_AUTHORITY_URL is set: TIMESTAMP_AUTHORITY_CERTIFICATE_FILE must name the certificate(s) "
@@ -284,6 +271,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Login throttling and lockout (django-axes, accounts/login_throttle.py): after
+# LOGIN_FAILURE_LIMIT failed sign-ins of one username from one address within
+# LOGIN_LOCKOUT_MINUTES, that pair is refused, the right password included, until
+# the minutes have passed since the last failure or an administrator unlocks it.
+# Per username and address together: a lock by username alone would let anyone
+# lock a bidder out before a deadline; nginx's limit_req slows guessing across names.
+AUTHENTICATION_BACKENDS = [
+    "accounts.login_throttle.TestClientTolerantBackend" if ETENDER_ENV == "test" else "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=3, maximum=100)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The retry time a locked-out user is told stays true: failures during the lockout do not move it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
 
 if ETENDER_ENV == "test":
     # Test personas are created per test; the production hasher would dominate the run.

@@ -4,6 +4,7 @@ from django.urls import path
 
 from frontend.views import auth, dashboard, keys, manage, opening, public, tokens
 from frontend.views import bids as bid_pages
+from frontend.views import custody as custody_pages
 
 app_name = "frontend"
 
@@ -43,6 +44,7 @@ urlpatterns = [
     ),
     path("tenders/<uuid:public_id>/amendments/new/", manage.amendment_create, name="amendment-create"),
     path("tenders/<uuid:public_id>/bid/", bid_pages.bid_submit, name="bid-submit"),
+    path("tenders/<uuid:public_id>/custody/", custody_pages.custody_confirm, name="custody-confirm"),
     path("tenders/<uuid:public_id>/opening/", opening.opening_hall, name="opening-hall"),
     path("keys/browser/", bid_pages.browser_keys, name="browser-keys"),
 ]

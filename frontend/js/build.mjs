@@ -4,6 +4,7 @@
 //   hash-worker.js    the ciphertext's SHA-256, started by the sealing worker
 //   bid-page.js       the bid page (ES module)
 //   keys-page.js      the browser keys page (ES module)
+//   custody-page.js   the custodian's confirmation page (ES module)
 //   opening-page.js   the opening hall's page (ES module)
 //   vector-checks.js  the test vectors' checks, for the browser test (ES module)
 //   bench.js, bench-worker.js   bench/browser_seal_throughput.py
@@ -32,6 +33,7 @@ await Promise.all([
     entryPoints: {
       "bid-page": here("pages/bid-page.js"),
       "keys-page": here("pages/keys-page.js"),
+      "custody-page": here("pages/custody-page.js"),
       "opening-page": here("pages/opening-page.js"),
       "vector-checks": here("sealing/vectors.js"),
       bench: here("bench/bench.js"),

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import KeyPurpose, Role, User
 from config import clock
+from frontend.deployment import served_bundle_sha256
 from frontend.views.common import signed_in, visible_tender
 from tendering import permissions
 from tendering.models import BidStatus, Phase, Tender
@@ -44,10 +45,46 @@ def _common_messages() -> dict[str, str]:
     }
 
 
+def browser_path_messages() -> dict[str, str]:
+    """What the pages that hold keys say about their own limits (the served JavaScript), and the custody reasons."""
+    return {
+        **_common_messages(),
+        "custody_reason_not_confirmed": _("尚未签名确认保管"),
+        "custody_reason_statement_mismatch": _("签名确认的不是本项目当前的保管安排（项目、位置、门限或公钥不同）"),
+        "custody_reason_bad_signature": _("确认签名无效"),
+        "custody_reason_untrusted_key": _("签名密钥不在您的信任列表中：既未手工固定指纹，也没有受信任 CA 签发的证书"),
+        "custody_reason_certificate_invalid": _("签名密钥的证书不可信（不是受信任 CA 签发、已过期、不是该保管人或不是该密钥）"),
+        "custody_reason_wrong_recipient": _("平台列出的加密公钥与其位置不符"),
+        "custody_reason_malformed": _("确认数据格式错误"),
+        "custody_reason_recipients_mismatch": _("保管记录列出的公钥与本页面将要使用的公钥不一致"),
+        "custody_reason_tender_mismatch": _("保管记录属于另一个项目或另一个门限"),
+    }
+
+
 def bid_page_messages() -> dict[str, str]:
     """The texts the bid page's script shows, in the reader's language."""
     return {
-        **_common_messages(),
+        **browser_path_messages(),
+        "custody_checking": _("正在核验各保管人的签名确认……"),
+        "custody_ok": _("全部 %(n)s 名保管人的签名确认均已通过本浏览器信任列表的核验。"),
+        "custody_refused": _("不能密封：保管人 %(name)s（%(username)s）%(reason)s。"),
+        "custody_unavailable": _("无法取得保管确认：%(reason)s"),
+        "custody_not_checked": _("保管人的签名确认未通过核验，不能密封。"),
+        "custody_none": _("本项目不使用密钥保管人。"),
+        "trusted_by_pinned": _("已固定的指纹"),
+        "trusted_by_certificate": _("受信任 CA 签发的证书"),
+        "trust_imported": _("已导入 %(n)s 个 CA 证书。"),
+        "trust_no_certificate": _("所选文件中没有 PEM 格式的证书。"),
+        "trust_pinned": _("已固定 %(username)s 的签名密钥指纹。"),
+        "trust_bad_username": _("请填写保管人的用户名。"),
+        "trust_bad_fingerprint": _("指纹应为 64 位十六进制数字（SHA-256）。"),
+        "trust_removed": _("已从信任列表中删除。"),
+        "trust_remove": _("删除"),
+        "trust_empty": _("信任列表为空。"),
+        "trust_anchor": _("CA 证书"),
+        "trust_pin": _("固定指纹"),
+        "trust_offer_none": _("平台没有配置 CA 证书。"),
+        "trust_valid_until": _("有效期至 %(when)s"),
         "keys_missing": _("本浏览器中还没有您的签名和加密密钥。请先在“浏览器密钥”页面生成并登记。"),
         "keys_unregistered": _("本浏览器中的密钥尚未在平台登记（或已撤销）。请先在“浏览器密钥”页面登记。"),
         "keys_ready": _("密钥已就绪：签名密钥 %(signing)s…，加密密钥 %(encryption)s…（均已在平台登记）。"),
@@ -164,6 +201,8 @@ def bid_submit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         "locale": _locale(),
         "worker": static("frontend/build/seal-worker.js"),
         "urls": {
+            "custody": f"/api/tenders/{tender.public_id}/custody",
+            "keyCa": "/api/pki/key-ca",
             "startUpload": f"/api/tenders/{tender.public_id}/bids/uploads",
             "uploads": "/api/bids/uploads/",
             "bids": "/api/bids",
@@ -179,15 +218,18 @@ def bid_submit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         "organization": organization,
         "custodian_count": len(custodians),
         "config": config,
+        "bundle_sha256": served_bundle_sha256(),
         "keys_url": reverse("frontend:browser-keys") + "?next=" + request.get_full_path(),
     }
     return render(request, "frontend/bid_submit.html", context)
 
 
 def browser_key_purposes(user: User) -> list[str]:
-    """The key pairs a user keeps in the browser: a bidder signs and opens its own envelope; a custodian only opens its parts."""
-    if user.has_role(Role.CUSTODIAN) and not permissions.is_bidder(user):
-        return [KeyPurpose.ENCRYPTION.value]
+    """The key pairs a user keeps in the browser: both, for everyone.
+
+    A bidder signs its manifests and opens its own envelope; a custodian opens
+    its parts, and signs its custody confirmations and "does not open" statements.
+    """
     return [KeyPurpose.SIGNING.value, KeyPurpose.ENCRYPTION.value]
 
 
@@ -201,5 +243,6 @@ def browser_keys(request: HttpRequest) -> HttpResponse:
         next_url = ""
     purposes = browser_key_purposes(user)
     config = {"user": user.get_username(), "locale": _locale(), "purposes": purposes, "messages": keys_page_messages()}
-    context = {"config": config, "next_url": next_url, "encryption_only": purposes == [KeyPurpose.ENCRYPTION.value]}
+    custodian_only = user.has_role(Role.CUSTODIAN) and not permissions.is_bidder(user)
+    context = {"config": config, "next_url": next_url, "custodian_only": custodian_only, "bundle_sha256": served_bundle_sha256()}
     return render(request, "frontend/browser_keys.html", context)

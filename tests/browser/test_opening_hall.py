@@ -352,7 +352,7 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         with self.chromium(), tempfile.TemporaryDirectory() as folder:
             # 1. Keys made in the browsers, before the tender is published.
             custodian = self.new_page(CHINESE, self.custodians[0])
-            self.make_browser_keys(custodian, shot, "custodian", purposes=1)
+            self.make_browser_keys(custodian, shot, "custodian", purposes=2)  # custodians sign confirmations too
             bidder = self.new_page(CHINESE, self.bidder)
             self.make_browser_keys(bidder, shot, "bidder", purposes=2)
 

@@ -73,10 +73,11 @@ def test_the_hall_is_linked_for_its_participants_only_once_the_opening_time_has_
     assert "开标大厅将于开标时间" not in signed_in(personas.bidder_a).get(hall_url(opening_case)).text
 
 
-def test_the_browser_keys_page_gives_a_custodian_an_encryption_key_only(personas):
+def test_the_browser_keys_page_gives_a_custodian_a_signing_and_an_encryption_key(personas):
     custodian = signed_in(personas.custodians[0]).get(reverse("frontend:browser-keys")).text
-    assert page_config(custodian, "keys-config")["purposes"] == ["encryption"]
-    assert "在本浏览器中生成一对加密密钥" in custodian
+    # The signing key confirms custody and signs "does not open" statements; the encryption key opens its parts.
+    assert page_config(custodian, "keys-config")["purposes"] == ["signing", "encryption"]
+    assert "签名确认您保管的项目" in custodian
     # Custodians find the page in the navigation, as bidders do.
     assert f'href="{reverse("frontend:browser-keys")}"' in custodian
     bidder = signed_in(personas.bidder_a).get(reverse("frontend:browser-keys")).text

@@ -3,12 +3,21 @@
 // envelope, a custodian's parts). Private keys are generated non-extractable
 // and kept in IndexedDB; only the public halves leave. A record holds the
 // purposes made so far: `{user, createdAt, signing?, encryption?}`.
+//
+// Registering a key answers the platform's one-time challenge for exactly that
+// key (docs/custody.md §A), here, with the private key that never leaves:
+// a signing key signs the statement, an encryption key opens the nonce the
+// platform sealed to it. So a key registered on the platform was held by
+// whoever registered it, not merely typed in by someone with the password.
 
+import { answerChallenge } from "../sealing/custody.js";
 import { exportSpki, fingerprint, spkiToPem } from "../sealing/keys.js";
 import { api } from "./api.js";
 import { KEYS, get, put, remove } from "./store.js";
 
 export const PURPOSES = ["signing", "encryption"];
+export const KEYS_URL = "/api/accounts/keys";
+export const CHALLENGES_URL = `${KEYS_URL}/challenges`;
 
 const ALGORITHMS = {
   signing: [{ name: "ECDSA", namedCurve: "P-256" }, ["sign", "verify"]],
@@ -37,7 +46,7 @@ export const heldPurposes = (record) => PURPOSES.filter((purpose) => record?.[pu
 
 /** The platform's record of each browser key: `{signing, encryption}`, each the API's key or null (also when not held). */
 export async function registrationOf(record) {
-  const registered = await api("GET", "/api/accounts/keys");
+  const registered = await api("GET", KEYS_URL);
   const find = (held) => (held ? (registered.find((k) => k.fingerprint === held.fingerprint) ?? null) : null);
   return { signing: find(record.signing), encryption: find(record.encryption) };
 }
@@ -45,7 +54,11 @@ export async function registrationOf(record) {
 export async function registerBrowserKeys(record, label, purposes = heldPurposes(record)) {
   const out = {};
   for (const purpose of purposes) {
-    out[purpose] = await api("POST", "/api/accounts/keys", { purpose, public_key: spkiToPem(record[purpose].spki), label });
+    const held = record[purpose];
+    const publicKey = spkiToPem(held.spki);
+    const challenge = await api("POST", CHALLENGES_URL, { purpose, public_key: publicKey });
+    const proof = await answerChallenge(record.user, purpose, held, challenge);
+    out[purpose] = await api("POST", KEYS_URL, { purpose, public_key: publicKey, label, proof });
   }
   return out;
 }

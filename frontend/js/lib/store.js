@@ -1,12 +1,14 @@
 // What the pages keep in this browser (IndexedDB "etender"): the user's key
 // pairs (private keys non-extractable: WebCrypto keeps them, IndexedDB stores
-// the CryptoKey objects, no script can read their bytes) and the state of an
-// unfinished bid upload, so that it resumes after a reload.
+// the CryptoKey objects, no script can read their bytes), the state of an
+// unfinished bid upload, so that it resumes after a reload, and the user's
+// trust list for custodians' signing keys (lib/trust.js).
 
 const DB_NAME = "etender";
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 export const KEYS = "keys";
 export const UPLOADS = "uploads";
+export const TRUST = "trust";
 
 let opening = null;
 
@@ -18,6 +20,7 @@ function openDb() {
         const db = request.result;
         if (!db.objectStoreNames.contains(KEYS)) db.createObjectStore(KEYS, { keyPath: "user" });
         if (!db.objectStoreNames.contains(UPLOADS)) db.createObjectStore(UPLOADS, { keyPath: "key" });
+        if (!db.objectStoreNames.contains(TRUST)) db.createObjectStore(TRUST, { keyPath: "user" });
       };
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);

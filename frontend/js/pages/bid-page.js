@@ -1,15 +1,19 @@
-// The bidder's page for one tender (提交投标文件): choose files, fill the price
-// summary, seal in a Web Worker into the Origin Private File System, upload part
-// by part (retrying, resumable after a reload), finalize, and check the receipt.
+// The bidder's page for one tender (提交投标文件): check every custodian's
+// signed confirmation against this browser's trust list, choose files, fill the
+// price summary, seal in a Web Worker into the Origin Private File System,
+// upload part by part (retrying, resumable after a reload), finalize, and check
+// the receipt.
 
 import { fromBase64, toBase64, toHex, sha256 } from "../sealing/bytes.js";
 import { bidPath, lotPrice } from "../sealing/container.js";
+import { checkCustody, trustFrom } from "../sealing/custody.js";
 import { signManifest } from "../sealing/manifest.js";
 import { verifyReceipt } from "../sealing/receipt.js";
 import { ApiError, NetworkError, api, putPart } from "../lib/api.js";
 import { mib, readConfig, setMessages, sizeText, t } from "../lib/i18n.js";
 import { loadBrowserKeys, registrationOf } from "../lib/keys.js";
 import { opfsFile, opfsNames, removeOpfsFile } from "../lib/opfs.js";
+import { TrustError, importAnchors, loadTrust, pinKey, removeAnchor, unpinKey } from "../lib/trust.js";
 import { UPLOADS, all, get, put, remove, uploadKey } from "../lib/store.js";
 
 const config = readConfig("bid-config");
@@ -19,7 +23,7 @@ const $ = (id) => document.getElementById(id);
 const MAX_RETRIES = 5;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const page = { keys: null, ready: false, busy: false, trustAnchors: null };
+const page = { keys: null, ready: false, busy: false, trustAnchors: null, custody: null };
 
 // -- small view helpers ---------------------------------------------------------------------------------
 
@@ -36,7 +40,7 @@ function showError(text) {
 function setBusy(busy) {
   page.busy = busy;
   const button = $("seal-button");
-  if (button) button.disabled = busy || !page.ready;
+  if (button) button.disabled = busy || !page.ready || !page.custody?.ok;
   for (const id of ["resume-button", "discard-button", "retry-button"]) if ($(id)) $(id).disabled = busy;
   document.querySelectorAll("button.withdraw").forEach((b) => {
     b.disabled = busy;
@@ -100,6 +104,135 @@ async function checkKeys() {
     box.dataset.ready = String(page.ready);
     setBusy(page.busy);
   }
+}
+
+// -- the custodians' confirmations and the trust list ---------------------------------------------
+
+function refusal(result) {
+  return t("custody_refused", { name: result.name || "—", username: result.username || "—", reason: t(`custody_reason_${result.reason}`) });
+}
+
+/**
+ * Checks every custodian's confirmation (docs/custody.md §C) against this
+ * browser's trust list; `page.custody` is `{ok, results, spkis}`, the
+ * custodians' encryption keys in `spkis` only when every one holds.
+ */
+async function checkCustodians() {
+  const box = $("custody-state");
+  const list = $("custody-list");
+  if (!config.custodians.length) {
+    page.custody = { ok: true, results: [], spkis: [] };
+    box.textContent = t("custody_none");
+    box.dataset.ok = "true";
+    setBusy(page.busy);
+    return page.custody;
+  }
+  page.custody = null;
+  box.textContent = t("custody_checking");
+  try {
+    const [custody, trust] = await Promise.all([api("GET", config.urls.custody), loadTrust(config.user)]);
+    const expected = { tender: config.tender, threshold: config.threshold, recipients: config.custodians.map((c) => c.fingerprint) };
+    page.custody = await checkCustody(custody, expected, trustFrom({ anchors: trust.anchors.map((a) => a.pem), pins: trust.pins }));
+  } catch (exc) {
+    page.custody = { ok: false, results: [], spkis: null, error: t("custody_unavailable", { reason: explain(exc) }) };
+  }
+  const { ok, results } = page.custody;
+  list.replaceChildren(
+    ...results.map((r) =>
+      element(
+        "li",
+        { class: r.ok ? "check-ok" : "check-failed", "data-username": r.username, "data-reason": r.reason ?? "" },
+        element("span", { "aria-hidden": "true" }, r.ok ? "✓ " : "✗ "),
+        r.ok ? `${r.name} (${r.username}) — ${t(`trusted_by_${r.trustedBy}`)}` : refusal(r),
+        ...(r.ok || !r.detail ? [] : [" ", element("span", { class: "muted" }, `(${r.detail})`)]),
+      ),
+    ),
+  );
+  const first = results.find((r) => !r.ok);
+  box.textContent = ok ? t("custody_ok", { n: results.length }) : (page.custody.error ?? (first ? refusal(first) : t("custody_not_checked")));
+  box.className = ok ? "message success" : "message error";
+  box.dataset.ok = String(ok);
+  setBusy(page.busy);
+  return page.custody;
+}
+
+function trustMessage(text, kind = "success") {
+  const box = $("trust-message");
+  box.textContent = text;
+  box.className = text ? `message ${kind}` : "";
+}
+
+async function renderTrust() {
+  const trust = await loadTrust(config.user);
+  const remove = (label, action) =>
+    element("button", { type: "button", class: "secondary small", onclick: () => trustChange(action, t("trust_removed")) }, t("trust_remove"), element("span", { class: "visually-hidden" }, ` ${label}`));
+  const items = [
+    ...trust.anchors.map((a) =>
+      element(
+        "li",
+        { "data-anchor": a.fingerprint },
+        `${t("trust_anchor")}: ${a.subject} `,
+        element("span", { class: "muted" }, `(${t("trust_valid_until", { when: beijing(a.notAfter) })}) `),
+        remove(a.subject, () => removeAnchor(config.user, a.fingerprint)),
+      ),
+    ),
+    ...trust.pins.map((p) =>
+      element(
+        "li",
+        { "data-pin": p.username },
+        `${t("trust_pin")}: ${p.username} `,
+        element("code", { class: "fingerprint" }, p.fingerprint),
+        " ",
+        remove(p.username, () => unpinKey(config.user, p.username, p.fingerprint)),
+      ),
+    ),
+  ];
+  $("trust-list").replaceChildren(...(items.length ? items : [element("li", { class: "empty" }, t("trust_empty"))]));
+}
+
+/** Changes the trust list, then shows it and checks the custodians again against it. */
+async function trustChange(action, done) {
+  try {
+    const message = await action();
+    trustMessage(typeof message === "string" ? message : done);
+  } catch (exc) {
+    if (exc instanceof TrustError && exc.message === "username") trustMessage(t("trust_bad_username"), "error");
+    else if (exc instanceof TrustError && exc.message === "fingerprint") trustMessage(t("trust_bad_fingerprint"), "error");
+    else if (exc instanceof TrustError) trustMessage(t("trust_no_certificate"), "error");
+    else trustMessage(t("failed", { reason: explain(exc) }), "error");
+  }
+  await renderTrust();
+  await checkCustodians();
+}
+
+function setUpTrust() {
+  $("trust-ca-file").addEventListener("change", (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    trustChange(async () => {
+      const added = await importAnchors(config.user, await file.text());
+      event.target.value = "";
+      return t("trust_imported", { n: added.length });
+    });
+  });
+  $("trust-offer-button").addEventListener("click", () =>
+    trustChange(async () => {
+      const offered = (await api("GET", config.urls.keyCa)).certificates;
+      if (!offered.length) return t("trust_offer_none");
+      if (!window.confirm($("trust-offer-warning").textContent)) return "";
+      const added = await importAnchors(config.user, offered.join("\n"));
+      return t("trust_imported", { n: added.length });
+    }),
+  );
+  $("pin-button").addEventListener("click", () =>
+    trustChange(async () => {
+      const username = $("pin-username").value;
+      await pinKey(config.user, username, $("pin-fingerprint").value);
+      $("pin-username").value = "";
+      $("pin-fingerprint").value = "";
+      return t("trust_pinned", { username: username.trim() });
+    }),
+  );
 }
 
 // -- the form ---------------------------------------------------------------------------------------
@@ -224,6 +357,12 @@ async function submit(event) {
     showError(t("keys_not_ready"));
     return;
   }
+  // Checked again now, not trusted from when the page loaded: the platform may have changed a key since.
+  const custody = await checkCustodians();
+  if (!custody.ok) {
+    showError($("custody-state").textContent);
+    return;
+  }
   setBusy(true);
   $("progress-section").hidden = false;
   $("receipt-section").hidden = true;
@@ -254,7 +393,7 @@ async function submit(event) {
       bidder: config.bidder,
       signingKeyFingerprint: page.keys.signing.fingerprint,
       encryptionSpki: page.keys.encryption.spki,
-      custodians: config.custodians.map((c) => fromBase64(c.spki)),
+      custodians: custody.spkis,
       threshold: config.threshold,
       opfsName: record.opfsName,
     });
@@ -591,7 +730,10 @@ async function start() {
     $("bid-files").addEventListener("change", renderFiles);
   }
   setBusy(false);
+  setUpTrust();
+  await renderTrust();
   await checkKeys();
+  await checkCustodians();
   await loadBids();
   await checkPending();
   document.body.dataset.bidPage = "ready";
