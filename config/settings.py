@@ -9,6 +9,7 @@ when ``ETENDER_ENV=production``. Every variable is listed in docs/operations.md.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
@@ -158,6 +159,19 @@ TIMESTAMP_AUTHORITY_CERTIFICATE_FILE = env_str("TIMESTAMP_AUTHORITY_CERTIFICATE_
 TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS = env_int("TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
 if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured("TIMESTAMP_AUTHORITY_URL must be an http:// or https:// URL.")
+# Data keys retired by a rotation (comma-separated files): they only open what
+# they sealed, until `manage.py reseal_data_key` has sealed it all under the key
+# in PLATFORM_DATA_KEY_FILE (docs/operations.md, "Rotating the data key").
+PLATFORM_DATA_KEY_RETIRED_FILES = env_list("PLATFORM_DATA_KEY_RETIRED_FILES", [])
+
+# --- Key certificates (docs/custody.md) ---------------------------------------
+# The trading centre's CA certificates (PEM bundle) that certify users' keys
+# (CA数字证书); never the platform's own CA or signer (etender.E021 refuses them).
+KEY_CA_CERTIFICATES_FILE = env_str("KEY_CA_CERTIFICATES_FILE", "")
+# Development and test: a demo CA with its own key in DEMO_KEY_CA_DIR certifies
+# every key at registration (etender.E020 refuses it in production).
+DEMO_KEY_CA_ENABLED = env_bool("DEMO_KEY_CA_ENABLED", ETENDER_ENV in {"development", "test"})
+DEMO_KEY_CA_DIR = Path(env_str("DEMO_KEY_CA_DIR", str(VAR_DIR / "demo-ca")))
 if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_CERTIFICATE_FILE:
     raise ImproperlyConfigured(
         "TIMESTAMP_AUTHORITY_URL is set: TIMESTAMP_AUTHORITY_CERTIFICATE_FILE must name the certificate(s) "
@@ -205,9 +219,16 @@ OPENING_CONFIRMATION_WINDOW_MINUTES = env_int("OPENING_CONFIRMATION_WINDOW_MINUT
 # A worker decrypting a bid renews its lease this often; a lease not renewed for
 # OPENING_LEASE_SECONDS (a killed worker) lets another worker take the bid over.
 OPENING_LEASE_SECONDS = env_int("OPENING_LEASE_SECONDS", 60, minimum=5, maximum=3600)
-# Attempts at decrypting one bid before a failure of the platform's own (the
-# object store) counts against the bid as "not decryptable for another cause".
-OPENING_DECRYPTION_ATTEMPTS = env_int("OPENING_DECRYPTION_ATTEMPTS", 3, minimum=1, maximum=20)
+# A decryption interrupted by a fault of the platform's own (the object store) is
+# tried again after OPENING_RETRY_BASE_SECONDS, doubling up to OPENING_RETRY_MAX_SECONDS,
+# until the decryption window ends: only then does the bid end as failed.
+OPENING_RETRY_BASE_SECONDS = env_int("OPENING_RETRY_BASE_SECONDS", 2, minimum=1, maximum=600)
+OPENING_RETRY_MAX_SECONDS = env_int("OPENING_RETRY_MAX_SECONDS", 60, minimum=1, maximum=3600)
+# Refused key releases: the first OPENING_KEY_REFUSALS_RECORDED of a bid each get a
+# ledger entry, later ones are only counted (the total is recorded once, when the bid
+# ends); after that many, one more try per OPENING_KEY_RETRY_SECONDS.
+OPENING_KEY_REFUSALS_RECORDED = env_int("OPENING_KEY_REFUSALS_RECORDED", 3, minimum=1, maximum=100)
+OPENING_KEY_RETRY_SECONDS = env_int("OPENING_KEY_RETRY_SECONDS", 10, minimum=1, maximum=3600)
 # The largest WebSocket frame the opening hall reads, and the longest objection.
 HALL_FRAME_MAX_BYTES = env_int("HALL_FRAME_MAX_BYTES", 2 * 1024 * 1024, minimum=4096, maximum=16 * 1024 * 1024)
 # Daphne's own WebSocket limit (autobahn's, per message and per frame), derived
