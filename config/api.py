@@ -70,6 +70,7 @@ def register_routers() -> None:
     from tendering.api import router as tendering_router
     from tendering.api_bids import router as bids_router
     from tendering.api_bids import tender_bids_router
+    from tendering.api_entrustments import router as entrustments_router
     from tendering.api_opening import router as opening_router
 
     api.add_router("/accounts", accounts_router)
@@ -78,6 +79,7 @@ def register_routers() -> None:
     api.add_router("/tenders", tender_bids_router)
     api.add_router("/tenders", opening_router)
     api.add_router("/bids", bids_router)
+    api.add_router("/entrustments", entrustments_router)
     api.add_router("/archive", archive_router)
 
 

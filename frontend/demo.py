@@ -21,8 +21,8 @@ from accounts.models import KeyPurpose, Organization, OrganizationKind, PublicKe
 from archive.ledger import make_checkpoint
 from archive.signing import platform_signer
 from config import clock
-from tendering.models import EvaluationMethod, ProcedureType, Tender
-from tendering.services import documents, tenders
+from tendering.models import Entrustment, EvaluationMethod, ProcedureType, Tender
+from tendering.services import documents, entrustments, tenders
 
 DEMO_TENDER_NUMBER = "RJ-2026-GC-001"
 CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
@@ -135,12 +135,25 @@ def load_demo(out: io.TextIOBase | None = None) -> list[tuple[str, str, str]]:
             der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             if not PublicKey.objects.filter(fingerprint=PublicKey.fingerprint_of(der)).exists():
                 account_services.register_public_key(user, purpose, der, label="demo")
+    _demo_entrustment()
     if not Tender.objects.filter(number=DEMO_TENDER_NUMBER).exists():
         _demo_tender()
     # The development PKI is generated on first run; the checkpoint signs what the demo recorded.
     platform_signer()
     make_checkpoint()
     return [(s.username, demo_password(s.username), ",".join(s.roles)) for s in USERS]
+
+
+def _demo_entrustment() -> None:
+    """The demo tenderer entrusts the demo agency for a year (招标投标法 Art 15), so the agent can act in its name."""
+    tenderer = User.objects.get(username="tenderer")
+    agency = Organization.objects.get(kind=OrganizationKind.AGENCY, name="赣南公信招标代理有限公司")
+    now = clock.now()
+    live = Entrustment.objects.filter(
+        tenderer_id=tenderer.organization_id, agency=agency, revoked_at__isnull=True, tender_number="", valid_until__gt=now
+    )
+    if not live.exists():
+        entrustments.grant(tenderer, agency.pk, valid_from=now, valid_until=now + dt.timedelta(days=365))
 
 
 def _demo_tender() -> None:

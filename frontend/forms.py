@@ -21,6 +21,7 @@ from accounts.errors import DomainError, InvalidInput
 from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, User
 from frontend.timezone import PLATFORM_TZ
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender
+from tendering.services.entrustments import entrusting_tenderers
 from tendering.services.tenders import LotInput, TenderInput
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -146,6 +147,8 @@ class TenderForm(PageForm):
         if tender is not None or org is None or org.kind != OrganizationKind.AGENCY:
             del self.fields["tenderer"]
         else:
+            # Only the tenderers that entrust this agency (招标投标法 Art 15); the service checks the scope.
+            self.fields["tenderer"].queryset = entrusting_tenderers(actor)  # type: ignore[attr-defined]
             self.fields["tenderer"].required = True
         if tender is not None or (org is not None and org.kind == OrganizationKind.AGENCY):
             del self.fields["agency"]
@@ -251,3 +254,29 @@ class PublicKeyForm(PageForm):
 
     # Service error code → the field it concerns.
     CODE_FIELDS = {"invalid_purpose": "purpose", "invalid_label": "label"}
+
+
+class EntrustmentForm(PageForm):
+    """A tenderer entrusts an agency (委托): with one tender, by its number, or with every tender for a period."""
+
+    SCOPE_TENDER = "tender"
+    SCOPE_PERIOD = "period"
+
+    agency = forms.ModelChoiceField(label=_("招标代理机构"), queryset=Organization.objects.filter(kind=OrganizationKind.AGENCY))
+    scope = forms.ChoiceField(
+        label=_("委托范围"),
+        choices=[(SCOPE_TENDER, _("一个招标项目")), (SCOPE_PERIOD, _("一段期间内的全部招标项目"))],
+        widget=forms.RadioSelect,
+        initial=SCOPE_TENDER,
+    )
+    tender_number = forms.CharField(label=_("招标编号"), max_length=50, required=False, help_text=_("委托一个招标项目时填写"))
+    valid_from = BeijingDateTimeField(label=_("委托起始时间"), required=False, help_text=_("北京时间；委托一段期间时填写"))
+    valid_until = BeijingDateTimeField(label=_("委托截止时间"), required=False, help_text=_("北京时间；委托一段期间时填写"))
+
+    FIELD_MAP = {"agency_id": "agency"}
+
+    def grant_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if data["scope"] == self.SCOPE_TENDER:
+            return {"tender_number": data.get("tender_number") or ""}
+        return {"valid_from": data.get("valid_from"), "valid_until": data.get("valid_until")}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontend.views import auth, dashboard, keys, manage, opening, public, tokens
+from frontend.views import auth, dashboard, entrustments, keys, manage, opening, public, tokens
 from frontend.views import bids as bid_pages
 from frontend.views import custody as custody_pages
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("my/tenders/", manage.my_tenders, name="my-tenders"),
+    path("entrustments/", entrustments.entrustment_list, name="entrustments"),
+    path("entrustments/<uuid:public_id>/revoke/", entrustments.entrustment_revoke, name="entrustment-revoke"),
     path("supervision/tenders/", manage.supervision, name="supervision"),
     path("tenders/new/", manage.tender_create, name="tender-create"),
     path("tenders/<uuid:public_id>/", public.tender_detail, name="tender-detail"),

@@ -17,7 +17,7 @@ from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from accounts.errors import NotFound, PermissionDenied
+from accounts.errors import NotFound
 from config import clock
 from config.api_auth import AUTHENTICATED, OPTIONAL, actor
 from tendering import permissions
@@ -212,8 +212,7 @@ def get_tender(user: Any, public_id: uuid.UUID) -> Tender:
 
 def _managed(user: Any, public_id: uuid.UUID) -> Tender:
     tender = get_tender(user, public_id)
-    if not permissions.can_manage(user, tender):
-        raise PermissionDenied(_("您无权管理此招标项目。"))
+    permissions.require_manage(user, tender, _("您无权管理此招标项目。"))
     return tender
 
 

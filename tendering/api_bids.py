@@ -74,8 +74,9 @@ class BidOut(Schema):
 
 class BidCountOut(Schema):
     tender_id: uuid.UUID
-    accepted_bids: int
-    bidders: list[str] | None = Field(description="Hidden (null) until the opening unless the platform shows them")
+    disclosed_from: dt.datetime = Field(description="The opening time: before it neither the number nor the names are shown (招标投标法 Art 22)")
+    accepted_bids: int | None = Field(description="Null before the opening time")
+    bidders: list[str] | None = Field(description="Null before the opening time")
 
 
 class BidderOut(Schema):
@@ -130,7 +131,7 @@ def start_upload(request: HttpRequest, public_id: uuid.UUID, payload: UploadIn) 
     return Status(201, _upload_out(upload))
 
 
-@tender_bids_router.get("/{public_id}/bids/count", auth=AUTHENTICATED, response=BidCountOut, summary="How many bids stand (managers, regulators)")
+@tender_bids_router.get("/{public_id}/bids/count", auth=AUTHENTICATED, response=BidCountOut, summary="How many bids stand and whose, from the opening time (managers, regulators)")
 def bid_count(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
     tender = get_tender(user, public_id)
@@ -138,7 +139,12 @@ def bid_count(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 
     if not (permissions.can_manage(user, tender) or user.has_role(Role.REGULATOR)):
         raise PermissionDenied(_("只有招标人、代理机构和监督人员可以查看投标数量。"))
-    return {"tender_id": tender.public_id, "accepted_bids": bids.bid_count(tender), "bidders": bids.standing_bidders(tender)}
+    return {
+        "tender_id": tender.public_id,
+        "disclosed_from": tender.opening_time,
+        "accepted_bids": bids.bid_count(tender),
+        "bidders": bids.standing_bidders(tender),
+    }
 
 
 @router.get("/uploads", auth=AUTHENTICATED, response=list[UploadOut], summary="My organization's uploads (find one by bid id)")

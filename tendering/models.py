@@ -566,3 +566,50 @@ class OpeningEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.opening_id}#{self.seq} {self.kind}"
+
+
+class Entrustment(models.Model):
+    """An entrustment (委托, 招标投标法 Art 15): a tenderer lets an agency act in its name.
+
+    Its scope is one tender, named by its number (招标编号, so that the agency may
+    create the draft), or a period during which the agency acts for every tender of
+    the tenderer. Granted and revoked by the tenderer's staff, each in the ledger;
+    an agency creates, edits, publishes and manages a tender only while one covers it.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tenderer = models.ForeignKey(Organization, verbose_name=_("招标人"), on_delete=models.PROTECT, related_name="entrustments_granted")
+    agency = models.ForeignKey(Organization, verbose_name=_("招标代理机构"), on_delete=models.PROTECT, related_name="entrustments_received")
+    # Scope: either one tender's number, or a period [valid_from, valid_until).
+    tender_number = models.CharField(_("招标编号"), max_length=50, blank=True)
+    valid_from = models.DateTimeField(_("委托起始时间"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("委托截止时间"), null=True, blank=True)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField()
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-pk"]
+        verbose_name = _("委托")
+        verbose_name_plural = _("委托")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(tender_number__gt="", valid_from__isnull=True, valid_until__isnull=True)
+                    | models.Q(tender_number="", valid_from__isnull=False, valid_until__gt=models.F("valid_from"))
+                ),
+                name="entrustment_one_tender_or_a_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenderer} → {self.agency} ({self.tender_number or 'period'})"
+
+    def covers(self, tender_number: str, now: dt.datetime) -> bool:
+        if self.revoked_at is not None:
+            return False
+        if self.tender_number:
+            return self.tender_number == tender_number
+        assert self.valid_from is not None and self.valid_until is not None
+        return self.valid_from <= now < self.valid_until

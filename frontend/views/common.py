@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 
 from accounts.errors import DomainError
 from accounts.models import User
@@ -36,8 +37,10 @@ def visible_tender(user: Any, public_id: uuid.UUID) -> Tender:
 def managed_tender(user: Any, public_id: uuid.UUID) -> Tender:
     """The tender for a management page: 404 as above, 403 for anyone who does not manage it."""
     tender = visible_tender(user, public_id)
-    if not permissions.can_manage(user, tender):
-        raise PermissionDenied
+    try:
+        permissions.require_manage(user, tender, _("您无权管理此招标项目。"))
+    except DomainError as exc:
+        refuse(exc)  # the agency without an entrustment reads why
     return tender
 
 

@@ -43,18 +43,26 @@ class ManagedRow:
     tender: Tender
     phase: Phase
     unanswered: int
-    bids: int
+    bids: int | None  # None before the opening time (招标投标法 Art 22)
 
 
 def _rows(found: list[Tender]) -> list[ManagedRow]:
     now = clock.now()
-    return [ManagedRow(t, Phase(t.phase(now)), getattr(t, "unanswered", 0), getattr(t, "standing_bids", 0)) for t in found]
+    return [
+        ManagedRow(
+            t,
+            Phase(t.phase(now)),
+            getattr(t, "unanswered", 0),
+            getattr(t, "standing_bids", 0) if permissions.bids_disclosed(t, now) else None,
+        )
+        for t in found
+    ]
 
 
 def _with_unanswered(qs: QuerySet[Tender]) -> QuerySet[Tender]:
     return qs.select_related("tenderer", "agency").annotate(
         unanswered=Count("questions", filter=Q(questions__answered_at__isnull=True), distinct=True),
-        # How many bids stand, never whose (bids.standing_bidders reveals names from the opening).
+        # How many bids stand, never whose; shown only from the opening time (``_rows``).
         standing_bids=Count("bids", filter=Q(bids__status="accepted"), distinct=True),
     ).order_by("-created_at")
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.errors import InvalidInput, PermissionDenied, WrongPhase
+from accounts.errors import InvalidInput, WrongPhase
 from accounts.models import User
 from archive.ledger import record
 from config import clock
@@ -36,8 +36,7 @@ def issue_amendment(
     """Issue an amendment. Issued less than the minimum notice before the deadline,
     it must move the deadline so that the notice is respected (实施条例 Art 21)."""
     tender = get_for_update(tender.pk)
-    if not permissions.can_manage(actor, tender):
-        raise PermissionDenied(_("您无权为此招标项目发布澄清或修改。"))
+    permissions.require_manage(actor, tender, _("您无权为此招标项目发布澄清或修改。"))
     now = clock.now()
     phase = tender.phase(now)
     if phase != Phase.OPEN_FOR_BIDS:

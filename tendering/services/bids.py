@@ -398,23 +398,16 @@ def own_bid(user: User, bid_public_id: uuid.UUID | str) -> Bid:
     return ensure_receipt(_own_bid(user, bid_public_id))
 
 
-def bid_count(tender: Tender) -> int:
-    """What a tenderer sees before the opening: how many bids stand, not whose."""
+def bid_count(tender: Tender) -> int | None:
+    """How many bids stand, from the opening on; None before it (招标投标法 Art 22: not even the number)."""
+    if not permissions.bids_disclosed(tender, clock.now()):
+        return None
     return int(Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED).count())
 
 
-def bidders_visible(tender: Tender) -> bool:
-    """Before the opening only the number of bids is shown, unless the platform is configured otherwise."""
-    return settings.BID_IDENTITIES_VISIBLE_BEFORE_OPENING or tender.phase(clock.now()) not in (
-        Phase.DRAFT,
-        Phase.OPEN_FOR_BIDS,
-        Phase.CLOSED,
-    )
-
-
 def standing_bidders(tender: Tender) -> list[str] | None:
-    """Names of the organizations whose bids stand, or None while identities are hidden."""
-    if not bidders_visible(tender):
+    """Names of the organizations whose bids stand, from the opening on; None before it."""
+    if not permissions.bids_disclosed(tender, clock.now()):
         return None
     accepted = Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED).select_related("bidder").order_by("accepted_at")
     return [bid.bidder.name for bid in accepted]

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.errors import DomainError, InvalidInput, NotFound, PermissionDenied, WrongPhase
+from accounts.errors import DomainError, InvalidInput, NotFound, WrongPhase
 from accounts.models import User
 from archive.ledger import record
 from archive.storage import RetentionMode, get_object_store
@@ -108,8 +108,7 @@ def add_document(
     from tendering.services.tenders import get_for_update
 
     tender = get_for_update(tender.pk)
-    if not permissions.can_manage(actor, tender):
-        raise PermissionDenied(_("您无权为此招标项目上传文件。"))
+    permissions.require_manage(actor, tender, _("您无权为此招标项目上传文件。"))
     if tender.published_at is not None and amendment is None:
         raise WrongPhase(_("招标项目已发布，新文件只能随澄清或修改发布。"))
     clean, content_type = check_upload(name, size, _read_head(stream))
@@ -151,8 +150,7 @@ def withdraw_draft_document(actor: User, document: TenderDocument) -> None:
     from tendering.services.tenders import get_for_update
 
     tender = get_for_update(document.tender_id)
-    if not permissions.can_manage(actor, tender):
-        raise PermissionDenied(_("您无权删除此文件。"))
+    permissions.require_manage(actor, tender, _("您无权删除此文件。"))
     if tender.published_at is not None:
         raise WrongPhase(_("已发布的招标文件不能删除，只能通过澄清或修改更正。"))
     TenderDocument.objects.filter(pk=document.pk).update(withdrawn_at=clock.now())

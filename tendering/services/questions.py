@@ -47,8 +47,7 @@ def ask_question(user: User, tender: Tender, text: str) -> Question:
 def answer_question(actor: User, question: Question, text: str) -> Question:
     question = Question.objects.select_for_update().select_related("tender").get(pk=question.pk)
     tender = question.tender
-    if not permissions.can_manage(actor, tender):
-        raise PermissionDenied(_("只有本项目的招标人或代理机构可以答复。"))
+    permissions.require_manage(actor, tender, _("只有本项目的招标人或代理机构可以答复。"))
     if question.answered_at is not None:
         raise Conflict(_("此问题已答复；如需更正请发布澄清或修改。"), code="already_answered")
     now = clock.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import re
@@ -120,8 +121,10 @@ def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -
 def _resolve_parties(actor: User, data: TenderInput, errors: dict[str, list[str]]) -> tuple[Any, Any]:
     """The tenderer and agency of a new tender, from who the actor is.
 
-    Tenderer staff create for their own organization (optionally naming an agency);
-    agency staff create for a tenderer they name, with their agency attached.
+    Tenderer staff create for their own organization (optionally naming an agency,
+    which acts only once the tenderer entrusts it); agency staff create for a
+    tenderer they name, with their agency attached, only within that tenderer's
+    entrustment covering this tender's number (``no_entrustment`` otherwise).
     """
     from accounts.models import Organization
 
@@ -132,6 +135,8 @@ def _resolve_parties(actor: User, data: TenderInput, errors: dict[str, list[str]
         tenderer = Organization.objects.filter(pk=data.tenderer_id or 0, kind=OrganizationKind.TENDERER).first()
         if tenderer is None:
             errors.setdefault("tenderer_id", []).append(_("代理机构创建项目时必须选择委托的招标人。"))
+        elif not permissions.entrusted(tenderer.pk, org.pk, data.number, clock.now()):
+            raise permissions.no_entrustment(data.number)
         return tenderer, org
     agency = None
     if data.agency_id is not None:
@@ -179,13 +184,18 @@ def get_for_update(tender_id: int) -> Tender:
 @transaction.atomic
 def update_draft(actor: User, tender: Tender, data: TenderInput) -> Tender:
     tender = get_for_update(tender.pk)
-    if not permissions.can_manage(actor, tender):
-        raise PermissionDenied(_("您无权修改此招标项目。"))
+    permissions.require_manage(actor, tender, _("您无权修改此招标项目。"))
     if tender.published_at is not None:
         raise WrongPhase(_("招标项目已发布，只能通过澄清或修改变更。"))
     errors = _validate(data, clock.now(), existing=tender)
     if errors:
         raise InvalidInput(errors)
+    # A tender-scoped entrustment names the number: the agency cannot rename its way out of it.
+    if data.number != tender.number:
+        renamed = copy.copy(tender)
+        renamed.number = data.number
+        if not permissions.can_manage(actor, renamed):
+            raise permissions.no_entrustment(data.number)
     _write(tender, data)
     record(tender.case, "tendering.tender.draft_updated", {"tender_id": tender.pk, "number": tender.number}, actor)
     return tender
@@ -228,8 +238,7 @@ def publication_record(tender: Tender) -> dict[str, Any]:
 def publish(actor: User, tender: Tender) -> Tender:
     """Publish a draft (发布招标公告): it becomes public and open for bids."""
     tender = get_for_update(tender.pk)
-    if not permissions.can_manage(actor, tender):
-        raise PermissionDenied(_("您无权发布此招标项目。"))
+    permissions.require_manage(actor, tender, _("您无权发布此招标项目。"))
     now = clock.now()
     if tender.published_at is not None:
         raise WrongPhase(_("此招标项目已于 %(when)s 发布，不能重复发布。") % {"when": clock.local_text(tender.published_at)}, code="already_published")
@@ -272,8 +281,7 @@ def publish(actor: User, tender: Tender) -> Tender:
 
 def _transition(actor: User, tender: Tender, expected: Phase, field: str, action: str) -> Tender:
     tender = get_for_update(tender.pk)
-    if not permissions.can_manage(actor, tender):
-        raise PermissionDenied(_("您无权操作此招标项目。"))
+    permissions.require_manage(actor, tender, _("您无权操作此招标项目。"))
     phase = tender.phase(clock.now())
     if phase != expected:
         raise WrongPhase(

@@ -1,6 +1,7 @@
 """The bid API over HTTP, as the bidder's client and the browser use it."""
 
 import base64
+import datetime as dt
 import json
 
 from django.test import Client
@@ -80,17 +81,22 @@ def test_a_bid_goes_through_the_api_and_its_receipt_verifies(personas, published
     assert client.get("/api/bids", **bearer(personas.bidder_b)).json() == []
 
 
-def test_tenderers_see_how_many_bids_not_whose(personas, published_tender, bidder_a_keys, tmp_path):
+def test_the_bid_count_is_hidden_before_the_opening_time_and_refused_to_bidders(personas, published_tender, bidder_a_keys, tmp_path):
     from tests.bids.conftest import submit
 
     submit(personas.bidder_a, published_tender, seal(published_tender, bidder_a_keys, tmp_path))
     client = Client()
     url = f"/api/tenders/{published_tender.public_id}/bids/count"
-    counted = client.get(url, **bearer(personas.tenderer))
-    assert counted.json() == {"tender_id": str(published_tender.public_id), "accepted_bids": 1, "bidders": None}
-    assert personas.bidder_org_a.name not in counted.content.decode()
-    assert client.get(url, **bearer(personas.regulator)).status_code == 200
     assert client.get(url, **bearer(personas.bidder_b)).status_code == 403
+    counted = client.get(url, **bearer(personas.tenderer))
+    assert counted.json() == {
+        "tender_id": str(published_tender.public_id),
+        "disclosed_from": published_tender.opening_time.isoformat().replace("+00:00", "Z"),
+        "accepted_bids": None,
+        "bidders": None,
+    }
+    assert personas.bidder_org_a.name not in counted.content.decode()
+    assert client.get(url, **bearer(personas.regulator)).json()["accepted_bids"] is None
 
 
 def test_the_trust_anchors_are_public_and_verify_a_receipt(personas, published_tender, bidder_a_keys, tmp_path):
@@ -103,8 +109,8 @@ def test_the_trust_anchors_are_public_and_verify_a_receipt(personas, published_t
     assert verify_receipt(bytes(bid.receipt), anchors).ok
 
 
-def test_bidders_are_named_from_the_opening_or_when_the_platform_is_configured_so(
-    personas, published_tender, bidder_a_keys, tmp_path, frozen_clock, settings
+def test_the_number_and_the_names_of_the_bidders_appear_at_the_opening_time(
+    personas, published_tender, bidder_a_keys, tmp_path, frozen_clock
 ):
     from tests.bids.conftest import submit
 
@@ -112,14 +118,14 @@ def test_bidders_are_named_from_the_opening_or_when_the_platform_is_configured_s
     client = Client()
     url = f"/api/tenders/{published_tender.public_id}/bids/count"
     auth = bearer(personas.tenderer)
-    settings.BID_IDENTITIES_VISIBLE_BEFORE_OPENING = True
-    assert client.get(url, **auth).json()["bidders"] == [personas.bidder_org_a.name]
-    settings.BID_IDENTITIES_VISIBLE_BEFORE_OPENING = False
-    frozen_clock.set(published_tender.bid_deadline)  # the opening time: identities are revealed
-    assert client.get(url, **auth).json()["bidders"] == [personas.bidder_org_a.name]
+    frozen_clock.set(published_tender.opening_time - dt.timedelta(microseconds=1))
+    assert client.get(url, **auth).json()["accepted_bids"] is None
+    frozen_clock.set(published_tender.opening_time)
+    shown = client.get(url, **auth).json()
+    assert (shown["accepted_bids"], shown["bidders"]) == (1, [personas.bidder_org_a.name])
 
 
-def test_the_tenderers_list_shows_how_many_bids_stand_but_not_whose(personas, published_tender, bidder_a_keys, tmp_path):
+def test_the_tenderers_list_shows_neither_how_many_bids_stand_nor_whose_before_the_opening(personas, published_tender, bidder_a_keys, tmp_path):
     from django.urls import reverse
 
     from tests.bids.conftest import submit
@@ -129,7 +135,7 @@ def test_the_tenderers_list_shows_how_many_bids_stand_but_not_whose(personas, pu
     client = Client()
     client.login(username="tenderer", password=PASSWORD)
     page = client.get(reverse("frontend:my-tenders")).content.decode()
-    assert '<td class="num">1</td>' in page
+    assert "开标后公布" in page
     assert personas.bidder_org_a.name not in page
 
 
