@@ -14,6 +14,7 @@ from pydantic import Field
 
 from accounts import services
 from accounts.errors import NotFound, PermissionDenied
+from accounts.login_throttle import password_sign_in_succeeded
 from accounts.models import PublicKey
 from config.api_auth import AUTHENTICATED, actor, bearer
 
@@ -25,7 +26,12 @@ class PasswordAuth(HttpBasicAuth):
 
     def authenticate(self, request: HttpRequest, username: str, password: str) -> Any:
         user = authenticate(request, username=username, password=password)
-        return user if user is not None and user.is_active else None
+        # Throttled with the pages' sign-ins (accounts/login_throttle.py): a locked-out
+        # pair gets None here and AxesMiddleware answers 429 login_locked.
+        if user is None or not user.is_active:
+            return None
+        password_sign_in_succeeded(request, user)
+        return user
 
 
 class TokenIn(Schema):

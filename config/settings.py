@@ -13,6 +13,9 @@ import datetime as dt
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE as CSP_NONCE
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -42,6 +45,8 @@ INSTALLED_APPS = [
     "channels",
     "django_tasks",
     "django_tasks_db",
+    "axes",
+    "csp",
     "config",
     "accounts",
     "archive",
@@ -52,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything renders: templates read request.csp_nonce.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -59,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for a lockout into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -147,18 +156,6 @@ DEVELOPMENT_PKI_DIR = VAR_DIR / "pki"
 # platform may hold it: released keys, custodians' parts, the evaluation copies'
 # keys (archive/vault.py). The embedded default generates one in DEVELOPMENT_PKI_DIR.
 PLATFORM_DATA_KEY_FILE = env_str("PLATFORM_DATA_KEY_FILE", "")
-
-# --- Time-stamping (RFC 3161) -------------------------------------------------
-# Receipts and ledger checkpoints are time-stamped (archive/timestamps.py,
-# docs/receipts.md). An empty URL means the in-process development TSA, whose
-# certificate the development CA issues under DEVELOPMENT_PKI_DIR (etender.E009
-# refuses that in production). A real TSA needs the certificate(s) its tokens
-# are checked against: its own certificate or the CA that issued it.
-TIMESTAMP_AUTHORITY_URL = env_str("TIMESTAMP_AUTHORITY_URL", "")
-TIMESTAMP_AUTHORITY_CERTIFICATE_FILE = env_str("TIMESTAMP_AUTHORITY_CERTIFICATE_FILE", "")
-TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS = env_int("TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
-if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_URL.startswith(("http://", "https://")):
-    raise ImproperlyConfigured("TIMESTAMP_AUTHORITY_URL must be an http:// or https:// URL.")
 # Data keys retired by a rotation (comma-separated files): they only open what
 # they sealed, until `manage.py reseal_data_key` has sealed it all under the key
 # in PLATFORM_DATA_KEY_FILE (docs/operations.md, "Rotating the data key").
@@ -172,6 +169,18 @@ KEY_CA_CERTIFICATES_FILE = env_str("KEY_CA_CERTIFICATES_FILE", "")
 # every key at registration (etender.E020 refuses it in production).
 DEMO_KEY_CA_ENABLED = env_bool("DEMO_KEY_CA_ENABLED", ETENDER_ENV in {"development", "test"})
 DEMO_KEY_CA_DIR = Path(env_str("DEMO_KEY_CA_DIR", str(VAR_DIR / "demo-ca")))
+
+# --- Time-stamping (RFC 3161) -------------------------------------------------
+# Receipts and ledger checkpoints are time-stamped (archive/timestamps.py,
+# docs/receipts.md). An empty URL means the in-process development TSA, whose
+# certificate the development CA issues under DEVELOPMENT_PKI_DIR (etender.E009
+# refuses that in production). A real TSA needs the certificate(s) its tokens
+# are checked against: its own certificate or the CA that issued it.
+TIMESTAMP_AUTHORITY_URL = env_str("TIMESTAMP_AUTHORITY_URL", "")
+TIMESTAMP_AUTHORITY_CERTIFICATE_FILE = env_str("TIMESTAMP_AUTHORITY_CERTIFICATE_FILE", "")
+TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS = env_int("TIMESTAMP_AUTHORITY_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
+if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("TIMESTAMP_AUTHORITY_URL must be an http:// or https:// URL.")
 if TIMESTAMP_AUTHORITY_URL and not TIMESTAMP_AUTHORITY_CERTIFICATE_FILE:
     raise ImproperlyConfigured(
         "TIMESTAMP_AUTHORITY_URL is set: TIMESTAMP_AUTHORITY_CERTIFICATE_FILE must name the certificate(s) "
@@ -260,6 +269,24 @@ LOGIN_URL = "frontend:login"
 LOGIN_REDIRECT_URL = "frontend:dashboard"
 LOGOUT_REDIRECT_URL = "frontend:tender-list"
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90, minimum=1)
+# Login throttling and lockout (django-axes, accounts/login_throttle.py): after
+# LOGIN_FAILURE_LIMIT failed sign-ins of one username from one address within
+# LOGIN_LOCKOUT_MINUTES, that pair is refused, the right password included, until
+# the minutes have passed since the last failure or an administrator unlocks it.
+# Per username and address together: a lock by username alone would let anyone
+# lock a bidder out before a deadline; nginx's limit_req slows guessing across names.
+AUTHENTICATION_BACKENDS = [
+    "accounts.login_throttle.TestClientTolerantBackend" if ETENDER_ENV == "test" else "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=3, maximum=100)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The retry time a locked-out user is told stays true: failures during the lockout do not move it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
 
 # --- Internationalisation -----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -283,6 +310,29 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+# Content-Security-Policy (django-csp) on every response, one strict policy for
+# all pages: the bid page and the keys page hold private keys and the sealing
+# code, so nothing but the platform's own scripts may run there. No inline
+# script or style, no eval: each <script> carries the request's nonce and loads
+# a static file; page data travels in json_script blocks (not executed).
+# 'wasm-unsafe-eval' lets hash-wasm compile its WebAssembly SHA-256 and allows
+# no JavaScript eval; the sealing and hashing workers are same-origin files.
+# connect-src 'self' covers the API and the hall's WebSocket (ws/wss, same host).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_NONE],
+        "script-src": [CSP_SELF, CSP_NONCE, "'wasm-unsafe-eval'"],
+        "worker-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "style-src": [CSP_SELF],
+        "img-src": [CSP_SELF, "data:"],
+        "font-src": [CSP_SELF],
+        "form-action": [CSP_SELF],
+        "base-uri": [CSP_NONE],
+        "object-src": [CSP_NONE],
+        "frame-ancestors": [CSP_NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,
@@ -292,24 +342,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-# Login throttling and lockout (django-axes, accounts/login_throttle.py): after
-# LOGIN_FAILURE_LIMIT failed sign-ins of one username from one address within
-# LOGIN_LOCKOUT_MINUTES, that pair is refused, the right password included, until
-# the minutes have passed since the last failure or an administrator unlocks it.
-# Per username and address together: a lock by username alone would let anyone
-# lock a bidder out before a deadline; nginx's limit_req slows guessing across names.
-AUTHENTICATION_BACKENDS = [
-    "accounts.login_throttle.TestClientTolerantBackend" if ETENDER_ENV == "test" else "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=3, maximum=100)
-AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1, maximum=7 * 24 * 60))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-# The retry time a locked-out user is told stays true: failures during the lockout do not move it.
-AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.lockout_response"
-AXES_HTTP_RESPONSE_CODE = 429
 
 if ETENDER_ENV == "test":
     # Test personas are created per test; the production hasher would dominate the run.
