@@ -12,10 +12,16 @@ Ids are stable (they are named in docs/operations.md and in tests):
 - etender.E008  the configured platform key or certificate cannot be used (any environment)
 - etender.E009  development time-stamping authority in production
 - etender.E010  generated development data key in production, or a configured data key that cannot be used
+- etender.E011  a key, certificate or data key file under the development PKI folder, the var folder, the
+                object store's folder or the SQLite database's folder, in production
+- etender.E012  the object store's default credentials (minioadmin) in production, over plain HTTP or not
+- etender.E013  demo users (load_demo) with their printed passwords in the production database
+- etender.E014  the demo's private keys (var/demo-keys) on a production machine
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -71,10 +77,10 @@ def timestamp_authority(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
 @register(Tags.security)
 def platform_data_key(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    """Production seals opened-bid secrets under its own data key; a configured key must load."""
+    """Production seals opened-bid secrets under its own data key; configured keys (current and retired) must load."""
     if settings.ETENDER_ENV == "production" and not settings.PLATFORM_DATA_KEY_FILE:
         return [Error("Opened bids' keys would be sealed under a generated development data key.", hint="Set PLATFORM_DATA_KEY_FILE to a file holding 32 random bytes in base64 (openssl rand -base64 32).", id="etender.E010")]
-    if not settings.PLATFORM_DATA_KEY_FILE:
+    if not (settings.PLATFORM_DATA_KEY_FILE or settings.PLATFORM_DATA_KEY_RETIRED_FILES):
         return []
     from django.core.exceptions import ImproperlyConfigured
 
@@ -84,5 +90,95 @@ def platform_data_key(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     try:
         data_key()
     except ImproperlyConfigured as exc:
-        return [Error(f"The platform data key cannot be used: {exc}", hint="Check PLATFORM_DATA_KEY_FILE.", id="etender.E010")]
+        return [Error(f"The platform data key cannot be used: {exc}", hint="Check PLATFORM_DATA_KEY_FILE and PLATFORM_DATA_KEY_RETIRED_FILES.", id="etender.E010")]
     return []
+
+
+# Settings naming files that hold the platform's keys, certificates or data keys.
+KEY_FILE_SETTINGS = (
+    "PLATFORM_SIGNING_KEY_FILE",
+    "PLATFORM_CERTIFICATE_FILE",
+    "PLATFORM_CA_CERTIFICATE_FILE",
+    "PLATFORM_DATA_KEY_FILE",
+    "TIMESTAMP_AUTHORITY_CERTIFICATE_FILE",
+)
+# The object store's out-of-the-box credentials (MinIO's root user and password).
+DEFAULT_S3_CREDENTIALS = frozenset({"minioadmin"})
+DEMO_KEYS_FOLDER = "demo-keys"
+
+
+def _configured_key_files() -> list[tuple[str, Path]]:
+    files = [(name, Path(value)) for name in KEY_FILE_SETTINGS if (value := getattr(settings, name, ""))]
+    files += [("PLATFORM_DATA_KEY_RETIRED_FILES", Path(value)) for value in settings.PLATFORM_DATA_KEY_RETIRED_FILES]
+    return files
+
+
+def _folders_beside_the_data() -> list[tuple[str, Path]]:
+    """Where a key must not lie: what a backup of the database or of the object store, or the var folder, carries."""
+    folders = [
+        ("the development PKI folder (DEVELOPMENT_PKI_DIR)", Path(settings.DEVELOPMENT_PKI_DIR)),
+        ("the var folder (ETENDER_VAR_DIR)", Path(settings.VAR_DIR)),
+        ("the filesystem object store (OBJECT_STORE_ROOT)", Path(settings.OBJECT_STORE_ROOT)),
+    ]
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and str(database.get("NAME", "")) not in {"", ":memory:"}:
+        folders.append(("the SQLite database's folder", Path(database["NAME"]).parent))
+    return folders
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+@register(Tags.security, deploy=False)
+def key_files_apart_from_the_data(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """A key beside the data it protects ends up in the same backup: the backup alone would open the bids' secrets."""
+    if settings.ETENDER_ENV != "production":
+        return []
+    errors = []
+    for name, path in _configured_key_files():
+        for label, folder in _folders_beside_the_data():
+            if _is_within(path, folder):
+                errors.append(Error(f"{name}={path} lies under {label}.", hint="Keep keys and certificates in a secrets folder of their own (/run/secrets), outside the database's and the object store's backups.", id="etender.E011"))
+                break
+    return errors
+
+
+@register(Tags.security, deploy=False)
+def object_store_credentials(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """MinIO's out-of-the-box root credentials are public; over S3_SECURE=0 they also travel in the clear."""
+    if settings.ETENDER_ENV != "production" or not settings.S3_ENDPOINT:
+        return []
+    if settings.S3_ACCESS_KEY in DEFAULT_S3_CREDENTIALS or settings.S3_SECRET_KEY in DEFAULT_S3_CREDENTIALS:
+        transport = "over plain HTTP (S3_SECURE=0)" if not settings.S3_SECURE else "over TLS"
+        return [Error(f"The object store is reached with its default credentials (minioadmin), {transport}.", hint="Give the platform a user of its own with a random secret (deploy/minio-init.sh does) and set S3_ACCESS_KEY_FILE and S3_SECRET_KEY_FILE.", id="etender.E012")]
+    return []
+
+
+@register(Tags.security, deploy=False)
+def no_demo_data(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The demo's users sign in with passwords printed by `make run`, and its private keys lie in var/demo-keys."""
+    if settings.ETENDER_ENV != "production":
+        return []
+    errors = []
+    demo_users = _demo_users_with_their_passwords()
+    if demo_users:
+        errors.append(Error(f"The database holds demo users with their printed passwords: {', '.join(demo_users)}.", hint="This database was loaded with `manage.py load_demo`: deactivate or delete these users (or start from an empty database).", id="etender.E013"))
+    keys = Path(settings.VAR_DIR) / DEMO_KEYS_FOLDER
+    if keys.exists():
+        errors.append(Error(f"The demo's private keys are on this machine: {keys}.", hint="Delete the folder: load_demo wrote it for development.", id="etender.E014"))
+    return errors
+
+
+def _demo_users_with_their_passwords() -> list[str]:
+    """Demo usernames that still sign in with the demo's password (a database not yet migrated has none)."""
+    from django.contrib.auth import get_user_model
+    from django.db import DatabaseError
+
+    from frontend.demo import USERS, demo_password
+
+    try:
+        users = list(get_user_model().objects.filter(username__in=[u.username for u in USERS], is_active=True))
+    except DatabaseError:
+        return []
+    return sorted(user.username for user in users if user.check_password(demo_password(user.username)))

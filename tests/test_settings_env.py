@@ -261,7 +261,7 @@ def test_the_errors_carry_a_hint(production: Any) -> None:
     assert error.hint == "Unset DEBUG or set DEBUG=0."
 
 
-def test_the_check_is_registered_with_django(production: Any) -> None:
+def test_the_check_is_registered_with_django(production: Any, db: Any) -> None:
     production.S3_ENDPOINT = ""
     assert "etender.E005" in error_ids(run_checks(tags=[Tags.security]))
 
@@ -292,3 +292,137 @@ def test_unusable_platform_key_files_are_refused_at_start_up(tmp_path: Path, set
     settings.PLATFORM_SIGNING_KEY_FILE = ""
     settings.PLATFORM_CERTIFICATE_FILE = ""
     assert platform_signing_identity() == []
+
+
+# --- config/checks.py: keys apart from the data, the store's credentials, no demo ---------------------------
+
+KEY_SETTINGS = [
+    "PLATFORM_SIGNING_KEY_FILE",
+    "PLATFORM_CERTIFICATE_FILE",
+    "PLATFORM_CA_CERTIFICATE_FILE",
+    "PLATFORM_DATA_KEY_FILE",
+    "TIMESTAMP_AUTHORITY_CERTIFICATE_FILE",
+]
+
+
+def _under_the_pki(settings: Any) -> Path:
+    return Path(settings.DEVELOPMENT_PKI_DIR) / "key.pem"
+
+
+def _under_var(settings: Any) -> Path:
+    return Path(settings.VAR_DIR) / "secrets" / "key.pem"
+
+
+def _under_the_object_store(settings: Any) -> Path:
+    return Path(settings.OBJECT_STORE_ROOT) / "key.pem"
+
+
+def _climbing_back_into_var(settings: Any) -> Path:
+    return Path("/run/secrets/../..") / Path(settings.VAR_DIR).resolve().relative_to("/") / "key.pem"
+
+
+FORBIDDEN_PLACES = [
+    ("development PKI", _under_the_pki),
+    ("var folder", _under_var),
+    ("object store", _under_the_object_store),
+    ("var folder through ..", _climbing_back_into_var),
+]
+
+
+@pytest.mark.parametrize("name", KEY_SETTINGS)
+@pytest.mark.parametrize(("place", "where"), FORBIDDEN_PLACES, ids=[p for p, _ in FORBIDDEN_PLACES])
+def test_production_refuses_a_key_file_beside_the_data(production: Any, name: str, place: str, where: Callable[[Any], Path]) -> None:
+    from config.checks import key_files_apart_from_the_data
+
+    assert key_files_apart_from_the_data() == []
+    setattr(production, name, str(where(production)))
+    [error] = key_files_apart_from_the_data()
+    assert error.id == "etender.E011"
+    assert error.msg.startswith(f"{name}=")
+
+
+def test_production_refuses_a_key_beside_the_sqlite_database(production: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from config.checks import key_files_apart_from_the_data
+
+    set_database_engine(monkeypatch, "django.db.backends.sqlite3")
+    monkeypatch.setitem(django_settings.DATABASES["default"], "NAME", str(tmp_path / "db" / "etender.sqlite3"))
+    production.PLATFORM_DATA_KEY_FILE = str(tmp_path / "db" / "data.key")
+    assert [e.id for e in key_files_apart_from_the_data()] == ["etender.E011"]
+    production.PLATFORM_DATA_KEY_FILE = str(tmp_path / "secrets" / "data.key")
+    assert key_files_apart_from_the_data() == []
+
+
+def test_production_refuses_a_retired_data_key_beside_the_data(production: Any) -> None:
+    from config.checks import key_files_apart_from_the_data
+
+    production.PLATFORM_DATA_KEY_RETIRED_FILES = ["/run/secrets/old_data_key", str(_under_var(production))]
+    [error] = key_files_apart_from_the_data()
+    assert error.id == "etender.E011" and error.msg.startswith("PLATFORM_DATA_KEY_RETIRED_FILES=")
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["S3_SECURE=0", "S3_SECURE=1"])
+@pytest.mark.parametrize(("access", "secret"), [("minioadmin", "minioadmin"), ("etender-app", "minioadmin"), ("minioadmin", "f" * 40)])
+def test_production_refuses_the_object_stores_default_credentials(production: Any, secure: bool, access: str, secret: str) -> None:
+    from config.checks import object_store_credentials
+
+    production.S3_SECURE, production.S3_ACCESS_KEY, production.S3_SECRET_KEY = secure, access, secret
+    [error] = object_store_credentials()
+    assert error.id == "etender.E012"
+    assert ("plain HTTP" in error.msg) is (not secure)
+
+
+def test_the_object_stores_own_credentials_pass_even_without_tls(production: Any, settings: Any) -> None:
+    from config.checks import object_store_credentials
+
+    production.S3_SECURE, production.S3_ACCESS_KEY, production.S3_SECRET_KEY = False, "etender-app", "f" * 40
+    assert object_store_credentials() == []
+    settings.ETENDER_ENV = "development"
+    settings.S3_ACCESS_KEY = settings.S3_SECRET_KEY = "minioadmin"
+    assert object_store_credentials() == []
+
+
+def test_production_refuses_demo_users_that_keep_their_printed_passwords(production: Any, db: Any) -> None:
+    from accounts.models import User
+    from config.checks import no_demo_data
+    from frontend.demo import demo_password
+
+    assert no_demo_data() == []
+    User.objects.create_user(username="bidder1", password="Someone-Elses-Password-2026")
+    assert no_demo_data() == []  # a real user who happens to have a demo name
+    User.objects.create_user(username="tenderer", password=demo_password("tenderer"))
+    User.objects.create_user(username="custodian2", password=demo_password("custodian2"), is_active=False)
+    [error] = no_demo_data()
+    assert error.id == "etender.E013" and "tenderer" in error.msg and "custodian2" not in error.msg
+
+
+def test_production_refuses_the_demos_private_keys_on_the_machine(production: Any, db: Any, tmp_path: Path) -> None:
+    from config.checks import no_demo_data
+
+    production.VAR_DIR = tmp_path / "var"
+    assert no_demo_data() == []
+    (tmp_path / "var" / "demo-keys").mkdir(parents=True)
+    assert [e.id for e in no_demo_data()] == ["etender.E014"]
+
+
+def test_load_demo_refuses_to_run_in_production_and_creates_nothing(production: Any, db: Any, tmp_path: Path) -> None:
+    from django.core.management import CommandError, call_command
+
+    from accounts.models import Organization, User
+
+    production.VAR_DIR = tmp_path / "var"
+    with pytest.raises(CommandError, match="ETENDER_ENV=production"):
+        call_command("load_demo")
+    assert not User.objects.exists() and not Organization.objects.exists()
+    assert not (tmp_path / "var" / "demo-keys").exists()
+
+
+def test_outside_production_the_demo_and_keys_beside_the_data_are_allowed(settings: Any, db: Any) -> None:
+    from accounts.models import User
+    from config.checks import key_files_apart_from_the_data, no_demo_data
+    from frontend.demo import demo_password
+
+    settings.ETENDER_ENV = "development"
+    settings.PLATFORM_DATA_KEY_FILE = str(Path(settings.DEVELOPMENT_PKI_DIR) / "data.key")
+    User.objects.create_user(username="tenderer", password=demo_password("tenderer"))
+    assert key_files_apart_from_the_data() == []
+    assert no_demo_data() == []

@@ -1,6 +1,7 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from frontend.demo import load_demo
 
@@ -9,6 +10,10 @@ class Command(BaseCommand):
     help = "Load the demo organizations, users, keys and a published tender (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Demo users sign in with printed passwords and their private keys lie in var/demo-keys:
+        # never on a production database (etender.E013 and E014 refuse one that has them).
+        if settings.ETENDER_ENV == "production":
+            raise CommandError("load_demo refuses to run with ETENDER_ENV=production: its users' passwords are public.")
         rows = load_demo()
         self.stdout.write(self.style.SUCCESS("Demo users (username / password / roles):"))
         for username, password, roles in rows:
