@@ -355,6 +355,48 @@ def test_document_uploads_fall_under_nginx_large_body_location(template: str) ->
     assert re.search(TENDER_LOCATION, path), f"{path} would be refused above 17m by nginx"
 
 
+def _zone(text: str, name: str) -> tuple[str, float]:
+    """The key and the rate (requests per second) of limit_req_zone `name`."""
+    match = re.search(rf"limit_req_zone\s+(\S+)\s+zone={name}:\w+\s+rate=(\d+)r/([sm]);", text)
+    assert match, f"nginx.conf has no limit_req_zone {name}"
+    return match.group(1), int(match.group(2)) / (60 if match.group(3) == "m" else 1)
+
+
+def _limit(block: str) -> str | None:
+    match = re.search(r"limit_req\s+zone=(\w+)\s+burst=\d+(?:\s+nodelay)?;", block)
+    return match.group(1) if match else None
+
+
+SIGN_IN_PATHS = ["/login/", "/admin/login/", "/api/accounts/tokens"]
+
+
+def test_nginx_slows_sign_ins_per_client_address() -> None:
+    text = nginx_conf()
+    key, rate = _zone(text, "sign_in")
+    assert key == "$binary_remote_addr"  # the address nginx sees, not a header a client could set
+    assert rate <= 1, "more than one sign-in a second from one address"
+    assert re.search(r"limit_req_status\s+429;", text)
+    for path in SIGN_IN_PATHS:
+        resolve(path)  # raises Resolver404 if the app moved it: then update nginx.conf and this list
+        assert _limit(nginx_block(text, f"location = {path} ")) == "sign_in", path
+
+
+def test_nginx_limits_api_writes_but_not_reads() -> None:
+    text = nginx_conf()
+    key, rate = _zone(text, "api_writes")
+    mapping = nginx_block(text, f"map $request_method {key}")
+    for method in ("GET", "HEAD", "OPTIONS"):
+        assert re.search(rf'^\s*{method}\s+"";', mapping, re.MULTILINE), f"{method} requests would be limited"
+    assert re.search(r"default\s+\$binary_remote_addr;", mapping)
+    assert rate >= 10, "a bid's parts uploaded back to back would be refused"
+    # Every location that reaches the API: the tenders' (a regex) and the rest of /api/ (a plain
+    # prefix, not ^~, so that the regex still wins for /api/tenders/ and keeps its body limit).
+    assert _limit(nginx_block(text, f"location ~ {TENDER_LOCATION} ")) == "api_writes"
+    assert _limit(nginx_block(text, "location /api/ ")) == "api_writes"
+    assert "location ^~ /api/" not in text
+    assert all(_limit(block) is None for block in nginx_blocks(text, "location / "))  # pages are not limited
+
+
 # --- Procfile and Dockerfile --------------------------------------------------------
 
 
