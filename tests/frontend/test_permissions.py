@@ -80,12 +80,22 @@ def test_anonymous_visitors_are_sent_to_sign_in_for_management_pages(client, pub
     assert client.post(url("frontend:tender-publish", published_tender)).status_code == 302
 
 
-def test_the_staff_of_another_tenderer_cannot_manage_the_tender(personas, draft_tender):
-    # The agency is not attached to this draft: for it, the draft does not exist.
+@pytest.mark.parametrize("outsider", ["other_tenderer", "other_agent"])
+def test_the_staff_of_another_tenderer_or_agency_cannot_manage_the_tender(personas, draft_tender, outsider):
+    # For them the draft does not exist (every manage action: tests/tendering/test_other_organizations_manage_nothing.py).
+    page = signed_in(getattr(personas, outsider))
+    before = Tender.objects.values().get(pk=draft_tender.pk)
+    assert page.get(url("frontend:tender-edit", draft_tender)).status_code == 404
+    assert page.post(url("frontend:tender-publish", draft_tender)).status_code == 404
+    assert Tender.objects.values().get(pk=draft_tender.pk) == before
+
+
+def test_an_agency_not_attached_to_the_draft_cannot_manage_it(personas, draft_tender):
     agent = signed_in(personas.agent)
+    before = Tender.objects.values().get(pk=draft_tender.pk)
     assert agent.get(url("frontend:tender-edit", draft_tender)).status_code == 404
     assert agent.post(url("frontend:tender-publish", draft_tender)).status_code == 404
-    assert Tender.objects.get(pk=draft_tender.pk).published_at is None
+    assert Tender.objects.values().get(pk=draft_tender.pk) == before
 
 
 def test_a_regulator_cannot_publish_or_edit_a_draft(personas, draft_tender, frozen_clock):
@@ -118,7 +128,7 @@ def test_the_tenderer_sees_the_change_buttons_of_its_draft(personas, draft_tende
 
 
 def test_a_user_cannot_revoke_someone_elses_key(personas):
-    key = personas.custodians[0].public_keys.get()
+    key = personas.custodians[0].public_keys.get(purpose="encryption")
     response = signed_in(personas.custodians[1]).post(reverse("frontend:key-revoke", args=[key.pk]))
     assert response.status_code == 403
     key.refresh_from_db()
