@@ -140,6 +140,15 @@ class PublicKey(models.Model):
     label = models.CharField(_("备注"), max_length=100, blank=True)
     registered_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The proof of possession it was registered with (docs/custody.md §A): the
+    # statement the platform issued and the owner's answer (a signing key's DER
+    # signature over the statement, which anyone can re-check; an encryption key's
+    # opened secret, worthless once used). Empty for keys registered before proofs.
+    proof_statement = models.BinaryField(default=b"", blank=True)
+    proof = models.BinaryField(default=b"", blank=True)
+    # An X.509 certificate (DER) of the trading centre's CA for exactly this key
+    # (docs/custody.md §B); what clients trust, not the platform's word.
+    certificate_der = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["-registered_at"]
@@ -163,6 +172,33 @@ class PublicKey(models.Model):
 
         key = serialization.load_der_public_key(bytes(self.spki_der))
         return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+class KeyChallenge(models.Model):
+    """A one-time challenge for registering one key (proof of possession, docs/custody.md §A).
+
+    Bound to the user, the purpose and the key's fingerprint; single use; short-lived.
+    Only hashes of what answers it are kept: the challenge id's, and for an encryption
+    key the sealed secret's, so a copy of the database answers nothing.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="key_challenges")
+    purpose = models.CharField(max_length=20, choices=KeyPurpose.choices)
+    fingerprint = models.CharField(max_length=64)
+    challenge_hash = models.CharField(max_length=64, unique=True)
+    statement = models.BinaryField()
+    secret_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("密钥登记挑战")
+        verbose_name_plural = _("密钥登记挑战")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.purpose} {self.fingerprint[:16]}"
 
 
 class ApiToken(models.Model):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 from django.dispatch import receiver
 
-from accounts.signals import public_key_registered, public_key_revoked
+from accounts.signals import public_key_certified, public_key_registered, public_key_revoked
 from archive.ledger import record
 
 
@@ -28,6 +29,24 @@ def record_key_registration(sender: Any, key: Any, actor: Any, **kwargs: Any) ->
             "algorithm": key.algorithm,
             "fingerprint": key.fingerprint,
             "spki_der_b64": base64.b64encode(bytes(key.spki_der)).decode(),
+            # The proof of possession: anyone can re-check a signing key's signature offline.
+            "proof_statement_b64": base64.b64encode(bytes(key.proof_statement)).decode(),
+            "proof_b64": base64.b64encode(bytes(key.proof)).decode() if key.purpose == "signing" else "",
+            "certificate_sha256": hashlib.sha256(bytes(key.certificate_der)).hexdigest() if key.certificate_der else "",
+        },
+        actor,
+    )
+
+
+@receiver(public_key_certified)
+def record_key_certificate(sender: Any, key: Any, actor: Any, **kwargs: Any) -> None:
+    record(
+        _key_case(key),
+        "accounts.key.certified",
+        {
+            "key_id": key.pk,
+            "fingerprint": key.fingerprint,
+            "certificate_der_b64": base64.b64encode(bytes(key.certificate_der)).decode(),
         },
         actor,
     )

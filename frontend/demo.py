@@ -16,12 +16,13 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts import credit_code
-from accounts import services as account_services
 from accounts.models import KeyPurpose, Organization, OrganizationKind, PublicKey, Role, RoleGrant, User
+from accounts.own_device import register_own_key, spki_der
 from archive.ledger import make_checkpoint
 from archive.signing import platform_signer
 from config import clock
-from tendering.models import Entrustment, EvaluationMethod, ProcedureType, Tender
+from tendering.models import Entrustment, EvaluationMethod, ProcedureType, Tender, TenderCustodian
+from tendering.own_device import confirm_custody_as
 from tendering.services import documents, entrustments, tenders
 
 DEMO_TENDER_NUMBER = "RJ-2026-GC-001"
@@ -134,10 +135,12 @@ def load_demo(out: io.TextIOBase | None = None) -> list[tuple[str, str, str]]:
             private = _write_private_key(key_dir, spec.username, purpose)
             der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             if not PublicKey.objects.filter(fingerprint=PublicKey.fingerprint_of(der)).exists():
-                account_services.register_public_key(user, purpose, der, label="demo")
+                # As the user's own device would: answer the platform's challenge with the private key.
+                register_own_key(user, purpose, private, label="demo")
     _demo_entrustment()
     if not Tender.objects.filter(number=DEMO_TENDER_NUMBER).exists():
         _demo_tender()
+    _demo_custody(key_dir)
     # The development PKI is generated on first run; the checkpoint signs what the demo recorded.
     platform_signer()
     make_checkpoint()
@@ -154,6 +157,22 @@ def _demo_entrustment() -> None:
     )
     if not live.exists():
         entrustments.grant(tenderer, agency.pk, valid_from=now, valid_until=now + dt.timedelta(days=365))
+
+
+def _demo_custody(key_dir: Path) -> None:
+    """The demo custodians confirm, with their demo signing keys, every slot still open of theirs, so the demo tender takes bids."""
+    slots = TenderCustodian.objects.filter(
+        user__username__in=[s.username for s in USERS if Role.CUSTODIAN in s.roles],
+        custody_confirmed_at__isnull=True,
+        tender__published_at__isnull=False,
+        tender__bid_deadline__gt=clock.now(),
+    ).select_related("user", "tender", "public_key")
+    for slot in slots:
+        signing = _write_private_key(key_dir, slot.user.username, KeyPurpose.SIGNING)
+        encryption = _write_private_key(key_dir, slot.user.username, KeyPurpose.ENCRYPTION)
+        if slot.public_key is None or slot.public_key.fingerprint != PublicKey.fingerprint_of(spki_der(encryption)):
+            continue  # the tender lists another key of this custodian (not the demo one): only its own device can confirm
+        confirm_custody_as(slot.user, slot.tender, signing, encryption)
 
 
 def _demo_tender() -> None:

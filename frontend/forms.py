@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import DomainError, InvalidInput
-from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, User
+from accounts.models import Organization, OrganizationKind, Role, User
 from frontend.timezone import PLATFORM_TZ
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender
 from tendering.services.entrustments import entrusting_tenderers
@@ -240,20 +240,6 @@ class QuestionForm(PageForm):
 
 class AnswerForm(PageForm):
     answer = forms.CharField(label=_("答复"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
-
-
-class PublicKeyForm(PageForm):
-    purpose = forms.ChoiceField(label=_("用途"), choices=KeyPurpose.choices)
-    label = forms.CharField(label=_("备注"), max_length=100, required=False)
-    public_key = forms.CharField(
-        label=_("公钥（PEM）"),
-        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
-        max_length=4000,
-        help_text=_("粘贴以 -----BEGIN PUBLIC KEY----- 开头的 P-256 公钥；私钥永远不要上传"),
-    )
-
-    # Service error code → the field it concerns.
-    CODE_FIELDS = {"invalid_purpose": "purpose", "invalid_label": "label"}
 
 
 class EntrustmentForm(PageForm):

@@ -34,7 +34,7 @@ from tendering.models import (
     Phase,
     Tender,
 )
-from tendering.services import sealed_format
+from tendering.services import custody, sealed_format
 from tendering.services.sealed_format import BidRefused
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def start_upload(user: User, tender: Tender, bid_id: uuid.UUID, size: int) -> Bi
     _require_bidder(user)
     tender = Tender.objects.select_for_update().get(pk=tender.pk)
     _require_open(tender)
+    custody.require_custody_confirmed(tender)
     if size < sealed_format.MIN_CIPHERTEXT_SIZE:
         raise InvalidInput({"size": [_("投标文件太小：这不是一个密封的投标文件。")]})
     if size > settings.BID_MAX_BYTES:
@@ -223,6 +224,7 @@ def finalize(user: User, upload_id: uuid.UUID | str, manifest: bytes, signature:
         )
     tender = upload.tender
     _require_open(tender)
+    custody.require_custody_confirmed(tender)
     checked = sealed_format.check_manifest(
         manifest,
         signature,

@@ -20,7 +20,7 @@ from django.urls import reverse
 from tendering.models import Bid, BidStatus, DocumentDownload
 from tendering.services import bids, documents, tenders
 from tests.bids.conftest import seal, submit
-from tests.fixtures.personas import PDF_BYTES, tender_input
+from tests.fixtures.personas import PDF_BYTES, confirm_custody, tender_input
 
 # What changes from one rendering to the next whatever the bids: CSRF tokens and CSP nonces.
 VOLATILE = [
@@ -95,7 +95,7 @@ def published_tender(personas, frozen_clock, object_store_dir):
     """Drafted and published by the agency in the tenderer's name (under the personas' entrustment), so both manage it."""
     tender = tenders.create_draft(personas.agent, tender_input(frozen_clock(), personas.custodians, tenderer_id=personas.tenderer_org.pk))
     documents.add_document(personas.agent, tender, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
-    tender = tenders.publish(personas.agent, tender)
+    tender = confirm_custody(tenders.publish(personas.agent, tender), personas)
     assert (tender.tenderer, tender.agency) == (personas.tenderer_org, personas.agency_org)
     return tender
 

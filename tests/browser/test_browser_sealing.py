@@ -33,11 +33,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 
-from accounts import credit_code
+from accounts import credit_code, key_ca
 from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
-from accounts.services import register_public_key
+from accounts.own_device import register_own_key
 from archive.storage import get_object_store
 from tendering.models import Bid, BidStatus, BidUpload, Tender
+from tendering.own_device import confirm_custody_as
 from tendering.sealing import (
     file_key_from_parts,
     open_bid,
@@ -137,10 +138,13 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         custodians = [user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN) for i, name in ((1, "钟华"), (2, "黄芳"), (3, "陈静"))]
         # Made "on the custodians' devices": the platform only ever sees the public halves.
         self.custodian_keys: list[ec.EllipticCurvePrivateKey] = []
+        custodian_signing: list[ec.EllipticCurvePrivateKey] = []
         for custodian in custodians:
-            private, der = p256_public_der()
-            register_public_key(custodian, KeyPurpose.ENCRYPTION, der, label="保管人设备")
+            private, _ = p256_public_der()
+            register_own_key(custodian, KeyPurpose.ENCRYPTION, private, label="保管人设备")
             self.custodian_keys.append(private)
+            custodian_signing.append(p256_public_der()[0])
+            register_own_key(custodian, KeyPurpose.SIGNING, custodian_signing[-1], label="保管人设备")
         now = dt.datetime.now(tz=dt.UTC).replace(microsecond=0)
         deadline = now + dt.timedelta(days=30)
         draft = tenders.create_draft(
@@ -162,8 +166,11 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         )
         documents.add_document(tenderer, draft, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
         self.tender = tenders.publish(tenderer, draft)
+        for custodian, signing, encryption in zip(custodians, custodian_signing, self.custodian_keys, strict=True):
+            confirm_custody_as(custodian, self.tender, signing, encryption)
         # Read now: while Playwright's sync API runs, this thread counts as async for Django.
         self.tender_id = str(self.tender.public_id)
+        self.key_ca_pem = key_ca.demo_ca_certificate_pem()
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -209,6 +216,11 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         shot(page, "browser-keys-registered")
         page.get_by_role("link", name=words["back"]).click()
         page.wait_for_selector("#keys-state[data-ready=true]")
+        # The bid page seals only once every custodian's confirmation checks against the browser's own trust
+        # list: the bidder imports the key CA's certificate from a file (tests/browser/test_browser_custody.py
+        # shows the refusals).
+        page.locator("#trust-ca-file").set_input_files(files=[{"name": "key-ca.pem", "mimeType": "application/x-pem-file", "buffer": self.key_ca_pem}])
+        page.wait_for_selector("#custody-state[data-ok=true]")
 
     def fill_prices(self, page: Any, prices: dict[str, tuple[str, str, str, str]]) -> None:
         for lot, (price, days, quality, manager) in prices.items():

@@ -70,8 +70,9 @@ from django.db import connections
 
 from accounts import credit_code
 from accounts.models import KeyPurpose, Organization, OrganizationKind, PublicKey, Role, RoleGrant, User
-from accounts.services import register_public_key
+from accounts.own_device import register_own_key
 from tendering.models import Bid, BidOpening, BidOpeningState, BidStatus, KeySource, Opening, Tender
+from tendering.own_device import confirm_custody_as
 from tendering.sealing import BidIdentity, LotPrice, PriceSummary, open_custodian_parts, parse_manifest, seal_bid
 from tendering.services import decryption, documents, opening, tenders
 from tendering.services.opening_record import file_record
@@ -194,16 +195,21 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         # Custodians 2 and 3 made their keys on their own devices; custodian 1 makes its key in the browser below.
         self.device_keys: dict[int, ec.EllipticCurvePrivateKey] = {}
         for index in (1, 2):
-            private, der = p256_public_der()
-            register_public_key(self.custodians[index], KeyPurpose.ENCRYPTION, der, label="保管人设备")
+            private, _ = p256_public_der()
+            register_own_key(self.custodians[index], KeyPurpose.ENCRYPTION, private, label="保管人设备")
             self.device_keys[index] = private
+        # Every custodian confirms custody with a signing key of its own device (the CLI's), whatever made its encryption key.
+        self.custodian_signing: list[ec.EllipticCurvePrivateKey] = []
+        for custodian in self.custodians:
+            self.custodian_signing.append(p256_public_der()[0])
+            register_own_key(custodian, KeyPurpose.SIGNING, self.custodian_signing[-1], label="保管人设备")
         # The bidders sign manifests with keys from their own clients (the browser bidder's browser keeps its own too).
-        self.bidder_signing, der = p256_public_der()
-        register_public_key(self.bidder, KeyPurpose.SIGNING, der, label="投标工具")
-        self.other_signing, der = p256_public_der()
-        register_public_key(self.other_bidder, KeyPurpose.SIGNING, der, label="投标工具")
-        self.other_encryption, der = p256_public_der()
-        register_public_key(self.other_bidder, KeyPurpose.ENCRYPTION, der, label="投标工具")
+        self.bidder_signing, _ = p256_public_der()
+        register_own_key(self.bidder, KeyPurpose.SIGNING, self.bidder_signing, label="投标工具")
+        self.other_signing, _ = p256_public_der()
+        register_own_key(self.other_bidder, KeyPurpose.SIGNING, self.other_signing, label="投标工具")
+        self.other_encryption, _ = p256_public_der()
+        register_own_key(self.other_bidder, KeyPurpose.ENCRYPTION, self.other_encryption, label="投标工具")
 
     # --- the platform's side, done off the main thread ---------------------------------------------------------
 
@@ -230,6 +236,8 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         )
         documents.add_document(self.tenderer, draft, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
         tender = tenders.publish(self.tenderer, draft)
+        for custodian, signing in zip(self.custodians, self.custodian_signing, strict=True):
+            confirm_custody_as(custodian, tender, signing)
         assert tender.custodian_slots.get(position=1).public_key.label.startswith("浏览器密钥")
         # The browser bidder's bid is sealed to the encryption key its browser registered: only that browser opens it.
         browser_key = PublicKey.objects.get(owner=self.bidder, purpose=KeyPurpose.ENCRYPTION, revoked_at__isnull=True)

@@ -23,7 +23,7 @@ from django.conf import settings
 
 from accounts import credit_code
 from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
-from accounts.services import register_public_key
+from accounts.own_device import register_own_key
 from frontend.demo import demo_pdf
 from frontend.timezone import PLATFORM_TZ
 from tests.fixtures.live_platform import BrowserLiveServerTestCase, requires_chromium
@@ -163,7 +163,7 @@ class PublishAndEnquireTest(BrowserLiveServerTestCase):
         self.bidder = user("wanglei_hongtu", "王磊", bidder_org, Role.BIDDER)
         self.custodians = [user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN) for i, name in ((1, "钟华"), (2, "黄芳"))]
         for custodian in self.custodians:
-            register_public_key(custodian, KeyPurpose.ENCRYPTION, p256_public_der()[1], label="保管人设备")
+            register_own_key(custodian, KeyPurpose.ENCRYPTION, p256_public_der()[0], label="保管人设备")
         # Read now: while Playwright's sync API runs, this thread counts as async for Django.
         self.bidder_clues = (self.bidder.username, self.bidder.display_name, bidder_org.name, bidder_org.credit_code)
         self.custodian_names = [c.display_name for c in self.custodians]
