@@ -163,9 +163,10 @@ class Bench:
 
         from accounts import credit_code
         from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
-        from accounts.services import register_public_key
+        from accounts.own_device import register_own_key
         from config import clock
         from tendering.models import EvaluationMethod, ProcedureType
+        from tendering.own_device import confirm_custody_as
         from tendering.sealing import LotPrice, PriceSummary, open_bidder_envelope, parse_manifest, seal_bid
         from tendering.services import bids, documents, opening, tenders
 
@@ -198,8 +199,11 @@ class Bench:
             tenderer = user("bench_tenderer", org("瑞金城投", OrganizationKind.TENDERER), Role.TENDERER_STAFF)
             regulator = org("瑞金市发改委", OrganizationKind.REGULATOR)
             custodians = [user(f"bench_custodian{i}", regulator, Role.CUSTODIAN) for i in (1, 2, 3)]
+            custodian_signing = []
             for custodian in custodians:
-                register_public_key(custodian, KeyPurpose.ENCRYPTION, p256()[1])
+                register_own_key(custodian, KeyPurpose.ENCRYPTION, p256()[0])
+                custodian_signing.append(p256()[0])
+                register_own_key(custodian, KeyPurpose.SIGNING, custodian_signing[-1])
             draft = tenders.create_draft(
                 tenderer,
                 tenders.TenderInput(
@@ -220,6 +224,8 @@ class Bench:
             pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
             documents.add_document(tenderer, draft, "招标文件.pdf", io.BytesIO(pdf), len(pdf))
             tender = tenders.publish(tenderer, draft)
+            for custodian, signing in zip(custodians, custodian_signing, strict=True):
+                confirm_custody_as(custodian, tender, signing)
             custodian_der = [
                 bytes(slot.public_key.spki_der)
                 for slot in tender.custodian_slots.select_related("public_key").order_by("position")
@@ -231,10 +237,10 @@ class Bench:
                 bidder = user(
                     f"bench_bidder{number:03d}", org(f"投标人{number:03d}建设", OrganizationKind.BIDDER), Role.BIDDER
                 )
-                signing, signing_der = p256()
-                encryption, encryption_der = p256()
-                register_public_key(bidder, KeyPurpose.SIGNING, signing_der)
-                register_public_key(bidder, KeyPurpose.ENCRYPTION, encryption_der)
+                signing, _ = p256()
+                encryption, _ = p256()
+                register_own_key(bidder, KeyPurpose.SIGNING, signing)
+                register_own_key(bidder, KeyPurpose.ENCRYPTION, encryption)
                 # The bid's files: random bytes, as incompressible as scanned PDFs.
                 folder = plain_dir / f"bid{number:03d}"
                 folder.mkdir(parents=True)

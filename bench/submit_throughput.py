@@ -131,9 +131,10 @@ def prepare_platform(env: dict[str, str]) -> str:
 
     from accounts import credit_code
     from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
-    from accounts.services import register_public_key
+    from accounts.own_device import register_own_key
     from archive.storage import get_object_store
     from tendering.models import EvaluationMethod, ProcedureType
+    from tendering.own_device import confirm_custody_as
     from tendering.services import documents, tenders
     from tests.fixtures.personas import PDF_BYTES, p256_public_der
 
@@ -154,8 +155,11 @@ def prepare_platform(env: dict[str, str]) -> str:
     user("bench_bidder", org("红土建设", OrganizationKind.BIDDER, 2), Role.BIDDER)
     regulator = org("瑞金市发改委", OrganizationKind.REGULATOR, 3)
     custodians = [user(f"bench_custodian{i}", regulator, Role.CUSTODIAN) for i in (1, 2, 3)]
+    custodian_signing = []
     for custodian in custodians:
-        register_public_key(custodian, KeyPurpose.ENCRYPTION, p256_public_der()[1])
+        register_own_key(custodian, KeyPurpose.ENCRYPTION, p256_public_der()[0])
+        custodian_signing.append(p256_public_der()[0])
+        register_own_key(custodian, KeyPurpose.SIGNING, custodian_signing[-1])
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     deadline = now + dt.timedelta(days=30)
     draft = tenders.create_draft(
@@ -177,6 +181,8 @@ def prepare_platform(env: dict[str, str]) -> str:
     )
     documents.add_document(tenderer, draft, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
     tender = tenders.publish(tenderer, draft)
+    for custodian, signing in zip(custodians, custodian_signing, strict=True):
+        confirm_custody_as(custodian, tender, signing)
     from django.db import connections
 
     connections.close_all()

@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # NUL in a path or query refused, an object store outage answered 503 (pages and API).
+    "config.middleware.UntrustedInputMiddleware",
     # Last: turns a sign-in refused for a lockout into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -240,6 +242,14 @@ OPENING_KEY_REFUSALS_RECORDED = env_int("OPENING_KEY_REFUSALS_RECORDED", 3, mini
 OPENING_KEY_RETRY_SECONDS = env_int("OPENING_KEY_RETRY_SECONDS", 10, minimum=1, maximum=3600)
 # The largest WebSocket frame the opening hall reads, and the longest objection.
 HALL_FRAME_MAX_BYTES = env_int("HALL_FRAME_MAX_BYTES", 2 * 1024 * 1024, minimum=4096, maximum=16 * 1024 * 1024)
+# Daphne's own WebSocket limit (autobahn's, per message and per frame), derived
+# from the hall's: a margin above it, so that a frame a little over the hall's
+# limit reaches the consumer and gets a ``frame_too_large`` error, and a far
+# larger one is cut (close 1009) before it is held whole in memory. Read by
+# ``python -m config.serve`` (make run, deploy/), by ``manage.py runserver``
+# (daphne's, under these names) and by the live server of the tests.
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = HALL_FRAME_MAX_BYTES + 64 * 1024
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE
 # Daphne's own WebSocket limit (autobahn's, per message and per frame), derived
 # from the hall's: a margin above it, so that a frame a little over the hall's
 # limit reaches the consumer and gets a ``frame_too_large`` error, and a far

@@ -138,6 +138,15 @@ class TenderCustodian(models.Model):
     position = models.PositiveSmallIntegerField()
     # The encryption key fixed at publication (bids seal to exactly these keys).
     public_key = models.ForeignKey("accounts.PublicKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The custodian's confirmation, signed on its own device with its own signing key,
+    # that it serves at this position with this key, k of n (docs/custody.md §C).
+    # Bids are taken only once every slot has one; bidders' clients check them.
+    custody_statement = models.BinaryField(null=True, blank=True)
+    custody_signature = models.BinaryField(null=True, blank=True)
+    custody_signing_key = models.ForeignKey(
+        "accounts.PublicKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    custody_confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["position"]

@@ -33,6 +33,8 @@ def development_pki(settings: Any, tmp_path: Path) -> Iterator[Path]:
     from archive import signing, timestamps
 
     settings.DEVELOPMENT_PKI_DIR = tmp_path / "pki"
+    # The demo key CA too: made under the test's clock, as valid as the test's time says.
+    settings.DEMO_KEY_CA_DIR = tmp_path / "demo-ca"
     signing.reset_platform_signer_cache()
     timestamps.reset_timestamp_caches()
     yield settings.DEVELOPMENT_PKI_DIR

@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from accounts import services
 from accounts.errors import Conflict, DomainError, PermissionDenied
 from accounts.models import ApiToken, KeyPurpose, PublicKey
+from accounts.own_device import register_own_key
 from archive.models import LedgerEntry
 from tests.fixtures.personas import p256_public_der
 
@@ -19,7 +20,7 @@ def test_it_refuses_a_private_key(personas):
     private = ec.generate_private_key(ec.SECP256R1())
     private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     with pytest.raises(DomainError) as exc:
-        services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, private_pem)
+        services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, private_pem, proof=None)
     assert exc.value.code == "private_key_uploaded"
     assert not PublicKey.objects.filter(owner=personas.bidder_a).exists()
 
@@ -30,32 +31,32 @@ def test_it_refuses_a_private_key(personas):
 )
 def test_it_refuses_keys_that_are_not_p256(personas, make_key):
     with pytest.raises(DomainError) as exc:
-        services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, pem(make_key()))
+        services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, pem(make_key()), proof=None)
     assert exc.value.code == "unsupported_key_type"
 
 
 def test_it_refuses_garbage_and_an_unknown_purpose(personas):
     with pytest.raises(DomainError) as exc:
-        services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, b"not a key")
+        services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, b"not a key", proof=None)
     assert exc.value.code == "invalid_public_key"
     with pytest.raises(DomainError) as exc:
-        services.register_public_key(personas.bidder_a, "decrypt-everything", p256_public_der()[1])
+        services.register_public_key(personas.bidder_a, "decrypt-everything", p256_public_der()[1], proof=None)
     assert exc.value.code == "invalid_purpose"
 
 
 def test_a_key_is_registered_once_bound_to_the_organization_and_recorded_in_the_ledger(personas):
-    _, der = p256_public_der()
-    key = services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, der, "laptop")
+    private, _ = p256_public_der()
+    key = register_own_key(personas.bidder_a, KeyPurpose.SIGNING, private, "laptop")
     assert key.organization == personas.bidder_org_a
     entry = LedgerEntry.objects.get(action="accounts.key.registered", data__contains=key.fingerprint)
     assert entry.case == f"organization:{personas.bidder_org_a.pk}"
     with pytest.raises(Conflict):
-        services.register_public_key(personas.bidder_b, KeyPurpose.SIGNING, der)
+        register_own_key(personas.bidder_b, KeyPurpose.SIGNING, private)
     assert PublicKey.objects.filter(fingerprint=key.fingerprint).count() == 1
 
 
 def test_only_the_owner_can_revoke_a_key(personas):
-    key = services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, p256_public_der()[1])
+    key = register_own_key(personas.bidder_a, KeyPurpose.SIGNING, p256_public_der()[0])
     with pytest.raises(PermissionDenied):
         services.revoke_public_key(personas.bidder_b, key)
     key.refresh_from_db()

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from accounts.models import KeyPurpose, User
-from accounts.services import register_public_key
+from accounts.own_device import register_own_key
 from tendering.models import Tender
 from tendering.sealing import LotPrice, PriceSummary, SealedBid, seal_bid
 from tendering.services import bids
@@ -27,10 +27,10 @@ class BidderKeys:
 
 
 def keys_for(user: User) -> BidderKeys:
-    signing, signing_der = p256_public_der()
-    encryption, encryption_der = p256_public_der()
-    register_public_key(user, KeyPurpose.SIGNING, signing_der)
-    register_public_key(user, KeyPurpose.ENCRYPTION, encryption_der)
+    signing, _ = p256_public_der()
+    encryption, _ = p256_public_der()
+    register_own_key(user, KeyPurpose.SIGNING, signing)
+    register_own_key(user, KeyPurpose.ENCRYPTION, encryption)
     return BidderKeys(user, signing, encryption)
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 
 from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, WrongPhase
 from accounts.models import KeyPurpose
-from accounts.services import register_public_key
+from accounts.own_device import register_own_key
 from archive.models import LedgerEntry
 from tendering.models import Bid, BidUpload, BidUploadState
 from tendering.sealing.manifest import parse_manifest, sign_manifest
@@ -290,8 +290,8 @@ def test_a_bid_id_is_used_once(personas, published_tender, bidder_a_keys, tmp_pa
 
 def test_the_bidder_envelope_must_go_to_a_key_of_the_bidders_own(personas, published_tender, bidder_a_keys, tmp_path):
     """Envelopes addressed to keys the bidder does not own are refused (the bidder could not release its key)."""
-    stranger, der = p256_public_der()
-    register_public_key(personas.bidder_b, KeyPurpose.ENCRYPTION, der)
+    stranger, _ = p256_public_der()
+    register_own_key(personas.bidder_b, KeyPurpose.ENCRYPTION, stranger)
     bidder_a_keys.encryption = stranger
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     started, finalize = finalize_with(

@@ -1,35 +1,28 @@
-"""The "my keys" page: register a public key by pasting its PEM, revoke it."""
+"""The "my keys" page: lists and revokes keys; registering one needs a proof made on the owner's device."""
 
 from __future__ import annotations
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import reverse
 
-from accounts.models import PublicKey
+from accounts.models import KeyPurpose, PublicKey
+from accounts.own_device import register_own_key
 from tests.frontend.conftest import signed_in
-from tests.frontend.test_drafting_pages import field_error
 
 
-def pem_of(private) -> str:
-    return private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-def test_a_private_key_is_refused_and_nothing_is_stored(personas):
+def test_a_pasted_public_key_registers_nothing(personas):
+    """Anyone can copy a public key: without a proof of possession the page stores nothing."""
     private = ec.generate_private_key(ec.SECP256R1())
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    response = signed_in(personas.bidder_a).post(reverse("frontend:keys"), {"purpose": "signing", "public_key": pem})
-    assert "这是私钥" in field_error(response.text, "public_key")
+    pem = private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    bidder = signed_in(personas.bidder_a)
+    response = bidder.post(reverse("frontend:keys"), {"purpose": "signing", "public_key": pem})
+    assert response.status_code == 405
     assert not PublicKey.objects.filter(owner=personas.bidder_a).exists()
-
-
-def test_a_key_that_is_not_p256_is_refused(personas):
-    rsa_pem = pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    response = signed_in(personas.bidder_a).post(reverse("frontend:keys"), {"purpose": "signing", "public_key": rsa_pem})
-    assert "P-256" in field_error(response.text, "public_key")
-    garbage = signed_in(personas.bidder_a).post(reverse("frontend:keys"), {"purpose": "signing", "public_key": "not a key"})
-    assert field_error(garbage.text, "public_key")
-    assert not PublicKey.objects.filter(owner=personas.bidder_a).exists()
+    page = bidder.get(reverse("frontend:keys")).text
+    assert "<textarea" not in page
+    assert reverse("frontend:browser-keys") in page
+    assert "etender keys register --purpose signing" in page
 
 
 def test_the_page_needs_a_signed_in_user(client, db):
@@ -37,19 +30,22 @@ def test_the_page_needs_a_signed_in_user(client, db):
     assert response.status_code == 302 and response["Location"].startswith(reverse("frontend:login"))
 
 
-def test_a_user_registers_lists_and_revokes_a_key(personas):
+def test_a_user_lists_and_revokes_a_key_registered_with_a_proof(personas):
+    key = register_own_key(personas.bidder_a, KeyPurpose.SIGNING, ec.generate_private_key(ec.SECP256R1()), "办公室电脑")
     bidder = signed_in(personas.bidder_a)
-    pem = pem_of(ec.generate_private_key(ec.SECP256R1()))
-    response = bidder.post(reverse("frontend:keys"), {"purpose": "signing", "label": "办公室电脑", "public_key": pem}, follow=True)
-    key = PublicKey.objects.get(owner=personas.bidder_a)
-    assert key.label == "办公室电脑"
-    assert key.fingerprint in response.text
-    assert "公钥已登记" in response.text
-
-    again = bidder.post(reverse("frontend:keys"), {"purpose": "signing", "public_key": pem})
-    assert "此公钥已登记过" in field_error(again.text, "public_key")
+    page = bidder.get(reverse("frontend:keys")).text
+    assert key.fingerprint in page and "办公室电脑" in page
+    assert "已有 CA 证书" in page  # the demo key CA certified it at registration
 
     assert bidder.post(reverse("frontend:key-revoke", args=[key.pk])).status_code == 302
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert "已撤销" in bidder.get(reverse("frontend:keys")).text
+
+
+def test_another_users_key_cannot_be_revoked(personas):
+    key = register_own_key(personas.bidder_a, KeyPurpose.SIGNING, ec.generate_private_key(ec.SECP256R1()))
+    response = signed_in(personas.bidder_b).post(reverse("frontend:key-revoke", args=[key.pk]))
+    assert response.status_code == 403
+    key.refresh_from_db()
+    assert key.revoked_at is None

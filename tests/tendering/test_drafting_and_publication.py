@@ -102,7 +102,7 @@ def test_publication_is_recorded_with_the_custodians_keys_and_document_hashes(pe
     entry = LedgerEntry.objects.get(action="tendering.tender.published")
     assert entry.case == tender.case
     for custodian in personas.custodians:
-        assert custodian.public_keys.get().fingerprint in entry.data
+        assert custodian.public_keys.get(purpose="encryption").fingerprint in entry.data
     assert tender.documents.get().sha256 in entry.data
     assert tender.custodian_slots.filter(public_key__isnull=True).count() == 0
 

@@ -1,0 +1,123 @@
+"""Checks of a key's X.509 certificate from the trading centre's CA (CA数字证书), no Django.
+
+docs/custody.md §B: the certificate binds a person to one key. It must hold exactly
+that key (SubjectPublicKeyInfo equal byte for byte), name the platform username in
+the subject's ``serialNumber``, be valid at the moment of the check, and be issued
+directly by one of the trusted CA certificates (which must themselves be CAs and
+valid). The same checks serve the server (a certificate uploaded for a key) and any
+client that keeps its own trust list: the trust anchors are always the caller's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+
+class CertificateProblem(ValueError):
+    """The certificate does not vouch for this key and person; ``code`` names which check failed."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def load_certificate(data: bytes | str) -> x509.Certificate:
+    """One certificate, PEM or DER; anything else is a ``CertificateProblem`` (``malformed``)."""
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
+    try:
+        if raw.lstrip().startswith(b"-----BEGIN"):
+            certificates = x509.load_pem_x509_certificates(raw)
+            if len(certificates) != 1:
+                raise CertificateProblem("malformed", f"expected one certificate, found {len(certificates)}")
+            return certificates[0]
+        return x509.load_der_x509_certificate(raw)
+    except CertificateProblem:
+        raise
+    except ValueError:
+        raise CertificateProblem("malformed", "not an X.509 certificate (PEM or DER)") from None
+
+
+def load_anchors(pem: bytes) -> list[x509.Certificate]:
+    """The CA certificates of a PEM bundle (a trust list file); an empty or broken file holds none."""
+    try:
+        return x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        return []
+
+
+def certificate_der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def certificate_pem(der: bytes | memoryview) -> str:
+    return x509.load_der_x509_certificate(bytes(der)).public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def spki_of(certificate: x509.Certificate) -> bytes:
+    return certificate.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def subject_serial_number(certificate: x509.Certificate) -> str | None:
+    values = certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    return str(values[0].value) if len(values) == 1 else None
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.ca
+
+
+def _valid_at(certificate: x509.Certificate, now: dt.datetime) -> bool:
+    return certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc
+
+
+def issuer_of(certificate: x509.Certificate, anchors: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    """The anchor whose key signed ``certificate`` (directly), or None."""
+    for anchor in anchors:
+        if anchor.subject != certificate.issuer:
+            continue
+        try:
+            certificate.verify_directly_issued_by(anchor)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return anchor
+    return None
+
+
+def check_key_certificate(
+    certificate: x509.Certificate,
+    *,
+    spki_der: bytes,
+    username: str,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+) -> x509.Certificate:
+    """Raise ``CertificateProblem`` unless ``certificate`` vouches for this key of this user now; return its issuer.
+
+    The checks, in order (the first failing one decides): the key, the username, the
+    validity period, the issuer among ``anchors``, the issuer being a CA valid now.
+    """
+    if spki_of(certificate) != bytes(spki_der):
+        raise CertificateProblem("certificate_key_mismatch", "the certificate holds another key")
+    if subject_serial_number(certificate) != username:
+        raise CertificateProblem("certificate_wrong_subject", f"the certificate's subject serialNumber is not {username!r}")
+    if not _valid_at(certificate, now):
+        raise CertificateProblem("certificate_not_valid_now", "the certificate is expired or not yet valid")
+    if _is_ca(certificate):
+        raise CertificateProblem("certificate_is_ca", "a CA certificate cannot certify a person's key")
+    issuer = issuer_of(certificate, anchors)
+    if issuer is None:
+        raise CertificateProblem("certificate_untrusted", "the certificate is not issued by a trusted CA")
+    if not _is_ca(issuer) or not _valid_at(issuer, now):
+        raise CertificateProblem("certificate_untrusted", "the issuing CA certificate is not a CA valid now")
+    return issuer
