@@ -29,9 +29,9 @@ class PasswordAuth(HttpBasicAuth):
     def authenticate(self, request: HttpRequest, username: str, password: str) -> Any:
         # PostgreSQL cannot compare a NUL: refused (422) before any lookup or throttling record.
         refuse_nul(nul_paths({"username": username, "password": password}))
-        user = authenticate(request, username=username, password=password)
         # Throttled with the pages' sign-ins (accounts/login_throttle.py): a locked-out
         # pair gets None here and AxesMiddleware answers 429 login_locked.
+        user = authenticate(request, username=username, password=password)
         if user is None or not user.is_active:
             return None
         password_sign_in_succeeded(request, user)

@@ -25,7 +25,7 @@ from pydantic import Field
 from accounts.errors import DomainError, InvalidInput
 from archive.storage import is_store_outage
 from config.middleware import error_body, store_unavailable
-from config.untrusted import nul_paths, querydict_nul_paths
+from config.untrusted import nul_paths, querydict_nul_paths, refuse_nul
 
 
 class ErrorOut(Schema):
@@ -61,11 +61,6 @@ class UntrustedInputParser(Parser):
     def parse_querydict(self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest) -> dict[str, Any]:
         refuse_nul(querydict_nul_paths(data))
         return super().parse_querydict(data, list_fields, request)
-
-
-def refuse_nul(paths: list[str]) -> None:
-    if paths:
-        raise InvalidInput({path: [_("不得包含空字符（U+0000）。")] for path in paths}, _("请求内容不符合要求，请检查各字段。"))
 
 
 class PlatformAPI(NinjaAPI):
@@ -162,20 +157,24 @@ def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def register_routers() -> None:
+    from accounts.api import pki_router
     from accounts.api import router as accounts_router
     from archive.api import router as archive_router
     from tendering.api import notifications_router
     from tendering.api import router as tendering_router
     from tendering.api_bids import router as bids_router
     from tendering.api_bids import tender_bids_router
+    from tendering.api_custody import router as custody_router
     from tendering.api_entrustments import router as entrustments_router
     from tendering.api_opening import router as opening_router
 
     api.add_router("/accounts", accounts_router)
+    api.add_router("/pki", pki_router)
     api.add_router("/tenders", tendering_router)
     api.add_router("/notifications", notifications_router)
     api.add_router("/tenders", tender_bids_router)
     api.add_router("/tenders", opening_router)
+    api.add_router("/tenders", custody_router)
     api.add_router("/bids", bids_router)
     api.add_router("/entrustments", entrustments_router)
     api.add_router("/archive", archive_router)

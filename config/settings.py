@@ -250,14 +250,6 @@ HALL_FRAME_MAX_BYTES = env_int("HALL_FRAME_MAX_BYTES", 2 * 1024 * 1024, minimum=
 # (daphne's, under these names) and by the live server of the tests.
 DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = HALL_FRAME_MAX_BYTES + 64 * 1024
 DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE
-# Daphne's own WebSocket limit (autobahn's, per message and per frame), derived
-# from the hall's: a margin above it, so that a frame a little over the hall's
-# limit reaches the consumer and gets a ``frame_too_large`` error, and a far
-# larger one is cut (close 1009) before it is held whole in memory. Read by
-# ``python -m config.serve`` (make run, deploy/), by ``manage.py runserver``
-# (daphne's, under these names) and by the live server of the tests.
-DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = HALL_FRAME_MAX_BYTES + 64 * 1024
-DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE
 OBJECTION_MAX_CHARS = env_int("OBJECTION_MAX_CHARS", 2000, minimum=100, maximum=20000)
 # Records are kept at least this many years (government procurement: 15).
 RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)

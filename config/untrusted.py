@@ -12,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils.translation import gettext as _
+
+from accounts.errors import InvalidInput
+
 NUL = "\x00"
 # The longest field path or echoed value written back in an error: input is never echoed unbounded.
 ECHO_MAX_CHARS = 64
@@ -62,3 +66,13 @@ def querydict_nul_paths(data: Any) -> list[str]:
         if any(isinstance(t, str) and NUL in t for t in texts):
             found.append(name)
     return sorted(found)[:FIELDS_MAX]
+
+
+def nul_refused_message() -> str:
+    return _("不得包含空字符（U+0000）。")
+
+
+def refuse_nul(paths: list[str]) -> None:
+    """Raise the API's 422 ``invalid_input`` naming ``paths`` (from ``nul_paths``), if there are any."""
+    if paths:
+        raise InvalidInput({path: [nul_refused_message()] for path in paths}, _("请求内容不符合要求，请检查各字段。"))

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from accounts.errors import DomainError
-from config.untrusted import FIELDS_MAX, bounded, nul_paths
+from config.untrusted import FIELDS_MAX, bounded, nul_paths, nul_refused_message
 from tendering import hall
 from tendering.models import Tender
 from tendering.services import hall_events
@@ -260,7 +260,7 @@ class HallConsumer(AsyncWebsocketConsumer):
             with_nul = nul_paths(raw)
             if with_nul:
                 # PostgreSQL refuses NUL in any text: refused here, before any service sees it.
-                fields = {path: [_("不得包含空字符（U+0000）。")] for path in with_nul}
+                fields = {path: [nul_refused_message()] for path in with_nul}
                 await self._error(ref, "invalid_frame", _("消息内容不符合要求。"), fields)
                 return
             try:

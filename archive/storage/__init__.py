@@ -9,6 +9,7 @@ see docs/storage.md.
 
 from __future__ import annotations
 
+import errno
 import threading
 
 from archive.storage.base import (
@@ -24,6 +25,7 @@ from archive.storage.base import (
     RetentionMode,
     StorageError,
     StoredObject,
+    StoreUnavailable,
     UploadNotFound,
     content_disposition,
     validate_key,
@@ -48,13 +50,42 @@ __all__ = [
     "Retention",
     "RetentionMode",
     "StorageError",
+    "StoreUnavailable",
     "StoredObject",
     "UploadNotFound",
     "content_disposition",
     "get_object_store",
+    "is_store_outage",
     "reset_object_store_cache",
     "validate_key",
 ]
+
+# The filesystem store's outages: the disk refuses writes or fails, not the request.
+_OUTAGE_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EIO}
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the object store being unreachable or at fault: retry later (HTTP 503).
+
+    The S3 backend's network errors reach callers as urllib3's (connection
+    refused, timeouts, resets once minio's retries are spent) or minio's
+    ``ServerError``; server faults as ``StoreUnavailable``; the filesystem
+    store's as ``OSError``.
+    """
+    import urllib3.exceptions
+    from minio.error import ServerError
+
+    seen: BaseException | None = exc
+    for _depth in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, (StoreUnavailable, urllib3.exceptions.HTTPError, ServerError)):
+            return True
+        if isinstance(seen, OSError) and seen.errno in _OUTAGE_ERRNOS:
+            return True
+        seen = seen.__cause__
+    return False
+
 
 _lock = threading.Lock()
 _store: ObjectStore | None = None

@@ -76,6 +76,10 @@ class InvalidPart(StorageError):
     """A multipart upload cannot be completed with the parts given (missing, wrong ETag, too small)."""
 
 
+class StoreUnavailable(StorageError):
+    """The store could not be reached or answered with a fault of its own (busy, down, full): a later try may succeed."""
+
+
 # --- values -------------------------------------------------------------------
 
 

@@ -51,6 +51,7 @@ from archive.storage.base import (
     Source,
     StorageError,
     StoredObject,
+    StoreUnavailable,
     UploadNotFound,
     as_readable,
     content_disposition,
@@ -70,6 +71,8 @@ _BYPASS = {"x-amz-bypass-governance-retention": "true"}
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "MethodNotAllowed", "InvalidArgument"}
 _LOCKED = {"AccessDenied", "InvalidRequest", "ObjectLocked"}
 _NO_UPLOAD = {"NoSuchUpload", "NoSuchKey"}
+# The server's own faults, not the request's: the same request may succeed later.
+_UNAVAILABLE = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "XMinioServerNotInitialized", "XMinioStorageFull"}
 _FRACTION = re.compile(r"\.(\d+)")
 
 
@@ -83,7 +86,7 @@ def parse_s3_datetime(value: str | None) -> dt.datetime | None:
 
 
 def _raise(exc: S3Error, what: str, mapping: Mapping[str, type[StorageError]]) -> NoReturn:
-    error = mapping.get(exc.code or "", StorageError)
+    error = mapping.get(exc.code or "", StoreUnavailable if exc.code in _UNAVAILABLE else StorageError)
     raise error(f"{what}: {exc.code}: {exc.message or ''}".rstrip(": ")) from exc
 
 
