@@ -21,18 +21,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tendering.client.keys import load_private_key
 from tendering.models import Bid, BidUpload, Tender
-from tendering.sealing import open_bid, open_bidder_envelope, parse_manifest
+from tendering.sealing import fingerprint, open_bid, open_bidder_envelope, parse_manifest
 from tendering.services import documents, tenders
 from tests.client.conftest import PART_SIZE
-from tests.fixtures.personas import PASSWORD, PDF_BYTES, Personas, tender_input
+from tests.fixtures.personas import PASSWORD, PDF_BYTES, Personas, confirm_custody, tender_input
 
 ETENDER = Path(sys.executable).parent / "etender"
 MiB = 1024 * 1024
@@ -45,7 +47,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def open_tender(transactional_db: Any, personas: Personas, platform_url: str) -> Tender:
-    """A published tender with two lots, three custodians (k = 2), open for 30 days by the real clock."""
+    """A published tender with two lots, three custodians (k = 2) who confirmed it, open for 30 days by the real clock."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     lots = [
         tenders.LotInput(1, "路面工程", Decimal("6000000.00")),
@@ -53,7 +55,7 @@ def open_tender(transactional_db: Any, personas: Personas, platform_url: str) ->
     ]
     tender = tenders.create_draft(personas.tenderer, tender_input(now, personas.custodians, lots=lots))
     documents.add_document(personas.tenderer, tender, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
-    return tenders.publish(personas.tenderer, tender)
+    return confirm_custody(tenders.publish(personas.tenderer, tender), personas)
 
 
 class Bidder:
@@ -94,6 +96,16 @@ class Bidder:
         for purpose in ("signing", "encryption"):
             self.run("keys", "generate", "--purpose", purpose)
             self.run("keys", "register", "--purpose", purpose)
+
+    def pin(self, custodians: Sequence[tuple[str, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey]]) -> None:
+        """Trust these custodians' signing keys by fingerprint, as each custodian told the bidder in person."""
+        for username, key in custodians:
+            public = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
+            self.run("trust", "pin", username, fingerprint(public))
+
+
+def personas_custodians(personas: Personas) -> list[tuple[str, ec.EllipticCurvePrivateKey]]:
+    return [(u.username, k) for u, k in zip(personas.custodians, personas.custodian_signing_keys, strict=True)]
 
 
 def bid_folder(root: Path, technical: bytes = b"") -> Path:
@@ -137,10 +149,11 @@ def test_trust_anchors_that_changed_since_login_are_refused(
 
 
 def test_sealing_is_refused_with_an_unregistered_key_or_after_the_deadline(
-    open_tender: Tender, platform_url: str, tmp_path: Path
+    open_tender: Tender, personas: Personas, platform_url: str, tmp_path: Path
 ) -> None:
     bidder = Bidder(tmp_path / "home", platform_url)
     bidder.run("login", "--url", platform_url, "--username", "bidder_a")
+    bidder.pin(personas_custodians(personas))
     for purpose in ("signing", "encryption"):
         bidder.run("keys", "generate", "--purpose", purpose)
     bidder.run("keys", "register", "--purpose", "encryption")
@@ -181,7 +194,9 @@ def test_a_bidder_seals_submits_verifies_replaces_and_withdraws(
     login = bidder.run("login", "--url", platform_url, "--username", "bidder_a")
     assert "logged in to" in login.stdout and "trust anchors pinned" in login.stdout
     assert "DEVELOPMENT certificate authority" in login.stderr
+    assert "custodians' confirmations are checked against your own trust list" in login.stderr
     assert oct((bidder.home / "config.json").stat().st_mode & 0o777) == "0o600"
+    bidder.pin(personas_custodians(personas))
     for purpose in ("signing", "encryption"):
         generated = bidder.run("keys", "generate", "--purpose", purpose)
         assert "encrypted with your passphrase" in generated.stdout
@@ -254,6 +269,7 @@ def test_an_interrupted_submission_resumes_where_it_stopped(
 ) -> None:
     bidder = Bidder(tmp_path / "home", platform_url)
     bidder.ready()
+    bidder.pin(personas_custodians(personas))
     folder = bid_folder(tmp_path, os.urandom(16 * MiB))
     bidder.run("seal", str(folder), "--tender", str(open_tender.public_id), "--price", "1=100.00")
     bid_file = tmp_path / "江西红土建设-投标文件.etb"

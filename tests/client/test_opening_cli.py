@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 
 from accounts.models import Role
+from tendering.client.keys import local_key
 from tendering.models import BidOpening, Tender
+from tendering.own_device import confirm_custody_as
 from tendering.sealing import parse_manifest
 from tendering.services import decryption, documents, tenders
 from tests.bids.conftest import keys_for, seal, submit
@@ -40,11 +42,12 @@ def test_a_bidder_releases_its_key_and_two_custodians_open_the_other_bid(
     custodians = {name: Bidder(tmp_path / name, platform_url) for name in ("custodian_solo", "custodian2")}
     for username, machine in custodians.items():
         login = machine.run("login", "--url", platform_url, "--username", username)
-        assert "as a custodian you need an encryption key" in login.stderr
+        assert "as a custodian you need an encryption key and a signing key" in login.stderr
         assert "no bidder role" not in login.stderr
-        machine.run("keys", "generate", "--purpose", "encryption")
-        registered = machine.run("keys", "register", "--purpose", "encryption")
-        assert "encryption key 'default' registered" in registered.stdout
+        for purpose in ("encryption", "signing"):
+            machine.run("keys", "generate", "--purpose", purpose)
+            registered = machine.run("keys", "register", "--purpose", purpose)
+            assert f"{purpose} key 'default' registered" in registered.stdout
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     lots = [tenders.LotInput(1, "路面工程", Decimal("6000000.00"))]
@@ -53,9 +56,17 @@ def test_a_bidder_releases_its_key_and_two_custodians_open_the_other_bid(
     documents.add_document(personas.tenderer, tender, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
     tender = tenders.publish(personas.tenderer, tender)
     tender_id = str(tender.public_id)
+    # Each custodian confirms the tender on its own machine (the third in-process, as its device would).
+    for machine in custodians.values():
+        machine.run("custodian", "confirm", tender_id, "--yes")
+    confirm_custody_as(personas.custodians[2], tender, personas.custodian_signing_keys[2], personas.custodian_keys[2])
 
     bidder = Bidder(tmp_path / "bidder_a", platform_url)
     bidder.ready("bidder_a")
+    bidder.pin(
+        [(name, local_key(machine.home, "signing").public_key()) for name, machine in custodians.items()]
+        + [(personas.custodians[2].username, personas.custodian_signing_keys[2])]
+    )
     bidder.run("seal", str(bid_folder(tmp_path)), "--tender", tender_id, "--price", "5123456.7:180")
     bid_file = tmp_path / "江西红土建设-投标文件.etb"
     bidder.run("submit", str(bid_file))
