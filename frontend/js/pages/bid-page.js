@@ -129,6 +129,7 @@ async function checkCustodians() {
   }
   page.custody = null;
   box.textContent = t("custody_checking");
+  box.dataset.ok = "pending";
   try {
     const [custody, trust] = await Promise.all([api("GET", config.urls.custody), loadTrust(config.user)]);
     const expected = { tender: config.tender, threshold: config.threshold, recipients: config.custodians.map((c) => c.fingerprint) };
