@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from accounts.key_certificates import spki_of, subject_serial_number
 from tendering.client import keys as keystore
-from tendering.client.config import Config, home_folder, write_atomic
+from tendering.client.config import PLATFORM_CERT_FILE, Config, home_folder, write_atomic
 from tendering.client.custody import (
     CustodyCheck,
     answer_key_proof,
@@ -429,15 +429,12 @@ def cmd_keys_list(args: argparse.Namespace, session: Session) -> int:
 
 
 def platform_certificates(session: Session) -> list[x509.Certificate]:
-    """The certificates the platform was pinned with at login (receipts): never to be trusted for custody."""
-    pinned = session.config.pinned_trust()
+    """The platform's own certificates pinned at login (receipt and TSA anchors, its signer): never custody anchors."""
     found: list[x509.Certificate] = []
-    for data in (pinned or (b"", None)):
-        if data:
-            found.extend(load_certificates(data, "the pinned platform anchors"))
-    platform_pem = session.home / "platform.pem"
-    if platform_pem.exists() and platform_pem.read_bytes().strip():
-        found.extend(load_certificates(platform_pem.read_bytes(), str(platform_pem)))
+    for path in (session.config.trust_path, session.config.tsa_trust_path, session.home / PLATFORM_CERT_FILE):
+        data = path.read_bytes() if path.exists() else b""
+        if data.strip():
+            found.extend(load_certificates(data, str(path)))
     return found
 
 
