@@ -295,7 +295,7 @@ def cmd_keys_register(args: argparse.Namespace, session: Session) -> int:
     )
     private = key.private_key(passphrase)
     challenge = session.post(f"{KEYS_PATH}/challenges", {"purpose": args.purpose, "public_key": key.public_pem()})
-    proof = answer_key_proof(challenge, args.purpose, private, me["username"])
+    proof = answer_key_proof(challenge, args.purpose, private, me["username"], me.get("organization_credit_code") or "")
     registered = session.post(
         KEYS_PATH, {"purpose": args.purpose, "public_key": key.public_pem(), "label": label, "proof": proof}
     )

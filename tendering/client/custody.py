@@ -82,8 +82,10 @@ def key_proof_info(key_fingerprint: str) -> bytes:
     return f"{KEY_PROOF_FORMAT}|{key_fingerprint}".encode("ascii")
 
 
-def check_key_proof_statement(statement: bytes, purpose: str, key_fingerprint: str, username: str) -> dict[str, Any]:
-    """The challenge's statement, once it is exactly a key proof for this key, purpose and user."""
+def check_key_proof_statement(
+    statement: bytes, purpose: str, key_fingerprint: str, username: str, organization: str | None = None
+) -> dict[str, Any]:
+    """The challenge's statement, once it is exactly a key proof for this key, purpose and user (and organization)."""
     try:
         value = json.loads(statement)
     except ValueError:
@@ -98,7 +100,12 @@ def check_key_proof_statement(statement: bytes, purpose: str, key_fingerprint: s
         raise ClientError("the platform's key challenge is not canonical JSON: not answered")
     wrong = [
         f"{name} {value[name]!r} (expected {expected!r})"
-        for name, expected in (("purpose", purpose), ("fingerprint", key_fingerprint), ("user", username))
+        for name, expected in (
+            ("purpose", purpose),
+            ("fingerprint", key_fingerprint),
+            ("user", username),
+            ("organization", value["organization"] if organization is None else organization),
+        )
         if value[name] != expected
     ]
     if not isinstance(value["nonce"], str) or not _NONCE.match(value["nonce"]):
@@ -109,12 +116,19 @@ def check_key_proof_statement(statement: bytes, purpose: str, key_fingerprint: s
 
 
 def answer_key_proof(
-    challenge: dict[str, Any], purpose: str, private_key: ec.EllipticCurvePrivateKey, username: str
+    challenge: dict[str, Any],
+    purpose: str,
+    private_key: ec.EllipticCurvePrivateKey,
+    username: str,
+    organization: str | None = None,
 ) -> dict[str, str]:
-    """The ``proof`` of ``POST /api/accounts/keys`` for the challenge the platform issued for this key."""
+    """The ``proof`` of ``POST /api/accounts/keys`` for the challenge the platform issued for this key.
+
+    ``organization``: the credit code the statement must name ("" for a user without one; None: not checked).
+    """
     key_fingerprint = fingerprint(private_key.public_key())
     statement = b64decode(challenge.get("statement"), "a key challenge")
-    check_key_proof_statement(statement, purpose, key_fingerprint, username)
+    check_key_proof_statement(statement, purpose, key_fingerprint, username, organization)
     challenge_id = str(challenge.get("challenge") or "")
     if purpose == "signing":
         return {"challenge": challenge_id, "signature": b64encode(sign_statement(statement, private_key))}

@@ -200,6 +200,7 @@ def test_a_key_challenge_that_is_not_exactly_a_proof_for_this_key_is_not_answere
     for statement, reason in [
         ({**good, "fingerprint": "cd" * 32}, "fingerprint"),
         ({**good, "user": "operator"}, "user 'operator'"),
+        ({**good, "organization": "91360781MA00000015"}, "organization '91360781MA00000015'"),
         ({**good, "purpose": "encryption"}, "purpose 'encryption'"),
         ({**good, "format": "etender-custody-v1"}, "not an etender-key-proof-v1 statement"),
         ({**good, "tender": "x"}, "not an etender-key-proof-v1 statement"),
@@ -207,7 +208,7 @@ def test_a_key_challenge_that_is_not_exactly_a_proof_for_this_key_is_not_answere
     ]:
         challenge = {"challenge": "c1", "statement": base64.b64encode(rfc8785.dumps(statement)).decode(), "sealed": None}
         with pytest.raises(ClientError, match=reason):
-            answer_key_proof(challenge, "signing", private, "bidder_a")
+            answer_key_proof(challenge, "signing", private, "bidder_a", "")
     loose = json.dumps(good, indent=1).encode()  # the same fields, not canonical
     with pytest.raises(ClientError, match="not canonical JSON"):
         answer_key_proof({"challenge": "c1", "statement": base64.b64encode(loose).decode()}, "signing", private, "bidder_a")
