@@ -7,8 +7,9 @@ import json
 from django.test import Client
 
 from accounts.services import issue_api_token
+from archive.models import LedgerEntry
 from archive.verify import verify_receipt
-from tendering.models import Bid
+from tendering.models import Bid, BidUpload, BidUploadPart
 from tests.bids.conftest import seal
 from tests.bids.test_submission import platform_ca_pem
 
@@ -38,12 +39,19 @@ def test_a_forged_token_or_another_bidders_upload_gets_nothing(personas, publish
     client = Client()
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     assert start(client, published_tender, sealed, {"HTTP_AUTHORIZATION": "Bearer etk_forged"}).status_code == 401
+    assert not BidUpload.objects.exists()
     upload_id = start(client, published_tender, sealed, bearer(personas.bidder_a)).json()["upload_id"]
+    before = BidUpload.objects.values().get(public_id=upload_id)
     other = bearer(personas.bidder_b)
     assert client.get(f"/api/bids/uploads/{upload_id}", **other).status_code == 404
     response = client.put(f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **other)
     assert response.status_code == 404 and response.json()["code"] == "not_found"
     assert post_json(client, f"/api/bids/uploads/{upload_id}/finalize", finalize_body(sealed), **other).status_code == 404
+    # The refused part and finalize changed nothing: no part stored, the upload as it was, no bid, nothing recorded.
+    assert BidUpload.objects.values().get(public_id=upload_id) == before
+    assert not BidUploadPart.objects.exists()
+    assert not Bid.objects.exists()
+    assert not LedgerEntry.objects.filter(action="tendering.bid.submitted").exists()
 
 
 def test_malformed_finalize_input_is_refused_with_field_errors(personas, published_tender, bidder_a_keys, tmp_path):

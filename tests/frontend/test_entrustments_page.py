@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from archive.models import LedgerEntry
-from tendering.models import Entrustment
+from tendering.models import Entrustment, Tender
 from tests.frontend.conftest import local, signed_in, tender_form_data
 
 
@@ -74,10 +74,12 @@ def test_the_agencys_tender_form_offers_only_tenderers_that_entrust_it_and_refus
     assert p.tenderer_org.name not in form
     data = tender_form_data(frozen_clock(), p.custodians, tenderer=p.tenderer_org.pk)
     assert agent.post(reverse("frontend:tender-create"), data).status_code == 200  # not a choice: shown on the form
+    assert not Tender.objects.exists()
 
     signed_in(p.tenderer).post(reverse("frontend:entrustments"), {"agency": p.agency_org.pk, "scope": "tender", "tender_number": "RJ-2026-077"})
     assert p.tenderer_org.name in agent.get(reverse("frontend:tender-create")).content.decode()
     # Entrusted with RJ-2026-077 only: another number is refused with the reason.
     refused = agent.post(reverse("frontend:tender-create"), {**data, "number": "RJ-2026-078"})
     assert refused.status_code == 403 and "未委托" in refused.content.decode()
+    assert not Tender.objects.exists()
     assert agent.post(reverse("frontend:tender-create"), {**data, "number": "RJ-2026-077"}).status_code == 302

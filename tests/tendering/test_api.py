@@ -4,7 +4,9 @@ import json
 
 from django.test import Client
 
+from accounts.models import ApiToken
 from accounts.services import issue_api_token
+from archive.models import LedgerEntry
 from tendering.models import Tender
 from tests.fixtures.personas import PASSWORD, PDF_BYTES
 
@@ -49,6 +51,7 @@ def test_a_token_is_obtained_with_username_and_password_only(personas):
     client = Client()
     wrong = base64.b64encode(b"bidder_a:wrong").decode()
     assert post_json(client, "/api/accounts/tokens", {"name": "cli"}, HTTP_AUTHORIZATION=f"Basic {wrong}").status_code == 401
+    assert not ApiToken.objects.exists()
     right = base64.b64encode(f"bidder_a:{PASSWORD}".encode()).decode()
     response = post_json(client, "/api/accounts/tokens", {"name": "cli"}, HTTP_AUTHORIZATION=f"Basic {right}")
     assert response.status_code == 201
@@ -65,6 +68,8 @@ def test_validation_errors_are_json_with_fields_in_the_users_language(personas, 
     assert "开标时间" in response.json()["fields"]["opening_time"][0]
     response = post_json(client, "/api/tenders", {"number": 5}, **bearer(personas.tenderer))
     assert response.status_code == 422 and response.json()["code"] == "invalid_input"
+    assert not Tender.objects.exists()
+    assert not LedgerEntry.objects.filter(case__startswith="tender:").exists()
 
 
 def test_a_bidder_cannot_edit_or_publish_a_tender_through_the_api(personas, frozen_clock, draft_tender):
@@ -97,8 +102,12 @@ def test_the_whole_publication_and_enquiry_flow_through_the_api(personas, frozen
     upload = client.post(url + "/documents", {"file": SimpleUploadedFile("招标文件.pdf", PDF_BYTES, "application/pdf")}, **tenderer)
     assert upload.status_code == 201, upload.content
     assert client.post(url + "/publish", **tenderer).json()["phase"] == "open_for_bids"
+    published = Tender.objects.values().get(public_id=created.json()["id"])
+    publications = LedgerEntry.objects.filter(action="tendering.tender.published").count()
     again = client.post(url + "/publish", **tenderer)
     assert again.status_code == 409 and again.json()["code"] == "already_published"
+    assert Tender.objects.values().get(public_id=created.json()["id"]) == published
+    assert LedgerEntry.objects.filter(action="tendering.tender.published").count() == publications == 1
 
     listing = client.get("/api/tenders", {"q": "医院"}).json()
     assert [t["number"] for t in listing] == ["API-2026-7"]
@@ -130,5 +139,8 @@ def test_a_program_revokes_its_own_token_and_it_stops_working(personas):
     me = client.get("/api/accounts/me", **auth).json()
     assert me["organization_credit_code"] == personas.bidder_org_a.credit_code
     assert client.post("/api/accounts/tokens/current/revoke", **auth).status_code == 204
+    revoked_at = ApiToken.objects.get(user=personas.bidder_a).revoked_at
+    assert revoked_at is not None
     assert client.get("/api/accounts/me", **auth).status_code == 401
     assert client.post("/api/accounts/tokens/current/revoke", **auth).status_code == 401
+    assert ApiToken.objects.get(user=personas.bidder_a).revoked_at == revoked_at
