@@ -43,8 +43,10 @@ from tendering.client.opening import (
     HallBid,
     addressed_elsewhere,
     bidder_file_key,
+    check_local_clock,
     custodian_parts,
     custodian_position,
+    display_zone,
     hall_bids,
 )
 from tendering.client.prices import PriceEntry, build_lots, load_price_file, parse_price_option, tender_lot_ids
@@ -77,15 +79,27 @@ def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+# The zone times are printed in: Beijing time, or the tender's when the platform names one
+# (never this machine's own zone: a bidder abroad reads the tender's times as published).
+_display_zone = display_zone(None)
+
+
+def use_zone(name: str | None) -> None:
+    global _display_zone
+    _display_zone = display_zone(name)
+
+
 def when(value: str | None) -> str:
-    """An API time (ISO 8601) in this machine's time zone, with its offset."""
+    """An API time (ISO 8601) in Beijing time (or the tender's zone), with its offset."""
     if not value:
         return "-"
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         return value
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+    if moment.tzinfo is None:
+        return value
+    return moment.astimezone(_display_zone).strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 def human_size(size: int) -> str:
@@ -919,6 +933,7 @@ def hall_of(session: Session, tender_id: str) -> tuple[str, dict[str, Any]]:
     """The opening's API path and the hall as this user sees it now (refused before the opening time)."""
     path = f"/api/tenders/{check_tender_id(tender_id)}/opening"
     hall: dict[str, Any] = session.get(path)
+    use_zone((hall.get("tender") or {}).get("time_zone"))
     return path, hall
 
 
@@ -969,7 +984,10 @@ def cmd_open_release(args: argparse.Namespace, session: Session) -> int:
     if not bids:
         raise ClientError(f"your organization has no bid in the {tender_line(hall)}")
     moments = hall["moments"]
-    say(f"{tender_line(hall)}: {len(bids)} bid(s) of yours; decryption until {when(moments['decryption_ends_at'])}")
+    say(f"{tender_line(hall)}: opening time {when(hall['tender']['opening_time'])} ({_display_zone.key})")
+    # The platform's clock opened the hall; this machine's own must agree before any key leaves it.
+    check_local_clock(hall["tender"]["opening_time"], _display_zone, "keys are released")
+    say(f"{len(bids)} bid(s) of yours; decryption until {when(moments['decryption_ends_at'])}")
     key = keystore.existing_key(session.home, "encryption", args.key)
     local = keystore.local_keys(session.home)
     failures = 0
@@ -1039,6 +1057,9 @@ def cmd_custodian_open(args: argparse.Namespace, session: Session) -> int:
         raise ClientError(
             f"the decryption of tender {tender['number']} ended at {when(concluded)}: parts are no longer taken"
         )
+    say(f"{tender_line(hall)}: opening time {when(tender['opening_time'])} ({_display_zone.key})")
+    # The platform's clock opened the hall; this machine's own must agree before any part leaves it.
+    check_local_clock(tender["opening_time"], _display_zone, "parts are submitted")
     bids = hall_bids(session.get(f"{path}/manifests"), tender_id)
     if not bids:
         say(f"{tender_line(hall)}: no bids, nothing to open")
@@ -1062,16 +1083,38 @@ def cmd_custodian_open(args: argparse.Namespace, session: Session) -> int:
         prompt=f"Passphrase of encryption key {args.key!r}: ",
     )
     private = key.private_key(passphrase)
+
+    def signing_private() -> Any:
+        # Only when a part does not open: the statement is signed with the custodian's own signing key.
+        signing = keystore.existing_key(session.home, "signing", args.signing_key)
+        try:
+            return signing.private_key(passphrase)
+        except ClientError:
+            other = read_secret(
+                "passphrase",
+                "ETENDER_SIGNING_PASSPHRASE",
+                file=args.signing_passphrase_file,
+                prompt=f"Passphrase of signing key {args.signing_key!r}: ",
+            )
+            return signing.private_key(other)
+
     progress = Progress("open", len(bids), unit="bids")
     try:
-        parts = custodian_parts(bids, private, progress.update)
+        opened = custodian_parts(bids, private, signing_private, progress.update)
     except BaseException:
         progress.abandon()
         raise
     progress.finish()
-    # One request for every part: the platform takes them only complete, and combines subsets at once.
-    submitted = session.post(f"{path}/custodian-parts", {"parts": parts}, timeout=600)
-    say(f"{submitted['parts']} part(s) submitted for {len(bids)} bid(s)")
+    for problem in opened.problems:
+        say(problem)
+    # One request for every part and statement: every (bid, subset) of yours once, and subsets are combined at once.
+    submitted = session.post(
+        f"{path}/custodian-parts", {"parts": opened.parts, "refusals": opened.refusals}, timeout=600
+    )
+    say(
+        f"{submitted['parts']} part(s) and {submitted.get('refusals', 0)} signed \"does not open\" statement(s) "
+        f"submitted for {len(bids)} bid(s)"
+    )
     _, after = hall_of(session, tender_id)
     for view in sorted(after["bids"], key=lambda v: v["position"]):
         say(f"  bid {view['position']} ({view['bid']}): {bid_state(view, tender['threshold'])}")
@@ -1449,6 +1492,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for sub in (release, status, custodian_open):
         sub.add_argument("tender_id", help="the tender's id (UUID)")
+    custodian_open.add_argument(
+        "--signing-key",
+        default=keystore.DEFAULT_NAME,
+        metavar="NAME",
+        help="local signing key for the statements of parts that do not open (default: default)",
+    )
+    custodian_open.add_argument(
+        "--signing-passphrase-file",
+        type=Path,
+        help="the signing key's passphrase, if not the encryption key's (or ETENDER_SIGNING_PASSPHRASE)",
+    )
     for sub in (release, custodian_open):
         sub.add_argument(
             "--key", default=keystore.DEFAULT_NAME, metavar="NAME", help="local encryption key (default: default)"

@@ -6,15 +6,26 @@ the local encryption key, and only what they hold is sent back: a bid's
 32-byte file key (a bidder, after checking it against the manifest's key
 commitment ``kc``) or a custodian's 32-byte part of every k-subset it belongs
 to. The private key never leaves this machine. docs/opening.md §2.
+
+A custodian's part that does not open here is not a reason to send nothing:
+the client sends every part that opens and, for each one that does not, a
+"does not open" statement (``etender-part-refusal-v1``) signed with the
+custodian's own signing key, so every other bid opens.
+
+Neither keys nor parts are sent before the published opening time by this
+machine's own clock (less ``CLOCK_SKEW``): a platform whose clock runs ahead
+cannot make them leave early.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -25,14 +36,55 @@ from tendering.sealing import (
     KeyCommitmentError,
     Manifest,
     ManifestError,
+    fingerprint,
     open_bidder_envelope,
-    open_custodian_parts,
+    open_custodian_part,
     parse_manifest,
     verify_commitment,
 )
+from tendering.sealing.refusal import PartRefusal, refusal_reason, sign_refusal
 
 # The states in which a bid's key has reached the platform (by whoever released it).
 KEY_IN_HAND = ("key_ready", "decrypting", "opened", "failed")
+# How far this machine's clock may run behind the platform's: keys and parts leave no
+# earlier than the published opening time less this (docs/cli.md, "The opening").
+CLOCK_SKEW = dt.timedelta(seconds=120)
+# Times are printed in the tender's zone when the platform names one; else Beijing time.
+DEFAULT_ZONE = "Asia/Shanghai"
+
+
+def local_now() -> dt.datetime:
+    """This machine's clock (never the platform's word)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def display_zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def zone_text(moment: dt.datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %z") + f" ({zone.key})"
+
+
+def check_local_clock(opening_time: str, zone: ZoneInfo, what: str) -> dt.datetime:
+    """The published opening time; refuses when this machine's clock is still before it (less CLOCK_SKEW)."""
+    try:
+        opening = dt.datetime.fromisoformat(opening_time)
+    except (TypeError, ValueError):
+        raise ClientError(f"the platform sent an unreadable opening time {opening_time!r}: nothing was sent") from None
+    if opening.tzinfo is None:
+        raise ClientError(f"the platform sent an opening time without its zone ({opening_time!r}): nothing was sent")
+    now = local_now()
+    if now < opening - CLOCK_SKEW:
+        raise ClientError(
+            f"this computer's clock says {zone_text(now, zone)}, before the opening time {zone_text(opening, zone)}: "
+            f"{what} only from the opening time (less {int(CLOCK_SKEW.total_seconds())} s for clocks that differ). "
+            "Nothing was sent. If this computer's clock is wrong, set it right first"
+        )
+    return opening
 
 
 @dataclass(frozen=True)
@@ -112,30 +164,65 @@ def custodian_position(bids: Sequence[HallBid], key: LocalKey) -> int:
     return positions.pop()
 
 
+@dataclass
+class OpenedParts:
+    """What a custodian sends: the parts that opened, a signed statement for each that did not, and why."""
+
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 def custodian_parts(
     bids: Sequence[HallBid],
     private_key: ec.EllipticCurvePrivateKey,
+    signing_key: Callable[[], ec.EllipticCurvePrivateKey],
     progress: Callable[[int], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> OpenedParts:
     """This custodian's part of every subset it belongs to, for every bid, as the API takes them.
 
-    A part that does not open stops everything: the platform accepts a
-    custodian's parts only complete and only once, so a partial set is never sent.
+    A part that does not open (HPKE refuses it, or the envelope is malformed:
+    the bidder sealed garbage, or made it for another key) does not stop the
+    others: it is replaced by a "does not open" statement signed with the
+    custodian's signing key (``signing_key()`` is called only when one is needed).
     """
-    parts: list[dict[str, Any]] = []
+    found = OpenedParts()
+    signer: ec.EllipticCurvePrivateKey | None = None
     for done, bid in enumerate(bids, start=1):
         manifest = bid.manifest
-        try:
-            opened = open_custodian_parts(manifest.envelopes.custodians, manifest.identity, private_key)
-        except EnvelopeError as exc:
-            raise ClientError(
-                f"{bid.label}: {exc}. Nothing was sent: the platform takes your parts only complete, "
-                "for every bid at once"
-            ) from None
-        for part in opened:
-            parts.append(
+        custodians = manifest.envelopes.custodians
+        mine = fingerprint_of(private_key)
+        position = custodians.recipients.index(mine)
+        for subset in custodians.subsets:
+            if position not in subset.members:
+                continue
+            try:
+                part = open_custodian_part(custodians, manifest.identity, subset.members, private_key)
+            except EnvelopeError as exc:
+                if signer is None:
+                    signer = signing_key()
+                refusal = PartRefusal(
+                    manifest.tender, manifest.bid, subset.members, position, refusal_reason(exc), fingerprint_of(signer)
+                )
+                statement, signature = sign_refusal(refusal, signer)
+                found.refusals.append(
+                    {
+                        "statement": base64.b64encode(statement).decode("ascii"),
+                        "signature": base64.b64encode(signature).decode("ascii"),
+                    }
+                )
+                found.problems.append(
+                    f"{bid.label}: your part of subset {list(subset.members)} does not open ({refusal.reason}: {exc}); "
+                    "a signed statement is sent instead"
+                )
+                continue
+            found.parts.append(
                 {"bid": bid.bid, "members": list(part.members), "part": base64.b64encode(part.part).decode("ascii")}
             )
         if progress is not None:
             progress(done)
-    return parts
+    return found
+
+
+def fingerprint_of(private_key: ec.EllipticCurvePrivateKey) -> str:
+    return fingerprint(private_key.public_key())

@@ -634,9 +634,10 @@ def _check_custodian_key(opening: Opening, bid_opening: BidOpening, newcomer: in
         bid_opening.custodian_check = CustodianCheck.DEFECT
         bid_opening.save(update_fields=["custodian_check"])
         detail = _("密钥保管人的密钥分量无法恢复本投标文件的密钥（投标人密封的分量无效），无论投标人是否解密，均视为撤销投标。")
-        clear_opened(bid_opening)
-        resolve(opening, bid_opening, BidOpeningState.REVOKED, "custodian_parts_invalid", detail)
-        maybe_publish_record(opening)
+        if bid_opening.state != BidOpeningState.REVOKED:  # already revoked (its ciphertext did not decrypt): once is enough
+            clear_opened(bid_opening)
+            resolve(opening, bid_opening, BidOpeningState.REVOKED, "custodian_parts_invalid", detail)
+            maybe_publish_record(opening)
 
 
 def clear_opened(bid_opening: BidOpening) -> None:
@@ -657,6 +658,8 @@ def _drop_parts_when_done(opening: Opening) -> None:
     the keys they gave are kept (sealed) on the bids and the parts are emptied.
     """
     if opening.custodian_parts_dropped_at is not None:
+        # A custodian that submits after every check was decided: its parts are not needed either.
+        CustodianSubmission.objects.filter(opening=opening).exclude(sealed_parts=b"").update(sealed_parts=b"")
         return
     if opening.decryption_concluded_at is None and opening.bids.filter(custodian_check=CustodianCheck.PENDING).exists():
         return

@@ -262,7 +262,8 @@ class FakeHall:
     """The opening's API in memory (snapshot, manifests, key release, custodians' parts), as one participant sees it.
 
     ``refuse_release``: an ApiError the platform answers every key release with.
-    ``released``: the file keys received, by bid; ``parts``: the custodians' submissions received.
+    ``released``: the file keys received, by bid; ``parts``: the custodians' submissions received, and
+    ``refusals`` their signed "does not open" statements.
     """
 
     base_url = "https://platform.example"
@@ -277,6 +278,7 @@ class FakeHall:
         self.refuse_release: ApiError | None = None
         self.released: dict[str, bytes] = {}
         self.parts: list[list[dict[str, Any]]] = []
+        self.refusals: list[list[dict[str, Any]]] = []
         self.calls: list[tuple[str, str]] = []
 
     def close(self) -> None:
@@ -299,7 +301,8 @@ class FakeHall:
             return self._release(rest.split("/")[2], base64.b64decode(json_body["file_key"]))
         if method == "POST" and rest == "/custodian-parts":
             self.parts.append(json_body["parts"])
-            return Response(200, {"parts": len(json_body["parts"])})
+            self.refusals.append(json_body.get("refusals", []))
+            return Response(200, {"parts": len(json_body["parts"]), "refusals": len(json_body.get("refusals", []))})
         raise AssertionError(f"unexpected request {method} {path}")
 
     def snapshot(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import io
 import uuid
 from pathlib import Path
@@ -13,9 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tendering.client import cli
 from tendering.client import keys as keystore
+from tendering.client import opening as client_opening
 from tendering.client.progress import Progress
 from tendering.client.transport import ApiError
 from tendering.sealing import CustodianPart, file_key_from_parts, parse_manifest
+from tendering.sealing.refusal import verify_refusal
 from tests.client.fakes import FakeHall, HallEntry, seal_for_opening
 
 PASSPHRASE = "保管人 passphrase 2026"
@@ -55,7 +58,11 @@ def bidder(tmp_path: Path) -> Machine:
 
 @pytest.fixture
 def custodians(tmp_path: Path) -> list[Machine]:
-    return [machine(tmp_path, f"custodian{i}") for i in (1, 2, 3)]
+    found = [machine(tmp_path, f"custodian{i}") for i in (1, 2, 3)]
+    for custodian in found:
+        # The signing key a custodian signs its custody and its "does not open" statements with.
+        keystore.generate_key(custodian.home, "signing", keystore.DEFAULT_NAME, PASSPHRASE.encode())
+    return found
 
 
 def serve(monkeypatch: pytest.MonkeyPatch, hall: FakeHall) -> FakeHall:
@@ -224,7 +231,8 @@ def test_a_bidder_releases_its_own_bid_s_key_and_only_its_own(
     own = hall.entries[0]
     status, out, _ = run(capsys, bidder.home, "open", "release", TENDER)
     assert status == 0
-    assert "opening of tender RJ-2026-001 (乡村道路提升改造工程): 1 bid(s) of yours" in out
+    assert "opening of tender RJ-2026-001 (乡村道路提升改造工程): opening time 2026-03-02 09:00:00 +0800 (Asia/Shanghai)" in out
+    assert "1 bid(s) of yours; decryption until 2026-03-02 10:00:00 +0800" in out
     assert f"bid 1 ({own.bid}): released (key_ready): the platform decrypts it now" in out
     assert hall.posts() == [f"/api/tenders/{TENDER}/opening/bids/{own.bid}/key"]
     assert list(hall.released) == [own.bid]
@@ -253,7 +261,7 @@ def test_a_key_released_meanwhile_counts_as_released(
 # --- a custodian opens its parts -------------------------------------------------------------------------------------
 
 
-def test_a_part_that_does_not_open_stops_the_custodian_and_nothing_is_sent(
+def test_a_part_that_does_not_open_is_replaced_by_a_signed_statement_and_every_other_part_is_sent(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -272,11 +280,52 @@ def test_a_part_that_does_not_open_stops_the_custodian_and_nothing_is_sent(
     )
     found[2].manifest_bytes = dataclasses.replace(manifest, envelopes=envelopes).canonical_bytes()
     hall = serve(monkeypatch, FakeHall(TENDER, ["custodian"], found, ["钟华", "黄芳", "刘洋"]))
-    status, _, err = run(capsys, custodians[0].home, "custodian", "open", TENDER)
-    assert status == 1
-    assert f"error: bid 3 ({found[2].bid}): the part of custodian 0 in subset [0, 2] does not open with this key" in err
-    assert "Nothing was sent: the platform takes your parts only complete" in err
-    assert hall.posts() == [] and hall.parts == []
+    status, out, _ = run(capsys, custodians[0].home, "custodian", "open", TENDER)
+    assert status == 0, out
+    assert f"bid 3 ({found[2].bid}): your part of subset [0, 2] does not open (hpke_open_failed" in out
+    assert "5 part(s) and 1 signed \"does not open\" statement(s) submitted for 3 bid(s)" in out
+    # Every other part went, in one request: custodian 0 is in subsets [0, 1] and [0, 2] of each bid.
+    [parts] = hall.parts
+    assert sorted((p["bid"], tuple(p["members"])) for p in parts) == sorted(
+        [(e.bid, m) for e in found for m in ((0, 1), (0, 2)) if (e.bid, m) != (found[2].bid, (0, 2))]
+    )
+    # The statement is format D, exactly, signed by the custodian's own signing key.
+    [[refusal]] = hall.refusals
+    signing = keystore.existing_key(custodians[0].home, "signing")
+    statement = base64.b64decode(refusal["statement"])
+    parsed = verify_refusal(statement, base64.b64decode(refusal["signature"]), signing.public_key())
+    assert statement == (
+        f'{{"bid":"{found[2].bid}","format":"etender-part-refusal-v1","index":0,"members":[0,2],'
+        f'"reason":"hpke_open_failed","signing_key":"{signing.fingerprint()}","tender":"{TENDER}"}}'
+    ).encode()
+    assert parsed.index == 0 and parsed.members == (0, 2)
+
+
+def test_a_custodian_and_a_bidder_send_nothing_while_their_own_clock_is_before_the_opening_time(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    bidder: Machine,
+    custodians: list[Machine],
+) -> None:
+    # The platform says the hall is open (its clock, or its operator, runs ahead); this machine's clock disagrees.
+    opening_time = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # FakeHall's: 09:00 in Beijing
+    monkeypatch.setattr(client_opening, "local_now", lambda: opening_time - dt.timedelta(minutes=10))
+    hall = serve(
+        monkeypatch, FakeHall(TENDER, ["bidder", "custodian"], entries(tmp_path, bidder, custodians), ["钟华", "黄芳", "刘洋"])
+    )
+    for home, argv in ((custodians[0].home, ("custodian", "open", TENDER)), (bidder.home, ("open", "release", TENDER))):
+        status, out, err = run(capsys, home, *argv)
+        assert status == 1
+        assert "opening time 2026-03-02 09:00:00 +0800 (Asia/Shanghai)" in out
+        assert "this computer's clock says 2026-03-02 08:50:00 +0800 (Asia/Shanghai), before the opening time" in err
+        assert "Nothing was sent" in err
+    assert hall.posts() == [] and hall.parts == [] and hall.released == {}
+    # Within the allowed skew (2 minutes) of the opening time, the parts go.
+    monkeypatch.setattr(client_opening, "local_now", lambda: opening_time - client_opening.CLOCK_SKEW)
+    status, out, _ = run(capsys, custodians[0].home, "custodian", "open", TENDER)
+    assert status == 0 and "4 part(s) and 0 signed" in out
+    assert len(hall.parts) == 1
 
 
 def test_a_custodian_whose_key_the_bids_are_not_sealed_to_is_refused(
@@ -345,7 +394,7 @@ def test_two_custodians_parts_give_every_bid_s_key(
         assert status == 0
         assert f"3 bid(s), 3 still without a key; you are custodian {index + 1}" in out
         # Each custodian is in 2 of the 3 subsets of 2 of 3, in each of the 3 bids.
-        assert "6 part(s) submitted for 3 bid(s)" in out
+        assert "6 part(s) and 0 signed \"does not open\" statement(s) submitted for 3 bid(s)" in out
         assert "open: 3 bids in" in err  # not a terminal: one final line of progress
     assert hall.posts() == [f"/api/tenders/{TENDER}/opening/custodian-parts"] * 2
     for entry in found:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +15,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from accounts import credit_code
 from accounts.models import Organization, OrganizationKind, Role, User
+from tendering.client.opening import custodian_parts, hall_bids
 from tendering.models import Bid, Tender
-from tendering.sealing import BidIdentity, CustodianPart, open_bidder_envelope, open_custodian_parts, parse_manifest
+from tendering.sealing import (
+    BidIdentity,
+    CustodianPart,
+    open_bidder_envelope,
+    open_custodian_parts,
+    parse_manifest,
+    sign_manifest,
+)
 from tendering.services import opening
 from tests.bids.conftest import BidderKeys, Sealed, keys_for, seal, submit
 from tests.fixtures.personas import Personas, make_user
@@ -59,6 +70,20 @@ class OpeningCase:
                 found.append(opening.SubmittedPart(entry.bid.public_id, part.members, value))
         return found
 
+    def client_submission(self, index: int) -> tuple[list[opening.SubmittedPart], list[opening.SubmittedRefusal]]:
+        """What custodian ``index``'s own client sends (tendering.client.opening): every part that opens,
+        and a statement signed with its signing key for each that does not."""
+        custodian = self.custodians[index]
+        bids = hall_bids(opening.manifests_for(custodian, self.tender), str(self.tender.public_id))
+        signing = self.personas.custodian_signing_keys[index]
+        sent = custodian_parts(bids, self.personas.custodian_keys[index], lambda: signing)
+        parts = [opening.SubmittedPart(uuid.UUID(p["bid"]), tuple(p["members"]), base64.b64decode(p["part"])) for p in sent.parts]
+        return parts, opening.decode_refusals([(r["statement"], r["signature"]) for r in sent.refusals])
+
+    def submit_as_client(self, index: int) -> Any:
+        parts, refusals = self.client_submission(index)
+        return opening.submit_custodian_parts(self.custodians[index], self.tender, parts, refusals)
+
     def at_opening(self, minutes: float = 1) -> None:
         """The clock just after the opening time, and the hall opened (as the first participant to enter does)."""
         self.clock.set(self.tender.opening_time + dt.timedelta(minutes=minutes))
@@ -71,15 +96,47 @@ def third_bidder(personas: Personas) -> User:
     return make_user("bidder_c", org, Role.BIDDER)
 
 
-@pytest.fixture
-def opening_case(personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User) -> OpeningCase:
+# Which custodian envelopes a bidder spoils: (subset members, position in the subset) -> spoiled.
+Spoil = Callable[[tuple[int, ...], int], bool]
+
+
+def spoiled(sealed: Sealed, keys: BidderKeys, spoil: Spoil) -> Sealed:
+    """The bid with some custodian envelopes replaced by garbage (another member's envelope of the same subset:
+    a valid-looking envelope that HPKE refuses), signed again by the bidder, as a cheating bidder's client would."""
+    manifest = parse_manifest(sealed.sealed.manifest_bytes)
+    custodians = manifest.envelopes.custodians
+    subsets = []
+    for subset in custodians.subsets:
+        k = len(subset.parts)
+        parts = tuple(subset.parts[(j + 1) % k] if spoil(subset.members, j) else subset.parts[j] for j in range(k))
+        subsets.append(dataclasses.replace(subset, parts=parts))
+    envelopes = dataclasses.replace(manifest.envelopes, custodians=dataclasses.replace(custodians, subsets=tuple(subsets)))
+    changed = dataclasses.replace(manifest, envelopes=envelopes)
+    manifest_bytes = changed.canonical_bytes()
+    signed = dataclasses.replace(
+        sealed.sealed, manifest_bytes=manifest_bytes, signature=sign_manifest(manifest_bytes, keys.signing), manifest=changed
+    )
+    return dataclasses.replace(sealed, sealed=signed)
+
+
+def make_case(
+    personas: Personas, tender: Tender, frozen_clock: Any, folder: Path, third_bidder: User, spoils: dict[int, Spoil] | None = None
+) -> OpeningCase:
+    """Three bidders' bids; ``spoils`` maps a bid's number (1-3) to the custodian envelopes its bidder spoiled."""
     entries = []
     for number, (user, price) in enumerate(
         [(personas.bidder_a, "6123456.70"), (personas.bidder_b, "5980000.00"), (third_bidder, "6050000.50")], start=1
     ):
         frozen_clock.advance(minutes=1)
         keys = keys_for(user)
-        sealed = seal(published_tender, keys, tmp_path / f"bidder{number}", price=price)
-        bid = submit(user, published_tender, sealed)
+        sealed = seal(tender, keys, folder / f"bidder{number}", price=price)
+        if spoils and number in spoils:
+            sealed = spoiled(sealed, keys, spoils[number])
+        bid = submit(user, tender, sealed)
         entries.append(Entry(keys, sealed, bid))
-    return OpeningCase(published_tender, personas, entries, frozen_clock)
+    return OpeningCase(tender, personas, entries, frozen_clock)
+
+
+@pytest.fixture
+def opening_case(personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User) -> OpeningCase:
+    return make_case(personas, published_tender, frozen_clock, tmp_path, third_bidder)
