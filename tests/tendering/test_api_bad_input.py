@@ -253,3 +253,39 @@ def test_the_schema_declares_the_phase_as_an_enum_in_the_filter_and_in_the_tende
     assert Client().get("/api/tenders?phase=").status_code == 200  # a form's "any phase"
     refused = Client().get("/api/tenders?phase=dancing")
     assert refused.status_code == 422 and list(refused.json()["fields"]) == ["phase"]
+
+
+# --- every operation ----------------------------------------------------------------------------------------
+
+
+def test_every_operation_of_the_schema_refuses_a_nul_in_its_query_path_and_body_with_422(personas: Personas) -> None:
+    """Whatever the operation: the refusal is the API's, before any view or service (never a 500, nothing stored)."""
+    client = Client()
+    credentials = bearer(personas.tenderer)
+    basic = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{personas.tenderer.username}:{PASSWORD}".encode()).decode()}
+    schema = client.get("/api/openapi.json").json()
+    before = stored()
+    checked = 0
+    for template, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            path = template
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path":
+                    path = path.replace("{" + parameter["name"] + "}", "00000000-0000-4000-8000-000000000000")
+            schemes = {name for requirement in operation.get("security", []) for name in requirement}
+            auth = basic if "PasswordAuth" in schemes else credentials if schemes else {}
+            query = client.generic(method.upper(), path + "?probe=%00", **auth)
+            assert query.status_code == 422 and query.json() == invalid_input(probe=[NUL_REFUSED]), (method, template, query.content)
+            in_path = client.generic(method.upper(), path.rstrip("/") + "%00", **auth)
+            assert in_path.status_code == 422 and in_path.json() == invalid_input(path=[NUL_REFUSED]), (method, template)
+            body = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in body:
+                sent = client.generic(method.upper(), path, json.dumps({"probe\x00": ["\x00"]}), content_type="application/json", **auth)
+                assert sent.status_code == 422, (method, template, sent.content)
+                assert sent.json() == invalid_input(**{"probe\x00": [NUL_REFUSED], "probe\x00.0": [NUL_REFUSED]}), (method, template)
+            if "multipart/form-data" in body:
+                sent = client.generic(method.upper(), path, b"--x\r\nnot a part", content_type="multipart/form-data", **auth)
+                assert sent.status_code == 400 and sent.json()["code"] == "malformed_multipart", (method, template, sent.content)
+            checked += 1
+    assert checked == sum(len(ops) for ops in schema["paths"].values()) > 20
+    assert stored() == before
