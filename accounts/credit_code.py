@@ -3,12 +3,23 @@
 18 characters from a 31-character alphabet (digits and capitals without I, O,
 Z, S, V): registration authority (1), organization category (1), administrative
 division (6 digits), organization code (9), check character (1). Framework-free.
+
+The check character (GB 32100-2015 §5): with value(c) the index of c in
+ALPHABET and weight(i) = 3^i mod 31 for i = 0..16,
+
+    check_value = 31 − (Σ value(code[i]) · weight(i) mod 31), and 31 becomes 0
+    code[17]    = ALPHABET[check_value]
+
+A code is checked in this order, the first broken rule being the refusal:
+18 characters; every character in ALPHABET (capitals only); characters 3 to 8
+digits; the check character. docs/sealed-bid-format.md §1 says the same, and
+docs/sealed-bid-vectors/identity.json has codes to accept and to refuse.
 """
 
 from __future__ import annotations
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+WEIGHTS = tuple(pow(3, i, 31) for i in range(17))  # 1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 
 

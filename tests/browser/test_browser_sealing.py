@@ -324,7 +324,7 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
 
     def test_the_bundled_javascript_reproduces_every_vector_in_chromium(self) -> None:
         shot = Screens("test_browser_sealing_vectors")
-        vectors = {name: json.loads((VECTORS / f"{name}.json").read_text(encoding="utf-8")) for name in ("stream", "container", "envelopes", "signature", "bid")}
+        vectors = {name: json.loads((VECTORS / f"{name}.json").read_text(encoding="utf-8")) for name in ("stream", "container", "envelopes", "signature", "bid", "identity")}
         with self.chromium():
             page = self.new_page(CHINESE)
             results = self.evaluate_async(

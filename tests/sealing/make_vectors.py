@@ -7,7 +7,8 @@ the manifest's bytes, the RFC 6979 signature); HPKE encryption is randomized,
 so its vectors are (private key, info, envelope) → plaintext, kept as first
 written. Running this again rewrites the HPKE envelopes and everything that
 contains them (the manifest, its signature): commit the result only when the
-format changes. tests/sealing/test_vectors.py checks every vector.
+format changes; ``--deterministic-only`` rewrites only the other files (stream,
+container, signature, identity). tests/sealing/test_vectors.py checks every vector.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from tendering.sealing.envelopes import (
     seal_file_key,
     split_key,
 )
+from tendering.sealing.errors import IdentityError
+from tendering.sealing.identity import check_credit_code
 from tendering.sealing.keys import spki_der
 from tendering.sealing.manifest import Manifest, der_to_raw, raw_to_der
 from tendering.sealing.stream import (
@@ -92,6 +96,51 @@ INVALID_STREAMS = [
     ("first byte 0x29", "a short text", {"set_byte": [0, 41]}, "bad header"),
     ("opened as another bid", "a short text", {"info": None}, "authentication"),
 ]
+# Two faults at once (§2.5): segments are processed in order and the first failing one decides, so the
+# refusal names the earlier fault's segment, whatever comes after it.
+INVALID_STREAMS_NAMING_A_SEGMENT = [
+    (
+        "two faults: a bit flipped in segment 1, and the stream cut after segment 2",
+        "three segments and a partial fourth",
+        {"truncate_to": 3 * SEGMENT_SIZE, "flip_bit_of_byte": SEGMENT_SIZE + 100},
+        "authentication",
+        1,
+    ),
+    (
+        "two faults: a bit flipped in segment 2, and a byte appended after the final segment",
+        "three segments and a partial fourth",
+        {"append_hex": "00", "flip_bit_of_byte": 2 * SEGMENT_SIZE + 7},
+        "authentication",
+        2,
+    ),
+    (
+        "two faults: the stream cut after segment 1, and segment 0 flipped",
+        "two full segments plus one byte",
+        {"truncate_to": 2 * SEGMENT_SIZE, "flip_bit_of_byte": HEADER_SIZE + 3},
+        "authentication",
+        0,
+    ),
+    (
+        "two faults: first byte 0x29, and the stream cut inside the header",
+        "a short text",
+        {"truncate_to": 20, "set_byte": [0, 41]},
+        "bad header",
+        None,
+    ),
+]
+
+# ustar name fields (§3.3): every non-ASCII *code point* is one '?'. Astral characters (an emoji, CJK
+# Extension B) are one code point but two UTF-16 code units and four UTF-8 bytes: an implementation that
+# replaces code units or bytes writes more '?' (and, past 100, cuts elsewhere).
+# Each with its ustar name field written out (the header's last 512 bytes are the ustar block).
+MEMBER_HEADER_PATHS = [
+    ("bid/a.txt", 5, "bid/a.txt"),
+    ("bid/技术标/方案.txt", 0, "bid/???/??.txt"),
+    ("bid/报价😀.txt", 12, "bid/???.txt"),
+    ("bid/𠀀𠀁𪚥/方案.pdf", 1, "bid/???/??.pdf"),
+    ("bid/" + "😀" * 60 + ".pdf", 3, "bid/" + "?" * 60 + ".pdf"),
+    ("bid/" + "a" * 95 + "𠀀.txt", 0, "bid/" + "a" * 95 + "?"),
+]
 
 
 def hexed(data: bytes) -> str:
@@ -151,12 +200,18 @@ def stream_vectors() -> dict[str, Any]:
         "invalid": [
             {"name": name, "from_case": case, "change": change, "error": error}
             for name, case, change, error in INVALID_STREAMS
+        ]
+        + [
+            {"name": name, "from_case": case, "change": change, "error": error}
+            | ({"segment": segment} if segment is not None else {})
+            for name, case, change, error, segment in INVALID_STREAMS_NAMING_A_SEGMENT
         ],
         "invalid_description": "Apply the change to the ciphertext of from_case and decrypt: truncate_to keeps the "
         "first N bytes; append_hex appends; swap_segments swaps two 1 MiB segments (segment i is the bytes "
         "[i*1048576, (i+1)*1048576), segment 0 including the header); flip_bit_of_byte XORs byte N with 0x01; "
-        "set_byte [N, V] sets byte N to V; info null decrypts with other_info instead of info. error is the kind "
-        "of refusal: truncated, trailing data, authentication, bad header.",
+        "set_byte [N, V] sets byte N to V; info null decrypts with other_info instead of info. Several changes "
+        "apply in that order. error is the kind of refusal: truncated, trailing data, authentication, bad header; "
+        "segment, where given, is the 0-based segment the refusal must name (the first failing one).",
     }
 
 
@@ -216,6 +271,12 @@ def envelope_vectors(envelopes: Any) -> dict[str, Any]:
     }
 
 
+def member_header_vector(path: str, size: int, ustar_name: str) -> dict[str, Any]:
+    header = member_header(path, size)
+    assert header[-512:][:100].rstrip(b"\0") == ustar_name.encode("ascii"), path
+    return {"path": path, "size": size, "ustar_name": ustar_name, "header_hex": hexed(header)}
+
+
 def container_vectors(folder: Path) -> tuple[dict[str, Any], PriceSummary, bytes]:
     files = collect_bid_files(folder)
     summary = PriceSummary.for_bid(
@@ -235,14 +296,7 @@ def container_vectors(folder: Path) -> tuple[dict[str, Any], PriceSummary, bytes
             "price_summary": summary.to_json(),
             "price_summary_text": summary.canonical_bytes().decode(),
             "files": [{"path": f.path, "content_hex": hexed(f.source.read_bytes())} for f in files],
-            "member_headers": [
-                {"path": "bid/a.txt", "size": 5, "header_hex": hexed(member_header("bid/a.txt", 5))},
-                {
-                    "path": "bid/技术标/方案.txt",
-                    "size": 0,
-                    "header_hex": hexed(member_header("bid/技术标/方案.txt", 0)),
-                },
-            ],
+            "member_headers": [member_header_vector(path, size, name) for path, size, name in MEMBER_HEADER_PATHS],
             "container_size": len(container),
             "container_sha256": hashlib.sha256(container).hexdigest(),
             "container_hex": hexed(container),
@@ -250,6 +304,69 @@ def container_vectors(folder: Path) -> tuple[dict[str, Any], PriceSummary, bytes
         summary,
         container,
     )
+
+
+# Unified social credit codes (§1): valid ones, among them a check value of 31 written as '0' and one of 30
+# ('Y'), and codes to refuse with the first rule they break (the rules are checked in the order of §1).
+VALID_CREDIT_CODES = [
+    "91350100M000100Y43",
+    "91110000600037341L",
+    "911100001000079554",
+    IDENTITY.bidder,
+    "91360781MA0000019Y",
+    "91360781MA00000290",
+]
+INVALID_CREDIT_CODES = [
+    ("17 characters", "91350100M000100Y4", "length"),
+    ("19 characters", "91350100M000100Y433", "length"),
+    ("empty", "", "length"),
+    ("17 code points, one of them an emoji (18 UTF-16 code units)", "91350100M000100Y😀", "length"),
+    ("the letter O, not in the alphabet", "91350100M00010OY43", "character"),
+    ("the letter I", "91350100M00010IY43", "character"),
+    ("the letter S", "91350100M00010SY43", "character"),
+    ("the letter V", "91350100M00010VY43", "character"),
+    ("the letter Z", "91350100M00010ZY43", "character"),
+    ("a full-width digit", "9135010０M000100Y43", "character"),
+    ("lower case (one spelling only)", "91350100m000100y43", "character"),
+    ("a letter in the administrative division", "913501A0M000100Y43", "division"),
+    ("a wrong check character", "91350100M000100Y44", "check"),
+    ("the check character that weights 1..17 (instead of 3^i mod 31) would give", "91350100M000100Y4A", "check"),
+    ("two faults: a letter in the division and an O later: the alphabet rule comes first", "913501A0M00010OY43", "character"),
+    ("two faults: 17 characters and an O: the length rule comes first", "91350100M00010OY4", "length"),
+    ("two faults: a letter in the division and a wrong check character", "913501A0M000100Y44", "division"),
+]
+
+
+def identity_vectors() -> dict[str, Any]:
+    from accounts import credit_code
+
+    weights = [pow(3, i, 31) for i in range(17)]
+    assert tuple(weights) == credit_code.WEIGHTS
+    value = {ch: i for i, ch in enumerate(credit_code.ALPHABET)}
+    valid = []
+    for code in VALID_CREDIT_CODES:
+        total = sum(value[ch] * weight for ch, weight in zip(code[:17], weights, strict=True))
+        check = (31 - total % 31) % 31
+        assert credit_code.ALPHABET[check] == code[17] and credit_code.validate(code) == code
+        valid.append({"code": code, "weighted_sum": total, "check_value": check})
+    for _name, code, _reason in INVALID_CREDIT_CODES:
+        try:
+            check_credit_code(code)
+        except IdentityError:
+            continue
+        raise AssertionError(f"{code!r} should be refused")
+    return {
+        "description": "The unified social credit code (统一社会信用代码, GB 32100-2015) of the bidder (docs/sealed-bid-format.md "
+        "§1). value(c) is c's index in alphabet; weighted_sum = Σ value(code[i]) · weights[i] for i in 0..16, "
+        "weights[i] = 3^i mod 31; check_value = 31 − (weighted_sum mod 31), and 31 becomes 0; code[17] must be "
+        "alphabet[check_value]. Refuse the invalid codes with the first rule they break, in this order: length "
+        "(18 characters), character (each in the alphabet, capitals only), division (characters 3 to 8 are "
+        "digits), check.",
+        "alphabet": credit_code.ALPHABET,
+        "weights": weights,
+        "valid": valid,
+        "invalid": [{"name": name, "code": code, "rule": rule} for name, code, rule in INVALID_CREDIT_CODES],
+    }
 
 
 def signature_vectors() -> dict[str, Any]:
@@ -378,8 +495,12 @@ def main() -> None:
         container_json, _, container = container_vectors(root)
     write("stream.json", stream_vectors())
     write("container.json", container_json)
-    write("envelopes.json", envelope_vectors(envelopes))
     write("signature.json", signature_vectors())
+    write("identity.json", identity_vectors())
+    if "--deterministic-only" in sys.argv:
+        # Leaves the randomized HPKE envelopes, and the bid that contains them, as first written.
+        return
+    write("envelopes.json", envelope_vectors(envelopes))
     bid_json, _ = bid_vectors(container, envelopes)
     write("bid.json", bid_json)
     for key in (spki_der(k) for k in custodian_keys):

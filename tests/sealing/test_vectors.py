@@ -33,13 +33,14 @@ from tendering.sealing.envelopes import (
 )
 from tendering.sealing.errors import (
     HeaderError,
+    IdentityError,
     ManifestError,
     ManifestSignatureError,
     SegmentAuthenticationError,
     TrailingDataError,
     TruncatedCiphertextError,
 )
-from tendering.sealing.identity import BidIdentity
+from tendering.sealing.identity import BidIdentity, check_credit_code
 from tendering.sealing.keys import fingerprint
 from tendering.sealing.manifest import der_to_raw, parse_manifest, raw_to_der, verify_manifest
 from tendering.sealing.stream import SEGMENT_SIZE, Decryptor, Encryptor, derive_segment_key, segment_nonce
@@ -50,6 +51,7 @@ ENVELOPES = json.loads((VECTORS / "envelopes.json").read_text(encoding="utf-8"))
 CONTAINER = json.loads((VECTORS / "container.json").read_text(encoding="utf-8"))
 SIGNATURE = json.loads((VECTORS / "signature.json").read_text(encoding="utf-8"))
 BID = json.loads((VECTORS / "bid.json").read_text(encoding="utf-8"))
+IDENTITY = json.loads((VECTORS / "identity.json").read_text(encoding="utf-8"))
 ERRORS = {
     "truncated": TruncatedCiphertextError,
     "trailing data": TrailingDataError,
@@ -109,10 +111,12 @@ def test_every_invalid_stream_vector_is_refused_with_its_kind_of_error(invalid: 
         ciphertext[change["set_byte"][0]] = change["set_byte"][1]
     if "info" in change:
         info = STREAM["other_info"]
-    with pytest.raises(ERRORS[invalid["error"]]):
+    with pytest.raises(ERRORS[invalid["error"]]) as refused:
         Decryptor(bytes.fromhex(STREAM["file_key_hex"]), info.encode()).decrypt(
             io.BytesIO(bytes(ciphertext)), io.BytesIO()
         )
+    if "segment" in invalid:  # with two faults, the first failing segment is the one named
+        assert refused.value.segment == invalid["segment"]  # type: ignore[attr-defined]
 
 
 def test_the_stream_vectors_key_info_header_and_nonces() -> None:
@@ -225,6 +229,57 @@ def test_the_container_vector_is_built_byte_for_byte_and_read_back(tmp_path: Pat
     ]
     for header in CONTAINER["member_headers"]:
         assert member_header(header["path"], header["size"]).hex() == header["header_hex"]
+
+
+@pytest.mark.parametrize("header", CONTAINER["member_headers"], ids=lambda h: h["ustar_name"])
+def test_the_ustar_name_field_has_one_question_mark_per_non_ascii_code_point(header: dict[str, Any]) -> None:
+    ustar_block = bytes.fromhex(header["header_hex"])[-512:]
+    assert ustar_block[:100].rstrip(b"\0") == header["ustar_name"].encode("ascii")
+    assert ustar_block[100:].startswith(b"0000644\0")
+    code_points = "".join("?" if ord(ch) > 127 else ch for ch in header["path"])
+    assert header["ustar_name"] == code_points[:100]
+
+
+# --- identity ---------------------------------------------------------------------------------------------------
+
+CREDIT_CODE_RULES = {
+    "length": "must have 18 characters",
+    "character": "not allowed in a credit code",
+    "division": "administrative division",
+    "check": "wrong check character",
+}
+
+
+def test_the_credit_code_weights_are_three_to_the_i_mod_31_over_the_alphabet() -> None:
+    from accounts import credit_code
+
+    assert IDENTITY["alphabet"] == credit_code.ALPHABET == "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    assert IDENTITY["weights"] == [pow(3, i, 31) for i in range(17)] == list(credit_code.WEIGHTS)
+
+
+@pytest.mark.parametrize("valid", IDENTITY["valid"], ids=lambda v: v["code"])
+def test_every_valid_credit_code_vector_is_accepted_with_its_sum_and_check(valid: dict[str, Any]) -> None:
+    from accounts import credit_code
+
+    code = valid["code"]
+    assert check_credit_code(code) == code
+    value = {ch: i for i, ch in enumerate(IDENTITY["alphabet"])}
+    total = sum(value[ch] * weight for ch, weight in zip(code[:17], IDENTITY["weights"], strict=True))
+    assert total == valid["weighted_sum"]
+    assert (31 - total % 31) % 31 == valid["check_value"]
+    assert credit_code.check_character(code[:17]) == IDENTITY["alphabet"][valid["check_value"]] == code[17]
+
+
+@pytest.mark.parametrize("invalid", IDENTITY["invalid"], ids=lambda v: v["name"])
+def test_every_invalid_credit_code_vector_is_refused_by_the_first_rule_it_breaks(invalid: dict[str, str]) -> None:
+    with pytest.raises(IdentityError) as refused:
+        check_credit_code(invalid["code"])
+    message = str(refused.value)
+    if invalid["code"] != invalid["code"].upper():
+        # The platform's forms accept lower case and normalize; the sealed identity has one spelling only.
+        assert "must be written in capitals" in message
+    else:
+        assert CREDIT_CODE_RULES[invalid["rule"]] in message, message
 
 
 # --- signatures -------------------------------------------------------------------------------------------------

@@ -6,7 +6,12 @@ import { IdentityError } from "./errors.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+// GB 32100-2015: weight(i) = 3^i mod 31 for the first 17 characters (1, 3, 9, 27, 19, 26, 16, 17, …).
+const CREDIT_WEIGHTS = Array.from({ length: 17 }, (_, i) => {
+  let weight = 1;
+  for (let k = 0; k < i; k++) weight = (weight * 3) % 31;
+  return weight;
+});
 
 export const STREAM_INFO_LABEL = "etender-bid-v1";
 
@@ -17,20 +22,23 @@ export function checkUuid(value, what) {
   return value;
 }
 
-/** A unified social credit code (统一社会信用代码, GB 32100-2015) in capitals with a valid check character. */
+/**
+ * A unified social credit code (统一社会信用代码, GB 32100-2015) in capitals with a valid check character.
+ * The rules in the order of docs/sealed-bid-format.md §1, the first broken one being the refusal: 18 characters,
+ * every character in the alphabet, characters 3 to 8 digits, then check = 31 − (Σ value(c_i)·(3^i mod 31) mod 31), with 31 → 0.
+ */
 export function checkCreditCode(value, what = "bidder") {
-  if (typeof value !== "string" || value.length !== 18) {
+  // Characters are code points, as everywhere in the format (not UTF-16 code units: an emoji is one).
+  if (typeof value !== "string" || [...value].length !== 18) {
     throw new IdentityError(`${what} must be an 18-character credit code, got ${JSON.stringify(value)}`);
   }
-  let total = 0;
-  for (let i = 0; i < 18; i++) {
-    const v = CREDIT_ALPHABET.indexOf(value[i]);
-    if (v < 0) throw new IdentityError(`${what} ${value} contains a character a credit code does not use`);
-    if (i >= 2 && i < 8 && !/[0-9]/.test(value[i])) {
-      throw new IdentityError(`${what} ${value}: characters 3 to 8 must be digits`);
-    }
-    if (i < 17) total += v * CREDIT_WEIGHTS[i];
+  const values = [...value].map((ch) => CREDIT_ALPHABET.indexOf(ch));
+  if (values.includes(-1)) {
+    throw new IdentityError(`${what} ${value} contains a character a credit code does not use`);
   }
+  if (!/^[0-9]{6}$/.test(value.slice(2, 8))) throw new IdentityError(`${what} ${value}: characters 3 to 8 must be digits`);
+  let total = 0;
+  for (let i = 0; i < 17; i++) total += values[i] * CREDIT_WEIGHTS[i];
   const expected = CREDIT_ALPHABET[(31 - (total % 31)) % 31];
   if (value[17] !== expected) throw new IdentityError(`${what} ${value}: wrong check character, expected ${expected}`);
   return value;

@@ -4,7 +4,7 @@
 // vectors' bytes exactly.
 
 import { concat, equalBytes, fromBase64, fromHex, sha256, toHex, utf8 } from "./bytes.js";
-import { PiecesSource, buildContainer, memberHeader, readPriceSummary } from "./container.js";
+import { PiecesSource, buildContainer, memberHeader, readPriceSummary, ustarName } from "./container.js";
 import { combineParts, keyCommitment, openEnvelope, custodianSubsets, verifyCommitment } from "./envelopes.js";
 import { fingerprint, spkiFromPoint, spkiPoint } from "./keys.js";
 import { canonicalBytes } from "./jcs.js";
@@ -19,7 +19,7 @@ import {
   segmentNonce,
   headerBytes,
 } from "./stream.js";
-import { streamInfo } from "./identity.js";
+import { checkCreditCode, streamInfo } from "./identity.js";
 
 function assert(condition, message) {
   if (!condition) throw new Error(`vector check failed: ${message}`);
@@ -57,15 +57,25 @@ async function importPrivate(key) {
   return { privateKey, publicKey };
 }
 
-async function expectRefusal(promise, kind, what) {
+async function expectRefusal(promise, kind, what, segment = undefined) {
   try {
     await promise;
   } catch (exc) {
     same(exc.kind, kind, `${what}: the kind of refusal (${exc.message})`);
+    // With two faults, the first failing segment is the one named (§2.5).
+    if (segment !== undefined) same(exc.segment, segment, `${what}: the segment the refusal names (${exc.message})`);
     return;
   }
   throw new Error(`vector check failed: ${what}: no refusal, expected ${kind}`);
 }
+
+// What each rule's refusal says (identity.json's `rule`, docs/sealed-bid-format.md §1).
+const CREDIT_CODE_RULES = {
+  length: "18-character credit code",
+  character: "contains a character a credit code does not use",
+  division: "characters 3 to 8 must be digits",
+  check: "wrong check character",
+};
 
 async function expectManifestRefusal(text, fragment, what) {
   try {
@@ -82,7 +92,7 @@ async function expectManifestRefusal(text, fragment, what) {
 export function vectorChecks(vectors) {
   const checks = [];
   const add = (name, run) => checks.push({ name, run });
-  const { stream, container, envelopes, signature, bid } = vectors;
+  const { stream, container, envelopes, signature, bid, identity } = vectors;
 
   // -- stream.json --------------------------------------------------------------------------------
   const fileKey = fromHex(stream.file_key_hex);
@@ -149,7 +159,7 @@ export function vectorChecks(vectors) {
       if ("flip_bit_of_byte" in change) changed[change.flip_bit_of_byte] ^= 1;
       if ("set_byte" in change) changed[change.set_byte[0]] = change.set_byte[1];
       if ("info" in change && change.info === null) info = stream.other_info;
-      await expectRefusal(decryptAll(fileKey, info, changed), bad.error, bad.name);
+      await expectRefusal(decryptAll(fileKey, info, changed), bad.error, bad.name, bad.segment);
     });
   }
 
@@ -161,6 +171,26 @@ export function vectorChecks(vectors) {
   add("container: member headers", async () => {
     for (const m of container.member_headers) same(toHex(memberHeader(m.path, m.size)), m.header_hex, `header of ${m.path}`);
   });
+  add("container: one '?' per non-ASCII code point in the ustar name (emoji, CJK Extension B)", async () => {
+    for (const m of container.member_headers) same(new TextDecoder().decode(ustarName(m.path)), m.ustar_name, `ustar name of ${m.path}`);
+  });
+
+  // -- identity.json -------------------------------------------------------------------------------
+  add("identity: valid credit codes", async () => {
+    for (const v of identity.valid) same(checkCreditCode(v.code), v.code, v.code);
+  });
+  for (const bad of identity.invalid) {
+    add(`identity: refuse the credit code with ${bad.name}`, async () => {
+      try {
+        checkCreditCode(bad.code);
+      } catch (exc) {
+        assert(exc.name === "IdentityError", `${bad.name}: ${exc.name} instead of IdentityError`);
+        assert(exc.message.includes(CREDIT_CODE_RULES[bad.rule]), `${bad.name}: "${exc.message}" is not the ${bad.rule} rule`);
+        return;
+      }
+      throw new Error(`vector check failed: ${bad.name}: ${bad.code} was accepted`);
+    });
+  }
   add("container: the whole container, byte for byte", async () => {
     const bytes = await buildContainer(container.price_summary, files);
     same(bytes.length, container.container_size, "size");
