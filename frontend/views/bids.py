@@ -130,7 +130,7 @@ def bid_page_messages() -> dict[str, str]:
         "check_inclusion": _("包含证明成立：该条目在已签名的账本树中（RFC 9162）"),
         "check_signature": _("平台签名有效（ECDSA P-256）"),
         "check_chain": _("平台证书由受信任的 CA 签发，签发回执时有效"),
-        "check_timestamp": _("时间戳（RFC 3161）针对的正是该签名"),
+        "check_timestamp": _("时间戳（RFC 3161）针对的正是该签名，由受信任的时间戳机构签发"),
         "receipt_verified": _("回执核验通过。"),
         "receipt_not_verified": _("回执核验未通过：%(reason)s"),
         "verify_receipt": _("核验回执"),

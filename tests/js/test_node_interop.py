@@ -11,6 +11,7 @@ import json
 import subprocess
 import uuid
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, load_der_private_key
 
 from archive.signing import platform_signer
@@ -73,13 +74,13 @@ def test_a_bid_sealed_by_the_javascript_code_opens_in_python(node, personas, pub
     assert (lot.lot, lot.price_yuan, lot.schedule_days, dict(lot.declared)) == ("1", "8000000.00", 240, {"项目经理": "李四"})
 
 
-def _verify_in_javascript(node, tmp_path, receipt: bytes, expected: dict) -> dict:
+def _verify_in_javascript(node, tmp_path, receipt: bytes, expected: dict, tsa=None) -> dict:
     (tmp_path / "receipt.json").write_bytes(receipt)
     anchors = "".join(certificate.public_bytes(Encoding.PEM).decode() for certificate in platform_signer().trust_anchors)
     (tmp_path / "ca.pem").write_text(anchors)
     (tmp_path / "expected.json").write_text(json.dumps(expected))
     result = subprocess.run(
-        [node, "tests/js/verify-receipt.mjs", str(tmp_path / "receipt.json"), str(tmp_path / "ca.pem"), str(tmp_path / "expected.json")],
+        [node, "tests/js/verify-receipt.mjs", str(tmp_path / "receipt.json"), str(tmp_path / "ca.pem"), str(tmp_path / "expected.json"), *([str(tsa)] if tsa else [])],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -130,3 +131,38 @@ def test_the_browsers_receipt_check_accepts_the_platforms_receipts_and_refuses_c
     # Withdrawn later or not, the receipt still states what was accepted then.
     bids.withdraw(personas.bidder_a, bid.public_id)
     assert _verify_in_javascript(node, tmp_path, receipt, expected)["ok"]
+
+
+def test_the_browser_checks_the_time_stamp_authoritys_signature_and_certificate(node, personas, published_tender, tmp_path):
+    from asn1crypto import cms
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from archive.timestamps import trusted_tsa_certificates
+    from tests.js.test_custody_check import CA
+
+    sealed = seal(published_tender, keys_for(personas.bidder_a), tmp_path)
+    receipt = bytes(submit(personas.bidder_a, published_tender, sealed).receipt)
+    tsa_anchors = "".join(c.public_bytes(Encoding.PEM).decode() for c in trusted_tsa_certificates())
+
+    def verified(receipt_bytes: bytes, tsa_pem: str) -> dict:
+        (tmp_path / "tsa.pem").write_text(tsa_pem)
+        return _verify_in_javascript(node, tmp_path, receipt_bytes, {}, tsa=tmp_path / "tsa.pem")
+
+    # Another authority's anchor: the token's signer does not chain to it.
+    elsewhere = verified(receipt, CA("另一时间戳机构 CA").pem)
+    assert (elsewhere["ok"], elsewhere["failed"]) == (False, "timestamp")
+    assert "is not signed by a trusted certificate" in elsewhere["reason"]
+    # The token's signature changed (as a forger without the TSA's key would have to).
+    document = json.loads(receipt)
+    token = cms.ContentInfo.load(base64.b64decode(document["timestamp"]))
+    signer_info = token["content"]["signer_infos"][0]
+    signer_info["signature"] = ec.generate_private_key(ec.SECP256R1()).sign(b"other", ec.ECDSA(hashes.SHA256()))
+    document["timestamp"] = base64.b64encode(token.dump(force=True)).decode()
+    forged = verified(json.dumps(document).encode(), tsa_anchors)
+    assert (forged["ok"], forged["failed"]) == (False, "timestamp")
+    assert "signature does not verify" in forged["reason"]
+
+    good = verified(receipt, tsa_anchors)
+    assert good["ok"], good
+    check = good["checks"][-1]
+    assert check["check"] == "timestamp" and check["detail"].startswith(good["timestampTime"] + " · ")

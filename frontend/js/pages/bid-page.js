@@ -604,12 +604,14 @@ async function checkPending() {
 
 // -- receipts -----------------------------------------------------------------------------------------
 
-async function trustAnchors() {
+/** The anchors the platform's receipt chain and its time-stamp authority must chain to: `{trustAnchors, tsaAnchors}`. */
+async function receiptAnchors() {
   if (page.trustAnchors === null) {
     try {
-      page.trustAnchors = (await api("GET", config.urls.trust)).trust_anchors.join("\n");
+      const trust = await api("GET", config.urls.trust);
+      page.trustAnchors = { trustAnchors: trust.trust_anchors.join("\n"), tsaAnchors: trust.tsa_trust_anchors.join("\n") };
     } catch {
-      page.trustAnchors = "";
+      page.trustAnchors = { trustAnchors: "", tsaAnchors: "" };
     }
   }
   return page.trustAnchors;
@@ -619,7 +621,7 @@ async function showReceipt(bid, expected) {
   const section = $("receipt-section");
   section.hidden = false;
   const receipt = fromBase64(bid.receipt);
-  const result = await verifyReceipt(receipt, { expected, trustAnchors: await trustAnchors() });
+  const result = await verifyReceipt(receipt, { expected, ...(await receiptAnchors()) });
   const facts = [
     [t("bid_id"), bid.bid_id],
     [t("status"), config.statuses[bid.status] ?? bid.status],

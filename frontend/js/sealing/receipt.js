@@ -9,12 +9,25 @@
 // receipt's chain; each certificate of the chain signed by the next, the last
 // one a trust anchor or signed by one, each valid when the receipt was issued
 // (when anchors are given); and that the RFC 3161 token is over SHA-256 of that
-// signature (its genTime is shown). Not checked here: the time-stamp
-// authority's own CMS signature and certificate (python -m archive.verify does).
+// signature (its genTime is shown) and, when TSA anchors are given, signed by a
+// time-stamping certificate that chains to one of them (x509.js:
+// verifyTimestampSignature; only the ESS signing-certificate attribute is left
+// to python -m archive.verify).
 // Certificates and the token are read with @peculiar/x509 and its ASN.1 schemas (x509.js).
 
 import { asBytes, equalBytes, fromBase64, fromHex, fromUtf8, sha256, toHex } from "./bytes.js";
-import { CertificateError, OID, commonName, parseCertificate, parsePemCertificates, parseTimestampToken, pemCertificates, spkiOf, verifyPath } from "./x509.js";
+import {
+  CertificateError,
+  OID,
+  commonName,
+  parseCertificate,
+  parsePemCertificates,
+  parseTimestampToken,
+  pemCertificates,
+  spkiOf,
+  verifyPath,
+  verifyTimestampSignature,
+} from "./x509.js";
 import { canonicalText, parseStrictJson } from "./jcs.js";
 import { checkSpki } from "./keys.js";
 import { derToRaw } from "./manifest.js";
@@ -86,11 +99,13 @@ async function verifyEcdsa(spki, signatureDer, data) {
  * Checks a receipt; never throws for a bad receipt. `expected` holds what the
  * bidder knows of its bid (`bid_id`, `tender_id`, `ciphertext_sha256`, `size`,
  * `manifest_sha256`: each given one must equal the subject's); `trustAnchors`
- * are PEM certificate(s) the platform's chain must end at (skipped when empty).
+ * are PEM certificate(s) the platform's chain must end at (skipped when empty);
+ * `tsaAnchors` those the time-stamp authority's certificate must chain to (its
+ * signature is checked only when given).
  * Returns `{ok, failed, reason, checks: [{check, ok, detail}], subject, seq,
  * treeSize, root, issuedAt, timestampTime}`.
  */
-export async function verifyReceipt(receiptBytes, { expected = {}, trustAnchors = "" } = {}) {
+export async function verifyReceipt(receiptBytes, { expected = {}, trustAnchors = "", tsaAnchors = "" } = {}) {
   const checks = [];
   const result = { ok: false, failed: null, reason: "", checks, subject: null, seq: null, treeSize: null, root: null, issuedAt: null, timestampTime: null };
   const pass = (check, detail = "") => checks.push({ check, ok: true, detail });
@@ -225,7 +240,16 @@ export async function verifyReceipt(receiptBytes, { expected = {}, trustAnchors 
       throw new Refused("timestamp", "the time-stamp is over other data than this receipt's signature");
     }
     result.timestampTime = token.genTime.toISOString();
-    pass("timestamp", result.timestampTime);
+    let tsa = "";
+    if (tsaAnchors) {
+      try {
+        tsa = commonName(await verifyTimestampSignature(b64(receipt.timestamp, "timestamp", "the time-stamp"), parsePemCertificates(tsaAnchors)));
+      } catch (exc) {
+        if (!(exc instanceof CertificateError)) throw exc;
+        throw new Refused("timestamp", exc.message);
+      }
+    }
+    pass("timestamp", tsa ? `${result.timestampTime} · ${tsa}` : result.timestampTime);
     result.ok = true;
   } catch (exc) {
     if (!(exc instanceof Refused)) throw exc;
