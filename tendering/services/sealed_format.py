@@ -79,8 +79,14 @@ def check_manifest(
 
 
 def check_envelopes(checked: CheckedManifest, tender: Tender) -> None:
-    """§6 step 5, after the ciphertext (step 4): the custodians' coverage, then the bidder's own envelope."""
+    """§6 step 5, after the ciphertext (step 4): the bidder's own envelope, then the custodians' coverage."""
     manifest, signing_key = checked.manifest, checked.signing_key
+    recipient = manifest.envelopes.bidder.recipient
+    own = PublicKey.objects.filter(
+        fingerprint=recipient, organization_id=signing_key.organization_id or 0, purpose="encryption", revoked_at__isnull=True
+    ).exists()
+    if not own:
+        raise BidRefused(_("投标人自己的密钥信封必须发给本机构已登记的加密公钥。"), code="bad_bidder_envelope")
     slots = list(tender.custodian_slots.select_related("public_key").order_by("position"))
     if any(slot.public_key is None for slot in slots):
         raise BidRefused(_("本项目的密钥保管人公钥尚未公布。"), code="custodians_unpublished")
@@ -89,12 +95,6 @@ def check_envelopes(checked: CheckedManifest, tender: Tender) -> None:
         check_envelope_coverage(manifest.envelopes.custodians, published, tender.custodian_threshold)
     except SealingError as exc:
         raise BidRefused(_("密钥信封不完整：%(reason)s") % {"reason": str(exc)}, code="bad_envelopes") from None
-    recipient = manifest.envelopes.bidder.recipient
-    own = PublicKey.objects.filter(
-        fingerprint=recipient, organization_id=signing_key.organization_id or 0, purpose="encryption", revoked_at__isnull=True
-    ).exists()
-    if not own:
-        raise BidRefused(_("投标人自己的密钥信封必须发给本机构已登记的加密公钥。"), code="bad_bidder_envelope")
 
 
 def check_ciphertext(store: ObjectStore, key: str, version_id: str | None, checked: CheckedManifest) -> None:

@@ -442,3 +442,36 @@ def test_with_a_tampered_ciphertext_and_a_bidder_envelope_to_a_stranger_the_ciph
         finalize()
     assert exc.value.code == "hash_mismatch"
     assert_nothing_accepted(started)
+
+
+def test_with_the_bidder_envelope_to_a_stranger_and_custodians_out_of_order_the_bidder_envelope_decides(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
+    """Within step 5, the bidder's own envelope is checked before the custodians' coverage."""
+    stranger, _der = p256_public_der()
+    bidder_a_keys.encryption = stranger
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    envelopes = parse_manifest(sealed.sealed.manifest_bytes).envelopes
+    reordered = dataclasses.replace(
+        envelopes, custodians=dataclasses.replace(envelopes.custodians, recipients=tuple(reversed(envelopes.custodians.recipients)))
+    )
+    manifest, signature = resign(sealed, bidder_a_keys, envelopes=reordered)
+    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "bad_bidder_envelope"
+    assert_nothing_accepted(started)
+
+
+def test_custodian_envelopes_out_of_the_published_order_are_refused(personas, published_tender, bidder_a_keys, tmp_path):
+    sealed = seal(published_tender, bidder_a_keys, tmp_path)
+    envelopes = parse_manifest(sealed.sealed.manifest_bytes).envelopes
+    reordered = dataclasses.replace(
+        envelopes, custodians=dataclasses.replace(envelopes.custodians, recipients=tuple(reversed(envelopes.custodians.recipients)))
+    )
+    manifest, signature = resign(sealed, bidder_a_keys, envelopes=reordered)
+    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    with pytest.raises(BidRefused) as exc:
+        finalize()
+    assert exc.value.code == "bad_envelopes"
+    assert_nothing_accepted(started)
