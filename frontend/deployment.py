@@ -85,6 +85,16 @@ def last_recorded_deployment() -> LedgerEntry | None:
     return LedgerEntry.objects.filter(case=DEPLOYMENT_CASE, action=DEPLOYMENT_ACTION).order_by("-seq").first()
 
 
+def deployment_context() -> dict[str, Any]:
+    """What the pages that hold keys show of the bundle: its hash, and the ledger's last recorded deployment beside it."""
+    served = served_bundle_sha256()
+    last = last_recorded_deployment()
+    recorded = None
+    if last is not None:
+        recorded = {"seq": last.seq, "recorded_at": last.recorded_at, "bundle_sha256": json.loads(last.data).get("bundle_sha256", "")}
+    return {"bundle_sha256": served, "recorded_deployment": recorded, "bundle_recorded": bool(served) and recorded is not None and recorded["bundle_sha256"] == served}
+
+
 def record_deployment(*, version: str = "", directory: Path = BUILD_DIRECTORY) -> tuple[BundleDigest, LedgerEntry | None]:
     """Appends ``platform.deployment.recorded`` when the bundle differs from the last one recorded.
 

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import KeyPurpose, Role, User
 from config import clock
-from frontend.deployment import served_bundle_sha256
+from frontend.deployment import deployment_context
 from frontend.views.common import signed_in, visible_tender
 from tendering import permissions
 from tendering.models import BidStatus, Phase, Tender
@@ -218,7 +218,7 @@ def bid_submit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         "organization": organization,
         "custodian_count": len(custodians),
         "config": config,
-        "bundle_sha256": served_bundle_sha256(),
+        **deployment_context(),
         "keys_url": reverse("frontend:browser-keys") + "?next=" + request.get_full_path(),
     }
     return render(request, "frontend/bid_submit.html", context)
@@ -244,5 +244,5 @@ def browser_keys(request: HttpRequest) -> HttpResponse:
     purposes = browser_key_purposes(user)
     config = {"user": user.get_username(), "locale": _locale(), "purposes": purposes, "messages": keys_page_messages()}
     custodian_only = user.has_role(Role.CUSTODIAN) and not permissions.is_bidder(user)
-    context = {"config": config, "next_url": next_url, "custodian_only": custodian_only, "bundle_sha256": served_bundle_sha256()}
+    context = {"config": config, "next_url": next_url, "custodian_only": custodian_only, **deployment_context()}
     return render(request, "frontend/browser_keys.html", context)

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from frontend.deployment import served_bundle_sha256
+from frontend.deployment import deployment_context
 from frontend.views.bids import _locale, browser_path_messages
 from frontend.views.common import signed_in, visible_tender
 
@@ -60,7 +60,7 @@ def custody_confirm(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     context = {
         "tender": tender,
         "config": config,
-        "bundle_sha256": served_bundle_sha256(),
+        **deployment_context(),
         "keys_url": reverse("frontend:browser-keys") + "?next=" + request.get_full_path(),
     }
     return render(request, "frontend/custody_confirm.html", context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from frontend.deployment import served_bundle_sha256
+from frontend.deployment import record_deployment, served_bundle_sha256
 from tests.frontend.conftest import signed_in
 from tests.opening.test_hall_page import page_config
 
@@ -43,15 +43,31 @@ def test_an_unconfirmed_slot_is_offered_for_signing_on_the_dashboard(personas, u
     assert f'href="{url}">签名确认保管</a>' in dashboard
 
 
-def test_every_page_that_holds_keys_says_it_is_no_stronger_than_the_served_javascript(personas, published_tender):
+def test_every_page_that_holds_keys_says_it_is_no_stronger_than_the_served_javascript(personas, published_tender, tmp_path):
     bundle = served_bundle_sha256()
-    pages = [
-        signed_in(personas.bidder_a).get(reverse("frontend:bid-submit", args=[published_tender.public_id])),
-        signed_in(personas.bidder_a).get(reverse("frontend:browser-keys")),
-        signed_in(personas.custodians[0]).get(reverse("frontend:browser-keys")),
-        signed_in(personas.custodians[0]).get(reverse("frontend:custody-confirm", args=[published_tender.public_id])),
-    ]
-    for page in pages:
+
+    def pages() -> list:
+        return [
+            signed_in(personas.bidder_a).get(reverse("frontend:bid-submit", args=[published_tender.public_id])),
+            signed_in(personas.bidder_a).get(reverse("frontend:browser-keys")),
+            signed_in(personas.custodians[0]).get(reverse("frontend:browser-keys")),
+            signed_in(personas.custodians[0]).get(reverse("frontend:custody-confirm", args=[published_tender.public_id])),
+        ]
+
+    # No deployment recorded yet: each page says it cannot be compared with the ledger.
+    for page in pages():
+        assert '<p id="bundle-ledger" data-recorded="false" class="form-errors">账本中还没有任何部署记录' in page.text
+    _, entry = record_deployment(version="test")
+    assert entry is not None
+    for page in pages():
+        assert f"与账本第 {entry.seq} 条记录的部署一致" in page.text and 'data-recorded="true"' in page.text
+    # The ledger's last deployment is another bundle than the one these pages serve (changed outside a release).
+    (tmp_path / "bid-page.js").write_bytes(b"// another bundle\n")
+    record_deployment(version="elsewhere", directory=tmp_path)
+    pages_now = pages()
+    for page in pages_now:
+        assert f"与账本中最近记录的部署（第 {entry.seq + 1} 条）不一致" in page.text and 'data-recorded="false"' in page.text
+    for page in pages_now:
         assert page.status_code == 200
         assert "浏览器中的这些核验不会比平台发送的脚本更可靠" in page.text
         assert "命令行客户端（etender）" in page.text
@@ -61,3 +77,4 @@ def test_every_page_that_holds_keys_says_it_is_no_stronger_than_the_served_javas
     page = english.get(reverse("frontend:bid-submit", args=[published_tender.public_id])).text
     assert "these checks are no stronger than the script the platform sends" in page
     assert page_config(page, "bid-config")["messages"]["custody_refused"] == "Cannot seal: custodian %(name)s (%(username)s) %(reason)s."
+
