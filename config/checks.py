@@ -17,10 +17,15 @@ Ids are stable (they are named in docs/operations.md and in tests):
 - etender.E012  the object store's default credentials (minioadmin) in production, over plain HTTP or not
 - etender.E013  demo users (load_demo) with their printed passwords in the production database
 - etender.E014  the demo's private keys (var/demo-keys) on a production machine
+- etender.E020  the demo key CA (DEMO_KEY_CA_ENABLED) in production
+- etender.E021  a KEY_CA_CERTIFICATES_FILE holding the platform's own CA or signing certificate, the
+                development PKI's or the demo key CA's (any environment)
+- etender.E022  a KEY_CA_CERTIFICATES_FILE that cannot be read or holds no certificate (any environment)
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +187,63 @@ def _demo_users_with_their_passwords() -> list[str]:
     except DatabaseError:
         return []
     return sorted(user.username for user in users if user.check_password(demo_password(user.username)))
+
+
+@register(Tags.security, deploy=False)
+def demo_key_ca(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The demo key CA certifies every key registered: in production it would vouch for the operator's keys."""
+    if settings.ETENDER_ENV == "production" and settings.DEMO_KEY_CA_ENABLED:
+        return [Error("The demo key CA certifies every key at registration.", hint="Unset DEMO_KEY_CA_ENABLED (or set it to 0) and name the trading centre's CA in KEY_CA_CERTIFICATES_FILE.", id="etender.E020")]
+    return []
+
+
+@register(Tags.security)
+def key_ca_certificates(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The key CAs certify people's keys: never the platform's own signer, the development PKI or the demo CA.
+
+    A platform that could certify keys could vouch for keys of its own, which is the
+    swap custody confirmations exist to stop (docs/custody.md). Compared by public key,
+    so a certificate re-issued for the same key is refused too.
+    """
+    if not settings.KEY_CA_CERTIFICATES_FILE:
+        return []
+    from django.core.exceptions import ImproperlyConfigured
+
+    from accounts.key_ca import configured_anchors
+    from accounts.key_certificates import spki_of
+
+    try:
+        anchors = configured_anchors()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), hint="KEY_CA_CERTIFICATES_FILE names a PEM file of the trading centre's CA certificates.", id="etender.E022")]
+    forbidden = {spki_of(certificate): label for label, certificate in _platform_certificates()}
+    errors = []
+    for anchor in anchors:
+        label = forbidden.get(spki_of(anchor))
+        if label is not None:
+            errors.append(Error(f"KEY_CA_CERTIFICATES_FILE holds {label} ({anchor.subject.rfc4514_string()}).", hint="Name only the trading centre's CA (CA数字证书) there: the platform must never be able to certify keys.", id="etender.E021"))
+    return errors
+
+
+def _platform_certificates() -> list[tuple[str, Any]]:
+    """The platform's own certificates (configured files), the development PKI's and the demo key CA's, where present."""
+    from cryptography import x509
+
+    from accounts.key_ca import DEMO_CA_CERTIFICATE_FILE
+
+    found: list[tuple[str, Any]] = []
+
+    def read(label: str, path: Path) -> None:
+        # Absent or broken: E008 and the PKI's own checks speak for these files.
+        with contextlib.suppress(OSError, ValueError):
+            found.extend((label, c) for c in x509.load_pem_x509_certificates(path.read_bytes()))
+
+    for setting in ("PLATFORM_CERTIFICATE_FILE", "PLATFORM_CA_CERTIFICATE_FILE"):
+        if getattr(settings, setting, ""):
+            read(f"a certificate of {setting}", Path(getattr(settings, setting)))
+    development = Path(settings.DEVELOPMENT_PKI_DIR)
+    if development.is_dir():
+        for path in sorted(development.glob("*.cert.pem")):
+            read(f"the development PKI's {path.name}", path)
+    read("the demo key CA's certificate", Path(settings.DEMO_KEY_CA_DIR) / DEMO_CA_CERTIFICATE_FILE)
+    return found

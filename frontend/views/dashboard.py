@@ -18,7 +18,7 @@ from config import clock
 from frontend.views.common import signed_in
 from tendering import hall, permissions
 from tendering.models import BidStatus, DocumentDownload, Question, Tender, TenderCustodian
-from tendering.services import notifications
+from tendering.services import custody, notifications
 
 LIMIT = 50
 
@@ -60,6 +60,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if context["is_custodian"]:
         context["custodian_slots"] = TenderCustodian.objects.filter(user=user).select_related("tender", "public_key")[:LIMIT]
         context["encryption_key"] = active_key(user, KeyPurpose.ENCRYPTION)
+        context["awaiting_custody"] = list(custody.awaiting_confirmation(user)[:LIMIT])
     return render(request, "frontend/dashboard.html", context)
 
 

@@ -23,7 +23,7 @@ from frontend.views.common import refuse, show_on_form, signed_in, visible_tende
 from tendering import hall, permissions
 from tendering.http import document_download_response
 from tendering.models import Phase, Tender
-from tendering.services import documents, questions
+from tendering.services import custody, documents, questions
 
 PAGE_SIZE = 20
 DOWNLOAD_CHUNK = 64 * 1024
@@ -79,6 +79,7 @@ def detail_context(request: HttpRequest, tender: Tender, question_form: Question
         "documents": documents.visible_documents(user, tender),
         "lots": tender.lots.all(),
         "custodians": tender.custodian_slots.select_related("user", "user__organization", "public_key"),
+        "custody_confirmed": custody.confirmed_count(tender)[0],
         "amendments": tender.amendments.all(),
         "answered_questions": answered,
         "own_pending_questions": own_pending,
