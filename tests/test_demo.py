@@ -25,6 +25,12 @@ def test_the_demo_loads_twice_without_duplicates(db, tmp_path, settings, capsys)
 
     assert tender.phase(clock.now()) == Phase.OPEN_FOR_BIDS
     assert (tender.custodian_slots.count(), tender.custodian_threshold) == (3, 2)
+    # The demo custodians confirmed custody with their demo signing keys: the demo tender takes bids.
+    from tendering.services import custody
+
+    assert custody.custody_confirmed(tender) and custody.custody_view(tender)["confirmed"]
+    assert all(key.certificate_der for key in PublicKey.objects.all())  # the demo key CA certified every demo key
+    assert (settings.DEMO_KEY_CA_DIR / "demo-ca.cert.pem").exists()
     assert TenderDocument.objects.get().size > 0
     assert sorted(p.name for p in (tmp_path / "demo-keys").iterdir())[:2] == ["bidder1-encryption.pem", "bidder1-signing.pem"]
     assert "Demo-tenderer-2026" in capsys.readouterr().out
