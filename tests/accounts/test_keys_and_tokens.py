@@ -33,6 +33,8 @@ def test_it_refuses_keys_that_are_not_p256(personas, make_key):
     with pytest.raises(DomainError) as exc:
         services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, pem(make_key()), proof=None)
     assert exc.value.code == "unsupported_key_type"
+    assert not PublicKey.objects.filter(owner=personas.bidder_a).exists()
+    assert not LedgerEntry.objects.filter(action="accounts.key.registered", case=f"organization:{personas.bidder_org_a.pk}").exists()
 
 
 def test_it_refuses_garbage_and_an_unknown_purpose(personas):
@@ -42,6 +44,8 @@ def test_it_refuses_garbage_and_an_unknown_purpose(personas):
     with pytest.raises(DomainError) as exc:
         services.register_public_key(personas.bidder_a, "decrypt-everything", p256_public_der()[1], proof=None)
     assert exc.value.code == "invalid_purpose"
+    assert not PublicKey.objects.filter(owner=personas.bidder_a).exists()
+    assert not LedgerEntry.objects.filter(action="accounts.key.registered", case=f"organization:{personas.bidder_org_a.pk}").exists()
 
 
 def test_a_key_is_registered_once_bound_to_the_organization_and_recorded_in_the_ledger(personas):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tendering.models import BidOpening, CustodianSubmission
+from tendering.models import BidOpening, CustodianSubmission, Opening
 from tests.opening.conftest import OpeningCase
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +39,7 @@ def test_the_api_refuses_strangers_and_early_callers(opening_case: OpeningCase) 
     assert Client().get(url(case)).status_code == 401
     early = post(client_for(first.user), url(case, f"/bids/{first.bid.public_id}/key"), {"file_key": b64(first.file_key())})
     assert early.status_code == 409 and early.json()["code"] == "hall_not_open"
+    assert not Opening.objects.filter(tender=case.tender).exists()  # not even the hall was made
     case.at_opening()
     stranger = client_for(case.personas.expert).get(url(case))
     assert stranger.status_code == 403 and stranger.json()["code"] == "not_in_hall"

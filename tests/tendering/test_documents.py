@@ -66,6 +66,7 @@ def test_a_draft_document_can_be_withdrawn_but_a_published_one_cannot(personas, 
     tenders.publish(personas.tenderer, draft_tender)
     with pytest.raises(WrongPhase):
         documents.withdraw_draft_document(personas.tenderer, draft_tender.documents.get(name="招标文件.pdf"))
+    assert list(TenderDocument.objects.filter(tender=draft_tender, withdrawn_at__isnull=True).values_list("name", flat=True)) == ["招标文件.pdf"]
 
 
 def test_downloads_by_logged_in_users_are_recorded_and_anonymous_ones_are_not(personas, published_tender):

@@ -34,6 +34,8 @@ def test_a_question_on_a_draft_is_refused(personas, draft_tender):
 
     with pytest.raises(NotFound):
         questions.ask_question(personas.bidder_a, draft_tender, "?")
+    assert not Question.objects.exists()
+    assert not LedgerEntry.objects.filter(action__startswith="tendering.question").exists()
 
 
 def test_answers_are_public_without_the_asker_and_given_once(personas, published_tender):
