@@ -29,6 +29,7 @@ from tendering.models import BidUpload, Tender
 from tendering.services import documents, tenders
 from tests.client.conftest import KeyCa
 from tests.client.test_end_to_end import ETENDER, Bidder, bid_folder
+from tests.fixtures.operator import swap_key_in_database
 from tests.fixtures.personas import PDF_BYTES, Personas, tender_input
 
 pytestmark = pytest.mark.skipif(
@@ -110,8 +111,8 @@ def test_the_bidder_refuses_to_seal_once_the_operator_changed_a_custodians_key_i
     uploads = BidUpload.objects.count()
 
     # The operator rewrites custodian 2's registered encryption key with one of its own.
-    slot = tender.custodian_slots.select_related("user").get(position=2)
-    genuine = slot.public_key.fingerprint
+    slot = tender.custodian_slots.select_related("user", "public_key").get(position=2)
+    genuine, genuine_der = slot.public_key.fingerprint, bytes(slot.public_key.spki_der)
     der, forged = new_key()
     PublicKey.objects.filter(pk=slot.public_key_id).update(spki_der=der, fingerprint=forged)
 
@@ -122,6 +123,17 @@ def test_the_bidder_refuses_to_seal_once_the_operator_changed_a_custodians_key_i
     assert "custodian 1 (" not in refused.stderr and "custodian 3 (" not in refused.stderr
     assert "Nothing was sealed or sent" in refused.stderr
     assert not (tmp_path / "江西红土建设-投标文件-2.etb").exists() and not list(tmp_path.glob(".*.partial"))
+    assert BidUpload.objects.count() == uploads
+
+    # The row put back, the DBA instead points custodian 3's slot at a key row of its own (tests/fixtures/operator.py).
+    PublicKey.objects.filter(pk=slot.public_key_id).update(spki_der=genuine_der, fingerprint=genuine)
+    swapped = swap_key_in_database(tender, 2)
+    refused = seal(bidder, tender, folder, expect=1)
+    who = f"custodian 3 ({swapped.custodian}, user {swapped.custodian.username}; index 2)"
+    assert f"{who}: the encryption key served for it now ({swapped.operator_fingerprint})" in refused.stderr
+    assert f"is not the key {swapped.original_fingerprint} confirmed by custodian(s) 1, 2, 3" in refused.stderr
+    assert "custodian 1 (" not in refused.stderr and "custodian 2 (" not in refused.stderr
+    assert not (tmp_path / "江西红土建设-投标文件-2.etb").exists()
     assert BidUpload.objects.count() == uploads
 
 
