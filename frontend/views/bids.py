@@ -146,6 +146,7 @@ def keys_page_messages() -> dict[str, str]:
         "purpose_signing": _("签名"),
         "purpose_encryption": _("加密"),
         "state_registered": _("已在平台登记"),
+        "state_registered_certified": _("已在平台登记，有 CA 证书"),
         "state_unregistered": _("尚未登记"),
         "state_revoked": _("已撤销"),
         "state_unknown": _("无法查询"),

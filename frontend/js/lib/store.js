@@ -22,7 +22,11 @@ function openDb() {
         if (!db.objectStoreNames.contains(UPLOADS)) db.createObjectStore(UPLOADS, { keyPath: "key" });
         if (!db.objectStoreNames.contains(TRUST)) db.createObjectStore(TRUST, { keyPath: "user" });
       };
-      request.onsuccess = () => resolve(request.result);
+      request.onsuccess = () => {
+        // Another tab of a newer page version wants to upgrade the database: let it.
+        request.result.onversionchange = () => request.result.close();
+        resolve(request.result);
+      };
       request.onerror = () => reject(request.error);
     });
   }

@@ -1,7 +1,8 @@
-// 浏览器密钥: make the key pairs this user needs in this browser (a bidder a
-// signing and an encryption pair, a custodian an encryption pair; private
-// halves non-extractable, kept in IndexedDB), register their public halves on
-// the platform, see their state, or delete them from this browser.
+// 浏览器密钥: make the key pairs this user needs in this browser (a signing and
+// an encryption pair, for bidders and custodians alike; private halves
+// non-extractable, kept in IndexedDB), register their public halves on the
+// platform with their proof of possession (lib/keys.js), see their state
+// (registered, certified by the key CA, revoked), or delete them from this browser.
 
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { ApiError, NetworkError } from "../lib/api.js";
@@ -10,7 +11,7 @@ import { deleteBrowserKeys, generateBrowserKeys, heldPurposes, loadBrowserKeys, 
 const config = readConfig("keys-config");
 setMessages(config.messages);
 const $ = (id) => document.getElementById(id);
-// The purposes this user needs: signing and encryption for a bidder, encryption only for a custodian.
+// The purposes this user needs (both, since custodians sign their confirmations too).
 const needed = config.purposes ?? ["signing", "encryption"];
 const both = needed.length > 1;
 
@@ -70,7 +71,8 @@ async function render() {
   const rows = held.map((purpose) => {
     const key = record[purpose];
     const on = registration[purpose];
-    const state = unknown ? t("state_unknown") : !on ? t("state_unregistered") : on.revoked_at ? t("state_revoked") : t("state_registered");
+    const registered = on?.certificate ? t("state_registered_certified") : t("state_registered");
+    const state = unknown ? t("state_unknown") : !on ? t("state_unregistered") : on.revoked_at ? t("state_revoked") : registered;
     const tr = document.createElement("tr");
     tr.dataset.purpose = purpose;
     tr.append(cell(t(`purpose_${purpose}`)), cell(key.fingerprint, { code: true }), cell(new Date(record.createdAt).toLocaleString(config.locale, { timeZone: "Asia/Shanghai", hour12: false })), cell(state));

@@ -206,7 +206,7 @@ async function checkConfirmation(custody, custodian, trust, now) {
   if (!equalBytes(statement, expected)) throw new CustodyRefused(custodian, "statement_mismatch", "it confirmed another tender, position, threshold or set of keys");
   if (!(await verifyStatement(statement, signature, spki))) throw new CustodyRefused(custodian, "bad_signature");
   const how = await trustedBy(custodian, signingKey, spki, trust, now);
-  return { index: custodian.index, username: custodian.username, name: custodian.name, trustedBy: how, encryptionSpki };
+  return { index: custodian.index, username: custodian.username, name: custodian.name, trustedBy: how, signingKey: signingKey.fingerprint, encryptionSpki };
 }
 
 /**
@@ -214,7 +214,7 @@ async function checkConfirmation(custody, custodian, trust, now) {
  * `expected` what the page seals to (`tender`, `threshold`, `recipients`: the
  * fingerprints, in order). Every custodian is checked (not only up to the first
  * failure), so the page can name each one that fails. Returns
- * `{ok, results: [{index, username, name, ok, trustedBy?, reason?, detail?, message?}], spkis}`;
+ * `{ok, results: [{index, username, name, ok, trustedBy?, signingKey?, reason?, detail?, message?}], spkis}`;
  * `spkis` (the recipients' encryption keys, in order) only when ok.
  */
 export async function checkCustody(custody, expected, trust, now = new Date()) {
@@ -233,7 +233,7 @@ export async function checkCustody(custody, expected, trust, now = new Date()) {
     try {
       const checked = await checkConfirmation(custody, custodian, trust, now);
       spkis[checked.index] = checked.encryptionSpki;
-      results.push({ index: checked.index, username: checked.username, name: checked.name, ok: true, trustedBy: checked.trustedBy });
+      results.push({ index: checked.index, username: checked.username, name: checked.name, ok: true, trustedBy: checked.trustedBy, signingKey: checked.signingKey });
     } catch (exc) {
       if (!(exc instanceof CustodyRefused)) throw exc;
       results.push({ index: custodian.index, username: custodian.username, name: custodian.name, ok: false, reason: exc.reason, detail: exc.detail, message: exc.message });
