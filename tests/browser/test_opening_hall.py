@@ -444,7 +444,7 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             custodian.locator("#parts-button").click()
             custodian.wait_for_selector("#custodians-body tr[data-custodian='1'][data-submitted=true]")
             # Custodian 1 is in subsets {1,2} and {1,3} of both bids: four parts, one frame.
-            assert "已一次提交全部 4 个密钥分量" in custodian.locator("#action-status").inner_text()
+            assert "已一次提交 4 个密钥分量和 0 份“无法打开”声明" in custodian.locator("#action-status").inner_text()
             tenderer.wait_for_selector("#custodians-body tr[data-custodian='1'][data-submitted=true]")
             self.wait_state(tenderer, other, "awaiting_key")
             shot(custodian, "custodian-submitted-its-parts")
@@ -461,20 +461,24 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             self.wait_state(tenderer, other, "key_ready")
             self.wait_state(bidder, other, "key_ready")
             assert "密钥保管人解密" in tenderer.locator(f"#bids-body tr[data-bid='{other}']").inner_text()
-            tenderer.wait_for_function("() => document.querySelectorAll('#failures-list li').length === 2")
-            assert tenderer.locator("#failures-list li").nth(1).inner_text().endswith("分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：第 3 号保管人 陈静。")
+            # Parts are checked for every bid, the bidder's own released one too: two failing subsets in each.
+            tenderer.wait_for_function("() => document.querySelectorAll('#failures-list li').length === 4")
+            for bid in (mine, other):
+                named = tenderer.locator(f"#failures-list li[data-failure='{bid}']")
+                assert named.count() == 2
+                assert named.nth(1).inner_text().endswith("分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：第 3 号保管人 陈静。")
             shot(tenderer, "tenderer-sees-both-keys-ready-and-the-faulty-custodian-named")
 
-            # 6. The worker decrypts (here); the prices appear everywhere without a reload.
+            # 6. The worker decrypts (here); no price is shown to anyone before every bid is final.
             assert off_the_main_thread(self.decrypt_ready_bids, tender_id) == ["opened", "opened"]
             for page in (tenderer, bidder, custodian):
                 self.wait_state(page, mine, "opened")
                 self.wait_state(page, other, "opened")
-            row = tenderer.locator(f"#bids-body tr[data-bid='{mine}']").inner_text()
-            assert "6,123,456.70 元" in row and "1,980,000.00 元" in row, row
-            assert "5,980,000.00 元" in tenderer.locator(f"#bids-body tr[data-bid='{other}']").inner_text()
-            shot(tenderer, "tenderer-sees-both-bids-opened")
-            shot(bidder, "bidder-sees-both-bids-opened")
+                for bid in (mine, other):
+                    row = page.locator(f"#bids-body tr[data-bid='{bid}']").inner_text()
+                    assert "全部投标文件解密完毕后公布" in row and " 元" not in row, row
+            shot(tenderer, "tenderer-sees-both-bids-opened-prices-withheld")
+            shot(bidder, "bidder-sees-both-bids-opened-prices-withheld")
 
             # 7. The regulator watches in English, read-only; its connection drops and resumes.
             cut = {"route": None, "refuse": False}
@@ -512,6 +516,14 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             # 8. The tenderer ends the decryption while the regulator is away.
             tenderer.locator("#conclude-button").click()
             tenderer.wait_for_selector("#hall-phase[data-phase=record]")
+            # Every bid final, the record published: the prices appear everywhere without a reload.
+            for page in (tenderer, bidder):
+                page.wait_for_function(
+                    "bid => document.querySelector(`#bids-body tr[data-bid='${bid}']`).textContent.includes('5,980,000.00 元')", arg=other
+                )
+            row = tenderer.locator(f"#bids-body tr[data-bid='{mine}']").inner_text()
+            assert "6,123,456.70 元" in row and "1,980,000.00 元" in row, row
+            shot(tenderer, "tenderer-sees-the-prices-once-every-bid-is-final")
             seen = int(regulator.evaluate("() => document.body.dataset.hallSeq"))
             cut["refuse"] = False
             regulator.wait_for_selector("#hall-phase[data-phase=record]", timeout=60_000)

@@ -10,13 +10,20 @@ import { FrameTooLarge, HallClient, HallDisconnected, HallError } from "../lib/h
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { loadBrowserKeys } from "../lib/keys.js";
 import { fromBase64, toBase64 } from "../sealing/bytes.js";
-import { openBidderEnvelope, openCustodianParts } from "../sealing/envelopes.js";
+import { signStatement } from "../sealing/custody.js";
+import { custodianPartInfo, ENVELOPE_SIZE, openBidderEnvelope, openEnvelope } from "../sealing/envelopes.js";
 import { EnvelopeError, KeyCommitmentError } from "../sealing/errors.js";
+import { canonicalBytes } from "../sealing/jcs.js";
 import { parseManifest } from "../sealing/manifest.js";
 
 const config = readConfig("hall-config");
 setMessages(config.messages);
 const $ = (id) => document.getElementById(id);
+
+// The custodian's signed "does not open" statement (docs/sealed-bid-format.md §4.6).
+const REFUSAL_FORMAT = "etender-part-refusal-v1";
+// Bids ended as failed for a fault of the platform's own: a manager may retry them until the record is published.
+const PLATFORM_FAULT_CODES = ["stored_ciphertext_differs", "decryption_faults", "decryption_interrupted"];
 
 const MOMENTS = ["started_at", "decryption_ends_at", "decryption_concluded_at", "record_published_at", "confirmation_ends_at", "closed_at"];
 
@@ -146,7 +153,8 @@ function progressCell(bid) {
 
 function pricesCell(bid) {
   const lots = bid.price_summary?.lots ?? [];
-  if (!lots.length) return element("td", {}, t("dash"));
+  // No price is shown to anyone before every bid is final (the record's publication).
+  if (!lots.length) return element("td", {}, hall.moments.record_published_at ? t("dash") : t("prices_hidden"));
   const list = element("ul", { class: "prices" });
   for (const lot of lots) {
     const name = config.lots[lot.lot] ? `${lot.lot}. ${config.lots[lot.lot]}` : lot.lot;
@@ -155,9 +163,20 @@ function pricesCell(bid) {
   return element("td", {}, list);
 }
 
+function retryable(bid) {
+  if (bid.state === "key_ready" && bid.faults > 0) return true;
+  return bid.state === "failed" && PLATFORM_FAULT_CODES.includes(bid.outcome_code) && !hall.moments.record_published_at;
+}
+
 function outcomeCell(bid) {
   const cell = element("td");
   if (bid.outcome_detail) cell.append(element("p", { class: "outcome" }, bid.outcome_detail));
+  if (bid.faults > 0 && bid.state === "key_ready" && bid.retry_at) {
+    cell.append(element("p", { class: "fault" }, t("fault_retry", { n: bid.faults, fault: bid.last_fault, when: beijing(bid.retry_at) })));
+  }
+  if (has("manager") && retryable(bid)) {
+    cell.append(element("button", { type: "button", class: "retry", "data-retry": bid.bid }, t("retry_button")));
+  }
   if (bid.confirmed_at) cell.append(element("p", { class: "confirmed" }, bid.confirmed_by_default ? t("confirmed_by_default") : t("confirmed")));
   if (!cell.childNodes.length) cell.append(t("dash"));
   return cell;
@@ -225,7 +244,12 @@ function renderCustodians() {
       { "data-custodian": c.position, "data-submitted": c.submitted_at ? "true" : "false" },
       element("td", { class: "num" }, String(c.position)),
       element("th", { scope: "row" }, c.name),
-      element("td", {}, c.submitted_at ? t("submitted_at", { when: beijing(c.submitted_at) }) : t("not_submitted")),
+      element(
+        "td",
+        {},
+        c.submitted_at ? t("submitted_at", { when: beijing(c.submitted_at) }) : t("not_submitted"),
+        c.refusals ? ` ${t("custodian_refusals", { n: c.refusals })}` : "",
+      ),
     ),
   );
   $("custodians-body").replaceChildren(...rows);
@@ -390,7 +414,7 @@ const EVENTS = {
   },
   "custodian.submitted": (data) => {
     const custodian = hall.custodians.find((c) => c.position === data.position);
-    if (custodian) custodian.submitted_at = data.at;
+    if (custodian) Object.assign(custodian, { submitted_at: data.at, refusals: data.refusals ?? 0 });
     renderCustodians();
     renderActions();
     announce(t("ann_custodian", { name: data.name }));
@@ -399,6 +423,12 @@ const EVENTS = {
     hall.failures.push(data);
     renderFailures();
     announce(t("ann_parts_failed", { position: data.position }));
+  },
+  // Every bid final: their views again, now with prices and files.
+  "opening.revealed": (data) => {
+    for (const view of data.bids) hall.bids.set(view.bid, { ...view, own: hall.bids.get(view.bid)?.own ?? false });
+    renderBids();
+    announce(t("ann_revealed"));
   },
   "record.confirmed": (data) => {
     for (const bid of hall.bids.values()) if (bid.position === data.position) bid.confirmed_at = data.at;
@@ -478,6 +508,15 @@ async function encryptionKey(missing) {
   return keys.encryption;
 }
 
+async function signingKey() {
+  const keys = await loadBrowserKeys(config.user);
+  if (!keys?.signing) {
+    $("keys-hint").hidden = false;
+    throw new Error(t("parts_signing_missing"));
+  }
+  return keys.signing;
+}
+
 async function manifests() {
   const found = await api("GET", config.urls.manifests);
   return Promise.all(found.map(async (m) => ({ ...m, parsed: await parseManifest(fromBase64(m.manifest)) })));
@@ -528,34 +567,65 @@ $("parts-button").addEventListener("click", () =>
     const found = await manifests();
     say(t("parts_working", { bids: found.length }));
     const parts = [];
+    const refusals = [];
+    let signer = null;
     for (const m of found) {
-      if (!m.parsed.envelopes.custodians.recipients.includes(key.fingerprint)) {
+      const { threshold, recipients, subsets } = m.parsed.envelopes.custodians;
+      const position = recipients.indexOf(key.fingerprint);
+      if (position < 0) {
         $("keys-hint").hidden = false;
         throw new Error(t("parts_not_custodian_key", { position: m.position }));
       }
-      let opened;
-      try {
-        opened = await openCustodianParts(m.parsed, key, key.fingerprint);
-      } catch (exc) {
-        if (exc instanceof EnvelopeError) throw new Error(t("parts_envelope_failed", { position: m.position, reason: exc.message }));
-        throw exc;
-      }
-      for (const { members, part } of opened) {
-        parts.push({ bid: m.bid, members, part: toBase64(part) });
+      const identity = { tender: m.parsed.tender, bid: m.parsed.bid, bidder: m.parsed.bidder };
+      for (const subset of subsets) {
+        const j = subset.members.indexOf(position);
+        if (j < 0) continue;
+        const sealed = fromBase64(subset.parts[j]);
+        const info = custodianPartInfo(identity, threshold, recipients.length, subset.members, position, key.fingerprint);
+        let part;
+        try {
+          part = await openEnvelope(sealed, key, info);
+        } catch (exc) {
+          if (!(exc instanceof EnvelopeError)) throw exc;
+          // A part that does not open stops nothing: a statement signed with this browser's signing key replaces it.
+          signer ??= await signingKey();
+          const statement = canonicalBytes({
+            format: REFUSAL_FORMAT,
+            tender: m.parsed.tender,
+            bid: m.parsed.bid,
+            members: [...subset.members],
+            index: position,
+            reason: sealed.length === ENVELOPE_SIZE ? "hpke_open_failed" : "malformed_envelope",
+            signing_key: signer.fingerprint,
+          });
+          refusals.push({ statement: toBase64(statement), signature: toBase64(await signStatement(statement, signer.privateKey)) });
+          say(t("parts_refused", { position: m.position, members: subset.members.map((p) => p + 1).join(t("list_separator")) }));
+          continue;
+        }
+        parts.push({ bid: m.bid, members: [...subset.members], part: toBase64(part) });
         part.fill(0);
       }
     }
     let reply;
     try {
-      reply = await client.command("submit_parts", { parts });
+      reply = await client.command("submit_parts", { parts, refusals });
     } catch (exc) {
       // Many bids × many subsets can outgrow a frame: the same service takes them over HTTP, still in one action.
       if (!(exc instanceof FrameTooLarge)) throw exc;
-      reply = await api("POST", config.urls.parts, { parts });
+      reply = await api("POST", config.urls.parts, { parts, refusals });
     }
-    say(t("parts_sent", { parts: reply.parts }));
+    say(t("parts_sent", { parts: reply.parts, refusals: reply.refusals ?? 0 }));
   }),
 );
+
+$("bids-body").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-retry]");
+  if (!button) return;
+  act(async () => {
+    await client.command("retry_decryption", { bid: button.dataset.retry });
+    say(t("retry_sent"));
+  });
+});
 
 $("conclude-button").addEventListener("click", () => {
   if (!window.confirm(t("confirm_conclude"))) return;
