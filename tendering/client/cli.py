@@ -551,8 +551,11 @@ def check_tender_id(tender_id: str) -> str:
 
 
 def fetch_tender(session: Session, tender_id: str) -> dict[str, Any]:
-    check_tender_id(tender_id)
-    tender: dict[str, Any] = session.transport(authenticated=False).request("GET", f"/api/tenders/{tender_id}").data
+    wanted = check_tender_id(tender_id)
+    tender: dict[str, Any] = session.transport(authenticated=False).request("GET", f"/api/tenders/{wanted}").data
+    if str(tender.get("id")) != wanted:
+        # Everything sealed or signed names the tender: it must be the one asked for, not what was served.
+        raise ClientError(f"the platform answered for tender {wanted} with tender {tender.get('id')}")
     return tender
 
 

@@ -129,6 +129,19 @@ def test_sealing_is_refused_when_a_custodians_key_was_swapped_and_names_the_cust
     assert "sealing" not in out
 
 
+def test_a_tender_served_for_another_id_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, client_env: Path, tmp_path: Path
+) -> None:
+    platform = serve(monkeypatch, tender_with_custodians())
+    folder = bidder_ready(client_env, platform, tmp_path)
+    trust_centre(capsys, tmp_path)
+    other = tender_with_custodians()
+    monkeypatch.setattr(platform, "detail", other.detail)  # the same path answered with another tender
+    status, _, err = run(capsys, "seal", str(folder), "--tender", platform.tender, "--price", "100")
+    assert status == 1 and f"answered for tender {platform.tender} with tender {other.tender}" in err
+    assert sealed_files(tmp_path) == [] and platform.posts == []
+
+
 def test_a_custodian_refuses_to_confirm_a_tender_that_does_not_list_its_key(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, client_env: Path
 ) -> None:
