@@ -1241,6 +1241,8 @@ def cmd_open_status(args: argparse.Namespace, session: Session) -> int:
         if state == "decrypting":
             state += f" {decrypted_percent(view)}%"
         prices = price_lines(view)
+        if not view.get("price_summary") and not moments.get("record_published_at"):
+            prices = ["withheld until every bid is final"]  # the platform shows no price before the record
         mark = " *" if view.get("own") else ""
         rows.append(
             [

@@ -440,9 +440,10 @@ def test_the_status_shows_bids_prices_custodians_and_moments(
     second = next(line for line in lines if line.startswith("  2  宏达路桥"))
     # Chinese names take two columns each: the columns still line up on a terminal.
     prices = cli.display_width(header[: header.index("prices")])
-    assert from_column(first, prices) == "lot 1: 5123456.70 yuan, 180 days  -"
+    assert from_column(first, prices) == "lot 1: 5123456.70 yuan, 180 days   -"
     assert from_column(follow, prices) == "lot 2: 2400000.00 yuan, 150 days"
-    assert from_column(second, prices) == "-                                 -"
+    # A bid without prices before the record is published: the platform withholds them, and the client says so.
+    assert from_column(second, prices) == "withheld until every bid is final  -"
     assert "opened" in first and "bidder" in first and "2.0 MiB" in first
     assert "awaiting_key" in second
     assert "custodians (2 of 3 open a bid together)" in out
