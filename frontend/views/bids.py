@@ -55,6 +55,7 @@ def browser_path_messages() -> dict[str, str]:
         "custody_reason_untrusted_key": _("签名密钥不在您的信任列表中：既未手工固定指纹，也没有受信任 CA 签发的证书"),
         "custody_reason_certificate_invalid": _("签名密钥的证书不可信（不是受信任 CA 签发、已过期、不是该保管人或不是该密钥）"),
         "custody_reason_wrong_recipient": _("平台列出的加密公钥与其位置不符"),
+        "custody_reason_key_changed": _("的加密公钥已被更换，不是各保管人签名确认时的那一把"),
         "custody_reason_malformed": _("确认数据格式错误"),
         "custody_reason_recipients_mismatch": _("保管记录列出的公钥与本页面将要使用的公钥不一致"),
         "custody_reason_tender_mismatch": _("保管记录属于另一个项目或另一个门限"),

@@ -192,8 +192,9 @@ def test_the_browser_seals_only_when_every_confirmation_holds_against_its_own_tr
     assert verdicts("missing confirmation") == [(names[0], True, "certificate"), (names[1], True, "certificate"), (names[2], False, "not_confirmed")]
     assert verdicts("another threshold") == [(names[0], False, "statement_mismatch"), (names[1], True, "certificate"), (names[2], True, "certificate")]
     assert verdicts("bad signature") == [(names[0], True, "certificate"), (names[1], False, "bad_signature"), (names[2], True, "certificate")]
-    # Every confirmation names the recipients it was signed for: a swapped encryption key breaks all of them.
-    assert verdicts("swapped encryption key, record and page agree") == [(n, False, "statement_mismatch") for n in names]
+    # Every confirmation names the recipients it was signed for: a swapped encryption key breaks all of them, and
+    # the custodian whose key was swapped is the one named as the cause.
+    assert verdicts("swapped encryption key, record and page agree") == [(names[0], False, "key_changed"), (names[1], False, "statement_mismatch"), (names[2], False, "statement_mismatch")]
     assert verdicts("swapped encryption key, page has the old one") == [("", False, "recipients_mismatch")]
     assert verdicts("encryption key not its fingerprint") == [(names[0], True, "certificate"), (names[1], False, "wrong_recipient"), (names[2], True, "certificate")]
     for name, result in results.items():

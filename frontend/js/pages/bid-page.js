@@ -150,7 +150,8 @@ async function checkCustodians() {
       ),
     ),
   );
-  const first = results.find((r) => !r.ok);
+  // A key changed since the custodians confirmed is the cause to name first, before the confirmations it broke.
+  const first = results.find((r) => r.reason === "key_changed") ?? results.find((r) => !r.ok);
   box.textContent = ok ? t("custody_ok", { n: results.length }) : (page.custody.error ?? (first ? refusal(first) : t("custody_not_checked")));
   box.className = ok ? "message success" : "message error";
   box.dataset.ok = String(ok);

@@ -26,11 +26,12 @@ export class StatementError extends Error {}
 
 /** Why a custodian's confirmation is not good enough to seal to it. `reason` is a stable word; `detail` says more. */
 export class CustodyRefused extends Error {
-  constructor(custodian, reason, detail = "") {
+  constructor(custodian, reason, detail = "", changedPositions = null) {
     super(`${custodian.name || custodian.username} (${custodian.username}): ${reason}${detail ? ` — ${detail}` : ""}`);
     this.custodian = custodian;
     this.reason = reason;
     this.detail = detail;
+    this.changedPositions = changedPositions;
   }
 }
 
@@ -168,6 +169,38 @@ async function trustedBy(custodian, signingKey, spki, trust, now) {
   return "certificate";
 }
 
+/**
+ * The 0-based positions whose recipients differ from those `custodian` signed for, when its statement is
+ * a valid, trusted confirmation of this very slot that differs from the expected one in `recipients`
+ * only; otherwise null.
+ */
+async function changedRecipients(custody, custodian, statement, signature, spki, signingKey, trust, now) {
+  let signed;
+  try {
+    signed = parseStrictJson(fromUtf8(statement));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(signed?.recipients) || signed.recipients.length !== custody.recipients.length) return null;
+  const same = custodyStatement({
+    tender: custody.tender,
+    index: custodian.index,
+    threshold: custody.threshold,
+    recipients: signed.recipients,
+    custodian: custodian.username,
+    signingKey: signingKey.fingerprint,
+  });
+  if (!equalBytes(same, statement) || !(await verifyStatement(statement, signature, spki))) return null;
+  try {
+    await trustedBy(custodian, signingKey, spki, trust, now);
+  } catch (exc) {
+    if (exc instanceof CustodyRefused) return null;
+    throw exc;
+  }
+  const changed = signed.recipients.map((fp, i) => (fp === custody.recipients[i] ? null : i)).filter((i) => i !== null);
+  return changed.length ? changed : null;
+}
+
 /** One custodian's confirmation checked: `{index, username, name, trustedBy}`; throws CustodyRefused. */
 async function checkConfirmation(custody, custodian, trust, now) {
   const recipient = custody.recipients[custodian.index];
@@ -203,7 +236,13 @@ async function checkConfirmation(custody, custodian, trust, now) {
     custodian: custodian.username,
     signingKey: signingKey.fingerprint,
   });
-  if (!equalBytes(statement, expected)) throw new CustodyRefused(custodian, "statement_mismatch", "it confirmed another tender, position, threshold or set of keys");
+  if (!equalBytes(statement, expected)) {
+    // A genuine confirmation of this slot that differs only in the recipients: the keys at the positions that
+    // differ were changed after it was signed. Those custodians are the ones to name (checkCustody).
+    const changed = await changedRecipients(custody, custodian, statement, signature, spki, signingKey, trust, now);
+    if (changed) throw new CustodyRefused(custodian, "statement_mismatch", `it confirmed other keys at position(s) ${changed.map((i) => i + 1).join(", ")}`, changed);
+    throw new CustodyRefused(custodian, "statement_mismatch", "it confirmed another tender, position, threshold or set of keys");
+  }
   if (!(await verifyStatement(statement, signature, spki))) throw new CustodyRefused(custodian, "bad_signature");
   const how = await trustedBy(custodian, signingKey, spki, trust, now);
   return { index: custodian.index, username: custodian.username, name: custodian.name, trustedBy: how, signingKey: signingKey.fingerprint, encryptionSpki };
@@ -229,6 +268,7 @@ export async function checkCustody(custody, expected, trust, now = new Date()) {
     return fail("recipients_mismatch", "the custody record does not name exactly one custodian per key");
   }
   const spkis = [];
+  const changed = new Set();
   for (const custodian of [...custody.custodians].sort((a, b) => a.index - b.index)) {
     try {
       const checked = await checkConfirmation(custody, custodian, trust, now);
@@ -236,8 +276,14 @@ export async function checkCustody(custody, expected, trust, now = new Date()) {
       results.push({ index: checked.index, username: checked.username, name: checked.name, ok: true, trustedBy: checked.trustedBy, signingKey: checked.signingKey });
     } catch (exc) {
       if (!(exc instanceof CustodyRefused)) throw exc;
+      for (const position of exc.changedPositions ?? []) changed.add(position);
       results.push({ index: custodian.index, username: custodian.username, name: custodian.name, ok: false, reason: exc.reason, detail: exc.detail, message: exc.message });
     }
+  }
+  // Keys changed after the custodians confirmed: the custodians whose keys changed are named as the cause
+  // (key_changed); the others' confirmations, genuine but of the old keys, stay refused (statement_mismatch).
+  for (const result of results) {
+    if (changed.has(result.index)) Object.assign(result, { ok: false, reason: "key_changed", detail: "the encryption key served for it now is not the one the custodians confirmed" });
   }
   const ok = results.every((r) => r.ok);
   return { ok, results, spkis: ok ? spkis : null };
