@@ -43,6 +43,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # The API's docs from django-ninja's bundled Swagger UI (/static/ninja/), not from a CDN:
+    # a script from another origin would run with the user's session under the CSP below.
+    "ninja",
     "django_tasks",
     "django_tasks_db",
     "axes",

@@ -80,3 +80,19 @@ class ContentSecurityPolicyInChromiumTest(BrowserLiveServerTestCase):
             page.goto(self.live_server_url + "/keys/")
             page.goto(self.live_server_url + "/dashboard/")
         assert self.csp_violations == []
+
+    def test_the_api_docs_and_the_admin_work_under_the_policy(self) -> None:
+        User.objects.create_superuser("root", "root@example.org", "Root-Password-2026")
+        with self.chromium():
+            page = self.page()
+            page.goto(self.live_server_url + "/api/docs")
+            page.wait_for_selector("#swagger-ui .information-container")
+            page.goto(self.live_server_url + "/admin/login/")
+            page.locator("#id_username").fill("root")
+            page.locator("#id_password").fill("Root-Password-2026")
+            page.locator("input[type=submit]").click()
+            page.wait_for_selector("#site-name")
+            page.goto(self.live_server_url + "/admin/accounts/user/")
+            page.wait_for_selector("#result_list")
+        assert self.csp_violations == []
+
