@@ -244,7 +244,14 @@ def browser_keys(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         next_url = ""
     purposes = browser_key_purposes(user)
-    config = {"user": user.get_username(), "locale": _locale(), "purposes": purposes, "messages": keys_page_messages()}
+    organization = user.organization.credit_code if user.organization is not None and user.organization.credit_code else ""
+    config = {
+        "user": user.get_username(),
+        "organization": organization,  # what the key-proof statements must name (docs/custody.md §A)
+        "locale": _locale(),
+        "purposes": purposes,
+        "messages": keys_page_messages(),
+    }
     custodian_only = user.has_role(Role.CUSTODIAN) and not permissions.is_bidder(user)
     context = {"config": config, "next_url": next_url, "custodian_only": custodian_only, **deployment_context()}
     return render(request, "frontend/browser_keys.html", context)

@@ -25,7 +25,7 @@ if (mode === "check") {
     const privateKey = await crypto.subtle.importKey("pkcs8", fromBase64(c.pkcs8), algorithm, false, c.purpose === "signing" ? ["sign"] : ["deriveBits"]);
     const publicKey = await crypto.subtle.importKey("spki", fromBase64(c.spki), algorithm, true, c.purpose === "signing" ? ["verify"] : []);
     try {
-      const proof = await answerChallenge(c.user, c.purpose, { privateKey, publicKey, fingerprint: c.fingerprint }, c.challenge);
+      const proof = await answerChallenge(c.user, c.purpose, { privateKey, publicKey, fingerprint: c.fingerprint }, c.challenge, c.organization);
       out.push({ name: c.name, proof });
     } catch (exc) {
       if (!(exc instanceof StatementError)) throw exc;

@@ -245,8 +245,9 @@ def test_the_browsers_key_proofs_register_and_it_signs_no_other_statement(node, 
                     held("another key's challenge", "signing", signing, others_challenge),
                     held("another user's statement", "signing", signing, signing_challenge, user="wanglei"),
                     held("a custody statement", "signing", signing, signing_challenge, challenge={**challenge_json(signing_challenge), "statement": b64(custody_like)}),
-                    held("signing", "signing", signing, signing_challenge),
-                    held("encryption", "encryption", encryption, encryption_challenge),
+                    held("another organization", "signing", signing, signing_challenge, organization=personas.bidder_org_b.credit_code),
+                    held("signing", "signing", signing, signing_challenge, organization=personas.bidder_org_a.credit_code),
+                    held("encryption", "encryption", encryption, encryption_challenge, organization=personas.bidder_org_a.credit_code),
                 ]
             },
             tmp_path,
@@ -255,6 +256,7 @@ def test_the_browsers_key_proofs_register_and_it_signs_no_other_statement(node, 
     assert answers["another key's challenge"] == {"name": "another key's challenge", "refused": "the key-proof statement names another key, purpose or user"}
     assert answers["another user's statement"]["refused"] == "the key-proof statement names another key, purpose or user"
     assert answers["a custody statement"]["refused"] == "the statement is not an etender-key-proof-v1 statement"
+    assert answers["another organization"]["refused"] == "the key-proof statement names another organization"
     assert PublicKey.objects.filter(owner=user, fingerprint__in=[fingerprint(signing), fingerprint(encryption)]).count() == 0
 
     for purpose, private, issued in (("signing", signing, signing_challenge), ("encryption", encryption, encryption_challenge)):

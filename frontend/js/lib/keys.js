@@ -51,13 +51,14 @@ export async function registrationOf(record) {
   return { signing: find(record.signing), encryption: find(record.encryption) };
 }
 
-export async function registerBrowserKeys(record, label, purposes = heldPurposes(record)) {
+/** Registers the held keys of `purposes`, each with its proof; `organization` is the user's credit code ("" for none) the statements must name. */
+export async function registerBrowserKeys(record, label, purposes = heldPurposes(record), organization = undefined) {
   const out = {};
   for (const purpose of purposes) {
     const held = record[purpose];
     const publicKey = spkiToPem(held.spki);
     const challenge = await api("POST", CHALLENGES_URL, { purpose, public_key: publicKey });
-    const proof = await answerChallenge(record.user, purpose, held, challenge);
+    const proof = await answerChallenge(record.user, purpose, held, challenge, organization);
     out[purpose] = await api("POST", KEYS_URL, { purpose, public_key: publicKey, label, proof });
   }
   return out;

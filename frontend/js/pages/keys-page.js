@@ -111,7 +111,7 @@ $("register-button").addEventListener("click", () =>
     // One half may be on the platform already (an interrupted registration): register the others only.
     const missing = heldPurposes(record).filter((purpose) => !registration[purpose]);
     if (!missing.length) return;
-    await registerBrowserKeys(record, `${t("label")} ${new Date().toISOString().slice(0, 10)}`, missing);
+    await registerBrowserKeys(record, `${t("label")} ${new Date().toISOString().slice(0, 10)}`, missing, config.organization);
     say(t("registered"));
   }),
 );

@@ -57,10 +57,11 @@ export async function verifyStatement(bytes, signature, spki) {
 
 /**
  * The platform's challenge for registering the key `fingerprint` of `purpose`
- * as `user`, parsed and checked to be exactly that and nothing else. Returns
+ * as `user` (of `organization`, the credit code or "", when given), parsed and
+ * checked to be exactly that and nothing else. Returns
  * the statement's bytes and its fields.
  */
-export function checkKeyProofStatement(statementBase64, { purpose, fingerprint: expectedFingerprint, user }) {
+export function checkKeyProofStatement(statementBase64, { purpose, fingerprint: expectedFingerprint, user, organization }) {
   let bytes;
   let statement;
   try {
@@ -76,6 +77,7 @@ export function checkKeyProofStatement(statementBase64, { purpose, fingerprint: 
   if (statement.purpose !== purpose || statement.fingerprint !== expectedFingerprint || statement.user !== user) {
     throw new StatementError("the key-proof statement names another key, purpose or user");
   }
+  if (organization !== undefined && statement.organization !== organization) throw new StatementError("the key-proof statement names another organization");
   if (typeof statement.nonce !== "string" || !HEX64.test(statement.nonce) || typeof statement.organization !== "string") {
     throw new StatementError("the key-proof statement's nonce or organization is malformed");
   }
@@ -90,8 +92,8 @@ export const keyProofInfo = (keyFingerprint) => `${KEY_PROOF_FORMAT}|${keyFinger
  * one purpose's WebCrypto pair `{privateKey, publicKey, fingerprint}` of `user`:
  * the `proof` of POST …/keys.
  */
-export async function answerChallenge(user, purpose, held, challenge) {
-  const { bytes } = checkKeyProofStatement(challenge.statement, { purpose, fingerprint: held.fingerprint, user });
+export async function answerChallenge(user, purpose, held, challenge, organization = undefined) {
+  const { bytes } = checkKeyProofStatement(challenge.statement, { purpose, fingerprint: held.fingerprint, user, organization });
   if (purpose === "signing") return { challenge: challenge.challenge, signature: toBase64(await signStatement(bytes, held.privateKey)) };
   if (typeof challenge.sealed !== "string") throw new StatementError("the challenge for an encryption key carries no sealed nonce");
   // The sealed secret is not the statement's nonce (anyone reads that): only the private key opens it.
