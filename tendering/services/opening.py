@@ -418,7 +418,7 @@ def submit_custodian_parts(
         bid_openings = list(opening.bids.select_related("bid", "bid__bidder").select_for_update())
         index = _envelope_index(slot)
         expected = _expected_subsets(index, bid_openings)
-        statements = _check_refusals(user, tender, index, expected, refusals)
+        statements = _check_refusals(user, tender, slot, expected, refusals)
         checked = _check_parts(expected, parts, {(r["bid"], tuple(r["members"])) for r in statements})
         payload = json.dumps(
             [{"bid": str(p.bid), "members": list(p.members), "part": base64.b64encode(p.part).decode()} for p in checked],
@@ -474,9 +474,19 @@ def _expected_subsets(position: int, bid_openings: list[BidOpening]) -> dict[tup
 
 
 def _check_refusals(
-    user: User, tender: Tender, index: int, expected: dict[tuple[str, tuple[int, ...]], None], refusals: Sequence[SubmittedRefusal]
+    user: User,
+    tender: Tender,
+    slot: TenderCustodian,
+    expected: dict[tuple[str, tuple[int, ...]], None],
+    refusals: Sequence[SubmittedRefusal],
 ) -> list[dict[str, Any]]:
-    """Each statement: well-formed, about this tender, one of this custodian's subsets, signed by its active signing key."""
+    """Each statement: well-formed, about this tender, one of this custodian's subsets, signed by its active signing key.
+
+    Where the custodian confirmed its custody with a signing key (docs/custody.md §C), the statement must be
+    signed by that very key: the one bidders checked against their own trust before sealing, so a key slipped
+    into the platform's database later cannot speak for the custodian.
+    """
+    index = _envelope_index(slot)
     keys = {k.fingerprint: k for k in PublicKey.objects.filter(owner=user, purpose=KeyPurpose.SIGNING, revoked_at__isnull=True)}
     found: list[dict[str, Any]] = []
     seen: set[tuple[str, tuple[int, ...]]] = set()
@@ -487,6 +497,8 @@ def _check_refusals(
             key = keys.get(claimed.signing_key)
             if key is None:
                 raise InvalidInput({field: [_("声明所用的签名密钥不是您已登记且有效的签名公钥。")]})
+            if slot.custody_signing_key_id is not None and key.pk != slot.custody_signing_key_id:
+                raise InvalidInput({field: [_("声明须用您确认本项目保管职责时所用的签名密钥签署。")]})
             refusal = verify_refusal(submitted.statement, submitted.signature, bytes(key.spki_der))
         except RefusalError as exc:
             raise InvalidInput({field: [_("“无法打开”声明无效：%(reason)s") % {"reason": exc}]}) from None

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from accounts.errors import InvalidInput
 from accounts.models import KeyPurpose, PublicKey, User
+from accounts.own_device import register_own_key
 from archive.models import LedgerEntry
 from tendering.models import (
     BidOpening,
@@ -209,11 +210,15 @@ def test_statements_that_are_not_the_custodian_s_own_valid_word_are_refused_and_
         return opening.SubmittedRefusal(text, signature)
 
     stranger = ec.generate_private_key(ec.SECP256R1())
+    # A second signing key the custodian registered, but not the one it confirmed custody of this tender with.
+    second = ec.generate_private_key(ec.SECP256R1())
+    register_own_key(me, KeyPurpose.SIGNING, second)
     other_tender = statement(tender=str(uuid.uuid4()))
     honest = statement()
     forged = opening.SubmittedRefusal(honest.statement, stranger.sign(honest.statement, ec.ECDSA(hashes.SHA256())))
     cases: list[tuple[str, list[opening.SubmittedPart], list[opening.SubmittedRefusal], str]] = [
         ("an unregistered signing key", rest, [statement(key=stranger)], "不是您已登记且有效的签名公钥"),
+        ("not the key custody was confirmed with", rest, [statement(key=second)], "确认本项目保管职责时所用的签名密钥"),
         ("another tender", rest, [other_tender], "不是本项目"),
         ("another custodian's index", rest, [statement(index=1)], "不是您的序号"),
         ("a signature by another key", rest, [forged], "does not verify"),

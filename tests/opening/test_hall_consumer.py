@@ -539,3 +539,63 @@ async def test_a_listener_whose_role_is_withdrawn_stops_hearing_the_hall(
     # It sends nothing; the next event it would hear closes it instead.
     await database_sync_to_async(service.sign_in)(hall_case.personas.tenderer, hall_case.tender)
     assert await close_code(listener) == 4403
+
+
+# --- statements and retries over the socket --------------------------------------------------------------------
+
+
+@database_sync_to_async
+def submission_frame(case: OpeningCase, index: int, refused: tuple[str, tuple[int, ...]]) -> dict[str, Any]:
+    """Custodian ``index``'s parts over the socket, its part of ``refused`` (bid, subset) replaced by a signed statement."""
+    from tendering.sealing import fingerprint
+    from tendering.sealing.refusal import PartRefusal, sign_refusal
+
+    signing = case.personas.custodian_signing_keys[index]
+    parts = [p for p in case.parts_of(index) if (str(p.bid), p.members) != refused]
+    refusal = PartRefusal(str(case.tender.public_id), refused[0], refused[1], index, "hpke_open_failed", fingerprint(signing.public_key()))
+    statement, signature = sign_refusal(refusal, signing)
+    return {
+        "type": "submit_parts",
+        "ref": "p",
+        "parts": [{"bid": str(p.bid), "members": list(p.members), "part": b64(p.part)} for p in parts],
+        "refusals": [{"statement": b64(statement), "signature": b64(signature)}],
+    }
+
+
+@database_sync_to_async
+def hold_up(bid_opening: BidOpening) -> None:
+    """The bid as a store fault leaves it: waiting out its back-off."""
+    BidOpening.objects.filter(pk=bid_opening.pk).update(
+        state=BidOpeningState.KEY_READY, faults=2, last_fault="对象存储故障", retry_at=bid_opening.opening.decryption_ends_at
+    )
+
+
+async def test_a_custodian_s_statement_and_a_manager_s_retry_go_over_the_socket(hall_case: OpeningCase, sockets: Sockets) -> None:
+    case = hall_case
+    a = case.entries[0]
+    custodian, _seq = await sockets.following(case.custodians[0], case.tender)
+    tenderer, _seq = await sockets.following(case.personas.tenderer, case.tender)
+    regulator, _seq = await sockets.following(case.personas.regulator, case.tender)
+    await custodian.send_json_to(await submission_frame(case, 0, (str(a.bid.public_id), (0, 1))))
+    while (reply := await frame(custodian))["type"] == "event":
+        pass
+    assert reply == {"type": "ok", "ref": "p", "parts": 5, "refusals": 1}
+    announced = await frame(regulator)
+    assert announced["kind"] == "custodian.submitted" and announced["data"]["refusals"] == 1
+
+    # The manager's retry: refused to the supervisor, and for a bid that needs none.
+    retry = {"type": "retry_decryption", "ref": "r", "bid": str(a.bid.public_id)}
+    await regulator.send_json_to(retry)
+    assert await frame(regulator) == {"type": "error", "ref": "r", "code": "not_allowed_in_hall", "message": "只有招标人或代理机构可以重试解密。"}
+    await tenderer.send_json_to(retry)
+    while (reply := await frame(tenderer))["type"] == "event":
+        pass
+    assert reply["type"] == "error" and reply["code"] == "nothing_to_retry"
+    await database_sync_to_async(service.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
+    bid_opening = await database_sync_to_async(BidOpening.objects.select_related("opening").get)(bid__public_id=a.bid.public_id)
+    await hold_up(bid_opening)
+    await tenderer.send_json_to(retry)
+    while (reply := await frame(tenderer))["type"] == "event":
+        pass
+    assert reply == {"type": "ok", "ref": "r"}
+    assert await run_worker(case.tender) == ["opened"]
