@@ -4,9 +4,11 @@ What the vault seals (archive/vault.py) lives in the opening's rows: a bid's
 released file key, its evaluation copy's key, and each custodian's submitted
 parts. After a new key goes into PLATFORM_DATA_KEY_FILE and the old one into
 PLATFORM_DATA_KEY_RETIRED_FILES, ``reseal_opened_secrets`` opens each value with
-the key it names and seals it under the new one, row by row under the row's
-lock (an opening in progress keeps working: it opens either), and records one
-ledger entry per tender it touched. Run again, it changes nothing.
+the key it names and seals it under the new one, one tender at a time: its
+opening locked first (as every opening service locks it), then its rows, and the
+tender's ledger entry written in the same transaction, so a run stopped half way
+leaves every tender either done and recorded or untouched. An opening in progress
+keeps working meanwhile: it opens under either key. Run again, it changes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.db import transaction
 
 from archive import vault
 from archive.ledger import record
-from tendering.models import BidOpening, CustodianSubmission, Tender
+from tendering.models import Opening
 from tendering.services.decryption import _evaluation_key_purpose
 from tendering.services.opening import _file_key_purpose, _parts_purpose
 
@@ -39,44 +41,40 @@ class ResealReport:
 def reseal_opened_secrets() -> ResealReport:
     """Seal every stored secret again under the current data key (UnknownDataKey if one's key is not configured)."""
     report = ResealReport(key_id=vault.data_key().key_id.hex())
-    for pk in BidOpening.objects.order_by("pk").values_list("pk", flat=True):
-        _reseal_bid_opening(pk, report)
-    for pk in CustodianSubmission.objects.order_by("pk").values_list("pk", flat=True):
-        _reseal_custodian_submission(pk, report)
-    for tender in Tender.objects.filter(pk__in=report.tenders).order_by("pk"):
-        record(tender.case, "tendering.data_key.resealed", {"key_id": report.key_id}, None)
+    for opening_id in Opening.objects.order_by("pk").values_list("pk", flat=True):
+        _reseal_opening(opening_id, report)
     return report
 
 
-def _reseal_bid_opening(pk: int, report: ResealReport) -> None:
+def _reseal_opening(opening_id: int, report: ResealReport) -> None:
     with transaction.atomic():
-        bid_opening = BidOpening.objects.select_for_update().select_related("bid").get(pk=pk)
-        changed = []
-        if bid_opening.sealed_file_key:
-            resealed = vault.reseal(_file_key_purpose(bid_opening), bytes(bid_opening.sealed_file_key))
+        opening = Opening.objects.select_for_update().select_related("tender").get(pk=opening_id)
+        counts: Counter[str] = Counter()
+        for bid_opening in opening.bids.select_for_update().select_related("bid").order_by("pk"):
+            changed = []
+            if bid_opening.sealed_file_key:
+                resealed = vault.reseal(_file_key_purpose(bid_opening), bytes(bid_opening.sealed_file_key))
+                if resealed is not None:
+                    bid_opening.sealed_file_key = resealed
+                    changed.append("sealed_file_key")
+                    counts["file_key"] += 1
+            if bid_opening.sealed_evaluation_key:
+                resealed = vault.reseal(_evaluation_key_purpose(bid_opening), bytes(bid_opening.sealed_evaluation_key))
+                if resealed is not None:
+                    bid_opening.sealed_evaluation_key = resealed
+                    changed.append("sealed_evaluation_key")
+                    counts["evaluation_key"] += 1
+            if changed:
+                bid_opening.save(update_fields=changed)
+        for submission in opening.custodian_submissions.select_for_update().select_related("custodian").order_by("pk"):
+            if not submission.sealed_parts:
+                continue  # dropped once combined
+            resealed = vault.reseal(_parts_purpose(opening, submission.custodian), bytes(submission.sealed_parts))
             if resealed is not None:
-                bid_opening.sealed_file_key = resealed
-                changed.append("sealed_file_key")
-                report.resealed["file_key"] += 1
-        if bid_opening.sealed_evaluation_key:
-            resealed = vault.reseal(_evaluation_key_purpose(bid_opening), bytes(bid_opening.sealed_evaluation_key))
-            if resealed is not None:
-                bid_opening.sealed_evaluation_key = resealed
-                changed.append("sealed_evaluation_key")
-                report.resealed["evaluation_key"] += 1
-        if changed:
-            bid_opening.save(update_fields=changed)
-            report.tenders.add(bid_opening.bid.tender_id)
-
-
-def _reseal_custodian_submission(pk: int, report: ResealReport) -> None:
-    with transaction.atomic():
-        submission = CustodianSubmission.objects.select_for_update().select_related("opening__tender", "custodian").get(pk=pk)
-        if not submission.sealed_parts:
-            return  # dropped once combined
-        resealed = vault.reseal(_parts_purpose(submission.opening, submission.custodian), bytes(submission.sealed_parts))
-        if resealed is not None:
-            submission.sealed_parts = resealed
-            submission.save(update_fields=["sealed_parts"])
-            report.resealed["custodian_parts"] += 1
-            report.tenders.add(submission.opening.tender_id)
+                submission.sealed_parts = resealed
+                submission.save(update_fields=["sealed_parts"])
+                counts["custodian_parts"] += 1
+        if counts:
+            record(opening.tender.case, "tendering.data_key.resealed", {"key_id": report.key_id, **counts}, None)
+            report.resealed.update(counts)
+            report.tenders.add(opening.tender_id)

@@ -4,6 +4,7 @@ what it sealed, `manage.py reseal_data_key` moves everything to the newest, an u
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,12 @@ def test_reseal_moves_every_stored_secret_to_the_new_key_and_they_still_open(ope
     after = stored_values()
     assert len(after) == len(before)
     assert {vault.sealed_key_id(v) for v in after} == {key_id_of(new)}
-    entries = LedgerEntry.objects.filter(action="tendering.data_key.resealed")
-    assert entries.count() == 1 and opening_case.tender.case == entries.get().case
+    [entry] = LedgerEntry.objects.filter(action="tendering.data_key.resealed")
+    assert entry.case == opening_case.tender.case
+    data = json.loads(entry.data)
+    assert data["key_id"] == key_id_of(new).hex()
+    assert data["file_key"] + data["evaluation_key"] + data["custodian_parts"] == len(before)
+    assert data["custodian_parts"] == CustodianSubmission.objects.count() == 1
 
     # The retired key can go: everything opens under the new key alone.
     settings.PLATFORM_DATA_KEY_RETIRED_FILES = []
