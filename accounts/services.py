@@ -54,6 +54,7 @@ def load_p256_spki(data: bytes | str) -> bytes:
 
 PROOF_FORMAT = "etender-key-proof-v1"
 CHALLENGE_LIFETIME = dt.timedelta(minutes=10)
+MAX_OPEN_CHALLENGES = 20  # per user, unanswered and not expired
 # The suite of the bid envelopes (docs/sealed-bid-format.md §4): a client that opens
 # envelopes opens this too. Sealed secret: 32 bytes → a 113-byte envelope.
 _PROOF_SUITE = hpke.Suite(hpke.KEM.P256, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
@@ -154,6 +155,13 @@ def issue_key_challenge(user: User, purpose: str, public_key: bytes | str) -> Is
     is separate random bytes, of which only the hash is stored.
     """
     der, fingerprint = _checked_key(user, purpose, public_key)
+    now = clock.now()
+    # Expired challenges answer nothing: drop them. Live ones are capped, so no one fills the table.
+    KeyChallenge.objects.filter(user=user, expires_at__lte=now).delete()
+    if KeyChallenge.objects.filter(user=user, used_at__isnull=True).count() >= MAX_OPEN_CHALLENGES:
+        raise DomainError(
+            _("未应答的挑战过多，请在 10 分钟后再试。"), code="too_many_key_challenges", status=429
+        )
     challenge = secrets.token_urlsafe(32)
     statement = proof_statement(user, purpose, fingerprint, secrets.token_hex(32))
     sealed = None
@@ -164,7 +172,6 @@ def issue_key_challenge(user: User, purpose: str, public_key: bytes | str) -> Is
         assert isinstance(recipient, ec.EllipticCurvePublicKey)  # load_p256_spki checked it
         sealed = _PROOF_SUITE.encrypt(secret, recipient, proof_secret_info(fingerprint))
         secret_hash = _hash(secret)
-    now = clock.now()
     KeyChallenge.objects.create(
         user=user,
         purpose=purpose,

@@ -177,3 +177,16 @@ def test_the_api_refuses_a_key_without_proof_or_with_garbage_and_stores_nothing(
         assert response.status_code == 422
         assert response.json()["code"] == "key_proof_invalid"
     assert nothing_registered(personas.bidder_a)
+
+
+def test_unanswered_challenges_are_capped_and_expired_ones_dropped(personas, frozen_clock):
+    for _ in range(services.MAX_OPEN_CHALLENGES):
+        services.issue_key_challenge(personas.bidder_a, KeyPurpose.SIGNING, spki_der(new_key()))
+    with pytest.raises(services.DomainError) as exc:
+        services.issue_key_challenge(personas.bidder_a, KeyPurpose.SIGNING, spki_der(new_key()))
+    assert (exc.value.code, exc.value.status) == ("too_many_key_challenges", 429)
+    assert KeyChallenge.objects.filter(user=personas.bidder_a).count() == services.MAX_OPEN_CHALLENGES
+    services.issue_key_challenge(personas.bidder_b, KeyPurpose.SIGNING, spki_der(new_key()))  # another user is not affected
+    frozen_clock.advance(minutes=10)
+    services.issue_key_challenge(personas.bidder_a, KeyPurpose.SIGNING, spki_der(new_key()))
+    assert KeyChallenge.objects.filter(user=personas.bidder_a).count() == 1
