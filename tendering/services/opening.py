@@ -762,7 +762,7 @@ def retry_decryption(user: User, tender: Tender, bid_public_id: uuid.UUID | str)
         _require_not_closed(opening)
         bid_opening = _bid_opening_for(opening, bid_public_id, lock=True)
         now = clock.now()
-        waiting_retry = bid_opening.state == BidOpeningState.KEY_READY and bid_opening.faults > 0
+        waiting_retry = bid_opening.state == BidOpeningState.KEY_READY and bid_opening.retry_at is not None
         dead_worker = (
             bid_opening.state == BidOpeningState.DECRYPTING and bid_opening.lease_until is not None and bid_opening.lease_until < now
         )

@@ -66,7 +66,7 @@ from typing import Any, ClassVar, TypeVar
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.db import connections
+from django.db import connections, transaction
 
 from accounts import credit_code
 from accounts.models import KeyPurpose, Organization, OrganizationKind, PublicKey, Role, RoleGrant, User
@@ -291,6 +291,15 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         return opening.submit_custodian_parts(self.custodians[index], tender, parts).part_count
 
     @staticmethod
+    def store_fault(bid_id: str) -> str:
+        """The object store fails the bid's decryption once (as the worker meets it): it waits out a back-off."""
+        with transaction.atomic():
+            found = BidOpening.objects.get(bid__public_id=bid_id)
+            op = Opening.objects.select_for_update().select_related("tender").get(pk=found.opening_id)
+            held = BidOpening.objects.select_for_update().select_related("bid", "bid__bidder").get(pk=found.pk)
+            return decryption._fault_locked(op, held, "decryption_faults", "对象存储故障：写入被拒绝")
+
+    @staticmethod
     def decrypt_ready_bids(tender_id: str) -> list[str]:
         """What the worker does with every bid whose key is ready."""
         ready = BidOpening.objects.filter(opening__tender__public_id=tender_id, state=BidOpeningState.KEY_READY).order_by("position")
@@ -434,6 +443,18 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             shot(late, "bidder-second-try-refused")
             deaf["on"] = False
             late.close()
+
+            # A store fault holds the bid up: the tenderer sees it, with the next try, and has it retried at once.
+            assert off_the_main_thread(self.store_fault, mine) == "retry scheduled"
+            retry = tenderer.locator(f"#bids-body tr[data-bid='{mine}'] button[data-retry]")
+            retry.wait_for()
+            assert "平台故障 1 次（对象存储故障：写入被拒绝），将于" in tenderer.locator(f"#bids-body tr[data-bid='{mine}']").inner_text()
+            assert bidder.locator(f"#bids-body tr[data-bid='{mine}'] button[data-retry]").count() == 0
+            shot(tenderer, "tenderer-sees-a-store-fault-and-a-retry-button")
+            retry.click()
+            tenderer.wait_for_function("() => document.getElementById('action-status').textContent.includes('已要求平台立即重试解密')")
+            tenderer.wait_for_selector(f"#bids-body tr[data-bid='{mine}'] button[data-retry]", state="detached")
+            self.wait_state(tenderer, mine, "key_ready")
 
             # 5. Custodians: one in the browser, one from its own device; two of three open the other bid.
             custodian.goto(f"{self.live_server_url}/dashboard/")

@@ -164,7 +164,7 @@ function pricesCell(bid) {
 }
 
 function retryable(bid) {
-  if (bid.state === "key_ready" && bid.faults > 0) return true;
+  if (bid.state === "key_ready" && bid.retry_at) return true; // waiting out a back-off after a fault
   return bid.state === "failed" && PLATFORM_FAULT_CODES.includes(bid.outcome_code) && !hall.moments.record_published_at;
 }
 
