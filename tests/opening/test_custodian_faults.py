@@ -37,7 +37,7 @@ from tendering.sealing import fingerprint
 from tendering.sealing.refusal import PartRefusal, sign_refusal, verify_refusal
 from tendering.services import decryption, opening
 from tests.fixtures.personas import Personas
-from tests.opening.conftest import OpeningCase, make_case
+from tests.opening.conftest import OpeningCase, Spoil, make_case
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +141,36 @@ def test_a_bad_part_at_each_position_revokes_that_bid_only_even_released_and_sho
     reveal = OpeningEvent.objects.get(opening=op, kind="opening.revealed")
     early = OpeningEvent.objects.filter(opening=op, seq__lt=reveal.seq)
     assert early.exists() and not any("5980000.00" in json.dumps(e.payload) for e in early)
+
+
+@pytest.fixture
+def a_bad_part_at_each_position(
+    personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User
+) -> OpeningCase:
+    # Bid 1 has a garbage part for custodian 1, bid 2 for custodian 2, bid 3 for custodian 3 (each in one subset):
+    # before, every custodian's client stopped at its bad part and sent nothing, so no bid opened.
+    def at(position: int) -> Spoil:
+        return lambda members, j: members[j] == position and members == tuple(sorted({position, (position + 1) % 3}))
+
+    return make_case(personas, published_tender, frozen_clock, tmp_path, third_bidder, {1: at(0), 2: at(1), 3: at(2)})
+
+
+def test_a_bad_part_at_each_position_in_different_bids_blocks_nobody(a_bad_part_at_each_position: OpeningCase) -> None:
+    case = a_bad_part_at_each_position
+    case.at_opening()
+    submissions = [case.submit_as_client(index) for index in range(3)]
+    # Each custodian signed one statement (its bad part) and sent its five other parts.
+    assert [(s.part_count, [(r["bid"], r["members"]) for r in s.refusals]) for s in submissions] == [
+        (5, [(str(case.entries[0].bid.public_id), [0, 1])]),
+        (5, [(str(case.entries[1].bid.public_id), [1, 2])]),
+        (5, [(str(case.entries[2].bid.public_id), [0, 2])]),
+    ]
+    assert [(x.state, x.key_source, x.custodian_check) for x in bid_openings(case)] == [
+        ("key_ready", KeySource.CUSTODIANS, "matched")
+    ] * 3
+    assert run_worker(case) == ["opened"] * 3
+    opening.conclude_decryption(case.personas.tenderer, case.tender)
+    assert [p["lots"][0]["price_yuan"] for p in prices(case, case.personas.tenderer)] == ["6123456.70", "5980000.00", "6050000.50"]
 
 
 def test_an_absent_custodian_proves_nothing_against_a_bidder_who_released(garbage_everywhere: OpeningCase) -> None:
