@@ -51,15 +51,16 @@ def test_the_platforms_signing_certificate_or_its_ca_is_refused(settings, tmp_pa
         assert ids(key_ca_certificates()) == ["etender.E021"]
 
 
-def test_a_configured_platform_ca_file_is_refused_too(settings, tmp_path):
-    platform_ca = make_ca("平台自己的 CA")
+@pytest.mark.parametrize("setting", ["PLATFORM_CA_CERTIFICATE_FILE", "PLATFORM_CERTIFICATE_FILE"])
+def test_the_configured_platform_certificate_or_ca_file_is_refused_too(settings, tmp_path, setting):
+    platform_own = make_ca("平台自己的证书")
     folder = tmp_path / "secrets"
     folder.mkdir()
-    (folder / "platform-ca.pem").write_bytes(platform_ca.pem)
-    settings.PLATFORM_CA_CERTIFICATE_FILE = str(folder / "platform-ca.pem")
-    settings.KEY_CA_CERTIFICATES_FILE = bundle(tmp_path, platform_ca.certificate)
+    (folder / "platform.pem").write_bytes(platform_own.pem)
+    setattr(settings, setting, str(folder / "platform.pem"))
+    settings.KEY_CA_CERTIFICATES_FILE = bundle(tmp_path, make_ca().certificate, platform_own.certificate)
     [error] = key_ca_certificates()
-    assert error.id == "etender.E021" and "PLATFORM_CA_CERTIFICATE_FILE" in error.msg
+    assert error.id == "etender.E021" and setting in error.msg
 
 
 def test_the_development_pki_and_the_demo_key_ca_are_refused(settings, tmp_path):
