@@ -10,18 +10,15 @@ import { FrameTooLarge, HallClient, HallDisconnected, HallError } from "../lib/h
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { loadBrowserKeys } from "../lib/keys.js";
 import { fromBase64, toBase64 } from "../sealing/bytes.js";
-import { signStatement } from "../sealing/custody.js";
-import { custodianPartInfo, ENVELOPE_SIZE, openBidderEnvelope, openEnvelope } from "../sealing/envelopes.js";
+import { custodianPartInfo, openBidderEnvelope, openEnvelope } from "../sealing/envelopes.js";
 import { EnvelopeError, KeyCommitmentError } from "../sealing/errors.js";
-import { canonicalBytes } from "../sealing/jcs.js";
 import { parseManifest } from "../sealing/manifest.js";
+import { refusalReason, signRefusal } from "../sealing/refusal.js";
 
 const config = readConfig("hall-config");
 setMessages(config.messages);
 const $ = (id) => document.getElementById(id);
 
-// The custodian's signed "does not open" statement (docs/sealed-bid-format.md §4.6).
-const REFUSAL_FORMAT = "etender-part-refusal-v1";
 // Bids ended as failed for a fault of the platform's own: a manager may retry them until the record is published.
 const PLATFORM_FAULT_CODES = ["stored_ciphertext_differs", "decryption_faults", "decryption_interrupted"];
 
@@ -589,16 +586,9 @@ $("parts-button").addEventListener("click", () =>
           if (!(exc instanceof EnvelopeError)) throw exc;
           // A part that does not open stops nothing: a statement signed with this browser's signing key replaces it.
           signer ??= await signingKey();
-          const statement = canonicalBytes({
-            format: REFUSAL_FORMAT,
-            tender: m.parsed.tender,
-            bid: m.parsed.bid,
-            members: [...subset.members],
-            index: position,
-            reason: sealed.length === ENVELOPE_SIZE ? "hpke_open_failed" : "malformed_envelope",
-            signing_key: signer.fingerprint,
-          });
-          refusals.push({ statement: toBase64(statement), signature: toBase64(await signStatement(statement, signer.privateKey)) });
+          const fields = { tender: m.parsed.tender, bid: m.parsed.bid, members: subset.members, index: position, reason: refusalReason(sealed) };
+          const { statement, signature } = await signRefusal(fields, signer);
+          refusals.push({ statement: toBase64(statement), signature: toBase64(signature) });
           say(t("parts_refused", { position: m.position, members: subset.members.map((p) => p + 1).join(t("list_separator")) }));
           continue;
         }
