@@ -292,6 +292,13 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
+# The client's address is the one Daphne puts in the request: the peer, or with
+# --proxy-headers the address nginx writes (deploy/nginx.conf overwrites
+# X-Forwarded-For). Reading X-Forwarded-For here would let a client that reaches
+# Daphne directly name a fresh address for every guess. (axes' default, kept explicit.)
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# No start-up banner on every management command.
+AXES_VERBOSE = False
 
 # --- Internationalisation -----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

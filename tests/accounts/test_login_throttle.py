@@ -183,3 +183,23 @@ def test_the_limit_is_a_setting(personas, settings, limit):
     for _ in range(limit):
         page_sign_in(client, "bidder_a", WRONG)
     assert page_sign_in(client, "bidder_a", PASSWORD).status_code == 429
+
+
+def test_a_forged_forwarded_for_header_does_not_give_a_guesser_a_fresh_address(personas):
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            reverse("frontend:login"),
+            {"username": "bidder_a", "password": WRONG},
+            REMOTE_ADDR="203.0.113.9",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{i}",
+        )
+    response = client.post(
+        reverse("frontend:login"),
+        {"username": "bidder_a", "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_X_FORWARDED_FOR="198.51.100.200",
+    )
+    assert response.status_code == 429
+    assert SESSION_KEY not in client.session
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["203.0.113.9"]
