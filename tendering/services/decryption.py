@@ -285,7 +285,8 @@ def decrypt_bid(bid_opening_id: int) -> str:
         return "revoked"
     except (StorageError, OSError) as exc:
         logger.warning("decryption of bid %s interrupted: %s", bid_opening.bid.public_id, exc)
-        return _fault(bid_opening, owner, "decryption_faults", _("对象存储故障：%(reason)s") % {"reason": str(exc)[:150]})
+        # The hall shows the kind of fault only: the store's own message (paths, hosts) stays in the log.
+        return _fault(bid_opening, owner, "decryption_faults", _("对象存储读写失败"))
     _finish(bid_opening, owner, decrypted)
     return "opened"
 

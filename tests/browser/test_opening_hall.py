@@ -297,7 +297,7 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             found = BidOpening.objects.get(bid__public_id=bid_id)
             op = Opening.objects.select_for_update().select_related("tender").get(pk=found.opening_id)
             held = BidOpening.objects.select_for_update().select_related("bid", "bid__bidder").get(pk=found.pk)
-            return decryption._fault_locked(op, held, "decryption_faults", "对象存储故障：写入被拒绝")
+            return decryption._fault_locked(op, held, "decryption_faults", "对象存储读写失败")
 
     @staticmethod
     def decrypt_ready_bids(tender_id: str) -> list[str]:
@@ -448,7 +448,7 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             assert off_the_main_thread(self.store_fault, mine) == "retry scheduled"
             retry = tenderer.locator(f"#bids-body tr[data-bid='{mine}'] button[data-retry]")
             retry.wait_for()
-            assert "平台故障 1 次（对象存储故障：写入被拒绝），将于" in tenderer.locator(f"#bids-body tr[data-bid='{mine}']").inner_text()
+            assert "平台故障 1 次（对象存储读写失败），将于" in tenderer.locator(f"#bids-body tr[data-bid='{mine}']").inner_text()
             assert bidder.locator(f"#bids-body tr[data-bid='{mine}'] button[data-retry]").count() == 0
             shot(tenderer, "tenderer-sees-a-store-fault-and-a-retry-button")
             retry.click()
