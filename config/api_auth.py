@@ -27,8 +27,21 @@ class Anonymous:
         return AnonymousUser()
 
 
+class Session(SessionAuth):
+    """The browser's session, unless the request sent credentials of its own.
+
+    A request that sends an ``Authorization`` header that was refused is refused:
+    it is not served as whoever's session cookie came along with it.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if request.headers.get("Authorization"):
+            return None
+        return super().__call__(request)
+
+
 bearer = BearerToken()
-session = SessionAuth()
+session = Session()
 AUTHENTICATED = [bearer, session]
 OPTIONAL = [bearer, session, Anonymous()]
 

@@ -58,3 +58,18 @@ def test_a_refused_token_on_a_public_endpoint_gets_401_not_the_anonymous_view(pe
         assert response.status_code == 401, url
         assert response.json()["code"] == "not_authenticated"
         assert "number" not in response.content.decode()
+
+
+def test_a_refused_token_beside_a_signed_in_session_gets_401_not_the_sessions_account(personas, frozen_clock):
+    client = Client()
+    client.force_login(personas.tenderer)
+    assert client.get("/api/accounts/me").json()["username"] == "tenderer"  # the session alone is served
+
+    me = client.get("/api/accounts/me", **bearer("etk_" + "x" * 40))
+    assert me.status_code == 401
+    assert me.json()["code"] == "not_authenticated"
+    created = client.post(
+        "/api/tenders", json.dumps(draft_body(frozen_clock(), personas)), content_type="application/json", **bearer("etk_" + "y" * 40)
+    )
+    assert created.status_code == 401
+    assert not Tender.objects.exists()
