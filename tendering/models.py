@@ -403,6 +403,9 @@ class Opening(models.Model):
     record_version_id = models.CharField(max_length=200, blank=True)
     record_sha256 = models.CharField(max_length=64, blank=True)
     record_ledger_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    # When the custodians' parts were dropped: every bid's custodian check was decided
+    # or no more parts could come, so nothing later needs them (docs/opening.md §2).
+    custodian_parts_dropped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("开标")
@@ -412,9 +415,6 @@ class Opening(models.Model):
         return f"opening of {self.tender.number}"
 
 
-    # When the custodians' parts were dropped: every bid's custodian check was decided
-    # or no more parts could come, so nothing later needs them (docs/opening.md §2).
-    custodian_parts_dropped_at = models.DateTimeField(null=True, blank=True)
 class BidOpeningState(models.TextChoices):
     AWAITING_KEY = "awaiting_key", _("待解密")
     KEY_READY = "key_ready", _("密钥已就绪")
@@ -433,15 +433,6 @@ class KeySource(models.TextChoices):
     CUSTODIANS = "custodians", _("密钥保管人解密")
 
 
-class BidOpening(models.Model):
-    """One bid at the opening: how its key came, its decryption, and its line of the opening record."""
-
-    opening = models.ForeignKey(Opening, on_delete=models.PROTECT, related_name="bids")
-    bid = models.OneToOneField(Bid, on_delete=models.PROTECT, related_name="opening")
-    position = models.PositiveSmallIntegerField()
-    state = models.CharField(max_length=20, choices=BidOpeningState.choices, default=BidOpeningState.AWAITING_KEY)
-    key_source = models.CharField(max_length=20, choices=KeySource.choices, blank=True)
-    # The file key, sealed under the platform data key (archive.vault), once released or recovered.
 class CustodianCheck(models.TextChoices):
     """Under the rule ``custodians``, whether the custodians' parts give the bid's key (docs/opening.md §2)."""
 
@@ -453,6 +444,15 @@ class CustodianCheck(models.TextChoices):
     INCONCLUSIVE = "inconclusive", _("密钥保管人未全部提交，未能核验")
 
 
+class BidOpening(models.Model):
+    """One bid at the opening: how its key came, its decryption, and its line of the opening record."""
+
+    opening = models.ForeignKey(Opening, on_delete=models.PROTECT, related_name="bids")
+    bid = models.OneToOneField(Bid, on_delete=models.PROTECT, related_name="opening")
+    position = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=20, choices=BidOpeningState.choices, default=BidOpeningState.AWAITING_KEY)
+    key_source = models.CharField(max_length=20, choices=KeySource.choices, blank=True)
+    # The file key, sealed under the platform data key (archive.vault), once released or recovered.
     sealed_file_key = models.BinaryField(default=b"", blank=True)
     key_released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     key_ready_at = models.DateTimeField(null=True, blank=True)
@@ -461,6 +461,14 @@ class CustodianCheck(models.TextChoices):
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     progress_bytes = models.PositiveBigIntegerField(default=0)
+    # Faults of the platform's own (store, worker) so far, the last one, and when the next attempt may start.
+    faults = models.PositiveIntegerField(default=0)
+    last_fault = models.CharField(max_length=200, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    custodian_check = models.CharField(max_length=20, choices=CustodianCheck.choices, blank=True, default=CustodianCheck.PENDING)
+    # Key releases refused (not matching kc): counted, recorded in the ledger only up to a cap, throttled.
+    key_refusals = models.PositiveIntegerField(default=0)
+    last_key_refusal_at = models.DateTimeField(null=True, blank=True)
     # The copy kept for the evaluation: re-encrypted under a key of its own, sealed by the data key.
     evaluation_object_key = models.CharField(max_length=1024, blank=True)
     evaluation_version_id = models.CharField(max_length=200, blank=True)
@@ -470,14 +478,6 @@ class CustodianCheck(models.TextChoices):
     files = models.JSONField(default=list, blank=True)
     price_summary = models.JSONField(null=True, blank=True)
     outcome_code = models.CharField(max_length=50, blank=True)
-    # Faults of the platform's own (store, worker) so far, the last one, and when the next attempt may start.
-    faults = models.PositiveIntegerField(default=0)
-    last_fault = models.CharField(max_length=200, blank=True)
-    retry_at = models.DateTimeField(null=True, blank=True)
-    custodian_check = models.CharField(max_length=20, choices=CustodianCheck.choices, blank=True, default=CustodianCheck.PENDING)
-    # Key releases refused (not matching kc): counted, recorded in the ledger only up to a cap, throttled.
-    key_refusals = models.PositiveIntegerField(default=0)
-    last_key_refusal_at = models.DateTimeField(null=True, blank=True)
     outcome_detail = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -505,7 +505,11 @@ class CustodianSubmission(models.Model):
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     submitted_at = models.DateTimeField()
     part_count = models.PositiveIntegerField()
+    # Emptied once the parts are no longer needed (Opening.custodian_parts_dropped_at).
     sealed_parts = models.BinaryField()
+    # Signed "does not open" statements (etender-part-refusal-v1) for the parts that did not open:
+    # [{"bid", "members", "reason", "statement" (base64), "signature" (base64 DER), "signing_key"}].
+    refusals = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["submitted_at", "pk"]
@@ -514,11 +518,7 @@ class CustodianSubmission(models.Model):
     def __str__(self) -> str:
         return f"parts of custodian #{self.custodian.position}"
 
-    # Emptied once the parts are no longer needed (Opening.custodian_parts_dropped_at).
 
-    # Signed "does not open" statements (etender-part-refusal-v1) for the parts that did not open:
-    # [{"bid", "members", "reason", "statement" (base64), "signature" (base64 DER), "signing_key"}].
-    refusals = models.JSONField(default=list, blank=True)
 class OpeningAttendance(models.Model):
     """A participant signed in to the hall (签到)."""
 
