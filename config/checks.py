@@ -160,19 +160,30 @@ def object_store_credentials(app_configs: Any = None, **kwargs: Any) -> list[Err
     return []
 
 
-@register(Tags.security, deploy=False)
-def no_demo_data(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    """The demo's users sign in with passwords printed by `make run`, and its private keys lie in var/demo-keys."""
-    if settings.ETENDER_ENV != "production":
+@register(Tags.database, Tags.security)
+def no_demo_users(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Error]:
+    """The demo's users sign in with passwords printed by `make run`.
+
+    A database check: it reads the database only where Django names one (``migrate``,
+    which the release step runs, and ``check --database default``), never in a bare ``check``.
+    """
+    if settings.ETENDER_ENV != "production" or not databases or "default" not in databases:
         return []
-    errors = []
     demo_users = _demo_users_with_their_passwords()
     if demo_users:
-        errors.append(Error(f"The database holds demo users with their printed passwords: {', '.join(demo_users)}.", hint="This database was loaded with `manage.py load_demo`: deactivate or delete these users (or start from an empty database).", id="etender.E013"))
+        return [Error(f"The database holds demo users with their printed passwords: {', '.join(demo_users)}.", hint="This database was loaded with `manage.py load_demo`: deactivate or delete these users (or start from an empty database).", id="etender.E013")]
+    return []
+
+
+@register(Tags.security, deploy=False)
+def no_demo_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """load_demo wrote the demo's private keys to var/demo-keys."""
+    if settings.ETENDER_ENV != "production":
+        return []
     keys = Path(settings.VAR_DIR) / DEMO_KEYS_FOLDER
     if keys.exists():
-        errors.append(Error(f"The demo's private keys are on this machine: {keys}.", hint="Delete the folder: load_demo wrote it for development.", id="etender.E014"))
-    return errors
+        return [Error(f"The demo's private keys are on this machine: {keys}.", hint="Delete the folder: load_demo wrote it for development.", id="etender.E014")]
+    return []
 
 
 def _demo_users_with_their_passwords() -> list[str]:
