@@ -14,12 +14,7 @@ production system check etender.E020 refuses it.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography import x509
@@ -30,9 +25,10 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from accounts.key_certificates import load_anchors
+from accounts.key_certificates import load_anchors, new_self_signed_ca
 from accounts.models import User
 from config import clock
+from config.private_files import locked_folder, write_private
 
 DEMO_CA_NAME = "eTender Demo Key CA (development only)"
 DEMO_CA_KEY_FILE = "demo-ca.key.pem"
@@ -71,11 +67,11 @@ def demo_ca(directory: Path | None = None) -> tuple[ec.EllipticCurvePrivateKey, 
     directory = Path(settings.DEMO_KEY_CA_DIR) if directory is None else directory
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_path, certificate_path = directory / DEMO_CA_KEY_FILE, directory / DEMO_CA_CERTIFICATE_FILE
-    with _locked(directory):
+    with locked_folder(directory):
         if not (key_path.exists() and certificate_path.exists()):
             key, certificate = _new_demo_ca()
-            _write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-            _write_private(certificate_path, certificate.public_bytes(serialization.Encoding.PEM))
+            write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            write_private(certificate_path, certificate.public_bytes(serialization.Encoding.PEM))
         try:
             loaded = serialization.load_pem_private_key(key_path.read_bytes(), None)
             certificate = x509.load_pem_x509_certificate(certificate_path.read_bytes())
@@ -138,7 +134,6 @@ def issue_demo_certificate(user: User, spki_der: bytes, *, days: int = KEY_CERTI
 
 
 def _new_demo_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
@@ -147,55 +142,4 @@ def _new_demo_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         ]
     )
     start = clock.now().replace(microsecond=0) - dt.timedelta(hours=1)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=3653))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate
-
-
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    # Two processes starting together (Daphne and the worker) make one CA, not two.
-    with (directory / ".lock").open("a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Whole or not at all, readable by the owner only (mkstemp makes 0600 files)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    return new_self_signed_ca(name, start)

@@ -12,15 +12,11 @@ Checkpoints, receipts and dossier manifests are signed with ``platform_signer()`
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import functools
 import hashlib
 import itertools
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +31,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import receiver
 from django.test.signals import setting_changed
 
+from accounts.key_certificates import new_self_signed_ca
 from config import clock
+from config.private_files import locked_folder, write_private
 
 # id-kp-documentSigning (RFC 9336)
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -223,7 +221,7 @@ def development_ca(directory: Path | None = None) -> tuple[ec.EllipticCurvePriva
     """The development root CA (generated if needed), for issuing other development certificates."""
     directory = Path(settings.DEVELOPMENT_PKI_DIR) if directory is None else directory
     _development_signer(directory)
-    with _locked(directory):
+    with locked_folder(directory):
         return _load_key(directory / CA_KEY_FILE), load_certificate((directory / CA_CERTIFICATE_FILE).read_bytes())
 
 
@@ -245,7 +243,7 @@ def development_identity(
         raise ValueError(f"{stem!r} cannot name another development identity")
     directory = Path(settings.DEVELOPMENT_PKI_DIR) if directory is None else directory
     _development_signer(directory)
-    with _locked(directory):
+    with locked_folder(directory):
         key_path, certificate_path = directory / f"{stem}.key.pem", directory / f"{stem}.cert.pem"
         ca_key = _load_key(directory / CA_KEY_FILE)
         ca = load_certificate((directory / CA_CERTIFICATE_FILE).read_bytes())
@@ -254,27 +252,27 @@ def development_identity(
             if is_issued_by(certificate, [ca]):
                 return _load_key(key_path), certificate, ca
         key, certificate = issue(ca_key, ca)
-        _write_private(key_path, _key_pem(key))
-        _write_private(certificate_path, certificate.public_bytes(serialization.Encoding.PEM))
+        write_private(key_path, _key_pem(key))
+        write_private(certificate_path, certificate.public_bytes(serialization.Encoding.PEM))
         return key, certificate, ca
 
 
 def _development_signer(directory: Path) -> PlatformSigner:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     # A lock file, so that two processes starting together make one PKI, not two.
-    with _locked(directory):
+    with locked_folder(directory):
         ca_key_path, ca_path = directory / CA_KEY_FILE, directory / CA_CERTIFICATE_FILE
         key_path, certificate_path = directory / SIGNER_KEY_FILE, directory / SIGNER_CERTIFICATE_FILE
         if not (ca_key_path.exists() and ca_path.exists()):
             ca_key, ca = _new_ca()
-            _write_private(ca_key_path, _key_pem(ca_key))
-            _write_private(ca_path, ca.public_bytes(serialization.Encoding.PEM))
+            write_private(ca_key_path, _key_pem(ca_key))
+            write_private(ca_path, ca.public_bytes(serialization.Encoding.PEM))
             certificate_path.unlink(missing_ok=True)  # a leaf of a lost CA is useless
         if not (key_path.exists() and certificate_path.exists()):
             ca_key, ca = _load_key(ca_key_path), load_certificate(ca_path.read_bytes())
             key, certificate = _new_signer(ca_key, ca)
-            _write_private(key_path, _key_pem(key))
-            _write_private(certificate_path, certificate.public_bytes(serialization.Encoding.PEM))
+            write_private(key_path, _key_pem(key))
+            write_private(certificate_path, certificate.public_bytes(serialization.Encoding.PEM))
         try:
             key = _load_key(key_path)
             certificate = load_certificate(certificate_path.read_bytes())
@@ -284,30 +282,6 @@ def _development_signer(directory: Path) -> PlatformSigner:
                 f"The development PKI in {directory} is unreadable ({exc}); delete it to regenerate."
             ) from exc
     return PlatformSigner(private_key=key, certificate=certificate, chain=[certificate, ca], development=True)
-
-
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    with (directory / ".lock").open("a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write whole or not at all, readable by the owner only (mkstemp makes 0600 files)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -339,36 +313,9 @@ def _validity_start() -> dt.datetime:
 
 
 def _new_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
     name = _name(DEVELOPMENT_CA_NAME)
     start = _validity_start()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=3653))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate
+    return new_self_signed_ca(name, start)
 
 
 def _new_signer(

@@ -39,7 +39,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import receiver
 from django.test.signals import setting_changed
 
-from archive.signing import _locked, _write_private
+from config.private_files import locked_folder, write_private
 
 VERSION = 0x01
 KEY_SIZE = 32
@@ -188,7 +188,7 @@ def _read_key(path: Path, variable: str = "PLATFORM_DATA_KEY_FILE") -> bytes:
 def _development_key(directory: Path) -> DataKey:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / DEVELOPMENT_KEY_FILE
-    with _locked(directory):
+    with locked_folder(directory):
         if not path.exists():
-            _write_private(path, base64.b64encode(os.urandom(KEY_SIZE)) + b"\n")
+            write_private(path, base64.b64encode(os.urandom(KEY_SIZE)) + b"\n")
     return DataKey(_read_key(path), development=True)
