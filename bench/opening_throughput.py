@@ -190,8 +190,10 @@ class Bench:
             return person
 
         real_now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        started = real_now - dt.timedelta(days=31)
-        deadline = started + dt.timedelta(days=30)
+        # The opening a minute ago: its decryption window runs from the published
+        # opening time, so the bench opens well within it.
+        deadline = real_now - dt.timedelta(minutes=1)
+        started = deadline - dt.timedelta(days=30)
         plain_dir = self.work / "plain"
         sealed_dir = self.work / "sealed"
         sealed_dir.mkdir(parents=True)
