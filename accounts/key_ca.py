@@ -20,12 +20,11 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from accounts.key_certificates import load_anchors, new_self_signed_ca
+from accounts.key_certificates import key_subject, load_anchors, new_self_signed_ca
 from accounts.models import User
 from config import clock
 from config.private_files import locked_folder, write_private
@@ -88,22 +87,7 @@ def demo_ca_certificate_pem(directory: Path | None = None) -> bytes:
 
 def subject_for(user: User) -> x509.Name:
     """CN = the person's name, serialNumber = the platform username, O = the organization when there is one."""
-    attributes = [
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-        x509.NameAttribute(NameOID.COMMON_NAME, str(user)[:64] or user.username),
-        x509.NameAttribute(NameOID.SERIAL_NUMBER, user.username, _serial_number_type(user.username)),
-    ]
-    if user.organization is not None:
-        attributes.insert(1, x509.NameAttribute(NameOID.ORGANIZATION_NAME, user.organization.name[:64]))
-    return x509.Name(attributes)
-
-
-_PRINTABLE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
-
-
-def _serial_number_type(value: str) -> _ASN1Type:
-    """serialNumber is a PrintableString (RFC 5280); usernames with other characters (``_``, ``@``) need UTF8String."""
-    return _ASN1Type.PrintableString if set(value) <= _PRINTABLE else _ASN1Type.UTF8String
+    return key_subject(user.username, str(user), user.organization.name if user.organization is not None else "")
 
 
 def issue_demo_certificate(user: User, spki_der: bytes, *, days: int = KEY_CERTIFICATE_DAYS) -> x509.Certificate:

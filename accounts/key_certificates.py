@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 
@@ -154,3 +155,22 @@ def new_self_signed_ca(name: x509.Name, not_before: dt.datetime, *, days: int = 
         .sign(key, hashes.SHA256())
     )
     return key, certificate
+
+
+# serialNumber is a PrintableString (RFC 5280) when it can be; usernames with other characters (``_``, ``@``) need UTF8String.
+_PRINTABLE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+def key_subject(username: str, name: str, organization: str = "") -> x509.Name:
+    """The subject a key certificate carries (docs/custody.md §B): CN the person's name, serialNumber the
+    platform username, O the organization when there is one. The demo key CA issues it and ``etender keys csr``
+    asks for it, so a CA sees the subject the platform expects."""
+    kind = _ASN1Type.PrintableString if set(username) <= _PRINTABLE else _ASN1Type.UTF8String
+    attributes = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.COMMON_NAME, name[:64] or username),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, username, kind),
+    ]
+    if organization:
+        attributes.insert(1, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]))
+    return x509.Name(attributes)

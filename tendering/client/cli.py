@@ -23,10 +23,8 @@ from typing import Any, NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.name import _ASN1Type
-from cryptography.x509.oid import NameOID
 
-from accounts.key_certificates import spki_of, subject_serial_number
+from accounts.key_certificates import key_subject, spki_of, subject_serial_number
 from tendering.client import keys as keystore
 from tendering.client.config import PLATFORM_CERT_FILE, Config, home_folder, write_atomic
 from tendering.client.custody import (
@@ -336,23 +334,9 @@ def show_certificate(registered: dict[str, Any], local_fingerprint: str) -> None
         note("  warning: that certificate is for ANOTHER key than this one")
 
 
-# serialNumber is a PrintableString (RFC 5280) when it can be; user names with ``_`` or ``@`` need UTF8String.
-# The same rule as the demo key CA's (accounts/key_ca.py), so a CA sees the subject the platform expects.
-_PRINTABLE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
-
-
 def me_subject(me: dict[str, Any]) -> x509.Name:
     """The subject a key certificate must carry (docs/custody.md §B): CN name, serialNumber user name, O."""
-    username = me["username"]
-    kind = _ASN1Type.PrintableString if set(username) <= _PRINTABLE else _ASN1Type.UTF8String
-    attributes = [
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-        x509.NameAttribute(NameOID.COMMON_NAME, (me.get("display_name") or username)[:64]),
-        x509.NameAttribute(NameOID.SERIAL_NUMBER, username, kind),
-    ]
-    if me.get("organization"):
-        attributes.insert(1, x509.NameAttribute(NameOID.ORGANIZATION_NAME, me["organization"][:64]))
-    return x509.Name(attributes)
+    return key_subject(me["username"], me.get("display_name") or me["username"], me.get("organization") or "")
 
 
 def cmd_keys_csr(args: argparse.Namespace, session: Session) -> int:
