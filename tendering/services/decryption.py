@@ -377,8 +377,9 @@ def _finish(bid_opening: BidOpening, owner: str, decrypted: Decrypted) -> None:
                 "key_source": current.key_source,
                 "plaintext_sha256": decrypted.plaintext_sha256,
                 "plaintext_size": decrypted.plaintext_size,
-                "price_summary": decrypted.price_summary,
-                "files": [{"path": f["path"], "size": f["size"], "sha256": f["sha256"]} for f in decrypted.files],
+                # The prices and file names themselves enter the ledger with the published record, once
+                # every bid is final (no free option); here only what commits to them.
+                **opening_service.opened_content_commitment(current),
                 **opening_service.key_refusals_note(current),
             },
             None,

@@ -43,6 +43,7 @@ from django.utils.translation import gettext as _
 from accounts.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied, WrongPhase
 from accounts.models import KeyPurpose, PublicKey, User
 from archive import vault
+from archive.canonical import canonical_json
 from archive.ledger import record
 from config import clock
 from tendering import hall
@@ -827,7 +828,15 @@ def maybe_publish_record(opening: Opening) -> None:
     record(
         opening.tender.case,
         "tendering.opening.record_published",
-        {"rows": rows, "confirmation_ends_at": opening.confirmation_ends_at.isoformat()},
+        {
+            "rows": rows,
+            "confirmation_ends_at": opening.confirmation_ends_at.isoformat(),
+            # Revealed now: each opened bid's price summary and files, as bid_opened committed to them.
+            "opened": [
+                {"bid_id": str(b.bid.public_id), "price_summary": b.price_summary, "files": _ledger_files(b)}
+                for b in opening.bids.select_related("bid").filter(state=BidOpeningState.OPENED)
+            ],
+        },
         None,
     )
     publish(opening, "opening.moments", _moments(opening))
@@ -1006,6 +1015,20 @@ def record_row(bid_opening: BidOpening) -> dict[str, Any]:
         "outcome": bid_opening.outcome_code,
         "confirmed": bid_opening.confirmed_at is not None,
         "confirmed_by_default": bid_opening.confirmed_by_default,
+    }
+
+
+def _ledger_files(bid_opening: BidOpening) -> list[dict[str, Any]]:
+    return [{"path": f["path"], "size": f["size"], "sha256": f["sha256"]} for f in bid_opening.files or []]
+
+
+def opened_content_commitment(bid_opening: BidOpening) -> dict[str, Any]:
+    """What the ledger's ``bid_opened`` entry says of an opened bid's content before the reveal: SHA-256 of the
+    canonical price summary and of the file list, which ``record_published`` then carries in full."""
+    return {
+        "price_summary_sha256": hashlib.sha256(canonical_json(bid_opening.price_summary or {})).hexdigest(),
+        "files_sha256": hashlib.sha256(canonical_json(_ledger_files(bid_opening))).hexdigest(),
+        "file_count": len(bid_opening.files or []),
     }
 
 

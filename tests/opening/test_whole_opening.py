@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.canonical import canonical_json
 from archive.ledger import verify_ledger
 from archive.models import LedgerEntry
 from archive.pdf import verify_pdf_signature
@@ -124,6 +125,21 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     assert actions[0] == "tendering.opening.started"
     assert actions.count("tendering.opening.signed_in") == 8
     assert actions.count("tendering.opening.bid_opened") == 3
+    # No price or file name is in the ledger before every bid is final: bid_opened commits to them by hash,
+    # and the published record carries them, matching those hashes.
+    opened_entries = [
+        json.loads(e.data) for e in LedgerEntry.objects.filter(case=case.tender.case, action="tendering.opening.bid_opened").order_by("seq")
+    ]
+    published = json.loads(LedgerEntry.objects.get(case=case.tender.case, action="tendering.opening.record_published").data)["opened"]
+    by_bid = {item["bid_id"]: item for item in published}
+    assert len(by_bid) == 3
+    for entry in opened_entries:
+        assert "price_summary" not in entry and "files" not in entry
+        shown = by_bid[entry["bid_id"]]
+        assert entry["price_summary_sha256"] == hashlib.sha256(canonical_json(shown["price_summary"])).hexdigest()
+        assert entry["files_sha256"] == hashlib.sha256(canonical_json(shown["files"])).hexdigest()
+        assert entry["file_count"] == len(shown["files"]) > 0
+    assert sorted(p["lots"][0]["price_yuan"] for p in (item["price_summary"] for item in published)) == sorted(prices)
     assert actions.count("tendering.opening.key_ready") == 3
     assert actions.index("tendering.opening.record_published") < actions.index("tendering.opening.closed") < actions.index("tendering.opening.record_filed")
     assert verify_ledger().ok
