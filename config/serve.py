@@ -35,10 +35,11 @@ def main(argv: list[str] | None = None) -> Any:
     args = sys.argv[1:] if argv is None else argv
     cli = CommandLineInterface()
     limits = websocket_limits()
-    given, _rest = cli.parser.parse_known_args(args)
     for option in LIMIT_OPTIONS:
-        if getattr(given, option) != cli.parser.get_default(option):
-            cli.parser.error(f"--{option.replace('_', '-')} comes from the settings (HALL_FRAME_MAX_BYTES): {limits[option]}")
+        flag = "--" + option.replace("_", "-")
+        # Any mention of the option is refused, Daphne's own default value included (that is the 1 MiB this replaces).
+        if any(arg == flag or arg.startswith(flag + "=") for arg in args):
+            cli.parser.error(f"{flag} comes from the settings (HALL_FRAME_MAX_BYTES): {limits[option]}")
     cli.parser.set_defaults(**limits)
     return cli.run(args)
 

@@ -65,7 +65,7 @@ def _claimed_signing_key(statement: bytes) -> str:
     """The signing key a submitted statement names (the rest is compared byte for byte)."""
     try:
         claimed = json.loads(statement.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise CustodyRefused(_("确认声明不是 ASCII 的规范 JSON。")) from None
     fingerprint = claimed.get("signing_key") if isinstance(claimed, dict) else None
     if not isinstance(fingerprint, str):

@@ -95,6 +95,10 @@ def test_a_statement_that_differs_from_the_published_custody_is_refused(personas
         statement = canonical_json({**honest, **change})
         error = refused(custody.confirm_custody, personas.custodians[0], unconfirmed_tender, statement, sign(personas.custodian_signing_keys[0], statement))
         assert error.code == "custody_statement_invalid" and error.status == 422
+    # Not JSON at all, and JSON nested deeper than the decoder goes (well under the size limit).
+    for garbage in (b"\xff\xfe", b"[" * 3000, b"{}"):
+        error = refused(custody.confirm_custody, personas.custodians[0], unconfirmed_tender, garbage, sign(personas.custodian_signing_keys[0], garbage))
+        assert error.code == "custody_statement_invalid" and error.status == 422
     # Not canonical: the same fields, spaced.
     loose = json.dumps(honest).encode()
     error = refused(custody.confirm_custody, personas.custodians[0], unconfirmed_tender, loose, sign(personas.custodian_signing_keys[0], loose))
