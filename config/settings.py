@@ -221,7 +221,6 @@ QUESTION_MAX_CHARS = env_int("QUESTION_MAX_CHARS", 5000, minimum=100)
 # (S3 multipart: at least 5 MiB except the last).
 BID_MAX_BYTES = env_int("BID_MAX_BYTES", 4 * 1024 * 1024 * 1024, minimum=1024)
 BID_PART_SIZE = env_int("BID_PART_SIZE", 8 * 1024 * 1024, minimum=5 * 1024 * 1024, maximum=64 * 1024 * 1024)
-# Before the opening, tenderers see how many bids arrived but not from whom.
 # The smallest threshold k a tender may set: with k = 1 any one custodian could
 # open every bid alone once the envelopes are in hand.
 CUSTODIAN_THRESHOLD_MIN = env_int("CUSTODIAN_THRESHOLD_MIN", 2, minimum=1, maximum=9)

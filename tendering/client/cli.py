@@ -46,6 +46,8 @@ from tendering.client.opening import (
     custodian_position,
     display_zone,
     hall_bids,
+    remember_opening_time,
+    remembered_opening_time,
 )
 from tendering.client.prices import PriceEntry, build_lots, load_price_file, parse_price_option, tender_lot_ids
 from tendering.client.progress import Progress
@@ -686,6 +688,7 @@ def seal(args: argparse.Namespace, session: Session) -> Path:
             f"the tender publishes {len(custodians)} custodian keys and k = {threshold}: cannot seal to that"
         )
     verify_custody(session, tender, custodians, threshold)
+    remember_opening_time(session.home, str(tender["id"]), tender["opening_time"])
     bidder = session.get("/api/bids/bidder")
     signing_key = keystore.existing_key(session.home, "signing", args.signing_key)
     encryption_key = keystore.existing_key(session.home, "encryption", args.encryption_key)
@@ -973,7 +976,10 @@ def cmd_open_release(args: argparse.Namespace, session: Session) -> int:
     moments = hall["moments"]
     say(f"{tender_line(hall)}: opening time {when(hall['tender']['opening_time'])} ({_display_zone.key})")
     # The platform's clock opened the hall; this machine's own must agree before any key leaves it.
-    check_local_clock(hall["tender"]["opening_time"], _display_zone, "keys are released")
+    check_local_clock(
+        hall["tender"]["opening_time"], _display_zone, "keys are released",
+        remembered=remembered_opening_time(session.home, tender_id),
+    )
     say(f"{len(bids)} bid(s) of yours; decryption until {when(moments['decryption_ends_at'])}")
     key = keystore.existing_key(session.home, "encryption", args.key)
     local = keystore.local_keys(session.home)
@@ -1046,7 +1052,10 @@ def cmd_custodian_open(args: argparse.Namespace, session: Session) -> int:
         )
     say(f"{tender_line(hall)}: opening time {when(tender['opening_time'])} ({_display_zone.key})")
     # The platform's clock opened the hall; this machine's own must agree before any part leaves it.
-    check_local_clock(tender["opening_time"], _display_zone, "parts are submitted")
+    check_local_clock(
+        tender["opening_time"], _display_zone, "parts are submitted",
+        remembered=remembered_opening_time(session.home, tender_id),
+    )
     bids = hall_bids(session.get(f"{path}/manifests"), tender_id)
     if not bids:
         say(f"{tender_line(hall)}: no bids, nothing to open")
@@ -1138,6 +1147,7 @@ def cmd_custodian_confirm(args: argparse.Namespace, session: Session) -> int:
     signing = keystore.existing_key(session.home, "signing", args.signing_key)
     signing_fp = signing.fingerprint()
     statement = custody_statement(tender_id, slot.index, threshold, recipients, me["username"], signing_fp)
+    remember_opening_time(session.home, tender_id, tender["opening_time"])
     say(f"{about}")
     say(f"  you are custodian {slot.index + 1} of {n} (index {slot.index}); {threshold} of {n} open a bid together")
     say(f"  your encryption key {local} ({args.key!r}, here)")

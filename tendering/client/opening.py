@@ -22,13 +22,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tendering.client.config import write_json
 from tendering.client.keys import LocalKey
 from tendering.client.transport import ClientError
 from tendering.sealing import (
@@ -69,14 +72,66 @@ def zone_text(moment: dt.datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %z") + f" ({zone.key})"
 
 
-def check_local_clock(opening_time: str, zone: ZoneInfo, what: str) -> dt.datetime:
-    """The published opening time; refuses when this machine's clock is still before it (less CLOCK_SKEW)."""
+OPENING_TIMES_FILE = "opening-times.json"
+
+
+def _parse_moment(text: Any) -> dt.datetime | None:
     try:
-        opening = dt.datetime.fromisoformat(opening_time)
-    except (TypeError, ValueError):
-        raise ClientError(f"the platform sent an unreadable opening time {opening_time!r}: nothing was sent") from None
-    if opening.tzinfo is None:
-        raise ClientError(f"the platform sent an opening time without its zone ({opening_time!r}): nothing was sent")
+        moment = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def remember_opening_time(home: Path, tender_id: str, opening_time: str) -> None:
+    """Keep, in this client's folder, the latest opening time it was shown for the tender.
+
+    Recorded when the bidder seals and the custodian confirms custody, before the opening: an operator who
+    later moves the opening time earlier in the database does not move this machine's record with it.
+    """
+    moment = _parse_moment(opening_time)
+    if moment is None:
+        return
+    path = home / OPENING_TIMES_FILE
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    earlier = _parse_moment(known.get(tender_id))
+    if earlier is None or moment > earlier:
+        known[tender_id] = moment.isoformat()
+        write_json(path, known)
+
+
+def remembered_opening_time(home: Path, tender_id: str) -> dt.datetime | None:
+    try:
+        known = json.loads((home / OPENING_TIMES_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return _parse_moment(known.get(tender_id)) if isinstance(known, dict) else None
+
+
+def check_local_clock(
+    opening_time: str, zone: ZoneInfo, what: str, *, remembered: dt.datetime | None = None
+) -> dt.datetime:
+    """The published opening time; refuses when this machine's clock is still before it (less CLOCK_SKEW).
+
+    ``remembered`` is the opening time this client was shown before (``remember_opening_time``): a served
+    opening time earlier than it is refused, so moving the opening earlier on the server releases nothing early.
+    """
+    opening = _parse_moment(opening_time)
+    if opening is None:
+        raise ClientError(
+            f"the platform sent an unreadable opening time, or one without its zone ({opening_time!r}): nothing was sent"
+        )
+    if remembered is not None and opening < remembered:
+        raise ClientError(
+            f"the platform now says the opening time is {zone_text(opening, zone)}, earlier than the "
+            f"{zone_text(remembered, zone)} this computer was shown before: {what} only from the opening time this "
+            "computer knows. Nothing was sent. Tell the trading centre"
+        )
     now = local_now()
     if now < opening - CLOCK_SKEW:
         raise ClientError(

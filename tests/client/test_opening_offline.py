@@ -471,3 +471,33 @@ def test_progress_counts_items_when_given_a_unit() -> None:
     text = stream.getvalue()
     assert " 25.0% 50/200 bids 50.0 bids/s" in text and "MiB" not in text
     assert text.endswith("open: 200 bids in 4.0 s (50.0 bids/s)\n")
+
+
+def test_an_opening_time_moved_earlier_on_the_server_releases_nothing_early(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    bidder: Machine,
+    custodians: list[Machine],
+) -> None:
+    # The custodian confirmed and the bidder sealed when the tender said 10:00 Beijing time; the operator then
+    # moved the opening to 09:00 in the database and opened the hall at 09:30 by its clock and this machine's.
+    opening_time = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # FakeHall's: 09:00 in Beijing
+    shown_before = opening_time + dt.timedelta(hours=1)
+    for machine_ in (custodians[0], bidder):
+        client_opening.remember_opening_time(machine_.home, TENDER, shown_before.isoformat())
+        client_opening.remember_opening_time(machine_.home, TENDER, opening_time.isoformat())  # never moves it back
+    monkeypatch.setattr(client_opening, "local_now", lambda: opening_time + dt.timedelta(minutes=30))
+    hall = serve(
+        monkeypatch, FakeHall(TENDER, ["bidder", "custodian"], entries(tmp_path, bidder, custodians), ["钟华", "黄芳", "刘洋"])
+    )
+    for home, argv in ((custodians[0].home, ("custodian", "open", TENDER)), (bidder.home, ("open", "release", TENDER))):
+        status, _, err = run(capsys, home, *argv)
+        assert status == 1
+        assert "now says the opening time is 2026-03-02 09:00:00 +0800 (Asia/Shanghai), earlier than the" in err
+        assert "2026-03-02 10:00:00 +0800 (Asia/Shanghai) this computer was shown before" in err
+        assert "Nothing was sent" in err
+    assert hall.posts() == [] and hall.parts == [] and hall.released == {}
+    # A machine that was never shown the tender before goes by the served time and its own clock.
+    status, out, _ = run(capsys, custodians[1].home, "custodian", "open", TENDER)
+    assert status == 0 and len(hall.parts) == 1
