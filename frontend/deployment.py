@@ -71,14 +71,16 @@ def served_bundle_sha256(directory: Path = BUILD_DIRECTORY) -> str:
         stamp = tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in directory.rglob("*") if p.is_file()))
     except OSError:
         return ""
-    if stamp not in _served:
-        try:
-            digest = bundle_digest(directory).sha256
-        except (FileNotFoundError, OSError):
-            return ""
-        _served.clear()
-        _served[stamp] = digest
-    return _served[stamp]
+    known = _served.get(stamp)
+    if known is not None:
+        return known
+    try:
+        digest = bundle_digest(directory).sha256
+    except (FileNotFoundError, OSError):
+        return ""
+    _served.clear()  # another thread may clear it too: this call answers from its own digest
+    _served[stamp] = digest
+    return digest
 
 
 def last_recorded_deployment() -> LedgerEntry | None:
