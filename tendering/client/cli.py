@@ -688,7 +688,7 @@ def seal(args: argparse.Namespace, session: Session) -> Path:
             f"the tender publishes {len(custodians)} custodian keys and k = {threshold}: cannot seal to that"
         )
     verify_custody(session, tender, custodians, threshold)
-    remember_opening_time(session.home, str(tender["id"]), tender["opening_time"])
+    remember_opening_time(session.home, str(tender["id"]), tender.get("opening_time"))
     bidder = session.get("/api/bids/bidder")
     signing_key = keystore.existing_key(session.home, "signing", args.signing_key)
     encryption_key = keystore.existing_key(session.home, "encryption", args.encryption_key)
@@ -1081,7 +1081,8 @@ def cmd_custodian_open(args: argparse.Namespace, session: Session) -> int:
     private = key.private_key(passphrase)
 
     def signing_private() -> Any:
-        # Only when a part does not open: the statement is signed with the custodian's own signing key.
+        # Only when a part does not open: the statement is signed with the custodian's own signing key, the one
+        # it confirmed custody with (the platform refuses a statement from any other, naming the key).
         signing = keystore.existing_key(session.home, "signing", args.signing_key)
         try:
             return signing.private_key(passphrase)
@@ -1147,7 +1148,7 @@ def cmd_custodian_confirm(args: argparse.Namespace, session: Session) -> int:
     signing = keystore.existing_key(session.home, "signing", args.signing_key)
     signing_fp = signing.fingerprint()
     statement = custody_statement(tender_id, slot.index, threshold, recipients, me["username"], signing_fp)
-    remember_opening_time(session.home, tender_id, tender["opening_time"])
+    remember_opening_time(session.home, tender_id, tender.get("opening_time"))
     say(f"{about}")
     say(f"  you are custodian {slot.index + 1} of {n} (index {slot.index}); {threshold} of {n} open a bid together")
     say(f"  your encryption key {local} ({args.key!r}, here)")

@@ -83,7 +83,7 @@ def _parse_moment(text: Any) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def remember_opening_time(home: Path, tender_id: str, opening_time: str) -> None:
+def remember_opening_time(home: Path, tender_id: str, opening_time: str | None) -> None:
     """Keep, in this client's folder, the latest opening time it was shown for the tender.
 
     Recorded when the bidder seals and the custodian confirms custody, before the opening: an operator who

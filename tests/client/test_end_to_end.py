@@ -30,6 +30,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tendering.client.keys import load_private_key
+from tendering.client.opening import OPENING_TIMES_FILE
 from tendering.models import Bid, BidUpload, Tender
 from tendering.sealing import fingerprint, open_bid, open_bidder_envelope, parse_manifest
 from tendering.services import documents, tenders
@@ -72,6 +73,11 @@ class Bidder:
             "ETENDER_PASSWORD": PASSWORD,
             "ETENDER_PASSPHRASE": PASSPHRASE,
         }
+
+    def forget_opening_times(self) -> None:
+        """A test that moves a tender's schedule back (instead of waiting for it) plays a machine that never saw the
+        old opening time: the client refuses an opening time served earlier than the one it was shown."""
+        (self.home / OPENING_TIMES_FILE).unlink(missing_ok=True)
 
     def command(self, *args: str) -> list[str]:
         return [str(ETENDER), *args]

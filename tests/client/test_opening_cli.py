@@ -86,6 +86,8 @@ def test_a_bidder_releases_its_key_and_two_custodians_open_the_other_bid(
         bid_deadline=now - dt.timedelta(minutes=2),
         opening_time=now - dt.timedelta(minutes=1),
     )
+    for machine in (bidder, *custodians.values()):
+        machine.forget_opening_times()
 
     refused = custodians["custodian_solo"].run("open", "release", tender_id, expect=1)
     assert "you are not a bidder in the opening" in refused.stderr

@@ -499,5 +499,5 @@ def test_an_opening_time_moved_earlier_on_the_server_releases_nothing_early(
         assert "Nothing was sent" in err
     assert hall.posts() == [] and hall.parts == [] and hall.released == {}
     # A machine that was never shown the tender before goes by the served time and its own clock.
-    status, out, _ = run(capsys, custodians[1].home, "custodian", "open", TENDER)
+    status, _, _ = run(capsys, custodians[1].home, "custodian", "open", TENDER)
     assert status == 0 and len(hall.parts) == 1
