@@ -484,8 +484,9 @@ def _check_refusals(
     """Each statement: well-formed, about this tender, one of this custodian's subsets, signed by its active signing key.
 
     Where the custodian confirmed its custody with a signing key (docs/custody.md §C), the statement must be
-    signed by that very key: the one bidders checked against their own trust before sealing, so a key slipped
-    into the platform's database later cannot speak for the custodian.
+    signed by that very key: the one bidders checked against their own trust before sealing, so a key registered
+    later with the custodian's password cannot speak for the custodian (docs/threat-model.md says what an operator
+    rewriting the key rows can do).
     """
     index = _envelope_index(slot)
     keys = {k.fingerprint: k for k in PublicKey.objects.filter(owner=user, purpose=KeyPurpose.SIGNING, revoked_at__isnull=True)}
