@@ -59,15 +59,21 @@ class MeOut(Schema):
 
 class KeyProofIn(Schema):
     challenge: str = Field(min_length=1, max_length=200)
-    signature: str | None = Field(default=None, max_length=200, description="signing key: base64 DER ECDSA signature over the statement")
-    nonce: str | None = Field(default=None, max_length=200, description="encryption key: base64 of the 32 bytes opened from `sealed`")
+    signature: str | None = Field(
+        default=None, max_length=200, description="signing key: base64 DER ECDSA signature over the statement"
+    )
+    nonce: str | None = Field(
+        default=None, max_length=200, description="encryption key: base64 of the 32 bytes opened from `sealed`"
+    )
 
 
 class KeyIn(Schema):
     purpose: str = Field(pattern="^(signing|encryption)$")
     public_key: str = Field(min_length=1, max_length=4000, description="SPKI, PEM")
     label: str = Field(default="", max_length=100)
-    proof: KeyProofIn | None = Field(default=None, description="the answer to a challenge from POST /keys/challenges (required)")
+    proof: KeyProofIn | None = Field(
+        default=None, description="the answer to a challenge from POST /keys/challenges (required)"
+    )
 
 
 class ChallengeIn(Schema):
@@ -78,7 +84,9 @@ class ChallengeIn(Schema):
 class ChallengeOut(Schema):
     challenge: str
     statement: str = Field(description="base64 of the canonical JSON statement (etender-key-proof-v1)")
-    sealed: str | None = Field(description="encryption key: base64 HPKE envelope of 32 secret bytes; null for a signing key")
+    sealed: str | None = Field(
+        description="encryption key: base64 HPKE envelope of 32 secret bytes; null for a signing key"
+    )
     expires_at: dt.datetime
 
 
@@ -101,7 +109,9 @@ class KeyOut(Schema):
 
 
 class KeyCaOut(Schema):
-    certificates: list[str] = Field(description="PEM; informative only: clients take trust from their own list, never from here")
+    certificates: list[str] = Field(
+        description="PEM; informative only: clients take trust from their own list, never from here"
+    )
 
 
 def _b64(data: bytes | memoryview) -> str:
@@ -134,13 +144,17 @@ def _public_key_text(text: str) -> str | bytes:
         return text  # load_p256_spki refuses it with its own message
 
 
-@router.post("/tokens", auth=PasswordAuth(), response={201: TokenOut}, summary="Obtain an API token with username and password")
+@router.post(
+    "/tokens", auth=PasswordAuth(), response={201: TokenOut}, summary="Obtain an API token with username and password"
+)
 def create_token(request: HttpRequest, payload: TokenIn) -> Status[Any]:
     plaintext, token = services.issue_api_token(request.auth, payload.name)  # type: ignore[attr-defined]
     return Status(201, {"token": plaintext, "name": token.name, "expires_at": token.expires_at})
 
 
-@router.post("/tokens/current/revoke", auth=bearer, response={204: None}, summary="Revoke the token this request presents")
+@router.post(
+    "/tokens/current/revoke", auth=bearer, response={204: None}, summary="Revoke the token this request presents"
+)
 def revoke_current_token(request: HttpRequest) -> Status[Any]:
     presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
     services.revoke_presented_token(presented)
@@ -166,7 +180,12 @@ def list_keys(request: HttpRequest) -> list[dict[str, Any]]:
     return [_key_out(k) for k in PublicKey.objects.filter(owner=actor(request))]
 
 
-@router.post("/keys/challenges", auth=AUTHENTICATED, response={201: ChallengeOut}, summary="A one-time challenge to prove you hold a key you register")
+@router.post(
+    "/keys/challenges",
+    auth=AUTHENTICATED,
+    response={201: ChallengeOut},
+    summary="A one-time challenge to prove you hold a key you register",
+)
 def key_challenge(request: HttpRequest, payload: ChallengeIn) -> Status[Any]:
     issued = services.issue_key_challenge(actor(request), payload.purpose, _public_key_text(payload.public_key))
     return Status(
@@ -189,7 +208,12 @@ def register_key(request: HttpRequest, payload: KeyIn) -> Status[Any]:
     return Status(201, _key_out(key))
 
 
-@router.post("/keys/{fingerprint}/certificate", auth=AUTHENTICATED, response=KeyOut, summary="Attach the key CA's certificate to your key")
+@router.post(
+    "/keys/{fingerprint}/certificate",
+    auth=AUTHENTICATED,
+    response=KeyOut,
+    summary="Attach the key CA's certificate to your key",
+)
 def attach_certificate(request: HttpRequest, fingerprint: str, payload: CertificateIn) -> dict[str, Any]:
     return _key_out(services.attach_certificate(actor(request), fingerprint, payload.certificate))
 
@@ -207,8 +231,15 @@ def revoke_key(request: HttpRequest, key_id: int) -> dict[str, Any]:
 pki_router = Router(tags=["accounts"])
 
 
-@pki_router.get("/key-ca", auth=None, response=KeyCaOut, summary="The key CA certificates this platform is configured with (informative)")
+@pki_router.get(
+    "/key-ca",
+    auth=None,
+    response=KeyCaOut,
+    summary="The key CA certificates this platform is configured with (informative)",
+)
 def key_ca_certificates(request: HttpRequest) -> dict[str, Any]:
     from cryptography.hazmat.primitives import serialization
 
-    return {"certificates": [c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in key_ca.trusted_anchors()]}
+    return {
+        "certificates": [c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in key_ca.trusted_anchors()]
+    }

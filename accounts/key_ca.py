@@ -69,13 +69,20 @@ def demo_ca(directory: Path | None = None) -> tuple[ec.EllipticCurvePrivateKey, 
     with locked_folder(directory):
         if not (key_path.exists() and certificate_path.exists()):
             key, certificate = _new_demo_ca()
-            write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            write_private(
+                key_path,
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                ),
+            )
             write_private(certificate_path, certificate.public_bytes(serialization.Encoding.PEM))
         try:
             loaded = serialization.load_pem_private_key(key_path.read_bytes(), None)
             certificate = x509.load_pem_x509_certificate(certificate_path.read_bytes())
         except (OSError, ValueError) as exc:
-            raise ImproperlyConfigured(f"The demo key CA in {directory} is unreadable ({exc}); delete it to regenerate.") from exc
+            raise ImproperlyConfigured(
+                f"The demo key CA in {directory} is unreadable ({exc}); delete it to regenerate."
+            ) from exc
     if not isinstance(loaded, ec.EllipticCurvePrivateKey):
         raise ImproperlyConfigured(f"The demo key CA in {directory} has no EC key; delete it to regenerate.")
     return loaded, certificate

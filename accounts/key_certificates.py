@@ -63,7 +63,9 @@ def certificate_pem(der: bytes | memoryview) -> str:
 
 
 def spki_of(certificate: x509.Certificate) -> bytes:
-    return certificate.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def subject_serial_number(certificate: x509.Certificate) -> str | None:
@@ -112,7 +114,9 @@ def check_key_certificate(
     if spki_of(certificate) != bytes(spki_der):
         raise CertificateProblem("certificate_key_mismatch", "the certificate holds another key")
     if subject_serial_number(certificate) != username:
-        raise CertificateProblem("certificate_wrong_subject", f"the certificate's subject serialNumber is not {username!r}")
+        raise CertificateProblem(
+            "certificate_wrong_subject", f"the certificate's subject serialNumber is not {username!r}"
+        )
     if not _valid_at(certificate, now):
         raise CertificateProblem("certificate_not_valid_now", "the certificate is expired or not yet valid")
     if _is_ca(certificate):
@@ -125,7 +129,9 @@ def check_key_certificate(
     return issuer
 
 
-def new_self_signed_ca(name: x509.Name, not_before: dt.datetime, *, days: int = 3653) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def new_self_signed_ca(
+    name: x509.Name, not_before: dt.datetime, *, days: int = 3653
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A fresh P-256 CA that signs certificates only (the development PKI's and the demo key CA's)."""
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = (
@@ -157,7 +163,8 @@ def new_self_signed_ca(name: x509.Name, not_before: dt.datetime, *, days: int = 
     return key, certificate
 
 
-# serialNumber is a PrintableString (RFC 5280) when it can be; usernames with other characters (``_``, ``@``) need UTF8String.
+# serialNumber is a PrintableString (RFC 5280) when it can be; usernames with other characters (``_``, ``@``)
+# need UTF8String.
 _PRINTABLE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
 
 

@@ -51,7 +51,10 @@ def retry_after(request: HttpRequest, username: str) -> dt.datetime:
 def lockout_error(request: HttpRequest, username: str) -> LoginLocked:
     until = timezone.localtime(retry_after(request, username))
     return LoginLocked(
-        _("登录失败次数过多：此用户名在当前网络地址已被暂时锁定，请于 %(time)s（%(zone)s）之后再试，或请平台管理员解锁。")
+        _(
+            "登录失败次数过多：此用户名在当前网络地址已被暂时锁定，"
+            "请于 %(time)s（%(zone)s）之后再试，或请平台管理员解锁。"
+        )
         % {"time": date_format(until, "Y-m-d H:i"), "zone": timezone.get_current_timezone_name()}
     )
 

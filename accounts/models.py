@@ -35,7 +35,13 @@ ROLE_ORGANIZATION_KINDS: dict[str, set[str | None]] = {
     Role.TENDERER_STAFF: {OrganizationKind.TENDERER},
     Role.AGENCY_STAFF: {OrganizationKind.AGENCY},
     Role.BIDDER: {OrganizationKind.BIDDER},
-    Role.CUSTODIAN: {OrganizationKind.TENDERER, OrganizationKind.AGENCY, OrganizationKind.REGULATOR, OrganizationKind.PLATFORM, None},
+    Role.CUSTODIAN: {
+        OrganizationKind.TENDERER,
+        OrganizationKind.AGENCY,
+        OrganizationKind.REGULATOR,
+        OrganizationKind.PLATFORM,
+        None,
+    },
     Role.EXPERT: {None, OrganizationKind.PLATFORM},
     Role.REGULATOR: {OrganizationKind.REGULATOR},
     Role.PLATFORM_ADMIN: {OrganizationKind.PLATFORM, None},
@@ -46,7 +52,9 @@ def validate_credit_code(value: str) -> None:
     try:
         credit_code.validate(value)
     except credit_code.InvalidCreditCode as exc:
-        raise ValidationError(_("统一社会信用代码无效：%(reason)s"), code="invalid_credit_code", params={"reason": str(exc)}) from None
+        raise ValidationError(
+            _("统一社会信用代码无效：%(reason)s"), code="invalid_credit_code", params={"reason": str(exc)}
+        ) from None
 
 
 class Organization(models.Model):
@@ -80,7 +88,12 @@ class Organization(models.Model):
 
 class User(AbstractUser):
     organization = models.ForeignKey(
-        Organization, verbose_name=_("所属机构"), on_delete=models.PROTECT, null=True, blank=True, related_name="members"
+        Organization,
+        verbose_name=_("所属机构"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
     )
     display_name = models.CharField(_("姓名"), max_length=100, blank=True)
 
@@ -132,7 +145,9 @@ class PublicKey(models.Model):
     """
 
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="public_keys")
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="public_keys")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="public_keys"
+    )
     purpose = models.CharField(_("用途"), max_length=20, choices=KeyPurpose.choices)
     algorithm = models.CharField(max_length=20, default="ECDSA-P256")
     spki_der = models.BinaryField()

@@ -15,7 +15,9 @@ from accounts.models import KeyPurpose, PublicKey, User
 
 
 def spki_der(private_key: ec.EllipticCurvePrivateKey) -> bytes:
-    return private_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def sign(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
@@ -23,7 +25,9 @@ def sign(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
     return private_key.sign(data, ec.ECDSA(hashes.SHA256()))
 
 
-def answer(issued: services.IssuedChallenge, purpose: str, private_key: ec.EllipticCurvePrivateKey) -> services.KeyProof:
+def answer(
+    issued: services.IssuedChallenge, purpose: str, private_key: ec.EllipticCurvePrivateKey
+) -> services.KeyProof:
     """Sign the statement (signing key) or open the sealed secret (encryption key)."""
     if purpose == KeyPurpose.SIGNING:
         return services.KeyProof(challenge=issued.challenge, signature=sign(private_key, issued.statement))

@@ -37,14 +37,18 @@ def load_p256_spki(data: bytes | str) -> bytes:
     try:
         if raw.lstrip().startswith(b"-----BEGIN"):
             if b"PRIVATE KEY" in raw:
-                raise DomainError(_("这是私钥，请只上传公钥（私钥永远不要离开您的设备）。"), code="private_key_uploaded")
+                raise DomainError(
+                    _("这是私钥，请只上传公钥（私钥永远不要离开您的设备）。"), code="private_key_uploaded"
+                )
             key = serialization.load_pem_public_key(raw)
         else:
             key = serialization.load_der_public_key(raw)
     except DomainError:
         raise
     except (ValueError, TypeError):
-        raise DomainError(_("无法解析公钥：需要 PEM 或 DER 格式的 SubjectPublicKeyInfo。"), code="invalid_public_key") from None
+        raise DomainError(
+            _("无法解析公钥：需要 PEM 或 DER 格式的 SubjectPublicKeyInfo。"), code="invalid_public_key"
+        ) from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise DomainError(_("只接受 P-256 (secp256r1) 椭圆曲线公钥。"), code="unsupported_key_type")
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -109,7 +113,9 @@ class KeyProof:
 
 def proof_statement(user: User, purpose: str, fingerprint: str, nonce: str) -> bytes:
     """The statement a key's owner signs (formats A.1): RFC 8785 canonical JSON, ASCII."""
-    organization = user.organization.credit_code if user.organization is not None and user.organization.credit_code else ""
+    organization = (
+        user.organization.credit_code if user.organization is not None and user.organization.credit_code else ""
+    )
     return rfc8785.dumps(
         {
             "format": PROOF_FORMAT,
@@ -159,9 +165,7 @@ def issue_key_challenge(user: User, purpose: str, public_key: bytes | str) -> Is
     # Expired challenges answer nothing: drop them. Live ones are capped, so no one fills the table.
     KeyChallenge.objects.filter(user=user, expires_at__lte=now).delete()
     if KeyChallenge.objects.filter(user=user, used_at__isnull=True).count() >= MAX_OPEN_CHALLENGES:
-        raise DomainError(
-            _("未应答的挑战过多，请在 10 分钟后再试。"), code="too_many_key_challenges", status=429
-        )
+        raise DomainError(_("未应答的挑战过多，请在 10 分钟后再试。"), code="too_many_key_challenges", status=429)
     challenge = secrets.token_urlsafe(32)
     statement = proof_statement(user, purpose, fingerprint, secrets.token_hex(32))
     sealed = None
@@ -208,7 +212,9 @@ def verify_signature(spki_der: bytes, data: bytes, signature: bytes) -> bool:
     return True
 
 
-def _check_proof(user: User, purpose: str, der: bytes, fingerprint: str, proof: KeyProof | None) -> tuple[KeyChallenge, bytes]:
+def _check_proof(
+    user: User, purpose: str, der: bytes, fingerprint: str, proof: KeyProof | None
+) -> tuple[KeyChallenge, bytes]:
     """The challenge this proof answers, locked, and the answer to keep; ``KeyProofInvalid`` otherwise."""
     if proof is None:
         raise KeyProofInvalid(_("缺少密钥持有证明：请先申请挑战，并用私钥在您自己的设备上应答。"))
@@ -235,7 +241,9 @@ def _check_proof(user: User, purpose: str, der: bytes, fingerprint: str, proof: 
 
 
 @transaction.atomic
-def register_public_key(user: User, purpose: str, public_key: bytes | str, label: str = "", *, proof: KeyProof | None) -> PublicKey:
+def register_public_key(
+    user: User, purpose: str, public_key: bytes | str, label: str = "", *, proof: KeyProof | None
+) -> PublicKey:
     """Register a key its owner proved to hold (answering a challenge issued for exactly this key).
 
     Refusals store nothing, and leave the challenge usable until it expires. When the
@@ -260,7 +268,9 @@ def register_public_key(user: User, purpose: str, public_key: bytes | str, label
         proof_statement=bytes(challenge.statement),
         proof=answer,
         certificate_der=(
-            key_certificates.certificate_der(key_ca.issue_demo_certificate(user, der)) if settings.DEMO_KEY_CA_ENABLED else None
+            key_certificates.certificate_der(key_ca.issue_demo_certificate(user, der))
+            if settings.DEMO_KEY_CA_ENABLED
+            else None
         ),
     )
     public_key_registered.send(sender=PublicKey, key=key, actor=user)
@@ -279,7 +289,11 @@ def attach_certificate(user: User, fingerprint: str, certificate: bytes | str) -
     try:
         parsed = key_certificates.load_certificate(certificate)
         key_certificates.check_key_certificate(
-            parsed, spki_der=bytes(key.spki_der), username=user.username, anchors=key_ca.trusted_anchors(), now=clock.now()
+            parsed,
+            spki_der=bytes(key.spki_der),
+            username=user.username,
+            anchors=key_ca.trusted_anchors(),
+            now=clock.now(),
         )
     except key_certificates.CertificateProblem as exc:
         raise DomainError(certificate_refusal(exc.code), code=exc.code, status=422) from None
@@ -316,7 +330,11 @@ def revoke_public_key(user: User, key: PublicKey) -> PublicKey:
 
 
 def active_key(user: User, purpose: str) -> PublicKey | None:
-    return PublicKey.objects.filter(owner=user, purpose=purpose, revoked_at__isnull=True).order_by("-registered_at").first()
+    return (
+        PublicKey.objects.filter(owner=user, purpose=purpose, revoked_at__isnull=True)
+        .order_by("-registered_at")
+        .first()
+    )
 
 
 @transaction.atomic
@@ -359,7 +377,9 @@ def revoke_presented_token(plaintext: str) -> bool:
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 100:
         return False
     return bool(
-        ApiToken.objects.filter(token_hash=ApiToken.hash_of(plaintext), revoked_at__isnull=True).update(revoked_at=clock.now())
+        ApiToken.objects.filter(token_hash=ApiToken.hash_of(plaintext), revoked_at__isnull=True).update(
+            revoked_at=clock.now()
+        )
     )
 
 

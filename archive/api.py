@@ -29,7 +29,9 @@ def _pem(certificate: Any) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-@router.get("/trust", auth=None, response=TrustOut, summary="The platform's certificate and the anchors receipts chain to")
+@router.get(
+    "/trust", auth=None, response=TrustOut, summary="The platform's certificate and the anchors receipts chain to"
+)
 def trust(request: HttpRequest) -> dict[str, Any]:
     signer = platform_signer()
     return {

@@ -133,7 +133,9 @@ def _lock_head() -> LedgerHead:
 
 
 def lock_head() -> None:
-    """Holds the ledger's head until the caller's transaction ends, so that "append unless already there" appends once."""
+    """Holds the ledger's head until the caller's transaction ends,
+    so that "append unless already there" appends once.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock_head() holds the lock until the transaction ends: call it inside transaction.atomic")
     _lock_head()

@@ -119,7 +119,10 @@ class LedgerCheckpoint(AppendOnlyModel):
         _("时间戳"),
         blank=True,
         default="",
-        help_text="base64 of the RFC 3161 time-stamp token over the DER signature; empty for checkpoints made before time-stamping",
+        help_text=(
+            "base64 of the RFC 3161 time-stamp token over the DER signature; "
+            "empty for checkpoints made before time-stamping"
+        ),
     )
 
     objects = AppendOnlyQuerySet.as_manager()

@@ -152,7 +152,8 @@ def _story(document: RecordDocument, styles: dict[str, ParagraphStyle], width: f
         )
         story.append(meta)
     for record_table in document.tables:
-        # not keepWithNext: that moves a long table whole to the next page; this only keeps a caption from being orphaned
+        # not keepWithNext: that moves a long table whole to the next page;
+        # this only keeps a caption from being orphaned
         story += [CondPageBreak(30 * mm), _para(record_table.caption, styles["caption"])]
         ratios = record_table.column_widths or [1.0] * len(record_table.headers)
         widths = [width * r / sum(ratios) for r in ratios]

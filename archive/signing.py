@@ -80,7 +80,9 @@ class PlatformSigner:
 
     @property
     def trust_anchors(self) -> list[x509.Certificate]:
-        """What a checkpoint's certificate must be, or be issued by: the CA, or the certificate itself if none is known."""
+        """What a checkpoint's certificate must be, or be issued by:
+        the CA, or the certificate itself if none is known.
+        """
         return self.chain[1:] or [self.certificate]
 
 
@@ -189,13 +191,15 @@ def _load_from_files() -> PlatformSigner:
     for child, parent in itertools.pairwise(chain):
         if not is_issued_by(child, [parent]):
             raise ImproperlyConfigured(
-                "PLATFORM_CERTIFICATE_FILE must hold the certificate first, then each certificate that issued the one before it."
+                "PLATFORM_CERTIFICATE_FILE must hold the certificate first, "
+                "then each certificate that issued the one before it."
             )
     if settings.PLATFORM_CA_CERTIFICATE_FILE:
         authorities = _load_certificates("PLATFORM_CA_CERTIFICATE_FILE")
         if not is_issued_by(chain[-1], authorities):
             raise ImproperlyConfigured(
-                "The certificate in PLATFORM_CERTIFICATE_FILE is not issued by a certificate in PLATFORM_CA_CERTIFICATE_FILE."
+                "The certificate in PLATFORM_CERTIFICATE_FILE is not issued by a certificate "
+                "in PLATFORM_CA_CERTIFICATE_FILE."
             )
         chain += [authority for authority in authorities if authority not in chain]
     return PlatformSigner(private_key=key, certificate=certificate, chain=chain, development=False)

@@ -79,7 +79,9 @@ class DataKey:
         try:
             return self._aead.decrypt(nonce, sealed[1 + KEY_ID_SIZE + NONCE_SIZE :], head + purpose.encode("utf-8"))
         except InvalidTag:
-            raise VaultError(f"the sealed value does not open for {purpose!r}: modified, or sealed for another record") from None
+            raise VaultError(
+                f"the sealed value does not open for {purpose!r}: modified, or sealed for another record"
+            ) from None
 
 
 class DataKeyring:
@@ -90,7 +92,9 @@ class DataKeyring:
         self._by_id: dict[bytes, DataKey] = {}
         for key in (current, *retired):
             if key.key_id in self._by_id:
-                raise ImproperlyConfigured(f"The data key {key.key_id.hex()} is configured twice (current and retired, or retired twice).")
+                raise ImproperlyConfigured(
+                    f"The data key {key.key_id.hex()} is configured twice (current and retired, or retired twice)."
+                )
             self._by_id[key.key_id] = key
 
     @property
@@ -144,7 +148,10 @@ def data_key() -> DataKeyring:
         current = DataKey(_read_key(Path(settings.PLATFORM_DATA_KEY_FILE)), development=False)
     else:
         current = _development_key(Path(settings.DEVELOPMENT_PKI_DIR))
-    retired = [DataKey(_read_key(Path(name), "PLATFORM_DATA_KEY_RETIRED_FILES"), development=False) for name in settings.PLATFORM_DATA_KEY_RETIRED_FILES]
+    retired = [
+        DataKey(_read_key(Path(name), "PLATFORM_DATA_KEY_RETIRED_FILES"), development=False)
+        for name in settings.PLATFORM_DATA_KEY_RETIRED_FILES
+    ]
     return DataKeyring(current, retired)
 
 
@@ -179,9 +186,13 @@ def _read_key(path: Path, variable: str = "PLATFORM_DATA_KEY_FILE") -> bytes:
     try:
         key = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise ImproperlyConfigured(f"{variable}: {path} must hold 32 random bytes in base64 (openssl rand -base64 32).") from None
+        raise ImproperlyConfigured(
+            f"{variable}: {path} must hold 32 random bytes in base64 (openssl rand -base64 32)."
+        ) from None
     if len(key) != KEY_SIZE:
-        raise ImproperlyConfigured(f"{variable}: {path} holds {len(key)} bytes; the data key is {KEY_SIZE} (openssl rand -base64 32).")
+        raise ImproperlyConfigured(
+            f"{variable}: {path} holds {len(key)} bytes; the data key is {KEY_SIZE} (openssl rand -base64 32)."
+        )
     return key
 
 

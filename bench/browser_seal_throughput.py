@@ -129,7 +129,9 @@ def main() -> int:
     profile = tempfile.TemporaryDirectory(prefix="etender-bench-profile-")
     with sync_playwright() as playwright:
         # A profile on disk, as a bidder's browser has: an incognito context's storage quota is too small for 1 GiB.
-        context = playwright.chromium.launch_persistent_context(profile.name, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = playwright.chromium.launch_persistent_context(
+            profile.name, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
         version = context.browser.version if context.browser else "?"
         page = context.new_page()
         page.set_default_timeout(30 * 60 * 1000)
@@ -148,7 +150,11 @@ def main() -> int:
 
     print(f"Chromium {version} (headless, {CHROMIUM}), {platform.machine()}, Python {platform.python_version()}")
     print()
-    header = "| size | seal → OPFS | seal → null | raw AES-GCM, 1 at a time | raw AES-GCM, 3 in flight | raw SHA-256 (hash-wasm) | AES-GCM + SHA-256 | **seal→null / AES+SHA** | **seal→OPFS / AES+SHA** | seal→null / AES (3 in flight) | WebCrypto SHA-256 one-shot | Blob read | OPFS write |"
+    header = (
+        "| size | seal → OPFS | seal → null | raw AES-GCM, 1 at a time | raw AES-GCM, 3 in flight "
+        "| raw SHA-256 (hash-wasm) | AES-GCM + SHA-256 | **seal→null / AES+SHA** | **seal→OPFS / AES+SHA** "
+        "| seal→null / AES (3 in flight) | WebCrypto SHA-256 one-shot | Blob read | OPFS write |"
+    )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for run in results:
@@ -162,8 +168,10 @@ def main() -> int:
         print(
             f"| {mib} MiB | {rate(seal_opfs):.0f} | {rate(seal_null):.0f} | {rate(base['aesSequential']):.0f} | "
             f"{rate(base['aesPipelined']):.0f} | {rate(base['sha256']):.0f} | {rate(combined):.0f} | "
-            f"**{combined / seal_null:.2f}** | **{combined / seal_opfs:.2f}** | {base['aesPipelined'] / seal_null:.2f} | "
-            f"{rate(base['webcryptoSha256OneShot']):.0f} | {rate(base['blobRead']):.0f} | {rate(base['opfsWrite']):.0f} |"
+            f"**{combined / seal_null:.2f}** | **{combined / seal_opfs:.2f}** | "
+            f"{base['aesPipelined'] / seal_null:.2f} | "
+            f"{rate(base['webcryptoSha256OneShot']):.0f} | {rate(base['blobRead']):.0f} | "
+            f"{rate(base['opfsWrite']):.0f} |"
         )
     print()
     print("MiB/s of plaintext, best of", arguments.repeat, "runs; ratios are seconds(baseline) / seconds(seal).")

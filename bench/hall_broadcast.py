@@ -645,7 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     bare_p99 = percentile(merged["bare"]["latencies"], 0.99)
     published_p99 = percentile(merged["published"]["latencies"], 0.99)
     print(
-        f"RATIO p99 hall / bare: {hall_p99 / bare_p99:.2f} (bare consumer fed by publish / bare: {published_p99 / bare_p99:.2f})"
+        f"RATIO p99 hall / bare: {hall_p99 / bare_p99:.2f} "
+        f"(bare consumer fed by publish / bare: {published_p99 / bare_p99:.2f})"
     )
     for kind in KINDS:
         mine = [p for p in phases if p["kind"] == kind]

@@ -229,7 +229,9 @@ def main() -> None:
             f"baseline to {where} (read, AES-GCM per 1 MiB segment, SHA-256, write):               {base_rate:.3f} GB/s"
         )
         print(
-            f"for scale, AES-GCM + SHA-256 in memory (no I/O):                                     {memory_rate:.3f} GB/s"
+            "for scale, AES-GCM + SHA-256 in memory (no I/O):"
+            "                                     "
+            f"{memory_rate:.3f} GB/s"
         )
         print(f"RATIO seal/baseline: {seal_rate / base_rate:.3f} (goal >= 0.7)")
         print(f"ratio seal/in-memory: {seal_rate / memory_rate:.3f}")

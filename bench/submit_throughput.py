@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = osp.external_server()
         if server is None:
-            # Every variant writes every size reps times, plus the extra client run and the warm-up; RGW frees nothing meanwhile.
+            # Every variant writes every size reps times, plus the extra client run and the warm-up;
+            # RGW frees nothing meanwhile.
             written = sum(sizes) * (3 * args.reps + 1) + 3 * sizes[0]
             osd = args.osd if args.osd != "auto" else ("memstore" if written < osp.MEMSTORE_LIMIT else "bluestore")
             print(f"starting Ceph RGW ({osd} OSD; about {written / GiB:.1f} GiB will be written) ...", flush=True)

@@ -29,7 +29,9 @@ from config.untrusted import nul_paths, querydict_nul_paths, refuse_nul
 
 
 class ErrorOut(Schema):
-    """Every error the API answers (any status from 400 on): a stable code, a message in the user's language, the fields at fault."""
+    # The docstring is the Error schema's description in /api/openapi.json: the backslash keeps it one line there.
+    """Every error the API answers (any status from 400 on): a stable code, a message in the user's language, \
+the fields at fault."""
 
     code: str = Field(description="Stable: clients match on it (docs/api.md lists them)")
     message: str = Field(description="For people, in the request's language (zh-hans first, English second)")
@@ -43,12 +45,17 @@ _ERRORS_ALWAYS = {
     422: "Invalid input (a rule broken, a NUL character in any value): see fields",
     503: "The object store is unavailable: retry after Retry-After seconds",
 }
-_ERRORS_AUTHENTICATED = {401: "Not signed in, or a token that is forged, expired or revoked", 403: "Not allowed for the caller"}
+_ERRORS_AUTHENTICATED = {
+    401: "Not signed in, or a token that is forged, expired or revoked",
+    403: "Not allowed for the caller",
+}
 _ERRORS_WRITING = {409: "Wrong phase or a conflicting state", 413: "Request body over the limit"}
 
 
 class UntrustedInputParser(Parser):
-    """ninja's parser, refusing what PostgreSQL cannot hold: a NUL in any JSON string or key, form field or file name."""
+    """ninja's parser, refusing what PostgreSQL cannot hold:
+    a NUL in any JSON string or key, form field or file name.
+    """
 
     def parse_body(self, request: HttpRequest) -> Any:
         try:
@@ -58,16 +65,22 @@ class UntrustedInputParser(Parser):
         refuse_nul(nul_paths(data))
         return data
 
-    def parse_querydict(self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest) -> dict[str, Any]:
+    def parse_querydict(
+        self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
         refuse_nul(querydict_nul_paths(data))
         return super().parse_querydict(data, list_fields, request)
 
 
 class PlatformAPI(NinjaAPI):
-    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> OpenAPISchema:
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
         """ninja's schema plus the errors every operation can answer, all in the one ``Error`` schema."""
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ErrorOut.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
         error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         for operations in schema.get("paths", {}).values():
             for method, operation in operations.items():
@@ -93,7 +106,9 @@ api = PlatformAPI(
 )
 
 
-def _error(request: HttpRequest, status: int, code: str, message: Any, fields: dict[str, Any] | None = None) -> HttpResponse:
+def _error(
+    request: HttpRequest, status: int, code: str, message: Any, fields: dict[str, Any] | None = None
+) -> HttpResponse:
     return api.create_response(request, error_body(code, message, fields), status=status)
 
 
@@ -108,7 +123,11 @@ def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRes
     fields: dict[str, list[str]] = {}
     for item in exc.errors:
         # Without ninja's sources and the names of schema-typed parameters (payload, filters): the client's field names.
-        loc = [str(part) for part in item.get("loc", []) if part not in ("body", "payload", "filters", "query", "path", "form", "file")]
+        loc = [
+            str(part)
+            for part in item.get("loc", [])
+            if part not in ("body", "payload", "filters", "query", "path", "form", "file")
+        ]
         fields.setdefault(".".join(loc) or "request", []).append(str(item.get("msg", "")))
     return _error(request, 422, "invalid_input", _("请求内容不符合要求，请检查各字段。"), fields)
 
@@ -145,7 +164,12 @@ def too_many_parts(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 @api.exception_handler(MultiPartParserError)
 def malformed_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
-    return _error(request, 400, "malformed_multipart", _("上传的表单数据无法读取：multipart/form-data 需要有效的 boundary 和完整的各部分。"))
+    return _error(
+        request,
+        400,
+        "malformed_multipart",
+        _("上传的表单数据无法读取：multipart/form-data 需要有效的 boundary 和完整的各部分。"),
+    )
 
 
 @api.exception_handler(Exception)

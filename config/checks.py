@@ -39,19 +39,55 @@ def production_configuration(app_configs: Any = None, **kwargs: Any) -> list[Err
         return []
     errors: list[Error] = []
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        errors.append(Error("The embedded SQLite database cannot run production.", hint="Set DATABASE_URL to a PostgreSQL database.", id="etender.E001"))
+        errors.append(
+            Error(
+                "The embedded SQLite database cannot run production.",
+                hint="Set DATABASE_URL to a PostgreSQL database.",
+                id="etender.E001",
+            )
+        )
     if settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY or len(settings.SECRET_KEY) < 50:
-        errors.append(Error("SECRET_KEY is the development default or shorter than 50 characters.", hint="Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value.", id="etender.E002"))
+        errors.append(
+            Error(
+                "SECRET_KEY is the development default or shorter than 50 characters.",
+                hint="Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value.",
+                id="etender.E002",
+            )
+        )
     if settings.DEBUG:
         errors.append(Error("DEBUG is on.", hint="Unset DEBUG or set DEBUG=0.", id="etender.E003"))
     if str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).endswith("InMemoryChannelLayer"):
-        errors.append(Error("The in-memory channel layer cannot serve more than one process.", hint="Set REDIS_URL.", id="etender.E004"))
+        errors.append(
+            Error(
+                "The in-memory channel layer cannot serve more than one process.",
+                hint="Set REDIS_URL.",
+                id="etender.E004",
+            )
+        )
     if not settings.S3_ENDPOINT:
-        errors.append(Error("The filesystem object store has no object lock enforced by a server.", hint="Set S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET.", id="etender.E005"))
+        errors.append(
+            Error(
+                "The filesystem object store has no object lock enforced by a server.",
+                hint="Set S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET.",
+                id="etender.E005",
+            )
+        )
     if settings.CLOCK_OFFSET_SECONDS:
-        errors.append(Error("ETENDER_CLOCK_OFFSET_SECONDS moves the platform clock.", hint="Unset it: only demos and tests may move time.", id="etender.E006"))
+        errors.append(
+            Error(
+                "ETENDER_CLOCK_OFFSET_SECONDS moves the platform clock.",
+                hint="Unset it: only demos and tests may move time.",
+                id="etender.E006",
+            )
+        )
     if not (settings.PLATFORM_SIGNING_KEY_FILE and settings.PLATFORM_CERTIFICATE_FILE):
-        errors.append(Error("The platform would sign with a generated development key.", hint="Set PLATFORM_SIGNING_KEY_FILE and PLATFORM_CERTIFICATE_FILE.", id="etender.E007"))
+        errors.append(
+            Error(
+                "The platform would sign with a generated development key.",
+                hint="Set PLATFORM_SIGNING_KEY_FILE and PLATFORM_CERTIFICATE_FILE.",
+                id="etender.E007",
+            )
+        )
     return errors
 
 
@@ -68,7 +104,13 @@ def platform_signing_identity(app_configs: Any = None, **kwargs: Any) -> list[Er
     try:
         platform_signer()
     except ImproperlyConfigured as exc:
-        return [Error(f"The platform signing identity cannot be used: {exc}", hint="Check PLATFORM_SIGNING_KEY_FILE, PLATFORM_CERTIFICATE_FILE and PLATFORM_CA_CERTIFICATE_FILE.", id="etender.E008")]
+        return [
+            Error(
+                f"The platform signing identity cannot be used: {exc}",
+                hint="Check PLATFORM_SIGNING_KEY_FILE, PLATFORM_CERTIFICATE_FILE and PLATFORM_CA_CERTIFICATE_FILE.",
+                id="etender.E008",
+            )
+        ]
     return []
 
 
@@ -77,14 +119,28 @@ def timestamp_authority(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """Production time-stamps come from a real TSA, not from the in-process development one."""
     if settings.ETENDER_ENV != "production" or settings.TIMESTAMP_AUTHORITY_URL:
         return []
-    return [Error("Receipts and checkpoints would be time-stamped by the in-process development authority.", hint="Set TIMESTAMP_AUTHORITY_URL and TIMESTAMP_AUTHORITY_CERTIFICATE_FILE.", id="etender.E009")]
+    return [
+        Error(
+            "Receipts and checkpoints would be time-stamped by the in-process development authority.",
+            hint="Set TIMESTAMP_AUTHORITY_URL and TIMESTAMP_AUTHORITY_CERTIFICATE_FILE.",
+            id="etender.E009",
+        )
+    ]
 
 
 @register(Tags.security)
 def platform_data_key(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """Production seals opened-bid secrets under its own data key; configured keys (current and retired) must load."""
     if settings.ETENDER_ENV == "production" and not settings.PLATFORM_DATA_KEY_FILE:
-        return [Error("Opened bids' keys would be sealed under a generated development data key.", hint="Set PLATFORM_DATA_KEY_FILE to a file holding 32 random bytes in base64 (openssl rand -base64 32).", id="etender.E010")]
+        return [
+            Error(
+                "Opened bids' keys would be sealed under a generated development data key.",
+                hint=(
+                    "Set PLATFORM_DATA_KEY_FILE to a file holding 32 random bytes in base64 (openssl rand -base64 32)."
+                ),
+                id="etender.E010",
+            )
+        ]
     if not (settings.PLATFORM_DATA_KEY_FILE or settings.PLATFORM_DATA_KEY_RETIRED_FILES):
         return []
     from django.core.exceptions import ImproperlyConfigured
@@ -95,7 +151,13 @@ def platform_data_key(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     try:
         data_key()
     except ImproperlyConfigured as exc:
-        return [Error(f"The platform data key cannot be used: {exc}", hint="Check PLATFORM_DATA_KEY_FILE and PLATFORM_DATA_KEY_RETIRED_FILES.", id="etender.E010")]
+        return [
+            Error(
+                f"The platform data key cannot be used: {exc}",
+                hint="Check PLATFORM_DATA_KEY_FILE and PLATFORM_DATA_KEY_RETIRED_FILES.",
+                id="etender.E010",
+            )
+        ]
     return []
 
 
@@ -144,7 +206,16 @@ def key_files_apart_from_the_data(app_configs: Any = None, **kwargs: Any) -> lis
     for name, path in _configured_key_files():
         for label, folder in _folders_beside_the_data():
             if _is_within(path, folder):
-                errors.append(Error(f"{name}={path} lies under {label}.", hint="Keep keys and certificates in a secrets folder of their own (/run/secrets), outside the database's and the object store's backups.", id="etender.E011"))
+                errors.append(
+                    Error(
+                        f"{name}={path} lies under {label}.",
+                        hint=(
+                            "Keep keys and certificates in a secrets folder of their own (/run/secrets), "
+                            "outside the database's and the object store's backups."
+                        ),
+                        id="etender.E011",
+                    )
+                )
                 break
     return errors
 
@@ -156,7 +227,16 @@ def object_store_credentials(app_configs: Any = None, **kwargs: Any) -> list[Err
         return []
     if settings.S3_ACCESS_KEY in DEFAULT_S3_CREDENTIALS or settings.S3_SECRET_KEY in DEFAULT_S3_CREDENTIALS:
         transport = "over plain HTTP (S3_SECURE=0)" if not settings.S3_SECURE else "over TLS"
-        return [Error(f"The object store is reached with its default credentials (minioadmin), {transport}.", hint="Give the platform a user of its own with a random secret (deploy/minio-init.sh does) and set S3_ACCESS_KEY_FILE and S3_SECRET_KEY_FILE.", id="etender.E012")]
+        return [
+            Error(
+                f"The object store is reached with its default credentials (minioadmin), {transport}.",
+                hint=(
+                    "Give the platform a user of its own with a random secret (deploy/minio-init.sh does) "
+                    "and set S3_ACCESS_KEY_FILE and S3_SECRET_KEY_FILE."
+                ),
+                id="etender.E012",
+            )
+        ]
     return []
 
 
@@ -171,7 +251,16 @@ def no_demo_users(app_configs: Any = None, databases: Any = None, **kwargs: Any)
         return []
     demo_users = _demo_users_with_their_passwords()
     if demo_users:
-        return [Error(f"The database holds demo users with their printed passwords: {', '.join(demo_users)}.", hint="This database was loaded with `manage.py load_demo`: deactivate or delete these users (or start from an empty database).", id="etender.E013")]
+        return [
+            Error(
+                f"The database holds demo users with their printed passwords: {', '.join(demo_users)}.",
+                hint=(
+                    "This database was loaded with `manage.py load_demo`: "
+                    "deactivate or delete these users (or start from an empty database)."
+                ),
+                id="etender.E013",
+            )
+        ]
     return []
 
 
@@ -182,7 +271,13 @@ def no_demo_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         return []
     keys = Path(settings.VAR_DIR) / DEMO_KEYS_FOLDER
     if keys.exists():
-        return [Error(f"The demo's private keys are on this machine: {keys}.", hint="Delete the folder: load_demo wrote it for development.", id="etender.E014")]
+        return [
+            Error(
+                f"The demo's private keys are on this machine: {keys}.",
+                hint="Delete the folder: load_demo wrote it for development.",
+                id="etender.E014",
+            )
+        ]
     return []
 
 
@@ -204,7 +299,16 @@ def _demo_users_with_their_passwords() -> list[str]:
 def demo_key_ca(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """The demo key CA certifies every key registered: in production it would vouch for the operator's keys."""
     if settings.ETENDER_ENV == "production" and settings.DEMO_KEY_CA_ENABLED:
-        return [Error("The demo key CA certifies every key at registration.", hint="Unset DEMO_KEY_CA_ENABLED (or set it to 0) and name the trading centre's CA in KEY_CA_CERTIFICATES_FILE.", id="etender.E020")]
+        return [
+            Error(
+                "The demo key CA certifies every key at registration.",
+                hint=(
+                    "Unset DEMO_KEY_CA_ENABLED (or set it to 0) "
+                    "and name the trading centre's CA in KEY_CA_CERTIFICATES_FILE."
+                ),
+                id="etender.E020",
+            )
+        ]
     return []
 
 
@@ -226,18 +330,35 @@ def key_ca_certificates(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     try:
         anchors = configured_anchors()
     except ImproperlyConfigured as exc:
-        return [Error(str(exc), hint="KEY_CA_CERTIFICATES_FILE names a PEM file of the trading centre's CA certificates.", id="etender.E022")]
+        return [
+            Error(
+                str(exc),
+                hint="KEY_CA_CERTIFICATES_FILE names a PEM file of the trading centre's CA certificates.",
+                id="etender.E022",
+            )
+        ]
     forbidden = {spki_of(certificate): label for label, certificate in _platform_certificates()}
     errors = []
     for anchor in anchors:
         label = forbidden.get(spki_of(anchor))
         if label is not None:
-            errors.append(Error(f"KEY_CA_CERTIFICATES_FILE holds {label} ({anchor.subject.rfc4514_string()}).", hint="Name only the trading centre's CA (CA数字证书) there: the platform must never be able to certify keys.", id="etender.E021"))
+            errors.append(
+                Error(
+                    f"KEY_CA_CERTIFICATES_FILE holds {label} ({anchor.subject.rfc4514_string()}).",
+                    hint=(
+                        "Name only the trading centre's CA (CA数字证书) there: "
+                        "the platform must never be able to certify keys."
+                    ),
+                    id="etender.E021",
+                )
+            )
     return errors
 
 
 def _platform_certificates() -> list[tuple[str, Any]]:
-    """The platform's own certificates (configured files), the development PKI's and the demo key CA's, where present."""
+    """The platform's own certificates (configured files), the development PKI's
+    and the demo key CA's, where present.
+    """
     from cryptography import x509
 
     from accounts.key_ca import DEMO_CA_CERTIFICATE_FILE

@@ -12,7 +12,9 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def locked_folder(directory: Path) -> Iterator[None]:
-    """Hold the folder's lock: two processes starting together (Daphne and the worker) make one set of files, not two."""
+    """Hold the folder's lock: two processes starting together (Daphne and the worker)
+    make one set of files, not two.
+    """
     with (directory / ".lock").open("a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

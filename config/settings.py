@@ -280,7 +280,9 @@ API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90, minimum=1)
 # Per username and address together: a lock by username alone would let anyone
 # lock a bidder out before a deadline; nginx's limit_req slows guessing across names.
 AUTHENTICATION_BACKENDS = [
-    "accounts.login_throttle.TestClientTolerantBackend" if ETENDER_ENV == "test" else "axes.backends.AxesStandaloneBackend",
+    "accounts.login_throttle.TestClientTolerantBackend"
+    if ETENDER_ENV == "test"
+    else "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=3, maximum=100)

@@ -94,7 +94,11 @@ def is_available() -> bool:
 def radosgw_version() -> str:
     """``radosgw --version``'s first line, e.g. 'ceph version 16.2.15 (...) pacific (stable)'."""
     out = subprocess.run(
-        ["radosgw", "--version"], capture_output=True, text=True, timeout=_COMMAND_TIMEOUT, check=False  # noqa: S607
+        ["radosgw", "--version"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        timeout=_COMMAND_TIMEOUT,
+        check=False,
     )
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "unknown"
 
@@ -274,8 +278,26 @@ def start(directory: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT
     access_key = "ETENDER" + secrets.token_hex(6).upper()
     secret_key = secrets.token_urlsafe(30)
     try:
-        _run(["ceph-authtool", "--create-keyring", str(d / "keyring"), "--gen-key", "-n", "mon.", "--cap", "mon", "allow *"], env, d)
-        _run(["monmaptool", "--create", "--fsid", fsid, "--addv", "a", f"[v2:127.0.0.1:{mon_port}]", str(d / "monmap")], env, d)
+        _run(
+            [
+                "ceph-authtool",
+                "--create-keyring",
+                str(d / "keyring"),
+                "--gen-key",
+                "-n",
+                "mon.",
+                "--cap",
+                "mon",
+                "allow *",
+            ],
+            env,
+            d,
+        )
+        _run(
+            ["monmaptool", "--create", "--fsid", fsid, "--addv", "a", f"[v2:127.0.0.1:{mon_port}]", str(d / "monmap")],
+            env,
+            d,
+        )
         _run(["ceph-mon", "--mkfs", "-i", "a", "--monmap", str(d / "monmap"), "--keyring", str(d / "keyring")], env, d)
         processes.append(_spawn("mon.a", ["ceph-mon", "-f", "-i", "a"], env, d, detach))
         osd_uuid = str(uuid.uuid4())
@@ -288,9 +310,17 @@ def start(directory: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT
         processes.append(_spawn("client.rgw.a", ["radosgw", "-f", "-n", "client.rgw.a"], env, d, detach))
         # As client.admin (the default), not client.rgw.a: both would want one admin socket.
         _run(
-            ["radosgw-admin", "user", "create", "--uid=etender-tests", "--display-name=etender tests",
-             f"--access-key={access_key}", f"--secret-key={secret_key}"],
-            env, d,
+            [
+                "radosgw-admin",
+                "user",
+                "create",
+                "--uid=etender-tests",
+                "--display-name=etender tests",
+                f"--access-key={access_key}",
+                f"--secret-key={secret_key}",
+            ],
+            env,
+            d,
         )
         _wait_http_200(f"http://127.0.0.1:{rgw_port}/", processes, deadline, d)
     except BaseException:

@@ -86,7 +86,13 @@ def demo_pdf(title: str) -> bytes:
     pdf.setFont(font, 16)
     pdf.drawString(72, 770, title if font != "Helvetica" else "Tender documents (demo)")
     pdf.setFont(font, 11)
-    lines = ["第一章 招标公告", "第二章 投标人须知", "第三章 评标办法（综合评估法）", "第四章 合同条款", "第五章 工程量清单"]
+    lines = [
+        "第一章 招标公告",
+        "第二章 投标人须知",
+        "第三章 评标办法（综合评估法）",
+        "第四章 合同条款",
+        "第五章 工程量清单",
+    ]
     for i, line in enumerate(lines):
         pdf.drawString(72, 730 - 22 * i, line if font != "Helvetica" else f"Chapter {i + 1}")
     pdf.showPage()
@@ -115,12 +121,16 @@ def load_demo(out: io.TextIOBase | None = None) -> list[tuple[str, str, str]]:
     orgs: dict[str, Organization] = {}
     with transaction.atomic():
         for i, (name, kind, prefix) in enumerate(ORGS):
-            org, _ = Organization.objects.get_or_create(name=name, defaults={"kind": kind, "credit_code": _code(prefix, i + 1)})
+            org, _ = Organization.objects.get_or_create(
+                name=name, defaults={"kind": kind, "credit_code": _code(prefix, i + 1)}
+            )
             orgs[name] = org
         for spec in USERS:
             user = User.objects.filter(username=spec.username).first()
             if user is None:
-                user = User(username=spec.username, display_name=spec.display_name, organization=orgs.get(spec.org or ""))
+                user = User(
+                    username=spec.username, display_name=spec.display_name, organization=orgs.get(spec.org or "")
+                )
                 user.set_password(demo_password(spec.username))
                 if spec.username == "admin":
                     user.is_staff = user.is_superuser = True
@@ -133,7 +143,9 @@ def load_demo(out: io.TextIOBase | None = None) -> list[tuple[str, str, str]]:
         user = User.objects.get(username=spec.username)
         for purpose in (KeyPurpose.SIGNING, KeyPurpose.ENCRYPTION):
             private = _write_private_key(key_dir, spec.username, purpose)
-            der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            der = private.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
             if not PublicKey.objects.filter(fingerprint=PublicKey.fingerprint_of(der)).exists():
                 # As the user's own device would: answer the platform's challenge with the private key.
                 register_own_key(user, purpose, private, label="demo")
@@ -153,14 +165,20 @@ def _demo_entrustment() -> None:
     agency = Organization.objects.get(kind=OrganizationKind.AGENCY, name="赣南公信招标代理有限公司")
     now = clock.now()
     live = Entrustment.objects.filter(
-        tenderer_id=tenderer.organization_id, agency=agency, revoked_at__isnull=True, tender_number="", valid_until__gt=now
+        tenderer_id=tenderer.organization_id,
+        agency=agency,
+        revoked_at__isnull=True,
+        tender_number="",
+        valid_until__gt=now,
     )
     if not live.exists():
         entrustments.grant(tenderer, agency.pk, valid_from=now, valid_until=now + dt.timedelta(days=365))
 
 
 def _demo_custody(key_dir: Path) -> None:
-    """The demo custodians confirm, with their demo signing keys, every slot still open of theirs, so the demo tender takes bids."""
+    """The demo custodians confirm, with their demo signing keys, every slot still open of theirs,
+    so the demo tender takes bids.
+    """
     slots = TenderCustodian.objects.filter(
         user__username__in=[s.username for s in USERS if Role.CUSTODIAN in s.roles],
         custody_confirmed_at__isnull=True,
@@ -171,7 +189,8 @@ def _demo_custody(key_dir: Path) -> None:
         signing = _write_private_key(key_dir, slot.user.username, KeyPurpose.SIGNING)
         encryption = _write_private_key(key_dir, slot.user.username, KeyPurpose.ENCRYPTION)
         if slot.public_key is None or slot.public_key.fingerprint != PublicKey.fingerprint_of(spki_der(encryption)):
-            continue  # the tender lists another key of this custodian (not the demo one): only its own device can confirm
+            # the tender lists another key of this custodian (not the demo one): only its own device can confirm
+            continue
         confirm_custody_as(slot.user, slot.tender, signing, encryption)
 
 
@@ -193,7 +212,10 @@ def _demo_tender() -> None:
         evaluation_method=EvaluationMethod.COMPREHENSIVE,
         custodian_ids=[u.pk for u in custodians],
         custodian_threshold=2,
-        lots=[tenders.LotInput(1, "路面工程", Decimal("6200000.00")), tenders.LotInput(2, "排水及安全设施", Decimal("2450000.00"))],
+        lots=[
+            tenders.LotInput(1, "路面工程", Decimal("6200000.00")),
+            tenders.LotInput(2, "排水及安全设施", Decimal("2450000.00")),
+        ],
         agency_id=agency.pk,
     )
     with transaction.atomic():

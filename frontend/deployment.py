@@ -10,9 +10,10 @@ from the tagged sources and compare again.
 
 The bundle's hash is SHA-256 of its listing: one line per file of
 ``frontend/static/frontend/build/``, sorted by relative path (POSIX, bytewise),
-``<sha256 hex>  <relative path>\\n``, which is what
-``(cd frontend/static/frontend/build && find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum) | sha256sum``
-prints.
+``<sha256 hex>  <relative path>\\n``, which is what this prints::
+
+    (cd frontend/static/frontend/build && find . -type f -printf '%P\\n' | LC_ALL=C sort \\
+        | xargs -d '\\n' sha256sum) | sha256sum
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def bundle_digest(directory: Path = BUILD_DIRECTORY) -> BundleDigest:
     """Every file's SHA-256 and the listing's; a FileNotFoundError when the bundle is not built."""
     if not directory.is_dir():
         raise FileNotFoundError(f"no browser bundle at {directory} (npm run build, make js)")
-    files = sorted(((path.relative_to(directory).as_posix(), path) for path in directory.rglob("*") if path.is_file()), key=lambda item: item[0].encode())
+    files = sorted(
+        ((path.relative_to(directory).as_posix(), path) for path in directory.rglob("*") if path.is_file()),
+        key=lambda item: item[0].encode(),
+    )
     if not files:
         raise FileNotFoundError(f"the browser bundle at {directory} is empty (npm run build, make js)")
     return BundleDigest(files=tuple((name, _file_sha256(path)) for name, path in files))
@@ -66,9 +70,13 @@ _served: dict[tuple[Any, ...], str] = {}
 
 
 def served_bundle_sha256(directory: Path = BUILD_DIRECTORY) -> str:
-    """The hash the pages show: of the bundle on disk now, computed again only when a file changed (or "" when none is built)."""
+    """The hash the pages show: of the bundle on disk now,
+    computed again only when a file changed (or "" when none is built).
+    """
     try:
-        stamp = tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in directory.rglob("*") if p.is_file()))
+        stamp = tuple(
+            sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in directory.rglob("*") if p.is_file())
+        )
     except OSError:
         return ""
     known = _served.get(stamp)
@@ -88,16 +96,28 @@ def last_recorded_deployment() -> LedgerEntry | None:
 
 
 def deployment_context() -> dict[str, Any]:
-    """What the pages that hold keys show of the bundle: its hash, and the ledger's last recorded deployment beside it."""
+    """What the pages that hold keys show of the bundle: its hash,
+    and the ledger's last recorded deployment beside it.
+    """
     served = served_bundle_sha256()
     last = last_recorded_deployment()
     recorded = None
     if last is not None:
-        recorded = {"seq": last.seq, "recorded_at": last.recorded_at, "bundle_sha256": json.loads(last.data).get("bundle_sha256", "")}
-    return {"bundle_sha256": served, "recorded_deployment": recorded, "bundle_recorded": bool(served) and recorded is not None and recorded["bundle_sha256"] == served}
+        recorded = {
+            "seq": last.seq,
+            "recorded_at": last.recorded_at,
+            "bundle_sha256": json.loads(last.data).get("bundle_sha256", ""),
+        }
+    return {
+        "bundle_sha256": served,
+        "recorded_deployment": recorded,
+        "bundle_recorded": bool(served) and recorded is not None and recorded["bundle_sha256"] == served,
+    }
 
 
-def record_deployment(*, version: str = "", directory: Path = BUILD_DIRECTORY) -> tuple[BundleDigest, LedgerEntry | None]:
+def record_deployment(
+    *, version: str = "", directory: Path = BUILD_DIRECTORY
+) -> tuple[BundleDigest, LedgerEntry | None]:
     """Appends ``platform.deployment.recorded`` when the bundle differs from the last one recorded.
 
     Returns the digest and the new entry, or None when the ledger already has

@@ -112,7 +112,9 @@ class TenderForm(PageForm):
 
     number = forms.CharField(label=_("招标编号"), max_length=50, help_text=_("例如 RJ-2026-GC-001"))
     title = forms.CharField(label=_("项目名称"), max_length=200)
-    description = forms.CharField(label=_("项目概况"), widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=20000)
+    description = forms.CharField(
+        label=_("项目概况"), widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=20000
+    )
     tenderer = forms.ModelChoiceField(
         label=_("招标人"), queryset=Organization.objects.filter(kind=OrganizationKind.TENDERER), required=False
     )
@@ -248,16 +250,24 @@ class EntrustmentForm(PageForm):
     SCOPE_TENDER = "tender"
     SCOPE_PERIOD = "period"
 
-    agency = forms.ModelChoiceField(label=_("招标代理机构"), queryset=Organization.objects.filter(kind=OrganizationKind.AGENCY))
+    agency = forms.ModelChoiceField(
+        label=_("招标代理机构"), queryset=Organization.objects.filter(kind=OrganizationKind.AGENCY)
+    )
     scope = forms.ChoiceField(
         label=_("委托范围"),
         choices=[(SCOPE_TENDER, _("一个招标项目")), (SCOPE_PERIOD, _("一段期间内的全部招标项目"))],
         widget=forms.RadioSelect,
         initial=SCOPE_TENDER,
     )
-    tender_number = forms.CharField(label=_("招标编号"), max_length=50, required=False, help_text=_("委托一个招标项目时填写"))
-    valid_from = BeijingDateTimeField(label=_("委托起始时间"), required=False, help_text=_("北京时间；委托一段期间时填写"))
-    valid_until = BeijingDateTimeField(label=_("委托截止时间"), required=False, help_text=_("北京时间；委托一段期间时填写"))
+    tender_number = forms.CharField(
+        label=_("招标编号"), max_length=50, required=False, help_text=_("委托一个招标项目时填写")
+    )
+    valid_from = BeijingDateTimeField(
+        label=_("委托起始时间"), required=False, help_text=_("北京时间；委托一段期间时填写")
+    )
+    valid_until = BeijingDateTimeField(
+        label=_("委托截止时间"), required=False, help_text=_("北京时间；委托一段期间时填写")
+    )
 
     FIELD_MAP = {"agency_id": "agency"}
 

@@ -238,7 +238,9 @@ def _input(payload: TenderIn) -> tenders.TenderInput:
 class TenderFilter(Schema):
     q: str = Field(default="", max_length=100, description="Search in number, title and tenderer")
     # An empty ?phase= (a form's "any") means no filter.
-    phase: Annotated[Phase | None, BeforeValidator(lambda value: value or None)] = Field(default=None, description="Only tenders in this phase")
+    phase: Annotated[Phase | None, BeforeValidator(lambda value: value or None)] = Field(
+        default=None, description="Only tenders in this phase"
+    )
     mine: bool = False
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=20, ge=1, le=100)
@@ -318,7 +320,9 @@ def publish_tender(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]
     return _detail(user, tender)
 
 
-@router.post("/{public_id}/documents", auth=AUTHENTICATED, response={201: DocumentOut}, summary="Attach a document to a draft")
+@router.post(
+    "/{public_id}/documents", auth=AUTHENTICATED, response={201: DocumentOut}, summary="Attach a document to a draft"
+)
 def upload_document(request: HttpRequest, public_id: uuid.UUID, file: File[UploadedFile]) -> Status[Any]:
     user = actor(request)
     tender = _managed(user, public_id)

@@ -74,7 +74,9 @@ class BidOut(Schema):
 
 class BidCountOut(Schema):
     tender_id: uuid.UUID
-    disclosed_from: dt.datetime = Field(description="The opening time: before it neither the number nor the names are shown (招标投标法 Art 22)")
+    disclosed_from: dt.datetime = Field(
+        description="The opening time: before it neither the number nor the names are shown (招标投标法 Art 22)"
+    )
     accepted_bids: int | None = Field(description="Null before the opening time")
     bidders: list[str] | None = Field(description="Null before the opening time")
 
@@ -124,14 +126,21 @@ def _b64(value: str, field: str, limit: int) -> bytes:
     return raw
 
 
-@tender_bids_router.post("/{public_id}/bids/uploads", auth=AUTHENTICATED, response={201: UploadOut}, summary="Start uploading a sealed bid")
+@tender_bids_router.post(
+    "/{public_id}/bids/uploads", auth=AUTHENTICATED, response={201: UploadOut}, summary="Start uploading a sealed bid"
+)
 def start_upload(request: HttpRequest, public_id: uuid.UUID, payload: UploadIn) -> Status[Any]:
     user = actor(request)
     upload = bids.start_upload(user, get_tender(user, public_id), payload.bid_id, payload.size)
     return Status(201, _upload_out(upload))
 
 
-@tender_bids_router.get("/{public_id}/bids/count", auth=AUTHENTICATED, response=BidCountOut, summary="How many bids stand and whose, from the opening time (managers, regulators)")
+@tender_bids_router.get(
+    "/{public_id}/bids/count",
+    auth=AUTHENTICATED,
+    response=BidCountOut,
+    summary="How many bids stand and whose, from the opening time (managers, regulators)",
+)
 def bid_count(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
     tender = get_tender(user, public_id)
@@ -147,17 +156,23 @@ def bid_count(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
-@router.get("/uploads", auth=AUTHENTICATED, response=list[UploadOut], summary="My organization's uploads (find one by bid id)")
+@router.get(
+    "/uploads", auth=AUTHENTICATED, response=list[UploadOut], summary="My organization's uploads (find one by bid id)"
+)
 def my_uploads(request: HttpRequest, bid_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
     return [_upload_out(u) for u in bids.own_uploads(actor(request), bid_id)]
 
 
-@router.get("/uploads/{upload_id}", auth=AUTHENTICATED, response=UploadOut, summary="Where an upload stands (to resume it)")
+@router.get(
+    "/uploads/{upload_id}", auth=AUTHENTICATED, response=UploadOut, summary="Where an upload stands (to resume it)"
+)
 def upload_status(request: HttpRequest, upload_id: uuid.UUID) -> dict[str, Any]:
     return _upload_out(bids.upload_status(actor(request), upload_id))
 
 
-@router.put("/uploads/{upload_id}/parts/{number}", auth=AUTHENTICATED, response=PartOut, summary="Upload one part (raw body)")
+@router.put(
+    "/uploads/{upload_id}/parts/{number}", auth=AUTHENTICATED, response=PartOut, summary="Upload one part (raw body)"
+)
 def upload_part(request: HttpRequest, upload_id: uuid.UUID, number: int) -> dict[str, Any]:
     try:
         length = int(request.headers.get("Content-Length", ""))
@@ -174,7 +189,12 @@ def abort_upload(request: HttpRequest, upload_id: uuid.UUID) -> dict[str, Any]:
     return _upload_out(bids.abort_upload(actor(request), upload_id))
 
 
-@router.post("/uploads/{upload_id}/finalize", auth=AUTHENTICATED, response={201: BidOut}, summary="Finalize: check and accept the bid")
+@router.post(
+    "/uploads/{upload_id}/finalize",
+    auth=AUTHENTICATED,
+    response={201: BidOut},
+    summary="Finalize: check and accept the bid",
+)
 def finalize(request: HttpRequest, upload_id: uuid.UUID, payload: FinalizeIn) -> Status[Any]:
     manifest = _b64(payload.manifest, "manifest", MAX_MANIFEST_BYTES)
     signature = _b64(payload.signature, "signature", 256)

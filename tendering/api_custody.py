@@ -57,12 +57,22 @@ class ConfirmationIn(Schema):
     signature: str = Field(min_length=1, max_length=200, description="base64 DER signature")
 
 
-@router.get("/{public_id}/custody", auth=OPTIONAL, response=CustodyOut, summary="The custodians' keys and signed confirmations (anybody may check them)")
+@router.get(
+    "/{public_id}/custody",
+    auth=OPTIONAL,
+    response=CustodyOut,
+    summary="The custodians' keys and signed confirmations (anybody may check them)",
+)
 def tender_custody(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     return custody.custody_view(get_tender(actor(request), public_id))
 
 
-@router.post("/{public_id}/custody/confirmation", auth=AUTHENTICATED, response={201: CustodyOut}, summary="Confirm your custodian slot with your signing key")
+@router.post(
+    "/{public_id}/custody/confirmation",
+    auth=AUTHENTICATED,
+    response={201: CustodyOut},
+    summary="Confirm your custodian slot with your signing key",
+)
 def confirm(request: HttpRequest, public_id: uuid.UUID, payload: ConfirmationIn) -> Status[Any]:
     user = actor(request)
     tender = get_tender(user, public_id)

@@ -19,7 +19,9 @@ router = Router(tags=["entrustments"])
 
 class EntrustmentIn(Schema):
     agency_id: int
-    tender_number: str = Field(default="", max_length=50, description="Scope one tender, by its number (招标编号); or give a period")
+    tender_number: str = Field(
+        default="", max_length=50, description="Scope one tender, by its number (招标编号); or give a period"
+    )
     valid_from: dt.datetime | None = Field(default=None, description="Scope a period: from (inclusive)")
     valid_until: dt.datetime | None = Field(default=None, description="Scope a period: until (exclusive)")
 
@@ -52,7 +54,9 @@ def entrustment_out(entrustment: Entrustment) -> dict[str, Any]:
     }
 
 
-@router.get("", auth=AUTHENTICATED, response=list[EntrustmentOut], summary="Entrustments my organization granted or received")
+@router.get(
+    "", auth=AUTHENTICATED, response=list[EntrustmentOut], summary="Entrustments my organization granted or received"
+)
 def list_entrustments(request: HttpRequest) -> list[dict[str, Any]]:
     return [entrustment_out(e) for e in entrustments.visible_entrustments(actor(request))[:500]]
 
@@ -60,11 +64,20 @@ def list_entrustments(request: HttpRequest) -> list[dict[str, Any]]:
 @router.post("", auth=AUTHENTICATED, response={201: EntrustmentOut}, summary="Entrust an agency (tenderer staff)")
 def grant_entrustment(request: HttpRequest, payload: EntrustmentIn) -> Status[Any]:
     granted = entrustments.grant(
-        actor(request), payload.agency_id, tender_number=payload.tender_number, valid_from=payload.valid_from, valid_until=payload.valid_until
+        actor(request),
+        payload.agency_id,
+        tender_number=payload.tender_number,
+        valid_from=payload.valid_from,
+        valid_until=payload.valid_until,
     )
     return Status(201, entrustment_out(granted))
 
 
-@router.post("/{entrustment_id}/revoke", auth=AUTHENTICATED, response=EntrustmentOut, summary="Revoke an entrustment (tenderer staff)")
+@router.post(
+    "/{entrustment_id}/revoke",
+    auth=AUTHENTICATED,
+    response=EntrustmentOut,
+    summary="Revoke an entrustment (tenderer staff)",
+)
 def revoke_entrustment(request: HttpRequest, entrustment_id: uuid.UUID) -> dict[str, Any]:
     return entrustment_out(entrustments.revoke(actor(request), entrustment_id))

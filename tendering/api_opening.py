@@ -23,23 +23,34 @@ router = Router(tags=["opening"])
 
 
 class KeyIn(Schema):
-    file_key: str = Field(max_length=64, description="The bid's 32-byte file key, base64, opened from the bidder's own envelope")
+    file_key: str = Field(
+        max_length=64, description="The bid's 32-byte file key, base64, opened from the bidder's own envelope"
+    )
 
 
 class PartIn(Schema):
     bid: uuid.UUID
-    members: list[int] = Field(min_length=1, max_length=9, description="The subset, as in the manifest (custodians numbered from 0)")
+    members: list[int] = Field(
+        min_length=1, max_length=9, description="The subset, as in the manifest (custodians numbered from 0)"
+    )
     part: str = Field(max_length=64, description="The 32-byte part, base64")
 
 
 class RefusalIn(Schema):
-    statement: str = Field(max_length=2048, description="The signed \"does not open\" statement (etender-part-refusal-v1), base64")
-    signature: str = Field(max_length=200, description="Its ECDSA P-256/SHA-256 signature by the custodian's registered signing key, DER, base64")
+    statement: str = Field(
+        max_length=2048, description='The signed "does not open" statement (etender-part-refusal-v1), base64'
+    )
+    signature: str = Field(
+        max_length=200,
+        description="Its ECDSA P-256/SHA-256 signature by the custodian's registered signing key, DER, base64",
+    )
 
 
 class PartsIn(Schema):
     parts: list[PartIn] = Field(max_length=20000)
-    refusals: list[RefusalIn] = Field(default=[], max_length=20000, description="One statement for each part that did not open")
+    refusals: list[RefusalIn] = Field(
+        default=[], max_length=20000, description="One statement for each part that did not open"
+    )
 
 
 class TextIn(Schema):
@@ -77,7 +88,12 @@ def hall_snapshot(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     return opening.snapshot(user, get_tender(user, public_id))
 
 
-@router.get("/{public_id}/opening/manifests", auth=AUTHENTICATED, response=list[ManifestOut], summary="Manifests whose envelopes the caller opens")
+@router.get(
+    "/{public_id}/opening/manifests",
+    auth=AUTHENTICATED,
+    response=list[ManifestOut],
+    summary="Manifests whose envelopes the caller opens",
+)
 def manifests(request: HttpRequest, public_id: uuid.UUID) -> list[dict[str, Any]]:
     user = actor(request)
     return opening.manifests_for(user, get_tender(user, public_id))
@@ -90,27 +106,57 @@ def sign_in(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     return opening.attendance_view(attendance)
 
 
-@router.post("/{public_id}/opening/bids/{bid_id}/key", auth=AUTHENTICATED, response=BidStateOut, summary="Release a bid's file key (bidder)")
+@router.post(
+    "/{public_id}/opening/bids/{bid_id}/key",
+    auth=AUTHENTICATED,
+    response=BidStateOut,
+    summary="Release a bid's file key (bidder)",
+)
 def release_key(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID, payload: KeyIn) -> dict[str, Any]:
     user = actor(request)
-    released = opening.release_key(user, get_tender(user, public_id), bid_id, opening.decode_key(payload.file_key, "file_key"))
-    return {"bid": released.bid.public_id, "position": released.position, "state": released.state, "key_source": released.key_source}
+    released = opening.release_key(
+        user, get_tender(user, public_id), bid_id, opening.decode_key(payload.file_key, "file_key")
+    )
+    return {
+        "bid": released.bid.public_id,
+        "position": released.position,
+        "state": released.state,
+        "key_source": released.key_source,
+    }
 
 
-@router.post("/{public_id}/opening/custodian-parts", auth=AUTHENTICATED, response=PartsOut, summary="Submit every part of the caller's (custodian)")
+@router.post(
+    "/{public_id}/opening/custodian-parts",
+    auth=AUTHENTICATED,
+    response=PartsOut,
+    summary="Submit every part of the caller's (custodian)",
+)
 def custodian_parts(request: HttpRequest, public_id: uuid.UUID, payload: PartsIn) -> dict[str, Any]:
     user = actor(request)
-    parts = [opening.SubmittedPart(p.bid, tuple(p.members), opening.decode_key(p.part, f"parts.{i}.part")) for i, p in enumerate(payload.parts)]
+    parts = [
+        opening.SubmittedPart(p.bid, tuple(p.members), opening.decode_key(p.part, f"parts.{i}.part"))
+        for i, p in enumerate(payload.parts)
+    ]
     refusals = opening.decode_refusals([(r.statement, r.signature) for r in payload.refusals])
     submission = opening.submit_custodian_parts(user, get_tender(user, public_id), parts, refusals)
     return {"parts": submission.part_count, "refusals": len(submission.refusals)}
 
 
-@router.post("/{public_id}/opening/bids/{bid_id}/retry", auth=AUTHENTICATED, response=BidStateOut, summary="Try a bid's decryption again now (tenderer)")
+@router.post(
+    "/{public_id}/opening/bids/{bid_id}/retry",
+    auth=AUTHENTICATED,
+    response=BidStateOut,
+    summary="Try a bid's decryption again now (tenderer)",
+)
 def retry(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
     retried = opening.retry_decryption(user, get_tender(user, public_id), bid_id)
-    return {"bid": retried.bid.public_id, "position": retried.position, "state": retried.state, "key_source": retried.key_source}
+    return {
+        "bid": retried.bid.public_id,
+        "position": retried.position,
+        "state": retried.state,
+        "key_source": retried.key_source,
+    }
 
 
 @router.post("/{public_id}/opening/conclude", auth=AUTHENTICATED, summary="End the decryption (tenderer)")
@@ -128,14 +174,24 @@ def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     return {"position": confirmed.position, "confirmed_at": confirmed.confirmed_at}
 
 
-@router.post("/{public_id}/opening/record/objections", auth=AUTHENTICATED, response={201: ObjectionOut}, summary="Object to the opening record (bidder)")
+@router.post(
+    "/{public_id}/opening/record/objections",
+    auth=AUTHENTICATED,
+    response={201: ObjectionOut},
+    summary="Object to the opening record (bidder)",
+)
 def object_to_record(request: HttpRequest, public_id: uuid.UUID, payload: TextIn) -> tuple[int, dict[str, Any]]:
     user = actor(request)
     objection = opening.raise_objection(user, get_tender(user, public_id), payload.text)
     return 201, {"id": objection.pk, "text": objection.text, "answer": objection.answer}
 
 
-@router.post("/{public_id}/opening/record/objections/{objection_id}/answer", auth=AUTHENTICATED, response=ObjectionOut, summary="Answer an objection (tenderer)")
+@router.post(
+    "/{public_id}/opening/record/objections/{objection_id}/answer",
+    auth=AUTHENTICATED,
+    response=ObjectionOut,
+    summary="Answer an objection (tenderer)",
+)
 def answer(request: HttpRequest, public_id: uuid.UUID, objection_id: int, payload: TextIn) -> dict[str, Any]:
     user = actor(request)
     objection = opening.answer_objection(user, get_tender(user, public_id), objection_id, payload.text)
@@ -150,7 +206,9 @@ def close(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     return opening.snapshot(user, tender)
 
 
-@router.get("/{public_id}/opening/record.pdf", auth=AUTHENTICATED, summary="The signed opening record (PDF), once filed")
+@router.get(
+    "/{public_id}/opening/record.pdf", auth=AUTHENTICATED, summary="The signed opening record (PDF), once filed"
+)
 def record_pdf(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     user = actor(request)
     tender = get_tender(user, public_id)

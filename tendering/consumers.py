@@ -77,7 +77,9 @@ class ReleaseKey(_Frame):
 class Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     bid: uuid.UUID
-    members: list[Annotated[int, Field(ge=0, le=8)]] = Field(min_length=1, max_length=9, description="0-based positions")
+    members: list[Annotated[int, Field(ge=0, le=8)]] = Field(
+        min_length=1, max_length=9, description="0-based positions"
+    )
     part: str = Field(max_length=64)
 
 
@@ -137,7 +139,20 @@ Command = Annotated[
     Field(discriminator="type"),
 ]
 COMMANDS: TypeAdapter[Any] = TypeAdapter(Command)
-COMMAND_TYPES = {"snapshot", "resume", "ping", "sign_in", "release_key", "submit_parts", "retry_decryption", "confirm_record", "object", "answer_objection", "conclude_decryption", "close_opening"}
+COMMAND_TYPES = {
+    "snapshot",
+    "resume",
+    "ping",
+    "sign_in",
+    "release_key",
+    "submit_parts",
+    "retry_decryption",
+    "confirm_record",
+    "object",
+    "answer_objection",
+    "conclude_decryption",
+    "close_opening",
+}
 
 
 def _echoable_ref(raw: Any) -> str | None:
@@ -231,7 +246,12 @@ class HallConsumer(AsyncWebsocketConsumer):
         The scope's user is loaded once per connection and caches its roles:
         a role withdrawn after connecting must count at the next command or resume.
         """
-        found = get_user_model().objects.select_related("organization").filter(pk=self.scope["user"].pk, is_active=True).first()
+        found = (
+            get_user_model()
+            .objects.select_related("organization")
+            .filter(pk=self.scope["user"].pk, is_active=True)
+            .first()
+        )
         return found if found is not None else AnonymousUser()
 
     # --- from the client --------------------------------------------------------------------------
@@ -244,7 +264,9 @@ class HallConsumer(AsyncWebsocketConsumer):
                 await self._error(None, "binary_frame", _("只接受 JSON 文本帧。"))
                 return
             if len(text_data.encode("utf-8")) > settings.HALL_FRAME_MAX_BYTES:
-                await self._error(None, "frame_too_large", _("消息过大：上限为 %(n)d 字节。") % {"n": settings.HALL_FRAME_MAX_BYTES})
+                await self._error(
+                    None, "frame_too_large", _("消息过大：上限为 %(n)d 字节。") % {"n": settings.HALL_FRAME_MAX_BYTES}
+                )
                 return
             try:
                 raw = json.loads(text_data)

@@ -51,9 +51,16 @@ class Tender(models.Model):
     title = models.CharField(_("项目名称"), max_length=200)
     description = models.TextField(_("项目概况"), blank=True)
     procedure_type = models.CharField(_("招标方式"), max_length=20, choices=ProcedureType.choices)
-    tenderer = models.ForeignKey(Organization, verbose_name=_("招标人"), on_delete=models.PROTECT, related_name="tenders")
+    tenderer = models.ForeignKey(
+        Organization, verbose_name=_("招标人"), on_delete=models.PROTECT, related_name="tenders"
+    )
     agency = models.ForeignKey(
-        Organization, verbose_name=_("招标代理机构"), on_delete=models.PROTECT, null=True, blank=True, related_name="agency_tenders"
+        Organization,
+        verbose_name=_("招标代理机构"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="agency_tenders",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     budget = models.DecimalField(_("预算金额（元）"), max_digits=16, decimal_places=2)
@@ -65,7 +72,10 @@ class Tender(models.Model):
     evaluation_criteria = models.JSONField(_("评分标准"), default=dict, blank=True)
     custodian_threshold = models.PositiveSmallIntegerField(_("开启门限 k"), default=1)
     unreleased_bids = models.CharField(
-        _("投标人未在解密时限内解密的投标文件"), max_length=20, choices=UnreleasedBidRule.choices, default=UnreleasedBidRule.CUSTODIANS
+        _("投标人未在解密时限内解密的投标文件"),
+        max_length=20,
+        choices=UnreleasedBidRule.choices,
+        default=UnreleasedBidRule.CUSTODIANS,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -80,8 +90,12 @@ class Tender(models.Model):
         verbose_name = _("招标项目")
         verbose_name_plural = _("招标项目")
         constraints = [
-            models.CheckConstraint(condition=models.Q(opening_time__gte=models.F("bid_deadline")), name="opening_not_before_deadline"),
-            models.CheckConstraint(condition=models.Q(enquiry_deadline__lte=models.F("bid_deadline")), name="enquiry_not_after_deadline"),
+            models.CheckConstraint(
+                condition=models.Q(opening_time__gte=models.F("bid_deadline")), name="opening_not_before_deadline"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(enquiry_deadline__lte=models.F("bid_deadline")), name="enquiry_not_after_deadline"
+            ),
             models.CheckConstraint(condition=models.Q(budget__gt=0), name="budget_positive"),
         ]
 
@@ -137,7 +151,9 @@ class TenderCustodian(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="custodian_slots")
     position = models.PositiveSmallIntegerField()
     # The encryption key fixed at publication (bids seal to exactly these keys).
-    public_key = models.ForeignKey("accounts.PublicKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    public_key = models.ForeignKey(
+        "accounts.PublicKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # The custodian's confirmation, signed on its own device with its own signing key,
     # that it serves at this position with this key, k of n (docs/custody.md §C).
     # Bids are taken only once every slot has one; bidders' clients check them.
@@ -227,7 +243,9 @@ class Question(models.Model):
     asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     asked_at = models.DateTimeField()
     answer = models.TextField(_("答复"), blank=True)
-    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -395,7 +413,9 @@ class Opening(models.Model):
     record_published_at = models.DateTimeField(null=True, blank=True)
     confirmation_ends_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # The hall's events are numbered 1, 2, … in the order they committed.
     last_seq = models.PositiveBigIntegerField(default=0)
     # The signed PDF of the opening record (开标记录表), once rendered.
@@ -454,7 +474,9 @@ class BidOpening(models.Model):
     key_source = models.CharField(max_length=20, choices=KeySource.choices, blank=True)
     # The file key, sealed under the platform data key (archive.vault), once released or recovered.
     sealed_file_key = models.BinaryField(default=b"", blank=True)
-    key_released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    key_released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     key_ready_at = models.DateTimeField(null=True, blank=True)
     # The worker holding the decryption, until when; attempts so far.
     lease_owner = models.CharField(max_length=100, blank=True)
@@ -465,7 +487,9 @@ class BidOpening(models.Model):
     faults = models.PositiveIntegerField(default=0)
     last_fault = models.CharField(max_length=200, blank=True)
     retry_at = models.DateTimeField(null=True, blank=True)
-    custodian_check = models.CharField(max_length=20, choices=CustodianCheck.choices, blank=True, default=CustodianCheck.PENDING)
+    custodian_check = models.CharField(
+        max_length=20, choices=CustodianCheck.choices, blank=True, default=CustodianCheck.PENDING
+    )
     # Key releases refused (not matching kc): counted, recorded in the ledger only up to a cap, throttled.
     key_refusals = models.PositiveIntegerField(default=0)
     last_key_refusal_at = models.DateTimeField(null=True, blank=True)
@@ -481,7 +505,9 @@ class BidOpening(models.Model):
     outcome_detail = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
-    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # True when the bidder let the confirmation window pass (taken to agree).
     confirmed_by_default = models.BooleanField(default=False)
 
@@ -545,7 +571,9 @@ class RecordObjection(models.Model):
     text = models.TextField()
     raised_at = models.DateTimeField()
     answer = models.TextField(blank=True)
-    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -587,15 +615,21 @@ class Entrustment(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    tenderer = models.ForeignKey(Organization, verbose_name=_("招标人"), on_delete=models.PROTECT, related_name="entrustments_granted")
-    agency = models.ForeignKey(Organization, verbose_name=_("招标代理机构"), on_delete=models.PROTECT, related_name="entrustments_received")
+    tenderer = models.ForeignKey(
+        Organization, verbose_name=_("招标人"), on_delete=models.PROTECT, related_name="entrustments_granted"
+    )
+    agency = models.ForeignKey(
+        Organization, verbose_name=_("招标代理机构"), on_delete=models.PROTECT, related_name="entrustments_received"
+    )
     # Scope: either one tender's number, or a period [valid_from, valid_until).
     tender_number = models.CharField(_("招标编号"), max_length=50, blank=True)
     valid_from = models.DateTimeField(_("委托起始时间"), null=True, blank=True)
     valid_until = models.DateTimeField(_("委托截止时间"), null=True, blank=True)
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     granted_at = models.DateTimeField()
-    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -38,17 +38,24 @@ def _agency_staff_of(user: Any, tender: Tender) -> bool:
 
 
 def can_manage(user: Any, tender: Tender) -> bool:
-    """Staff of the tender's tenderer, or of its agency while an entrustment covers it; nobody else (not admins, not regulators)."""
+    """Staff of the tender's tenderer, or of its agency while an entrustment covers it;
+    nobody else (not admins, not regulators).
+    """
     if not user.is_authenticated or user.organization_id is None:
         return False
     if user.has_role(Role.TENDERER_STAFF) and user.organization_id == tender.tenderer_id:
         return True
-    return _agency_staff_of(user, tender) and entrusted(tender.tenderer_id, user.organization_id, tender.number, clock.now())
+    return _agency_staff_of(user, tender) and entrusted(
+        tender.tenderer_id, user.organization_id, tender.number, clock.now()
+    )
 
 
 def no_entrustment(tender_number: str) -> PermissionDenied:
     return PermissionDenied(
-        _("招标人未委托贵机构办理招标项目 %(number)s（或委托已撤销、已过期）：代理机构只能在招标人的有效委托范围内以其名义办理。")
+        _(
+            "招标人未委托贵机构办理招标项目 %(number)s（或委托已撤销、已过期）："
+            "代理机构只能在招标人的有效委托范围内以其名义办理。"
+        )
         % {"number": tender_number},
         code="no_entrustment",
     )
@@ -70,7 +77,11 @@ def can_view(user: Any, tender: Tender) -> bool:
     """
     if tender.published_at is not None:
         return True
-    return can_manage(user, tender) or _agency_staff_of(user, tender) or (user.is_authenticated and user.has_role(Role.REGULATOR))
+    return (
+        can_manage(user, tender)
+        or _agency_staff_of(user, tender)
+        or (user.is_authenticated and user.has_role(Role.REGULATOR))
+    )
 
 
 def bids_disclosed(tender: Tender, now: dt.datetime) -> bool:

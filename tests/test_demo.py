@@ -18,7 +18,12 @@ def test_the_demo_loads_twice_without_duplicates(db, tmp_path, settings, capsys)
     call_command("load_demo")
     counts = (User.objects.count(), Organization.objects.count(), PublicKey.objects.count(), Tender.objects.count())
     call_command("load_demo")
-    assert (User.objects.count(), Organization.objects.count(), PublicKey.objects.count(), Tender.objects.count()) == counts
+    assert (
+        User.objects.count(),
+        Organization.objects.count(),
+        PublicKey.objects.count(),
+        Tender.objects.count(),
+    ) == counts
     assert counts == (15, 7, 12, 1)  # 15 users: 2 staff, 3 bidders, 5 experts, 3 custodians, regulator, admin
     tender = Tender.objects.get()
     from config import clock
@@ -32,7 +37,10 @@ def test_the_demo_loads_twice_without_duplicates(db, tmp_path, settings, capsys)
     assert all(key.certificate_der for key in PublicKey.objects.all())  # the demo key CA certified every demo key
     assert (settings.DEMO_KEY_CA_DIR / "demo-ca.cert.pem").exists()
     assert TenderDocument.objects.get().size > 0
-    assert sorted(p.name for p in (tmp_path / "demo-keys").iterdir())[:2] == ["bidder1-encryption.pem", "bidder1-signing.pem"]
+    assert sorted(p.name for p in (tmp_path / "demo-keys").iterdir())[:2] == [
+        "bidder1-encryption.pem",
+        "bidder1-signing.pem",
+    ]
     assert "Demo-tenderer-2026" in capsys.readouterr().out
     assert verify_ledger().ok
     assert (tmp_path / "pki").is_dir()  # the development PKI, generated on first run

@@ -19,7 +19,9 @@ from config import serve
         ["--websocket-max-frame-size", "65536"],
     ],
 )
-def test_a_command_line_that_sets_a_websocket_limit_is_refused(extra: list[str], monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+def test_a_command_line_that_sets_a_websocket_limit_is_refused(
+    extra: list[str], monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
     started: list[Any] = []
     monkeypatch.setattr(CommandLineInterface, "run", lambda self, args: started.append(args))
     with pytest.raises(SystemExit) as exit_:
@@ -38,5 +40,8 @@ def test_daphne_gets_the_settings_limits(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(CommandLineInterface, "run", run)
     serve.main(["-b", "127.0.0.1", "-p", "8000", "config.asgi:application"])
-    assert seen == {"message": settings.DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE, "frame": settings.DAPHNE_WEBSOCKET_MAX_FRAME_SIZE}
+    assert seen == {
+        "message": settings.DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE,
+        "frame": settings.DAPHNE_WEBSOCKET_MAX_FRAME_SIZE,
+    }
     assert seen["message"] > settings.HALL_FRAME_MAX_BYTES

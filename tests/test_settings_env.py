@@ -331,7 +331,9 @@ FORBIDDEN_PLACES = [
 
 @pytest.mark.parametrize("name", KEY_SETTINGS)
 @pytest.mark.parametrize(("place", "where"), FORBIDDEN_PLACES, ids=[p for p, _ in FORBIDDEN_PLACES])
-def test_production_refuses_a_key_file_beside_the_data(production: Any, name: str, place: str, where: Callable[[Any], Path]) -> None:
+def test_production_refuses_a_key_file_beside_the_data(
+    production: Any, name: str, place: str, where: Callable[[Any], Path]
+) -> None:
     from config.checks import key_files_apart_from_the_data
 
     assert key_files_apart_from_the_data() == []
@@ -341,7 +343,9 @@ def test_production_refuses_a_key_file_beside_the_data(production: Any, name: st
     assert error.msg.startswith(f"{name}=")
 
 
-def test_production_refuses_a_key_beside_the_sqlite_database(production: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_production_refuses_a_key_beside_the_sqlite_database(
+    production: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from config.checks import key_files_apart_from_the_data
 
     set_database_engine(monkeypatch, "django.db.backends.sqlite3")
@@ -361,8 +365,12 @@ def test_production_refuses_a_retired_data_key_beside_the_data(production: Any) 
 
 
 @pytest.mark.parametrize("secure", [False, True], ids=["S3_SECURE=0", "S3_SECURE=1"])
-@pytest.mark.parametrize(("access", "secret"), [("minioadmin", "minioadmin"), ("etender-app", "minioadmin"), ("minioadmin", "f" * 40)])
-def test_production_refuses_the_object_stores_default_credentials(production: Any, secure: bool, access: str, secret: str) -> None:
+@pytest.mark.parametrize(
+    ("access", "secret"), [("minioadmin", "minioadmin"), ("etender-app", "minioadmin"), ("minioadmin", "f" * 40)]
+)
+def test_production_refuses_the_object_stores_default_credentials(
+    production: Any, secure: bool, access: str, secret: str
+) -> None:
     from config.checks import object_store_credentials
 
     production.S3_SECURE, production.S3_ACCESS_KEY, production.S3_SECRET_KEY = secure, access, secret

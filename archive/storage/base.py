@@ -77,7 +77,9 @@ class InvalidPart(StorageError):
 
 
 class StoreUnavailable(StorageError):
-    """The store could not be reached or answered with a fault of its own (busy, down, full): a later try may succeed."""
+    """The store could not be reached or answered with a fault of its own (busy, down, full):
+    a later try may succeed.
+    """
 
 
 # --- values -------------------------------------------------------------------

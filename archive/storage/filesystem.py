@@ -374,7 +374,9 @@ class FilesystemObjectStore(ObjectStore):
                 raise ObjectLocked(f"{key} version {version_id} is under a legal hold")
             mode = self._in_force(record, clock.now())
             if mode is RetentionMode.COMPLIANCE or (mode is RetentionMode.GOVERNANCE and not bypass_governance):
-                raise ObjectLocked(f"{key} version {version_id} is retained ({mode.value}) until {record['retain_until']}")
+                raise ObjectLocked(
+                    f"{key} version {version_id} is retained ({mode.value}) until {record['retain_until']}"
+                )
             index["versions"] = [r for r in index["versions"] if r["version_id"] != version_id]
             self._write_index(key_dir, index)
             (key_dir / "v" / version_id).unlink(missing_ok=True)
@@ -405,7 +407,8 @@ class FilesystemObjectStore(ObjectStore):
                 weaker = until < current_until or mode is not current
                 if current is RetentionMode.COMPLIANCE and weaker:
                     raise ObjectLocked(
-                        f"{key}: a COMPLIANCE retention until {current_until.isoformat()} cannot be shortened or changed"
+                        f"{key}: a COMPLIANCE retention until {current_until.isoformat()} "
+                        "cannot be shortened or changed"
                     )
                 if current is RetentionMode.GOVERNANCE and weaker and not bypass_governance:
                     raise ObjectLocked(f"{key}: changing a GOVERNANCE retention this way needs bypass_governance")
@@ -484,8 +487,12 @@ class FilesystemObjectStore(ObjectStore):
         upload_id = secrets.token_urlsafe(24)
         staging = self.root / "uploads" / f".{upload_id}"
         staging.mkdir(parents=True)
-        info = {"key": key, "content_type": content_type or DEFAULT_CONTENT_TYPE, "metadata": meta,
-                "initiated": _iso(clock.now())}
+        info = {
+            "key": key,
+            "content_type": content_type or DEFAULT_CONTENT_TYPE,
+            "metadata": meta,
+            "initiated": _iso(clock.now()),
+        }
         (staging / "upload.json").write_text(json.dumps(info, ensure_ascii=False), "utf-8")
         os.replace(staging, self.root / "uploads" / upload_id)
         return upload_id

@@ -72,7 +72,14 @@ _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "MethodNotAllowed", 
 _LOCKED = {"AccessDenied", "InvalidRequest", "ObjectLocked"}
 _NO_UPLOAD = {"NoSuchUpload", "NoSuchKey"}
 # The server's own faults, not the request's: the same request may succeed later.
-_UNAVAILABLE = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "XMinioServerNotInitialized", "XMinioStorageFull"}
+_UNAVAILABLE = {
+    "InternalError",
+    "ServiceUnavailable",
+    "SlowDown",
+    "RequestTimeout",
+    "XMinioServerNotInitialized",
+    "XMinioStorageFull",
+}
 _FRACTION = re.compile(r"\.(\d+)")
 
 
@@ -140,7 +147,9 @@ class MinioObjectStore(ObjectStore):
             versioning = self._client.get_bucket_versioning(self.bucket)
         except S3Error as exc:
             if exc.code == "ObjectLockConfigurationNotFoundError":
-                raise StorageError(f"bucket {self.bucket} exists without object lock: WORM cannot be guaranteed") from exc
+                raise StorageError(
+                    f"bucket {self.bucket} exists without object lock: WORM cannot be guaranteed"
+                ) from exc
             _raise(exc, f"bucket {self.bucket}", {})
         if config is None or versioning.status != "Enabled":
             raise StorageError(f"bucket {self.bucket} has no object lock or versioning is not enabled")
@@ -343,7 +352,7 @@ class MinioObjectStore(ObjectStore):
         # Servers list each key's versions newest first; some (moto) put delete
         # markers after all versions, so order by latest, then time (stable sort).
         epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-        found.sort(key=lambda o: (o.last_modified or epoch), reverse=True)
+        found.sort(key=lambda o: o.last_modified or epoch, reverse=True)
         found.sort(key=lambda o: not o.is_latest)
         found.sort(key=lambda o: o.key)
         return found

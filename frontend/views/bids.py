@@ -53,7 +53,9 @@ def browser_path_messages() -> dict[str, str]:
         "custody_reason_statement_mismatch": _("签名确认的不是本项目当前的保管安排（项目、位置、门限或公钥不同）"),
         "custody_reason_bad_signature": _("确认签名无效"),
         "custody_reason_untrusted_key": _("签名密钥不在您的信任列表中：既未手工固定指纹，也没有受信任 CA 签发的证书"),
-        "custody_reason_certificate_invalid": _("签名密钥的证书不可信（不是受信任 CA 签发、已过期、不是该保管人或不是该密钥）"),
+        "custody_reason_certificate_invalid": _(
+            "签名密钥的证书不可信（不是受信任 CA 签发、已过期、不是该保管人或不是该密钥）"
+        ),
         "custody_reason_wrong_recipient": _("平台列出的加密公钥与其位置不符"),
         "custody_reason_key_changed": _("的加密公钥已被更换，不是各保管人签名确认时的那一把"),
         "custody_reason_malformed": _("确认数据格式错误"),
@@ -155,8 +157,12 @@ def keys_page_messages() -> dict[str, str]:
         "generated_encryption": _("已在本浏览器中生成加密密钥。请登记到平台。"),
         "registered": _("公钥已登记到平台。"),
         "deleted": _("已从本浏览器中删除密钥。"),
-        "confirm_delete": _("确定从本浏览器中删除这两对密钥吗？私钥无法导出，删除后无法恢复；已登记的公钥请到“我的密钥”页面撤销。"),
-        "confirm_delete_one": _("确定从本浏览器中删除这对密钥吗？私钥无法导出，删除后无法恢复；已登记的公钥请到“我的密钥”页面撤销。"),
+        "confirm_delete": _(
+            "确定从本浏览器中删除这两对密钥吗？私钥无法导出，删除后无法恢复；已登记的公钥请到“我的密钥”页面撤销。"
+        ),
+        "confirm_delete_one": _(
+            "确定从本浏览器中删除这对密钥吗？私钥无法导出，删除后无法恢复；已登记的公钥请到“我的密钥”页面撤销。"
+        ),
         "label": _("浏览器密钥"),
     }
 
@@ -241,10 +247,14 @@ def browser_key_purposes(user: User) -> list[str]:
 def browser_keys(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     next_url = request.GET.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = ""
     purposes = browser_key_purposes(user)
-    organization = user.organization.credit_code if user.organization is not None and user.organization.credit_code else ""
+    organization = (
+        user.organization.credit_code if user.organization is not None and user.organization.credit_code else ""
+    )
     config = {
         "user": user.get_username(),
         "organization": organization,  # what the key-proof statements must name (docs/custody.md §A)

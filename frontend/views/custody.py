@@ -54,7 +54,10 @@ def custody_confirm(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         "tender": str(tender.public_id),
         "locale": _locale(),
         "published": tender.published_at is not None,
-        "urls": {"custody": f"/api/tenders/{tender.public_id}/custody", "confirmation": f"/api/tenders/{tender.public_id}/custody/confirmation"},
+        "urls": {
+            "custody": f"/api/tenders/{tender.public_id}/custody",
+            "confirmation": f"/api/tenders/{tender.public_id}/custody/confirmation",
+        },
         "messages": custody_page_messages(),
     }
     context = {

@@ -49,16 +49,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "is_regulator": user.has_role(Role.REGULATOR),
     }
     if context["is_bidder"]:
-        context["downloads"] = DocumentDownload.objects.filter(user=user).select_related("document", "document__tender")[:LIMIT]
-        context["my_questions"] = Question.objects.filter(asked_by=user).select_related("tender").order_by("-asked_at")[:LIMIT]
+        context["downloads"] = DocumentDownload.objects.filter(user=user).select_related(
+            "document", "document__tender"
+        )[:LIMIT]
+        context["my_questions"] = (
+            Question.objects.filter(asked_by=user).select_related("tender").order_by("-asked_at")[:LIMIT]
+        )
     if context["is_manager"]:
         org_id = user.organization_id
         managed = Tender.objects.filter(Q(tenderer_id=org_id) | Q(agency_id=org_id)).annotate(
             unanswered=Count("questions", filter=Q(questions__answered_at__isnull=True))
         )
-        context["managed"] = [t for t in managed.select_related("tenderer", "agency") if permissions.can_manage(user, t)][:LIMIT]
+        context["managed"] = [
+            t for t in managed.select_related("tenderer", "agency") if permissions.can_manage(user, t)
+        ][:LIMIT]
     if context["is_custodian"]:
-        context["custodian_slots"] = TenderCustodian.objects.filter(user=user).select_related("tender", "public_key")[:LIMIT]
+        context["custodian_slots"] = TenderCustodian.objects.filter(user=user).select_related("tender", "public_key")[
+            :LIMIT
+        ]
         context["encryption_key"] = active_key(user, KeyPurpose.ENCRYPTION)
         context["awaiting_custody"] = list(custody.awaiting_confirmation(user)[:LIMIT])
     return render(request, "frontend/dashboard.html", context)

@@ -1,4 +1,6 @@
-"""Entrustments (委托): the tenderer's staff entrust agencies and revoke it; agency staff see what they were entrusted with."""
+"""Entrustments (委托): the tenderer's staff entrust agencies and revoke it;
+agency staff see what they were entrusted with.
+"""
 
 from __future__ import annotations
 

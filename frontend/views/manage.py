@@ -60,11 +60,15 @@ def _rows(found: list[Tender]) -> list[ManagedRow]:
 
 
 def _with_unanswered(qs: QuerySet[Tender]) -> QuerySet[Tender]:
-    return qs.select_related("tenderer", "agency").annotate(
-        unanswered=Count("questions", filter=Q(questions__answered_at__isnull=True), distinct=True),
-        # How many bids stand, never whose; shown only from the opening time (``_rows``).
-        standing_bids=Count("bids", filter=Q(bids__status="accepted"), distinct=True),
-    ).order_by("-created_at")
+    return (
+        qs.select_related("tenderer", "agency")
+        .annotate(
+            unanswered=Count("questions", filter=Q(questions__answered_at__isnull=True), distinct=True),
+            # How many bids stand, never whose; shown only from the opening time (``_rows``).
+            standing_bids=Count("bids", filter=Q(bids__status="accepted"), distinct=True),
+        )
+        .order_by("-created_at")
+    )
 
 
 @login_required
@@ -161,8 +165,7 @@ def tender_documents(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
                 # One upload, one outcome: a refused file leaves none of the others behind.
                 with transaction.atomic():
                     added = [
-                        documents.add_document(user, tender, f.name or "", f, f.size)
-                        for f in form.cleaned_data["file"]
+                        documents.add_document(user, tender, f.name or "", f, f.size) for f in form.cleaned_data["file"]
                     ]
             except DomainError as exc:
                 show_on_form(form, exc)
@@ -172,7 +175,12 @@ def tender_documents(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
     return render(
         request,
         "frontend/tender_documents.html",
-        {"tender": tender, "form": form, "documents": documents.visible_documents(user, tender), "is_draft": tender.published_at is None},
+        {
+            "tender": tender,
+            "form": form,
+            "documents": documents.visible_documents(user, tender),
+            "is_draft": tender.published_at is None,
+        },
     )
 
 
@@ -222,7 +230,9 @@ def _inbox(request: HttpRequest, tender: Tender, failed: tuple[Question, AnswerF
             form = failed[1] if failed and failed[0].pk == question.pk else AnswerForm(prefix=f"q{question.pk}")
         items.append((question, form))
     can_answer = clock.now() < tender.bid_deadline
-    return render(request, "frontend/questions_inbox.html", {"tender": tender, "items": items, "can_answer": can_answer})
+    return render(
+        request, "frontend/questions_inbox.html", {"tender": tender, "items": items, "can_answer": can_answer}
+    )
 
 
 @login_required

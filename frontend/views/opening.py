@@ -69,7 +69,10 @@ def opening_page_messages() -> dict[str, str]:
         "custodians_rule": _("投标人未解密的投标文件，由 %(k)s 名保管人（共 %(n)s 名）共同解密。"),
         "custodians_not_used": _("本项目规定投标人未解密的投标文件视为撤销投标，不使用保管人的密钥分量。"),
         "custodian_label": _("第 %(position)s 号保管人 %(name)s"),
-        "parts_failed_text": _("第 %(position)s 号投标文件：保管人子集 %(subsets)s 的密钥分量合成的密钥与密钥承诺不符。分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：%(suspects)s。"),
+        "parts_failed_text": _(
+            "第 %(position)s 号投标文件：保管人子集 %(subsets)s 的密钥分量合成的密钥与密钥承诺不符。"
+            "分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：%(suspects)s。"
+        ),
         "objection_by": _("第 %(position)s 号投标人 %(bidder)s 的异议"),
         "answer_prefix": _("答复："),
         "awaiting_answer": _("待答复"),
@@ -88,20 +91,35 @@ def opening_page_messages() -> dict[str, str]:
         "signed_in_yes": _("您已签到。"),
         "signed_in_done": _("签到成功。"),
         "refused_action": _("操作被拒绝：%(reason)s"),
-        "decrypt_keys_missing": _("本浏览器中没有您的加密密钥，无法解密。请使用投标时所用的浏览器（见“浏览器密钥”页面）。"),
+        "decrypt_keys_missing": _(
+            "本浏览器中没有您的加密密钥，无法解密。请使用投标时所用的浏览器（见“浏览器密钥”页面）。"
+        ),
         "decrypt_working": _("正在本浏览器中打开您的投标文件的密钥信封……"),
         "decrypt_nothing": _("您的单位没有等待解密的投标文件。"),
-        "decrypt_key_mismatch": _("您的投标文件密封给了另一把加密密钥（指纹 %(expected)s…），本浏览器中的密钥（%(actual)s…）打不开它。请使用投标时所用的浏览器。"),
+        "decrypt_key_mismatch": _(
+            "您的投标文件密封给了另一把加密密钥（指纹 %(expected)s…），"
+            "本浏览器中的密钥（%(actual)s…）打不开它。请使用投标时所用的浏览器。"
+        ),
         "decrypt_envelope_failed": _("无法用本浏览器中的密钥打开投标文件的密钥信封：%(reason)s"),
         "decrypt_kc_failed": _("打开的密钥与投标文件清单中的密钥承诺不符，没有提交。"),
         "decrypt_sent": _("已提交第 %(position)s 号投标文件的密钥：平台核对密钥承诺后开始解密。"),
-        "parts_keys_missing": _("本浏览器中没有您的加密密钥，无法解密密钥分量。请使用登记保管人公钥时所用的浏览器（见“浏览器密钥”页面）。"),
+        "parts_keys_missing": _(
+            "本浏览器中没有您的加密密钥，无法解密密钥分量。请使用登记保管人公钥时所用的浏览器（见“浏览器密钥”页面）。"
+        ),
         "parts_working": _("正在本浏览器中打开您在 %(bids)s 份投标文件中的密钥分量……"),
-        "parts_not_custodian_key": _("本浏览器中的加密密钥不是本项目登记的保管人密钥（第 %(position)s 号投标文件的信封不是密封给它的）。请使用登记保管人公钥时所用的浏览器。"),
+        "parts_not_custodian_key": _(
+            "本浏览器中的加密密钥不是本项目登记的保管人密钥（第 %(position)s 号投标文件的信封不是密封给它的）。"
+            "请使用登记保管人公钥时所用的浏览器。"
+        ),
         "parts_envelope_failed": _("无法打开第 %(position)s 号投标文件中的密钥分量：%(reason)s"),
         "parts_sent": _("已一次提交 %(parts)s 个密钥分量和 %(refusals)s 份“无法打开”声明。"),
-        "parts_refused": _("第 %(position)s 号投标文件中您在子集 %(members)s 的密钥分量无法打开：将以签名的“无法打开”声明代替，其余分量照常提交。"),
-        "parts_signing_missing": _("有密钥分量无法打开，需要用您的签名密钥签署“无法打开”声明，但本浏览器中没有您的签名密钥（见“浏览器密钥”页面）。"),
+        "parts_refused": _(
+            "第 %(position)s 号投标文件中您在子集 %(members)s 的密钥分量无法打开："
+            "将以签名的“无法打开”声明代替，其余分量照常提交。"
+        ),
+        "parts_signing_missing": _(
+            "有密钥分量无法打开，需要用您的签名密钥签署“无法打开”声明，但本浏览器中没有您的签名密钥（见“浏览器密钥”页面）。"
+        ),
         "prices_hidden": _("全部投标文件解密完毕后公布"),
         "fault_retry": _("平台故障 %(n)s 次（%(fault)s），将于 %(when)s 自动重试。"),
         "retry_button": _("立即重试解密"),
@@ -120,7 +138,10 @@ def opening_page_messages() -> dict[str, str]:
 
 def _me(user: User) -> dict[str, str]:
     """How the hall names this user in its attendance list (tendering.services.opening.attendance_view)."""
-    return {"name": user.display_name or user.get_username(), "organization": user.organization.name if user.organization else ""}
+    return {
+        "name": user.display_name or user.get_username(),
+        "organization": user.organization.name if user.organization else "",
+    }
 
 
 def _custodian_position(user: User, tender: Tender, roles: set[HallRole]) -> int | None:
@@ -164,7 +185,9 @@ def opening_hall(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     tender = visible_tender(user, public_id)
     roles = hall.hall_roles(user, tender)
     if not roles:
-        raise PermissionDenied(_("您不是本项目开标的参加人：只有招标人、代理机构、投标人、密钥保管人和监督人员可以进入开标大厅。"))
+        raise PermissionDenied(
+            _("您不是本项目开标的参加人：只有招标人、代理机构、投标人、密钥保管人和监督人员可以进入开标大厅。")
+        )
     labels = role_labels()
     context = {
         "tender": tender,

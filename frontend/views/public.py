@@ -56,7 +56,12 @@ def tender_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "frontend/tender_list.html",
-        {"form": form if form.is_bound else TenderSearchForm(), "page": page, "query": query.urlencode(), "searched": bool(q or phase)},
+        {
+            "form": form if form.is_bound else TenderSearchForm(),
+            "page": page,
+            "query": query.urlencode(),
+            "searched": bool(q or phase),
+        },
     )
 
 

@@ -19,7 +19,9 @@ from frontend.views.common import refuse, signed_in
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("令牌名称"), max_length=100, help_text=gettext_lazy("例如：办公室电脑上的投标客户端"))
+    name = forms.CharField(
+        label=gettext_lazy("令牌名称"), max_length=100, help_text=gettext_lazy("例如：办公室电脑上的投标客户端")
+    )
 
 
 @login_required

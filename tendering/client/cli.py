@@ -196,7 +196,8 @@ def cmd_login(args: argparse.Namespace, session: Session) -> int:
         old_anchors, old_tsa = pinned
         if old_anchors != anchors.encode() or (old_tsa or b"") != tsa.encode():
             raise ClientError(
-                f"{url} now presents other trust anchors than those pinned at the last login ({session.config.trust_path}). "
+                f"{url} now presents other trust anchors than those pinned at the last login "
+                f"({session.config.trust_path}). "
                 "Receipts would be checked against different certificates. If the platform announced a change of "
                 "certificates through another channel, log in again with --repin; otherwise do not trust this server."
             )
@@ -444,7 +445,9 @@ def cmd_trust_add_ca(args: argparse.Namespace, session: Session) -> int:
     except OSError as exc:
         raise ClientError(f"cannot read {args.file}: {exc.strerror}") from None
     trust = TrustList.load(session.home)
-    added = [c for c in load_certificates(data, str(args.file)) if trust.add_ca(c, refused=platform_certificates(session))]
+    added = [
+        c for c in load_certificates(data, str(args.file)) if trust.add_ca(c, refused=platform_certificates(session))
+    ]
     trust.save()
     for certificate in added:
         say(f"CA added: {describe_certificate(certificate)}")
@@ -492,7 +495,9 @@ def cmd_trust_list(args: argparse.Namespace, session: Session) -> int:
     if args.platform:
         # For information only: what the platform says it is configured with is never imported.
         served = session.transport(authenticated=False).request("GET", KEY_CA_PATH).data
-        certificates = [c for pem in served.get("certificates") or [] for c in load_certificates(pem.encode(), KEY_CA_PATH)]
+        certificates = [
+            c for pem in served.get("certificates") or [] for c in load_certificates(pem.encode(), KEY_CA_PATH)
+        ]
         say(f"the platform's key CAs ({session.url}{KEY_CA_PATH}, informative, NOT trusted from here):")
         for certificate in certificates:
             mark = "in your list" if certificate in trust.cas else "not in your list"
@@ -546,7 +551,9 @@ def fetch_tender(session: Session, tender_id: str) -> dict[str, Any]:
 
 
 def checked_custodians(tender: dict[str, Any]) -> list[tuple[int, str, Any, str]]:
-    """(position, name, public key, fingerprint) in published order; refuses keys that do not match their fingerprints."""
+    """(position, name, public key, fingerprint) in published order;
+    refuses keys that do not match their fingerprints.
+    """
     found = []
     for slot in sorted(tender.get("custodians") or [], key=lambda s: s["position"]):
         if not slot.get("public_key") or not slot.get("key_fingerprint"):
@@ -579,7 +586,8 @@ def cmd_tenders_show(args: argparse.Namespace, session: Session) -> int:
         say(f"    lot {lot['number']}: {lot['name']} (budget {lot['budget']} yuan)")
     custodians = tender.get("custodians") or []
     say(
-        f"  custodians    {tender['custodian_threshold']} of {len(custodians)} open a bid together (k = {tender['custodian_threshold']})"
+        f"  custodians    {tender['custodian_threshold']} of {len(custodians)} open a bid together "
+        f"(k = {tender['custodian_threshold']})"
     )
     for slot in custodians:
         say(f"    {slot['position']}: {slot['name']}  {slot.get('key_fingerprint') or '(no key yet)'}")
@@ -678,7 +686,8 @@ def seal(args: argparse.Namespace, session: Session) -> Path:
     tender = fetch_tender(session, args.tender)
     if tender["phase"] != OPEN_FOR_BIDS:
         raise ClientError(
-            f"tender {tender['number']} is not open for bids (phase {tender['phase']}, deadline {when(tender['bid_deadline'])})"
+            f"tender {tender['number']} is not open for bids "
+            f"(phase {tender['phase']}, deadline {when(tender['bid_deadline'])})"
         )
     lots = build_lots(entries, tender_lot_ids(tender))
     custodians = checked_custodians(tender)
@@ -696,8 +705,9 @@ def seal(args: argparse.Namespace, session: Session) -> Path:
     for key in (signing_key, encryption_key):
         if key.fingerprint() not in registered.get(key.purpose, set()):
             raise ClientError(
-                f"your {key.purpose} key {key.name!r} ({key.fingerprint()}) is not registered on the platform (or revoked): "
-                f"the bid would be refused. Run `etender keys register --purpose {key.purpose} --name {key.name}`."
+                f"your {key.purpose} key {key.name!r} ({key.fingerprint()}) "
+                "is not registered on the platform (or revoked): the bid would be refused. "
+                f"Run `etender keys register --purpose {key.purpose} --name {key.name}`."
             )
     if keystore.loose_permissions(signing_key.private_path):
         note(f"warning: {signing_key.private_path} can be read by other users (chmod 600 it)")
@@ -977,7 +987,9 @@ def cmd_open_release(args: argparse.Namespace, session: Session) -> int:
     say(f"{tender_line(hall)}: opening time {when(hall['tender']['opening_time'])} ({_display_zone.key})")
     # The platform's clock opened the hall; this machine's own must agree before any key leaves it.
     check_local_clock(
-        hall["tender"]["opening_time"], _display_zone, "keys are released",
+        hall["tender"]["opening_time"],
+        _display_zone,
+        "keys are released",
         remembered=remembered_opening_time(session.home, tender_id),
     )
     say(f"{len(bids)} bid(s) of yours; decryption until {when(moments['decryption_ends_at'])}")
@@ -1053,7 +1065,9 @@ def cmd_custodian_open(args: argparse.Namespace, session: Session) -> int:
     say(f"{tender_line(hall)}: opening time {when(tender['opening_time'])} ({_display_zone.key})")
     # The platform's clock opened the hall; this machine's own must agree before any part leaves it.
     check_local_clock(
-        tender["opening_time"], _display_zone, "parts are submitted",
+        tender["opening_time"],
+        _display_zone,
+        "parts are submitted",
         remembered=remembered_opening_time(session.home, tender_id),
     )
     bids = hall_bids(session.get(f"{path}/manifests"), tender_id)
@@ -1109,7 +1123,7 @@ def cmd_custodian_open(args: argparse.Namespace, session: Session) -> int:
         f"{path}/custodian-parts", {"parts": opened.parts, "refusals": opened.refusals}, timeout=600
     )
     say(
-        f"{submitted['parts']} part(s) and {submitted.get('refusals', 0)} signed \"does not open\" statement(s) "
+        f'{submitted["parts"]} part(s) and {submitted.get("refusals", 0)} signed "does not open" statement(s) '
         f"submitted for {len(bids)} bid(s)"
     )
     _, after = hall_of(session, tender_id)
@@ -1161,7 +1175,8 @@ def cmd_custodian_confirm(args: argparse.Namespace, session: Session) -> int:
             say(f"you confirmed it at {when(slot.confirmation.get('confirmed_at'))}; nothing to do")
             return 0
         raise ClientError(
-            f"the platform holds a confirmation of yours from {when(slot.confirmation.get('confirmed_at'))} that is not "
+            f"the platform holds a confirmation of yours from {when(slot.confirmation.get('confirmed_at'))} "
+            "that is not "
             f"the statement this client makes now with signing key {args.signing_key!r} ({signing_fp}): the keys "
             "listed or your signing key changed since. Tell the trading centre"
         )
@@ -1173,7 +1188,9 @@ def cmd_custodian_confirm(args: argparse.Namespace, session: Session) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise ClientError("confirming needs your agreement on a terminal: add --yes")
-        answer = input(f"Confirm that you serve on {about} as custodian {slot.index + 1} of {n}, k = {threshold}? [y/N] ")
+        answer = input(
+            f"Confirm that you serve on {about} as custodian {slot.index + 1} of {n}, k = {threshold}? [y/N] "
+        )
         if answer.strip().lower() not in ("y", "yes"):
             say("not confirmed")
             return 1
@@ -1402,12 +1419,14 @@ def build_parser() -> argparse.ArgumentParser:
     csr.add_argument("--passphrase-file", type=Path, help="read the key's passphrase from this file's first line")
     certify = command(keys, "certify", cmd_keys_certify, "attach the certificate the CA issued for your key")
     certify.add_argument("certificate", help="the certificate file (PEM or DER) the CA gave you")
-    certify.add_argument("--purpose", default="signing", choices=keystore.PURPOSES, help="the key's purpose (default: signing)")
+    certify.add_argument(
+        "--purpose", default="signing", choices=keystore.PURPOSES, help="the key's purpose (default: signing)"
+    )
     certify.add_argument("--name", default=keystore.DEFAULT_NAME, help="the key's local name (default: default)")
 
-    trust = commands.add_parser("trust", help="your own trust in custodians' signing keys (CAs, pinned keys)").add_subparsers(
-        dest="trust_command", required=True, metavar="ACTION", parser_class=Parser
-    )
+    trust = commands.add_parser(
+        "trust", help="your own trust in custodians' signing keys (CAs, pinned keys)"
+    ).add_subparsers(dest="trust_command", required=True, metavar="ACTION", parser_class=Parser)
     add_ca = command(trust, "add-ca", cmd_trust_add_ca, "trust custodians' certificates issued by this CA (a file)")
     add_ca.add_argument("file", help="the CA's certificate(s), PEM or DER, as the trading centre's CA publishes it")
     pin = command(trust, "pin", cmd_trust_pin, "trust this signing key for this custodian (as the custodian told you)")
@@ -1467,9 +1486,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = command(hall, "status", cmd_open_status, "the opening hall now: bids, states, prices, custodians, moments")
     custodian = commands.add_parser(
         "custodian", help="a custodian's confirmation of a tender, and its parts at the opening"
-    ).add_subparsers(
-        dest="custodian_command", required=True, metavar="ACTION", parser_class=Parser
-    )
+    ).add_subparsers(dest="custodian_command", required=True, metavar="ACTION", parser_class=Parser)
     custodian_open = command(
         custodian, "open", cmd_custodian_open, "open your parts of every bid's key here and submit them all at once"
     )

@@ -255,7 +255,9 @@ def check_custody(
     if custody.get("threshold") != threshold:
         check.general.append(f"the platform's custody gives k = {custody.get('threshold')}, its tender k = {threshold}")
     if custody.get("recipients") != recipients:
-        check.general.append("the custody's list of recipients is not the fingerprints of the encryption keys it serves")
+        check.general.append(
+            "the custody's list of recipients is not the fingerprints of the encryption keys it serves"
+        )
     problems: dict[int, list[str]] = defaultdict(list)
     confirmed_otherwise: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for slot in slots:

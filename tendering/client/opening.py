@@ -124,7 +124,8 @@ def check_local_clock(
     opening = _parse_moment(opening_time)
     if opening is None:
         raise ClientError(
-            f"the platform sent an unreadable opening time, or one without its zone ({opening_time!r}): nothing was sent"
+            f"the platform sent an unreadable opening time, or one without its zone ({opening_time!r}): "
+            "nothing was sent"
         )
     if remembered is not None and opening < remembered:
         raise ClientError(

@@ -153,7 +153,8 @@ def build_lots(entries: Sequence[PriceEntry], lot_ids: Sequence[str]) -> tuple[L
         if lot is None:
             if len(lot_ids) != 1:
                 raise ClientError(
-                    f"this tender has {len(lot_ids)} lots ({', '.join(lot_ids)}): name the lot, --price LOT=AMOUNT[:DAYS]"
+                    f"this tender has {len(lot_ids)} lots ({', '.join(lot_ids)}): "
+                    "name the lot, --price LOT=AMOUNT[:DAYS]"
                 )
             lot = lot_ids[0]
         if lot not in lot_ids:

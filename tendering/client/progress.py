@@ -91,9 +91,15 @@ class Progress:
         now = self.clock()
         elapsed = now - self.began
         if self.unit:
-            summary = f"{self.label}: {self.done - self.start:,} {self.unit} in {elapsed:.1f} s ({self.rate(now):,.1f} {self.unit}/s)"
+            summary = (
+                f"{self.label}: {self.done - self.start:,} {self.unit} in {elapsed:.1f} s "
+                f"({self.rate(now):,.1f} {self.unit}/s)"
+            )
         else:
-            summary = f"{self.label}: {(self.done - self.start) / MiB:,.1f} MiB in {elapsed:.1f} s ({self.rate(now) / MiB:,.1f} MiB/s)"
+            summary = (
+                f"{self.label}: {(self.done - self.start) / MiB:,.1f} MiB in {elapsed:.1f} s "
+                f"({self.rate(now) / MiB:,.1f} MiB/s)"
+            )
         if message:
             summary += f"; {message}"
         if self.bar:

@@ -218,7 +218,8 @@ def _response(url: str, status: int, content: bytes, headers: dict[str, str]) ->
         raise ApiError(status, f"http_{status}", f"HTTP {status} {reason} from {url}")
     if content and not is_json:
         raise ClientError(
-            f"{url} answered with {headers.get('content-type') or 'no content type'}, not JSON: is this the platform's URL?"
+            f"{url} answered with {headers.get('content-type') or 'no content type'}, "
+            "not JSON: is this the platform's URL?"
         )
     return Response(status, data, headers)
 

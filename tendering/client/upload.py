@@ -80,8 +80,8 @@ class SealedFiles:
         size = self.bid.stat().st_size
         if size != manifest.ciphertext_size:
             raise ClientError(
-                f"{self.bid} has {size:,} bytes but its manifest says {manifest.ciphertext_size:,}: it is not the sealed bid "
-                "(damaged, or another file)"
+                f"{self.bid} has {size:,} bytes but its manifest says {manifest.ciphertext_size:,}: "
+                "it is not the sealed bid (damaged, or another file)"
             )
         return manifest_bytes, manifest, self.signature.read_bytes()
 
@@ -424,8 +424,9 @@ class Uploader:
                         local_sha = reader.part.hexdigest()
                         if answer.get("sha256") != local_sha:
                             raise ClientError(
-                                f"the platform stored part {head} with SHA-256 {answer.get('sha256')}, not {local_sha}: "
-                                "the data was altered on the way. Stopped; run `etender submit` again to check and resume."
+                                f"the platform stored part {head} with SHA-256 {answer.get('sha256')}, "
+                                f"not {local_sha}: the data was altered on the way. "
+                                "Stopped; run `etender submit` again to check and resume."
                             )
                     except (NetworkError, ApiError) as exc:
                         # Abort the parts behind it (the platform's state is asked next), then drain them.
@@ -465,7 +466,9 @@ class Uploader:
             close_workers()
 
     def _resync(self, upload_id: str, next_part: int, part_size: int, size: int) -> int:
-        """After a failure: the platform's count of parts; parts it has beyond ``next_part - 1`` must be the local file's."""
+        """After a failure: the platform's count of parts;
+        parts it has beyond ``next_part - 1`` must be the local file's.
+        """
         status = self._status(upload_id)
         received = int(status["received_parts"])
         if received < next_part - 1:
@@ -517,7 +520,8 @@ class Uploader:
             # authority was unavailable): keep the state file, so that submitting again fetches it.
             raise ReceiptPending(
                 f"bid {bid.get('bid_id')} was ACCEPTED at {bid.get('accepted_at')}, but the platform could not issue "
-                f"its receipt yet. Run `etender submit {self.files.bid}` again later to fetch it (nothing is uploaded again)."
+                f"its receipt yet. Run `etender submit {self.files.bid}` again later to fetch it "
+                "(nothing is uploaded again)."
             )
         write_receipt(self.files.receipt, receipt)
         self.files.state.unlink(missing_ok=True)

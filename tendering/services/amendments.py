@@ -107,7 +107,9 @@ def issue_amendment(
 
 def _notify_earlier_downloaders(tender: Tender, amendment: Amendment) -> None:
     user_ids = set(
-        DocumentDownload.objects.filter(document__tender=tender, downloaded_at__lt=amendment.issued_at).values_list("user_id", flat=True)
+        DocumentDownload.objects.filter(document__tender=tender, downloaded_at__lt=amendment.issued_at).values_list(
+            "user_id", flat=True
+        )
     )
     params = {
         "number": amendment.number,
@@ -115,7 +117,13 @@ def _notify_earlier_downloaders(tender: Tender, amendment: Amendment) -> None:
     }
     Notification.objects.bulk_create(
         [
-            Notification(recipient_id=uid, tender=tender, kind=NotificationKind.AMENDMENT, params=params, created_at=amendment.issued_at)
+            Notification(
+                recipient_id=uid,
+                tender=tender,
+                kind=NotificationKind.AMENDMENT,
+                params=params,
+                created_at=amendment.issued_at,
+            )
             for uid in sorted(user_ids)
         ]
     )

@@ -102,7 +102,12 @@ def start_upload(user: User, tender: Tender, bid_id: uuid.UUID, size: int) -> Bi
     record(
         tender.case,
         "tendering.bid.upload_started",
-        {"upload_id": str(upload.public_id), "bid_id": str(bid_id), "size": size, "organization_id": user.organization_id},
+        {
+            "upload_id": str(upload.public_id),
+            "bid_id": str(bid_id),
+            "size": size,
+            "organization_id": user.organization_id,
+        },
         user,
     )
     return upload
@@ -114,18 +119,29 @@ def upload_part(user: User, upload_id: uuid.UUID | str, number: int, stream: IO[
     with transaction.atomic():
         upload = _own_upload(user, upload_id, lock=True)
         if upload.state != BidUploadState.OPEN:
-            raise Conflict(_("此上传已结束（%(state)s），不能再上传分片。") % {"state": upload.get_state_display()}, code="upload_closed")
+            raise Conflict(
+                _("此上传已结束（%(state)s），不能再上传分片。") % {"state": upload.get_state_display()},
+                code="upload_closed",
+            )
         _require_open(upload.tender)
         expected = upload.received_parts + 1
         if number != expected:
             if number <= upload.received_parts:
-                raise Conflict(_("分片 %(n)d 已收到，请从分片 %(next)d 继续。") % {"n": number, "next": expected}, code="part_duplicated")
+                raise Conflict(
+                    _("分片 %(n)d 已收到，请从分片 %(next)d 继续。") % {"n": number, "next": expected},
+                    code="part_duplicated",
+                )
             raise Conflict(_("分片顺序错误：应上传分片 %(next)d。") % {"next": expected}, code="part_out_of_order")
         remaining = upload.declared_size - upload.received_bytes
         want = min(upload.part_size, remaining)
         if length != want:
             raise InvalidInput(
-                {"part": [_("分片 %(n)d 应为 %(want)d 字节，收到 %(got)d 字节。") % {"n": number, "want": want, "got": length}]}
+                {
+                    "part": [
+                        _("分片 %(n)d 应为 %(want)d 字节，收到 %(got)d 字节。")
+                        % {"n": number, "want": want, "got": length}
+                    ]
+                }
             )
         reader = _HashingReader(stream, length)
         try:
@@ -133,7 +149,12 @@ def upload_part(user: User, upload_id: uuid.UUID | str, number: int, stream: IO[
         except (StorageError, ValueError) as exc:
             raise InvalidInput({"part": [_("分片不完整或无法保存：%(reason)s") % {"reason": str(exc)}]}) from None
         part = BidUploadPart.objects.create(
-            upload=upload, number=number, size=length, etag=info.etag, sha256=reader.hexdigest(), received_at=clock.now()
+            upload=upload,
+            number=number,
+            size=length,
+            etag=info.etag,
+            sha256=reader.hexdigest(),
+            received_at=clock.now(),
         )
         upload.received_parts = number
         upload.received_bytes += length
@@ -219,7 +240,8 @@ def finalize(user: User, upload_id: uuid.UUID | str, manifest: bytes, signature:
         raise Conflict(_("此上传已结束（%(state)s）。") % {"state": upload.get_state_display()}, code="upload_closed")
     if upload.received_bytes != upload.declared_size:
         raise Conflict(
-            _("尚未收到全部分片：已收到 %(got)d / %(want)d 字节。") % {"got": upload.received_bytes, "want": upload.declared_size},
+            _("尚未收到全部分片：已收到 %(got)d / %(want)d 字节。")
+            % {"got": upload.received_bytes, "want": upload.declared_size},
             code="upload_incomplete",
         )
     tender = upload.tender
@@ -284,7 +306,9 @@ def _part_info(part: BidUploadPart) -> Any:
 
 
 @transaction.atomic
-def _accept(user: User, upload: BidUpload, checked: Any, version_id: str, manifest: bytes, signature: bytes) -> Bid | None:
+def _accept(
+    user: User, upload: BidUpload, checked: Any, version_id: str, manifest: bytes, signature: bytes
+) -> Bid | None:
     """Accept the bid, or (deadline passed) record the refusal and return None; the caller raises
     after the commit so the refusal itself is kept."""
     tender = Tender.objects.select_for_update().get(pk=upload.tender_id)
@@ -302,10 +326,19 @@ def _accept(user: User, upload: BidUpload, checked: Any, version_id: str, manife
         upload.state = BidUploadState.EXPIRED
         upload.closed_at = now
         upload.save(update_fields=["state", "closed_at"])
-        record(tender.case, "tendering.bid.late_finalize_refused", {"upload_id": str(upload.public_id), "at": now.isoformat()}, user)
+        record(
+            tender.case,
+            "tendering.bid.late_finalize_refused",
+            {"upload_id": str(upload.public_id), "at": now.isoformat()},
+            user,
+        )
         _delete_later(upload.object_key, version_id)
         return None
-    previous = Bid.objects.select_for_update().filter(tender=tender, bidder_id=upload.bidder_id, status=BidStatus.ACCEPTED).first()
+    previous = (
+        Bid.objects.select_for_update()
+        .filter(tender=tender, bidder_id=upload.bidder_id, status=BidStatus.ACCEPTED)
+        .first()
+    )
     if previous is not None:
         previous.status = BidStatus.SUPERSEDED
         previous.superseded_at = now
@@ -368,11 +401,16 @@ def withdraw(user: User, bid_public_id: uuid.UUID | str) -> Bid:
     bid = Bid.objects.select_for_update().get(pk=bid.pk)
     _require_open(tender)
     if bid.status != BidStatus.ACCEPTED:
-        raise Conflict(_("此投标文件当前状态为「%(status)s」，不能撤回。") % {"status": bid.get_status_display()}, code="not_withdrawable")
+        raise Conflict(
+            _("此投标文件当前状态为「%(status)s」，不能撤回。") % {"status": bid.get_status_display()},
+            code="not_withdrawable",
+        )
     bid.status = BidStatus.WITHDRAWN
     bid.withdrawn_at = clock.now()
     bid.save(update_fields=["status", "withdrawn_at"])
-    record(tender.case, "tendering.bid.withdrawn", {"bid_id": str(bid.public_id), "organization_id": bid.bidder_id}, user)
+    record(
+        tender.case, "tendering.bid.withdrawn", {"bid_id": str(bid.public_id), "organization_id": bid.bidder_id}, user
+    )
     return bid
 
 
@@ -411,7 +449,9 @@ def standing_bidders(tender: Tender) -> list[str] | None:
     """Names of the organizations whose bids stand, from the opening on; None before it."""
     if not permissions.bids_disclosed(tender, clock.now()):
         return None
-    accepted = Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED).select_related("bidder").order_by("accepted_at")
+    accepted = (
+        Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED).select_related("bidder").order_by("accepted_at")
+    )
     return [bid.bidder.name for bid in accepted]
 
 

@@ -42,7 +42,9 @@ def slots_in_order(tender: Tender) -> list[TenderCustodian]:
     return list(tender.custodian_slots.select_related("user", "public_key", "custody_signing_key").order_by("position"))
 
 
-def custody_statement(slot: TenderCustodian, signing_key_fingerprint: str, slots: list[TenderCustodian] | None = None) -> bytes:
+def custody_statement(
+    slot: TenderCustodian, signing_key_fingerprint: str, slots: list[TenderCustodian] | None = None
+) -> bytes:
     """The exact bytes the custodian of ``slot`` signs with the signing key ``signing_key_fingerprint``."""
     slots = slots_in_order(slot.tender) if slots is None else slots
     if any(s.public_key is None for s in slots):
@@ -86,7 +88,10 @@ def confirm_custody(user: User, tender: Tender, statement: bytes, signature: byt
     if slot is None or not user.is_active:
         raise PermissionDenied(_("您不是本招标项目的密钥保管人。"), code="not_a_custodian")
     if slot.custody_confirmed_at is not None:
-        raise Conflict(_("您已于 %(when)s 确认过本项目的保管。") % {"when": clock.local_text(slot.custody_confirmed_at)}, code="custody_already_confirmed")
+        raise Conflict(
+            _("您已于 %(when)s 确认过本项目的保管。") % {"when": clock.local_text(slot.custody_confirmed_at)},
+            code="custody_already_confirmed",
+        )
     if len(statement) > STATEMENT_MAX_BYTES:
         raise CustodyRefused(_("确认声明过长。"))
     fingerprint = _claimed_signing_key(statement)
@@ -94,7 +99,9 @@ def confirm_custody(user: User, tender: Tender, statement: bytes, signature: byt
         fingerprint=fingerprint, owner=user, purpose=KeyPurpose.SIGNING, revoked_at__isnull=True
     ).first()
     if signing_key is None:
-        raise CustodyRefused(_("确认声明中的签名公钥不是您已登记且有效的签名公钥。"), code="custody_signing_key_invalid")
+        raise CustodyRefused(
+            _("确认声明中的签名公钥不是您已登记且有效的签名公钥。"), code="custody_signing_key_invalid"
+        )
     expected = custody_statement(slot, fingerprint, slots)
     if statement != expected:
         raise CustodyRefused(_("确认声明与平台公布的保管安排不一致（项目、序号、门限或公钥列表不同）。"))
@@ -139,7 +146,8 @@ def require_custody_confirmed(tender: Tender) -> None:
     confirmed, n = confirmed_count(tender)
     if confirmed < n:
         raise Conflict(
-            _("密钥保管人尚未全部确认（%(confirmed)d/%(n)d）：确认前本项目不接受投标文件。") % {"confirmed": confirmed, "n": n},
+            _("密钥保管人尚未全部确认（%(confirmed)d/%(n)d）：确认前本项目不接受投标文件。")
+            % {"confirmed": confirmed, "n": n},
             code="custody_not_confirmed",
         )
 
@@ -164,7 +172,9 @@ def custody_view(tender: Tender) -> dict[str, Any]:
                 "signing_key": {
                     "fingerprint": signing_key.fingerprint,
                     "spki": _b64(signing_key.spki_der),
-                    "certificate": certificate_pem(signing_key.certificate_der) if signing_key.certificate_der else None,
+                    "certificate": certificate_pem(signing_key.certificate_der)
+                    if signing_key.certificate_der
+                    else None,
                 },
                 "confirmed_at": slot.custody_confirmed_at,
             }
@@ -194,7 +204,10 @@ def awaiting_confirmation(user: User) -> Any:
     now = clock.now()
     return (
         TenderCustodian.objects.filter(
-            user=user, custody_confirmed_at__isnull=True, tender__published_at__isnull=False, tender__bid_deadline__gt=now
+            user=user,
+            custody_confirmed_at__isnull=True,
+            tender__published_at__isnull=False,
+            tender__bid_deadline__gt=now,
         )
         .select_related("tender", "public_key")
         .order_by("tender__bid_deadline")

@@ -108,13 +108,25 @@ def _claim(bid_opening_id: int, owner: str) -> BidOpening | None:
         opening = Opening.objects.select_for_update().select_related("tender").get(pk=found)
         if opening.closed_at is not None:
             return None
-        bid_opening = BidOpening.objects.select_for_update().select_related("bid", "bid__bidder", "bid__tender").get(pk=bid_opening_id)
+        bid_opening = (
+            BidOpening.objects.select_for_update()
+            .select_related("bid", "bid__bidder", "bid__tender")
+            .get(pk=bid_opening_id)
+        )
         now = clock.now()
-        if bid_opening.state == BidOpeningState.DECRYPTING and bid_opening.lease_until and bid_opening.lease_until > now:
+        if (
+            bid_opening.state == BidOpeningState.DECRYPTING
+            and bid_opening.lease_until
+            and bid_opening.lease_until > now
+        ):
             return None  # a live worker has it
         if bid_opening.state not in (BidOpeningState.KEY_READY, BidOpeningState.DECRYPTING):
             return None  # no key yet, or already ended
-        if bid_opening.state == BidOpeningState.KEY_READY and bid_opening.retry_at is not None and bid_opening.retry_at > now:
+        if (
+            bid_opening.state == BidOpeningState.KEY_READY
+            and bid_opening.retry_at is not None
+            and bid_opening.retry_at > now
+        ):
             return None  # waiting out the back-off after a fault; its own task comes at retry_at
         if bid_opening.state == BidOpeningState.DECRYPTING and now >= opening.decryption_ends_at:
             # Its worker died (the lease ran out) after the window: within the window a death costs nothing.
@@ -126,9 +138,16 @@ def _claim(bid_opening_id: int, owner: str) -> BidOpening | None:
         bid_opening.attempts += 1
         bid_opening.progress_bytes = 0
         bid_opening.retry_at = None
-        bid_opening.save(update_fields=["state", "lease_owner", "lease_until", "attempts", "progress_bytes", "retry_at"])
+        bid_opening.save(
+            update_fields=["state", "lease_owner", "lease_until", "attempts", "progress_bytes", "retry_at"]
+        )
         if bid_opening.attempts > 1:
-            record(opening.tender.case, "tendering.opening.decryption_resumed", {"bid_id": str(bid_opening.bid.public_id), "attempt": bid_opening.attempts}, None)
+            record(
+                opening.tender.case,
+                "tendering.opening.decryption_resumed",
+                {"bid_id": str(bid_opening.bid.public_id), "attempt": bid_opening.attempts},
+                None,
+            )
         publish(opening, "bid.state", opening_service.bid_view(bid_opening))
         return bid_opening
 
@@ -137,12 +156,21 @@ def _renew(bid_opening: BidOpening, owner: str, progress: int) -> None:
     """Renew the lease and show the progress; LeaseLost if another worker has taken over."""
     with transaction.atomic():
         opening = Opening.objects.select_for_update().get(pk=bid_opening.opening_id)
-        updated = BidOpening.objects.filter(pk=bid_opening.pk, lease_owner=owner, state=BidOpeningState.DECRYPTING).update(
-            lease_until=_lease_until(), progress_bytes=progress
-        )
+        updated = BidOpening.objects.filter(
+            pk=bid_opening.pk, lease_owner=owner, state=BidOpeningState.DECRYPTING
+        ).update(lease_until=_lease_until(), progress_bytes=progress)
         if not updated:
             raise LeaseLost(str(bid_opening.bid.public_id))
-        publish(opening, "bid.progress", {"bid": str(bid_opening.bid.public_id), "position": bid_opening.position, "bytes": progress, "total": bid_opening.bid.size})
+        publish(
+            opening,
+            "bid.progress",
+            {
+                "bid": str(bid_opening.bid.public_id),
+                "position": bid_opening.position,
+                "bytes": progress,
+                "total": bid_opening.bid.size,
+            },
+        )
 
 
 # --- the work ----------------------------------------------------------------------------------------------
@@ -281,7 +309,13 @@ def decrypt_bid(bid_opening_id: int) -> str:
     except StoredBytesDiffer:
         return _fault(bid_opening, owner, "stored_ciphertext_differs", _("对象存储返回的密文与投标时受理的密文不一致"))
     except SealingError as exc:
-        _end(bid_opening, owner, BidOpeningState.REVOKED, "bid_not_decryptable", _("密钥与承诺相符，但投标人密封的文件无法解密或格式不符：%(reason)s") % {"reason": exc})
+        _end(
+            bid_opening,
+            owner,
+            BidOpeningState.REVOKED,
+            "bid_not_decryptable",
+            _("密钥与承诺相符，但投标人密封的文件无法解密或格式不符：%(reason)s") % {"reason": exc},
+        )
         return "revoked"
     except (StorageError, OSError) as exc:
         logger.warning("decryption of bid %s interrupted: %s", bid_opening.bid.public_id, exc)
@@ -333,7 +367,12 @@ def _fault_locked(opening: Opening, bid_opening: BidOpening, code: str, text: st
     record(
         opening.tender.case,
         "tendering.opening.decryption_fault",
-        {"bid_id": str(bid_opening.bid.public_id), "fault": code, "faults": bid_opening.faults, "retry_at": retry_at.isoformat()},
+        {
+            "bid_id": str(bid_opening.bid.public_id),
+            "fault": code,
+            "faults": bid_opening.faults,
+            "retry_at": retry_at.isoformat(),
+        },
         None,
     )
     publish(opening, "bid.state", opening_service.bid_view(bid_opening))
@@ -424,4 +463,7 @@ def resume_stalled(opening: Opening) -> int:
 
 
 def opening_needs_watch(opening: Opening) -> bool:
-    return opening.closed_at is None and opening.bids.filter(state__in=[BidOpeningState.KEY_READY, BidOpeningState.DECRYPTING]).exists()
+    return (
+        opening.closed_at is None
+        and opening.bids.filter(state__in=[BidOpeningState.KEY_READY, BidOpeningState.DECRYPTING]).exists()
+    )

@@ -54,12 +54,19 @@ def check_upload(name: str, size: int | None, head: bytes) -> tuple[str, str]:
     ext = clean.rsplit(".", 1)[-1].lower() if "." in clean else ""
     permitted = [t.lower() for t in settings.TENDER_DOCUMENT_TYPES]
     if ext not in permitted:
-        raise InvalidInput({"file": [_("不允许的文件类型“.%(ext)s”，允许：%(types)s。") % {"ext": ext, "types": ", ".join(permitted)}]})
+        raise InvalidInput(
+            {"file": [_("不允许的文件类型“.%(ext)s”，允许：%(types)s。") % {"ext": ext, "types": ", ".join(permitted)}]}
+        )
     if size == 0 or not head:
         raise InvalidInput({"file": [_("文件是空的。")]})
     if size is not None and size > settings.TENDER_DOCUMENT_MAX_BYTES:
         raise InvalidInput(
-            {"file": [_("文件过大：上限为 %(limit)d MiB。") % {"limit": settings.TENDER_DOCUMENT_MAX_BYTES // (1024 * 1024)}]}
+            {
+                "file": [
+                    _("文件过大：上限为 %(limit)d MiB。")
+                    % {"limit": settings.TENDER_DOCUMENT_MAX_BYTES // (1024 * 1024)}
+                ]
+            }
         )
     magic = MAGIC.get(ext)
     if magic is not None and not head.startswith(magic):
@@ -88,7 +95,9 @@ class _LimitedReader:
 def _store(tender: Tender, name: str, stream: IO[bytes], size: int | None, content_type: str) -> Any:
     key = f"tenders/{tender.public_id}/documents/{uuid.uuid4()}"
     reader = _LimitedReader(stream, settings.TENDER_DOCUMENT_MAX_BYTES)
-    stored = get_object_store().put(key, reader, length=size, content_type=content_type, metadata={"tender": tender.number})
+    stored = get_object_store().put(
+        key, reader, length=size, content_type=content_type, metadata={"tender": tender.number}
+    )
     if reader.read_so_far == 0:
         raise InvalidInput({"file": [_("文件是空的。")]})
     return stored
@@ -154,7 +163,12 @@ def withdraw_draft_document(actor: User, document: TenderDocument) -> None:
     if tender.published_at is not None:
         raise WrongPhase(_("已发布的招标文件不能删除，只能通过澄清或修改更正。"))
     TenderDocument.objects.filter(pk=document.pk).update(withdrawn_at=clock.now())
-    record(tender.case, "tendering.document.withdrawn", {"document_id": str(document.public_id), "name": document.name}, actor)
+    record(
+        tender.case,
+        "tendering.document.withdrawn",
+        {"document_id": str(document.public_id), "name": document.name},
+        actor,
+    )
 
 
 def visible_documents(user: Any, tender: Tender) -> Any:
@@ -186,7 +200,11 @@ def record_download(user: Any, document: TenderDocument) -> DocumentDownload | N
         record(
             document.tender.case,
             "tendering.document.downloaded",
-            {"document_id": str(document.public_id), "sha256": document.sha256, "organization_id": user.organization_id},
+            {
+                "document_id": str(document.public_id),
+                "sha256": document.sha256,
+                "organization_id": user.organization_id,
+            },
             user,
         )
     return download

@@ -87,7 +87,12 @@ def grant(
     if errors:
         raise InvalidInput(errors)
     assert agency is not None
-    if number and Entrustment.objects.filter(tenderer=tenderer, agency=agency, tender_number=number, revoked_at__isnull=True).exists():
+    if (
+        number
+        and Entrustment.objects.filter(
+            tenderer=tenderer, agency=agency, tender_number=number, revoked_at__isnull=True
+        ).exists()
+    ):
         raise Conflict(_("已委托该代理机构办理招标项目 %(number)s。") % {"number": number}, code="already_entrusted")
     entrustment = Entrustment.objects.create(
         tenderer=tenderer,
@@ -107,7 +112,10 @@ def revoke(actor: User, public_id: uuid.UUID | str) -> Entrustment:
     """Revoke an entrustment: from now on the agency can no longer act under it."""
     tenderer = _require_tenderer_staff(actor)
     entrustment = (
-        Entrustment.objects.select_for_update().select_related("tenderer", "agency").filter(public_id=public_id, tenderer=tenderer).first()
+        Entrustment.objects.select_for_update()
+        .select_related("tenderer", "agency")
+        .filter(public_id=public_id, tenderer=tenderer)
+        .first()
     )
     if entrustment is None:
         raise NotFound(_("找不到该委托。"))
@@ -147,4 +155,6 @@ def entrusting_tenderers(agency_staff: User) -> QuerySet[Organization]:
     live = Entrustment.objects.filter(agency_id=agency_staff.organization_id, revoked_at__isnull=True).filter(
         Q(tender_number__gt="") | Q(valid_from__lte=now, valid_until__gt=now)
     )
-    return Organization.objects.filter(kind=OrganizationKind.TENDERER, pk__in=live.values("tenderer_id")).order_by("name")
+    return Organization.objects.filter(kind=OrganizationKind.TENDERER, pk__in=live.values("tenderer_id")).order_by(
+        "name"
+    )

@@ -29,7 +29,13 @@ MAX_REPLAY = 500
 
 
 def event_frame(event: OpeningEvent) -> dict[str, Any]:
-    return {"type": "event", "seq": event.seq, "kind": event.kind, "at": event.created_at.isoformat(), "data": event.payload}
+    return {
+        "type": "event",
+        "seq": event.seq,
+        "kind": event.kind,
+        "at": event.created_at.isoformat(),
+        "data": event.payload,
+    }
 
 
 def publish(opening: Opening, kind: str, payload: dict[str, Any], audience: str = hall.ALL) -> OpeningEvent:
@@ -67,7 +73,9 @@ def _send(group: str, frame: dict[str, Any]) -> None:
         logger.exception("could not send hall event %s to %s", frame.get("seq"), group)
 
 
-def events_after(opening_id: int, seq: int, audiences: Iterable[str], up_to: int | None = None) -> list[OpeningEvent] | None:
+def events_after(
+    opening_id: int, seq: int, audiences: Iterable[str], up_to: int | None = None
+) -> list[OpeningEvent] | None:
     """The events after ``seq`` that these audiences may see, oldest first; None when too many to replay."""
     qs = OpeningEvent.objects.filter(opening_id=opening_id, seq__gt=seq, audience__in=list(audiences))
     if up_to is not None:

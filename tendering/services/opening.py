@@ -88,11 +88,13 @@ def require_hall(user: Any, tender: Tender) -> set[HallRole]:
     roles = hall.hall_roles(user, tender)
     if not roles:
         raise PermissionDenied(
-            _("您不是本项目开标的参加人：只有招标人、代理机构、投标人、密钥保管人和监督人员可以进入开标大厅。"), code="not_in_hall"
+            _("您不是本项目开标的参加人：只有招标人、代理机构、投标人、密钥保管人和监督人员可以进入开标大厅。"),
+            code="not_in_hall",
         )
     if clock.now() < tender.opening_time:
         raise WrongPhase(
-            _("开标大厅将于开标时间 %(when)s 开放。") % {"when": clock.local_text(tender.opening_time)}, code="hall_not_open"
+            _("开标大厅将于开标时间 %(when)s 开放。") % {"when": clock.local_text(tender.opening_time)},
+            code="hall_not_open",
         )
     return roles
 
@@ -113,7 +115,8 @@ def ensure_opening(tender: Tender) -> Opening:
     now = clock.now()
     if now < tender.opening_time:
         raise WrongPhase(
-            _("开标大厅将于开标时间 %(when)s 开放。") % {"when": clock.local_text(tender.opening_time)}, code="hall_not_open"
+            _("开标大厅将于开标时间 %(when)s 开放。") % {"when": clock.local_text(tender.opening_time)},
+            code="hall_not_open",
         )
     with transaction.atomic():
         tender = Tender.objects.select_for_update().get(pk=tender.pk)
@@ -127,7 +130,9 @@ def ensure_opening(tender: Tender) -> Opening:
             tender=tender, started_at=tender.opening_time, decryption_ends_at=tender.opening_time + window
         )
         standing = list(
-            Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED).select_related("bidder").order_by("accepted_at", "pk")
+            Bid.objects.filter(tender=tender, status=BidStatus.ACCEPTED)
+            .select_related("bidder")
+            .order_by("accepted_at", "pk")
         )
         for position, bid in enumerate(standing, start=1):
             BidOpening.objects.create(opening=opening, bid=bid, position=position)
@@ -138,7 +143,12 @@ def ensure_opening(tender: Tender) -> Opening:
                 "decryption_ends_at": opening.decryption_ends_at.isoformat(),
                 "unreleased_bids": tender.unreleased_bids,
                 "bids": [
-                    {"position": p, "bid_id": str(b.public_id), "bidder": b.bidder.credit_code or "", "ciphertext_sha256": b.sha256}
+                    {
+                        "position": p,
+                        "bid_id": str(b.public_id),
+                        "bidder": b.bidder.credit_code or "",
+                        "ciphertext_sha256": b.sha256,
+                    }
                     for p, b in enumerate(standing, start=1)
                 ],
             },
@@ -281,10 +291,14 @@ def release_key(user: User, tender: Tender, bid_public_id: uuid.UUID | str, file
             )
         if bid_opening.state in (BidOpeningState.REVOKED, BidOpeningState.FAILED):
             raise Conflict(
-                _("该投标文件已结束（%(state)s），不再接收密钥。") % {"state": bid_opening.get_state_display()}, code="bid_already_ended"
+                _("该投标文件已结束（%(state)s），不再接收密钥。") % {"state": bid_opening.get_state_display()},
+                code="bid_already_ended",
             )
         if bid_opening.state != BidOpeningState.AWAITING_KEY:
-            raise Conflict(_("该投标文件的密钥已提交（%(state)s），无需再次解密。") % {"state": bid_opening.get_state_display()}, code="key_already_ready")
+            raise Conflict(
+                _("该投标文件的密钥已提交（%(state)s），无需再次解密。") % {"state": bid_opening.get_state_display()},
+                code="key_already_ready",
+            )
         _throttle_key_release(bid_opening, now)
         try:
             verify_commitment(file_key, bytes.fromhex(bid_opening.bid.key_commitment))
@@ -297,7 +311,13 @@ def release_key(user: User, tender: Tender, bid_public_id: uuid.UUID | str, file
     if refused:
         # The count (and, up to the cap, its ledger entry) is committed: the refusal is a fact of the opening.
         raise InvalidInput(
-            {"file_key": [_("该密钥与投标文件签名清单中的密钥承诺不符：它不是密封此投标文件所用的密钥。请用您投标时的加密私钥重新解密。")]}
+            {
+                "file_key": [
+                    _(
+                        "该密钥与投标文件签名清单中的密钥承诺不符：它不是密封此投标文件所用的密钥。请用您投标时的加密私钥重新解密。"
+                    )
+                ]
+            }
         )
     bid_opening.refresh_from_db()
     return bid_opening
@@ -351,7 +371,9 @@ def _key_ready(opening: Opening, bid_opening: BidOpening, file_key: bytes, sourc
     bid_opening.key_released_by = user if source == KeySource.BIDDER else None
     bid_opening.key_ready_at = clock.now()
     bid_opening.retry_at = None
-    bid_opening.save(update_fields=["sealed_file_key", "state", "key_source", "key_released_by", "key_ready_at", "retry_at"])
+    bid_opening.save(
+        update_fields=["sealed_file_key", "state", "key_source", "key_released_by", "key_ready_at", "retry_at"]
+    )
     record(
         opening.tender.case,
         "tendering.opening.key_ready",
@@ -412,7 +434,9 @@ def submit_custodian_parts(
         if opening.decryption_concluded_at is not None:
             raise WrongPhase(_("解密已结束，不再接收密钥分量。"), code="decryption_concluded")
         if tender.unreleased_bids != UnreleasedBidRule.CUSTODIANS:
-            raise WrongPhase(_("本项目规定投标文件只由投标人自行解密，不使用密钥保管人的密钥分量。"), code="custodians_not_used")
+            raise WrongPhase(
+                _("本项目规定投标文件只由投标人自行解密，不使用密钥保管人的密钥分量。"), code="custodians_not_used"
+            )
         slot = TenderCustodian.objects.get(tender=tender, user=user)
         if CustodianSubmission.objects.filter(opening=opening, custodian=slot).exists():
             raise Conflict(_("您已提交过密钥分量，每位密钥保管人只提交一次。"), code="parts_already_submitted")
@@ -422,7 +446,10 @@ def submit_custodian_parts(
         statements = _check_refusals(user, tender, slot, expected, refusals)
         checked = _check_parts(expected, parts, {(r["bid"], tuple(r["members"])) for r in statements})
         payload = json.dumps(
-            [{"bid": str(p.bid), "members": list(p.members), "part": base64.b64encode(p.part).decode()} for p in checked],
+            [
+                {"bid": str(p.bid), "members": list(p.members), "part": base64.b64encode(p.part).decode()}
+                for p in checked
+            ],
             separators=(",", ":"),
         ).encode()
         submission = CustodianSubmission.objects.create(
@@ -449,12 +476,20 @@ def submit_custodian_parts(
         publish(
             opening,
             "custodian.submitted",
-            {"position": slot.position, "name": _name(user), "parts": len(checked), "refusals": len(statements), "at": submission.submitted_at},
+            {
+                "position": slot.position,
+                "name": _name(user),
+                "parts": len(checked),
+                "refusals": len(statements),
+                "at": submission.submitted_at,
+            },
         )
         submitted = _submitted(opening)
         for bid_opening in bid_openings:
             if bid_opening.custodian_check == CustodianCheck.PENDING:
-                _check_custodian_key(opening, bid_opening, index, submitted.get(str(bid_opening.bid.public_id), _BidParts()))
+                _check_custodian_key(
+                    opening, bid_opening, index, submitted.get(str(bid_opening.bid.public_id), _BidParts())
+                )
         _drop_parts_when_done(opening)
     return submission
 
@@ -481,7 +516,8 @@ def _check_refusals(
     expected: dict[tuple[str, tuple[int, ...]], None],
     refusals: Sequence[SubmittedRefusal],
 ) -> list[dict[str, Any]]:
-    """Each statement: well-formed, about this tender, one of this custodian's subsets, signed by its active signing key.
+    """Each statement: well-formed, about this tender, one of this custodian's subsets,
+    signed by its active signing key.
 
     Where the custodian confirmed its custody with a signing key (docs/custody.md §C), the statement must be
     signed by that very key: the one bidders checked against their own trust before sealing, so a key registered
@@ -489,7 +525,10 @@ def _check_refusals(
     rewriting the key rows can do).
     """
     index = _envelope_index(slot)
-    keys = {k.fingerprint: k for k in PublicKey.objects.filter(owner=user, purpose=KeyPurpose.SIGNING, revoked_at__isnull=True)}
+    keys = {
+        k.fingerprint: k
+        for k in PublicKey.objects.filter(owner=user, purpose=KeyPurpose.SIGNING, revoked_at__isnull=True)
+    }
     found: list[dict[str, Any]] = []
     seen: set[tuple[str, tuple[int, ...]]] = set()
     for number, submitted in enumerate(refusals):
@@ -511,7 +550,12 @@ def _check_refusals(
         subset = (refusal.bid, refusal.members)
         if subset not in expected:
             raise InvalidInput(
-                {field: [_("投标文件 %(bid)s 中没有包含您的子集 %(members)s。") % {"bid": refusal.bid, "members": list(refusal.members)}]}
+                {
+                    field: [
+                        _("投标文件 %(bid)s 中没有包含您的子集 %(members)s。")
+                        % {"bid": refusal.bid, "members": list(refusal.members)}
+                    ]
+                }
             )
         if subset in seen:
             raise InvalidInput({field: [_("同一子集的声明提交了两次。")]})
@@ -530,7 +574,9 @@ def _check_refusals(
 
 
 def _check_parts(
-    expected: dict[tuple[str, tuple[int, ...]], None], parts: Sequence[SubmittedPart], refused: set[tuple[str, tuple[int, ...]]]
+    expected: dict[tuple[str, tuple[int, ...]], None],
+    parts: Sequence[SubmittedPart],
+    refused: set[tuple[str, tuple[int, ...]]],
 ) -> list[SubmittedPart]:
     """One 32-byte part for every subset this custodian belongs to, in every bid, but those it made a statement for."""
     if not expected and parts:
@@ -540,7 +586,12 @@ def _check_parts(
         key = (str(part.bid), tuple(part.members))
         if key not in expected:
             raise InvalidInput(
-                {f"parts.{index}": [_("投标文件 %(bid)s 中没有包含您的子集 %(members)s。") % {"bid": part.bid, "members": list(part.members)}]}
+                {
+                    f"parts.{index}": [
+                        _("投标文件 %(bid)s 中没有包含您的子集 %(members)s。")
+                        % {"bid": part.bid, "members": list(part.members)}
+                    ]
+                }
             )
         if key in seen:
             raise InvalidInput({f"parts.{index}": [_("同一子集的密钥分量提交了两次。")]})
@@ -554,7 +605,10 @@ def _check_parts(
         raise InvalidInput(
             {
                 "parts": [
-                    _("缺少 %(n)d 个密钥分量：请一次提交您在全部投标文件、全部子集中的分量（无法打开的分量请提交签名的“无法打开”声明）。")
+                    _(
+                        "缺少 %(n)d 个密钥分量：请一次提交您在全部投标文件、全部子集中的分量"
+                        "（无法打开的分量请提交签名的“无法打开”声明）。"
+                    )
                     % {"n": len(missing)}
                 ]
             }
@@ -576,12 +630,16 @@ def _submitted(opening: Opening) -> dict[str, _BidParts]:
     for submission in opening.custodian_submissions.select_related("custodian"):
         position = _envelope_index(submission.custodian)
         if bytes(submission.sealed_parts):
-            payload = json.loads(vault.open_sealed(_parts_purpose(opening, submission.custodian), bytes(submission.sealed_parts)))
+            payload = json.loads(
+                vault.open_sealed(_parts_purpose(opening, submission.custodian), bytes(submission.sealed_parts))
+            )
             for item in payload:
                 bid_parts = found.setdefault(item["bid"], _BidParts())
                 bid_parts.parts.setdefault(tuple(item["members"]), {})[position] = base64.b64decode(item["part"])
         for refusal in submission.refusals:
-            found.setdefault(refusal["bid"], _BidParts()).refused.setdefault(tuple(refusal["members"]), set()).add(position)
+            found.setdefault(refusal["bid"], _BidParts()).refused.setdefault(tuple(refusal["members"]), set()).add(
+                position
+            )
     return found
 
 
@@ -647,8 +705,12 @@ def _check_custodian_key(opening: Opening, bid_opening: BidOpening, newcomer: in
     elif undecided == 0:
         bid_opening.custodian_check = CustodianCheck.DEFECT
         bid_opening.save(update_fields=["custodian_check"])
-        detail = _("密钥保管人的密钥分量无法恢复本投标文件的密钥（投标人密封的分量无效），无论投标人是否解密，均视为撤销投标。")
-        if bid_opening.state != BidOpeningState.REVOKED:  # already revoked (its ciphertext did not decrypt): once is enough
+        detail = _(
+            "密钥保管人的密钥分量无法恢复本投标文件的密钥（投标人密封的分量无效），无论投标人是否解密，均视为撤销投标。"
+        )
+        if (
+            bid_opening.state != BidOpeningState.REVOKED
+        ):  # already revoked (its ciphertext did not decrypt): once is enough
             clear_opened(bid_opening)
             resolve(opening, bid_opening, BidOpeningState.REVOKED, "custodian_parts_invalid", detail)
             maybe_publish_record(opening)
@@ -661,7 +723,9 @@ def clear_opened(bid_opening: BidOpening) -> None:
     bid_opening.sealed_evaluation_key = b""
     bid_opening.plaintext_sha256 = ""
     bid_opening.plaintext_size = None
-    bid_opening.save(update_fields=["price_summary", "files", "sealed_evaluation_key", "plaintext_sha256", "plaintext_size"])
+    bid_opening.save(
+        update_fields=["price_summary", "files", "sealed_evaluation_key", "plaintext_sha256", "plaintext_size"]
+    )
 
 
 def _drop_parts_when_done(opening: Opening) -> None:
@@ -709,7 +773,11 @@ def conclude_decryption(user: User, tender: Tender) -> Opening:
         if opening.decryption_concluded_at is not None:
             raise Conflict(_("解密已经结束。"), code="decryption_concluded")
         now = clock.now()
-        waiting = list(opening.bids.select_for_update().select_related("bid", "bid__bidder").filter(state=BidOpeningState.AWAITING_KEY))
+        waiting = list(
+            opening.bids.select_for_update()
+            .select_related("bid", "bid__bidder")
+            .filter(state=BidOpeningState.AWAITING_KEY)
+        )
         if waiting and now < opening.decryption_ends_at:
             raise WrongPhase(
                 _("还有 %(n)d 份投标文件未解密，解密时间到 %(when)s 才结束。")
@@ -734,7 +802,9 @@ def conclude_decryption(user: User, tender: Tender) -> Opening:
         # No more parts can come: a check still waiting for a custodian's submission proves nothing against the bidder.
         inconclusive = 0
         if tender.unreleased_bids == UnreleasedBidRule.CUSTODIANS:
-            inconclusive = opening.bids.filter(custodian_check=CustodianCheck.PENDING).update(custodian_check=CustodianCheck.INCONCLUSIVE)
+            inconclusive = opening.bids.filter(custodian_check=CustodianCheck.PENDING).update(
+                custodian_check=CustodianCheck.INCONCLUSIVE
+            )
         opening.decryption_concluded_at = now
         opening.save(update_fields=["decryption_concluded_at"])
         record(
@@ -766,7 +836,9 @@ def retry_decryption(user: User, tender: Tender, bid_public_id: uuid.UUID | str)
         now = clock.now()
         waiting_retry = bid_opening.state == BidOpeningState.KEY_READY and bid_opening.retry_at is not None
         dead_worker = (
-            bid_opening.state == BidOpeningState.DECRYPTING and bid_opening.lease_until is not None and bid_opening.lease_until < now
+            bid_opening.state == BidOpeningState.DECRYPTING
+            and bid_opening.lease_until is not None
+            and bid_opening.lease_until < now
         )
         failed = (
             bid_opening.state == BidOpeningState.FAILED
@@ -787,8 +859,23 @@ def retry_decryption(user: User, tender: Tender, bid_public_id: uuid.UUID | str)
         bid_opening.outcome_code = ""
         bid_opening.outcome_detail = ""
         bid_opening.resolved_at = None
-        bid_opening.save(update_fields=["state", "retry_at", "lease_owner", "lease_until", "outcome_code", "outcome_detail", "resolved_at"])
-        record(tender.case, "tendering.opening.decryption_retried", {"bid_id": str(bid_opening.bid.public_id), "was": was}, user)
+        bid_opening.save(
+            update_fields=[
+                "state",
+                "retry_at",
+                "lease_owner",
+                "lease_until",
+                "outcome_code",
+                "outcome_detail",
+                "resolved_at",
+            ]
+        )
+        record(
+            tender.case,
+            "tendering.opening.decryption_retried",
+            {"bid_id": str(bid_opening.bid.public_id), "was": was},
+            user,
+        )
         publish(opening, "bid.state", bid_view(bid_opening))
         from tendering.tasks import decrypt_bid
 
@@ -805,11 +892,19 @@ def resolve(opening: Opening, bid_opening: BidOpening, state: str, code: str, de
     bid_opening.resolved_at = clock.now()
     bid_opening.lease_owner = ""
     bid_opening.lease_until = None
-    bid_opening.save(update_fields=["state", "outcome_code", "outcome_detail", "resolved_at", "lease_owner", "lease_until"])
+    bid_opening.save(
+        update_fields=["state", "outcome_code", "outcome_detail", "resolved_at", "lease_owner", "lease_until"]
+    )
     record(
         opening.tender.case,
         "tendering.opening.bid_not_opened",
-        {"bid_id": str(bid_opening.bid.public_id), "state": state, "reason": code, "detail": str(detail), **key_refusals_note(bid_opening)},
+        {
+            "bid_id": str(bid_opening.bid.public_id),
+            "state": state,
+            "reason": code,
+            "detail": str(detail),
+            **key_refusals_note(bid_opening),
+        },
         None,
     )
     publish(opening, "bid.state", bid_view(bid_opening))
@@ -819,7 +914,9 @@ def maybe_publish_record(opening: Opening) -> None:
     """Once the decryption is concluded and every bid has ended in one state, the record is published."""
     if opening.decryption_concluded_at is None or opening.record_published_at is not None:
         return
-    if opening.bids.exclude(state__in=[s.value for s in (BidOpeningState.OPENED, BidOpeningState.REVOKED, BidOpeningState.FAILED)]).exists():
+    if opening.bids.exclude(
+        state__in=[s.value for s in (BidOpeningState.OPENED, BidOpeningState.REVOKED, BidOpeningState.FAILED)]
+    ).exists():
         return
     now = clock.now()
     opening.record_published_at = now
@@ -842,14 +939,23 @@ def maybe_publish_record(opening: Opening) -> None:
     )
     publish(opening, "opening.moments", _moments(opening))
     # Only now, with every bid final, are prices and file lists shown (no free option: docs/opening.md §3).
-    publish(opening, "opening.revealed", {"bids": [bid_view(b, revealed=True) for b in opening.bids.select_related("bid", "bid__bidder")]})
+    publish(
+        opening,
+        "opening.revealed",
+        {"bids": [bid_view(b, revealed=True) for b in opening.bids.select_related("bid", "bid__bidder")]},
+    )
 
 
 # --- the opening record: confirmations and objections -------------------------------------------------------
 
 
 def _own_bid_opening(opening: Opening, user: User) -> BidOpening:
-    found = opening.bids.select_for_update().select_related("bid", "bid__bidder").filter(bid__bidder_id=user.organization_id).first()
+    found = (
+        opening.bids.select_for_update()
+        .select_related("bid", "bid__bidder")
+        .filter(bid__bidder_id=user.organization_id)
+        .first()
+    )
     if found is None:
         raise PermissionDenied(_("您的单位在本次开标中没有投标文件。"), code="not_allowed_in_hall")
     return found
@@ -880,7 +986,11 @@ def confirm_record(user: User, tender: Tender) -> BidOpening:
         bid_opening.confirmed_by = user
         bid_opening.save(update_fields=["confirmed_at", "confirmed_by"])
         record(tender.case, "tendering.opening.record_confirmed", {"bid_id": str(bid_opening.bid.public_id)}, user)
-        publish(opening, "record.confirmed", {"position": bid_opening.position, "bidder": bid_opening.bid.bidder.name, "at": bid_opening.confirmed_at})
+        publish(
+            opening,
+            "record.confirmed",
+            {"position": bid_opening.position, "bidder": bid_opening.bid.bidder.name, "at": bid_opening.confirmed_at},
+        )
     return bid_opening
 
 
@@ -912,7 +1022,12 @@ def answer_objection(user: User, tender: Tender, objection_id: int, text: str) -
     with transaction.atomic():
         opening = _lock(tender)
         _require_not_closed(opening)
-        objection = RecordObjection.objects.select_for_update().select_related("bid_opening__bid__bidder").filter(opening=opening, pk=objection_id).first()
+        objection = (
+            RecordObjection.objects.select_for_update()
+            .select_related("bid_opening__bid__bidder")
+            .filter(opening=opening, pk=objection_id)
+            .first()
+        )
         if objection is None:
             raise NotFound(_("找不到该异议。"))
         if objection.answered_at is not None:
@@ -921,7 +1036,9 @@ def answer_objection(user: User, tender: Tender, objection_id: int, text: str) -
         objection.answered_by = user
         objection.answered_at = clock.now()
         objection.save(update_fields=["answer", "answered_by", "answered_at"])
-        record(tender.case, "tendering.opening.objection_answered", {"objection_id": objection.pk, "answer": text}, user)
+        record(
+            tender.case, "tendering.opening.objection_answered", {"objection_id": objection.pk, "answer": text}, user
+        )
         publish(opening, "objection", objection_view(objection))
     return objection
 
@@ -960,10 +1077,14 @@ def close_opening(user: User, tender: Tender) -> Opening:
         opening = _lock(tender)
         _require_not_closed(opening)
         if opening.record_published_at is None:
-            raise WrongPhase(_("开标记录尚未公布：请先结束解密，并等待全部投标文件解密完毕。"), code="record_not_published")
+            raise WrongPhase(
+                _("开标记录尚未公布：请先结束解密，并等待全部投标文件解密完毕。"), code="record_not_published"
+            )
         unanswered = opening.objections.filter(answered_at__isnull=True).count()
         if unanswered:
-            raise WrongPhase(_("还有 %(n)d 条异议未答复，答复后才能结束开标。") % {"n": unanswered}, code="objections_unanswered")
+            raise WrongPhase(
+                _("还有 %(n)d 条异议未答复，答复后才能结束开标。") % {"n": unanswered}, code="objections_unanswered"
+            )
         now = clock.now()
         bid_openings = list(opening.bids.select_for_update().select_related("bid", "bid__bidder"))
         unconfirmed = [b for b in bid_openings if b.confirmed_at is None]
@@ -987,7 +1108,12 @@ def close_opening(user: User, tender: Tender) -> Opening:
         record(
             tender.case,
             "tendering.opening.closed",
-            {"rows": rows, "record_sha256": hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()},
+            {
+                "rows": rows,
+                "record_sha256": hashlib.sha256(
+                    json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()
+                ).hexdigest(),
+            },
             user,
         )
         publish(opening, "opening.moments", _moments(opening))
@@ -1110,8 +1236,12 @@ def snapshot(user: Any, tender: Tender) -> dict[str, Any]:
         "attendance": [attendance_view(a) for a in opening.attendance.select_related("user", "organization")],
         "objections": [objection_view(o) for o in opening.objections.select_related("bid_opening__bid__bidder")],
         # Subsets whose parts failed, with the custodians named, as announced (a page loaded later shows them too).
-        "custodian_failures": [e.payload for e in opening.events.filter(kind="custodian.parts_failed", audience=hall.ALL).order_by("seq")],
-        "record": {"sha256": opening.record_sha256, "ledger_seq": opening.record_ledger_seq} if opening.record_sha256 else None,
+        "custodian_failures": [
+            e.payload for e in opening.events.filter(kind="custodian.parts_failed", audience=hall.ALL).order_by("seq")
+        ],
+        "record": {"sha256": opening.record_sha256, "ledger_seq": opening.record_ledger_seq}
+        if opening.record_sha256
+        else None,
     }
 
 
@@ -1129,7 +1259,12 @@ def manifests_for(user: Any, tender: Tender) -> list[dict[str, Any]]:
             raise PermissionDenied(_("只有投标人和密钥保管人需要签名清单。"), code="not_allowed_in_hall")
         qs = qs.filter(bid__bidder_id=user.organization_id)
     return [
-        {"bid": str(b.bid.public_id), "position": b.position, "state": b.state, "manifest": base64.b64encode(bytes(b.bid.manifest)).decode()}
+        {
+            "bid": str(b.bid.public_id),
+            "position": b.position,
+            "state": b.state,
+            "manifest": base64.b64encode(bytes(b.bid.manifest)).decode(),
+        }
         for b in qs
     ]
 

@@ -39,7 +39,9 @@ def ask_question(user: User, tender: Tender, text: str) -> Question:
         )
     question = Question.objects.create(tender=tender, text=_clean_text(text, "text"), asked_by=user, asked_at=now)
     # The asker is recorded (auditors may need it) but never published.
-    record(tender.case, "tendering.question.asked", {"question_id": str(question.public_id), "text": question.text}, user)
+    record(
+        tender.case, "tendering.question.asked", {"question_id": str(question.public_id), "text": question.text}, user
+    )
     return question
 
 

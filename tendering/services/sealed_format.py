@@ -57,7 +57,9 @@ def check_manifest(
     size: int,
     signing_key_of: Callable[[str], PublicKey],
 ) -> CheckedManifest:
-    """Parse, check the signature with the bidder's registered key, and match the manifest's identity and size to this upload."""
+    """Parse, check the signature with the bidder's registered key,
+    and match the manifest's identity and size to this upload.
+    """
     try:
         claimed = parse_manifest(manifest_bytes)
     except SealingError as exc:
@@ -83,7 +85,10 @@ def check_envelopes(checked: CheckedManifest, tender: Tender) -> None:
     manifest, signing_key = checked.manifest, checked.signing_key
     recipient = manifest.envelopes.bidder.recipient
     own = PublicKey.objects.filter(
-        fingerprint=recipient, organization_id=signing_key.organization_id or 0, purpose="encryption", revoked_at__isnull=True
+        fingerprint=recipient,
+        organization_id=signing_key.organization_id or 0,
+        purpose="encryption",
+        revoked_at__isnull=True,
     ).exists()
     if not own:
         raise BidRefused(_("投标人自己的密钥信封必须发给本机构已登记的加密公钥。"), code="bad_bidder_envelope")

@@ -78,7 +78,12 @@ def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -
         err("procedure_type", _("未知的招标方式。"))
     if data.evaluation_method not in EvaluationMethod.values:
         err("evaluation_method", _("未知的评标办法。"))
-    if not data.budget.is_finite() or data.budget <= 0 or data.budget.as_tuple().exponent < -2 or data.budget >= Decimal("1e14"):  # type: ignore[operator]
+    if (
+        not data.budget.is_finite()
+        or data.budget <= 0
+        or data.budget.as_tuple().exponent < -2  # type: ignore[operator]
+        or data.budget >= Decimal("1e14")
+    ):
         err("budget", _("预算金额必须大于 0，最多两位小数。"))
     for field in ("bid_deadline", "opening_time", "enquiry_deadline"):
         if getattr(data, field).tzinfo is None:
@@ -147,12 +152,24 @@ def _resolve_parties(actor: User, data: TenderInput, errors: dict[str, list[str]
 
 
 def _write(tender: Tender, data: TenderInput) -> None:
-    for field in ("number", "title", "description", "procedure_type", "budget", "bid_deadline", "opening_time",
-                  "enquiry_deadline", "evaluation_method", "custodian_threshold"):
+    for field in (
+        "number",
+        "title",
+        "description",
+        "procedure_type",
+        "budget",
+        "bid_deadline",
+        "opening_time",
+        "enquiry_deadline",
+        "evaluation_method",
+        "custodian_threshold",
+    ):
         setattr(tender, field, getattr(data, field))
     tender.save()
     tender.lots.all().delete()
-    Lot.objects.bulk_create([Lot(tender=tender, number=lot.number, name=lot.name.strip(), budget=lot.budget) for lot in data.lots])
+    Lot.objects.bulk_create(
+        [Lot(tender=tender, number=lot.number, name=lot.name.strip(), budget=lot.budget) for lot in data.lots]
+    )
     tender.custodian_slots.all().delete()
     TenderCustodian.objects.bulk_create(
         [TenderCustodian(tender=tender, user_id=uid, position=i + 1) for i, uid in enumerate(data.custodian_ids)]
@@ -241,15 +258,16 @@ def publish(actor: User, tender: Tender) -> Tender:
     permissions.require_manage(actor, tender, _("您无权发布此招标项目。"))
     now = clock.now()
     if tender.published_at is not None:
-        raise WrongPhase(_("此招标项目已于 %(when)s 发布，不能重复发布。") % {"when": clock.local_text(tender.published_at)}, code="already_published")
+        raise WrongPhase(
+            _("此招标项目已于 %(when)s 发布，不能重复发布。") % {"when": clock.local_text(tender.published_at)},
+            code="already_published",
+        )
     errors: dict[str, list[str]] = {}
     if tender.bid_deadline <= now:
         errors.setdefault("bid_deadline", []).append(_("投标截止时间已过，请先修改草稿。"))
     min_days = settings.BID_PERIOD_MIN_DAYS.get(tender.procedure_type, 0)
     if tender.bid_deadline - now < dt.timedelta(days=min_days):
-        errors.setdefault("bid_deadline", []).append(
-            _("自发布至投标截止不得少于 %(days)d 日。") % {"days": min_days}
-        )
+        errors.setdefault("bid_deadline", []).append(_("自发布至投标截止不得少于 %(days)d 日。") % {"days": min_days})
     if tender.enquiry_deadline <= now:
         errors.setdefault("enquiry_deadline", []).append(_("提问截止时间已过，请先修改草稿。"))
     if not tender.documents.filter(withdrawn_at__isnull=True).exists():
@@ -258,7 +276,11 @@ def publish(actor: User, tender: Tender) -> Tender:
     if not slots:
         errors.setdefault("custodian_ids", []).append(_("需要指定密钥保管人。"))
     for slot in slots:
-        key = PublicKey.objects.filter(owner=slot.user, purpose=KeyPurpose.ENCRYPTION, revoked_at__isnull=True).order_by("-registered_at").first()
+        key = (
+            PublicKey.objects.filter(owner=slot.user, purpose=KeyPurpose.ENCRYPTION, revoked_at__isnull=True)
+            .order_by("-registered_at")
+            .first()
+        )
         if key is None:
             errors.setdefault("custodian_ids", []).append(
                 _("密钥保管人 %(name)s 尚未登记加密公钥。") % {"name": str(slot.user)}

@@ -16,7 +16,11 @@ def admin_client(db):
 
 @pytest.mark.parametrize(
     ("code", "message"),
-    [("91350100M000100Y44", "wrong check character"), ("91350100M00010", "18 characters"), ("91350100M00010OY43", "not allowed")],
+    [
+        ("91350100M000100Y44", "wrong check character"),
+        ("91350100M00010", "18 characters"),
+        ("91350100M00010OY43", "not allowed"),
+    ],
 )
 def test_the_back_office_refuses_a_malformed_credit_code(admin_client, code, message):
     response = admin_client.post(
@@ -29,7 +33,8 @@ def test_the_back_office_refuses_a_malformed_credit_code(admin_client, code, mes
 
 def test_the_back_office_registers_a_bidder_with_a_valid_code(admin_client):
     response = admin_client.post(
-        "/admin/accounts/organization/add/", {"name": "测试建设有限公司", "kind": "bidder", "credit_code": "91350100m000100y43"}
+        "/admin/accounts/organization/add/",
+        {"name": "测试建设有限公司", "kind": "bidder", "credit_code": "91350100m000100y43"},
     )
     assert response.status_code == 302
     assert Organization.objects.get().credit_code == "91350100M000100Y43"

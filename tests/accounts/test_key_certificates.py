@@ -36,7 +36,9 @@ def uncertified_key(personas, trading_centre_ca):
 
 def refused_with(user, key, certificate, code: str) -> None:
     with pytest.raises(DomainError) as exc:
-        services.attach_certificate(user, key.fingerprint, pem(certificate) if isinstance(certificate, x509.Certificate) else certificate)
+        services.attach_certificate(
+            user, key.fingerprint, pem(certificate) if isinstance(certificate, x509.Certificate) else certificate
+        )
     assert exc.value.code == code and exc.value.status == 422
     key.refresh_from_db()
     assert key.certificate_der is None
@@ -47,7 +49,11 @@ def test_the_demo_key_ca_certifies_keys_at_registration_in_test_and_development(
     key = personas.custodians[0].public_keys.get(purpose="signing")
     certificate = x509.load_der_x509_certificate(bytes(key.certificate_der))
     issuer = key_certificates.check_key_certificate(
-        certificate, spki_der=bytes(key.spki_der), username="custodian1", anchors=[key_ca.demo_ca()[1]], now=dt.datetime.now(dt.UTC)
+        certificate,
+        spki_der=bytes(key.spki_der),
+        username="custodian1",
+        anchors=[key_ca.demo_ca()[1]],
+        now=dt.datetime.now(dt.UTC),
     )
     assert issuer.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == key_ca.DEMO_CA_NAME
     assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == str(personas.custodians[0])
@@ -71,7 +77,9 @@ def test_a_certificate_of_the_configured_ca_is_attached_and_recorded(personas, t
     key, _ = uncertified_key
     certificate = trading_centre_ca.certify(personas.custodians[0], bytes(key.spki_der))
     response = signed_in(personas.custodians[0]).post(
-        f"/api/accounts/keys/{key.fingerprint}/certificate", {"certificate": pem(certificate)}, content_type="application/json"
+        f"/api/accounts/keys/{key.fingerprint}/certificate",
+        {"certificate": pem(certificate)},
+        content_type="application/json",
     )
     assert response.status_code == 200, response.content
     assert response.json()["certificate"] == pem(certificate)
@@ -83,25 +91,44 @@ def test_a_certificate_of_the_configured_ca_is_attached_and_recorded(personas, t
 def test_a_certificate_of_another_key_is_refused(personas, trading_centre_ca, uncertified_key):
     key, _ = uncertified_key
     other = spki_der(ec.generate_private_key(ec.SECP256R1()))
-    refused_with(personas.custodians[0], key, trading_centre_ca.certify(personas.custodians[0], other), "certificate_key_mismatch")
+    refused_with(
+        personas.custodians[0],
+        key,
+        trading_centre_ca.certify(personas.custodians[0], other),
+        "certificate_key_mismatch",
+    )
 
 
 def test_a_certificate_naming_another_user_is_refused(personas, trading_centre_ca, uncertified_key):
     key, _ = uncertified_key
-    refused_with(personas.custodians[0], key, trading_centre_ca.certify(personas.custodians[1], bytes(key.spki_der)), "certificate_wrong_subject")
+    refused_with(
+        personas.custodians[0],
+        key,
+        trading_centre_ca.certify(personas.custodians[1], bytes(key.spki_der)),
+        "certificate_wrong_subject",
+    )
 
 
 def test_an_expired_or_not_yet_valid_certificate_is_refused(personas, trading_centre_ca, uncertified_key, frozen_clock):
     key, _ = uncertified_key
-    expired = trading_centre_ca.certify(personas.custodians[0], bytes(key.spki_der), not_before=frozen_clock() - dt.timedelta(days=40), days=30)
+    expired = trading_centre_ca.certify(
+        personas.custodians[0], bytes(key.spki_der), not_before=frozen_clock() - dt.timedelta(days=40), days=30
+    )
     refused_with(personas.custodians[0], key, expired, "certificate_not_valid_now")
-    future = trading_centre_ca.certify(personas.custodians[0], bytes(key.spki_der), not_before=frozen_clock() + dt.timedelta(days=1))
+    future = trading_centre_ca.certify(
+        personas.custodians[0], bytes(key.spki_der), not_before=frozen_clock() + dt.timedelta(days=1)
+    )
     refused_with(personas.custodians[0], key, future, "certificate_not_valid_now")
 
 
 def test_a_certificate_from_an_untrusted_ca_is_refused(personas, trading_centre_ca, uncertified_key):
     key, _ = uncertified_key
-    refused_with(personas.custodians[0], key, make_ca("另一个 CA").certify(personas.custodians[0], bytes(key.spki_der)), "certificate_untrusted")
+    refused_with(
+        personas.custodians[0],
+        key,
+        make_ca("另一个 CA").certify(personas.custodians[0], bytes(key.spki_der)),
+        "certificate_untrusted",
+    )
 
 
 def test_a_certificate_from_the_platforms_own_ca_is_refused(personas, trading_centre_ca, uncertified_key):
@@ -110,15 +137,24 @@ def test_a_certificate_from_the_platforms_own_ca_is_refused(personas, trading_ce
     ca_key, ca = development_ca()
     from tests.fixtures.key_ca import TradingCentreCa
 
-    refused_with(personas.custodians[0], key, TradingCentreCa(ca_key, ca).certify(personas.custodians[0], bytes(key.spki_der)), "certificate_untrusted")
+    refused_with(
+        personas.custodians[0],
+        key,
+        TradingCentreCa(ca_key, ca).certify(personas.custodians[0], bytes(key.spki_der)),
+        "certificate_untrusted",
+    )
 
 
 def test_garbage_or_another_users_key_is_refused(personas, trading_centre_ca, uncertified_key):
     key, _ = uncertified_key
-    refused_with(personas.custodians[0], key, "-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n", "malformed")
+    refused_with(
+        personas.custodians[0], key, "-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n", "malformed"
+    )
     certificate = trading_centre_ca.certify(personas.custodians[0], bytes(key.spki_der))
     response = signed_in(personas.custodians[1]).post(
-        f"/api/accounts/keys/{key.fingerprint}/certificate", {"certificate": pem(certificate)}, content_type="application/json"
+        f"/api/accounts/keys/{key.fingerprint}/certificate",
+        {"certificate": pem(certificate)},
+        content_type="application/json",
     )
     assert response.status_code == 404
     assert PublicKey.objects.get(pk=key.pk).certificate_der is None

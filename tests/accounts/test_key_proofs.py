@@ -1,4 +1,6 @@
-"""A key is registered only with a proof, made with its private key, answering a challenge issued for exactly that key."""
+"""A key is registered only with a proof, made with its private key,
+answering a challenge issued for exactly that key.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +33,10 @@ def refused(call, *args, **kwargs) -> str:
 
 
 def nothing_registered(user) -> bool:
-    return not PublicKey.objects.filter(owner=user).exists() and not LedgerEntry.objects.filter(action="accounts.key.registered", actor_id=user.pk).exists()
+    return (
+        not PublicKey.objects.filter(owner=user).exists()
+        and not LedgerEntry.objects.filter(action="accounts.key.registered", actor_id=user.pk).exists()
+    )
 
 
 def test_the_statement_is_the_canonical_json_of_the_agreed_fields(personas, frozen_clock):
@@ -113,7 +118,13 @@ def test_an_expired_challenge_is_refused(personas, frozen_clock):
     private = new_key()
     issued = services.issue_key_challenge(personas.bidder_a, KeyPurpose.SIGNING, spki_der(private))
     frozen_clock.advance(minutes=10)
-    refused(services.register_public_key, personas.bidder_a, KeyPurpose.SIGNING, spki_der(private), proof=answer(issued, KeyPurpose.SIGNING, private))
+    refused(
+        services.register_public_key,
+        personas.bidder_a,
+        KeyPurpose.SIGNING,
+        spki_der(private),
+        proof=answer(issued, KeyPurpose.SIGNING, private),
+    )
     assert nothing_registered(personas.bidder_a)
 
 
@@ -129,7 +140,9 @@ def test_a_used_challenge_is_refused(personas):
 
 
 def test_another_users_challenge_is_refused(personas):
-    """The operator with the custodian's challenge in hand cannot register the key for itself, nor the other way round."""
+    """The operator with the custodian's challenge in hand cannot register the key for itself,
+    nor the other way round.
+    """
     private = new_key()
     issued = services.issue_key_challenge(personas.bidder_a, KeyPurpose.SIGNING, spki_der(private))
     proof = answer(issued, KeyPurpose.SIGNING, private)
@@ -149,7 +162,9 @@ def test_the_api_issues_a_challenge_and_registers_the_key_that_answers_it(person
     client = signed_in(personas.custodians[0])
     private = new_key()
     spki = base64.b64encode(spki_der(private)).decode()
-    response = client.post("/api/accounts/keys/challenges", {"purpose": purpose, "public_key": spki}, content_type="application/json")
+    response = client.post(
+        "/api/accounts/keys/challenges", {"purpose": purpose, "public_key": spki}, content_type="application/json"
+    )
     assert response.status_code == 201
     body = response.json()
     statement = base64.b64decode(body["statement"])
@@ -159,7 +174,9 @@ def test_the_api_issues_a_challenge_and_registers_the_key_that_answers_it(person
         proof = {"challenge": body["challenge"], "signature": base64.b64encode(sign(private, statement)).decode()}
     else:
         fingerprint = PublicKey.fingerprint_of(spki_der(private))
-        secret = SUITE.decrypt(base64.b64decode(body["sealed"]), private, f"etender-key-proof-v1|{fingerprint}".encode())
+        secret = SUITE.decrypt(
+            base64.b64decode(body["sealed"]), private, f"etender-key-proof-v1|{fingerprint}".encode()
+        )
         proof = {"challenge": body["challenge"], "nonce": base64.b64encode(secret).decode()}
     registered = api_register(client, purpose, private, proof)
     assert registered.status_code == 201, registered.content
@@ -172,7 +189,11 @@ def test_the_api_issues_a_challenge_and_registers_the_key_that_answers_it(person
 def test_the_api_refuses_a_key_without_proof_or_with_garbage_and_stores_nothing(personas):
     client = signed_in(personas.bidder_a)
     private = new_key()
-    for proof in (None, {"challenge": "nothing-issued", "signature": "AAAA"}, {"challenge": "x", "signature": "not base64!"}):
+    for proof in (
+        None,
+        {"challenge": "nothing-issued", "signature": "AAAA"},
+        {"challenge": "x", "signature": "not base64!"},
+    ):
         response = api_register(client, "signing", private, proof)
         assert response.status_code == 422
         assert response.json()["code"] == "key_proof_invalid"
@@ -186,7 +207,9 @@ def test_unanswered_challenges_are_capped_and_expired_ones_dropped(personas, fro
         services.issue_key_challenge(personas.bidder_a, KeyPurpose.SIGNING, spki_der(new_key()))
     assert (exc.value.code, exc.value.status) == ("too_many_key_challenges", 429)
     assert KeyChallenge.objects.filter(user=personas.bidder_a).count() == services.MAX_OPEN_CHALLENGES
-    services.issue_key_challenge(personas.bidder_b, KeyPurpose.SIGNING, spki_der(new_key()))  # another user is not affected
+    services.issue_key_challenge(
+        personas.bidder_b, KeyPurpose.SIGNING, spki_der(new_key())
+    )  # another user is not affected
     frozen_clock.advance(minutes=10)
     services.issue_key_challenge(personas.bidder_a, KeyPurpose.SIGNING, spki_der(new_key()))
     assert KeyChallenge.objects.filter(user=personas.bidder_a).count() == 1

@@ -18,7 +18,9 @@ def pem(public_key):
 
 def test_it_refuses_a_private_key(personas):
     private = ec.generate_private_key(ec.SECP256R1())
-    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     with pytest.raises(DomainError) as exc:
         services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, private_pem, proof=None)
     assert exc.value.code == "private_key_uploaded"
@@ -27,14 +29,19 @@ def test_it_refuses_a_private_key(personas):
 
 @pytest.mark.parametrize(
     "make_key",
-    [lambda: ec.generate_private_key(ec.SECP384R1()).public_key(), lambda: rsa.generate_private_key(65537, 2048).public_key()],
+    [
+        lambda: ec.generate_private_key(ec.SECP384R1()).public_key(),
+        lambda: rsa.generate_private_key(65537, 2048).public_key(),
+    ],
 )
 def test_it_refuses_keys_that_are_not_p256(personas, make_key):
     with pytest.raises(DomainError) as exc:
         services.register_public_key(personas.bidder_a, KeyPurpose.SIGNING, pem(make_key()), proof=None)
     assert exc.value.code == "unsupported_key_type"
     assert not PublicKey.objects.filter(owner=personas.bidder_a).exists()
-    assert not LedgerEntry.objects.filter(action="accounts.key.registered", case=f"organization:{personas.bidder_org_a.pk}").exists()
+    assert not LedgerEntry.objects.filter(
+        action="accounts.key.registered", case=f"organization:{personas.bidder_org_a.pk}"
+    ).exists()
 
 
 def test_it_refuses_garbage_and_an_unknown_purpose(personas):
@@ -45,7 +52,9 @@ def test_it_refuses_garbage_and_an_unknown_purpose(personas):
         services.register_public_key(personas.bidder_a, "decrypt-everything", p256_public_der()[1], proof=None)
     assert exc.value.code == "invalid_purpose"
     assert not PublicKey.objects.filter(owner=personas.bidder_a).exists()
-    assert not LedgerEntry.objects.filter(action="accounts.key.registered", case=f"organization:{personas.bidder_org_a.pk}").exists()
+    assert not LedgerEntry.objects.filter(
+        action="accounts.key.registered", case=f"organization:{personas.bidder_org_a.pk}"
+    ).exists()
 
 
 def test_a_key_is_registered_once_bound_to_the_organization_and_recorded_in_the_ledger(personas):

@@ -99,10 +99,16 @@ def test_the_token_endpoint_locks_out_under_asgi_as_daphne_serves_it(personas):
     client = AsyncClient()
     for _ in range(settings.AXES_FAILURE_LIMIT):
         async_to_sync(client.post)(
-            "/api/accounts/tokens", {"name": "cli"}, content_type="application/json", headers={"authorization": basic("bidder_b", WRONG)}
+            "/api/accounts/tokens",
+            {"name": "cli"},
+            content_type="application/json",
+            headers={"authorization": basic("bidder_b", WRONG)},
         )
     response = async_to_sync(client.post)(
-        "/api/accounts/tokens", {"name": "cli"}, content_type="application/json", headers={"authorization": basic("bidder_b", PASSWORD)}
+        "/api/accounts/tokens",
+        {"name": "cli"},
+        content_type="application/json",
+        headers={"authorization": basic("bidder_b", PASSWORD)},
     )
     assert response.status_code == 429
     assert response.json()["code"] == "login_locked"
@@ -157,7 +163,12 @@ def test_an_administrator_unlocks_a_locked_user_in_the_back_office(personas):
     attempt = AccessAttempt.objects.get(username="bidder_a")
     User.objects.create_superuser("root", "root@example.org", "Root-Password-2026")
     admin = Client()
-    assert admin.post("/admin/login/", {"username": "root", "password": "Root-Password-2026"}, REMOTE_ADDR="192.0.2.1").status_code == 302
+    assert (
+        admin.post(
+            "/admin/login/", {"username": "root", "password": "Root-Password-2026"}, REMOTE_ADDR="192.0.2.1"
+        ).status_code
+        == 302
+    )
     listing = admin.get("/admin/axes/accessattempt/")
     assert listing.status_code == 200 and "bidder_a" in listing.content.decode()
     response = admin.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})

@@ -28,7 +28,12 @@ def test_the_token_of_a_deactivated_user_is_refused_with_401_and_changes_nothing
     me = client.get("/api/accounts/me", **bearer(token))
     assert me.status_code == 401
     assert me.json()["code"] == "not_authenticated"
-    created = client.post("/api/tenders", json.dumps(draft_body(frozen_clock(), personas)), content_type="application/json", **bearer(token))
+    created = client.post(
+        "/api/tenders",
+        json.dumps(draft_body(frozen_clock(), personas)),
+        content_type="application/json",
+        **bearer(token),
+    )
     assert created.status_code == 401
     assert created.json()["code"] == "not_authenticated"
     assert not Tender.objects.exists()
@@ -37,7 +42,9 @@ def test_the_token_of_a_deactivated_user_is_refused_with_401_and_changes_nothing
 
 
 @pytest.mark.parametrize("kind", ["forged", "revoked", "expired", "deactivated user"])
-def test_a_refused_token_on_a_public_endpoint_gets_401_not_the_anonymous_view(personas, published_tender, frozen_clock, kind):
+def test_a_refused_token_on_a_public_endpoint_gets_401_not_the_anonymous_view(
+    personas, published_tender, frozen_clock, kind
+):
     client = Client()
     urls = ["/api/tenders", f"/api/tenders/{published_tender.public_id}"]
     for url in urls:  # what a visitor sees without a token
@@ -69,7 +76,10 @@ def test_a_refused_token_beside_a_signed_in_session_gets_401_not_the_sessions_ac
     assert me.status_code == 401
     assert me.json()["code"] == "not_authenticated"
     created = client.post(
-        "/api/tenders", json.dumps(draft_body(frozen_clock(), personas)), content_type="application/json", **bearer("etk_" + "y" * 40)
+        "/api/tenders",
+        json.dumps(draft_body(frozen_clock(), personas)),
+        content_type="application/json",
+        **bearer("etk_" + "y" * 40),
     )
     assert created.status_code == 401
     assert not Tender.objects.exists()

@@ -68,7 +68,9 @@ def seal(tender: Tender, keys: BidderKeys, folder: Path, *, content: bytes = b""
     source.parent.mkdir(parents=True)
     source.write_bytes(plaintext)
     sink = io.BytesIO()
-    custodians = [slot.public_key.spki_der for slot in tender.custodian_slots.select_related("public_key").order_by("position")]
+    custodians = [
+        slot.public_key.spki_der for slot in tender.custodian_slots.select_related("public_key").order_by("position")
+    ]
     sealed = seal_bid(
         str(source),
         summary,

@@ -24,7 +24,10 @@ def post_json(client, url, body, **extra):
 
 def start(client, tender, sealed, auth):
     return post_json(
-        client, f"/api/tenders/{tender.public_id}/bids/uploads", {"bid_id": sealed.bid_id, "size": len(sealed.ciphertext)}, **auth
+        client,
+        f"/api/tenders/{tender.public_id}/bids/uploads",
+        {"bid_id": sealed.bid_id, "size": len(sealed.ciphertext)},
+        **auth,
     )
 
 
@@ -44,9 +47,13 @@ def test_a_forged_token_or_another_bidders_upload_gets_nothing(personas, publish
     before = BidUpload.objects.values().get(public_id=upload_id)
     other = bearer(personas.bidder_b)
     assert client.get(f"/api/bids/uploads/{upload_id}", **other).status_code == 404
-    response = client.put(f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **other)
+    response = client.put(
+        f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **other
+    )
     assert response.status_code == 404 and response.json()["code"] == "not_found"
-    assert post_json(client, f"/api/bids/uploads/{upload_id}/finalize", finalize_body(sealed), **other).status_code == 404
+    assert (
+        post_json(client, f"/api/bids/uploads/{upload_id}/finalize", finalize_body(sealed), **other).status_code == 404
+    )
     # The refused part and finalize changed nothing: no part stored, the upload as it was, no bid, nothing recorded.
     assert BidUpload.objects.values().get(public_id=upload_id) == before
     assert not BidUploadPart.objects.exists()
@@ -59,8 +66,12 @@ def test_malformed_finalize_input_is_refused_with_field_errors(personas, publish
     auth = bearer(personas.bidder_a)
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     upload_id = start(client, published_tender, sealed, auth).json()["upload_id"]
-    client.put(f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **auth)
-    response = post_json(client, f"/api/bids/uploads/{upload_id}/finalize", {"manifest": "%%%", "signature": "AA=="}, **auth)
+    client.put(
+        f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **auth
+    )
+    response = post_json(
+        client, f"/api/bids/uploads/{upload_id}/finalize", {"manifest": "%%%", "signature": "AA=="}, **auth
+    )
     assert response.status_code == 422
     assert "manifest" in response.json()["fields"]
     assert not Bid.objects.exists()
@@ -73,9 +84,13 @@ def test_a_bid_goes_through_the_api_and_its_receipt_verifies(personas, published
     started = start(client, published_tender, sealed, auth)
     assert started.status_code == 201, started.content
     upload_id = started.json()["upload_id"]
-    part = client.put(f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **auth)
+    part = client.put(
+        f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **auth
+    )
     assert part.status_code == 200, part.content
-    again = client.put(f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **auth)
+    again = client.put(
+        f"/api/bids/uploads/{upload_id}/parts/1", sealed.ciphertext, content_type="application/octet-stream", **auth
+    )
     assert again.status_code == 409 and again.json()["code"] == "part_duplicated"
     assert client.get(f"/api/bids/uploads/{upload_id}", **auth).json()["received_parts"] == 1
     accepted = post_json(client, f"/api/bids/uploads/{upload_id}/finalize", finalize_body(sealed), **auth)
@@ -89,7 +104,9 @@ def test_a_bid_goes_through_the_api_and_its_receipt_verifies(personas, published
     assert client.get("/api/bids", **bearer(personas.bidder_b)).json() == []
 
 
-def test_the_bid_count_is_hidden_before_the_opening_time_and_refused_to_bidders(personas, published_tender, bidder_a_keys, tmp_path):
+def test_the_bid_count_is_hidden_before_the_opening_time_and_refused_to_bidders(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
     from tests.bids.conftest import submit
 
     submit(personas.bidder_a, published_tender, seal(published_tender, bidder_a_keys, tmp_path))
@@ -133,7 +150,9 @@ def test_the_number_and_the_names_of_the_bidders_appear_at_the_opening_time(
     assert (shown["accepted_bids"], shown["bidders"]) == (1, [personas.bidder_org_a.name])
 
 
-def test_the_tenderers_list_shows_neither_how_many_bids_stand_nor_whose_before_the_opening(personas, published_tender, bidder_a_keys, tmp_path):
+def test_the_tenderers_list_shows_neither_how_many_bids_stand_nor_whose_before_the_opening(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
     from django.urls import reverse
 
     from tests.bids.conftest import submit
@@ -147,7 +166,9 @@ def test_the_tenderers_list_shows_neither_how_many_bids_stand_nor_whose_before_t
     assert personas.bidder_org_a.name not in page
 
 
-def test_a_client_that_lost_its_state_finds_its_upload_by_bid_id_and_nobody_elses(personas, published_tender, bidder_a_keys, tmp_path):
+def test_a_client_that_lost_its_state_finds_its_upload_by_bid_id_and_nobody_elses(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
     client = Client()
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     upload_id = start(client, published_tender, sealed, bearer(personas.bidder_a)).json()["upload_id"]

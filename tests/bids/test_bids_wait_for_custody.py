@@ -13,9 +13,13 @@ from tests.bids.conftest import seal, upload
 from tests.frontend.conftest import signed_in
 
 
-def test_bids_are_refused_until_every_custodian_confirmed_and_nothing_is_stored(personas, unconfirmed_tender, bidder_a_keys, tmp_path):
+def test_bids_are_refused_until_every_custodian_confirmed_and_nothing_is_stored(
+    personas, unconfirmed_tender, bidder_a_keys, tmp_path
+):
     for i in (0, 1):
-        confirm_custody_as(personas.custodians[i], unconfirmed_tender, personas.custodian_signing_keys[i], personas.custodian_keys[i])
+        confirm_custody_as(
+            personas.custodians[i], unconfirmed_tender, personas.custodian_signing_keys[i], personas.custodian_keys[i]
+        )
     sealed = seal(unconfirmed_tender, bidder_a_keys, tmp_path)
     with pytest.raises(Conflict) as exc:
         upload(personas.bidder_a, unconfirmed_tender, sealed.ciphertext, sealed.bid_id)
@@ -35,7 +39,9 @@ def test_the_api_refuses_an_upload_into_an_unconfirmed_tender_with_409(personas,
     assert not BidUpload.objects.exists()
 
 
-def test_finalize_is_refused_once_a_confirmation_is_erased_in_the_database(personas, published_tender, bidder_a_keys, tmp_path):
+def test_finalize_is_refused_once_a_confirmation_is_erased_in_the_database(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
     """The operator wipes a confirmation after an upload started: the bid is not accepted."""
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)

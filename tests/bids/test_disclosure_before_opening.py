@@ -37,7 +37,9 @@ def signed_in(user) -> Client:
 
 
 def surfaces(tender) -> list[str]:
-    """Every page and endpoint that could show a tender's bids, uploads or downloads to someone who is not the bidder."""
+    """Every page and endpoint that could show a tender's bids, uploads or downloads
+    to someone who is not the bidder.
+    """
     page = {"public_id": tender.public_id}
     api = f"/api/tenders/{tender.public_id}"
     document = tender.documents.get()
@@ -70,7 +72,9 @@ def read_all(client: Client, urls: list[str]) -> dict[str, tuple[int, str]]:
     seen = {}
     for url in urls:
         response = client.get(url)
-        body = b"".join(response.streaming_content).decode("latin-1") if response.streaming else response.content.decode()
+        body = (
+            b"".join(response.streaming_content).decode("latin-1") if response.streaming else response.content.decode()
+        )
         for pattern, replacement in VOLATILE:
             body = pattern.sub(replacement, body)
         seen[url] = (response.status_code, body)
@@ -78,11 +82,16 @@ def read_all(client: Client, urls: list[str]) -> dict[str, tuple[int, str]]:
 
 
 def take_part(personas, tender, bidder_a_keys, bidder_b_keys, tmp_path) -> Bid:
-    """Bidder A submits a bid; bidder B downloads the documents (page and API) and starts an upload it never finishes."""
+    """Bidder A submits a bid; bidder B downloads the documents (page and API)
+    and starts an upload it never finishes.
+    """
     bid = submit(personas.bidder_a, tender, seal(tender, bidder_a_keys, tmp_path / "a"))
     downloader = signed_in(personas.bidder_b)
     document = tender.documents.get()
-    assert downloader.get(reverse("frontend:document-download", args=[tender.public_id, document.public_id])).status_code == 200
+    assert (
+        downloader.get(reverse("frontend:document-download", args=[tender.public_id, document.public_id])).status_code
+        == 200
+    )
     assert downloader.get(f"/api/tenders/{tender.public_id}/documents/{document.public_id}/download").status_code == 200
     sealed_b = seal(tender, bidder_b_keys, tmp_path / "b")
     bids.start_upload(personas.bidder_b, tender, uuid.UUID(sealed_b.bid_id), len(sealed_b.ciphertext))
@@ -92,8 +101,12 @@ def take_part(personas, tender, bidder_a_keys, bidder_b_keys, tmp_path) -> Bid:
 
 @pytest.fixture
 def published_tender(personas, frozen_clock, object_store_dir):
-    """Drafted and published by the agency in the tenderer's name (under the personas' entrustment), so both manage it."""
-    tender = tenders.create_draft(personas.agent, tender_input(frozen_clock(), personas.custodians, tenderer_id=personas.tenderer_org.pk))
+    """Drafted and published by the agency in the tenderer's name (under the personas' entrustment),
+    so both manage it.
+    """
+    tender = tenders.create_draft(
+        personas.agent, tender_input(frozen_clock(), personas.custodians, tenderer_id=personas.tenderer_org.pk)
+    )
     documents.add_document(personas.agent, tender, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
     tender = confirm_custody(tenders.publish(personas.agent, tender), personas)
     assert (tender.tenderer, tender.agency) == (personas.tenderer_org, personas.agency_org)
@@ -132,7 +145,9 @@ def test_nothing_a_tenderer_agency_regulator_or_admin_sees_changes_when_bidders_
     assert "开标后公布" in before["regulator"][reverse("frontend:supervision")][1]
 
 
-def test_a_bidder_still_sees_its_own_bid_and_no_one_elses(personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path):
+def test_a_bidder_still_sees_its_own_bid_and_no_one_elses(
+    personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path
+):
     bid = take_part(personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path)
     own = signed_in(personas.bidder_a).get("/api/bids", {"tender": published_tender.public_id}).json()
     assert [b["bid_id"] for b in own] == [str(bid.public_id)]
@@ -146,7 +161,11 @@ def test_the_number_and_the_names_appear_at_the_opening_time_and_not_a_moment_be
     take_part(personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path)
     count_url = f"/api/tenders/{published_tender.public_id}/bids/count"
     viewers = {"tenderer": personas.tenderer, "agency": personas.agent, "regulator": personas.regulator}
-    list_page = {"tenderer": "frontend:my-tenders", "agency": "frontend:my-tenders", "regulator": "frontend:supervision"}
+    list_page = {
+        "tenderer": "frontend:my-tenders",
+        "agency": "frontend:my-tenders",
+        "regulator": "frontend:supervision",
+    }
 
     frozen_clock.set(published_tender.opening_time - dt.timedelta(microseconds=1))
     for name, user in viewers.items():
@@ -165,11 +184,16 @@ def test_the_number_and_the_names_appear_at_the_opening_time_and_not_a_moment_be
         assert "开标后公布" not in page and f'<td class="num">{standing}</td>' in page, name
 
 
-def test_the_bid_count_service_says_nothing_before_the_opening(personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path, frozen_clock):
+def test_the_bid_count_service_says_nothing_before_the_opening(
+    personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path, frozen_clock
+):
     take_part(personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path)
     assert (bids.bid_count(published_tender), bids.standing_bidders(published_tender)) == (None, None)
     frozen_clock.set(published_tender.opening_time)
-    assert (bids.bid_count(published_tender), bids.standing_bidders(published_tender)) == (1, [personas.bidder_org_a.name])
+    assert (bids.bid_count(published_tender), bids.standing_bidders(published_tender)) == (
+        1,
+        [personas.bidder_org_a.name],
+    )
 
 
 def test_the_back_office_lists_no_bids_uploads_or_downloads():
@@ -181,7 +205,9 @@ def test_the_back_office_lists_no_bids_uploads_or_downloads():
         assert not admin.site.is_registered(model), model
 
 
-def test_a_download_is_recorded_for_amendment_notices_but_shown_to_nobody_but_its_downloader(personas, published_tender):
+def test_a_download_is_recorded_for_amendment_notices_but_shown_to_nobody_but_its_downloader(
+    personas, published_tender
+):
     document = published_tender.documents.get()
     documents.record_download(personas.bidder_b, document)
     dashboard = signed_in(personas.bidder_b).get(reverse("frontend:dashboard")).content.decode()

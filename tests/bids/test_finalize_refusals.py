@@ -64,7 +64,9 @@ def test_an_unencrypted_file_is_refused(personas, published_tender, bidder_a_key
 def test_a_manifest_for_another_tender_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     manifest, signature = resign(sealed, bidder_a_keys, tender=str(uuid.uuid4()))
-    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature
+    )
     with pytest.raises(BidRefused) as exc:
         finalize()
     assert exc.value.code == "wrong_tender"
@@ -75,7 +77,12 @@ def test_a_bad_signature_is_refused(personas, published_tender, bidder_a_keys, t
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     other_signature = seal(published_tender, bidder_a_keys, tmp_path).sealed.signature  # valid DER, other bytes
     started, finalize = finalize_with(
-        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, sealed.sealed.manifest_bytes, other_signature
+        personas.bidder_a,
+        published_tender,
+        sealed.ciphertext,
+        sealed.bid_id,
+        sealed.sealed.manifest_bytes,
+        other_signature,
     )
     with pytest.raises(BidRefused) as exc:
         finalize()
@@ -88,20 +95,26 @@ def test_a_signature_by_an_unregistered_key_is_refused(personas, published_tende
     stranger, _der = p256_public_der()
     bidder_a_keys.signing = stranger
     manifest, signature = resign(sealed, bidder_a_keys, signing_key=hashlib.sha256(_der).hexdigest())
-    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature
+    )
     with pytest.raises(BidRefused) as exc:
         finalize()
     assert exc.value.code == "unregistered_key"
     assert_nothing_accepted(started)
 
 
-def test_a_signature_by_another_companys_key_is_refused(personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path):
+def test_a_signature_by_another_companys_key_is_refused(
+    personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path
+):
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     from tendering.sealing import fingerprint
 
     bidder_a_keys.signing = bidder_b_keys.signing
     manifest, signature = resign(sealed, bidder_a_keys, signing_key=fingerprint(bidder_b_keys.signing.public_key()))
-    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature
+    )
     with pytest.raises(BidRefused) as exc:
         finalize()
     assert exc.value.code == "foreign_key"
@@ -118,7 +131,12 @@ def test_a_signature_by_another_companys_key_is_refused(personas, published_tend
 def test_tampered_ciphertext_is_refused(personas, published_tender, bidder_a_keys, tmp_path, tamper):
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     started, finalize = finalize_with(
-        personas.bidder_a, published_tender, tamper(sealed.ciphertext), sealed.bid_id, sealed.sealed.manifest_bytes, sealed.sealed.signature
+        personas.bidder_a,
+        published_tender,
+        tamper(sealed.ciphertext),
+        sealed.bid_id,
+        sealed.sealed.manifest_bytes,
+        sealed.sealed.signature,
     )
     with pytest.raises(BidRefused) as exc:
         finalize()
@@ -150,7 +168,9 @@ def test_a_truncated_ciphertext_is_refused(personas, published_tender, bidder_a_
     assert_nothing_accepted(started)
 
 
-def test_a_ciphertext_without_a_well_formed_final_segment_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
+def test_a_ciphertext_without_a_well_formed_final_segment_is_refused(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
     """A final segment shorter than its tag cannot exist: the structure check refuses it without any key."""
     from tendering.sealing.stream import SEGMENT_SIZE
 
@@ -161,7 +181,12 @@ def test_a_ciphertext_without_a_well_formed_final_segment_is_refused(personas, p
     fields.update(ciphertext_size=len(broken), ciphertext_sha256=hashlib.sha256(broken).hexdigest())
     manifest = rfc8785.dumps(fields)
     started, finalize = finalize_with(
-        personas.bidder_a, published_tender, broken, sealed.bid_id, manifest, bidder_a_keys.signing.sign(manifest, ECDSA(SHA256()))
+        personas.bidder_a,
+        published_tender,
+        broken,
+        sealed.bid_id,
+        manifest,
+        bidder_a_keys.signing.sign(manifest, ECDSA(SHA256())),
     )
     with pytest.raises(BidRefused) as exc:
         finalize()
@@ -195,7 +220,9 @@ def test_finalize_before_every_part_arrived_is_refused(personas, published_tende
     assert_nothing_accepted(started)
 
 
-def test_finalize_after_the_deadline_is_refused_and_recorded(personas, published_tender, bidder_a_keys, tmp_path, frozen_clock):
+def test_finalize_after_the_deadline_is_refused_and_recorded(
+    personas, published_tender, bidder_a_keys, tmp_path, frozen_clock
+):
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)
     frozen_clock.set(published_tender.bid_deadline)
@@ -263,7 +290,9 @@ def test_another_bidders_upload_is_not_found(personas, published_tender, bidder_
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)
     for attempt in (
-        lambda: bids.finalize(personas.bidder_b, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature),
+        lambda: bids.finalize(
+            personas.bidder_b, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature
+        ),
         lambda: bids.upload_status(personas.bidder_b, started.public_id),
         lambda: bids.abort_upload(personas.bidder_b, started.public_id),
         lambda: bids.upload_part(personas.bidder_b, started.public_id, 2, io.BytesIO(b"x"), 1),
@@ -295,7 +324,12 @@ def test_the_bidder_envelope_must_go_to_a_key_of_the_bidders_own(personas, publi
     bidder_a_keys.encryption = stranger
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     started, finalize = finalize_with(
-        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, sealed.sealed.manifest_bytes, sealed.sealed.signature
+        personas.bidder_a,
+        published_tender,
+        sealed.ciphertext,
+        sealed.bid_id,
+        sealed.sealed.manifest_bytes,
+        sealed.sealed.signature,
     )
     with pytest.raises(BidRefused) as exc:
         finalize()
@@ -321,7 +355,9 @@ def test_a_manifest_signed_with_a_revoked_key_is_refused(personas, published_ten
 def test_a_manifest_naming_another_bidder_is_refused(personas, published_tender, bidder_a_keys, tmp_path):
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     manifest, signature = resign(sealed, bidder_a_keys, bidder=personas.bidder_org_b.credit_code)
-    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature
+    )
     with pytest.raises(BidRefused) as exc:
         finalize()
     assert exc.value.code == "wrong_bidder"
@@ -332,21 +368,29 @@ def test_a_manifest_naming_another_bid_id_is_refused(personas, published_tender,
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     other = seal(published_tender, bidder_a_keys, tmp_path)
     manifest, signature = resign(sealed, bidder_a_keys, bid=other.bid_id)
-    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature
+    )
     with pytest.raises(BidRefused) as exc:
         finalize()
     assert exc.value.code == "wrong_bid"
     assert_nothing_accepted(started)
 
 
-@pytest.mark.parametrize("opening_after_deadline", [dt.timedelta(0), dt.timedelta(hours=1)], ids=["opening at the deadline", "opening an hour later"])
+@pytest.mark.parametrize(
+    "opening_after_deadline",
+    [dt.timedelta(0), dt.timedelta(hours=1)],
+    ids=["opening at the deadline", "opening an hour later"],
+)
 def test_finalize_one_microsecond_before_the_deadline_is_accepted_and_exactly_at_it_refused(
     personas, published_tender, bidder_a_keys, tmp_path, frozen_clock, opening_after_deadline
 ):
     """The deadline is the first instant that is too late: bids are taken while now < bid_deadline (§6 step 1)."""
     from tendering.models import Tender
 
-    Tender.objects.filter(pk=published_tender.pk).update(opening_time=published_tender.bid_deadline + opening_after_deadline)
+    Tender.objects.filter(pk=published_tender.pk).update(
+        opening_time=published_tender.bid_deadline + opening_after_deadline
+    )
     published_tender.refresh_from_db()
     late = seal(published_tender, bidder_a_keys, tmp_path)
     late_upload = upload(personas.bidder_a, published_tender, late.ciphertext, late.bid_id)
@@ -354,7 +398,9 @@ def test_finalize_one_microsecond_before_the_deadline_is_accepted_and_exactly_at
     on_time_upload = upload(personas.bidder_a, published_tender, on_time.ciphertext, on_time.bid_id)
 
     frozen_clock.set(published_tender.bid_deadline - dt.timedelta(microseconds=1))
-    accepted = bids.finalize(personas.bidder_a, on_time_upload.public_id, on_time.sealed.manifest_bytes, on_time.sealed.signature)
+    accepted = bids.finalize(
+        personas.bidder_a, on_time_upload.public_id, on_time.sealed.manifest_bytes, on_time.sealed.signature
+    )
     assert accepted.accepted_at == published_tender.bid_deadline - dt.timedelta(microseconds=1)
 
     frozen_clock.set(published_tender.bid_deadline)
@@ -383,14 +429,21 @@ def test_finalize_by_a_user_whose_bidder_role_was_withdrawn_after_the_upload_sta
     assert_nothing_accepted(started)
     # ... and the user as the next request loads it.
     with pytest.raises(PermissionDenied):
-        bids.finalize(User.objects.get(pk=personas.bidder_a.pk), started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
+        bids.finalize(
+            User.objects.get(pk=personas.bidder_a.pk),
+            started.public_id,
+            sealed.sealed.manifest_bytes,
+            sealed.sealed.signature,
+        )
     assert_nothing_accepted(started)
 
 
 # --- Several faults at once: the first failing check of §6, in its order, is the refusal ----------------------
 
 
-def test_with_a_late_finalize_and_a_bad_signature_the_deadline_decides(personas, published_tender, bidder_a_keys, tmp_path, frozen_clock):
+def test_with_a_late_finalize_and_a_bad_signature_the_deadline_decides(
+    personas, published_tender, bidder_a_keys, tmp_path, frozen_clock
+):
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     other_signature = seal(published_tender, bidder_a_keys, tmp_path).sealed.signature
     started = upload(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id)
@@ -401,22 +454,30 @@ def test_with_a_late_finalize_and_a_bad_signature_the_deadline_decides(personas,
     assert_nothing_accepted(started)
 
 
-def test_with_a_revoked_key_and_another_tender_named_the_key_decides(personas, published_tender, bidder_a_keys, tmp_path):
+def test_with_a_revoked_key_and_another_tender_named_the_key_decides(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
     from accounts.models import PublicKey
     from accounts.services import revoke_public_key
     from tendering.sealing import fingerprint
 
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     manifest, signature = resign(sealed, bidder_a_keys, tender=str(uuid.uuid4()))
-    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
-    revoke_public_key(personas.bidder_a, PublicKey.objects.get(fingerprint=fingerprint(bidder_a_keys.signing.public_key())))
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature
+    )
+    revoke_public_key(
+        personas.bidder_a, PublicKey.objects.get(fingerprint=fingerprint(bidder_a_keys.signing.public_key()))
+    )
     with pytest.raises(BidRefused) as exc:
         finalize()
     assert exc.value.code == "revoked_key"
     assert_nothing_accepted(started)
 
 
-def test_with_another_bid_id_named_and_a_tampered_ciphertext_the_identity_decides(personas, published_tender, bidder_a_keys, tmp_path):
+def test_with_another_bid_id_named_and_a_tampered_ciphertext_the_identity_decides(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     manifest, signature = resign(sealed, bidder_a_keys, bid=str(uuid.uuid4()))
     tampered = sealed.ciphertext[:100] + bytes([sealed.ciphertext[100] ^ 1]) + sealed.ciphertext[101:]
@@ -436,7 +497,12 @@ def test_with_a_tampered_ciphertext_and_a_bidder_envelope_to_a_stranger_the_ciph
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     tampered = sealed.ciphertext[:100] + bytes([sealed.ciphertext[100] ^ 1]) + sealed.ciphertext[101:]
     started, finalize = finalize_with(
-        personas.bidder_a, published_tender, tampered, sealed.bid_id, sealed.sealed.manifest_bytes, sealed.sealed.signature
+        personas.bidder_a,
+        published_tender,
+        tampered,
+        sealed.bid_id,
+        sealed.sealed.manifest_bytes,
+        sealed.sealed.signature,
     )
     with pytest.raises(BidRefused) as exc:
         finalize()
@@ -453,24 +519,36 @@ def test_with_the_bidder_envelope_to_a_stranger_and_custodians_out_of_order_the_
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     envelopes = parse_manifest(sealed.sealed.manifest_bytes).envelopes
     reordered = dataclasses.replace(
-        envelopes, custodians=dataclasses.replace(envelopes.custodians, recipients=tuple(reversed(envelopes.custodians.recipients)))
+        envelopes,
+        custodians=dataclasses.replace(
+            envelopes.custodians, recipients=tuple(reversed(envelopes.custodians.recipients))
+        ),
     )
     manifest, signature = resign(sealed, bidder_a_keys, envelopes=reordered)
-    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature
+    )
     with pytest.raises(BidRefused) as exc:
         finalize()
     assert exc.value.code == "bad_bidder_envelope"
     assert_nothing_accepted(started)
 
 
-def test_custodian_envelopes_out_of_the_published_order_are_refused(personas, published_tender, bidder_a_keys, tmp_path):
+def test_custodian_envelopes_out_of_the_published_order_are_refused(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     envelopes = parse_manifest(sealed.sealed.manifest_bytes).envelopes
     reordered = dataclasses.replace(
-        envelopes, custodians=dataclasses.replace(envelopes.custodians, recipients=tuple(reversed(envelopes.custodians.recipients)))
+        envelopes,
+        custodians=dataclasses.replace(
+            envelopes.custodians, recipients=tuple(reversed(envelopes.custodians.recipients))
+        ),
     )
     manifest, signature = resign(sealed, bidder_a_keys, envelopes=reordered)
-    started, finalize = finalize_with(personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature)
+    started, finalize = finalize_with(
+        personas.bidder_a, published_tender, sealed.ciphertext, sealed.bid_id, manifest, signature
+    )
     with pytest.raises(BidRefused) as exc:
         finalize()
     assert exc.value.code == "bad_envelopes"

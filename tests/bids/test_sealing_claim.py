@@ -56,7 +56,13 @@ def settings_bytes() -> bytes:
 
 
 def forms_of(secret: bytes) -> list[bytes]:
-    return [secret, secret.hex().encode(), secret.hex().upper().encode(), base64.b64encode(secret), base64.urlsafe_b64encode(secret)]
+    return [
+        secret,
+        secret.hex().encode(),
+        secret.hex().upper().encode(),
+        base64.b64encode(secret),
+        base64.urlsafe_b64encode(secret),
+    ]
 
 
 def platform_private_keys(pki: Path) -> list[ec.EllipticCurvePrivateKey]:

@@ -22,10 +22,16 @@ def platform_ca_pem() -> bytes:
     return signing.platform_signer().chain[-1].public_bytes(serialization.Encoding.PEM)
 
 
-def test_an_accepted_bid_gets_a_receipt_that_verifies_offline(personas, published_tender, bidder_a_keys, tmp_path, frozen_clock):
+def test_an_accepted_bid_gets_a_receipt_that_verifies_offline(
+    personas, published_tender, bidder_a_keys, tmp_path, frozen_clock
+):
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
     bid = submit(personas.bidder_a, published_tender, sealed)
-    assert (bid.status, bid.sha256, bid.size) == (BidStatus.ACCEPTED, sealed.sealed.ciphertext_sha256, len(sealed.ciphertext))
+    assert (bid.status, bid.sha256, bid.size) == (
+        BidStatus.ACCEPTED,
+        sealed.sealed.ciphertext_sha256,
+        len(sealed.ciphertext),
+    )
     result = verify_receipt(bytes(bid.receipt), platform_ca_pem())
     assert result.ok, result.reason
     assert result.subject["ciphertext_sha256"] == sealed.sealed.ciphertext_sha256
@@ -36,7 +42,9 @@ def test_an_accepted_bid_gets_a_receipt_that_verifies_offline(personas, publishe
     assert entry.action == "tendering.bid.submitted" and entry.case == published_tender.case
 
 
-def test_the_stored_ciphertext_opens_with_the_bidders_key_and_gives_back_the_bid(personas, published_tender, bidder_a_keys, tmp_path):
+def test_the_stored_ciphertext_opens_with_the_bidders_key_and_gives_back_the_bid(
+    personas, published_tender, bidder_a_keys, tmp_path
+):
     from archive.storage import get_object_store
     from tendering.sealing import open_bidder_envelope, parse_manifest
 
@@ -62,7 +70,9 @@ def test_a_second_bid_replaces_the_first_which_is_kept(personas, published_tende
     assert str(first.public_id) in entry.data
 
 
-def test_a_bid_can_be_withdrawn_before_the_deadline_but_not_after(personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path, frozen_clock):
+def test_a_bid_can_be_withdrawn_before_the_deadline_but_not_after(
+    personas, published_tender, bidder_a_keys, bidder_b_keys, tmp_path, frozen_clock
+):
     bid_a = submit(personas.bidder_a, published_tender, seal(published_tender, bidder_a_keys, tmp_path))
     bid_b = submit(personas.bidder_b, published_tender, seal(published_tender, bidder_b_keys, tmp_path))
     with pytest.raises(NotFound):
@@ -88,7 +98,9 @@ def test_a_bidder_sees_only_its_own_bids(personas, published_tender, bidder_a_ke
         bids.own_bid(personas.bidder_b, bid_a.public_id)
 
 
-def test_an_upload_not_finalized_by_the_deadline_counts_as_not_submitted(personas, published_tender, bidder_a_keys, tmp_path, frozen_clock):
+def test_an_upload_not_finalized_by_the_deadline_counts_as_not_submitted(
+    personas, published_tender, bidder_a_keys, tmp_path, frozen_clock
+):
     from tendering.tasks import expire_bid_uploads
 
     sealed = seal(published_tender, bidder_a_keys, tmp_path)
@@ -119,7 +131,9 @@ def test_expired_upload_parts_are_removed_from_the_store(
         get_object_store().list_parts(started.object_key, started.store_upload_id)
 
 
-def test_an_interrupted_upload_resumes_from_the_last_confirmed_part(personas, published_tender, bidder_a_keys, tmp_path, settings):
+def test_an_interrupted_upload_resumes_from_the_last_confirmed_part(
+    personas, published_tender, bidder_a_keys, tmp_path, settings
+):
     settings.BID_PART_SIZE = 5 * 1024 * 1024
     content = bytes(range(256)) * (24 * 1024 * 2)  # 12 MiB of plaintext: three parts of ciphertext
     sealed = seal(published_tender, bidder_a_keys, tmp_path, content=content)

@@ -60,23 +60,37 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
         super().setUp()
 
         def org(name: str, kind: str, index: int) -> Organization:
-            return Organization.objects.create(name=name, kind=kind, credit_code=credit_code.make(f"91360781MC{index:07d}"))
+            return Organization.objects.create(
+                name=name, kind=kind, credit_code=credit_code.make(f"91360781MC{index:07d}")
+            )
 
         def user(username: str, display_name: str, organization: Organization, role: str) -> User:
-            person = User.objects.create_user(username=username, password=PASSWORD, display_name=display_name, organization=organization)
+            person = User.objects.create_user(
+                username=username, password=PASSWORD, display_name=display_name, organization=organization
+            )
             RoleGrant.objects.create(user=person, role=role)
             return person
 
-        self.tenderer = user("tenderer", "刘建国", org("瑞金市城市建设投资有限公司", OrganizationKind.TENDERER, 1), Role.TENDERER_STAFF)
-        self.bidder = user("wanglei_hongtu", "王磊", org("江西红土建设工程有限公司", OrganizationKind.BIDDER, 2), Role.BIDDER)
+        self.tenderer = user(
+            "tenderer", "刘建国", org("瑞金市城市建设投资有限公司", OrganizationKind.TENDERER, 1), Role.TENDERER_STAFF
+        )
+        self.bidder = user(
+            "wanglei_hongtu", "王磊", org("江西红土建设工程有限公司", OrganizationKind.BIDDER, 2), Role.BIDDER
+        )
         regulator_org = org("瑞金市发展和改革委员会", OrganizationKind.REGULATOR, 3)
-        self.custodians = [user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN) for i, name in ((1, "钟华"), (2, "黄芳"), (3, "陈静"))]
-        # Custodians 2 and 3 keep their keys on devices of their own (the CLI's); custodian 1 makes its keys in the browser.
+        self.custodians = [
+            user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN)
+            for i, name in ((1, "钟华"), (2, "黄芳"), (3, "陈静"))
+        ]
+        # Custodians 2 and 3 keep their keys on devices of their own (the CLI's);
+        # custodian 1 makes its keys in the browser.
         self.device_signing: dict[int, ec.EllipticCurvePrivateKey] = {}
         self.device_encryption: dict[int, ec.EllipticCurvePrivateKey] = {}
         for index in (1, 2):
             self.device_encryption[index] = p256_public_der()[0]
-            register_own_key(self.custodians[index], KeyPurpose.ENCRYPTION, self.device_encryption[index], label="保管人设备")
+            register_own_key(
+                self.custodians[index], KeyPurpose.ENCRYPTION, self.device_encryption[index], label="保管人设备"
+            )
             self.device_signing[index] = p256_public_der()[0]
             register_own_key(self.custodians[index], KeyPurpose.SIGNING, self.device_signing[index], label="保管人设备")
         self.key_ca_pem = key_ca.demo_ca_certificate_pem()
@@ -109,7 +123,12 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
         return str(tender.public_id)
 
     def confirm_on_device(self, tender_id: str, index: int) -> None:
-        confirm_custody_as(self.custodians[index], Tender.objects.get(public_id=tender_id), self.device_signing[index], self.device_encryption[index])
+        confirm_custody_as(
+            self.custodians[index],
+            Tender.objects.get(public_id=tender_id),
+            self.device_signing[index],
+            self.device_encryption[index],
+        )
 
     def browser_keys_of(self, user: User) -> dict[str, Any]:
         keys = {k.purpose: k for k in PublicKey.objects.filter(owner=user, revoked_at__isnull=True)}
@@ -117,20 +136,33 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
             "purposes": sorted(keys),
             "labels": sorted(k.label[:5] for k in keys.values()),
             "statements": {p: json.loads(bytes(k.proof_statement)) for p, k in keys.items()},
-            "signing": (bytes(keys["signing"].spki_der), bytes(keys["signing"].proof), bytes(keys["signing"].proof_statement)),
+            "signing": (
+                bytes(keys["signing"].spki_der),
+                bytes(keys["signing"].proof),
+                bytes(keys["signing"].proof_statement),
+            ),
             "certified": all(k.certificate_der for k in keys.values()),
         }
 
     def slot_of(self, tender_id: str, index: int) -> dict[str, Any]:
-        slot = TenderCustodian.objects.select_related("custody_signing_key").get(tender__public_id=tender_id, user=self.custodians[index])
+        slot = TenderCustodian.objects.select_related("custody_signing_key").get(
+            tender__public_id=tender_id, user=self.custodians[index]
+        )
         return {
             "confirmed": slot.custody_confirmed_at is not None,
             "signing_key": slot.custody_signing_key.fingerprint if slot.custody_signing_key else None,
-            "ledger": list(LedgerEntry.objects.filter(action="tendering.custody.confirmed", data__contains=f'"custodian":"{self.custodians[index].username}"').values_list("seq", flat=True)),
+            "ledger": list(
+                LedgerEntry.objects.filter(
+                    action="tendering.custody.confirmed",
+                    data__contains=f'"custodian":"{self.custodians[index].username}"',
+                ).values_list("seq", flat=True)
+            ),
         }
 
     def operator_swaps_signing_key(self, tender_id: str, index: int) -> str:
-        """What an operator with the database does: a key of its own for the custodian, and the slot's confirmation redone with it."""
+        """What an operator with the database does: a key of its own for the custodian,
+        and the slot's confirmation redone with it.
+        """
         attacker = ec.generate_private_key(ec.SECP256R1())
         custodian = self.custodians[index]
         key = PublicKey.objects.create(
@@ -155,7 +187,9 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
                 "signing_key": key.fingerprint,
             }
         )
-        TenderCustodian.objects.filter(pk=slot.pk).update(custody_signing_key=key, custody_statement=statement, custody_signature=sign(attacker, statement))
+        TenderCustodian.objects.filter(pk=slot.pk).update(
+            custody_signing_key=key, custody_statement=statement, custody_signature=sign(attacker, statement)
+        )
         return key.fingerprint
 
     def record_deployment(self) -> str:
@@ -196,7 +230,9 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
         try:
             page.wait_for_selector("body[data-keys-state=registered]")
         except Exception:
-            raise AssertionError(f"keys not registered: {page.locator('#keys-message').inner_text()!r}; console: {self.console}") from None
+            raise AssertionError(
+                f"keys not registered: {page.locator('#keys-message').inner_text()!r}; console: {self.console}"
+            ) from None
         assert page.locator("#keys-body tr").count() == 2
         assert "浏览器中的这些核验不会比平台发送的脚本更可靠" in page.locator(".browser-path").inner_text()
         shot(page, f"{name}-browser-keys-registered")
@@ -204,7 +240,9 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
     def custody_state(self, page: Any) -> str:
         return str(page.locator("#custody-state").inner_text())
 
-    def test_a_custodian_confirms_in_its_browser_and_the_bidders_page_seals_only_when_every_confirmation_checks(self) -> None:
+    def test_a_custodian_confirms_in_its_browser_and_the_bidders_page_seals_only_when_every_confirmation_checks(
+        self,
+    ) -> None:
         shot = Screens("test_browser_custody")
         self.console: list[str] = []
         with self.chromium():
@@ -215,7 +253,11 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
             assert keys["purposes"] == ["encryption", "signing"]
             assert keys["labels"] == ["浏览器密钥", "浏览器密钥"]
             for purpose, statement in keys["statements"].items():
-                assert statement["format"] == "etender-key-proof-v1" and statement["purpose"] == purpose and statement["user"] == "custodian1"
+                assert (
+                    statement["format"] == "etender-key-proof-v1"
+                    and statement["purpose"] == purpose
+                    and statement["user"] == "custodian1"
+                )
             spki, signature, statement_bytes = keys["signing"]
             verifier = load_der_public_key(spki)
             assert isinstance(verifier, ec.EllipticCurvePublicKey)
@@ -229,7 +271,9 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
             custodian.get_by_role("link", name="签名确认保管").click()
             custodian.wait_for_selector("body[data-custody-page=ready]")
             assert custodian.url == custody_url
-            assert custodian.locator("body").get_attribute("data-custody-state") == "ready", self.custody_state(custodian)
+            assert custodian.locator("body").get_attribute("data-custody-state") == "ready", self.custody_state(
+                custodian
+            )
             assert custodian.locator("#custody-position").inner_text() == "第 1 位（共 3 位），开启门限 2"
             assert custodian.locator("#custody-tender").inner_text() == tender_id
             shot(custodian, "custodian-ready-to-confirm")
@@ -255,8 +299,13 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
             # Nothing trusted yet: every custodian's key is untrusted, and the page says so.
             assert bidder.locator("#custody-state").get_attribute("data-ok") == "false"
             assert bidder.locator("#custody-list li.check-failed").count() == 3
-            assert "签名密钥不在您的信任列表中" in bidder.locator("#custody-list li[data-username=custodian1]").inner_text()
-            bidder.locator("#trust-ca-file").set_input_files(files=[{"name": "key-ca.pem", "mimeType": "application/x-pem-file", "buffer": self.key_ca_pem}])
+            assert (
+                "签名密钥不在您的信任列表中"
+                in bidder.locator("#custody-list li[data-username=custodian1]").inner_text()
+            )
+            bidder.locator("#trust-ca-file").set_input_files(
+                files=[{"name": "key-ca.pem", "mimeType": "application/x-pem-file", "buffer": self.key_ca_pem}]
+            )
             bidder.wait_for_selector("#trust-list li[data-anchor]")
             bidder.wait_for_function("() => document.querySelectorAll('#custody-list li.check-ok').length === 2")
             assert bidder.locator("#custody-state").get_attribute("data-ok") == "false"
@@ -273,7 +322,9 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
             assert bidder.locator("#custody-list li.check-ok").count() == 3
             recorded = self.on_platform(self.record_deployment)
             assert bidder.locator("#bundle-sha256").inner_text() == recorded == served_bundle_sha256()
-            bidder.locator("#bid-files").set_input_files(files=[{"name": "投标函.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 bid"}])
+            bidder.locator("#bid-files").set_input_files(
+                files=[{"name": "投标函.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 bid"}]
+            )
             bidder.locator("#price-1").fill("8123456.70")
             bidder.locator("#days-1").fill("200")
             shot(bidder, "bidder-custody-checked")
@@ -281,12 +332,19 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
             try:
                 bidder.wait_for_selector("#receipt-verdict[data-verified=true]", timeout=90_000)
             except Exception:
-                raise AssertionError(f"not sealed: {bidder.locator('#error').inner_text()!r} {bidder.locator('#status').inner_text()!r}; console: {self.console}") from None
+                raise AssertionError(
+                    f"not sealed: {bidder.locator('#error').inner_text()!r} "
+                    f"{bidder.locator('#status').inner_text()!r}; console: {self.console}"
+                ) from None
             shot(bidder, "bidder-sealed")
-            assert self.on_platform(lambda: list(Bid.objects.filter(tender__public_id=tender_id).values_list("status", flat=True))) == [BidStatus.ACCEPTED]
+            assert self.on_platform(
+                lambda: list(Bid.objects.filter(tender__public_id=tender_id).values_list("status", flat=True))
+            ) == [BidStatus.ACCEPTED]
 
             # -- the operator swaps custodian 2's signing key: the page, already loaded, refuses at the seal ---------
-            bidder.locator("#bid-files").set_input_files(files=[{"name": "投标函.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 second"}])
+            bidder.locator("#bid-files").set_input_files(
+                files=[{"name": "投标函.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 second"}]
+            )
             bidder.locator("#price-1").fill("7999999.00")
             bidder.locator("#days-1").fill("180")
             assert bidder.locator("#seal-button").is_enabled()
@@ -294,10 +352,16 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
             swapped = self.on_platform(self.operator_swaps_signing_key, tender_id, 1)
             bidder.get_by_role("button", name="密封并提交投标文件").click()
             bidder.wait_for_selector("#error:not([hidden])")
-            refusal = "不能密封：保管人 黄芳（custodian2）签名密钥不在您的信任列表中：既未手工固定指纹，也没有受信任 CA 签发的证书。"
+            refusal = (
+                "不能密封：保管人 黄芳（custodian2）签名密钥不在您的信任列表中："
+                "既未手工固定指纹，也没有受信任 CA 签发的证书。"
+            )
             assert self.custody_state(bidder) == refusal
             assert bidder.locator("#error").inner_text() == refusal
-            assert bidder.locator("#custody-list li[data-username=custodian2]").get_attribute("data-reason") == "untrusted_key"
+            assert (
+                bidder.locator("#custody-list li[data-username=custodian2]").get_attribute("data-reason")
+                == "untrusted_key"
+            )
             assert swapped in bidder.locator("#custody-list li[data-username=custodian2]").inner_text()
             assert bidder.locator("#seal-button").is_disabled()
             shot(bidder, "bidder-refused-swapped-key")

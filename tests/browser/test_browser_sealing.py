@@ -104,7 +104,9 @@ def build_frontend() -> None:
     """The bundles the pages load (``make js`` builds them; so does this, when npm's packages are there)."""
     sources = [*(ROOT / "frontend" / "js").rglob("*.js"), ROOT / "frontend" / "js" / "build.mjs"]
     newest = max(p.stat().st_mtime for p in sources)
-    bundles = [BUILD / name for name in ("bid-page.js", "keys-page.js", "seal-worker.js", "hash-worker.js", "vector-checks.js")]
+    bundles = [
+        BUILD / name for name in ("bid-page.js", "keys-page.js", "seal-worker.js", "hash-worker.js", "vector-checks.js")
+    ]
     if all(b.exists() and b.stat().st_mtime >= newest for b in bundles):
         return
     node = shutil.which("node")
@@ -123,10 +125,14 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         super().setUp()
 
         def org(name: str, kind: str, index: int) -> Organization:
-            return Organization.objects.create(name=name, kind=kind, credit_code=credit_code.make(f"91360781MC{index:07d}"))
+            return Organization.objects.create(
+                name=name, kind=kind, credit_code=credit_code.make(f"91360781MC{index:07d}")
+            )
 
         def user(username: str, display_name: str, organization: Organization, role: str) -> User:
-            person = User.objects.create_user(username=username, password=PASSWORD, display_name=display_name, organization=organization)
+            person = User.objects.create_user(
+                username=username, password=PASSWORD, display_name=display_name, organization=organization
+            )
             RoleGrant.objects.create(user=person, role=role)
             return person
 
@@ -135,7 +141,10 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         regulator_org = org("瑞金市发展和改革委员会", OrganizationKind.REGULATOR, 3)
         tenderer = user("tenderer", "刘建国", tenderer_org, Role.TENDERER_STAFF)
         self.bidder = user("wanglei_hongtu", "王磊", self.bidder_org, Role.BIDDER)
-        custodians = [user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN) for i, name in ((1, "钟华"), (2, "黄芳"), (3, "陈静"))]
+        custodians = [
+            user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN)
+            for i, name in ((1, "钟华"), (2, "黄芳"), (3, "陈静"))
+        ]
         # Made "on the custodians' devices": the platform only ever sees the public halves.
         self.custodian_keys: list[ec.EllipticCurvePrivateKey] = []
         custodian_signing: list[ec.EllipticCurvePrivateKey] = []
@@ -161,7 +170,10 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
                 evaluation_method="comprehensive",
                 custodian_ids=[c.pk for c in custodians],
                 custodian_threshold=2,
-                lots=[tenders.LotInput(1, "路面工程", Decimal("6200000.00")), tenders.LotInput(2, "桥涵工程", Decimal("2000000.00"))],
+                lots=[
+                    tenders.LotInput(1, "路面工程", Decimal("6200000.00")),
+                    tenders.LotInput(2, "桥涵工程", Decimal("2000000.00")),
+                ],
             ),
         )
         documents.add_document(tenderer, draft, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
@@ -175,7 +187,9 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
     # --- helpers ----------------------------------------------------------------------
 
     def new_page(self, words: dict[str, Any]) -> Any:
-        context = self.browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        context = self.browser.new_context(
+            locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True
+        )
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -219,7 +233,9 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         # The bid page seals only once every custodian's confirmation checks against the browser's own trust
         # list: the bidder imports the key CA's certificate from a file (tests/browser/test_browser_custody.py
         # shows the refusals).
-        page.locator("#trust-ca-file").set_input_files(files=[{"name": "key-ca.pem", "mimeType": "application/x-pem-file", "buffer": self.key_ca_pem}])
+        page.locator("#trust-ca-file").set_input_files(
+            files=[{"name": "key-ca.pem", "mimeType": "application/x-pem-file", "buffer": self.key_ca_pem}]
+        )
         page.wait_for_selector("#custody-state[data-ok=true]")
 
     def fill_prices(self, page: Any, prices: dict[str, tuple[str, str, str, str]]) -> None:
@@ -234,12 +250,15 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
             page.wait_for_selector("#receipt-verdict[data-verified=true]", timeout=90_000)
         except Exception:
             raise AssertionError(
-                f"no verified receipt: {page.locator('#error').inner_text()!r} {page.locator('#status').inner_text()!r} "
+                f"no verified receipt: {page.locator('#error').inner_text()!r} "
+                f"{page.locator('#status').inner_text()!r} "
                 f"{page.locator('#receipt-verdict').inner_text()!r} console: {self.console}"
             ) from None
         assert page.locator("#receipt-verdict").inner_text() == words["verified"]
         assert page.locator("#receipt-checks .check-failed").count() == 0
-        assert page.locator("#receipt-checks .check-ok").count() == 7  # format, subject, entry, inclusion, signature, chain, time-stamp
+        assert (
+            page.locator("#receipt-checks .check-ok").count() == 7
+        )  # format, subject, entry, inclusion, signature, chain, time-stamp
 
     def evaluate_async(self, page: Any, function: str, argument: Any = None, *, timeout_ms: int = TIMEOUT_MS) -> Any:
         """``page.evaluate`` of an async function, with a time limit (evaluate itself has none)."""
@@ -260,7 +279,9 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         manifest = verify_manifest(bytes(bid.manifest), bytes(bid.signature), bytes(bid.signing_key.spki_der))
         assert manifest == parse_manifest(bytes(bid.manifest))
         custodians = manifest.envelopes.custodians
-        parts = [part for key in self.custodian_keys[1:] for part in open_custodian_parts(custodians, manifest.identity, key)]
+        parts = [
+            part for key in self.custodian_keys[1:] for part in open_custodian_parts(custodians, manifest.identity, key)
+        ]
         file_key = file_key_from_parts(custodians, parts, bytes.fromhex(manifest.kc))
         with get_object_store().open(bid.object_key, bid.version_id or None) as stored:
             ciphertext = stored.read()
@@ -310,7 +331,11 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         with tempfile.TemporaryDirectory() as folder:
             bid, opened = self.open_stored_bid(Path(folder) / "opened")
             summary = opened.price_summary
-            assert (summary.tender, summary.bid, summary.bidder) == (self.tender_id, str(bid.public_id), self.bidder_org.credit_code)
+            assert (summary.tender, summary.bid, summary.bidder) == (
+                self.tender_id,
+                str(bid.public_id),
+                self.bidder_org.credit_code,
+            )
             assert [(lot.lot, lot.price_yuan, lot.schedule_days, dict(lot.declared)) for lot in summary.lots] == [
                 ("1", "6123456.70", 180, {"质量标准": "合格", "项目经理": "李四"}),
                 ("2", "1980000.00", 120, {"质量标准": "优良"}),
@@ -324,7 +349,10 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
 
     def test_the_bundled_javascript_reproduces_every_vector_in_chromium(self) -> None:
         shot = Screens("test_browser_sealing_vectors")
-        vectors = {name: json.loads((VECTORS / f"{name}.json").read_text(encoding="utf-8")) for name in ("stream", "container", "envelopes", "signature", "bid", "identity")}
+        vectors = {
+            name: json.loads((VECTORS / f"{name}.json").read_text(encoding="utf-8"))
+            for name in ("stream", "container", "envelopes", "signature", "bid", "identity")
+        }
         with self.chromium():
             page = self.new_page(CHINESE)
             results = self.evaluate_async(
@@ -341,7 +369,10 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         expected = {f"stream: encrypt {c['name']}" for c in vectors["stream"]["cases"]}
         expected |= {f"stream: refuse {c['name']}" for c in vectors["stream"]["invalid"]}
         expected |= {f"bid: refuse the manifest with {c['name']}" for c in vectors["bid"]["invalid_manifests"]}
-        expected |= {"container: the whole container, byte for byte", "bid: seal the tiny bid again: the same ciphertext and manifest"}
+        expected |= {
+            "container: the whole container, byte for byte",
+            "bid: seal the tiny bid again: the same ciphertext and manifest",
+        }
         assert expected <= names
 
     # --- (c) resume after a network failure and a reload ----------------------------------------------------
@@ -363,7 +394,9 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
             self.sign_in(page, words, shot)
             self.open_bid_page(page, words, shot)
             self.make_browser_keys(page, words, shot)
-            page.locator("#bid-files").set_input_files(files=[{"name": "投标文件.zip", "mimeType": "application/zip", "buffer": content}])
+            page.locator("#bid-files").set_input_files(
+                files=[{"name": "投标文件.zip", "mimeType": "application/zip", "buffer": content}]
+            )
             self.fill_prices(page, {"1": ("5000000.00", "200", "", ""), "2": ("1500000.00", "90", "", "")})
             # The network drops every attempt at part 2 until it comes back. The route stays in place
             # (it lets requests through once the network is back): unroute waits for handlers still
@@ -379,7 +412,9 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
             page.route("**/api/bids/uploads/*/parts/2", part_two)
             page.get_by_role("button", name=words["seal"]).click()
             page.wait_for_function(
-                "text => document.getElementById('status').textContent.includes(text)", arg=words["retrying"], timeout=60_000
+                "text => document.getElementById('status').textContent.includes(text)",
+                arg=words["retrying"],
+                timeout=60_000,
             )
             shot(page, "upload-retrying")
             network["down"] = False

@@ -29,7 +29,9 @@ INJECTIONS = """() => {
   const inline = document.createElement("script");
   inline.textContent = "window.__ran.push('inline script')";
   document.body.append(inline);
-  document.body.insertAdjacentHTML("beforeend", '<img src="/static/none.png" onerror="window.__ran.push(\\'handler\\')">');
+  document.body.insertAdjacentHTML(
+    "beforeend", '<img src="/static/none.png" onerror="window.__ran.push(\\'handler\\')">'
+  );
   // A string timer is eval run by the page itself (Playwright's own evaluate is exempt from the policy).
   setTimeout("window.__ran.push('string timer')", 0);
   const foreign = document.createElement("script");
@@ -41,8 +43,14 @@ INJECTIONS = """() => {
 class ContentSecurityPolicyInChromiumTest(BrowserLiveServerTestCase):
     def setUp(self) -> None:
         super().setUp()
-        org = Organization.objects.create(name="江西红土建设工程有限公司", kind=OrganizationKind.BIDDER, credit_code=credit_code.make("91360781MD0000001"))
-        self.bidder = User.objects.create_user(username="wanglei", password=PASSWORD, display_name="王磊", organization=org)
+        org = Organization.objects.create(
+            name="江西红土建设工程有限公司",
+            kind=OrganizationKind.BIDDER,
+            credit_code=credit_code.make("91360781MD0000001"),
+        )
+        self.bidder = User.objects.create_user(
+            username="wanglei", password=PASSWORD, display_name="王磊", organization=org
+        )
         RoleGrant.objects.create(user=self.bidder, role=Role.BIDDER)
 
     def page(self) -> Any:
@@ -95,4 +103,3 @@ class ContentSecurityPolicyInChromiumTest(BrowserLiveServerTestCase):
             page.goto(self.live_server_url + "/admin/accounts/user/")
             page.wait_for_selector("#result_list")
         assert self.csp_violations == []
-

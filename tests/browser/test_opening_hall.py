@@ -85,13 +85,16 @@ from tests.fixtures.personas import PDF_BYTES, p256_public_der
 REDIS_SERVER = Path("/usr/bin/redis-server")
 PASSWORD = "Opening-Hall-2026"
 TIMEOUT_MS = 30_000
-# From publication to the deadline (= the opening time): sealing and submitting two small bids here takes under a second.
+# From publication to the deadline (= the opening time):
+# sealing and submitting two small bids here takes under a second.
 LEAD_SECONDS = 6
 
 pytestmark = [
     pytest.mark.browser,
     requires_chromium,
-    pytest.mark.skipif(not REDIS_SERVER.exists(), reason="Debian's redis-server is not installed (apt-get install redis-server)"),
+    pytest.mark.skipif(
+        not REDIS_SERVER.exists(), reason="Debian's redis-server is not installed (apt-get install redis-server)"
+    ),
 ]
 
 T = TypeVar("T")
@@ -105,8 +108,23 @@ CHINESE = {
     "generate": "生成密钥",
     "register": "登记到平台",
 }
-ENGLISH = {**CHINESE, "language": "en", "username": "Username", "password": "Password", "sign_in": "Sign in", "sign_out": "Sign out"}
-BUTTONS = ("#sign-in-button", "#decrypt-button", "#parts-button", "#conclude-button", "#confirm-button", "#close-button", "#object-button")
+ENGLISH = {
+    **CHINESE,
+    "language": "en",
+    "username": "Username",
+    "password": "Password",
+    "sign_in": "Sign in",
+    "sign_out": "Sign out",
+}
+BUTTONS = (
+    "#sign-in-button",
+    "#decrypt-button",
+    "#parts-button",
+    "#conclude-button",
+    "#confirm-button",
+    "#close-button",
+    "#object-button",
+)
 
 
 def off_the_main_thread(function: Callable[..., T], *args: Any) -> T:
@@ -132,7 +150,19 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         cls.redis_folder = tempfile.TemporaryDirectory(prefix="etender-redis-")
         socket = Path(cls.redis_folder.name) / "redis.sock"
         cls.redis = subprocess.Popen(
-            [str(REDIS_SERVER), "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700", "--save", "", "--appendonly", "no"],
+            [
+                str(REDIS_SERVER),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket),
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -149,7 +179,10 @@ class OpeningHallTest(BrowserLiveServerTestCase):
                 "default": {
                     "BACKEND": "channels_redis.core.RedisChannelLayer",
                     # As config/settings.py has it: no socket timeout, or idle connections end after 5 s.
-                    "CONFIG": {"hosts": [{"address": f"unix://{socket}", "socket_timeout": None}], "prefix": "etender-test"},
+                    "CONFIG": {
+                        "hosts": [{"address": f"unix://{socket}", "socket_timeout": None}],
+                        "prefix": "etender-test",
+                    },
                 }
             },
         }
@@ -176,10 +209,14 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         super().setUp()
 
         def org(name: str, kind: str, index: int) -> Organization:
-            return Organization.objects.create(name=name, kind=kind, credit_code=credit_code.make(f"91360781MD{index:07d}"))
+            return Organization.objects.create(
+                name=name, kind=kind, credit_code=credit_code.make(f"91360781MD{index:07d}")
+            )
 
         def user(username: str, display_name: str, organization: Organization, role: str) -> User:
-            person = User.objects.create_user(username=username, password=PASSWORD, display_name=display_name, organization=organization)
+            person = User.objects.create_user(
+                username=username, password=PASSWORD, display_name=display_name, organization=organization
+            )
             RoleGrant.objects.create(user=person, role=role)
             return person
 
@@ -191,14 +228,18 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         self.bidder = user("wanglei_hongtu", "王磊", self.bidder_org, Role.BIDDER)
         self.other_bidder = user("zhaomin_hongda", "赵敏", self.other_org, Role.BIDDER)
         self.regulator = user("regulator", "孙丽", regulator_org, Role.REGULATOR)
-        self.custodians = [user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN) for i, name in ((1, "钟华"), (2, "黄芳"), (3, "陈静"))]
+        self.custodians = [
+            user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN)
+            for i, name in ((1, "钟华"), (2, "黄芳"), (3, "陈静"))
+        ]
         # Custodians 2 and 3 made their keys on their own devices; custodian 1 makes its key in the browser below.
         self.device_keys: dict[int, ec.EllipticCurvePrivateKey] = {}
         for index in (1, 2):
             private, _ = p256_public_der()
             register_own_key(self.custodians[index], KeyPurpose.ENCRYPTION, private, label="保管人设备")
             self.device_keys[index] = private
-        # Every custodian confirms custody with a signing key of its own device (the CLI's), whatever made its encryption key.
+        # Every custodian confirms custody with a signing key of its own device (the CLI's),
+        # whatever made its encryption key.
         self.custodian_signing: list[ec.EllipticCurvePrivateKey] = []
         for custodian in self.custodians:
             self.custodian_signing.append(p256_public_der()[0])
@@ -231,7 +272,10 @@ class OpeningHallTest(BrowserLiveServerTestCase):
                 evaluation_method="comprehensive",
                 custodian_ids=[c.pk for c in self.custodians],
                 custodian_threshold=2,
-                lots=[tenders.LotInput(1, "路面工程", Decimal("6200000.00")), tenders.LotInput(2, "桥涵工程", Decimal("2000000.00"))],
+                lots=[
+                    tenders.LotInput(1, "路面工程", Decimal("6200000.00")),
+                    tenders.LotInput(2, "桥涵工程", Decimal("2000000.00")),
+                ],
             ),
         )
         documents.add_document(self.tenderer, draft, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
@@ -242,16 +286,30 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         # The browser bidder's bid is sealed to the encryption key its browser registered: only that browser opens it.
         browser_key = PublicKey.objects.get(owner=self.bidder, purpose=KeyPurpose.ENCRYPTION, revoked_at__isnull=True)
         mine = self.seal_and_submit(
-            tender, self.bidder, (self.bidder_signing, bytes(browser_key.spki_der)), folder / "mine", [("6123456.70", 180), ("1980000.00", 120)]
+            tender,
+            self.bidder,
+            (self.bidder_signing, bytes(browser_key.spki_der)),
+            folder / "mine",
+            [("6123456.70", 180), ("1980000.00", 120)],
         )
         other_keys = (self.other_signing, self.other_encryption.public_key())
-        other = self.seal_and_submit(tender, self.other_bidder, other_keys, folder / "other", [("5980000.00", 200), ("2050000.50", 150)])
+        other = self.seal_and_submit(
+            tender, self.other_bidder, other_keys, folder / "other", [("5980000.00", 200), ("2050000.50", 150)]
+        )
         assert dt.datetime.now(tz=dt.UTC) < deadline, "sealing and submitting took longer than LEAD_SECONDS"
         return {"tender": str(tender.public_id), "opening_time": deadline, "mine": mine, "other": other}
 
     @staticmethod
-    def seal_and_submit(tender: Tender, user: User, keys: tuple[ec.EllipticCurvePrivateKey, Any], folder: Path, lots: list[tuple[str, int]]) -> str:
-        """Seal a small bid as the bidder's client does (signed with ``keys[0]``, to encryption key ``keys[1]``) and submit it."""
+    def seal_and_submit(
+        tender: Tender,
+        user: User,
+        keys: tuple[ec.EllipticCurvePrivateKey, Any],
+        folder: Path,
+        lots: list[tuple[str, int]],
+    ) -> str:
+        """Seal a small bid as the bidder's client does (signed with ``keys[0]``,
+        to encryption key ``keys[1]``) and submit it.
+        """
         signing, encryption = keys
         bid_id = str(uuid.uuid4())
         organization = user.organization
@@ -272,7 +330,16 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         custodian_keys = [bytes(slot.public_key.spki_der) for slot in slots]
         sink = io.BytesIO()
         sealed = seal_bid(
-            str(source), summary, str(tender.public_id), bid_id, organization.credit_code, signing, encryption, custodian_keys, 2, sink
+            str(source),
+            summary,
+            str(tender.public_id),
+            bid_id,
+            organization.credit_code,
+            signing,
+            encryption,
+            custodian_keys,
+            2,
+            sink,
         )
         submit(user, tender, Sealed(sink.getvalue(), sealed, bid_id, b""))
         return bid_id
@@ -302,7 +369,9 @@ class OpeningHallTest(BrowserLiveServerTestCase):
     @staticmethod
     def decrypt_ready_bids(tender_id: str) -> list[str]:
         """What the worker does with every bid whose key is ready."""
-        ready = BidOpening.objects.filter(opening__tender__public_id=tender_id, state=BidOpeningState.KEY_READY).order_by("position")
+        ready = BidOpening.objects.filter(
+            opening__tender__public_id=tender_id, state=BidOpeningState.KEY_READY
+        ).order_by("position")
         return [decryption.decrypt_bid(pk) for pk in ready.values_list("pk", flat=True)]
 
     def other_bidder_confirms(self, tender_id: str) -> None:
@@ -426,7 +495,9 @@ class OpeningHallTest(BrowserLiveServerTestCase):
 
             # 4. The bidder decrypts in its browser: key ready, live on the tenderer's page.
             bidder.locator("#decrypt-button").click()
-            bidder.wait_for_function("() => document.getElementById('action-status').textContent.includes('已提交第 1 号')")
+            bidder.wait_for_function(
+                "() => document.getElementById('action-status').textContent.includes('已提交第 1 号')"
+            )
             self.wait_state(tenderer, mine, "key_ready")
             assert "投标人解密" in tenderer.locator(f"#bids-body tr[data-bid='{mine}']").inner_text()
             shot(bidder, "bidder-released-its-key")
@@ -448,11 +519,16 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             assert off_the_main_thread(self.store_fault, mine) == "retry scheduled"
             retry = tenderer.locator(f"#bids-body tr[data-bid='{mine}'] button[data-retry]")
             retry.wait_for()
-            assert "平台故障 1 次（对象存储读写失败），将于" in tenderer.locator(f"#bids-body tr[data-bid='{mine}']").inner_text()
+            assert (
+                "平台故障 1 次（对象存储读写失败），将于"
+                in tenderer.locator(f"#bids-body tr[data-bid='{mine}']").inner_text()
+            )
             assert bidder.locator(f"#bids-body tr[data-bid='{mine}'] button[data-retry]").count() == 0
             shot(tenderer, "tenderer-sees-a-store-fault-and-a-retry-button")
             retry.click()
-            tenderer.wait_for_function("() => document.getElementById('action-status').textContent.includes('已要求平台立即重试解密')")
+            tenderer.wait_for_function(
+                "() => document.getElementById('action-status').textContent.includes('已要求平台立即重试解密')"
+            )
             tenderer.wait_for_selector(f"#bids-body tr[data-bid='{mine}'] button[data-retry]", state="detached")
             self.wait_state(tenderer, mine, "key_ready")
 
@@ -474,7 +550,10 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             # (an XOR cannot tell which of the two it was yet).
             assert off_the_main_thread(self.custodian_submits, tender_id, 2, True) == 4
             tenderer.wait_for_selector(f"#failures-list li[data-failure='{other}']")
-            assert "分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：第 1 号保管人 钟华、第 3 号保管人 陈静" in tenderer.locator("#failures-list").inner_text()
+            assert (
+                "分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：第 1 号保管人 钟华、第 3 号保管人 陈静"
+                in tenderer.locator("#failures-list").inner_text()
+            )
             self.wait_state(tenderer, other, "awaiting_key")
 
             # Custodian 2 completes subset {1,2}: the key; and subset {2,3} fails too, which names custodian 3 alone.
@@ -487,7 +566,11 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             for bid in (mine, other):
                 named = tenderer.locator(f"#failures-list li[data-failure='{bid}']")
                 assert named.count() == 2
-                assert named.nth(1).inner_text().endswith("分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：第 3 号保管人 陈静。")
+                assert (
+                    named.nth(1)
+                    .inner_text()
+                    .endswith("分量有误的保管人在以下人员中（出现在每个不符子集中的保管人）：第 3 号保管人 陈静。")
+                )
             shot(tenderer, "tenderer-sees-both-keys-ready-and-the-faulty-custodian-named")
 
             # 6. The worker decrypts (here); no price is shown to anyone before every bid is final.
@@ -540,7 +623,9 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             # Every bid final, the record published: the prices appear everywhere without a reload.
             for page in (tenderer, bidder):
                 page.wait_for_function(
-                    "bid => document.querySelector(`#bids-body tr[data-bid='${bid}']`).textContent.includes('5,980,000.00 元')", arg=other
+                    "bid => document.querySelector(`#bids-body tr[data-bid='${bid}']`)"
+                    ".textContent.includes('5,980,000.00 元')",
+                    arg=other,
                 )
             row = tenderer.locator(f"#bids-body tr[data-bid='{mine}']").inner_text()
             assert "6,123,456.70 元" in row and "1,980,000.00 元" in row, row
@@ -556,15 +641,21 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             # 9. The record: the bidder objects and confirms; the tenderer answers; closing waits for every bidder.
             bidder.wait_for_selector("#confirm-button:visible")
             shot(bidder, "bidder-sees-the-record")
-            bidder.locator("#objection-text").fill("第 2 标段工期读作 120 日历天，与我方开标一览表一致，请在记录中注明项目经理。")
+            bidder.locator("#objection-text").fill(
+                "第 2 标段工期读作 120 日历天，与我方开标一览表一致，请在记录中注明项目经理。"
+            )
             bidder.locator("#object-button").click()
             tenderer.wait_for_selector("#objections-list li[data-answered=false]")
-            tenderer.locator("#objections-list textarea").fill("开标记录已载明各标段的项目经理，见“投标报价与工期”一栏。")
+            tenderer.locator("#objections-list textarea").fill(
+                "开标记录已载明各标段的项目经理，见“投标报价与工期”一栏。"
+            )
             tenderer.locator("#objections-list button").click()
             bidder.wait_for_selector("#objections-list li[data-answered=true]")
             bidder.locator("#confirm-button").click()
             tenderer.wait_for_function(
-                "bid => document.querySelector(`#bids-body tr[data-bid='${bid}']`).textContent.includes('已确认开标记录')", arg=mine
+                "bid => document.querySelector(`#bids-body tr[data-bid='${bid}']`)"
+                ".textContent.includes('已确认开标记录')",
+                arg=mine,
             )
             shot(bidder, "bidder-objected-and-confirmed")
             tenderer.locator("#close-button").click()
@@ -573,7 +664,9 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             shot(tenderer, "tenderer-closing-refused-until-every-bidder-confirms")
             off_the_main_thread(self.other_bidder_confirms, tender_id)
             tenderer.wait_for_function(
-                "bid => document.querySelector(`#bids-body tr[data-bid='${bid}']`).textContent.includes('已确认开标记录')", arg=other
+                "bid => document.querySelector(`#bids-body tr[data-bid='${bid}']`)"
+                ".textContent.includes('已确认开标记录')",
+                arg=other,
             )
             tenderer.locator("#close-button").click()
             tenderer.wait_for_selector("#hall-phase[data-phase=closed]")
@@ -588,7 +681,9 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             for page in (tenderer, bidder, custodian):
                 assert page.evaluate("() => document.body.dataset.hallDrops") is None
 
-        ended = BidOpening.objects.filter(opening__tender__public_id=tender_id).select_related("bid").order_by("position")
+        ended = (
+            BidOpening.objects.filter(opening__tender__public_id=tender_id).select_related("bid").order_by("position")
+        )
         assert [(str(b.bid.public_id), b.state, b.key_source) for b in ended] == [
             (mine, BidOpeningState.OPENED, KeySource.BIDDER),
             (other, BidOpeningState.OPENED, KeySource.CUSTODIANS),

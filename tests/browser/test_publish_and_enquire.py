@@ -149,10 +149,14 @@ class PublishAndEnquireTest(BrowserLiveServerTestCase):
         super().setUp()
 
         def org(name: str, kind: str, index: int) -> Organization:
-            return Organization.objects.create(name=name, kind=kind, credit_code=credit_code.make(f"91360781MB{index:07d}"))
+            return Organization.objects.create(
+                name=name, kind=kind, credit_code=credit_code.make(f"91360781MB{index:07d}")
+            )
 
         def user(username: str, display_name: str, organization: Organization, role: str) -> User:
-            person = User.objects.create_user(username=username, password=PASSWORD, display_name=display_name, organization=organization)
+            person = User.objects.create_user(
+                username=username, password=PASSWORD, display_name=display_name, organization=organization
+            )
             RoleGrant.objects.create(user=person, role=role)
             return person
 
@@ -161,7 +165,9 @@ class PublishAndEnquireTest(BrowserLiveServerTestCase):
         regulator_org = org("瑞金市发展和改革委员会", OrganizationKind.REGULATOR, 3)
         self.tenderer = user("tenderer", "刘建国", tenderer_org, Role.TENDERER_STAFF)
         self.bidder = user("wanglei_hongtu", "王磊", bidder_org, Role.BIDDER)
-        self.custodians = [user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN) for i, name in ((1, "钟华"), (2, "黄芳"))]
+        self.custodians = [
+            user(f"custodian{i}", name, regulator_org, Role.CUSTODIAN) for i, name in ((1, "钟华"), (2, "黄芳"))
+        ]
         for custodian in self.custodians:
             register_own_key(custodian, KeyPurpose.ENCRYPTION, p256_public_der()[0], label="保管人设备")
         # Read now: while Playwright's sync API runs, this thread counts as async for Django.
@@ -171,7 +177,9 @@ class PublishAndEnquireTest(BrowserLiveServerTestCase):
     # --- helpers ----------------------------------------------------------------
 
     def new_page(self, words: dict[str, Any]) -> Any:
-        context = self.browser.new_context(accept_downloads=True, locale="zh-CN", viewport={"width": 1280, "height": 900})
+        context = self.browser.new_context(
+            accept_downloads=True, locale="zh-CN", viewport={"width": 1280, "height": 900}
+        )
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -306,8 +314,18 @@ class PublishAndEnquireTest(BrowserLiveServerTestCase):
 
     def test_publish_and_enquire_in_chinese(self) -> None:
         with self.chromium():
-            self.run_scenario(CHINESE, "RJ-2026-GC-101", "瑞金市沙洲坝镇乡村道路提升改造工程", Screens("test_publish_and_enquire_in_chinese"))
+            self.run_scenario(
+                CHINESE,
+                "RJ-2026-GC-101",
+                "瑞金市沙洲坝镇乡村道路提升改造工程",
+                Screens("test_publish_and_enquire_in_chinese"),
+            )
 
     def test_publish_and_enquire_in_english(self) -> None:
         with self.chromium():
-            self.run_scenario(ENGLISH, "RJ-2026-GC-102", "瑞金市叶坪乡农村供水改造工程", Screens("test_publish_and_enquire_in_english"))
+            self.run_scenario(
+                ENGLISH,
+                "RJ-2026-GC-102",
+                "瑞金市叶坪乡农村供水改造工程",
+                Screens("test_publish_and_enquire_in_english"),
+            )

@@ -381,7 +381,9 @@ class FakeHall:
 # --- custody: custodians' confirmations, and the keys registered with proofs ------------------------------------
 
 
-def make_ca(name: str = "江西省数字证书 CA", *, days: int = 365, ca: bool = True) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def make_ca(
+    name: str = "江西省数字证书 CA", *, days: int = 365, ca: bool = True
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A CA of the test's own (the trading centre's CA, or the operator's): key and self-signed certificate."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -491,7 +493,9 @@ class FakeCustodyPlatform:
 
     base_url = "https://platform.example"
 
-    def __init__(self, custodians: list[FakeCustodian], threshold: int = 2, *, me: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, custodians: list[FakeCustodian], threshold: int = 2, *, me: dict[str, Any] | None = None
+    ) -> None:
         self.tender = str(uuid.uuid4())
         self.custodians = custodians
         self.threshold = threshold
@@ -517,7 +521,12 @@ class FakeCustodyPlatform:
         custodian = self.custodians[index]
         signer = custodian.signing
         statement = custody_statement_bytes(
-            self.tender, index, self.threshold, self.recipients(), custodian.username, fingerprint_of(signer.public_key())
+            self.tender,
+            index,
+            self.threshold,
+            self.recipients(),
+            custodian.username,
+            fingerprint_of(signer.public_key()),
         )
         custodian.confirmation = {
             "statement": b64(statement),

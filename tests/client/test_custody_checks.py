@@ -102,7 +102,9 @@ def test_an_unconfirmed_custodian_is_named(tmp_path: Path) -> None:
     ("make_certificate", "reason"),
     [
         (
-            lambda ca, c: issue_certificate(ca, c.signing.public_key(), c.username, c.name, valid_from=dt.timedelta(days=-400)),
+            lambda ca, c: issue_certificate(
+                ca, c.signing.public_key(), c.username, c.name, valid_from=dt.timedelta(days=-400)
+            ),
             "certificate_not_valid_now",
         ),
         (
@@ -110,7 +112,9 @@ def test_an_unconfirmed_custodian_is_named(tmp_path: Path) -> None:
             "certificate_wrong_subject",
         ),
         (
-            lambda ca, c: issue_certificate(ca, ec.generate_private_key(ec.SECP256R1()).public_key(), c.username, c.name),
+            lambda ca, c: issue_certificate(
+                ca, ec.generate_private_key(ec.SECP256R1()).public_key(), c.username, c.name
+            ),
             "certificate_key_mismatch",
         ),
         (
@@ -151,7 +155,9 @@ def test_a_pin_for_another_key_of_that_custodian_does_not_trust_the_served_key(t
     trust.pins["liuyang"] = [fingerprint_of(ec.generate_private_key(ec.SECP256R1()).public_key())]
     check = checked(platform, trust)
     assert list(check.problems) == [2]
-    assert "is not the one pinned for liuyang" in check.problems[2][0] and "it has no certificate" in check.problems[2][0]
+    assert (
+        "is not the one pinned for liuyang" in check.problems[2][0] and "it has no certificate" in check.problems[2][0]
+    )
 
 
 def test_a_signature_not_in_strict_der_or_over_other_bytes_is_refused(tmp_path: Path) -> None:
@@ -172,7 +178,9 @@ def test_a_signature_not_in_strict_der_or_over_other_bytes_is_refused(tmp_path: 
     check = checked(platform, trusting(tmp_path, centre[1]))
     assert sorted(check.problems) == [0, 1]
     assert "the signature is not a DER-encoded ECDSA signature" in check.problems[0][0]
-    assert check.problems[1] == ["its confirmation's signature is invalid: the signature does not verify with the signing key"]
+    assert check.problems[1] == [
+        "its confirmation's signature is invalid: the signature does not verify with the signing key"
+    ]
 
 
 def test_a_confirmation_of_another_threshold_or_tender_is_refused(tmp_path: Path) -> None:
@@ -182,7 +190,9 @@ def test_a_confirmation_of_another_threshold_or_tender_is_refused(tmp_path: Path
     assert check.general == ["the platform's custody gives k = 2, its tender k = 3"]
     assert all("threshold is 2, expected 3" in check.problems[i][0] for i in range(3))
     with pytest.raises(ClientError, match="not of"):
-        check_custody(platform.custody(), "00000000-0000-4000-8000-000000000000", 2, trusting(tmp_path, centre[1]), now=NOW)
+        check_custody(
+            platform.custody(), "00000000-0000-4000-8000-000000000000", 2, trusting(tmp_path, centre[1]), now=NOW
+        )
 
 
 def test_served_recipients_that_are_not_the_served_keys_are_refused(tmp_path: Path) -> None:

@@ -68,7 +68,11 @@ CENTRE = make_ca()  # the trading centre's CA: its key is nobody's on the platfo
 
 
 def tender_with_custodians() -> FakeCustodyPlatform:
-    custodians = [FakeCustodian("zhonghua", "钟华"), FakeCustodian("huang_fang", "黄芳"), FakeCustodian("liuyang", "刘洋")]
+    custodians = [
+        FakeCustodian("zhonghua", "钟华"),
+        FakeCustodian("huang_fang", "黄芳"),
+        FakeCustodian("liuyang", "刘洋"),
+    ]
     for c in custodians:
         c.certificate = issue_certificate(CENTRE, c.signing.public_key(), c.username, c.name)
     platform = FakeCustodyPlatform(custodians, threshold=2)
@@ -189,7 +193,9 @@ def test_a_certificate_of_another_key_or_user_is_not_uploaded(
     key = keystore.generate_key(client_env, "signing", keystore.DEFAULT_NAME, PASSPHRASE.encode())
     platform.register("signing", key.public_key())
     other = tmp_path / "other.pem"
-    other.write_text(pem(issue_certificate(CENTRE, ec.generate_private_key(ec.SECP256R1()).public_key(), "bidder_a", "王磊")))
+    other.write_text(
+        pem(issue_certificate(CENTRE, ec.generate_private_key(ec.SECP256R1()).public_key(), "bidder_a", "王磊"))
+    )
     status, _, err = run(capsys, "keys", "certify", str(other))
     assert status == 1 and "certifies another key" in err
     wrong_user = tmp_path / "wrong-user.pem"
@@ -219,12 +225,18 @@ def test_a_key_challenge_that_is_not_exactly_a_proof_for_this_key_is_not_answere
         ({**good, "tender": "x"}, "not an etender-key-proof-v1 statement"),
         ({**good, "nonce": "short"}, "nonce that is not 64 hex digits"),
     ]:
-        challenge = {"challenge": "c1", "statement": base64.b64encode(rfc8785.dumps(statement)).decode(), "sealed": None}
+        challenge = {
+            "challenge": "c1",
+            "statement": base64.b64encode(rfc8785.dumps(statement)).decode(),
+            "sealed": None,
+        }
         with pytest.raises(ClientError, match=reason):
             answer_key_proof(challenge, "signing", private, "bidder_a", "")
     loose = json.dumps(good, indent=1).encode()  # the same fields, not canonical
     with pytest.raises(ClientError, match="not canonical JSON"):
-        answer_key_proof({"challenge": "c1", "statement": base64.b64encode(loose).decode()}, "signing", private, "bidder_a")
+        answer_key_proof(
+            {"challenge": "c1", "statement": base64.b64encode(loose).decode()}, "signing", private, "bidder_a"
+        )
     statement = base64.b64encode(rfc8785.dumps({**good, "purpose": "encryption"})).decode()
     sealed = SUITE.encrypt(b"\x07" * 32, ec.generate_private_key(ec.SECP256R1()).public_key(), key_proof_info(fp))
     with pytest.raises(ClientError, match="does not open with it"):

@@ -81,7 +81,9 @@ def trusting_bidder(root: Path, url: str, key_ca: KeyCa) -> Bidder:
 
 
 def seal(bidder: Bidder, tender: Tender, folder: Path, expect: int = 0) -> Any:
-    return bidder.run("seal", str(folder), "--tender", str(tender.public_id), "--price", "5123456.70:180", expect=expect)
+    return bidder.run(
+        "seal", str(folder), "--tender", str(tender.public_id), "--price", "5123456.70:180", expect=expect
+    )
 
 
 def new_key() -> tuple[bytes, str]:
@@ -154,7 +156,11 @@ def test_the_bidder_refuses_keys_the_operator_registered_with_the_custodians_pas
     ours = PublicKey.objects.get(fingerprint=local_key(operator.home, "encryption").fingerprint())
     # ... points the slot at its key in the database, and drops the genuine confirmation.
     tender.custodian_slots.filter(pk=slot.pk).update(
-        public_key=ours, custody_statement=None, custody_signature=None, custody_signing_key=None, custody_confirmed_at=None
+        public_key=ours,
+        custody_statement=None,
+        custody_signature=None,
+        custody_signing_key=None,
+        custody_confirmed_at=None,
     )
 
     # The genuine custodian's etender now refuses to confirm: the tender does not list its key.

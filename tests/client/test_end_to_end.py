@@ -48,7 +48,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def open_tender(transactional_db: Any, personas: Personas, platform_url: str) -> Tender:
-    """A published tender with two lots, three custodians (k = 2) who confirmed it, open for 30 days by the real clock."""
+    """A published tender with two lots, three custodians (k = 2) who confirmed it,
+    open for 30 days by the real clock.
+    """
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     lots = [
         tenders.LotInput(1, "路面工程", Decimal("6000000.00")),

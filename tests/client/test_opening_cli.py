@@ -100,7 +100,7 @@ def test_a_bidder_releases_its_key_and_two_custodians_open_the_other_bid(
     first = custodians["custodian_solo"].run("custodian", "open", tender_id)
     assert "you are custodian 1 (Custodian_Solo) of 3 (k = 2)" in first.stdout
     # In each of the two bids, custodian 1 is in 2 of the 3 subsets of 2 of 3.
-    assert "4 part(s) and 0 signed \"does not open\" statement(s) submitted for 2 bid(s)" in first.stdout
+    assert '4 part(s) and 0 signed "does not open" statement(s) submitted for 2 bid(s)' in first.stdout
     assert f"bid 2 ({other_bid}): awaiting its key" in first.stdout
     assert "open: 2 bids in" in first.stderr
     second = custodians["custodian2"].run("custodian", "open", tender_id)

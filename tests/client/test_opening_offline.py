@@ -1,4 +1,6 @@
-"""`etender open release | status` and `etender custodian open` against an in-memory opening (real keys, real envelopes)."""
+"""`etender open release | status` and `etender custodian open` against an in-memory opening
+(real keys, real envelopes).
+"""
 
 from __future__ import annotations
 
@@ -231,7 +233,10 @@ def test_a_bidder_releases_its_own_bid_s_key_and_only_its_own(
     own = hall.entries[0]
     status, out, _ = run(capsys, bidder.home, "open", "release", TENDER)
     assert status == 0
-    assert "opening of tender RJ-2026-001 (乡村道路提升改造工程): opening time 2026-03-02 09:00:00 +0800 (Asia/Shanghai)" in out
+    assert (
+        "opening of tender RJ-2026-001 (乡村道路提升改造工程): opening time 2026-03-02 09:00:00 +0800 (Asia/Shanghai)"
+        in out
+    )
     assert "1 bid(s) of yours; decryption until 2026-03-02 10:00:00 +0800" in out
     assert f"bid 1 ({own.bid}): released (key_ready): the platform decrypts it now" in out
     assert hall.posts() == [f"/api/tenders/{TENDER}/opening/bids/{own.bid}/key"]
@@ -283,7 +288,7 @@ def test_a_part_that_does_not_open_is_replaced_by_a_signed_statement_and_every_o
     status, out, _ = run(capsys, custodians[0].home, "custodian", "open", TENDER)
     assert status == 0, out
     assert f"bid 3 ({found[2].bid}): your part of subset [0, 2] does not open (hpke_open_failed" in out
-    assert "5 part(s) and 1 signed \"does not open\" statement(s) submitted for 3 bid(s)" in out
+    assert '5 part(s) and 1 signed "does not open" statement(s) submitted for 3 bid(s)' in out
     # Every other part went, in one request: custodian 0 is in subsets [0, 1] and [0, 2] of each bid.
     [parts] = hall.parts
     assert sorted((p["bid"], tuple(p["members"])) for p in parts) == sorted(
@@ -294,10 +299,13 @@ def test_a_part_that_does_not_open_is_replaced_by_a_signed_statement_and_every_o
     signing = keystore.existing_key(custodians[0].home, "signing")
     statement = base64.b64decode(refusal["statement"])
     parsed = verify_refusal(statement, base64.b64decode(refusal["signature"]), signing.public_key())
-    assert statement == (
-        f'{{"bid":"{found[2].bid}","format":"etender-part-refusal-v1","index":0,"members":[0,2],'
-        f'"reason":"hpke_open_failed","signing_key":"{signing.fingerprint()}","tender":"{TENDER}"}}'
-    ).encode()
+    assert (
+        statement
+        == (
+            f'{{"bid":"{found[2].bid}","format":"etender-part-refusal-v1","index":0,"members":[0,2],'
+            f'"reason":"hpke_open_failed","signing_key":"{signing.fingerprint()}","tender":"{TENDER}"}}'
+        ).encode()
+    )
     assert parsed.index == 0 and parsed.members == (0, 2)
 
 
@@ -312,7 +320,8 @@ def test_a_custodian_and_a_bidder_send_nothing_while_their_own_clock_is_before_t
     opening_time = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # FakeHall's: 09:00 in Beijing
     monkeypatch.setattr(client_opening, "local_now", lambda: opening_time - dt.timedelta(minutes=10))
     hall = serve(
-        monkeypatch, FakeHall(TENDER, ["bidder", "custodian"], entries(tmp_path, bidder, custodians), ["钟华", "黄芳", "刘洋"])
+        monkeypatch,
+        FakeHall(TENDER, ["bidder", "custodian"], entries(tmp_path, bidder, custodians), ["钟华", "黄芳", "刘洋"]),
     )
     for home, argv in ((custodians[0].home, ("custodian", "open", TENDER)), (bidder.home, ("open", "release", TENDER))):
         status, out, err = run(capsys, home, *argv)
@@ -394,7 +403,7 @@ def test_two_custodians_parts_give_every_bid_s_key(
         assert status == 0
         assert f"3 bid(s), 3 still without a key; you are custodian {index + 1}" in out
         # Each custodian is in 2 of the 3 subsets of 2 of 3, in each of the 3 bids.
-        assert "6 part(s) and 0 signed \"does not open\" statement(s) submitted for 3 bid(s)" in out
+        assert '6 part(s) and 0 signed "does not open" statement(s) submitted for 3 bid(s)' in out
         assert "open: 3 bids in" in err  # not a terminal: one final line of progress
     assert hall.posts() == [f"/api/tenders/{TENDER}/opening/custodian-parts"] * 2
     for entry in found:
@@ -489,7 +498,8 @@ def test_an_opening_time_moved_earlier_on_the_server_releases_nothing_early(
         client_opening.remember_opening_time(machine_.home, TENDER, opening_time.isoformat())  # never moves it back
     monkeypatch.setattr(client_opening, "local_now", lambda: opening_time + dt.timedelta(minutes=30))
     hall = serve(
-        monkeypatch, FakeHall(TENDER, ["bidder", "custodian"], entries(tmp_path, bidder, custodians), ["钟华", "黄芳", "刘洋"])
+        monkeypatch,
+        FakeHall(TENDER, ["bidder", "custodian"], entries(tmp_path, bidder, custodians), ["钟华", "黄芳", "刘洋"]),
     )
     for home, argv in ((custodians[0].home, ("custodian", "open", TENDER)), (bidder.home, ("open", "release", TENDER))):
         status, _, err = run(capsys, home, *argv)

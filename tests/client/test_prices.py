@@ -99,7 +99,8 @@ def test_a_price_file_reads_numbers_exactly_and_keeps_declared_fields(tmp_path: 
     path = tmp_path / "开标一览表.json"
     path.write_text(
         '{"lots": [{"lot": 1, "price_yuan": 12345678.9, "schedule_days": 365, '
-        '"declared": {"质量标准": "合格", "项目经理": "李四"}}, {"lot": "2", "price_yuan": "0.50", "schedule_days": 30}]}',
+        '"declared": {"质量标准": "合格", "项目经理": "李四"}}, '
+        '{"lot": "2", "price_yuan": "0.50", "schedule_days": 30}]}',
         encoding="utf-8",
     )
     assert build_lots(load_price_file(path), ["1", "2"]) == (

@@ -408,7 +408,9 @@ def test_procfile_runs_the_same_processes_as_compose() -> None:
             processes[name] = shlex.split(command)
     webs = [command[3:] for name, command in processes.items() if command[:3] == DAPHNE]
     assert len(webs) >= 2
-    assert not [command for command in processes.values() if "daphne" in command[0]], "a bare daphne has Daphne's 1 MiB limit"
+    assert not [command for command in processes.values() if "daphne" in command[0]], (
+        "a bare daphne has Daphne's 1 MiB limit"
+    )
     ports = set()
     for command in webs:
         assert command[0] == "-b"
@@ -578,7 +580,15 @@ def test_production_with_nothing_else_set_is_refused(tmp_path: Path) -> None:
     found = set(re.findall(r"etender\.E\d{3}", result.stderr))
     # DEBUG is off by default outside development and the clock is not moved,
     # so E003 and E006 need their own variable (next test).
-    assert found == {"etender.E001", "etender.E002", "etender.E004", "etender.E005", "etender.E007", "etender.E009", "etender.E010"}, result.stderr
+    assert found == {
+        "etender.E001",
+        "etender.E002",
+        "etender.E004",
+        "etender.E005",
+        "etender.E007",
+        "etender.E009",
+        "etender.E010",
+    }, result.stderr
 
 
 def test_production_with_debug_and_a_moved_clock_is_refused_on_every_check(tmp_path: Path) -> None:
@@ -596,4 +606,6 @@ def test_production_with_debug_and_a_moved_clock_is_refused_on_every_check(tmp_p
 def test_the_image_carries_the_browsers_sealing_scripts_built_from_the_lockfile() -> None:
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     assert "npm ci" in text and "npm run --silent build" in text
-    assert re.search(r"^COPY --from=js \S+/frontend/static/frontend/build/ frontend/static/frontend/build/$", text, re.MULTILINE)
+    assert re.search(
+        r"^COPY --from=js \S+/frontend/static/frontend/build/ frontend/static/frontend/build/$", text, re.MULTILINE
+    )

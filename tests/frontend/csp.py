@@ -25,7 +25,9 @@ def assert_strict_policy(response: Any, *, own_scripts: bool = True) -> None:
     assert directives["default-src"] == ["'none'"]
     script_src = directives["script-src"]
     assert "'self'" in script_src
-    assert not {"'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'", "*", "data:", "blob:"} & set(script_src), script_src
+    assert not {"'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'", "*", "data:", "blob:"} & set(script_src), (
+        script_src
+    )
     assert set(script_src) - {"'self'", "'wasm-unsafe-eval'"} <= {v for v in script_src if v.startswith("'nonce-")}
     assert directives["style-src"] == ["'self'"]
     assert directives["worker-src"] == ["'self'"]

@@ -93,6 +93,8 @@ def test_error_pages_the_admin_and_the_api_send_it_too(personas, published_tende
     # The API's docs load django-ninja's bundled Swagger UI from /static/: 'self', no nonce needed.
     docs = Client().get("/api/docs")
     assert_strict_policy(docs, own_scripts=False)
-    assert all('src="/static/ninja/' in script for script in executable_scripts(docs)), "the docs' scripts come from a CDN"
+    assert all('src="/static/ninja/' in script for script in executable_scripts(docs)), (
+        "the docs' scripts come from a CDN"
+    )
     api = Client().get("/api/tenders")
     assert api.status_code == 200 and policy(api)["default-src"] == ["'none'"]

@@ -43,7 +43,9 @@ def test_an_unconfirmed_slot_is_offered_for_signing_on_the_dashboard(personas, u
     assert f'href="{url}">签名确认保管</a>' in dashboard
 
 
-def test_every_page_that_holds_keys_says_it_is_no_stronger_than_the_served_javascript(personas, published_tender, tmp_path):
+def test_every_page_that_holds_keys_says_it_is_no_stronger_than_the_served_javascript(
+    personas, published_tender, tmp_path
+):
     bundle = served_bundle_sha256()
 
     def pages() -> list:
@@ -51,7 +53,9 @@ def test_every_page_that_holds_keys_says_it_is_no_stronger_than_the_served_javas
             signed_in(personas.bidder_a).get(reverse("frontend:bid-submit", args=[published_tender.public_id])),
             signed_in(personas.bidder_a).get(reverse("frontend:browser-keys")),
             signed_in(personas.custodians[0]).get(reverse("frontend:browser-keys")),
-            signed_in(personas.custodians[0]).get(reverse("frontend:custody-confirm", args=[published_tender.public_id])),
+            signed_in(personas.custodians[0]).get(
+                reverse("frontend:custody-confirm", args=[published_tender.public_id])
+            ),
         ]
 
     # No deployment recorded yet: each page says it cannot be compared with the ledger.
@@ -66,7 +70,10 @@ def test_every_page_that_holds_keys_says_it_is_no_stronger_than_the_served_javas
     record_deployment(version="elsewhere", directory=tmp_path)
     pages_now = pages()
     for page in pages_now:
-        assert f"与账本中最近记录的部署（第 {entry.seq + 1} 条）不一致" in page.text and 'data-recorded="false"' in page.text
+        assert (
+            f"与账本中最近记录的部署（第 {entry.seq + 1} 条）不一致" in page.text
+            and 'data-recorded="false"' in page.text
+        )
     for page in pages_now:
         assert page.status_code == 200
         assert "浏览器中的这些核验不会比平台发送的脚本更可靠" in page.text
@@ -76,5 +83,7 @@ def test_every_page_that_holds_keys_says_it_is_no_stronger_than_the_served_javas
     english.cookies["django_language"] = "en"
     page = english.get(reverse("frontend:bid-submit", args=[published_tender.public_id])).text
     assert "these checks are no stronger than the script the platform sends" in page
-    assert page_config(page, "bid-config")["messages"]["custody_refused"] == "Cannot seal: custodian %(name)s (%(username)s) %(reason)s."
-
+    assert (
+        page_config(page, "bid-config")["messages"]["custody_refused"]
+        == "Cannot seal: custodian %(name)s (%(username)s) %(reason)s."
+    )

@@ -30,7 +30,14 @@ def test_a_draft_document_is_not_downloadable_by_the_public(client, personas, dr
 
 def test_a_withdrawn_or_unknown_document_is_not_found(personas, published_tender, draft_tender):
     other = draft_tender.documents.get()
-    assert signed_in(personas.bidder_a).get(download_url(published_tender, other).replace(str(other.public_id), "00000000-0000-0000-0000-000000000000")).status_code == 404
+    assert (
+        signed_in(personas.bidder_a)
+        .get(
+            download_url(published_tender, other).replace(str(other.public_id), "00000000-0000-0000-0000-000000000000")
+        )
+        .status_code
+        == 404
+    )
 
 
 def test_a_bidder_downloads_the_exact_bytes_under_the_chinese_name_and_it_is_recorded(personas, published_tender):
@@ -46,7 +53,11 @@ def test_a_bidder_downloads_the_exact_bytes_under_the_chinese_name_and_it_is_rec
     assert disposition.startswith("attachment;")
     assert "filename*=utf-8''" + urllib.parse.quote("招标文件.pdf") in disposition
     download = DocumentDownload.objects.get()
-    assert (download.user, download.organization, download.document) == (personas.bidder_a, personas.bidder_org_a, document)
+    assert (download.user, download.organization, download.document) == (
+        personas.bidder_a,
+        personas.bidder_org_a,
+        document,
+    )
 
 
 def test_an_anonymous_download_is_served_but_not_recorded(client, published_tender):

@@ -40,14 +40,24 @@ def nothing_stored() -> None:
             },
             "投标截止时间已过",
         ),
-        ("opening_time", lambda now: {"opening_time": local(now + dt.timedelta(days=29))}, "开标时间不能早于投标截止时间"),
-        ("enquiry_deadline", lambda now: {"enquiry_deadline": local(now + dt.timedelta(days=31))}, "提问截止时间不能晚于投标截止时间"),
+        (
+            "opening_time",
+            lambda now: {"opening_time": local(now + dt.timedelta(days=29))},
+            "开标时间不能早于投标截止时间",
+        ),
+        (
+            "enquiry_deadline",
+            lambda now: {"enquiry_deadline": local(now + dt.timedelta(days=31))},
+            "提问截止时间不能晚于投标截止时间",
+        ),
         ("custodian_threshold", lambda now: {"custodian_threshold": "4"}, "开启门限 k"),
         ("number", lambda now: {"number": "x"}, "招标编号"),
         ("bid_deadline", lambda now: {"bid_deadline": "明天"}, ""),
     ],
 )
-def test_a_draft_that_breaks_a_rule_is_shown_with_its_field_error_and_not_stored(personas, frozen_clock, field, changes, message):
+def test_a_draft_that_breaks_a_rule_is_shown_with_its_field_error_and_not_stored(
+    personas, frozen_clock, field, changes, message
+):
     tenderer = signed_in(personas.tenderer)
     data = tender_form_data(frozen_clock(), personas.custodians, **changes(frozen_clock()))
     response = tenderer.post(reverse("frontend:tender-create"), data)
@@ -67,7 +77,9 @@ def test_lot_rules_are_shown_above_the_lots(personas, frozen_clock):
 
 def test_a_tenderer_creates_a_draft_with_deadlines_read_in_beijing_time(personas, frozen_clock):
     tenderer = signed_in(personas.tenderer)
-    data = tender_form_data(frozen_clock(), personas.custodians, bid_deadline="2026-04-10T09:30", opening_time="2026-04-10T10:00")
+    data = tender_form_data(
+        frozen_clock(), personas.custodians, bid_deadline="2026-04-10T09:30", opening_time="2026-04-10T10:00"
+    )
     response = tenderer.post(reverse("frontend:tender-create"), data)
 
     tender = Tender.objects.get()
@@ -102,7 +114,9 @@ def test_the_edit_form_shows_the_draft_in_beijing_time_and_saves_changes(persona
     assert 'value="2026-04-01T09:00"' in form
     assert 'value="路面工程"' in form
 
-    data = tender_form_data(frozen_clock(), personas.custodians, number=draft_tender.number, title="乡村道路提升改造工程（二期）")
+    data = tender_form_data(
+        frozen_clock(), personas.custodians, number=draft_tender.number, title="乡村道路提升改造工程（二期）"
+    )
     assert tenderer.post(edit, data).status_code == 302
     assert Tender.objects.get(pk=draft_tender.pk).title == "乡村道路提升改造工程（二期）"
 
@@ -150,7 +164,10 @@ def test_a_tenderer_uploads_removes_and_publishes(personas, draft_tender, frozen
     page = reverse("frontend:tender-documents", args=[draft_tender.public_id])
     assert tenderer.post(page, {"file": [SimpleUploadedFile("工程量清单.pdf", PDF_BYTES)]}).status_code == 302
     added = TenderDocument.objects.get(name="工程量清单.pdf")
-    assert tenderer.post(reverse("frontend:document-remove", args=[draft_tender.public_id, added.public_id])).status_code == 302
+    assert (
+        tenderer.post(reverse("frontend:document-remove", args=[draft_tender.public_id, added.public_id])).status_code
+        == 302
+    )
     assert TenderDocument.objects.get(pk=added.pk).withdrawn_at is not None
 
     response = tenderer.post(reverse("frontend:tender-publish", args=[draft_tender.public_id]), follow=True)
@@ -160,6 +177,8 @@ def test_a_tenderer_uploads_removes_and_publishes(personas, draft_tender, frozen
 
 def test_publishing_too_close_to_the_deadline_is_refused_with_the_reason(personas, draft_tender, frozen_clock):
     frozen_clock.advance(days=15)
-    response = signed_in(personas.tenderer).post(reverse("frontend:tender-publish", args=[draft_tender.public_id]), follow=True)
+    response = signed_in(personas.tenderer).post(
+        reverse("frontend:tender-publish", args=[draft_tender.public_id]), follow=True
+    )
     assert "自发布至投标截止不得少于 20 日" in response.text
     assert Tender.objects.get(pk=draft_tender.pk).published_at is None

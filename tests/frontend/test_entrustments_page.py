@@ -25,7 +25,11 @@ def test_the_tenderer_entrusts_an_agency_with_one_tender_and_revokes_it(unentrus
     granted = page.post(url, {"agency": p.agency_org.pk, "scope": "tender", "tender_number": "RJ-2026-001"})
     assert granted.status_code == 302
     entrustment = Entrustment.objects.get()
-    assert (entrustment.agency, entrustment.tender_number, entrustment.granted_by) == (p.agency_org, "RJ-2026-001", p.tenderer)
+    assert (entrustment.agency, entrustment.tender_number, entrustment.granted_by) == (
+        p.agency_org,
+        "RJ-2026-001",
+        p.tenderer,
+    )
     listing = page.get(url).content.decode()
     assert "RJ-2026-001" in listing and reverse("frontend:entrustment-revoke", args=[entrustment.public_id]) in listing
 
@@ -42,12 +46,22 @@ def test_a_period_is_read_in_beijing_time_and_a_bad_one_is_shown_on_the_form_and
     page = signed_in(p.tenderer)
     url = reverse("frontend:entrustments")
     now = frozen_clock()
-    backwards = {"agency": p.agency_org.pk, "scope": "period", "valid_from": local(now + dt.timedelta(days=2)), "valid_until": local(now)}
+    backwards = {
+        "agency": p.agency_org.pk,
+        "scope": "period",
+        "valid_from": local(now + dt.timedelta(days=2)),
+        "valid_until": local(now),
+    }
     refused = page.post(url, backwards)
     assert refused.status_code == 200 and "委托截止时间必须晚于起始时间" in refused.content.decode()
     assert not Entrustment.objects.exists()
 
-    period = {"agency": p.agency_org.pk, "scope": "period", "valid_from": local(now), "valid_until": local(now + dt.timedelta(days=30))}
+    period = {
+        "agency": p.agency_org.pk,
+        "scope": "period",
+        "valid_from": local(now),
+        "valid_until": local(now + dt.timedelta(days=30)),
+    }
     assert page.post(url, period).status_code == 302
     assert Entrustment.objects.get().valid_until == now + dt.timedelta(days=30)
 
@@ -59,7 +73,12 @@ def test_the_agency_reads_its_entrustments_without_a_form_and_others_are_refused
     agency_page = signed_in(p.agent)
     shown = agency_page.get(url).content.decode()
     assert "RJ-2026-001" in shown and 'name="agency"' not in shown and "撤销委托" not in shown
-    assert agency_page.post(url, {"agency": p.agency_org.pk, "scope": "tender", "tender_number": "RJ-2026-009"}).status_code == 403
+    assert (
+        agency_page.post(
+            url, {"agency": p.agency_org.pk, "scope": "tender", "tender_number": "RJ-2026-009"}
+        ).status_code
+        == 403
+    )
     entrustment = Entrustment.objects.get()
     assert agency_page.post(reverse("frontend:entrustment-revoke", args=[entrustment.public_id])).status_code == 403
     assert Entrustment.objects.get().revoked_at is None and Entrustment.objects.count() == 1
@@ -67,7 +86,9 @@ def test_the_agency_reads_its_entrustments_without_a_form_and_others_are_refused
         assert signed_in(outsider).get(url).status_code == 403
 
 
-def test_the_agencys_tender_form_offers_only_tenderers_that_entrust_it_and_refuses_without_one(unentrusted, frozen_clock):
+def test_the_agencys_tender_form_offers_only_tenderers_that_entrust_it_and_refuses_without_one(
+    unentrusted, frozen_clock
+):
     p = unentrusted
     agent = signed_in(p.agent)
     form = agent.get(reverse("frontend:tender-create")).content.decode()
@@ -76,7 +97,9 @@ def test_the_agencys_tender_form_offers_only_tenderers_that_entrust_it_and_refus
     assert agent.post(reverse("frontend:tender-create"), data).status_code == 200  # not a choice: shown on the form
     assert not Tender.objects.exists()
 
-    signed_in(p.tenderer).post(reverse("frontend:entrustments"), {"agency": p.agency_org.pk, "scope": "tender", "tender_number": "RJ-2026-077"})
+    signed_in(p.tenderer).post(
+        reverse("frontend:entrustments"), {"agency": p.agency_org.pk, "scope": "tender", "tender_number": "RJ-2026-077"}
+    )
     assert p.tenderer_org.name in agent.get(reverse("frontend:tender-create")).content.decode()
     # Entrusted with RJ-2026-077 only: another number is refused with the reason.
     refused = agent.post(reverse("frontend:tender-create"), {**data, "number": "RJ-2026-078"})

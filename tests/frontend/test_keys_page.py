@@ -14,7 +14,11 @@ from tests.frontend.conftest import signed_in
 def test_a_pasted_public_key_registers_nothing(personas):
     """Anyone can copy a public key: without a proof of possession the page stores nothing."""
     private = ec.generate_private_key(ec.SECP256R1())
-    pem = private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     bidder = signed_in(personas.bidder_a)
     response = bidder.post(reverse("frontend:keys"), {"purpose": "signing", "public_key": pem})
     assert response.status_code == 405

@@ -11,7 +11,12 @@ from tendering.models import Tender, TenderDocument
 from tests.fixtures.personas import PDF_BYTES
 from tests.frontend.conftest import signed_in, tender_form_data
 
-MANAGEMENT_PAGES = ["frontend:tender-edit", "frontend:tender-documents", "frontend:tender-questions", "frontend:amendment-create"]
+MANAGEMENT_PAGES = [
+    "frontend:tender-edit",
+    "frontend:tender-documents",
+    "frontend:tender-questions",
+    "frontend:amendment-create",
+]
 
 
 def url(name, tender, *more):
@@ -32,7 +37,13 @@ def test_a_bidders_posts_to_management_pages_change_nothing(personas, draft_tend
     upload.name = "冒名文件.pdf"
 
     assert bidder.post(url("frontend:tender-publish", draft_tender)).status_code == 404
-    assert bidder.post(url("frontend:tender-edit", draft_tender), tender_form_data(frozen_clock(), personas.custodians, title="被篡改")).status_code == 404
+    assert (
+        bidder.post(
+            url("frontend:tender-edit", draft_tender),
+            tender_form_data(frozen_clock(), personas.custodians, title="被篡改"),
+        ).status_code
+        == 404
+    )
     assert bidder.post(url("frontend:tender-documents", draft_tender), {"file": upload}).status_code == 404
     assert bidder.post(url("frontend:document-remove", draft_tender, document.public_id)).status_code == 404
 
@@ -47,7 +58,12 @@ def test_a_bidder_cannot_publish_edit_or_upload_to_a_published_tender(personas, 
     upload.name = "冒名文件.pdf"
 
     assert bidder.post(url("frontend:tender-publish", published_tender)).status_code == 403
-    assert bidder.post(url("frontend:tender-edit", published_tender), tender_form_data(frozen_clock(), personas.custodians)).status_code == 403
+    assert (
+        bidder.post(
+            url("frontend:tender-edit", published_tender), tender_form_data(frozen_clock(), personas.custodians)
+        ).status_code
+        == 403
+    )
     assert bidder.post(url("frontend:tender-documents", published_tender), {"file": upload}).status_code == 403
     assert bidder.post(url("frontend:amendment-create", published_tender), {"summary": "冒名修改"}).status_code == 403
 
@@ -59,7 +75,12 @@ def test_a_bidder_cannot_publish_edit_or_upload_to_a_published_tender(personas, 
 def test_a_bidder_cannot_create_tenders_or_see_the_supervision_list(personas, frozen_clock):
     bidder = signed_in(personas.bidder_a)
     assert bidder.get(reverse("frontend:tender-create")).status_code == 403
-    assert bidder.post(reverse("frontend:tender-create"), tender_form_data(frozen_clock(), personas.custodians)).status_code == 403
+    assert (
+        bidder.post(
+            reverse("frontend:tender-create"), tender_form_data(frozen_clock(), personas.custodians)
+        ).status_code
+        == 403
+    )
     assert bidder.get(reverse("frontend:my-tenders")).status_code == 403
     assert bidder.get(reverse("frontend:supervision")).status_code == 403
     assert not Tender.objects.exists()
@@ -82,7 +103,8 @@ def test_anonymous_visitors_are_sent_to_sign_in_for_management_pages(client, pub
 
 @pytest.mark.parametrize("outsider", ["other_tenderer", "other_agent"])
 def test_the_staff_of_another_tenderer_or_agency_cannot_manage_the_tender(personas, draft_tender, outsider):
-    # For them the draft does not exist (every manage action: tests/tendering/test_other_organizations_manage_nothing.py).
+    # For them the draft does not exist
+    # (every manage action: tests/tendering/test_other_organizations_manage_nothing.py).
     page = signed_in(getattr(personas, outsider))
     before = Tender.objects.values().get(pk=draft_tender.pk)
     assert page.get(url("frontend:tender-edit", draft_tender)).status_code == 404
@@ -102,7 +124,12 @@ def test_a_regulator_cannot_publish_or_edit_a_draft(personas, draft_tender, froz
     regulator = signed_in(personas.regulator)
     assert regulator.post(url("frontend:tender-publish", draft_tender)).status_code == 403
     assert regulator.get(url("frontend:tender-edit", draft_tender)).status_code == 403
-    assert regulator.post(url("frontend:tender-edit", draft_tender), tender_form_data(frozen_clock(), personas.custodians)).status_code == 403
+    assert (
+        regulator.post(
+            url("frontend:tender-edit", draft_tender), tender_form_data(frozen_clock(), personas.custodians)
+        ).status_code
+        == 403
+    )
     assert regulator.get(url("frontend:tender-documents", draft_tender)).status_code == 403
     assert Tender.objects.get(pk=draft_tender.pk).published_at is None
     assert Tender.objects.get(pk=draft_tender.pk).title == draft_tender.title
@@ -117,7 +144,12 @@ def test_a_regulator_reads_drafts_without_any_change_button(personas, draft_tend
     assert page.status_code == 200
     assert "草稿" in page.text
     assert draft_tender.documents.get().sha256 in page.text
-    for change in ("frontend:tender-publish", "frontend:tender-edit", "frontend:tender-documents", "frontend:tender-questions"):
+    for change in (
+        "frontend:tender-publish",
+        "frontend:tender-edit",
+        "frontend:tender-documents",
+        "frontend:tender-questions",
+    ):
         assert f'"{url(change, draft_tender)}"' not in page.text
 
 

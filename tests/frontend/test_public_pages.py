@@ -18,7 +18,8 @@ def detail_url(tender):
 
 def test_anonymous_visitors_see_published_tenders_but_not_drafts(client, personas, published_tender, frozen_clock):
     draft = tenders.create_draft(
-        personas.tenderer, tender_input(frozen_clock(), personas.custodians, number="RJ-2026-DRAFT", title="尚未发布的草稿项目")
+        personas.tenderer,
+        tender_input(frozen_clock(), personas.custodians, number="RJ-2026-DRAFT", title="尚未发布的草稿项目"),
     )
 
     listing = client.get(reverse("frontend:tender-list"))
@@ -37,7 +38,8 @@ def test_a_bidder_does_not_see_someone_elses_draft_either(personas, draft_tender
 
 def test_the_list_searches_by_keyword_and_filters_by_phase(client, personas, published_tender, frozen_clock):
     other = tenders.create_draft(
-        personas.tenderer, tender_input(frozen_clock(), personas.custodians, number="RJ-2026-002", title="城区绿化养护服务")
+        personas.tenderer,
+        tender_input(frozen_clock(), personas.custodians, number="RJ-2026-002", title="城区绿化养护服务"),
     )
     documents.add_document(personas.tenderer, other, "绿化.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
     tenders.publish(personas.tenderer, other)
@@ -57,7 +59,9 @@ def test_the_list_searches_by_keyword_and_filters_by_phase(client, personas, pub
     assert published_tender.title in client.get(reverse("frontend:tender-list"), {"phase": Phase.OPENING}).text
 
 
-def test_the_tender_page_shows_documents_lots_custodians_and_deadlines_in_beijing_time(client, personas, published_tender):
+def test_the_tender_page_shows_documents_lots_custodians_and_deadlines_in_beijing_time(
+    client, personas, published_tender
+):
     page = client.get(detail_url(published_tender)).text
     document = published_tender.documents.get()
     assert document.name in page

@@ -18,7 +18,9 @@ def detail(tender):
     return reverse("frontend:tender-detail", args=[tender.public_id])
 
 
-def test_only_a_bidder_may_ask_and_only_while_the_enquiry_period_is_open(client, personas, published_tender, frozen_clock):
+def test_only_a_bidder_may_ask_and_only_while_the_enquiry_period_is_open(
+    client, personas, published_tender, frozen_clock
+):
     ask = reverse("frontend:question-ask", args=[published_tender.public_id])
     assert client.post(ask, {"text": "匿名提问"}).status_code == 302  # to sign in
     assert signed_in(personas.tenderer).post(ask, {"text": "自问自答"}).status_code == 403
@@ -34,14 +36,18 @@ def test_only_a_bidder_may_ask_and_only_while_the_enquiry_period_is_open(client,
 
 
 def test_an_empty_question_is_shown_with_its_field_error(personas, published_tender):
-    response = signed_in(personas.bidder_a).post(reverse("frontend:question-ask", args=[published_tender.public_id]), {"text": "   "})
+    response = signed_in(personas.bidder_a).post(
+        reverse("frontend:question-ask", args=[published_tender.public_id]), {"text": "   "}
+    )
     assert field_error(response.text, "text")
     assert not Question.objects.exists()
 
 
 def test_a_bidder_asks_the_tenderer_answers_and_everyone_reads_the_answer(client, personas, published_tender):
     bidder = signed_in(personas.bidder_a)
-    asked = bidder.post(reverse("frontend:question-ask", args=[published_tender.public_id]), {"text": "是否需要提供近三年业绩？"})
+    asked = bidder.post(
+        reverse("frontend:question-ask", args=[published_tender.public_id]), {"text": "是否需要提供近三年业绩？"}
+    )
     assert asked.status_code == 302
     question = Question.objects.get()
     assert question.asked_by == personas.bidder_a
@@ -78,7 +84,9 @@ def test_an_amendment_that_moves_the_deadline_backwards_is_shown_on_its_field(pe
 
 def test_an_amendment_with_a_bad_file_is_shown_on_the_file_field(personas, published_tender):
     form = reverse("frontend:amendment-create", args=[published_tender.public_id])
-    response = signed_in(personas.tenderer).post(form, {"summary": "补充图纸", "attachments": SimpleUploadedFile("图纸.dwg", b"AC1032")})
+    response = signed_in(personas.tenderer).post(
+        form, {"summary": "补充图纸", "attachments": SimpleUploadedFile("图纸.dwg", b"AC1032")}
+    )
     assert "不允许的文件类型" in field_error(response.text, "attachments")
     assert not Amendment.objects.exists()
 
@@ -96,7 +104,11 @@ def test_an_amendment_is_published_and_earlier_downloaders_are_notified(personas
     new_deadline = "2026-04-20T09:00"
     response = tenderer.post(
         form,
-        {"summary": "调整工程量清单", "new_deadline": new_deadline, "attachments": [SimpleUploadedFile("工程量清单（修订）.pdf", PDF_BYTES)]},
+        {
+            "summary": "调整工程量清单",
+            "new_deadline": new_deadline,
+            "attachments": [SimpleUploadedFile("工程量清单（修订）.pdf", PDF_BYTES)],
+        },
     )
     assert response.status_code == 302
     tender = Tender.objects.get(pk=published_tender.pk)

@@ -15,7 +15,9 @@ ROOT = Path(settings.BASE_DIR)
 def node() -> str:
     found = shutil.which("node")
     if found is None:
-        pytest.skip("Node.js is not installed (Debian: apt-get install nodejs npm), so the JavaScript sealing is not tested")
+        pytest.skip(
+            "Node.js is not installed (Debian: apt-get install nodejs npm), so the JavaScript sealing is not tested"
+        )
     if not (ROOT / "node_modules" / "@hpke" / "core").exists():
         pytest.skip("the npm packages are not installed: run `make js` (npm ci)")
     return found

@@ -36,7 +36,10 @@ def _custodian_spkis(tender):
 def test_a_bid_sealed_by_the_javascript_code_opens_in_python(node, personas, published_tender, tmp_path):
     bid_id = str(uuid.uuid4())
     bidder = personas.bidder_org_a.credit_code
-    files = {"bid/技术标/施工组织设计.txt": "第一章 总体部署\n".encode() * 90000, "bid/报价单.txt": "投标总报价：捌佰万元整\n".encode()}
+    files = {
+        "bid/技术标/施工组织设计.txt": "第一章 总体部署\n".encode() * 90000,
+        "bid/报价单.txt": "投标总报价：捌佰万元整\n".encode(),
+    }
     job = {
         "tender": str(published_tender.public_id),
         "bid": bid_id,
@@ -49,7 +52,9 @@ def test_a_bid_sealed_by_the_javascript_code_opens_in_python(node, personas, pub
     (tmp_path / "job.json").write_text(json.dumps(job), encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
-    subprocess.run([node, "tests/js/seal-with-node.mjs", str(tmp_path / "job.json"), str(out)], cwd=ROOT, check=True, timeout=120)
+    subprocess.run(
+        [node, "tests/js/seal-with-node.mjs", str(tmp_path / "job.json"), str(out)], cwd=ROOT, check=True, timeout=120
+    )
 
     manifest_bytes = (out / "manifest").read_bytes()
     manifest = verify_manifest(manifest_bytes, (out / "signature").read_bytes(), (out / "signing.spki").read_bytes())
@@ -71,16 +76,30 @@ def test_a_bid_sealed_by_the_javascript_code_opens_in_python(node, personas, pub
     for path, data in files.items():
         assert (tmp_path / "opened" / path).read_bytes() == data
     lot = opened.price_summary.lots[0]
-    assert (lot.lot, lot.price_yuan, lot.schedule_days, dict(lot.declared)) == ("1", "8000000.00", 240, {"项目经理": "李四"})
+    assert (lot.lot, lot.price_yuan, lot.schedule_days, dict(lot.declared)) == (
+        "1",
+        "8000000.00",
+        240,
+        {"项目经理": "李四"},
+    )
 
 
 def _verify_in_javascript(node, tmp_path, receipt: bytes, expected: dict, tsa=None) -> dict:
     (tmp_path / "receipt.json").write_bytes(receipt)
-    anchors = "".join(certificate.public_bytes(Encoding.PEM).decode() for certificate in platform_signer().trust_anchors)
+    anchors = "".join(
+        certificate.public_bytes(Encoding.PEM).decode() for certificate in platform_signer().trust_anchors
+    )
     (tmp_path / "ca.pem").write_text(anchors)
     (tmp_path / "expected.json").write_text(json.dumps(expected))
     result = subprocess.run(
-        [node, "tests/js/verify-receipt.mjs", str(tmp_path / "receipt.json"), str(tmp_path / "ca.pem"), str(tmp_path / "expected.json"), *([str(tsa)] if tsa else [])],
+        [
+            node,
+            "tests/js/verify-receipt.mjs",
+            str(tmp_path / "receipt.json"),
+            str(tmp_path / "ca.pem"),
+            str(tmp_path / "expected.json"),
+            *([str(tsa)] if tsa else []),
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -90,7 +109,9 @@ def _verify_in_javascript(node, tmp_path, receipt: bytes, expected: dict, tsa=No
     return json.loads(result.stdout)
 
 
-def test_the_browsers_receipt_check_accepts_the_platforms_receipts_and_refuses_changed_ones(node, personas, published_tender, tmp_path):
+def test_the_browsers_receipt_check_accepts_the_platforms_receipts_and_refuses_changed_ones(
+    node, personas, published_tender, tmp_path
+):
     keys = keys_for(personas.bidder_a)
     sealed = seal(published_tender, keys, tmp_path)
     bid = submit(personas.bidder_a, published_tender, sealed)
@@ -103,7 +124,15 @@ def test_the_browsers_receipt_check_accepts_the_platforms_receipts_and_refuses_c
     }
     result = _verify_in_javascript(node, tmp_path, receipt, expected)
     assert result["ok"], result
-    assert [c["check"] for c in result["checks"]] == ["format", "subject", "entry", "inclusion", "signature", "chain", "timestamp"]
+    assert [c["check"] for c in result["checks"]] == [
+        "format",
+        "subject",
+        "entry",
+        "inclusion",
+        "signature",
+        "chain",
+        "timestamp",
+    ]
     assert result["seq"] == bid.ledger_seq
 
     # Another bid's hash: the subject is not this bid.
@@ -133,7 +162,9 @@ def test_the_browsers_receipt_check_accepts_the_platforms_receipts_and_refuses_c
     assert _verify_in_javascript(node, tmp_path, receipt, expected)["ok"]
 
 
-def test_the_browser_checks_the_time_stamp_authoritys_signature_and_certificate(node, personas, published_tender, tmp_path):
+def test_the_browser_checks_the_time_stamp_authoritys_signature_and_certificate(
+    node, personas, published_tender, tmp_path
+):
     from asn1crypto import cms
     from cryptography.hazmat.primitives.asymmetric import ec
 

@@ -130,5 +130,15 @@ _json_values = st.recursive(
 
 @given(data=st.dictionaries(st.text(max_size=8), _json_values, max_size=6), case=st.text(min_size=1, max_size=20))
 def test_splicing_canonical_data_gives_the_same_entry_bytes(data: dict, case: str) -> None:
-    fields = {"seq": 7, "case": case, "action": "tendering.bid.submitted", "actor_id": 3, "actor": "bidder", "recorded_at": "2026-03-02T01:00:00.000000Z", "prev": "0" * 64}
-    assert ledger_entry_bytes_with_data_json(**fields, data_json=canonical_json(data)) == ledger_entry_bytes(**fields, data=data)
+    fields = {
+        "seq": 7,
+        "case": case,
+        "action": "tendering.bid.submitted",
+        "actor_id": 3,
+        "actor": "bidder",
+        "recorded_at": "2026-03-02T01:00:00.000000Z",
+        "prev": "0" * 64,
+    }
+    assert ledger_entry_bytes_with_data_json(**fields, data_json=canonical_json(data)) == ledger_entry_bytes(
+        **fields, data=data
+    )

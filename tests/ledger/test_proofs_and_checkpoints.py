@@ -151,7 +151,8 @@ def test_rewriting_the_whole_chain_is_caught_by_the_signed_checkpoint(clerk: Use
             content = ledger.entry_bytes(entry)
             entry.entry_hash, entry.leaf_hash = hashlib.sha256(content).hexdigest(), merkle.leaf_hash(content).hex()
             cursor.execute(
-                "UPDATE archive_ledgerentry SET data = %s, prev_hash = %s, entry_hash = %s, leaf_hash = %s WHERE seq = %s",
+                "UPDATE archive_ledgerentry SET data = %s, prev_hash = %s, entry_hash = %s, leaf_hash = %s "
+                "WHERE seq = %s",
                 [entry.data, entry.prev_hash, entry.entry_hash, entry.leaf_hash, entry.seq],
             )
             prev = entry.entry_hash

@@ -77,7 +77,10 @@ class OpeningCase:
         bids = hall_bids(opening.manifests_for(custodian, self.tender), str(self.tender.public_id))
         signing = self.personas.custodian_signing_keys[index]
         sent = custodian_parts(bids, self.personas.custodian_keys[index], lambda: signing)
-        parts = [opening.SubmittedPart(uuid.UUID(p["bid"]), tuple(p["members"]), base64.b64decode(p["part"])) for p in sent.parts]
+        parts = [
+            opening.SubmittedPart(uuid.UUID(p["bid"]), tuple(p["members"]), base64.b64decode(p["part"]))
+            for p in sent.parts
+        ]
         return parts, opening.decode_refusals([(r["statement"], r["signature"]) for r in sent.refusals])
 
     def submit_as_client(self, index: int) -> Any:
@@ -92,7 +95,9 @@ class OpeningCase:
 
 @pytest.fixture
 def third_bidder(personas: Personas) -> User:
-    org = Organization.objects.create(name="赣州市政工程", kind=OrganizationKind.BIDDER, credit_code=credit_code.make("91360781MA0000006"))
+    org = Organization.objects.create(
+        name="赣州市政工程", kind=OrganizationKind.BIDDER, credit_code=credit_code.make("91360781MA0000006")
+    )
     return make_user("bidder_c", org, Role.BIDDER)
 
 
@@ -110,17 +115,27 @@ def spoiled(sealed: Sealed, keys: BidderKeys, spoil: Spoil) -> Sealed:
         k = len(subset.parts)
         parts = tuple(subset.parts[(j + 1) % k] if spoil(subset.members, j) else subset.parts[j] for j in range(k))
         subsets.append(dataclasses.replace(subset, parts=parts))
-    envelopes = dataclasses.replace(manifest.envelopes, custodians=dataclasses.replace(custodians, subsets=tuple(subsets)))
+    envelopes = dataclasses.replace(
+        manifest.envelopes, custodians=dataclasses.replace(custodians, subsets=tuple(subsets))
+    )
     changed = dataclasses.replace(manifest, envelopes=envelopes)
     manifest_bytes = changed.canonical_bytes()
     signed = dataclasses.replace(
-        sealed.sealed, manifest_bytes=manifest_bytes, signature=sign_manifest(manifest_bytes, keys.signing), manifest=changed
+        sealed.sealed,
+        manifest_bytes=manifest_bytes,
+        signature=sign_manifest(manifest_bytes, keys.signing),
+        manifest=changed,
     )
     return dataclasses.replace(sealed, sealed=signed)
 
 
 def make_case(
-    personas: Personas, tender: Tender, frozen_clock: Any, folder: Path, third_bidder: User, spoils: dict[int, Spoil] | None = None
+    personas: Personas,
+    tender: Tender,
+    frozen_clock: Any,
+    folder: Path,
+    third_bidder: User,
+    spoils: dict[int, Spoil] | None = None,
 ) -> OpeningCase:
     """Three bidders' bids; ``spoils`` maps a bid's number (1-3) to the custodian envelopes its bidder spoiled."""
     entries = []
@@ -138,5 +153,7 @@ def make_case(
 
 
 @pytest.fixture
-def opening_case(personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User) -> OpeningCase:
+def opening_case(
+    personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User
+) -> OpeningCase:
     return make_case(personas, published_tender, frozen_clock, tmp_path, third_bidder)

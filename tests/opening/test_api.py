@@ -37,7 +37,9 @@ def test_the_api_refuses_strangers_and_early_callers(opening_case: OpeningCase) 
     case = opening_case
     first = case.entries[0]
     assert Client().get(url(case)).status_code == 401
-    early = post(client_for(first.user), url(case, f"/bids/{first.bid.public_id}/key"), {"file_key": b64(first.file_key())})
+    early = post(
+        client_for(first.user), url(case, f"/bids/{first.bid.public_id}/key"), {"file_key": b64(first.file_key())}
+    )
     assert early.status_code == 409 and early.json()["code"] == "hall_not_open"
     assert not Opening.objects.filter(tender=case.tender).exists()  # not even the hall was made
     case.at_opening()
@@ -81,9 +83,16 @@ def test_a_bidder_and_the_custodians_open_bids_through_the_api(opening_case: Ope
     case = opening_case
     case.at_opening()
     first, second = case.entries[0], case.entries[1]
-    released = post(client_for(first.user), url(case, f"/bids/{first.bid.public_id}/key"), {"file_key": b64(first.file_key())})
+    released = post(
+        client_for(first.user), url(case, f"/bids/{first.bid.public_id}/key"), {"file_key": b64(first.file_key())}
+    )
     assert released.status_code == 200, released.content
-    assert released.json() == {"bid": str(first.bid.public_id), "position": 1, "state": "key_ready", "key_source": "bidder"}
+    assert released.json() == {
+        "bid": str(first.bid.public_id),
+        "position": 1,
+        "state": "key_ready",
+        "key_source": "bidder",
+    }
     for index in (0, 1):
         parts = [{"bid": str(p.bid), "members": list(p.members), "part": b64(p.part)} for p in case.parts_of(index)]
         answered = post(client_for(case.custodians[index]), url(case, "/custodian-parts"), {"parts": parts})

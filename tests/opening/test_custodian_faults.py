@@ -59,18 +59,31 @@ def prices(case: OpeningCase, user: User) -> list[Any]:
 
 
 @pytest.fixture
-def one_garbage_part(personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User) -> OpeningCase:
+def one_garbage_part(
+    personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User
+) -> OpeningCase:
     # Bidder B spoils one envelope: custodian 1's (index 0) part of subset [0, 1].
-    return make_case(personas, published_tender, frozen_clock, tmp_path, third_bidder, {2: lambda members, j: members == (0, 1) and j == 0})
+    return make_case(
+        personas,
+        published_tender,
+        frozen_clock,
+        tmp_path,
+        third_bidder,
+        {2: lambda members, j: members == (0, 1) and j == 0},
+    )
 
 
 @pytest.fixture
-def garbage_everywhere(personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User) -> OpeningCase:
+def garbage_everywhere(
+    personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User
+) -> OpeningCase:
     # Bidder B spoils every custodian envelope of its bid: a bad part at each position.
     return make_case(personas, published_tender, frozen_clock, tmp_path, third_bidder, {2: lambda members, j: True})
 
 
-def test_one_garbage_part_in_one_bid_blocks_nothing_and_its_statement_is_recorded(one_garbage_part: OpeningCase) -> None:
+def test_one_garbage_part_in_one_bid_blocks_nothing_and_its_statement_is_recorded(
+    one_garbage_part: OpeningCase,
+) -> None:
     case = one_garbage_part
     b = case.entries[1]
     case.at_opening()
@@ -78,10 +91,18 @@ def test_one_garbage_part_in_one_bid_blocks_nothing_and_its_statement_is_recorde
     first = case.submit_as_client(0)
     assert (first.part_count, len(first.refusals)) == (5, 1)
     [statement] = first.refusals
-    assert (statement["bid"], statement["members"], statement["reason"]) == (str(b.bid.public_id), [0, 1], "hpke_open_failed")
+    assert (statement["bid"], statement["members"], statement["reason"]) == (
+        str(b.bid.public_id),
+        [0, 1],
+        "hpke_open_failed",
+    )
     # What was recorded can be checked again by anyone with the custodian's registered signing key.
-    key = PublicKey.objects.get(fingerprint=statement["signing_key"], purpose=KeyPurpose.SIGNING, owner=case.custodians[0])
-    verified = verify_refusal(base64.b64decode(statement["statement"]), base64.b64decode(statement["signature"]), bytes(key.spki_der))
+    key = PublicKey.objects.get(
+        fingerprint=statement["signing_key"], purpose=KeyPurpose.SIGNING, owner=case.custodians[0]
+    )
+    verified = verify_refusal(
+        base64.b64decode(statement["statement"]), base64.b64decode(statement["signature"]), bytes(key.spki_der)
+    )
     assert (verified.tender, verified.bid, verified.index) == (str(case.tender.public_id), str(b.bid.public_id), 0)
     [submitted] = ledger("tendering.opening.custodian_parts_submitted")
     assert submitted["refusals"] == first.refusals and submitted["parts"] == 5
@@ -99,7 +120,11 @@ def test_one_garbage_part_in_one_bid_blocks_nothing_and_its_statement_is_recorde
     ] * 3
     assert run_worker(case) == ["opened"] * 3
     opening.conclude_decryption(case.personas.tenderer, case.tender)
-    assert [p["lots"][0]["price_yuan"] for p in prices(case, case.personas.regulator)] == ["6123456.70", "5980000.00", "6050000.50"]
+    assert [p["lots"][0]["price_yuan"] for p in prices(case, case.personas.regulator)] == [
+        "6123456.70",
+        "5980000.00",
+        "6050000.50",
+    ]
 
 
 def test_a_bad_part_at_each_position_revokes_that_bid_only_even_released_and_shows_no_price_before(
@@ -170,7 +195,11 @@ def test_a_bad_part_at_each_position_in_different_bids_blocks_nobody(a_bad_part_
     ] * 3
     assert run_worker(case) == ["opened"] * 3
     opening.conclude_decryption(case.personas.tenderer, case.tender)
-    assert [p["lots"][0]["price_yuan"] for p in prices(case, case.personas.tenderer)] == ["6123456.70", "5980000.00", "6050000.50"]
+    assert [p["lots"][0]["price_yuan"] for p in prices(case, case.personas.tenderer)] == [
+        "6123456.70",
+        "5980000.00",
+        "6050000.50",
+    ]
 
 
 def test_an_absent_custodian_proves_nothing_against_a_bidder_who_released(garbage_everywhere: OpeningCase) -> None:
@@ -256,7 +285,12 @@ def test_statements_that_are_not_the_custodian_s_own_valid_word_are_refused_and_
         ("neither", rest, [], "缺少 1 个密钥分量"),
         ("the same statement twice", rest, [statement(), statement()], "提交了两次"),
         ("a subset it is not in", parts, [statement(members=(1, 2), index=1)], "不是您的序号"),
-        ("not canonical", rest, [opening.SubmittedRefusal(statement().statement + b" ", statement().signature)], "canonical"),
+        (
+            "not canonical",
+            rest,
+            [opening.SubmittedRefusal(statement().statement + b" ", statement().signature)],
+            "canonical",
+        ),
     ]
     for what, sent_parts, refusals, message in cases:
         with pytest.raises(InvalidInput) as refused:

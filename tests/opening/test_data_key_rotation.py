@@ -48,7 +48,10 @@ def test_an_unknown_key_id_is_a_clear_error(settings: Any, tmp_path: Path) -> No
     settings.PLATFORM_DATA_KEY_FILE = str(key_file(tmp_path, "old.key"))
     sealed = vault.seal("file-key:x", b"secret")
     settings.PLATFORM_DATA_KEY_FILE = str(key_file(tmp_path, "new.key"))
-    with pytest.raises(vault.UnknownDataKey, match=rf"sealed under data key {sealed[1:9].hex()}, which is not configured.*PLATFORM_DATA_KEY_RETIRED_FILES"):
+    with pytest.raises(
+        vault.UnknownDataKey,
+        match=rf"sealed under data key {sealed[1:9].hex()}, which is not configured.*PLATFORM_DATA_KEY_RETIRED_FILES",
+    ):
         vault.open_sealed("file-key:x", sealed)
 
 
@@ -110,7 +113,9 @@ def opened_case(case: OpeningCase) -> None:
     opening.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0))
 
 
-def test_reseal_moves_every_stored_secret_to_the_new_key_and_they_still_open(opening_case: OpeningCase, settings: Any, tmp_path: Path, capsys: Any) -> None:
+def test_reseal_moves_every_stored_secret_to_the_new_key_and_they_still_open(
+    opening_case: OpeningCase, settings: Any, tmp_path: Path, capsys: Any
+) -> None:
     old, new = key_file(tmp_path, "old.key"), key_file(tmp_path, "new.key")
     settings.PLATFORM_DATA_KEY_FILE = str(old)
     opened_case(opening_case)
@@ -147,7 +152,9 @@ def test_reseal_moves_every_stored_secret_to_the_new_key_and_they_still_open(ope
     assert LedgerEntry.objects.filter(action="tendering.data_key.resealed").count() == 1
 
 
-def test_reseal_without_the_old_key_stops_with_a_clear_error_and_changes_nothing(opening_case: OpeningCase, settings: Any, tmp_path: Path) -> None:
+def test_reseal_without_the_old_key_stops_with_a_clear_error_and_changes_nothing(
+    opening_case: OpeningCase, settings: Any, tmp_path: Path
+) -> None:
     settings.PLATFORM_DATA_KEY_FILE = str(key_file(tmp_path, "old.key"))
     opened_case(opening_case)
     before = stored_values()

@@ -1,7 +1,8 @@
 """Any JSON the hall's socket receives, of any type and depth in any field, gets an error frame and changes nothing:
 never a close 1011 (the consumer crashed), never an echo of unbounded input, never a value the database refuses.
 
-Through the ASGI application Daphne serves, signed in as the suite's hall tests are (tests/opening/test_hall_consumer.py).
+Through the ASGI application Daphne serves, signed in as the suite's hall tests are
+(tests/opening/test_hall_consumer.py).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def nested(depth: int, inner: str = "0") -> str:
     return "[" * depth + inner + "]" * depth
 
 
-async def test_a_type_of_another_json_type_gets_unknown_type_and_changes_nothing(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_a_type_of_another_json_type_gets_unknown_type_and_changes_nothing(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     bidder, _hello = await sockets.enter(hall_case.entries[0].user, hall_case.tender.public_id)
     before = await hall_state(hall_case.tender)
     for kind in (["snapshot"], {"snapshot": 1}, 1, 1.5, None, True, ""):
@@ -60,14 +63,20 @@ async def test_json_nested_deeper_than_the_decoder_gets_malformed_frame_and_the_
     bidder, _hello = await sockets.enter(hall_case.entries[0].user, hall_case.tender.public_id)
     before = await hall_state(hall_case.tender)
     # 100 000 brackets: 200 kB, well inside the frame limit, far deeper than any recursion limit.
-    for text in (nested(100_000), '{"type": "object", "text": ' + nested(100_000) + "}", '{"a":' * 50_000 + "1" + "}" * 50_000):
+    for text in (
+        nested(100_000),
+        '{"type": "object", "text": ' + nested(100_000) + "}",
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+    ):
         await bidder.send_to(text_data=text)
         assert await frame(bidder) == error("malformed_frame", MALFORMED)
         await still_usable(bidder)
     assert await hall_state(hall_case.tender) == before
 
 
-async def test_deep_but_decodable_values_in_any_field_get_invalid_frame(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_deep_but_decodable_values_in_any_field_get_invalid_frame(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     bidder, _hello = await sockets.enter(hall_case.entries[0].user, hall_case.tender.public_id)
     before = await hall_state(hall_case.tender)
     deep = nested(500)
@@ -75,7 +84,14 @@ async def test_deep_but_decodable_values_in_any_field_get_invalid_frame(hall_cas
     for field, text in [
         ("text", '{"type": "object", "ref": "o", "text": ' + deep + "}"),
         ("parts", '{"type": "submit_parts", "ref": "o", "parts": ' + deep + "}"),
-        ("parts.0.members.0", '{"type": "submit_parts", "ref": "o", "parts": [{"bid": "' + bid + '", "part": "", "members": [' + deep + "]}]}"),
+        (
+            "parts.0.members.0",
+            '{"type": "submit_parts", "ref": "o", "parts": [{"bid": "'
+            + bid
+            + '", "part": "", "members": ['
+            + deep
+            + "]}]}",
+        ),
         ("last_seq", '{"type": "resume", "ref": "o", "last_seq": ' + deep + "}"),
     ]:
         await bidder.send_to(text_data=text)
@@ -86,14 +102,19 @@ async def test_deep_but_decodable_values_in_any_field_get_invalid_frame(hall_cas
     assert await hall_state(hall_case.tender) == before
 
 
-async def test_a_nul_in_any_string_or_key_is_refused_before_any_service_sees_it(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_a_nul_in_any_string_or_key_is_refused_before_any_service_sees_it(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     bidder, _hello = await sockets.enter(hall_case.entries[0].user, hall_case.tender.public_id)
     before = await hall_state(hall_case.tender)
     cases = [
         ({"type": "object", "ref": "n", "text": "异议\x00"}, {"text": [NUL_REFUSED]}),
         ({"type": "answer_objection", "ref": "n", "objection": 1, "text": "\x00"}, {"text": [NUL_REFUSED]}),
         ({"type": "object", "ref": "n", "text": "ok", "ex\x00tra": 1}, {"ex\x00tra": [NUL_REFUSED]}),
-        ({"type": "submit_parts", "ref": "n", "parts": [{"bid": "\x00", "members": [0], "part": "a\x00"}]}, {"parts.0.bid": [NUL_REFUSED], "parts.0.part": [NUL_REFUSED]}),
+        (
+            {"type": "submit_parts", "ref": "n", "parts": [{"bid": "\x00", "members": [0], "part": "a\x00"}]},
+            {"parts.0.bid": [NUL_REFUSED], "parts.0.part": [NUL_REFUSED]},
+        ),
     ]
     for command, fields in cases:
         await bidder.send_json_to(command)
@@ -105,13 +126,22 @@ async def test_a_nul_in_any_string_or_key_is_refused_before_any_service_sees_it(
     assert await hall_state(hall_case.tender) == before
 
 
-async def test_numbers_beyond_what_the_database_holds_are_refused_in_the_frame(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_numbers_beyond_what_the_database_holds_are_refused_in_the_frame(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     bidder, _hello = await sockets.enter(hall_case.entries[0].user, hall_case.tender.public_id)
     before = await hall_state(hall_case.tender)
     for command, field in [
         ({"type": "resume", "ref": "r", "last_seq": 2**63}, "last_seq"),
         ({"type": "answer_objection", "ref": "r", "objection": 10**30, "text": "答复"}, "objection"),
-        ({"type": "submit_parts", "ref": "r", "parts": [{"bid": str(hall_case.entries[0].bid.public_id), "members": [10**300], "part": ""}]}, "parts.0.members.0"),
+        (
+            {
+                "type": "submit_parts",
+                "ref": "r",
+                "parts": [{"bid": str(hall_case.entries[0].bid.public_id), "members": [10**300], "part": ""}],
+            },
+            "parts.0.members.0",
+        ),
     ]:
         await bidder.send_json_to(command)
         reply = await frame(bidder)
@@ -137,7 +167,9 @@ async def test_a_ref_is_echoed_only_when_it_is_a_short_string(hall_case: Opening
     assert await hall_state(hall_case.tender) == before
 
 
-async def test_an_error_names_a_bounded_number_of_fields_with_bounded_names(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_an_error_names_a_bounded_number_of_fields_with_bounded_names(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     bidder, _hello = await sockets.enter(hall_case.entries[0].user, hall_case.tender.public_id)
     before = await hall_state(hall_case.tender)
     await bidder.send_json_to({"type": "ping", "ref": "f", **{"k" * 10_000 + str(i): i for i in range(50)}})
@@ -154,8 +186,14 @@ async def test_an_error_names_a_bounded_number_of_fields_with_bounded_names(hall
 # --- any JSON at all ---------------------------------------------------------------------------------------------
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
-_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
-_field_names = st.sampled_from(["type", "ref", "last_seq", "bid", "file_key", "parts", "members", "part", "text", "objection"]) | st.text(max_size=8)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_field_names = st.sampled_from(
+    ["type", "ref", "last_seq", "bid", "file_key", "parts", "members", "part", "text", "objection"]
+) | st.text(max_size=8)
 _types = st.sampled_from(sorted(COMMAND_TYPES)) | _values
 # Read-only for a regulator: every command it may send either fails or only reads (snapshot, resume, ping).
 _frames = st.one_of(
@@ -167,7 +205,9 @@ _frames = st.one_of(
 
 
 def generated_frames(count: int) -> list[str]:
-    """``count`` frames drawn by hypothesis: any JSON value, and command-like objects with values of any type in any field."""
+    """``count`` frames drawn by hypothesis: any JSON value,
+    and command-like objects with values of any type in any field.
+    """
     drawn: list[str] = []
 
     @seed(7)
@@ -199,10 +239,16 @@ async def test_any_json_frame_gets_a_reply_the_socket_stays_open_and_a_refused_f
                 break
             replies.append(reply)
         assert replies, text
-        assert all(r["type"] in {"error", "ok", "snapshot", "resumed", "pong", "event"} for r in replies), (text, replies)
+        assert all(r["type"] in {"error", "ok", "snapshot", "resumed", "pong", "event"} for r in replies), (
+            text,
+            replies,
+        )
         if replies[0]["type"] == "error":
             refused += 1
-            assert replies[0]["ref"] is None or (isinstance(replies[0]["ref"], str) and len(replies[0]["ref"]) <= REF_MAX_CHARS)
+            assert replies[0]["ref"] is None or (
+                isinstance(replies[0]["ref"], str) and len(replies[0]["ref"]) <= REF_MAX_CHARS
+            )
             assert await hall_state(hall_case.tender) == before, text
-    # Most drawn frames are nonsense; the few that are valid commands (a regulator's snapshot, resume, ping, sign-in) are answered.
+    # Most drawn frames are nonsense; the few that are valid commands
+    # (a regulator's snapshot, resume, ping, sign-in) are answered.
     assert refused > 200

@@ -182,7 +182,11 @@ async def test_a_bidder_is_refused_with_4409_before_the_opening_time_and_the_hal
     opening_case: OpeningCase, sockets: Sockets
 ) -> None:
     bidder, first = await sockets.enter(opening_case.entries[0].user, opening_case.tender.public_id)
-    assert first == {"type": "error", "code": "hall_not_open", "message": "开标大厅将于开标时间 2026-04-01 09:00 开放。"}
+    assert first == {
+        "type": "error",
+        "code": "hall_not_open",
+        "message": "开标大厅将于开标时间 2026-04-01 09:00 开放。",
+    }
     assert await close_code(bidder) == 4409
     assert not await database_sync_to_async(Opening.objects.filter(tender=opening_case.tender).exists)()
 
@@ -296,14 +300,26 @@ async def test_a_key_released_over_the_socket_is_acknowledged_and_announced_with
     regulator, _seq = await sockets.following(case.personas.regulator, case.tender)
     bidder, _seq = await sockets.following(a.user, case.tender)
 
-    await bidder.send_json_to({"type": "release_key", "ref": "wrong", "bid": str(a.bid.public_id), "file_key": b64(bytes(32))})
-    refused = "该密钥与投标文件签名清单中的密钥承诺不符：它不是密封此投标文件所用的密钥。请用您投标时的加密私钥重新解密。"
-    assert await frame(bidder) == {"type": "error", "ref": "wrong", "code": "invalid_input", "message": refused, "fields": {"file_key": [refused]}}
+    await bidder.send_json_to(
+        {"type": "release_key", "ref": "wrong", "bid": str(a.bid.public_id), "file_key": b64(bytes(32))}
+    )
+    refused = (
+        "该密钥与投标文件签名清单中的密钥承诺不符：它不是密封此投标文件所用的密钥。请用您投标时的加密私钥重新解密。"
+    )
+    assert await frame(bidder) == {
+        "type": "error",
+        "ref": "wrong",
+        "code": "invalid_input",
+        "message": refused,
+        "fields": {"file_key": [refused]},
+    }
     assert (await hall_state(case.tender))[2] == ["awaiting_key", "awaiting_key", "awaiting_key"]
     assert await tenderer.receive_nothing(timeout=0.5)
     assert await regulator.receive_nothing()
 
-    await bidder.send_json_to({"type": "release_key", "ref": "right", "bid": str(a.bid.public_id), "file_key": b64(a.file_key())})
+    await bidder.send_json_to(
+        {"type": "release_key", "ref": "right", "bid": str(a.bid.public_id), "file_key": b64(a.file_key())}
+    )
     assert await frame(bidder) == {"type": "ok", "ref": "right"}
     org = a.user.organization
     assert org is not None
@@ -339,7 +355,9 @@ async def test_a_key_released_over_the_socket_is_acknowledged_and_announced_with
     assert (await hall_state(case.tender))[2] == ["key_ready", "awaiting_key", "awaiting_key"]
 
 
-async def test_an_event_for_one_custodian_reaches_that_custodian_and_no_bidder(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_an_event_for_one_custodian_reaches_that_custodian_and_no_bidder(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     case = hall_case
     custodian_user = case.custodians[0]
     custodian, seq = await sockets.following(custodian_user, case.tender)
@@ -349,7 +367,11 @@ async def test_an_event_for_one_custodian_reaches_that_custodian_and_no_bidder(h
     private = await publish_to_custodian(case.tender, custodian_user, {"text": "请核对您的第 2 个密钥分量。"})
     assert private == seq + 1
     heard = await frame(custodian)
-    assert (heard["seq"], heard["kind"], heard["data"]) == (seq + 1, "custodian.note", {"text": "请核对您的第 2 个密钥分量。"})
+    assert (heard["seq"], heard["kind"], heard["data"]) == (
+        seq + 1,
+        "custodian.note",
+        {"text": "请核对您的第 2 个密钥分量。"},
+    )
     assert await bidder.receive_nothing(timeout=0.5)
     assert await other_custodian.receive_nothing()
 
@@ -369,7 +391,9 @@ async def test_an_event_for_one_custodian_reaches_that_custodian_and_no_bidder(h
 # --- resuming -------------------------------------------------------------------------------------------------
 
 
-async def test_a_client_that_reconnects_gets_exactly_the_events_it_missed_then_resumed(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_a_client_that_reconnects_gets_exactly_the_events_it_missed_then_resumed(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     case = hall_case
     a, b = case.entries[0], case.entries[1]
     first, _hello = await sockets.enter(b.user, case.tender.public_id)
@@ -390,7 +414,9 @@ async def test_a_client_that_reconnects_gets_exactly_the_events_it_missed_then_r
     assert await again.receive_nothing()
 
 
-async def test_resuming_from_a_number_the_hall_never_gave_gets_a_snapshot(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_resuming_from_a_number_the_hall_never_gave_gets_a_snapshot(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     b = hall_case.entries[1]
     bidder, hello = await sockets.enter(b.user, hall_case.tender.public_id)
     await bidder.send_json_to({"type": "resume", "ref": "r2", "last_seq": hello["seq"] + 5})
@@ -418,7 +444,11 @@ async def test_the_events_after_an_old_snapshot_applied_to_it_give_the_fresh_sna
         custodian, _seq = await sockets.following(case.custodians[index], case.tender)
         parts = await database_sync_to_async(case.parts_of)(index)
         await custodian.send_json_to(
-            {"type": "submit_parts", "ref": "p", "parts": [{"bid": str(p.bid), "members": list(p.members), "part": b64(p.part)} for p in parts]}
+            {
+                "type": "submit_parts",
+                "ref": "p",
+                "parts": [{"bid": str(p.bid), "members": list(p.members), "part": b64(p.part)} for p in parts],
+            }
         )
         assert await frame(custodian) == {"type": "ok", "ref": "p", "parts": len(parts), "refusals": 0}
     assert await run_worker(case.tender) == ["opened", "opened", "opened"]
@@ -433,7 +463,13 @@ async def test_the_events_after_an_old_snapshot_applied_to_it_give_the_fresh_sna
     while not events or events[-1]["seq"] < last_seq:
         events.append(await frame(watcher))
     assert [e["seq"] for e in events] == list(range(old["seq"] + 1, last_seq + 1))
-    assert {e["kind"] for e in events} >= {"attendance", "bid.state", "bid.progress", "custodian.submitted", "opening.moments"}
+    assert {e["kind"] for e in events} >= {
+        "attendance",
+        "bid.state",
+        "bid.progress",
+        "custodian.submitted",
+        "opening.moments",
+    }
 
     await watcher.send_json_to({"type": "snapshot"})
     fresh = await frame(watcher)
@@ -477,7 +513,9 @@ def apply_events(snapshot: dict[str, Any], events: list[dict[str, Any]]) -> dict
 # --- a supervisor only watches --------------------------------------------------------------------------------
 
 
-async def test_a_regulator_cannot_release_a_key_conclude_or_close_and_nothing_changes(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_a_regulator_cannot_release_a_key_conclude_or_close_and_nothing_changes(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     case = hall_case
     a = case.entries[0]
     regulator, _seq = await sockets.following(case.personas.regulator, case.tender)
@@ -490,7 +528,12 @@ async def test_a_regulator_cannot_release_a_key_conclude_or_close_and_nothing_ch
     ]
     for command, message in refused:
         await regulator.send_json_to(command)
-        assert await frame(regulator) == {"type": "error", "ref": "k", "code": "not_allowed_in_hall", "message": message}
+        assert await frame(regulator) == {
+            "type": "error",
+            "ref": "k",
+            "code": "not_allowed_in_hall",
+            "message": message,
+        }
     assert await regulator.receive_nothing()
     assert await hall_state(case.tender) == before
 
@@ -522,7 +565,9 @@ async def test_a_bidder_whose_role_is_withdrawn_after_connecting_can_no_longer_r
     bidder, _seq = await sockets.following(a.user, hall_case.tender)
     before = await hall_state(hall_case.tender)
     await database_sync_to_async(RoleGrant.objects.filter(user=a.user, role=Role.BIDDER).delete)()
-    await bidder.send_json_to({"type": "release_key", "ref": "k", "bid": str(a.bid.public_id), "file_key": b64(a.file_key())})
+    await bidder.send_json_to(
+        {"type": "release_key", "ref": "k", "bid": str(a.bid.public_id), "file_key": b64(a.file_key())}
+    )
     assert await frame(bidder) == {"type": "error", "ref": "k", "code": "not_in_hall", "message": NOT_IN_HALL}
     assert await hall_state(hall_case.tender) == before
 
@@ -546,13 +591,17 @@ async def test_a_listener_whose_role_is_withdrawn_stops_hearing_the_hall(
 
 @database_sync_to_async
 def submission_frame(case: OpeningCase, index: int, refused: tuple[str, tuple[int, ...]]) -> dict[str, Any]:
-    """Custodian ``index``'s parts over the socket, its part of ``refused`` (bid, subset) replaced by a signed statement."""
+    """Custodian ``index``'s parts over the socket,
+    its part of ``refused`` (bid, subset) replaced by a signed statement.
+    """
     from tendering.sealing import fingerprint
     from tendering.sealing.refusal import PartRefusal, sign_refusal
 
     signing = case.personas.custodian_signing_keys[index]
     parts = [p for p in case.parts_of(index) if (str(p.bid), p.members) != refused]
-    refusal = PartRefusal(str(case.tender.public_id), refused[0], refused[1], index, "hpke_open_failed", fingerprint(signing.public_key()))
+    refusal = PartRefusal(
+        str(case.tender.public_id), refused[0], refused[1], index, "hpke_open_failed", fingerprint(signing.public_key())
+    )
     statement, signature = sign_refusal(refusal, signing)
     return {
         "type": "submit_parts",
@@ -566,11 +615,16 @@ def submission_frame(case: OpeningCase, index: int, refused: tuple[str, tuple[in
 def hold_up(bid_opening: BidOpening) -> None:
     """The bid as a store fault leaves it: waiting out its back-off."""
     BidOpening.objects.filter(pk=bid_opening.pk).update(
-        state=BidOpeningState.KEY_READY, faults=2, last_fault="对象存储故障", retry_at=bid_opening.opening.decryption_ends_at
+        state=BidOpeningState.KEY_READY,
+        faults=2,
+        last_fault="对象存储故障",
+        retry_at=bid_opening.opening.decryption_ends_at,
     )
 
 
-async def test_a_custodian_s_statement_and_a_manager_s_retry_go_over_the_socket(hall_case: OpeningCase, sockets: Sockets) -> None:
+async def test_a_custodian_s_statement_and_a_manager_s_retry_go_over_the_socket(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
     case = hall_case
     a = case.entries[0]
     custodian, _seq = await sockets.following(case.custodians[0], case.tender)
@@ -586,13 +640,20 @@ async def test_a_custodian_s_statement_and_a_manager_s_retry_go_over_the_socket(
     # The manager's retry: refused to the supervisor, and for a bid that needs none.
     retry = {"type": "retry_decryption", "ref": "r", "bid": str(a.bid.public_id)}
     await regulator.send_json_to(retry)
-    assert await frame(regulator) == {"type": "error", "ref": "r", "code": "not_allowed_in_hall", "message": "只有招标人或代理机构可以重试解密。"}
+    assert await frame(regulator) == {
+        "type": "error",
+        "ref": "r",
+        "code": "not_allowed_in_hall",
+        "message": "只有招标人或代理机构可以重试解密。",
+    }
     await tenderer.send_json_to(retry)
     while (reply := await frame(tenderer))["type"] == "event":
         pass
     assert reply["type"] == "error" and reply["code"] == "nothing_to_retry"
     await database_sync_to_async(service.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
-    bid_opening = await database_sync_to_async(BidOpening.objects.select_related("opening").get)(bid__public_id=a.bid.public_id)
+    bid_opening = await database_sync_to_async(BidOpening.objects.select_related("opening").get)(
+        bid__public_id=a.bid.public_id
+    )
     await hold_up(bid_opening)
     await tenderer.send_json_to(retry)
     while (reply := await frame(tenderer))["type"] == "event":

@@ -65,7 +65,9 @@ def error_frame(code: str, message: str, ref: str | None = None, **fields: list[
 
 
 async def talk(url: str, cookie: str, frames: list[str]) -> tuple[dict[str, Any], list[Any]]:
-    """Connect, read ``hello``, send each frame followed by a ping; what came back for each (a frame or how it ended)."""
+    """Connect, read ``hello``, send each frame followed by a ping;
+    what came back for each (a frame or how it ended).
+    """
     results: list[Any] = []
     headers = {"Origin": "http://127.0.0.1", "Cookie": cookie}
     async with aiohttp.ClientSession() as session, session.ws_connect(url, headers=headers, max_msg_size=0) as socket:
@@ -106,7 +108,11 @@ def test_the_hall_takes_frames_up_to_its_advertised_limit_refuses_a_little_more_
     over = objection(limit + 1)
     beyond = objection(transport + 1024)
     hello, results = asyncio.run(talk(url, cookie, [between, at_limit, over]))
-    assert hello == {"type": "hello", "seq": Opening.objects.get(tender=hall_case.tender).last_seq, "max_frame_bytes": limit}
+    assert hello == {
+        "type": "hello",
+        "seq": Opening.objects.get(tender=hall_case.tender).last_seq,
+        "max_frame_bytes": limit,
+    }
     pong = {"type": "pong", "ref": "after"}
     too_long = ["String should have at most 20000 characters"]  # the frame schema's bound on an objection
     assert results == [

@@ -45,12 +45,17 @@ def test_each_participant_gets_its_roles_and_the_halls_addresses(opening_case):
     custodian = page_config(signed_in(personas.custodians[1]).get(hall_url(opening_case)).text, "hall-config")
     assert custodian["roles"] == ["custodian"] and custodian["custodianPosition"] == 2
 
-    assert page_config(signed_in(personas.tenderer).get(hall_url(opening_case)).text, "hall-config")["roles"] == ["manager"]
+    assert page_config(signed_in(personas.tenderer).get(hall_url(opening_case)).text, "hall-config")["roles"] == [
+        "manager"
+    ]
     supervisor = signed_in(personas.regulator).get(hall_url(opening_case)).text
     assert page_config(supervisor, "hall-config")["roles"] == ["supervisor"]
     # A supervisor only watches: the page says so before its script runs.
     assert '<p id="read-only-note" class="notice" role="note">' in supervisor
-    assert '<p id="read-only-note" class="notice" role="note" hidden>' in signed_in(personas.bidder_a).get(hall_url(opening_case)).text
+    assert (
+        '<p id="read-only-note" class="notice" role="note" hidden>'
+        in signed_in(personas.bidder_a).get(hall_url(opening_case)).text
+    )
 
 
 def test_the_hall_is_linked_for_its_participants_only_once_the_opening_time_has_come(opening_case):
@@ -82,4 +87,7 @@ def test_the_browser_keys_page_gives_a_custodian_a_signing_and_an_encryption_key
     assert f'href="{reverse("frontend:browser-keys")}"' in custodian
     bidder = signed_in(personas.bidder_a).get(reverse("frontend:browser-keys")).text
     assert page_config(bidder, "keys-config")["purposes"] == ["signing", "encryption"]
-    assert f'href="{reverse("frontend:browser-keys")}"' not in signed_in(personas.expert).get(reverse("frontend:dashboard")).text
+    assert (
+        f'href="{reverse("frontend:browser-keys")}"'
+        not in signed_in(personas.expert).get(reverse("frontend:dashboard")).text
+    )

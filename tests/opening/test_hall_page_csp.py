@@ -1,4 +1,6 @@
-"""The opening hall's page runs under the strict Content-Security-Policy: its one script carries the response's nonce."""
+"""The opening hall's page runs under the strict Content-Security-Policy:
+its one script carries the response's nonce.
+"""
 
 from __future__ import annotations
 

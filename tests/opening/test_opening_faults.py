@@ -35,11 +35,15 @@ def test_the_decryption_window_starts_at_the_published_opening_time_not_at_the_h
     case.at_opening(minutes=7)  # the first participant enters 7 minutes late
     op = Opening.objects.get(tender=case.tender)
     assert op.started_at == case.tender.opening_time
-    assert op.decryption_ends_at == case.tender.opening_time + dt.timedelta(minutes=settings.OPENING_DECRYPTION_WINDOW_MINUTES)
+    assert op.decryption_ends_at == case.tender.opening_time + dt.timedelta(
+        minutes=settings.OPENING_DECRYPTION_WINDOW_MINUTES
+    )
     assert ledger("tendering.opening.started")[0]["decryption_ends_at"] == op.decryption_ends_at.isoformat()
 
 
-def test_wrong_keys_are_recorded_up_to_a_cap_then_only_counted_and_throttled(opening_case: OpeningCase, settings: Any) -> None:
+def test_wrong_keys_are_recorded_up_to_a_cap_then_only_counted_and_throttled(
+    opening_case: OpeningCase, settings: Any
+) -> None:
     case = opening_case
     case.at_opening()
     first = case.entries[0]
@@ -83,7 +87,9 @@ def test_a_manager_retries_a_decryption_held_up_by_the_platform_s_faults(opening
         opening.retry_decryption(tenderer, case.tender, first.bid.public_id)
     assert early.value.code == "nothing_to_retry"
     # A store fault: the bid waits out its back-off.
-    BidOpening.objects.filter(pk=bo.pk).update(faults=3, last_fault="对象存储故障", retry_at=case.clock() + dt.timedelta(seconds=16))
+    BidOpening.objects.filter(pk=bo.pk).update(
+        faults=3, last_fault="对象存储故障", retry_at=case.clock() + dt.timedelta(seconds=16)
+    )
     assert decryption.decrypt_bid(bo.pk) == "nothing to do"
     for other in (regulator, first.user, case.custodians[0]):
         with pytest.raises(PermissionDenied):
@@ -109,7 +115,9 @@ def test_a_bid_failed_by_the_platform_after_the_window_can_be_retried_until_the_
     op = Opening.objects.get(tender=case.tender)
     bo = bid_openings(case)[0]
     # Its worker died after the window: failed, another cause.
-    BidOpening.objects.filter(pk=bo.pk).update(state=BidOpeningState.DECRYPTING, lease_until=op.decryption_ends_at, attempts=1)
+    BidOpening.objects.filter(pk=bo.pk).update(
+        state=BidOpeningState.DECRYPTING, lease_until=op.decryption_ends_at, attempts=1
+    )
     case.clock.set(op.decryption_ends_at + dt.timedelta(seconds=5))
     assert decryption.decrypt_bid(bo.pk) == "nothing to do"
     bo.refresh_from_db()

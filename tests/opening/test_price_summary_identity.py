@@ -46,7 +46,10 @@ def seal_naming(case: OpeningCase, keys: BidderKeys, folder: Path, **names: str)
     source = folder / "技术标.pdf"
     source.parent.mkdir(parents=True)
     source.write_bytes(b"forged " * 100)
-    custodians = [bytes(s.public_key.spki_der) for s in case.tender.custodian_slots.select_related("public_key").order_by("position")]
+    custodians = [
+        bytes(s.public_key.spki_der)
+        for s in case.tender.custodian_slots.select_related("public_key").order_by("position")
+    ]
     sink = io.BytesIO()
     sealed = seal_bid(str(source), summary, identity.tender, identity.bid, identity.bidder, keys.signing,
                       keys.encryption.public_key(), custodians, case.tender.custodian_threshold, sink)  # fmt: skip
@@ -56,7 +59,11 @@ def seal_naming(case: OpeningCase, keys: BidderKeys, folder: Path, **names: str)
 def names_of(case: OpeningCase, which: str) -> dict[str, str]:
     other_bidder = case.personas.bidder_org_b.credit_code
     assert other_bidder
-    return {"tender": {"tender": str(uuid.uuid4())}, "bid": {"bid": str(uuid.uuid4())}, "bidder": {"bidder": other_bidder}}[which]
+    return {
+        "tender": {"tender": str(uuid.uuid4())},
+        "bid": {"bid": str(uuid.uuid4())},
+        "bidder": {"bidder": other_bidder},
+    }[which]
 
 
 @pytest.mark.parametrize("which", ["tender", "bid", "bidder"])
@@ -65,7 +72,9 @@ def test_a_bid_whose_price_summary_names_another_tender_bid_or_bidder_is_revoked
 ) -> None:
     case = opening_case
     forger = case.entries[2]
-    bid_id, ciphertext, manifest, signature = seal_naming(case, forger.keys, tmp_path / "forged", **names_of(case, which))
+    bid_id, ciphertext, manifest, signature = seal_naming(
+        case, forger.keys, tmp_path / "forged", **names_of(case, which)
+    )
     started = upload(forger.user, case.tender, ciphertext, bid_id)
     forged = bids.finalize(forger.user, started.public_id, manifest, signature)  # the platform cannot see inside
     case.at_opening()
@@ -80,7 +89,11 @@ def test_a_bid_whose_price_summary_names_another_tender_bid_or_bidder_is_revoked
         for b in BidOpening.objects.filter(opening__tender=case.tender).select_related("bid").order_by("position")
     }
 
-    assert outcomes == {str(case.entries[0].bid.public_id): "opened", str(case.entries[1].bid.public_id): "opened", bid_id: "revoked"}
+    assert outcomes == {
+        str(case.entries[0].bid.public_id): "opened",
+        str(case.entries[1].bid.public_id): "opened",
+        bid_id: "revoked",
+    }
     revoked = BidOpening.objects.get(bid=forged)
     assert revoked.state == BidOpeningState.REVOKED
     assert revoked.outcome_code == "bid_not_decryptable"

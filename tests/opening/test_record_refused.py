@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 def publish_record(case: OpeningCase) -> Opening:
-    """Every bidder releases its key, the worker opens the bids, two custodians' parts check out, the tenderer ends the decryption."""
+    """Every bidder releases its key, the worker opens the bids, two custodians' parts check out,
+    the tenderer ends the decryption.
+    """
     case.at_opening()
     for entry in case.entries:
         opening.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
@@ -57,7 +59,9 @@ def test_a_confirmation_comes_once_and_only_from_a_bidder(opening_case: OpeningC
     assert BidOpening.objects.get(bid=first.bid).confirmed_at == confirmed_at
 
 
-def test_objections_that_are_empty_too_long_or_hold_control_characters_are_refused(opening_case: OpeningCase, settings: object) -> None:
+def test_objections_that_are_empty_too_long_or_hold_control_characters_are_refused(
+    opening_case: OpeningCase, settings: object
+) -> None:
     case = opening_case
     publish_record(case)
     first = case.entries[0]

@@ -44,9 +44,18 @@ def worker_processes(tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def one_garbage_part(personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User) -> OpeningCase:
+def one_garbage_part(
+    personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User
+) -> OpeningCase:
     # Bidder B spoiled custodian 1's (index 0) part of subset [0, 1].
-    return make_case(personas, published_tender, frozen_clock, tmp_path, third_bidder, {2: lambda members, j: members == (0, 1) and j == 0})
+    return make_case(
+        personas,
+        published_tender,
+        frozen_clock,
+        tmp_path,
+        third_bidder,
+        {2: lambda members, j: members == (0, 1) and j == 0},
+    )
 
 
 def test_a_store_that_refuses_writes_for_20_s_then_recovers_leaves_every_bid_opened(
@@ -85,18 +94,24 @@ def test_a_store_that_refuses_writes_for_20_s_then_recovers_leaves_every_bid_ope
         )
         workers.wait_for("the outage to last its 20 s", lambda: time.monotonic() - started >= OUTAGE_SECONDS, pause=0.5)
         during = list(BidOpening.objects.filter(opening=op).order_by("position"))
-        assert all(b.state in (BidOpeningState.KEY_READY, BidOpeningState.DECRYPTING) for b in during), [b.state for b in during]
+        assert all(b.state in (BidOpeningState.KEY_READY, BidOpeningState.DECRYPTING) for b in during), [
+            b.state for b in during
+        ]
         assert all(b.faults >= 3 for b in during), [b.faults for b in during]
         # The store recovers.
         for folder in blocked:
             folder.unlink()
         workers.wait_for(
-            "every bid to open", lambda: BidOpening.objects.filter(opening=op, state=BidOpeningState.OPENED).count() == 3
+            "every bid to open",
+            lambda: BidOpening.objects.filter(opening=op, state=BidOpeningState.OPENED).count() == 3,
         )
     found = list(BidOpening.objects.filter(opening=op).order_by("position"))
     assert [b.state for b in found] == [BidOpeningState.OPENED] * 3
     assert [b.price_summary["lots"][0]["price_yuan"] for b in found] == ["6123456.70", "5980000.00", "6050000.50"]
-    faults = [json.loads(e.data) for e in LedgerEntry.objects.filter(action="tendering.opening.decryption_fault").order_by("seq")]
+    faults = [
+        json.loads(e.data)
+        for e in LedgerEntry.objects.filter(action="tendering.opening.decryption_fault").order_by("seq")
+    ]
     assert {f["bid_id"] for f in faults} == {str(b.bid.public_id) for b in found}
     assert all(f["fault"] == "decryption_faults" for f in faults)
     # Each bid's faults were retried with a growing back-off, never past the window, and none ended it.

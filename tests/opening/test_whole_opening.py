@@ -33,7 +33,9 @@ def run_worker(case: OpeningCase) -> list[str]:
     return [decryption.decrypt_bid(b.pk) for b in bid_openings(case) if b.state == BidOpeningState.KEY_READY]
 
 
-def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_record(opening_case: OpeningCase) -> None:
+def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_record(
+    opening_case: OpeningCase,
+) -> None:
     case = opening_case
     a, b, c = case.entries
     tenderer, regulator = case.personas.tenderer, case.personas.regulator
@@ -46,18 +48,25 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
     assert run_worker(case) == ["opened"]
 
-    # Custodian 2 (position 2) submits wrong parts; custodian 3's then complete subset {2, 3}: it fails and both are suspects.
+    # Custodian 2 (position 2) submits wrong parts; custodian 3's then complete subset {2, 3}:
+    # it fails and both are suspects.
     # Parts are checked for every bid, A's too although its bidder released its key (no free option).
     opening.submit_custodian_parts(case.custodians[1], case.tender, case.parts_of(1, corrupt=True))
     opening.submit_custodian_parts(case.custodians[2], case.tender, case.parts_of(2))
-    failures = [json.loads(e.data) for e in LedgerEntry.objects.filter(action="tendering.opening.custodian_parts_failed").order_by("seq")]
+    failures = [
+        json.loads(e.data)
+        for e in LedgerEntry.objects.filter(action="tendering.opening.custodian_parts_failed").order_by("seq")
+    ]
     assert {f["bid_id"] for f in failures} == {str(a.bid.public_id), str(b.bid.public_id), str(c.bid.public_id)}
     assert all(f["failed_subsets"] == [[2, 3]] and f["suspects"] == [2, 3] for f in failures)
     assert [x.state for x in bid_openings(case)] == ["opened", "awaiting_key", "awaiting_key"]
 
     # Custodian 1 completes {1, 2} (fails: custodian 2 is the one in every failing subset) and {1, 3} (opens).
     opening.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0))
-    failures = [json.loads(e.data) for e in LedgerEntry.objects.filter(action="tendering.opening.custodian_parts_failed").order_by("seq")][3:]
+    failures = [
+        json.loads(e.data)
+        for e in LedgerEntry.objects.filter(action="tendering.opening.custodian_parts_failed").order_by("seq")
+    ][3:]
     assert len(failures) == 3 and all(f["failed_subsets"] == [[1, 2]] and f["suspects"] == [2] for f in failures)
     assert [x.custodian_check for x in bid_openings(case)] == ["matched"] * 3
     named = OpeningEvent.objects.filter(kind="custodian.parts_failed").order_by("-seq").first()
@@ -92,8 +101,12 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     revealed = OpeningEvent.objects.get(opening=op, kind="opening.revealed").payload["bids"]
     assert [v["price_summary"]["lots"][0]["price_yuan"] for v in revealed] == prices
     # Before it, no event carried a price or a file name.
-    early = OpeningEvent.objects.filter(opening=op, seq__lt=OpeningEvent.objects.get(opening=op, kind="opening.revealed").seq)
-    assert not any("6123456.70" in json.dumps(e.payload) or "技术标" in json.dumps(e.payload, ensure_ascii=False) for e in early)
+    early = OpeningEvent.objects.filter(
+        opening=op, seq__lt=OpeningEvent.objects.get(opening=op, kind="opening.revealed").seq
+    )
+    assert not any(
+        "6123456.70" in json.dumps(e.payload) or "技术标" in json.dumps(e.payload, ensure_ascii=False) for e in early
+    )
     opening.confirm_record(a.user, case.tender)
     objection = opening.raise_objection(b.user, case.tender, "第 2 标段工期应为 120 日历天，请核对。")
     with pytest.raises(Exception) as early:
@@ -121,16 +134,26 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     assert hashlib.sha256(pdf).hexdigest() == op.record_sha256
 
     # The ledger tells the opening in order, and verifies.
-    actions = [e.action for e in LedgerEntry.objects.filter(case=case.tender.case, action__startswith="tendering.opening.").order_by("seq")]
+    actions = [
+        e.action
+        for e in LedgerEntry.objects.filter(case=case.tender.case, action__startswith="tendering.opening.").order_by(
+            "seq"
+        )
+    ]
     assert actions[0] == "tendering.opening.started"
     assert actions.count("tendering.opening.signed_in") == 8
     assert actions.count("tendering.opening.bid_opened") == 3
     # No price or file name is in the ledger before every bid is final: bid_opened commits to them by hash,
     # and the published record carries them, matching those hashes.
     opened_entries = [
-        json.loads(e.data) for e in LedgerEntry.objects.filter(case=case.tender.case, action="tendering.opening.bid_opened").order_by("seq")
+        json.loads(e.data)
+        for e in LedgerEntry.objects.filter(case=case.tender.case, action="tendering.opening.bid_opened").order_by(
+            "seq"
+        )
     ]
-    published = json.loads(LedgerEntry.objects.get(case=case.tender.case, action="tendering.opening.record_published").data)["opened"]
+    published = json.loads(
+        LedgerEntry.objects.get(case=case.tender.case, action="tendering.opening.record_published").data
+    )["opened"]
     by_bid = {item["bid_id"]: item for item in published}
     assert len(by_bid) == 3
     for entry in opened_entries:
@@ -141,7 +164,11 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
         assert entry["file_count"] == len(shown["files"]) > 0
     assert sorted(p["lots"][0]["price_yuan"] for p in (item["price_summary"] for item in published)) == sorted(prices)
     assert actions.count("tendering.opening.key_ready") == 3
-    assert actions.index("tendering.opening.record_published") < actions.index("tendering.opening.closed") < actions.index("tendering.opening.record_filed")
+    assert (
+        actions.index("tendering.opening.record_published")
+        < actions.index("tendering.opening.closed")
+        < actions.index("tendering.opening.record_filed")
+    )
     assert verify_ledger().ok
     # The hall's events are numbered without gaps.
     seqs = list(OpeningEvent.objects.filter(opening=op).order_by("seq").values_list("seq", flat=True))
@@ -166,7 +193,9 @@ def test_under_the_revoked_rule_a_bid_not_released_counts_as_revoked(opening_cas
     assert Opening.objects.get(tender=case.tender).record_published_at is not None
 
 
-def test_stored_bytes_that_changed_end_the_bid_as_failed_not_as_the_bidders_fault(opening_case: OpeningCase, object_store_dir: Path) -> None:
+def test_stored_bytes_that_changed_end_the_bid_as_failed_not_as_the_bidders_fault(
+    opening_case: OpeningCase, object_store_dir: Path
+) -> None:
     case = opening_case
     a = case.entries[0]
     case.at_opening()
@@ -184,7 +213,11 @@ def test_stored_bytes_that_changed_end_the_bid_as_failed_not_as_the_bidders_faul
     assert run_worker(case) == ["retry scheduled"]
     assert decryption.decrypt_bid(bid_openings(case)[0].pk) == "nothing to do"  # waiting out its back-off
     first = bid_openings(case)[0]
-    assert (first.state, first.faults, first.last_fault) == (BidOpeningState.KEY_READY, 1, "对象存储返回的密文与投标时受理的密文不一致")
+    assert (first.state, first.faults, first.last_fault) == (
+        BidOpeningState.KEY_READY,
+        1,
+        "对象存储返回的密文与投标时受理的密文不一致",
+    )
     assert first.retry_at == case.clock() + dt.timedelta(seconds=2)
     case.clock.set(first.retry_at)
     assert run_worker(case) == ["retry scheduled"]
@@ -198,7 +231,9 @@ def test_stored_bytes_that_changed_end_the_bid_as_failed_not_as_the_bidders_faul
     assert LedgerEntry.objects.filter(action="tendering.opening.bid_not_opened").count() == 1
 
 
-def test_a_bid_whose_worker_died_is_taken_over_once_its_lease_expires(opening_case: OpeningCase, settings: object) -> None:
+def test_a_bid_whose_worker_died_is_taken_over_once_its_lease_expires(
+    opening_case: OpeningCase, settings: object
+) -> None:
     case = opening_case
     a = case.entries[0]
     case.at_opening()
@@ -223,7 +258,9 @@ def test_a_bid_whose_worker_died_is_taken_over_once_its_lease_expires(opening_ca
     assert bo.price_summary["lots"][0]["price_yuan"] == "6123456.70"
 
 
-def test_a_bid_whose_decryption_kept_dying_ends_as_failed_not_as_the_bidders_fault(opening_case: OpeningCase, settings: object) -> None:
+def test_a_bid_whose_decryption_kept_dying_ends_as_failed_not_as_the_bidders_fault(
+    opening_case: OpeningCase, settings: object
+) -> None:
     case = opening_case
     a = case.entries[0]
     case.at_opening()
@@ -237,14 +274,18 @@ def test_a_bid_whose_decryption_kept_dying_ends_as_failed_not_as_the_bidders_fau
     assert (bo.state, bo.attempts, bo.faults) == (BidOpeningState.OPENED, 10, 0)
 
 
-def test_a_bid_whose_worker_died_after_the_window_ends_as_failed_not_as_the_bidders_fault(opening_case: OpeningCase) -> None:
+def test_a_bid_whose_worker_died_after_the_window_ends_as_failed_not_as_the_bidders_fault(
+    opening_case: OpeningCase,
+) -> None:
     case = opening_case
     a = case.entries[0]
     case.at_opening()
     opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
     bo = bid_openings(case)[0]
     op = Opening.objects.get(tender=case.tender)
-    BidOpening.objects.filter(pk=bo.pk).update(attempts=1, state=BidOpeningState.DECRYPTING, lease_until=op.decryption_ends_at)
+    BidOpening.objects.filter(pk=bo.pk).update(
+        attempts=1, state=BidOpeningState.DECRYPTING, lease_until=op.decryption_ends_at
+    )
     case.clock.set(op.decryption_ends_at + dt.timedelta(seconds=1))
     assert decryption.decrypt_bid(bo.pk) == "nothing to do"
     bo.refresh_from_db()

@@ -37,7 +37,9 @@ def test_the_hall_opens_exactly_at_the_opening_time(opening_case: OpeningCase) -
     assert Opening.objects.get(tender=case.tender).started_at == case.tender.opening_time
 
 
-def test_a_key_released_one_microsecond_before_the_window_ends_is_taken_and_at_its_end_refused(opening_case: OpeningCase) -> None:
+def test_a_key_released_one_microsecond_before_the_window_ends_is_taken_and_at_its_end_refused(
+    opening_case: OpeningCase,
+) -> None:
     case = opening_case
     case.at_opening()
     ends = Opening.objects.get(tender=case.tender).decryption_ends_at

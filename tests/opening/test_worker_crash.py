@@ -131,7 +131,8 @@ class Workers:
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- worker {n} (exit {p.poll()}) ---\n{(self.folder / f'worker-{n}.log').read_text(errors='replace')[-4000:]}"
+            f"--- worker {n} (exit {p.poll()}) ---\n"
+            f"{(self.folder / f'worker-{n}.log').read_text(errors='replace')[-4000:]}"
             for n, p in enumerate(self.started, start=1)
         )
 

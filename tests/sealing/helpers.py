@@ -116,7 +116,9 @@ def tink_decrypt(file_key: bytes, info: bytes, ciphertext: bytes, segment_size: 
 
 
 def tink_hpke(private_key: ec.EllipticCurvePrivateKey):  # type: ignore[no-untyped-def]
-    """Tink's HPKE (DHKEM-P256, HKDF-SHA256, AES-256-GCM, RAW: enc ‖ ct, context info = HPKE info): (encrypt, decrypt)."""
+    """Tink's HPKE (DHKEM-P256, HKDF-SHA256, AES-256-GCM, RAW: enc ‖ ct, context info = HPKE info):
+    (encrypt, decrypt).
+    """
     import tink
     from tink import hybrid, secret_key_access
     from tink.proto import hpke_pb2, tink_pb2

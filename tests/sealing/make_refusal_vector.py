@@ -1,4 +1,5 @@
-"""Writes docs/sealed-bid-vectors/refusal.json: a custodian's signed "does not open" statement (etender-part-refusal-v1).
+"""Writes docs/sealed-bid-vectors/refusal.json:
+a custodian's signed "does not open" statement (etender-part-refusal-v1).
 
 Run from the project root: ``.venv/bin/python -m tests.sealing.make_refusal_vector``. Everything in it is
 deterministic (a fixed key, RFC 6979), so rerunning it rewrites the same file.
@@ -30,7 +31,9 @@ def key_description(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
     public = key.public_key()
     return {
         "d_hex": format(key.private_numbers().private_value, "064x"),
-        "spki_der_hex": public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo).hex(),
+        "spki_der_hex": public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).hex(),
         "fingerprint": fingerprint(public),
     }
 
@@ -42,7 +45,7 @@ def vector() -> dict[str, Any]:
     good = json.loads(statement)
     return {
         "description": (
-            "A custodian's signed \"does not open\" statement (docs/sealed-bid-format.md §4.6): custodian 2 (0-based) "
+            'A custodian\'s signed "does not open" statement (docs/sealed-bid-format.md §4.6): custodian 2 (0-based) '
             "of subset [0, 2] says its part of the bid does not open. statement_text is the exact RFC 8785 bytes "
             "(ASCII) of fields; signature_der_hex is ECDSA P-256/SHA-256, RFC 6979 (deterministic), strict DER, by "
             "signing_key (a browser's signature differs and must only verify). refused: statements a verifier must "
@@ -54,8 +57,14 @@ def vector() -> dict[str, Any]:
         "statement_sha256": hashlib.sha256(statement).hexdigest(),
         "signature_der_hex": signature.hex(),
         "refused": [
-            {"why": "not canonical (a space after a colon)", "statement_text": statement.decode().replace('":', '": ', 1)},
-            {"why": "keys out of order", "statement_text": json.dumps(dict(reversed(list(good.items()))), separators=(",", ":"))},
+            {
+                "why": "not canonical (a space after a colon)",
+                "statement_text": statement.decode().replace('":', '": ', 1),
+            },
+            {
+                "why": "keys out of order",
+                "statement_text": json.dumps(dict(reversed(list(good.items()))), separators=(",", ":")),
+            },
             {"why": "another format", "statement_text": _text(good, format="etender-part-refusal-v2")},
             {"why": "index not one of the members", "statement_text": _text(good, index=1)},
             {"why": "members not ascending", "statement_text": _text(good, members=[2, 0])},

@@ -290,7 +290,8 @@ def container_vectors(folder: Path) -> tuple[dict[str, Any], PriceSummary, bytes
         container = stream.read()
     return (
         {
-            "description": "The plaintext container (docs/sealed-bid-format.md §3): a pax tar, the price summary first, "
+            "description": "The plaintext container (docs/sealed-bid-format.md §3): "
+            "a pax tar, the price summary first, "
             "then the files sorted by the UTF-8 bytes of their paths. Build it from price_summary and files: the "
             "bytes must be container_hex exactly.",
             "price_summary": summary.to_json(),
@@ -331,7 +332,11 @@ INVALID_CREDIT_CODES = [
     ("a letter in the administrative division", "913501A0M000100Y43", "division"),
     ("a wrong check character", "91350100M000100Y44", "check"),
     ("the check character that weights 1..17 (instead of 3^i mod 31) would give", "91350100M000100Y4A", "check"),
-    ("two faults: a letter in the division and an O later: the alphabet rule comes first", "913501A0M00010OY43", "character"),
+    (
+        "two faults: a letter in the division and an O later: the alphabet rule comes first",
+        "913501A0M00010OY43",
+        "character",
+    ),
     ("two faults: 17 characters and an O: the length rule comes first", "91350100M00010OY4", "length"),
     ("two faults: a letter in the division and a wrong check character", "913501A0M000100Y44", "division"),
 ]
@@ -356,7 +361,8 @@ def identity_vectors() -> dict[str, Any]:
             continue
         raise AssertionError(f"{code!r} should be refused")
     return {
-        "description": "The unified social credit code (统一社会信用代码, GB 32100-2015) of the bidder (docs/sealed-bid-format.md "
+        "description": "The unified social credit code (统一社会信用代码, GB 32100-2015) "
+        "of the bidder (docs/sealed-bid-format.md "
         "§1). value(c) is c's index in alphabet; weighted_sum = Σ value(code[i]) · weights[i] for i in 0..16, "
         "weights[i] = 3^i mod 31; check_value = 31 − (weighted_sum mod 31), and 31 becomes 0; code[17] must be "
         "alphabet[check_value]. Refuse the invalid codes with the first rule they break, in this order: length "

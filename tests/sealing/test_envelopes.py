@@ -243,7 +243,8 @@ def test_the_info_strings_name_the_bid_and_the_recipient() -> None:
     assert (
         custodian_part_info(IDENTITY, 3, 5, (0, 2, 4), 2, "ab" * 32)
         == (
-            f"etender-envelope-v1|custodian|{IDENTITY.tender}|{IDENTITY.bid}|{IDENTITY.bidder}|3-of-5|0,2,4|2|{'ab' * 32}"
+            f"etender-envelope-v1|custodian|{IDENTITY.tender}|{IDENTITY.bid}|{IDENTITY.bidder}"
+            f"|3-of-5|0,2,4|2|{'ab' * 32}"
         ).encode()
     )
 

@@ -32,10 +32,19 @@ def test_the_statement_is_built_to_the_exact_bytes_and_the_rfc_6979_signature() 
     key = signing_key()
     assert fingerprint(key.public_key()) == VECTOR["signing_key"]["fingerprint"]
     fields = VECTOR["fields"]
-    refusal = PartRefusal(fields["tender"], fields["bid"], tuple(fields["members"]), fields["index"], fields["reason"], fields["signing_key"])
+    refusal = PartRefusal(
+        fields["tender"],
+        fields["bid"],
+        tuple(fields["members"]),
+        fields["index"],
+        fields["reason"],
+        fields["signing_key"],
+    )
     statement = refusal.canonical_bytes()
     assert statement == VECTOR["statement_text"].encode("ascii")
-    assert key.sign(statement, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)).hex() == VECTOR["signature_der_hex"]
+    assert (
+        key.sign(statement, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)).hex() == VECTOR["signature_der_hex"]
+    )
     # A randomized signature (as a browser's) differs but verifies the same.
     text, signature = sign_refusal(refusal, key)
     assert text == statement and signature.hex() != VECTOR["signature_der_hex"]

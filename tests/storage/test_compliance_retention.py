@@ -20,7 +20,9 @@ def dossier(object_store: ObjectStore, later: Later) -> StoredObject:
     return stored
 
 
-def test_the_retention_is_visible_on_the_version(object_store: ObjectStore, dossier: StoredObject, later: Later) -> None:
+def test_the_retention_is_visible_on_the_version(
+    object_store: ObjectStore, dossier: StoredObject, later: Later
+) -> None:
     info = object_store.stat(dossier.key, dossier.version_id)
     assert info.retention_mode is RetentionMode.COMPLIANCE
     assert info.retain_until is not None

@@ -28,7 +28,9 @@ def test_a_governance_locked_version_cannot_be_deleted_without_bypass(
     assert object_store.stat(record.key, record.version_id).retention_mode is RetentionMode.GOVERNANCE
 
 
-def test_a_governance_locked_version_can_be_deleted_with_bypass(object_store: ObjectStore, record: StoredObject) -> None:
+def test_a_governance_locked_version_can_be_deleted_with_bypass(
+    object_store: ObjectStore, record: StoredObject
+) -> None:
     object_store.delete(record.key, record.version_id, bypass_governance=True)
     with pytest.raises(ObjectNotFound):
         object_store.stat(record.key, record.version_id)
@@ -45,9 +47,7 @@ def test_a_governance_retention_can_be_shortened_with_bypass(
     object_store: ObjectStore, record: StoredObject, later: Later
 ) -> None:
     shorter = later(seconds=30)
-    object_store.set_retention(
-        record.key, record.version_id, RetentionMode.GOVERNANCE, shorter, bypass_governance=True
-    )
+    object_store.set_retention(record.key, record.version_id, RetentionMode.GOVERNANCE, shorter, bypass_governance=True)
     info = object_store.stat(record.key, record.version_id)
     assert info.retain_until is not None
     assert abs((info.retain_until - shorter).total_seconds()) < 1
@@ -67,8 +67,6 @@ def test_a_governance_retention_becomes_compliance_only_with_bypass(
     longer = later(seconds=600)
     with pytest.raises(ObjectLocked):
         object_store.set_retention(record.key, record.version_id, RetentionMode.COMPLIANCE, longer)
-    object_store.set_retention(
-        record.key, record.version_id, RetentionMode.COMPLIANCE, longer, bypass_governance=True
-    )
+    object_store.set_retention(record.key, record.version_id, RetentionMode.COMPLIANCE, longer, bypass_governance=True)
     with pytest.raises(ObjectLocked):
         object_store.delete(record.key, record.version_id, bypass_governance=True)

@@ -15,7 +15,9 @@ def test_a_compliance_version_can_be_deleted_once_its_retention_has_expired_on_t
     fs_store: FilesystemObjectStore, frozen_clock: FrozenClock
 ) -> None:
     stored = fs_store.put("expiry/report.pdf", b"report")
-    fs_store.set_retention(stored.key, stored.version_id, RetentionMode.COMPLIANCE, frozen_clock() + dt.timedelta(days=1))
+    fs_store.set_retention(
+        stored.key, stored.version_id, RetentionMode.COMPLIANCE, frozen_clock() + dt.timedelta(days=1)
+    )
     frozen_clock.advance(hours=23, minutes=59)
     with pytest.raises(ObjectLocked):
         fs_store.delete(stored.key, stored.version_id, bypass_governance=True)
@@ -29,9 +31,13 @@ def test_an_expired_compliance_retention_may_be_set_anew_in_any_mode(
     fs_store: FilesystemObjectStore, frozen_clock: FrozenClock
 ) -> None:
     stored = fs_store.put("expiry/notice.pdf", b"notice")
-    fs_store.set_retention(stored.key, stored.version_id, RetentionMode.COMPLIANCE, frozen_clock() + dt.timedelta(days=1))
+    fs_store.set_retention(
+        stored.key, stored.version_id, RetentionMode.COMPLIANCE, frozen_clock() + dt.timedelta(days=1)
+    )
     frozen_clock.advance(days=2)
-    fs_store.set_retention(stored.key, stored.version_id, RetentionMode.GOVERNANCE, frozen_clock() + dt.timedelta(hours=1))
+    fs_store.set_retention(
+        stored.key, stored.version_id, RetentionMode.GOVERNANCE, frozen_clock() + dt.timedelta(hours=1)
+    )
     assert fs_store.stat(stored.key, stored.version_id).retention_mode is RetentionMode.GOVERNANCE
 
 

@@ -42,7 +42,9 @@ def test_a_missing_or_forged_token_is_refused_with_a_json_error(personas, frozen
     response = post_json(client, "/api/tenders", draft_body(frozen_clock(), personas))
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
-    response = post_json(client, "/api/tenders", draft_body(frozen_clock(), personas), HTTP_AUTHORIZATION="Bearer etk_forged")
+    response = post_json(
+        client, "/api/tenders", draft_body(frozen_clock(), personas), HTTP_AUTHORIZATION="Bearer etk_forged"
+    )
     assert response.status_code == 401
     assert not Tender.objects.exists()
 
@@ -50,7 +52,10 @@ def test_a_missing_or_forged_token_is_refused_with_a_json_error(personas, frozen
 def test_a_token_is_obtained_with_username_and_password_only(personas):
     client = Client()
     wrong = base64.b64encode(b"bidder_a:wrong").decode()
-    assert post_json(client, "/api/accounts/tokens", {"name": "cli"}, HTTP_AUTHORIZATION=f"Basic {wrong}").status_code == 401
+    assert (
+        post_json(client, "/api/accounts/tokens", {"name": "cli"}, HTTP_AUTHORIZATION=f"Basic {wrong}").status_code
+        == 401
+    )
     assert not ApiToken.objects.exists()
     right = base64.b64encode(f"bidder_a:{PASSWORD}".encode()).decode()
     response = post_json(client, "/api/accounts/tokens", {"name": "cli"}, HTTP_AUTHORIZATION=f"Basic {right}")
@@ -76,7 +81,12 @@ def test_a_bidder_cannot_edit_or_publish_a_tender_through_the_api(personas, froz
     client = Client()
     url = f"/api/tenders/{draft_tender.public_id}"
     assert client.get(url, **bearer(personas.bidder_a)).status_code == 404  # drafts are not public
-    response = client.put(url, json.dumps(draft_body(frozen_clock(), personas)), content_type="application/json", **bearer(personas.bidder_a))
+    response = client.put(
+        url,
+        json.dumps(draft_body(frozen_clock(), personas)),
+        content_type="application/json",
+        **bearer(personas.bidder_a),
+    )
     assert response.status_code == 404
     assert client.post(url + "/publish", **bearer(personas.bidder_a)).status_code == 404
     assert Tender.objects.get(pk=draft_tender.pk).published_at is None
@@ -99,7 +109,9 @@ def test_the_whole_publication_and_enquiry_flow_through_the_api(personas, frozen
     url = f"/api/tenders/{created.json()['id']}"
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    upload = client.post(url + "/documents", {"file": SimpleUploadedFile("招标文件.pdf", PDF_BYTES, "application/pdf")}, **tenderer)
+    upload = client.post(
+        url + "/documents", {"file": SimpleUploadedFile("招标文件.pdf", PDF_BYTES, "application/pdf")}, **tenderer
+    )
     assert upload.status_code == 201, upload.content
     assert client.post(url + "/publish", **tenderer).json()["phase"] == "open_for_bids"
     published = Tender.objects.values().get(public_id=created.json()["id"])

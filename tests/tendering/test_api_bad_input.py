@@ -34,7 +34,13 @@ def invalid_input(**fields: list[str]) -> dict[str, Any]:
 
 def stored(tender: Tender | None = None) -> tuple[int, int, int, int, list[Any]]:
     """What a refused request must leave as it was."""
-    found = (Tender.objects.count(), TenderDocument.objects.count(), ApiToken.objects.count(), PublicKey.objects.count(), [])
+    found = (
+        Tender.objects.count(),
+        TenderDocument.objects.count(),
+        ApiToken.objects.count(),
+        PublicKey.objects.count(),
+        [],
+    )
     if tender is not None:
         found[4].extend(Tender.objects.filter(pk=tender.pk).values_list("title", "description"))
         found[4].extend(Amendment.objects.filter(tender=tender).values_list("pk", flat=True))
@@ -68,7 +74,9 @@ def test_a_nul_in_a_path_is_refused_with_422_on_the_api_and_400_on_the_pages(per
     assert search.status_code == 400 and "请求无效" in search.content.decode()
 
 
-def test_a_nul_anywhere_in_a_json_body_is_refused_with_422_and_nothing_is_stored(personas: Personas, frozen_clock: Any) -> None:
+def test_a_nul_anywhere_in_a_json_body_is_refused_with_422_and_nothing_is_stored(
+    personas: Personas, frozen_clock: Any
+) -> None:
     client = Client()
     tenderer = bearer(personas.tenderer)
     before = stored()
@@ -86,7 +94,9 @@ def test_a_nul_anywhere_in_a_json_body_is_refused_with_422_and_nothing_is_stored
     assert stored() == before
 
 
-def test_a_nul_in_a_token_name_or_in_basic_credentials_is_refused_with_422_and_no_token_is_issued(personas: Personas) -> None:
+def test_a_nul_in_a_token_name_or_in_basic_credentials_is_refused_with_422_and_no_token_is_issued(
+    personas: Personas,
+) -> None:
     client = Client()
     before = stored()
     right = base64.b64encode(f"bidder_a:{PASSWORD}".encode()).decode()
@@ -131,7 +141,11 @@ def test_multipart_without_a_boundary_gets_a_400_json_error_on_document_and_amen
     url = f"/api/tenders/{draft_tender.public_id}"
     before = stored(draft_tender)
     for path in ("/documents", "/amendments"):
-        for content_type in ("multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=\x7f"):
+        for content_type in (
+            "multipart/form-data",
+            "multipart/form-data; boundary=",
+            "multipart/form-data; boundary=\x7f",
+        ):
             response = client.generic("POST", url + path, b"--x\r\nnot a part", content_type=content_type, **tenderer)
             assert response.status_code == 400, (path, content_type, response.content)
             assert response.json()["code"] == "malformed_multipart", response.content
@@ -160,7 +174,10 @@ def test_a_json_body_over_the_limit_gets_a_json_413(personas: Personas, frozen_c
         "message": f"请求内容过大：上限为 {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} 字节。",
     }
     english = post_json(Client(), "/api/tenders", body, HTTP_ACCEPT_LANGUAGE="en", **tenderer)
-    assert english.json()["message"] == f"The request is too large: the limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+    assert (
+        english.json()["message"]
+        == f"The request is too large: the limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+    )
     assert stored() == before
 
 
@@ -185,7 +202,9 @@ def test_an_object_store_outage_gives_a_503_with_retry_after_on_the_api_and_the_
     tenderer = bearer(personas.tenderer)
     url = f"/api/tenders/{draft_tender.public_id}"
     before = stored(draft_tender)
-    upload = client.post(url + "/documents", {"file": SimpleUploadedFile("附件.pdf", PDF_BYTES, "application/pdf")}, **tenderer)
+    upload = client.post(
+        url + "/documents", {"file": SimpleUploadedFile("附件.pdf", PDF_BYTES, "application/pdf")}, **tenderer
+    )
     download = client.get(f"{url}/documents/{document.public_id}/download", **tenderer)
     for response in (upload, download):
         assert response.status_code == 503, response.content
@@ -199,7 +218,9 @@ def test_an_object_store_outage_gives_a_503_with_retry_after_on_the_api_and_the_
     assert stored(draft_tender) == before
 
 
-def test_a_service_that_calls_the_store_directly_gets_the_store_outage_as_such(personas: Personas, draft_tender: Tender, request: Any) -> None:
+def test_a_service_that_calls_the_store_directly_gets_the_store_outage_as_such(
+    personas: Personas, draft_tender: Tender, request: Any
+) -> None:
     from archive.storage import is_store_outage
 
     request.getfixturevalue("store_down")
@@ -224,7 +245,9 @@ def test_every_operation_declares_its_error_responses_in_the_one_error_schema() 
         expected |= {409, 413} if method in {"post", "put", "patch", "delete"} else set()
         assert expected <= set(responses), (path, method, sorted(responses))
         for status in expected:
-            assert responses[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, (path, status)
+            assert responses[status]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }, (path, status)
         assert not any(200 <= status < 300 and "Error" in json.dumps(responses[status]) for status in responses)
 
 
@@ -262,7 +285,9 @@ def test_every_operation_of_the_schema_refuses_a_nul_in_its_query_path_and_body_
     """Whatever the operation: the refusal is the API's, before any view or service (never a 500, nothing stored)."""
     client = Client()
     credentials = bearer(personas.tenderer)
-    basic = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{personas.tenderer.username}:{PASSWORD}".encode()).decode()}
+    basic = {
+        "HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{personas.tenderer.username}:{PASSWORD}".encode()).decode()
+    }
     schema = client.get("/api/openapi.json").json()
     before = stored()
     checked = 0
@@ -275,17 +300,35 @@ def test_every_operation_of_the_schema_refuses_a_nul_in_its_query_path_and_body_
             schemes = {name for requirement in operation.get("security", []) for name in requirement}
             auth = basic if "PasswordAuth" in schemes else credentials if schemes else {}
             query = client.generic(method.upper(), path + "?probe=%00", **auth)
-            assert query.status_code == 422 and query.json() == invalid_input(probe=[NUL_REFUSED]), (method, template, query.content)
+            assert query.status_code == 422 and query.json() == invalid_input(probe=[NUL_REFUSED]), (
+                method,
+                template,
+                query.content,
+            )
             in_path = client.generic(method.upper(), path.rstrip("/") + "%00", **auth)
-            assert in_path.status_code == 422 and in_path.json() == invalid_input(path=[NUL_REFUSED]), (method, template)
+            assert in_path.status_code == 422 and in_path.json() == invalid_input(path=[NUL_REFUSED]), (
+                method,
+                template,
+            )
             body = operation.get("requestBody", {}).get("content", {})
             if "application/json" in body:
-                sent = client.generic(method.upper(), path, json.dumps({"probe\x00": ["\x00"]}), content_type="application/json", **auth)
+                sent = client.generic(
+                    method.upper(), path, json.dumps({"probe\x00": ["\x00"]}), content_type="application/json", **auth
+                )
                 assert sent.status_code == 422, (method, template, sent.content)
-                assert sent.json() == invalid_input(**{"probe\x00": [NUL_REFUSED], "probe\x00.0": [NUL_REFUSED]}), (method, template)
+                assert sent.json() == invalid_input(**{"probe\x00": [NUL_REFUSED], "probe\x00.0": [NUL_REFUSED]}), (
+                    method,
+                    template,
+                )
             if "multipart/form-data" in body:
-                sent = client.generic(method.upper(), path, b"--x\r\nnot a part", content_type="multipart/form-data", **auth)
-                assert sent.status_code == 400 and sent.json()["code"] == "malformed_multipart", (method, template, sent.content)
+                sent = client.generic(
+                    method.upper(), path, b"--x\r\nnot a part", content_type="multipart/form-data", **auth
+                )
+                assert sent.status_code == 400 and sent.json()["code"] == "malformed_multipart", (
+                    method,
+                    template,
+                    sent.content,
+                )
             checked += 1
     assert checked == sum(len(ops) for ops in schema["paths"].values()) > 20
     assert stored() == before

@@ -52,7 +52,9 @@ def test_the_statement_is_the_canonical_json_of_the_published_custody(personas, 
 
 
 def test_a_custodian_confirms_once_and_it_is_recorded_and_served(personas, unconfirmed_tender, client):
-    confirm_custody_as(personas.custodians[0], unconfirmed_tender, personas.custodian_signing_keys[0], personas.custodian_keys[0])
+    confirm_custody_as(
+        personas.custodians[0], unconfirmed_tender, personas.custodian_signing_keys[0], personas.custodian_keys[0]
+    )
     entry = LedgerEntry.objects.get(action="tendering.custody.confirmed")
     data = json.loads(entry.data)
     assert (data["index"], data["custodian"], data["signing_key"]) == (0, "custodian1", signing_fp(personas, 0))
@@ -93,15 +95,33 @@ def test_a_statement_that_differs_from_the_published_custody_is_refused(personas
         from archive.canonical import canonical_json
 
         statement = canonical_json({**honest, **change})
-        error = refused(custody.confirm_custody, personas.custodians[0], unconfirmed_tender, statement, sign(personas.custodian_signing_keys[0], statement))
+        error = refused(
+            custody.confirm_custody,
+            personas.custodians[0],
+            unconfirmed_tender,
+            statement,
+            sign(personas.custodian_signing_keys[0], statement),
+        )
         assert error.code == "custody_statement_invalid" and error.status == 422
     # Not JSON at all, and JSON nested deeper than the decoder goes (well under the size limit).
     for garbage in (b"\xff\xfe", b"[" * 3000, b"{}"):
-        error = refused(custody.confirm_custody, personas.custodians[0], unconfirmed_tender, garbage, sign(personas.custodian_signing_keys[0], garbage))
+        error = refused(
+            custody.confirm_custody,
+            personas.custodians[0],
+            unconfirmed_tender,
+            garbage,
+            sign(personas.custodian_signing_keys[0], garbage),
+        )
         assert error.code == "custody_statement_invalid" and error.status == 422
     # Not canonical: the same fields, spaced.
     loose = json.dumps(honest).encode()
-    error = refused(custody.confirm_custody, personas.custodians[0], unconfirmed_tender, loose, sign(personas.custodian_signing_keys[0], loose))
+    error = refused(
+        custody.confirm_custody,
+        personas.custodians[0],
+        unconfirmed_tender,
+        loose,
+        sign(personas.custodian_signing_keys[0], loose),
+    )
     assert error.code == "custody_statement_invalid"
     assert nothing_confirmed(unconfirmed_tender)
 
@@ -110,15 +130,33 @@ def test_a_signature_by_another_users_key_or_a_key_not_registered_is_refused(per
     slot = slot_of(unconfirmed_tender, personas.custodians[0])
     # custodian2's registered signing key, named in custodian1's statement
     statement = custody.custody_statement(slot, signing_fp(personas, 1))
-    error = refused(custody.confirm_custody, personas.custodians[0], unconfirmed_tender, statement, sign(personas.custodian_signing_keys[1], statement))
+    error = refused(
+        custody.confirm_custody,
+        personas.custodians[0],
+        unconfirmed_tender,
+        statement,
+        sign(personas.custodian_signing_keys[1], statement),
+    )
     assert error.code == "custody_signing_key_invalid"
     # custodian1's own key named, but signed by another key
     statement = custody.custody_statement(slot, signing_fp(personas, 0))
-    error = refused(custody.confirm_custody, personas.custodians[0], unconfirmed_tender, statement, sign(personas.custodian_signing_keys[1], statement))
+    error = refused(
+        custody.confirm_custody,
+        personas.custodians[0],
+        unconfirmed_tender,
+        statement,
+        sign(personas.custodian_signing_keys[1], statement),
+    )
     assert error.code == "custody_signature_invalid"
     # its encryption key named as the signing key
     statement = custody.custody_statement(slot, PublicKey.fingerprint_of(spki_der(personas.custodian_keys[0])))
-    error = refused(custody.confirm_custody, personas.custodians[0], unconfirmed_tender, statement, sign(personas.custodian_keys[0], statement))
+    error = refused(
+        custody.confirm_custody,
+        personas.custodians[0],
+        unconfirmed_tender,
+        statement,
+        sign(personas.custodian_keys[0], statement),
+    )
     assert error.code == "custody_signing_key_invalid"
     assert nothing_confirmed(unconfirmed_tender)
 
@@ -134,7 +172,13 @@ def test_a_revoked_signing_key_cannot_confirm(personas, unconfirmed_tender):
 
 def test_nobody_confirms_before_publication(personas, draft_tender):
     statement = b'{"format":"etender-custody-v1"}'
-    error = refused(custody.confirm_custody, personas.custodians[0], draft_tender, statement, sign(personas.custodian_signing_keys[0], statement))
+    error = refused(
+        custody.confirm_custody,
+        personas.custodians[0],
+        draft_tender,
+        statement,
+        sign(personas.custodian_signing_keys[0], statement),
+    )
     assert error.code == "tender_not_published"
     response = signed_in(personas.custodians[0]).get(f"/api/tenders/{draft_tender.public_id}/custody")
     assert response.status_code == 404
@@ -167,7 +211,9 @@ def test_a_custodians_own_device_refuses_a_tender_that_lists_another_key_of_its(
     register_own_key(personas.custodians[0], KeyPurpose.ENCRYPTION, ec.generate_private_key(ec.SECP256R1()))
     tender = tenders.publish(personas.tenderer, draft_tender)
     with pytest.raises(ValueError, match="does not list this device's encryption key"):
-        confirm_custody_as(personas.custodians[0], tender, personas.custodian_signing_keys[0], personas.custodian_keys[0])
+        confirm_custody_as(
+            personas.custodians[0], tender, personas.custodian_signing_keys[0], personas.custodian_keys[0]
+        )
     assert nothing_confirmed(tender)
 
 
@@ -175,7 +221,10 @@ def test_the_tender_page_and_the_custodians_dashboard_show_what_is_confirmed(per
     page = signed_in(personas.bidder_a).get(f"/tenders/{unconfirmed_tender.public_id}/").text
     assert "密钥保管人确认 0/3" in page
     dashboard = signed_in(personas.custodians[1]).get("/dashboard/").text
-    assert 'id="awaiting-custody"' in dashboard and f"etender custodian confirm {unconfirmed_tender.public_id}" in dashboard
+    assert (
+        'id="awaiting-custody"' in dashboard
+        and f"etender custodian confirm {unconfirmed_tender.public_id}" in dashboard
+    )
     confirm_custody(unconfirmed_tender, personas)
     assert "密钥保管人确认 3/3" in signed_in(personas.bidder_a).get(f"/tenders/{unconfirmed_tender.public_id}/").text
     assert 'id="awaiting-custody"' not in signed_in(personas.custodians[1]).get("/dashboard/").text

@@ -60,13 +60,17 @@ def test_a_document_is_stored_with_its_sha256_and_path_stripped_name(personas, d
 def test_a_draft_document_can_be_withdrawn_but_a_published_one_cannot(personas, draft_tender):
     extra = upload(personas.tenderer, draft_tender, "extra.pdf", PDF_BYTES)
     documents.withdraw_draft_document(personas.tenderer, extra)
-    assert list(documents.visible_documents(personas.tenderer, draft_tender)) == [draft_tender.documents.get(name="招标文件.pdf")]
+    assert list(documents.visible_documents(personas.tenderer, draft_tender)) == [
+        draft_tender.documents.get(name="招标文件.pdf")
+    ]
     from tendering.services import tenders
 
     tenders.publish(personas.tenderer, draft_tender)
     with pytest.raises(WrongPhase):
         documents.withdraw_draft_document(personas.tenderer, draft_tender.documents.get(name="招标文件.pdf"))
-    assert list(TenderDocument.objects.filter(tender=draft_tender, withdrawn_at__isnull=True).values_list("name", flat=True)) == ["招标文件.pdf"]
+    assert list(
+        TenderDocument.objects.filter(tender=draft_tender, withdrawn_at__isnull=True).values_list("name", flat=True)
+    ) == ["招标文件.pdf"]
 
 
 def test_downloads_by_logged_in_users_are_recorded_and_anonymous_ones_are_not(personas, published_tender):
@@ -79,7 +83,9 @@ def test_downloads_by_logged_in_users_are_recorded_and_anonymous_ones_are_not(pe
     assert (download.user, download.organization) == (personas.bidder_a, personas.bidder_org_a)
 
 
-def test_published_documents_are_kept_under_governance_retention(personas, draft_tender, django_capture_on_commit_callbacks):
+def test_published_documents_are_kept_under_governance_retention(
+    personas, draft_tender, django_capture_on_commit_callbacks
+):
     from archive.storage import ObjectLocked
     from tendering.services import tenders
 

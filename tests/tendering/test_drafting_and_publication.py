@@ -23,7 +23,14 @@ def test_a_bidder_a_regulator_and_an_admin_cannot_create_tenders(personas, froze
 @pytest.mark.parametrize(
     ("field", "changes"),
     [
-        ("bid_deadline", lambda now: {"bid_deadline": now - dt.timedelta(hours=1), "opening_time": now, "enquiry_deadline": now - dt.timedelta(hours=2)}),
+        (
+            "bid_deadline",
+            lambda now: {
+                "bid_deadline": now - dt.timedelta(hours=1),
+                "opening_time": now,
+                "enquiry_deadline": now - dt.timedelta(hours=2),
+            },
+        ),
         ("opening_time", lambda now: {"opening_time": now + dt.timedelta(days=29)}),
         ("enquiry_deadline", lambda now: {"enquiry_deadline": now + dt.timedelta(days=31)}),
         ("budget", lambda now: {"budget": Decimal("-5")}),
@@ -37,7 +44,9 @@ def test_a_bidder_a_regulator_and_an_admin_cannot_create_tenders(personas, froze
 )
 def test_it_refuses_a_draft_that_breaks_a_rule_and_stores_nothing(personas, frozen_clock, field, changes):
     with pytest.raises(InvalidInput) as exc:
-        tenders.create_draft(personas.tenderer, tender_input(frozen_clock(), personas.custodians, **changes(frozen_clock())))
+        tenders.create_draft(
+            personas.tenderer, tender_input(frozen_clock(), personas.custodians, **changes(frozen_clock()))
+        )
     assert field in exc.value.fields
     assert not Tender.objects.exists()
     assert not LedgerEntry.objects.filter(action__startswith="tendering.").exists()
@@ -45,7 +54,10 @@ def test_it_refuses_a_draft_that_breaks_a_rule_and_stores_nothing(personas, froz
 
 def test_custodians_must_have_the_custodian_role(personas, frozen_clock):
     with pytest.raises(InvalidInput) as exc:
-        tenders.create_draft(personas.tenderer, tender_input(frozen_clock(), [personas.bidder_a, personas.custodians[0]], custodian_threshold=2))
+        tenders.create_draft(
+            personas.tenderer,
+            tender_input(frozen_clock(), [personas.bidder_a, personas.custodians[0]], custodian_threshold=2),
+        )
     assert "custodian_ids" in exc.value.fields
 
 
@@ -53,7 +65,9 @@ def test_an_agency_creates_a_tender_for_a_tenderer(personas, frozen_clock):
     with pytest.raises(InvalidInput) as exc:
         tenders.create_draft(personas.agent, tender_input(frozen_clock(), personas.custodians))
     assert "tenderer_id" in exc.value.fields
-    tender = tenders.create_draft(personas.agent, tender_input(frozen_clock(), personas.custodians, tenderer_id=personas.tenderer_org.pk))
+    tender = tenders.create_draft(
+        personas.agent, tender_input(frozen_clock(), personas.custodians, tenderer_id=personas.tenderer_org.pk)
+    )
     assert (tender.tenderer, tender.agency) == (personas.tenderer_org, personas.agency_org)
 
 
@@ -109,7 +123,9 @@ def test_publication_is_recorded_with_the_custodians_keys_and_document_hashes(pe
 
 def test_a_published_tender_cannot_be_edited_as_a_draft(personas, frozen_clock, published_tender):
     with pytest.raises(WrongPhase):
-        tenders.update_draft(personas.tenderer, published_tender, tender_input(frozen_clock(), personas.custodians, title="改"))
+        tenders.update_draft(
+            personas.tenderer, published_tender, tender_input(frozen_clock(), personas.custodians, title="改")
+        )
     with pytest.raises(WrongPhase):
         documents.add_document(personas.tenderer, published_tender, "b.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
     assert Tender.objects.get(pk=published_tender.pk).title == "乡村道路提升改造工程"
@@ -133,4 +149,9 @@ def test_the_phase_follows_the_clock_and_the_explicit_transitions(personas, froz
     tender.refresh_from_db()
     assert tender.phase(frozen_clock()) == Phase.FILED
     actions = list(LedgerEntry.objects.filter(case=tender.case).values_list("action", flat=True))
-    assert actions[-4:] == ["tendering.opening.closed", "tendering.candidates.published", "tendering.tender.awarded", "tendering.tender.filed"]
+    assert actions[-4:] == [
+        "tendering.opening.closed",
+        "tendering.candidates.published",
+        "tendering.tender.awarded",
+        "tendering.tender.filed",
+    ]

@@ -1,4 +1,6 @@
-"""Entrustment (委托, 招标投标法 Art 15): an agency acts in a tenderer's name only within the tenderer's valid entrustment."""
+"""Entrustment (委托, 招标投标法 Art 15):
+an agency acts in a tenderer's name only within the tenderer's valid entrustment.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +33,9 @@ def ledger_size() -> int:
 
 
 def agency_draft(personas, now, **changes) -> Tender:
-    tender = tenders.create_draft(personas.agent, tender_input(now, personas.custodians, tenderer_id=personas.tenderer_org.pk, **changes))
+    tender = tenders.create_draft(
+        personas.agent, tender_input(now, personas.custodians, tenderer_id=personas.tenderer_org.pk, **changes)
+    )
     documents.add_document(personas.agent, tender, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
     return tender
 
@@ -40,11 +44,14 @@ def second_org(kind: str, name: str, index: int) -> Organization:
     return Organization.objects.create(name=name, kind=kind, credit_code=credit_code.make(f"91360781MB{index:07d}"))
 
 
-def test_an_agency_without_an_entrustment_cannot_create_a_tender_in_a_tenderers_name(unentrusted, frozen_clock, object_store_dir):
+def test_an_agency_without_an_entrustment_cannot_create_a_tender_in_a_tenderers_name(
+    unentrusted, frozen_clock, object_store_dir
+):
     before = ledger_size()
     with pytest.raises(PermissionDenied) as refused:
         tenders.create_draft(
-            unentrusted.agent, tender_input(frozen_clock(), unentrusted.custodians, tenderer_id=unentrusted.tenderer_org.pk)
+            unentrusted.agent,
+            tender_input(frozen_clock(), unentrusted.custodians, tenderer_id=unentrusted.tenderer_org.pk),
         )
     assert refused.value.code == "no_entrustment"
     assert "RJ-2026-001" in str(refused.value.message)
@@ -52,7 +59,9 @@ def test_an_agency_without_an_entrustment_cannot_create_a_tender_in_a_tenderers_
     assert ledger_size() == before
 
 
-def test_a_grant_is_recorded_in_the_ledger_and_lets_the_agency_act_for_that_tender_only(unentrusted, frozen_clock, object_store_dir):
+def test_a_grant_is_recorded_in_the_ledger_and_lets_the_agency_act_for_that_tender_only(
+    unentrusted, frozen_clock, object_store_dir
+):
     p = unentrusted
     granted = entrustments.grant(p.tenderer, p.agency_org.pk, tender_number="RJ-2026-001")
     entry = LedgerEntry.objects.filter(action="tendering.entrustment.granted").get()
@@ -71,7 +80,9 @@ def test_a_grant_is_recorded_in_the_ledger_and_lets_the_agency_act_for_that_tend
 
     before = ledger_size()
     with pytest.raises(PermissionDenied) as other_number:
-        tenders.create_draft(p.agent, tender_input(frozen_clock(), p.custodians, tenderer_id=p.tenderer_org.pk, number="RJ-2026-002"))
+        tenders.create_draft(
+            p.agent, tender_input(frozen_clock(), p.custodians, tenderer_id=p.tenderer_org.pk, number="RJ-2026-002")
+        )
     assert other_number.value.code == "no_entrustment"
     assert not Tender.objects.exists() and ledger_size() == before
 
@@ -110,7 +121,12 @@ def test_only_the_tenderers_staff_grant_and_nothing_is_stored_when_they_may_not(
 )
 def test_a_scope_that_is_neither_one_tender_nor_a_future_period_is_refused(unentrusted, frozen_clock, arguments, field):
     now = frozen_clock()
-    moments = {"now": now, "+1d": now + dt.timedelta(days=1), "-1d": now - dt.timedelta(days=1), "-2d": now - dt.timedelta(days=2)}
+    moments = {
+        "now": now,
+        "+1d": now + dt.timedelta(days=1),
+        "-1d": now - dt.timedelta(days=1),
+        "-2d": now - dt.timedelta(days=2),
+    }
     moments["naive"] = now.replace(tzinfo=None)
     values = {k: (moments[v] if k.startswith("valid") else v) for k, v in arguments.items()}
     before = ledger_size()
@@ -133,7 +149,9 @@ def test_an_unknown_agency_or_one_already_entrusted_with_the_tender_is_refused(u
     assert Entrustment.objects.count() == 1 and ledger_size() == before
 
 
-def test_after_revocation_the_agency_can_change_nothing_and_the_tenderer_still_can(unentrusted, frozen_clock, object_store_dir):
+def test_after_revocation_the_agency_can_change_nothing_and_the_tenderer_still_can(
+    unentrusted, frozen_clock, object_store_dir
+):
     p = unentrusted
     granted = entrustments.grant(p.tenderer, p.agency_org.pk, tender_number="RJ-2026-001")
     tender = tenders.publish(p.agent, agency_draft(p, frozen_clock()))
@@ -165,7 +183,9 @@ def test_after_revocation_the_agency_can_change_nothing_and_the_tenderer_still_c
     questions.answer_question(p.tenderer, question, "可以。")  # the tenderer is not bound by its agency's entrustment
 
 
-def test_a_period_entrustment_covers_the_agencys_acts_within_the_period_only(unentrusted, frozen_clock, object_store_dir):
+def test_a_period_entrustment_covers_the_agencys_acts_within_the_period_only(
+    unentrusted, frozen_clock, object_store_dir
+):
     p = unentrusted
     now = frozen_clock()
     entrustments.grant(p.tenderer, p.agency_org.pk, valid_from=now, valid_until=now + dt.timedelta(days=2))
@@ -186,8 +206,11 @@ def test_a_second_tenderer_cannot_revoke_and_a_second_agency_cannot_manage(unent
     other_tenderer = make_user("tenderer2", second_org(OrganizationKind.TENDERER, "瑞金水务", 1), Role.TENDERER_STAFF)
     other_agency_org = second_org(OrganizationKind.AGENCY, "赣州建设咨询", 2)
     other_agent = make_user("agent2", other_agency_org, Role.AGENCY_STAFF)
-    # Entrusted by the same tenderer, but for a period: the tender names the first agency, so the second may not manage it.
-    entrustments.grant(p.tenderer, other_agency_org.pk, valid_from=frozen_clock(), valid_until=frozen_clock() + dt.timedelta(days=90))
+    # Entrusted by the same tenderer, but for a period: the tender names the first agency,
+    # so the second may not manage it.
+    entrustments.grant(
+        p.tenderer, other_agency_org.pk, valid_from=frozen_clock(), valid_until=frozen_clock() + dt.timedelta(days=90)
+    )
     assert not permissions.can_manage(other_agent, tender)
     with pytest.raises(PermissionDenied):
         tenders.publish(other_agent, tender)
@@ -204,7 +227,9 @@ def bearer(user) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": "Bearer " + issue_api_token(user, "cli")[0]}
 
 
-def test_the_api_grants_lists_and_revokes_and_refuses_the_agency_with_no_entrustment(unentrusted, frozen_clock, object_store_dir):
+def test_the_api_grants_lists_and_revokes_and_refuses_the_agency_with_no_entrustment(
+    unentrusted, frozen_clock, object_store_dir
+):
     p = unentrusted
     client = Client()
     body = {"agency_id": p.agency_org.pk, "tender_number": "RJ-2026-001"}
@@ -237,7 +262,12 @@ def test_the_api_grants_lists_and_revokes_and_refuses_the_agency_with_no_entrust
     revoked = client.post(f"/api/entrustments/{shown['id']}/revoke", **bearer(p.tenderer))
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     tender_id = created.json()["id"]
-    edit = client.put(f"/api/tenders/{tender_id}", json.dumps({**tender_body, "title": "改名"}), content_type="application/json", **agent)
+    edit = client.put(
+        f"/api/tenders/{tender_id}",
+        json.dumps({**tender_body, "title": "改名"}),
+        content_type="application/json",
+        **agent,
+    )
     assert (edit.status_code, edit.json()["code"]) == (403, "no_entrustment")
     assert Tender.objects.get().title == "乡村道路提升改造工程"
     again = client.post(f"/api/entrustments/{shown['id']}/revoke", **bearer(p.tenderer))

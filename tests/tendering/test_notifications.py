@@ -14,7 +14,9 @@ def _amend_after_downloads(personas, frozen_clock, tender, *users):
     for user in users:
         documents.record_download(user, tender.documents.get())
     frozen_clock.advance(hours=1)
-    amendments.issue_amendment(personas.tenderer, tender, "补充图纸", files=[("图纸.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))])
+    amendments.issue_amendment(
+        personas.tenderer, tender, "补充图纸", files=[("图纸.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))]
+    )
 
 
 def test_nobody_can_mark_another_users_notices_read(personas, frozen_clock, published_tender):
@@ -35,7 +37,12 @@ def test_the_api_lists_only_my_notices_and_marks_them_read(personas, frozen_cloc
     assert [n["tender_number"] for n in listed] == [published_tender.number]
     assert "amendment" in listed[0]["message"].lower()
     other = Notification.objects.get(recipient=personas.bidder_b)
-    marked = client.post("/api/notifications/read", json.dumps({"ids": [listed[0]["id"], other.pk]}), content_type="application/json", **auth)
+    marked = client.post(
+        "/api/notifications/read",
+        json.dumps({"ids": [listed[0]["id"], other.pk]}),
+        content_type="application/json",
+        **auth,
+    )
     assert marked.json() == {"marked": 1}
     assert client.get("/api/notifications", {"unread": "true"}, **auth).json() == []
     assert Notification.objects.get(pk=other.pk).read_at is None

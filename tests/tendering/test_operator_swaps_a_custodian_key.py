@@ -26,14 +26,23 @@ from tests.fixtures.personas import PASSWORD
 def confirm_others(tender, personas) -> None:
     """Custodians 2 and 3 confirm on their own devices."""
     for i in (1, 2):
-        confirm_custody_as(personas.custodians[i], tender, personas.custodian_signing_keys[i], personas.custodian_keys[i])
+        confirm_custody_as(
+            personas.custodians[i], tender, personas.custodian_signing_keys[i], personas.custodian_keys[i]
+        )
 
 
 def test_the_honest_custody_verifies(client, published_tender):
-    assert verify_served_custody(served_custody(client, published_tender), anchors=[key_ca.demo_ca()[1]], now=dt.datetime.now(dt.UTC)) == []
+    assert (
+        verify_served_custody(
+            served_custody(client, published_tender), anchors=[key_ca.demo_ca()[1]], now=dt.datetime.now(dt.UTC)
+        )
+        == []
+    )
 
 
-def test_a_key_swapped_in_the_database_after_confirmation_no_longer_verifies(client, operator_swapped_key, frozen_clock):
+def test_a_key_swapped_in_the_database_after_confirmation_no_longer_verifies(
+    client, operator_swapped_key, frozen_clock
+):
     custody = served_custody(client, operator_swapped_key.tender)
     assert custody["recipients"][0] == operator_swapped_key.operator_fingerprint  # the server serves the swap...
     problems = verify_served_custody(custody, anchors=[key_ca.demo_ca()[1]], now=dt.datetime.now(dt.UTC))
@@ -41,7 +50,9 @@ def test_a_key_swapped_in_the_database_after_confirmation_no_longer_verifies(cli
     assert problems == [f"custodian{i}: statement differs from the served custody" for i in (1, 2, 3)]
 
 
-def test_a_confirmation_forged_in_the_database_does_not_verify_either(client, personas, unconfirmed_tender, frozen_clock):
+def test_a_confirmation_forged_in_the_database_does_not_verify_either(
+    client, personas, unconfirmed_tender, frozen_clock
+):
     """The DBA writes confirmations itself, signed with a signing key row of its own: no CA vouches for that key."""
     from accounts.own_device import sign
     from tendering.services import custody
@@ -52,15 +63,24 @@ def test_a_confirmation_forged_in_the_database_does_not_verify_either(client, pe
     operator_signing = ec.generate_private_key(ec.SECP256R1())
     der = spki_der(operator_signing)
     row = PublicKey.objects.create(
-        owner=swapped.custodian, purpose=KeyPurpose.SIGNING, spki_der=der, fingerprint=PublicKey.fingerprint_of(der), registered_at=frozen_clock()
+        owner=swapped.custodian,
+        purpose=KeyPurpose.SIGNING,
+        spki_der=der,
+        fingerprint=PublicKey.fingerprint_of(der),
+        registered_at=frozen_clock(),
     )
     slot = TenderCustodian.objects.get(tender=unconfirmed_tender, user=swapped.custodian)
     statement = custody.custody_statement(slot, row.fingerprint)
     TenderCustodian.objects.filter(pk=slot.pk).update(
-        custody_statement=statement, custody_signature=sign(operator_signing, statement), custody_signing_key=row, custody_confirmed_at=frozen_clock()
+        custody_statement=statement,
+        custody_signature=sign(operator_signing, statement),
+        custody_signing_key=row,
+        custody_confirmed_at=frozen_clock(),
     )
     confirm_others(unconfirmed_tender, personas)  # custodian1's own device would refuse: its key is not listed
-    problems = verify_served_custody(served_custody(client, unconfirmed_tender), anchors=[key_ca.demo_ca()[1]], now=dt.datetime.now(dt.UTC))
+    problems = verify_served_custody(
+        served_custody(client, unconfirmed_tender), anchors=[key_ca.demo_ca()[1]], now=dt.datetime.now(dt.UTC)
+    )
     assert problems[0] == "custodian1: signing key neither pinned nor certified"
     assert problems[1:] == []
 
@@ -76,7 +96,9 @@ def test_keys_registered_with_only_the_password_are_accepted_by_the_server_but_n
     _, operator_signing = register_keys_with_password(client, custodian.username, PASSWORD)
     tender = tenders.publish(personas.tenderer, draft_tender)
     recipients = [s.public_key.fingerprint for s in tender.custodian_slots.order_by("position")]
-    confirmed = confirm_with_password(client, tender, custodian.username, PASSWORD, operator_signing, 0, recipients, tender.custodian_threshold)
+    confirmed = confirm_with_password(
+        client, tender, custodian.username, PASSWORD, operator_signing, 0, recipients, tender.custodian_threshold
+    )
     assert confirmed.status_code == 201  # the server cannot tell the operator from the custodian
     confirm_others(tender, personas)
     custody = served_custody(client, tender)

@@ -53,7 +53,11 @@ def test_they_cannot_edit_publish_or_change_the_documents_of_a_draft(personas, d
     document = draft_tender.documents.get()
     before = stored(draft_tender)
 
-    refused(lambda: tenders.update_draft(user, draft_tender, tender_input(frozen_clock(), personas.custodians, title="被篡改")))
+    refused(
+        lambda: tenders.update_draft(
+            user, draft_tender, tender_input(frozen_clock(), personas.custodians, title="被篡改")
+        )
+    )
     refused(lambda: tenders.publish(user, draft_tender))
     refused(lambda: documents.add_document(user, draft_tender, "冒名文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES)))
     refused(lambda: documents.withdraw_draft_document(user, document))
@@ -113,7 +117,12 @@ def test_the_api_refuses_them_every_manage_action(personas, draft_tender, frozen
     assert stored(draft_tender) == before
 
 
-MANAGEMENT_PAGES = ["frontend:tender-edit", "frontend:tender-documents", "frontend:tender-questions", "frontend:amendment-create"]
+MANAGEMENT_PAGES = [
+    "frontend:tender-edit",
+    "frontend:tender-documents",
+    "frontend:tender-questions",
+    "frontend:amendment-create",
+]
 
 
 @pytest.mark.parametrize("outsider", OUTSIDERS)
@@ -127,7 +136,10 @@ def test_the_pages_of_a_draft_do_not_exist_for_them(personas, draft_tender, froz
         assert page.get(reverse(name, args=[draft_tender.public_id])).status_code == 404, name
     form = tender_form_data(frozen_clock(), personas.custodians, title="被篡改")
     assert page.post(reverse("frontend:tender-edit", args=[draft_tender.public_id]), form).status_code == 404
-    assert page.post(reverse("frontend:tender-documents", args=[draft_tender.public_id]), {"file": upload}).status_code == 404
+    assert (
+        page.post(reverse("frontend:tender-documents", args=[draft_tender.public_id]), {"file": upload}).status_code
+        == 404
+    )
     assert page.post(reverse("frontend:tender-publish", args=[draft_tender.public_id])).status_code == 404
 
     assert stored(draft_tender) == before
@@ -141,7 +153,12 @@ def test_the_management_pages_of_a_published_tender_refuse_them(personas, publis
 
     for name in MANAGEMENT_PAGES:
         assert page.get(reverse(name, args=[published_tender.public_id])).status_code == 403, name
-    assert page.post(reverse("frontend:amendment-create", args=[published_tender.public_id]), {"summary": "冒名修改"}).status_code == 403
+    assert (
+        page.post(
+            reverse("frontend:amendment-create", args=[published_tender.public_id]), {"summary": "冒名修改"}
+        ).status_code
+        == 403
+    )
     answer = reverse("frontend:question-answer", args=[published_tender.public_id, question.public_id])
     assert page.post(answer, {f"q{question.pk}-answer": "可以。"}).status_code == 403
 

@@ -59,18 +59,26 @@ def test_an_amendment_close_to_the_deadline_must_move_it(personas, frozen_clock,
         amendments.issue_amendment(personas.tenderer, published_tender, "调整工程量清单")
     assert "new_deadline" in exc.value.fields
     with pytest.raises(InvalidInput):
-        amendments.issue_amendment(personas.tenderer, published_tender, "调整", new_deadline=frozen_clock() + dt.timedelta(days=14))
+        amendments.issue_amendment(
+            personas.tenderer, published_tender, "调整", new_deadline=frozen_clock() + dt.timedelta(days=14)
+        )
     assert Tender.objects.get(pk=published_tender.pk).bid_deadline == deadline
     new_deadline = frozen_clock() + dt.timedelta(days=15)
     amendment = amendments.issue_amendment(personas.tenderer, published_tender, "调整", new_deadline=new_deadline)
     tender = Tender.objects.get(pk=published_tender.pk)
-    assert (tender.bid_deadline, tender.opening_time, amendment.previous_deadline) == (new_deadline, new_deadline, deadline)
+    assert (tender.bid_deadline, tender.opening_time, amendment.previous_deadline) == (
+        new_deadline,
+        new_deadline,
+        deadline,
+    )
 
 
 def test_an_amendment_after_the_deadline_is_refused(personas, frozen_clock, published_tender):
     frozen_clock.set(published_tender.bid_deadline + dt.timedelta(minutes=1))
     with pytest.raises(WrongPhase) as exc:
-        amendments.issue_amendment(personas.tenderer, published_tender, "迟到的修改", new_deadline=frozen_clock() + dt.timedelta(days=20))
+        amendments.issue_amendment(
+            personas.tenderer, published_tender, "迟到的修改", new_deadline=frozen_clock() + dt.timedelta(days=20)
+        )
     assert exc.value.code == "amendment_after_deadline"
     assert not published_tender.amendments.exists()
 
@@ -93,7 +101,9 @@ def test_a_bidder_cannot_amend_a_tender(personas, published_tender):
     assert not published_tender.amendments.exists()
 
 
-def test_an_amendment_notice_is_worded_in_the_readers_language_with_local_time(personas, frozen_clock, published_tender):
+def test_an_amendment_notice_is_worded_in_the_readers_language_with_local_time(
+    personas, frozen_clock, published_tender
+):
     from django.utils import translation
 
     documents.record_download(personas.bidder_a, published_tender.documents.get())

@@ -33,7 +33,9 @@ def test_a_regulator_can_change_nothing_and_nothing_is_recorded(personas, frozen
     for attempt in [
         lambda: questions.ask_question(regulator, draft_tender, "?"),
         lambda: questions.answer_question(regulator, question, "可以"),
-        lambda: amendments.issue_amendment(regulator, draft_tender, "改", new_deadline=frozen_clock() + dt.timedelta(days=40)),
+        lambda: amendments.issue_amendment(
+            regulator, draft_tender, "改", new_deadline=frozen_clock() + dt.timedelta(days=40)
+        ),
         lambda: tenders.close_opening(regulator, draft_tender),
     ]:
         with pytest.raises(PermissionDenied):

@@ -13,8 +13,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--release", dest="release", default="", help="the release's name or tag, recorded with the hash")
-        parser.add_argument("--directory", type=Path, default=BUILD_DIRECTORY, help="the bundle's folder (default: frontend/static/frontend/build)")
+        parser.add_argument(
+            "--release", dest="release", default="", help="the release's name or tag, recorded with the hash"
+        )
+        parser.add_argument(
+            "--directory",
+            type=Path,
+            default=BUILD_DIRECTORY,
+            help="the bundle's folder (default: frontend/static/frontend/build)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -22,6 +29,12 @@ class Command(BaseCommand):
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
         if entry is None:
-            self.stdout.write(f"Browser bundle {digest.sha256} ({len(digest.files)} files): already the last deployment recorded.")
+            self.stdout.write(
+                f"Browser bundle {digest.sha256} ({len(digest.files)} files): already the last deployment recorded."
+            )
         else:
-            self.stdout.write(self.style.SUCCESS(f"Browser bundle {digest.sha256} ({len(digest.files)} files) recorded: ledger entry {entry.seq}."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Browser bundle {digest.sha256} ({len(digest.files)} files) recorded: ledger entry {entry.seq}."
+                )
+            )
