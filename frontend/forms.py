@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import DomainError, InvalidInput
 from accounts.models import Organization, OrganizationKind, Role, User
-from frontend.timezone import PLATFORM_TZ
+from config.formatting import platform_zone
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender
 from tendering.services.entrustments import entrusting_tenderers
 from tendering.services.tenders import LotInput, TenderInput
@@ -34,11 +34,11 @@ class BeijingDateTimeField(forms.DateTimeField):
     input_formats = [DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
     def to_python(self, value: Any) -> dt.datetime | None:
-        with timezone.override(PLATFORM_TZ):
+        with timezone.override(platform_zone()):
             return super().to_python(value)
 
     def prepare_value(self, value: Any) -> Any:
-        with timezone.override(PLATFORM_TZ):
+        with timezone.override(platform_zone()):
             return super().prepare_value(value)
 
 

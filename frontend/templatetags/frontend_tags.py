@@ -1,4 +1,4 @@
-"""Template filters of the pages: times in Beijing time, sizes, the current URL."""
+"""Template filters of the pages: moments and amounts as config/formatting.py writes them, the current URL."""
 
 from __future__ import annotations
 
@@ -6,22 +6,20 @@ import datetime as dt
 from typing import Any
 
 from django import template
-from django.utils import timezone
+from django.utils.html import format_html, json_script
 from django.utils.safestring import SafeString, mark_safe
 
-from frontend.timezone import PLATFORM_TZ
+from config import formatting
 
 register = template.Library()
 
 
 @register.filter
 def beijing(value: Any) -> str:
-    """A moment as Beijing time, ``2026-03-02 09:00`` (the label says which zone)."""
+    """A moment in the platform's zone, ``2026-03-02 09:00``, without the zone's name (see ``moment``)."""
     if not isinstance(value, dt.datetime):
         return ""
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(PLATFORM_TZ).strftime("%Y-%m-%d %H:%M")
+    return formatting.moment_text(value, label=False)
 
 
 @register.filter
@@ -29,9 +27,45 @@ def iso_beijing(value: Any) -> str:
     """The same moment for a ``<time datetime=...>`` attribute."""
     if not isinstance(value, dt.datetime):
         return ""
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(PLATFORM_TZ).isoformat(timespec="minutes")
+    return formatting.as_local(value).isoformat(timespec="minutes")
+
+
+@register.filter
+def moment(value: Any) -> SafeString | str:
+    """``<time datetime="2026-03-02T09:00+08:00">2026-03-02 09:00 北京时间</time>``: the one date format."""
+    if not isinstance(value, dt.datetime):
+        return ""
+    return format_html('<time datetime="{}">{}</time>', iso_beijing(value), formatting.moment_text(value))
+
+
+@register.filter
+def amount(value: Any) -> str:
+    """``3050000.5`` → ``3,050,000.50`` (an empty value stays empty)."""
+    if value is None or value == "":
+        return ""
+    return formatting.group_thousands(value)
+
+
+@register.filter
+def amount_in_words(value: Any) -> str:
+    """``3050000`` → ``叁佰零伍万元整`` (大写金额)."""
+    if value is None or value == "":
+        return ""
+    return formatting.amount_in_words(value)
+
+
+@register.simple_tag
+def platform_format() -> SafeString:
+    """The zone and its name for frontend/js/lib/format.js, as ``<script id="platform-format">``."""
+    from django.conf import settings
+
+    return json_script({"time_zone": settings.TIME_ZONE, "zone_label": formatting.zone_label()}, "platform-format")
+
+
+@register.simple_tag
+def zone_label() -> str:
+    """What people call the platform's zone (``北京时间``)."""
+    return formatting.zone_label()
 
 
 @register.simple_tag(takes_context=True)

@@ -24,8 +24,8 @@ from django.conf import settings
 from accounts import credit_code
 from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
 from accounts.own_device import register_own_key
+from config.formatting import platform_zone
 from frontend.demo import demo_pdf
-from frontend.timezone import PLATFORM_TZ
 from tests.fixtures.live_platform import BrowserLiveServerTestCase, requires_chromium
 from tests.fixtures.personas import p256_public_der
 
@@ -141,7 +141,7 @@ ENGLISH = {
 
 
 def _local(moment: dt.datetime) -> str:
-    return moment.astimezone(PLATFORM_TZ).strftime("%Y-%m-%dT%H:%M")
+    return moment.astimezone(platform_zone()).strftime("%Y-%m-%dT%H:%M")
 
 
 class PublishAndEnquireTest(BrowserLiveServerTestCase):

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from frontend.timezone import PLATFORM_TZ
+from config.formatting import platform_zone
 
 LOCALE = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES"
 
@@ -37,7 +37,7 @@ def signed_in(user: Any) -> Client:
 
 def local(moment: dt.datetime) -> str:
     """A moment as a ``datetime-local`` value, in Beijing time."""
-    return moment.astimezone(PLATFORM_TZ).strftime("%Y-%m-%dT%H:%M")
+    return moment.astimezone(platform_zone()).strftime("%Y-%m-%dT%H:%M")
 
 
 def tender_form_data(now: dt.datetime, custodians: list[Any], **changes: Any) -> dict[str, Any]:

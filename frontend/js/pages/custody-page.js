@@ -6,6 +6,7 @@
 import { toBase64 } from "../sealing/bytes.js";
 import { custodyStatement, ownSlot, signStatement, StatementError } from "../sealing/custody.js";
 import { ApiError, NetworkError, api } from "../lib/api.js";
+import { momentText } from "../lib/format.js";
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { loadBrowserKeys, registrationOf } from "../lib/keys.js";
 
@@ -23,10 +24,6 @@ function state(text, kind) {
   const box = $("custody-state");
   box.textContent = text;
   box.className = kind ? `message ${kind}` : "";
-}
-
-function beijing(iso) {
-  return `${new Date(iso).toLocaleString(config.locale, { timeZone: "Asia/Shanghai", hour12: false })} ${t("beijing_time")}`;
 }
 
 function renderCustodians(custody) {
@@ -75,7 +72,7 @@ async function prepare() {
   $("custody-position").textContent = t("position_value", { position: slot.index + 1, n: custody.recipients.length, k: custody.threshold });
   if (slot.confirmation) {
     const mine = slot.confirmation.signing_key.fingerprint === keys.signing.fingerprint;
-    state(mine ? t("confirmed_by_you", { when: beijing(slot.confirmation.confirmed_at) }) : t("confirmed_other_key", { fingerprint: slot.confirmation.signing_key.fingerprint.slice(0, 16) }), mine ? "success" : "error");
+    state(mine ? t("confirmed_by_you", { when: momentText(slot.confirmation.confirmed_at) }) : t("confirmed_other_key", { fingerprint: slot.confirmation.signing_key.fingerprint.slice(0, 16) }), mine ? "success" : "error");
     document.body.dataset.custodyState = "confirmed";
     return null;
   }

@@ -6,6 +6,7 @@
 
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { ApiError, NetworkError } from "../lib/api.js";
+import { momentText } from "../lib/format.js";
 import { deleteBrowserKeys, generateBrowserKeys, heldPurposes, loadBrowserKeys, registerBrowserKeys, registrationOf } from "../lib/keys.js";
 
 const config = readConfig("keys-config");
@@ -75,7 +76,7 @@ async function render() {
     const state = unknown ? t("state_unknown") : !on ? t("state_unregistered") : on.revoked_at ? t("state_revoked") : registered;
     const tr = document.createElement("tr");
     tr.dataset.purpose = purpose;
-    tr.append(cell(t(`purpose_${purpose}`)), cell(key.fingerprint, { code: true }), cell(new Date(record.createdAt).toLocaleString(config.locale, { timeZone: "Asia/Shanghai", hour12: false })), cell(state));
+    tr.append(cell(t(`purpose_${purpose}`)), cell(key.fingerprint, { code: true }), cell(momentText(record.createdAt)), cell(state));
     tr.lastChild.className = "key-state";
     return tr;
   });
