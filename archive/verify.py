@@ -84,6 +84,7 @@ def verify_receipt(
     *,
     tsa_trusted_pem: bytes | str | None = None,
     checkpoint: bytes | Mapping[str, Any] | None = None,
+    action: str | None = None,
 ) -> ReceiptVerification:
     """Check a receipt offline; ``ok`` is False with the first failure as ``reason``.
 
@@ -92,6 +93,8 @@ def verify_receipt(
     to (default: the same). ``checkpoint``: a later checkpoint of the ledger
     (``checkpoint_document`` plus a ``consistency`` proof from the receipt's
     tree size), to show the entry is still in the ledger as signed later.
+    ``action``: the ledger action the entry must record (``tendering.bid.withdrawn``
+    for a withdrawal receipt), so that a receipt for another event is refused.
     """
     seq: int | None = None
     subject: dict[str, Any] | None = None
@@ -102,6 +105,8 @@ def verify_receipt(
         ledger = receipt["ledger"]
         seq, subject = ledger["seq"], receipt["subject"]
         entry, entry_bytes = _check_entry(ledger)
+        if action is not None and entry["action"] != action:
+            raise Refused(f"the receipt is for a {entry['action']!r} entry, not {action!r}")
         problem = subject_problem(subject, entry["data"])
         if problem:
             raise Refused(problem)
@@ -379,6 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     receipt.add_argument(
         "--checkpoint", type=Path, help="a later signed checkpoint (JSON, with a consistency proof from the receipt)"
     )
+    receipt.add_argument(
+        "--action",
+        help="the ledger action the receipt must be for, e.g. tendering.bid.submitted or tendering.bid.withdrawn",
+    )
     arguments = parser.parse_args(argv)
 
     try:
@@ -389,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"FAILED: cannot read {exc.filename}: {exc.strerror}")
         return 1
-    result = verify_receipt(receipt_bytes, ca, tsa_trusted_pem=tsa, checkpoint=checkpoint)
+    result = verify_receipt(receipt_bytes, ca, tsa_trusted_pem=tsa, checkpoint=checkpoint, action=arguments.action)
     if not result.ok:
         print(f"FAILED: {result.reason}")
         return 1

@@ -70,6 +70,10 @@ class BidOut(Schema):
     superseded_at: dt.datetime | None
     ledger_seq: int
     receipt: str = Field(description="The signed, time-stamped receipt (canonical JSON), base64")
+    withdrawal_ledger_seq: int | None = Field(description="The withdrawal's ledger entry; null unless withdrawn")
+    withdrawal_receipt: str = Field(
+        description="The withdrawal's signed, time-stamped receipt (canonical JSON), base64; empty unless withdrawn"
+    )
 
 
 class BidCountOut(Schema):
@@ -113,6 +117,8 @@ def _bid_out(bid: Bid) -> dict[str, Any]:
         "superseded_at": bid.superseded_at,
         "ledger_seq": bid.ledger_seq,
         "receipt": base64.b64encode(bytes(bid.receipt)).decode(),
+        "withdrawal_ledger_seq": bid.withdrawal_ledger_seq,
+        "withdrawal_receipt": base64.b64encode(bytes(bid.withdrawal_receipt)).decode(),
     }
 
 

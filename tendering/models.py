@@ -383,6 +383,9 @@ class Bid(models.Model):
     ledger_seq = models.PositiveBigIntegerField()
     # Issued right after acceptance, outside the locks (empty until the time-stamp authority answered).
     receipt = models.BinaryField(default=b"", blank=True)
+    # The withdrawal's ledger entry and its receipt (撤回回执), issued the same way after the withdrawal committed.
+    withdrawal_ledger_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    withdrawal_receipt = models.BinaryField(default=b"", blank=True)
 
     class Meta:
         ordering = ["accepted_at"]

@@ -274,6 +274,8 @@ def finalize(user: User, upload_id: uuid.UUID | str, manifest: bytes, signature:
 
 
 RECEIPT_SUBJECT = ("tender_id", "bid_id", "bidder", "ciphertext_sha256", "size", "manifest_sha256")
+# A withdrawal receipt names the bid it withdraws by the same ids and ciphertext hash, and when.
+WITHDRAWAL_RECEIPT_SUBJECT = ("tender_id", "bid_id", "bidder", "ciphertext_sha256", "withdrawn_at")
 
 
 def ensure_receipt(bid: Bid) -> Bid:
@@ -285,18 +287,39 @@ def ensure_receipt(bid: Bid) -> Bid:
     """
     if bid.receipt:
         return bid
+    receipt = _receipt_of_entry(bid, bid.ledger_seq, RECEIPT_SUBJECT)
+    if receipt:
+        Bid.objects.filter(pk=bid.pk, receipt=b"").update(receipt=receipt)
+        bid.refresh_from_db(fields=["receipt"])
+    return bid
+
+
+def ensure_withdrawal_receipt(bid: Bid) -> Bid:
+    """Sign and time-stamp the receipt of the bid's withdrawal (撤回回执), if it was withdrawn and has none yet.
+
+    As ``ensure_receipt``: after the withdrawal committed, outside every lock;
+    a failing time-stamp authority delays it to the next request for the bid.
+    """
+    if bid.withdrawal_receipt or bid.withdrawal_ledger_seq is None:
+        return bid
+    receipt = _receipt_of_entry(bid, bid.withdrawal_ledger_seq, WITHDRAWAL_RECEIPT_SUBJECT)
+    if receipt:
+        Bid.objects.filter(pk=bid.pk, withdrawal_receipt=b"").update(withdrawal_receipt=receipt)
+        bid.refresh_from_db(fields=["withdrawal_receipt"])
+    return bid
+
+
+def _receipt_of_entry(bid: Bid, seq: int, subject: tuple[str, ...]) -> bytes:
+    """The receipt of ledger entry ``seq`` naming ``subject`` of its data, or b"" (logged) if none can be had now."""
     from archive.models import LedgerEntry
 
-    entry = LedgerEntry.objects.get(seq=bid.ledger_seq)
+    entry = LedgerEntry.objects.get(seq=seq)
     data = json.loads(entry.data)
     try:
-        receipt = issue_receipt(entry, {k: data[k] for k in RECEIPT_SUBJECT})
+        return issue_receipt(entry, {k: data[k] for k in subject})
     except Exception:
-        logger.exception("the receipt of bid %s could not be issued yet", bid.public_id)
-        return bid
-    Bid.objects.filter(pk=bid.pk, receipt=b"").update(receipt=receipt)
-    bid.refresh_from_db(fields=["receipt"])
-    return bid
+        logger.exception("the receipt of ledger entry %s (bid %s) could not be issued yet", seq, bid.public_id)
+        return b""
 
 
 def _part_info(part: BidUploadPart) -> Any:
@@ -392,9 +415,17 @@ def _delete_later(key: str, version_id: str) -> None:
     transaction.on_commit(delete)
 
 
-@transaction.atomic
 def withdraw(user: User, bid_public_id: uuid.UUID | str) -> Bid:
-    """Withdraw an accepted bid before the deadline (撤回投标文件)."""
+    """Withdraw an accepted bid before the deadline (撤回投标文件); the bid comes back with its withdrawal receipt.
+
+    The withdrawal commits under the tender's lock first, then its receipt is
+    signed and time-stamped outside it, as a submission's (``ensure_receipt``).
+    """
+    return ensure_withdrawal_receipt(_withdraw(user, bid_public_id))
+
+
+@transaction.atomic
+def _withdraw(user: User, bid_public_id: uuid.UUID | str) -> Bid:
     _require_bidder(user)
     bid = _own_bid(user, bid_public_id)
     tender = Tender.objects.select_for_update().get(pk=bid.tender_id)
@@ -405,12 +436,24 @@ def withdraw(user: User, bid_public_id: uuid.UUID | str) -> Bid:
             _("此投标文件当前状态为「%(status)s」，不能撤回。") % {"status": bid.get_status_display()},
             code="not_withdrawable",
         )
-    bid.status = BidStatus.WITHDRAWN
-    bid.withdrawn_at = clock.now()
-    bid.save(update_fields=["status", "withdrawn_at"])
-    record(
-        tender.case, "tendering.bid.withdrawn", {"bid_id": str(bid.public_id), "organization_id": bid.bidder_id}, user
+    now = clock.now()
+    entry = record(
+        tender.case,
+        "tendering.bid.withdrawn",
+        {
+            "tender_id": str(tender.public_id),
+            "bid_id": str(bid.public_id),
+            "organization_id": bid.bidder_id,
+            "bidder": bid.bidder.credit_code or "",
+            "ciphertext_sha256": bid.sha256,
+            "withdrawn_at": now.isoformat(),
+        },
+        user,
     )
+    bid.status = BidStatus.WITHDRAWN
+    bid.withdrawn_at = now
+    bid.withdrawal_ledger_seq = entry.seq
+    bid.save(update_fields=["status", "withdrawn_at", "withdrawal_ledger_seq"])
     return bid
 
 
@@ -435,7 +478,7 @@ def own_bids(user: User, tender: Tender | None = None) -> Any:
 
 def own_bid(user: User, bid_public_id: uuid.UUID | str) -> Bid:
     _require_bidder(user)
-    return ensure_receipt(_own_bid(user, bid_public_id))
+    return ensure_withdrawal_receipt(ensure_receipt(_own_bid(user, bid_public_id)))
 
 
 def bid_count(tender: Tender) -> int | None:

@@ -101,11 +101,12 @@ async function verifyEcdsa(spki, signatureDer, data) {
  * `manifest_sha256`: each given one must equal the subject's); `trustAnchors`
  * are PEM certificate(s) the platform's chain must end at (skipped when empty);
  * `tsaAnchors` those the time-stamp authority's certificate must chain to (its
- * signature is checked only when given).
+ * signature is checked only when given); `action`, when given, the ledger
+ * action the entry must record (`tendering.bid.withdrawn` for a withdrawal receipt).
  * Returns `{ok, failed, reason, checks: [{check, ok, detail}], subject, seq,
  * treeSize, root, issuedAt, timestampTime}`.
  */
-export async function verifyReceipt(receiptBytes, { expected = {}, trustAnchors = "", tsaAnchors = "" } = {}) {
+export async function verifyReceipt(receiptBytes, { expected = {}, trustAnchors = "", tsaAnchors = "", action = "" } = {}) {
   const checks = [];
   const result = { ok: false, failed: null, reason: "", checks, subject: null, seq: null, treeSize: null, root: null, issuedAt: null, timestampTime: null };
   const pass = (check, detail = "") => checks.push({ check, ok: true, detail });
@@ -168,6 +169,7 @@ export async function verifyReceipt(receiptBytes, { expected = {}, trustAnchors 
     const leaf = await leafHash(entryBytes);
     if (toHex(leaf) !== ledger.leaf_hash) throw new Refused("entry", "the ledger entry does not give leaf_hash");
     if (entry.seq !== ledger.seq) throw new Refused("entry", `the ledger entry is entry ${entry.seq}, the receipt names ${ledger.seq}`);
+    if (action && entry.action !== action) throw new Refused("entry", `the receipt is for a ${entry.action} entry, not ${action}`);
     for (const [key, value] of Object.entries(subject)) {
       if (!(key in entry.data) || canonicalLoose(entry.data[key]) !== canonicalLoose(value)) {
         throw new Refused("entry", `the subject's ${key} is not the ledger entry's`);
