@@ -15,22 +15,36 @@ readable stream that reads the files straight into the encryptor's buffer.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import hashlib
 import io
 import itertools
 import os
+import queue
 import re
 import stat
+import threading
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tendering.sealing.errors import ContainerError, PriceSummaryError
+from tendering.sealing.errors import ContainerError, PriceSummaryError, TruncatedCiphertextError
 from tendering.sealing.identity import BidIdentity, check_credit_code, check_uuid
 from tendering.sealing.jsonform import canonical_json, parse_canonical
-from tendering.sealing.stream import Readable
+from tendering.sealing.stream import (
+    SEGMENT_SIZE,
+    CiphertextLayout,
+    DecryptingReader,
+    DecryptionResult,
+    Decryptor,
+    Readable,
+    segment_holding,
+    segment_plaintext_start,
+    segment_span,
+)
 
 BLOCK = 512
 PRICE_SUMMARY_PATH = "etender/price-summary.json"
@@ -445,6 +459,15 @@ class ContainerFile(io.RawIOBase):
         self.remaining -= got
         return got
 
+    def read_view(self, limit: int = SEGMENT_SIZE) -> memoryview:
+        """Up to ``limit`` bytes of the file without copying when the source allows it (``DecryptingReader``):
+        valid until the next read; empty at the file's end."""
+        if not self.remaining:
+            return memoryview(b"")
+        view = self._reader._view_some(min(limit, self.remaining))
+        self.remaining -= len(view)
+        return view
+
 
 class ContainerReader:
     """Reads a container from a stream (the decrypted plaintext), checking every byte of its form.
@@ -466,6 +489,17 @@ class ContainerReader:
             raise ContainerError(f"the container ends early, at byte {self.position}")
         self.position += got
         return got
+
+    def _view_some(self, limit: int) -> memoryview:
+        read_view = getattr(self._source, "read_view", None)
+        if read_view is None:
+            scratch = memoryview(bytearray(limit))
+            return scratch[: self._readinto_some(scratch)]
+        view: memoryview = read_view(limit)
+        if not view:
+            raise ContainerError(f"the container ends early, at byte {self.position}")
+        self.position += len(view)
+        return view
 
     def _read_exact(self, size: int) -> bytes:
         buffer = bytearray(size)
@@ -571,6 +605,167 @@ class ContainerReader:
                     out.write(buffer[:got])
             extracted.append(ExtractedFile(member.path, member.size, digest.hexdigest()))
         return extracted
+
+
+# -- the index: each file's place in the ciphertext, built in the opening's one pass ------------------------------
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """A bid file's place in the container: its data are plaintext bytes ``[offset, offset + size)``."""
+
+    path: str
+    size: int
+    offset: int
+    sha256: str
+
+    def segments(self, segment_size: int = SEGMENT_SIZE) -> tuple[int, int]:
+        """The first and last ciphertext segment holding the file's data (both the same for an empty file)."""
+        first = segment_holding(self.offset, segment_size)
+        return first, segment_holding(self.offset + self.size - 1, segment_size) if self.size else first
+
+
+@dataclass(frozen=True)
+class ContainerIndex:
+    """What the opening found in one pass: the price summary, every file's place, the ciphertext's own check."""
+
+    summary: PriceSummary
+    files: tuple[IndexedFile, ...]
+    plaintext_size: int
+    ciphertext: DecryptionResult
+
+
+def data_offsets(summary_size: int, files: Sequence[tuple[str, int]]) -> list[int]:
+    """Where each file's data begin in the container, from the price summary's size and the (path, size) list.
+
+    The container has one byte sequence for one content, so an index is only
+    ever this: a reader checks a stored index against it before using it.
+    """
+    position = member_size(PRICE_SUMMARY_PATH, summary_size)
+    offsets = []
+    for path, size in files:
+        offsets.append(position + len(member_header(path, size)))
+        position += member_size(path, size)
+    return offsets
+
+
+class _FileHasher:
+    """Hashes the bid files in a second thread while the main one reads and decrypts the next segment.
+
+    ``hashlib`` releases the GIL over large buffers, so the hashing takes the
+    second core. The views hashed are the decryptor's plaintext buffers, used
+    in turn (``buffers``): before a buffer is decrypted into again,
+    ``before_segment`` waits until every view of it handed over is hashed.
+    """
+
+    BUFFERS = 2
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Any, memoryview] | None] = queue.SimpleQueue()
+        self._submitted = 0
+        self._done = 0
+        self._done_changed = threading.Condition()
+        self._fences: collections.deque[int] = collections.deque()
+        self._thread = threading.Thread(target=self._run, name="container-file-hashes", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job[0].update(job[1])
+            with self._done_changed:
+                self._done += 1
+                self._done_changed.notify_all()
+
+    def update(self, digest: Any, view: memoryview) -> None:
+        self._submitted += 1
+        self._jobs.put((digest, view))
+
+    def _wait(self, count: int) -> None:
+        with self._done_changed:
+            while self._done < count:
+                self._done_changed.wait()
+
+    def before_segment(self) -> None:
+        # The segment about to be decrypted goes into the buffer of the one ``BUFFERS`` back: everything handed
+        # over before the segment after that one was decrypted lies in it.
+        self._fences.append(self._submitted)
+        if len(self._fences) >= self.BUFFERS:
+            self._wait(self._fences.popleft())
+
+    def finish(self) -> None:
+        self._wait(self._submitted)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+
+
+def index_container(decryptor: Decryptor, source: Readable) -> ContainerIndex:
+    """The opening's one pass over a ciphertext: authenticate and decrypt it (hashing the ciphertext once), read
+    the price summary, check the container's every byte of form, and note where each file lies, with its SHA-256.
+
+    The file data are never copied: they are hashed in place, in a second
+    thread, out of the decryptor's buffers. Memory stays flat (three 1 MiB
+    buffers) whatever the size. Raises ``SealingError`` (its subclasses) for
+    a ciphertext that does not authenticate or a container out of form.
+    """
+    hasher = _FileHasher()
+    try:
+        plain = DecryptingReader(
+            decryptor, source, buffers=_FileHasher.BUFFERS, before_segment=hasher.before_segment
+        )
+        reader = ContainerReader(plain)
+        summary = reader.price_summary()
+        found: list[tuple[str, int, int, Any]] = []
+        for member in reader.files():
+            offset = reader.position
+            digest = hashlib.sha256()
+            while view := member.read_view():
+                hasher.update(digest, view)
+            found.append((member.path, member.size, offset, digest))
+        hasher.finish()
+    finally:
+        hasher.close()
+    if decryptor.result is None:  # the reader saw the end of the archive, so the decryptor its final segment
+        raise TruncatedCiphertextError("the ciphertext was not read to its final segment", segment=0)
+    return ContainerIndex(
+        summary=summary,
+        files=tuple(IndexedFile(path, size, offset, digest.hexdigest()) for path, size, offset, digest in found),
+        plaintext_size=reader.position,
+        ciphertext=decryptor.result,
+    )
+
+
+def read_indexed_file(
+    decryptor: Decryptor,
+    header: bytes,
+    layout: CiphertextLayout,
+    file: IndexedFile,
+    open_range: Callable[[int, int], contextlib.AbstractContextManager[Readable]],
+    start: int = 0,
+    end: int | None = None,
+) -> Iterator[memoryview]:
+    """Bytes ``[start, end)`` of an indexed file, decrypted straight out of the ciphertext.
+
+    ``open_range(offset, length)`` reads ciphertext bytes by range (the object
+    store's ``open_range``); only the segments holding the wanted bytes are
+    read and authenticated. The views yielded are reused: copy what you keep.
+    """
+    end = file.size if end is None else end
+    if not 0 <= start <= end <= file.size:
+        raise ValueError(f"bytes {start}..{end} are not within the file's {file.size}")
+    if start == end:
+        return
+    begin, stop = file.offset + start, file.offset + end
+    first, last = segment_holding(begin, layout.segment_size), segment_holding(stop - 1, layout.segment_size)
+    span_start, span_end = segment_span(layout, first, last)
+    with open_range(span_start, span_end - span_start) as source:
+        position = segment_plaintext_start(first, layout.segment_size)
+        for plain in decryptor.segment_range(header, layout, first, last, source):
+            low, high = max(begin - position, 0), min(stop - position, len(plain))
+            if low < high:
+                yield plain[low:high]
+            position += len(plain)
 
 
 def _parse_pax(records: bytes, where: str) -> tuple[str, int]:

@@ -161,6 +161,32 @@ def layout_for_ciphertext(size: int, segment_size: int = SEGMENT_SIZE) -> Cipher
     return CiphertextLayout(size, segments, size - HEADER_SIZE - segments * TAG_SIZE, final, segment_size)
 
 
+def segment_plaintext_start(index: int, segment_size: int = SEGMENT_SIZE) -> int:
+    """Where segment ``index``'s plaintext begins in the whole plaintext."""
+    if index < 0:
+        raise ValueError("a segment index is not negative")
+    if index == 0:
+        return 0
+    return segment_size - HEADER_SIZE - TAG_SIZE + (index - 1) * (segment_size - TAG_SIZE)
+
+
+def segment_holding(offset: int, segment_size: int = SEGMENT_SIZE) -> int:
+    """The segment whose plaintext holds byte ``offset`` of the whole plaintext."""
+    if offset < 0:
+        raise ValueError("a plaintext offset is not negative")
+    first = segment_size - HEADER_SIZE - TAG_SIZE
+    return 0 if offset < first else 1 + (offset - first) // (segment_size - TAG_SIZE)
+
+
+def segment_span(layout: CiphertextLayout, first: int, last: int) -> tuple[int, int]:
+    """The ciphertext bytes ``[start, end)`` of segments ``first`` to ``last`` (both included), header excluded."""
+    if not 0 <= first <= last < layout.segments:
+        raise ValueError(f"segments {first}..{last} are not within the ciphertext's {layout.segments}")
+    start = HEADER_SIZE if first == 0 else first * layout.segment_size
+    end = layout.size if last == layout.segments - 1 else (last + 1) * layout.segment_size
+    return start, end
+
+
 def check_ciphertext_structure(header: bytes, size: int) -> CiphertextLayout:
     """What the server can check of a ciphertext without any key: its header byte and its size.
 
@@ -328,8 +354,15 @@ class Decryptor:
         assert self.result is not None
         return self.result
 
-    def segments(self, source: Readable) -> Iterator[memoryview]:
-        """The plaintext of each segment, in a buffer reused for the next one (copy what you keep)."""
+    def segments(self, source: Readable, *, buffers: int = 1) -> Iterator[memoryview]:
+        """The plaintext of each segment, in ``buffers`` buffers used in turn (copy what you keep).
+
+        With one buffer a segment's plaintext is overwritten by the next one; with
+        ``buffers`` = n it stays valid while the next n − 1 segments are decrypted,
+        so that another thread may still hash it (``container.index_container``).
+        """
+        if buffers < 1:
+            raise ValueError("at least one plaintext buffer")
         self.result = None
         header_buffer = memoryview(bytearray(HEADER_SIZE))
         header = Header.parse(bytes(header_buffer[: _fill(source, header_buffer, 0, HEADER_SIZE)]))
@@ -337,7 +370,7 @@ class Decryptor:
         aead = AESGCM(derive_segment_key(self._file_key, header.salt, self._info))
         prefix = header.nonce_prefix
         ciphertext = memoryview(bytearray(self._segment_size + 1))
-        plaintext = memoryview(bytearray(self._segment_size - TAG_SIZE))
+        plaintexts = [memoryview(bytearray(self._segment_size - TAG_SIZE)) for _ in range(buffers)]
         digest = hashlib.sha256(header_bytes)
         capacity = self._segment_size - HEADER_SIZE
         filled = 0
@@ -359,6 +392,7 @@ class Decryptor:
                 )
             segment = ciphertext[:size]
             digest.update(segment)
+            plaintext = plaintexts[index % buffers]
             try:
                 aead.decrypt_into(segment_nonce(prefix, index, last), segment, None, plaintext[: size - TAG_SIZE])
             except InvalidTag:
@@ -382,6 +416,44 @@ class Decryptor:
             ciphertext_sha256=digest.digest(),
             header_sha256=hashlib.sha256(header_bytes).digest(),
         )
+
+
+    def segment_range(
+        self, header: bytes, layout: CiphertextLayout, first: int, last: int, source: Readable
+    ) -> Iterator[memoryview]:
+        """The plaintext of segments ``first`` to ``last`` of a ciphertext, read by range (no byte before them).
+
+        ``header`` is the ciphertext's 40-byte header, ``layout`` its layout (from
+        its accepted size) and ``source`` gives exactly the bytes of
+        ``segment_span(layout, first, last)``. Each segment authenticates at its
+        own position (the nonce holds its index and whether it is the last), so a
+        segment moved, cut or taken from another ciphertext is refused. One
+        reused buffer, as ``segments``.
+        """
+        if layout.segment_size != self._segment_size:
+            raise ValueError("the layout's segment size is not this decryptor's")
+        segment_span(layout, first, last)  # refuses segments the ciphertext does not have
+        parsed = Header.parse(header)
+        aead = AESGCM(derive_segment_key(self._file_key, parsed.salt, self._info))
+        ciphertext = memoryview(bytearray(self._segment_size))
+        plaintext = memoryview(bytearray(self._segment_size - TAG_SIZE))
+        for index in range(first, last + 1):
+            final = index == layout.segments - 1
+            begin = HEADER_SIZE if index == 0 else index * self._segment_size
+            size = (layout.size if final else (index + 1) * self._segment_size) - begin
+            got = _fill(source, ciphertext, 0, size)
+            if got < size:
+                raise TruncatedCiphertextError(
+                    f"the range read ends {got} bytes into segment {index}, which has {size}", segment=index
+                )
+            segment = ciphertext[:size]
+            try:
+                aead.decrypt_into(
+                    segment_nonce(parsed.nonce_prefix, index, final), segment, None, plaintext[: size - TAG_SIZE]
+                )
+            except InvalidTag:
+                raise _diagnose(aead, parsed.nonce_prefix, index, final, bytes(segment)) from None
+            yield plaintext[: size - TAG_SIZE]
 
 
 def _diagnose(aead: AESGCM, prefix: bytes, index: int, last: bool, segment: bytes) -> Exception:
@@ -427,14 +499,36 @@ class DecryptingReader(io.RawIOBase):
     genuine only once a read has returned b"" (end of stream) without error.
     """
 
-    def __init__(self, decryptor: Decryptor, source: Readable) -> None:
+    def __init__(
+        self,
+        decryptor: Decryptor,
+        source: Readable,
+        *,
+        buffers: int = 1,
+        before_segment: Callable[[], None] | None = None,
+    ) -> None:
+        """``buffers`` as ``Decryptor.segments``; ``before_segment`` is called before each segment is decrypted."""
         super().__init__()
         self._decryptor = decryptor
-        self._segments = decryptor.segments(source)
+        self._segments = decryptor.segments(source, buffers=buffers)
+        self._before_segment = before_segment
         self._chunk = memoryview(b"")
         self._done = False
 
     def readable(self) -> bool:
+        return True
+
+    def _next_chunk(self) -> bool:
+        """Decrypt the next segment into ``_chunk``; False at the authenticated end."""
+        if self._done:
+            return False
+        if self._before_segment is not None:
+            self._before_segment()
+        try:
+            self._chunk = next(self._segments)
+        except StopIteration:
+            self._done = True
+            return False
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
@@ -442,12 +536,7 @@ class DecryptingReader(io.RawIOBase):
         written = 0
         while written < len(view):
             if not self._chunk:
-                if self._done:
-                    break
-                try:
-                    self._chunk = next(self._segments)
-                except StopIteration:
-                    self._done = True
+                if not self._next_chunk():
                     break
                 continue
             take = min(len(self._chunk), len(view) - written)
@@ -455,6 +544,16 @@ class DecryptingReader(io.RawIOBase):
             self._chunk = self._chunk[take:]
             written += take
         return written
+
+    def read_view(self, limit: int) -> memoryview:
+        """Up to ``limit`` bytes of the plaintext without copying: a view into the decryptor's buffer, valid
+        until the buffer is used again (see ``buffers``); empty at the end."""
+        while not self._chunk:
+            if not self._next_chunk():
+                return memoryview(b"")
+        view = self._chunk[:limit]
+        self._chunk = self._chunk[len(view) :]
+        return view
 
     @property
     def result(self) -> DecryptionResult | None:
