@@ -7,8 +7,9 @@ metadata lines, tables, footnotes) and get PDF bytes back.
 
 - ``render_record_pdf`` lays it out with reportlab in a CJK TrueType font
   (``PDF_CJK_FONT_FILE``, embedded as a subset so the file reads anywhere).
-  reportlab's ``invariant`` mode is on: no creation date or random file ID
-  goes in, so the same record gives the same bytes.
+  reportlab's ``invariant`` mode is on, so no random file ID goes in; the
+  creation date is the record's ``created_at`` (now, unless given), in the
+  platform's zone: the same record made at the same moment gives the same bytes.
 - ``sign_pdf`` adds the platform's PAdES signature (``archive.signing``) with a
   signature time-stamp from the platform's TSA (``archive.timestamps``), as an
   incremental update that leaves the rendered bytes as they were.
@@ -48,7 +49,7 @@ from archive.signing import platform_signer
 
 # _run: pyHanko's synchronous wrappers call asyncio.run, which fails inside a running loop (async views)
 from archive.timestamps import DevelopmentTimeStamper, TimestampAuthorityError, _run, time_stamper
-from config import clock
+from config import clock, formatting
 
 
 class PdfError(Exception):
@@ -85,6 +86,7 @@ class RecordDocument:
     orientation: Literal["portrait", "landscape"] = "portrait"
     producer: str = "eTender"
     author: str = "eTender"
+    created_at: dt.datetime | None = None  # the PDF's creation date; None: now (config.clock)
 
     def __post_init__(self) -> None:
         if not self.tables:
@@ -177,8 +179,17 @@ def _story(document: RecordDocument, styles: dict[str, ParagraphStyle], width: f
     return story
 
 
+def pdf_date(moment: dt.datetime) -> str:
+    """A moment as a PDF date (ISO 32000-1 §7.9.4), in the platform's zone: ``D:20261203163000+08'00'``."""
+    local = formatting.as_local(moment)
+    offset = local.utcoffset() or dt.timedelta(0)
+    sign = "-" if offset < dt.timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"D:{local:%Y%m%d%H%M%S}{sign}{minutes // 60:02d}'{minutes % 60:02d}'"
+
+
 def render_record_pdf(document: RecordDocument) -> bytes:
-    """The record as PDF bytes, identical for identical input (reportlab's invariant mode).
+    """The record as PDF bytes, identical for identical input, ``created_at`` included.
 
     Rendered twice: the first pass counts the pages for the "共 M 页" footer,
     which reportlab cannot know until the story has been laid out.
@@ -186,6 +197,13 @@ def render_record_pdf(document: RecordDocument) -> bytes:
     font = _cjk_font(str(settings.PDF_CJK_FONT_FILE))
     styles = _styles(font)
     pagesize = landscape(A4) if document.orientation == "landscape" else A4
+
+    created = pdf_date(document.created_at or clock.now())
+
+    def first_page(canvas: Any, doc: Any) -> None:
+        # reportlab's invariant mode would write 2000-01-01 as the creation and modification date
+        canvas.setDateFormatter(lambda *_local_time: created)
+        footer(canvas, doc)
 
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
@@ -213,7 +231,7 @@ def render_record_pdf(document: RecordDocument) -> bytes:
             initialFontName=font,
             lang="zh-CN",
         )
-        doc.build(_story(document, styles, doc.width), onFirstPage=footer, onLaterPages=footer)
+        doc.build(_story(document, styles, doc.width), onFirstPage=first_page, onLaterPages=footer)
         total = doc.page
     return buffer.getvalue()
 

@@ -66,7 +66,7 @@ def frozen(start: dt.datetime) -> Iterator[FrozenClock]:
 
 
 def local_text(moment: dt.datetime) -> str:
-    """A moment as people read it in messages: local time (settings.TIME_ZONE), to the minute."""
-    from zoneinfo import ZoneInfo
+    """A moment as people read it in messages: local time (settings.TIME_ZONE), to the minute (config/formatting.py)."""
+    from config.formatting import moment_text
 
-    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).strftime("%Y-%m-%d %H:%M")
+    return moment_text(moment, label=False)

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from archive.ledger import record
 from archive.pdf import RecordDocument, RecordTable, render_record_pdf, sign_pdf
 from archive.storage import Retention, RetentionMode, get_object_store
-from config import clock
+from config import clock, formatting
 from tendering.models import BidOpening, BidOpeningState, KeySource, Opening
 from tendering.services.hall_events import publish
 
@@ -33,7 +33,14 @@ def _lots_text(bid_opening: BidOpening) -> tuple[str, str, str]:
     schedules: list[str] = []
     declared: list[str] = []
     for lot in summary.get("lots", []):
-        prices.append(_("标段 %(lot)s：%(price)s 元") % {"lot": lot["lot"], "price": lot["price_yuan"]})
+        prices.append(
+            _("标段 %(lot)s：%(price)s 元（大写：%(words)s）")
+            % {
+                "lot": lot["lot"],
+                "price": formatting.group_thousands(lot["price_yuan"]),
+                "words": formatting.amount_in_words(lot["price_yuan"]),
+            }
+        )
         schedules.append(_("标段 %(lot)s：%(days)s 日历天") % {"lot": lot["lot"], "days": lot["schedule_days"]})
         declared.extend(f"{key}：{value}" for key, value in lot.get("declared", {}).items() if value)
     return "\n".join(prices) or "—", "\n".join(schedules) or "—", "\n".join(declared) or "—"
@@ -43,7 +50,7 @@ def _confirmation(bid_opening: BidOpening) -> str:
     if bid_opening.confirmed_by_default:
         return _("未在时限内确认，视为认可")
     if bid_opening.confirmed_at is not None:
-        return _("已确认 %(when)s") % {"when": clock.local_text(bid_opening.confirmed_at)}
+        return _("已确认 %(when)s") % {"when": formatting.moment_text(bid_opening.confirmed_at)}
     return "—"
 
 
@@ -87,9 +94,9 @@ def build_document(opening: Opening) -> RecordDocument:
                     [
                         o.bid_opening.bid.bidder.name,
                         o.text,
-                        clock.local_text(o.raised_at),
+                        formatting.moment_text(o.raised_at),
                         o.answer or "—",
-                        clock.local_text(o.answered_at) if o.answered_at else "—",
+                        formatting.moment_text(o.answered_at) if o.answered_at else "—",
                     ]
                     for o in objections
                 ],
@@ -103,8 +110,8 @@ def build_document(opening: Opening) -> RecordDocument:
         subtitle=f"{tender.number} {tender.title}",
         metadata=[
             (_("招标人"), tender.tenderer.name),
-            (_("开标时间"), clock.local_text(tender.opening_time)),
-            (_("开标结束时间"), clock.local_text(opening.closed_at)),
+            (_("开标时间"), formatting.moment_text(tender.opening_time)),
+            (_("开标结束时间"), formatting.moment_text(opening.closed_at)),
             (_("投标文件"), _("共 %(n)d 份，成功解密 %(opened)d 份") % {"n": len(bids), "opened": opened}),
         ],
         tables=tables,
@@ -113,6 +120,7 @@ def build_document(opening: Opening) -> RecordDocument:
             _("投标文件因投标人原因未能解密的，视为撤销其投标文件；因其他原因未能解密的，视为撤回其投标文件。"),
         ],
         orientation="landscape",
+        created_at=clock.now(),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import io
 import re
 import shutil
@@ -46,6 +48,7 @@ RECORD = RecordDocument(
     ],
     footnotes=["注：本记录由平台自动生成，报价以投标文件为准。"],
     producer=PRODUCER,
+    created_at=dt.datetime(2026, 3, 2, 1, 30, 5, tzinfo=dt.UTC),
 )
 
 
@@ -137,6 +140,24 @@ def test_the_chinese_text_of_a_record_can_be_extracted(record_pdf: bytes, tmp_pa
 
 def test_identical_records_render_to_identical_bytes(record_pdf: bytes) -> None:
     assert render_record_pdf(RECORD) == record_pdf
+
+
+def _info_dates(pdf: bytes) -> tuple[str, str]:
+    info = PdfFileReader(io.BytesIO(pdf)).trailer["/Info"]
+    return str(info["/CreationDate"]), str(info["/ModDate"])
+
+
+def test_the_pdf_creation_date_is_the_record_moment_in_the_platform_zone(record_pdf: bytes) -> None:
+    assert _info_dates(record_pdf) == ("D:20260302093005+08'00'", "D:20260302093005+08'00'")
+
+
+def test_a_record_without_a_moment_is_dated_now_not_2000(settings: Any) -> None:
+    settings.TIME_ZONE = "UTC"
+    undated = dataclasses.replace(RECORD, created_at=None, tables=[RecordTable("表", ["a"], [["1"]])])
+    with clock.frozen(dt.datetime(2026, 12, 3, 8, 30, tzinfo=dt.UTC)):
+        pdf = render_record_pdf(undated)
+    assert _info_dates(pdf)[0] == "D:20261203083000+00'00'"
+    assert b"D:2000" not in pdf
 
 
 def test_a_missing_font_file_is_reported_with_the_setting_that_names_it(settings: Any, tmp_path: Path) -> None:
