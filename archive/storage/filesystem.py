@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from django.core import signing
 
@@ -54,6 +54,7 @@ from archive.storage.base import (
     ObjectNotFound,
     ObjectStore,
     PartInfo,
+    RangeReader,
     Retention,
     RetentionMode,
     Source,
@@ -70,6 +71,7 @@ from archive.storage.base import (
     validate_key,
     validate_metadata,
     validate_part_number,
+    validate_range,
 )
 from config import clock
 
@@ -300,6 +302,13 @@ class FilesystemObjectStore(ObjectStore):
             raise ObjectNotFound(f"{key}: no such version {version_id}") from exc
         with f:
             yield f
+
+    @contextlib.contextmanager
+    def open_range(self, key: str, version_id: str | None, offset: int, length: int) -> Iterator[BinaryIO]:
+        validate_range(offset, length)
+        with self.open(key, version_id) as f:
+            f.seek(offset)
+            yield cast(BinaryIO, RangeReader(f, length))
 
     def stat(self, key: str, version_id: str | None = None) -> ObjectInfo:
         record, _ = self._data_path(key, version_id)
