@@ -10,7 +10,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .PHONY: run test venv system-deps messages demo serve lint check-ledger clean
-.PHONY: js
+.PHONY: js bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (Debian 12: apt-get install python3 python3-venv)"; exit 1; }
@@ -58,6 +58,13 @@ test: system-deps js $(STAMP) messages
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+
+# Every benchmark with short defaults (a few minutes), then one table: bench, measure,
+# subject, baseline, ratio, goal, met / not met (bench/run_all.py; full runs: bench/README.md).
+# BENCH_ARGS="--only opening_throughput,hall_broadcast" picks some.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 check-ledger: $(STAMP)
 	$(PY) manage.py verify_ledger
