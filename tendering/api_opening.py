@@ -17,7 +17,8 @@ from accounts.errors import NotFound
 from archive.storage import get_object_store
 from config.api_auth import AUTHENTICATED, actor
 from tendering.api import get_tender
-from tendering.services import opening
+from tendering.services.opening import admission, bid_retried, conclusion, confirmations, keys, payloads, views
+from tendering.services.opening import custodian_parts as custodian_parts_service
 
 router = Router(tags=["opening"])
 
@@ -85,7 +86,7 @@ class ObjectionOut(Schema):
 @router.get("/{public_id}/opening", auth=AUTHENTICATED, summary="The opening hall as the caller sees it now (snapshot)")
 def hall_snapshot(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    return opening.snapshot(user, get_tender(user, public_id))
+    return views.snapshot(user, get_tender(user, public_id))
 
 
 @router.get(
@@ -96,14 +97,14 @@ def hall_snapshot(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def manifests(request: HttpRequest, public_id: uuid.UUID) -> list[dict[str, Any]]:
     user = actor(request)
-    return opening.manifests_for(user, get_tender(user, public_id))
+    return views.manifests_for(user, get_tender(user, public_id))
 
 
 @router.post("/{public_id}/opening/sign-in", auth=AUTHENTICATED, summary="Sign in to the hall (签到)")
 def sign_in(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    attendance = opening.sign_in(user, get_tender(user, public_id))
-    return opening.attendance_view(attendance)
+    attendance = admission.sign_in(user, get_tender(user, public_id))
+    return payloads.attendance_view(attendance)
 
 
 @router.post(
@@ -114,8 +115,8 @@ def sign_in(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def release_key(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID, payload: KeyIn) -> dict[str, Any]:
     user = actor(request)
-    released = opening.release_key(
-        user, get_tender(user, public_id), bid_id, opening.decode_key(payload.file_key, "file_key")
+    released = keys.release_key(
+        user, get_tender(user, public_id), bid_id, keys.decode_key(payload.file_key, "file_key")
     )
     return {
         "bid": released.bid.public_id,
@@ -134,11 +135,11 @@ def release_key(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID, p
 def custodian_parts(request: HttpRequest, public_id: uuid.UUID, payload: PartsIn) -> dict[str, Any]:
     user = actor(request)
     parts = [
-        opening.SubmittedPart(p.bid, tuple(p.members), opening.decode_key(p.part, f"parts.{i}.part"))
+        custodian_parts_service.SubmittedPart(p.bid, tuple(p.members), keys.decode_key(p.part, f"parts.{i}.part"))
         for i, p in enumerate(payload.parts)
     ]
-    refusals = opening.decode_refusals([(r.statement, r.signature) for r in payload.refusals])
-    submission = opening.submit_custodian_parts(user, get_tender(user, public_id), parts, refusals)
+    refusals = custodian_parts_service.decode_refusals([(r.statement, r.signature) for r in payload.refusals])
+    submission = custodian_parts_service.submit_custodian_parts(user, get_tender(user, public_id), parts, refusals)
     return {"parts": submission.part_count, "refusals": len(submission.refusals)}
 
 
@@ -150,7 +151,7 @@ def custodian_parts(request: HttpRequest, public_id: uuid.UUID, payload: PartsIn
 )
 def retry(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    retried = opening.retry_decryption(user, get_tender(user, public_id), bid_id)
+    retried = bid_retried.retry_decryption(user, get_tender(user, public_id), bid_id)
     return {
         "bid": retried.bid.public_id,
         "position": retried.position,
@@ -163,14 +164,14 @@ def retry(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID) -> dict
 def conclude(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
     tender = get_tender(user, public_id)
-    opening.conclude_decryption(user, tender)
-    return opening.snapshot(user, tender)
+    conclusion.conclude_decryption(user, tender)
+    return views.snapshot(user, tender)
 
 
 @router.post("/{public_id}/opening/record/confirm", auth=AUTHENTICATED, summary="Confirm the opening record (bidder)")
 def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    confirmed = opening.confirm_record(user, get_tender(user, public_id))
+    confirmed = confirmations.confirm_record(user, get_tender(user, public_id))
     return {"position": confirmed.position, "confirmed_at": confirmed.confirmed_at}
 
 
@@ -182,7 +183,7 @@ def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def object_to_record(request: HttpRequest, public_id: uuid.UUID, payload: TextIn) -> tuple[int, dict[str, Any]]:
     user = actor(request)
-    objection = opening.raise_objection(user, get_tender(user, public_id), payload.text)
+    objection = confirmations.raise_objection(user, get_tender(user, public_id), payload.text)
     return 201, {"id": objection.pk, "text": objection.text, "answer": objection.answer}
 
 
@@ -194,7 +195,7 @@ def object_to_record(request: HttpRequest, public_id: uuid.UUID, payload: TextIn
 )
 def answer(request: HttpRequest, public_id: uuid.UUID, objection_id: int, payload: TextIn) -> dict[str, Any]:
     user = actor(request)
-    objection = opening.answer_objection(user, get_tender(user, public_id), objection_id, payload.text)
+    objection = confirmations.answer_objection(user, get_tender(user, public_id), objection_id, payload.text)
     return {"id": objection.pk, "text": objection.text, "answer": objection.answer}
 
 
@@ -202,8 +203,8 @@ def answer(request: HttpRequest, public_id: uuid.UUID, objection_id: int, payloa
 def close(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
     tender = get_tender(user, public_id)
-    opening.close_opening(user, tender)
-    return opening.snapshot(user, tender)
+    conclusion.close_opening(user, tender)
+    return views.snapshot(user, tender)
 
 
 @router.get(
@@ -212,7 +213,7 @@ def close(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 def record_pdf(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     user = actor(request)
     tender = get_tender(user, public_id)
-    filed = opening.filed_record(user, tender)
+    filed = views.filed_record(user, tender)
     if filed is None:
         raise NotFound(_("开标记录表尚未生成。"))
     with get_object_store().open(filed.record_object_key, filed.record_version_id or None) as stored:

@@ -31,7 +31,7 @@ from config.untrusted import FIELDS_MAX, bounded, nul_paths, nul_refused_message
 from tendering import hall
 from tendering.models import Tender
 from tendering.services import hall_events
-from tendering.services import opening as service
+from tendering.services.opening import admission, bid_retried, conclusion, confirmations, custodian_parts, keys, views
 
 # Close codes (4000-4999 are the application's): not signed in, not entitled, not open yet, unknown tender.
 CLOSE_NOT_AUTHENTICATED = 4401
@@ -223,8 +223,8 @@ class HallConsumer(AsyncWebsocketConsumer):
             except ValueError:
                 raise Tender.DoesNotExist from None
             tender = Tender.objects.get(public_id=public_id, published_at__isnull=False)
-            roles = service.require_hall(user, tender)
-            opening = service.ensure_opening(tender)
+            roles = admission.require_hall(user, tender)
+            opening = admission.ensure_opening(tender)
             return tender, hall.audiences(user, roles), opening.last_seq
 
     async def disconnect(self, code: int) -> None:
@@ -315,29 +315,29 @@ class HallConsumer(AsyncWebsocketConsumer):
         tender = self.tender
         with translation.override(self.language):
             if isinstance(command, SignIn):
-                service.sign_in(user, tender)
+                admission.sign_in(user, tender)
             elif isinstance(command, ReleaseKey):
-                service.release_key(user, tender, command.bid, service.decode_key(command.file_key, "file_key"))
+                keys.release_key(user, tender, command.bid, keys.decode_key(command.file_key, "file_key"))
             elif isinstance(command, SubmitParts):
                 parts = [
-                    service.SubmittedPart(p.bid, tuple(p.members), service.decode_key(p.part, f"parts.{i}.part"))
+                    custodian_parts.SubmittedPart(p.bid, tuple(p.members), keys.decode_key(p.part, f"parts.{i}.part"))
                     for i, p in enumerate(command.parts)
                 ]
-                refusals = service.decode_refusals([(r.statement, r.signature) for r in command.refusals])
-                submission = service.submit_custodian_parts(user, tender, parts, refusals)
+                refusals = custodian_parts.decode_refusals([(r.statement, r.signature) for r in command.refusals])
+                submission = custodian_parts.submit_custodian_parts(user, tender, parts, refusals)
                 return {"parts": submission.part_count, "refusals": len(submission.refusals)}
             elif isinstance(command, RetryDecryption):
-                service.retry_decryption(user, tender, command.bid)
+                bid_retried.retry_decryption(user, tender, command.bid)
             elif isinstance(command, ConfirmRecord):
-                service.confirm_record(user, tender)
+                confirmations.confirm_record(user, tender)
             elif isinstance(command, Objection):
-                return {"objection": service.raise_objection(user, tender, command.text).pk}
+                return {"objection": confirmations.raise_objection(user, tender, command.text).pk}
             elif isinstance(command, AnswerObjection):
-                service.answer_objection(user, tender, command.objection, command.text)
+                confirmations.answer_objection(user, tender, command.objection, command.text)
             elif isinstance(command, ConcludeDecryption):
-                service.conclude_decryption(user, tender)
+                conclusion.conclude_decryption(user, tender)
             elif isinstance(command, CloseOpening):
-                service.close_opening(user, tender)
+                conclusion.close_opening(user, tender)
         return {}
 
     async def _error(self, ref: str | None, code: str, message: Any, fields: dict[str, Any] | None = None) -> None:
@@ -351,7 +351,7 @@ class HallConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _snapshot(self) -> dict[str, Any]:
         with translation.override(self.language):
-            return service.snapshot(self._current_user(), self.tender)
+            return views.snapshot(self._current_user(), self.tender)
 
     async def _send_snapshot(self, ref: str | None) -> None:
         try:
@@ -368,15 +368,15 @@ class HallConsumer(AsyncWebsocketConsumer):
     def _missed(self, after: int, up_to: int | None = None) -> tuple[list[dict[str, Any]] | None, int]:
         """The events after ``after`` this user may see (membership checked again), and the hall's last number."""
         user = self._current_user()
-        roles = service.require_hall(user, self.tender)
-        opening = service.ensure_opening(self.tender)
+        roles = admission.require_hall(user, self.tender)
+        opening = admission.ensure_opening(self.tender)
         opening.refresh_from_db(fields=["last_seq"])
         events = hall_events.events_after(opening.pk, after, hall.audiences(user, roles), up_to)
         return (None if events is None else [hall_events.event_frame(e) for e in events]), opening.last_seq
 
     @database_sync_to_async
     def _still_in_hall(self) -> bool:
-        return bool(service.roles_in_hall(self._current_user(), self.tender))
+        return bool(admission.roles_in_hall(self._current_user(), self.tender))
 
     async def _resume(self, command: Resume) -> None:
         try:

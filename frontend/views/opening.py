@@ -137,7 +137,7 @@ def opening_page_messages() -> dict[str, str]:
 
 
 def _me(user: User) -> dict[str, str]:
-    """How the hall names this user in its attendance list (tendering.services.opening.attendance_view)."""
+    """How the hall names this user in its attendance list (tendering.services.opening.payloads.attendance_view)."""
     return {
         "name": user.display_name or user.get_username(),
         "organization": user.organization.name if user.organization else "",

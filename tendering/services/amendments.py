@@ -16,8 +16,9 @@ from archive.ledger import record
 from config import clock
 from tendering import permissions
 from tendering.models import Amendment, DocumentDownload, Notification, NotificationKind, Phase, Tender
+from tendering.services.after_commit import Work, enqueue_after_commit
 from tendering.services.documents import add_document
-from tendering.services.tenders import get_for_update
+from tendering.services.locks import lock_tender
 
 
 def minimum_notice(tender: Tender) -> dt.timedelta:
@@ -35,7 +36,7 @@ def issue_amendment(
 ) -> Amendment:
     """Issue an amendment. Issued less than the minimum notice before the deadline,
     it must move the deadline so that the notice is respected (实施条例 Art 21)."""
-    tender = get_for_update(tender.pk)
+    tender = lock_tender(tender.pk)
     permissions.require_manage(actor, tender, _("您无权为此招标项目发布澄清或修改。"))
     now = clock.now()
     phase = tender.phase(now)
@@ -99,9 +100,7 @@ def issue_amendment(
     )
     _notify_earlier_downloaders(tender, amendment)
     if new_deadline is not None:
-        from tendering.tasks import schedule_deadline_work
-
-        transaction.on_commit(lambda: schedule_deadline_work(tender))
+        enqueue_after_commit(Work.EXPIRE_BID_UPLOADS, tender.pk, run_after=tender.bid_deadline)
     return amendment
 
 

@@ -22,7 +22,7 @@ from archive import vault
 from archive.ledger import record
 from tendering.models import Opening
 from tendering.services.decryption import _evaluation_key_purpose
-from tendering.services.opening import _file_key_purpose, _parts_purpose
+from tendering.services.opening.key_seals import file_key_purpose, parts_purpose
 
 
 @dataclass
@@ -53,7 +53,7 @@ def _reseal_opening(opening_id: int, report: ResealReport) -> None:
         for bid_opening in opening.bids.select_for_update().select_related("bid").order_by("pk"):
             changed = []
             if bid_opening.sealed_file_key:
-                resealed = vault.reseal(_file_key_purpose(bid_opening), bytes(bid_opening.sealed_file_key))
+                resealed = vault.reseal(file_key_purpose(bid_opening), bytes(bid_opening.sealed_file_key))
                 if resealed is not None:
                     bid_opening.sealed_file_key = resealed
                     changed.append("sealed_file_key")
@@ -69,7 +69,7 @@ def _reseal_opening(opening_id: int, report: ResealReport) -> None:
         for submission in opening.custodian_submissions.select_for_update().select_related("custodian").order_by("pk"):
             if not submission.sealed_parts:
                 continue  # dropped once combined
-            resealed = vault.reseal(_parts_purpose(opening, submission.custodian), bytes(submission.sealed_parts))
+            resealed = vault.reseal(parts_purpose(opening, submission.custodian), bytes(submission.sealed_parts))
             if resealed is not None:
                 submission.sealed_parts = resealed
                 submission.save(update_fields=["sealed_parts"])

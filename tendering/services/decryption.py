@@ -16,7 +16,7 @@ A fault of the platform's own (the object store cannot be read or written, or
 returns other bytes than those accepted) is never the bidder's: the bid is
 tried again after ``OPENING_RETRY_BASE_SECONDS``, doubling up to
 ``OPENING_RETRY_MAX_SECONDS``, until the decryption window ends (a manager may
-have it tried at once: ``opening.retry_decryption``). Only a fault at or after
+have it tried at once: ``opening.bid_retried.retry_decryption``). Only a fault at or after
 the window's end ends it **failed** (counts as withdrawn; 办法 Art 31).
 
 The key matches the manifest's commitment but the ciphertext the bidder signed
@@ -48,8 +48,12 @@ from config import clock
 from tendering.models import BidOpening, BidOpeningState, Opening
 from tendering.sealing import ContainerReader, Decryptor, SealingError, parse_manifest
 from tendering.sealing.stream import DecryptingReader, Encryptor
-from tendering.services import opening as opening_service
+from tendering.services.after_commit import Work, enqueue_after_commit, enqueue_now
 from tendering.services.hall_events import publish
+from tendering.services.opening.bid_ended import resolve
+from tendering.services.opening.key_seals import open_file_key
+from tendering.services.opening.payloads import bid_view, key_refusals_note, opened_content_commitment
+from tendering.services.opening.record_published import maybe_publish_record
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +152,7 @@ def _claim(bid_opening_id: int, owner: str) -> BidOpening | None:
                 {"bid_id": str(bid_opening.bid.public_id), "attempt": bid_opening.attempts},
                 None,
             )
-        publish(opening, "bid.state", opening_service.bid_view(bid_opening))
+        publish(opening, "bid.state", bid_view(bid_opening))
         return bid_opening
 
 
@@ -245,7 +249,7 @@ def _store_encrypted(key: str, source: Any, file_key: bytes, info: bytes) -> Any
 def _decrypt(bid_opening: BidOpening, owner: str) -> Decrypted:
     bid = bid_opening.bid
     manifest = parse_manifest(bytes(bid.manifest))
-    file_key = opening_service.open_file_key(bid_opening)
+    file_key = open_file_key(bid_opening)
     evaluation_key = os.urandom(32)
     files: list[dict[str, Any]] = []
     with get_object_store().open(bid.object_key, bid.version_id or None) as stored:
@@ -346,7 +350,7 @@ def _fault_locked(opening: Opening, bid_opening: BidOpening, code: str, text: st
     bid_opening.faults += 1
     bid_opening.last_fault = str(text)[:200]
     if now >= opening.decryption_ends_at:
-        opening_service.resolve(
+        resolve(
             opening,
             bid_opening,
             BidOpeningState.FAILED,
@@ -355,7 +359,7 @@ def _fault_locked(opening: Opening, bid_opening: BidOpening, code: str, text: st
             % {"fault": text, "n": bid_opening.faults},
         )
         bid_opening.save(update_fields=["faults", "last_fault"])
-        opening_service.maybe_publish_record(opening)
+        maybe_publish_record(opening)
         return "failed"
     # The last retry comes exactly at the window's end: a fault then is the one that fails the bid.
     retry_at = min(now + retry_delay(bid_opening.faults), opening.decryption_ends_at)
@@ -375,11 +379,8 @@ def _fault_locked(opening: Opening, bid_opening: BidOpening, code: str, text: st
         },
         None,
     )
-    publish(opening, "bid.state", opening_service.bid_view(bid_opening))
-    from tendering.tasks import schedule_decryption
-
-    bid_opening_id, delay = bid_opening.pk, retry_at - now
-    transaction.on_commit(lambda: schedule_decryption(bid_opening_id, delay))
+    publish(opening, "bid.state", bid_view(bid_opening))
+    enqueue_after_commit(Work.DECRYPT_BID, bid_opening.pk, delay=retry_at - now)
     return "retry scheduled"
 
 
@@ -418,13 +419,13 @@ def _finish(bid_opening: BidOpening, owner: str, decrypted: Decrypted) -> None:
                 "plaintext_size": decrypted.plaintext_size,
                 # The prices and file names themselves enter the ledger with the published record, once
                 # every bid is final (no free option); here only what commits to them.
-                **opening_service.opened_content_commitment(current),
-                **opening_service.key_refusals_note(current),
+                **opened_content_commitment(current),
+                **key_refusals_note(current),
             },
             None,
         )
-        publish(opening, "bid.state", opening_service.bid_view(current))
-        opening_service.maybe_publish_record(opening)
+        publish(opening, "bid.state", bid_view(current))
+        maybe_publish_record(opening)
 
 
 def _end(bid_opening: BidOpening, owner: str, state: str, code: str, detail: str) -> None:
@@ -433,8 +434,8 @@ def _end(bid_opening: BidOpening, owner: str, state: str, code: str, detail: str
         if locked is None:
             return
         opening, current = locked
-        opening_service.resolve(opening, current, state, code, detail)
-        opening_service.maybe_publish_record(opening)
+        resolve(opening, current, state, code, detail)
+        maybe_publish_record(opening)
 
 
 # --- resuming ----------------------------------------------------------------------------------------------
@@ -454,11 +455,9 @@ def stalled(opening: Opening) -> list[int]:
 
 def resume_stalled(opening: Opening) -> int:
     """Queue every stalled bid again (a claim refuses a bid that a live worker holds, so this is safe to repeat)."""
-    from tendering.tasks import decrypt_bid as decrypt_task
-
     ids = stalled(opening)
     for bid_opening_id in ids:
-        decrypt_task.enqueue(bid_opening_id)
+        enqueue_now(Work.DECRYPT_BID, bid_opening_id)
     return len(ids)
 
 

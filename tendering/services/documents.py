@@ -19,6 +19,7 @@ from archive.storage import RetentionMode, get_object_store
 from config import clock
 from tendering import permissions
 from tendering.models import Amendment, DocumentDownload, Phase, Tender, TenderDocument
+from tendering.services.locks import lock_tender
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +115,7 @@ def add_document(
     actor: User, tender: Tender, name: str, stream: IO[bytes], size: int | None, *, amendment: Amendment | None = None
 ) -> TenderDocument:
     """Attach a document to a draft, or (through ``issue_amendment``) to a published tender."""
-    from tendering.services.tenders import get_for_update
-
-    tender = get_for_update(tender.pk)
+    tender = lock_tender(tender.pk)
     permissions.require_manage(actor, tender, _("您无权为此招标项目上传文件。"))
     if tender.published_at is not None and amendment is None:
         raise WrongPhase(_("招标项目已发布，新文件只能随澄清或修改发布。"))
@@ -156,9 +155,7 @@ def add_document(
 
 @transaction.atomic
 def withdraw_draft_document(actor: User, document: TenderDocument) -> None:
-    from tendering.services.tenders import get_for_update
-
-    tender = get_for_update(document.tender_id)
+    tender = lock_tender(document.tender_id)
     permissions.require_manage(actor, tender, _("您无权删除此文件。"))
     if tender.published_at is not None:
         raise WrongPhase(_("已发布的招标文件不能删除，只能通过澄清或修改更正。"))

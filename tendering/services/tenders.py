@@ -13,12 +13,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, WrongPhase
+from accounts.errors import Conflict, InvalidInput, PermissionDenied, WrongPhase
 from accounts.models import KeyPurpose, OrganizationKind, PublicKey, Role, User
 from archive.ledger import record
 from config import clock
 from tendering import permissions
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender, TenderCustodian
+from tendering.services.after_commit import Work, enqueue_after_commit
+from tendering.services.documents import lock_published_documents
+from tendering.services.locks import lock_tender
 
 NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/.]{2,49}$")
 
@@ -123,11 +126,6 @@ def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -
     return errors
 
 
-def draft_problems(data: TenderInput, *, existing: Tender | None = None) -> dict[str, list[str]]:
-    """What the draft rules say of ``data``, writing nothing: a form shows them with its own, all at once."""
-    return _validate(data, clock.now(), existing=existing)
-
-
 def _resolve_parties(actor: User, data: TenderInput, errors: dict[str, list[str]]) -> tuple[Any, Any]:
     """The tenderer and agency of a new tender, from who the actor is.
 
@@ -196,16 +194,9 @@ def create_draft(actor: User, data: TenderInput) -> Tender:
     return tender
 
 
-def get_for_update(tender_id: int) -> Tender:
-    tender = Tender.objects.select_for_update().filter(pk=tender_id).first()
-    if tender is None:
-        raise NotFound(_("找不到该招标项目。"))
-    return tender
-
-
 @transaction.atomic
 def update_draft(actor: User, tender: Tender, data: TenderInput) -> Tender:
-    tender = get_for_update(tender.pk)
+    tender = lock_tender(tender.pk)
     permissions.require_manage(actor, tender, _("您无权修改此招标项目。"))
     if tender.published_at is not None:
         raise WrongPhase(_("招标项目已发布，只能通过澄清或修改变更。"))
@@ -259,7 +250,7 @@ def publication_record(tender: Tender) -> dict[str, Any]:
 @transaction.atomic
 def publish(actor: User, tender: Tender) -> Tender:
     """Publish a draft (发布招标公告): it becomes public and open for bids."""
-    tender = get_for_update(tender.pk)
+    tender = lock_tender(tender.pk)
     permissions.require_manage(actor, tender, _("您无权发布此招标项目。"))
     now = clock.now()
     if tender.published_at is not None:
@@ -298,16 +289,13 @@ def publish(actor: User, tender: Tender) -> Tender:
     tender.published_at = now
     tender.save(update_fields=["published_at", "updated_at"])
     record(tender.case, "tendering.tender.published", publication_record(tender), actor)
-    from tendering.services.documents import lock_published_documents
-    from tendering.tasks import schedule_deadline_work
-
     transaction.on_commit(lambda: lock_published_documents(tender.pk))
-    transaction.on_commit(lambda: schedule_deadline_work(tender))
+    enqueue_after_commit(Work.EXPIRE_BID_UPLOADS, tender.pk, run_after=tender.bid_deadline)
     return tender
 
 
 def _transition(actor: User, tender: Tender, expected: Phase, field: str, action: str) -> Tender:
-    tender = get_for_update(tender.pk)
+    tender = lock_tender(tender.pk)
     permissions.require_manage(actor, tender, _("您无权操作此招标项目。"))
     phase = tender.phase(clock.now())
     if phase != expected:

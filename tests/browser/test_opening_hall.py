@@ -74,7 +74,8 @@ from accounts.own_device import register_own_key
 from tendering.models import Bid, BidOpening, BidOpeningState, BidStatus, KeySource, Opening, Tender
 from tendering.own_device import confirm_custody_as
 from tendering.sealing import BidIdentity, LotPrice, PriceSummary, open_custodian_parts, parse_manifest, seal_bid
-from tendering.services import decryption, documents, opening, tenders
+from tendering.services import decryption, documents, tenders
+from tendering.services.opening import confirmations, custodian_parts
 from tendering.services.opening_record import file_record
 from tests.bids.conftest import Sealed, submit
 from tests.browser.test_browser_sealing import build_frontend
@@ -354,8 +355,8 @@ class OpeningHallTest(BrowserLiveServerTestCase):
             identity = BidIdentity(manifest.tender, manifest.bid, manifest.bidder)
             for part in open_custodian_parts(manifest.envelopes.custodians, identity, self.device_keys[index]):
                 value = bytes(b ^ 0xFF for b in part.part) if corrupt else part.part
-                parts.append(opening.SubmittedPart(bid.public_id, part.members, value))
-        return opening.submit_custodian_parts(self.custodians[index], tender, parts).part_count
+                parts.append(custodian_parts.SubmittedPart(bid.public_id, part.members, value))
+        return custodian_parts.submit_custodian_parts(self.custodians[index], tender, parts).part_count
 
     @staticmethod
     def store_fault(bid_id: str) -> str:
@@ -375,7 +376,7 @@ class OpeningHallTest(BrowserLiveServerTestCase):
         return [decryption.decrypt_bid(pk) for pk in ready.values_list("pk", flat=True)]
 
     def other_bidder_confirms(self, tender_id: str) -> None:
-        opening.confirm_record(self.other_bidder, Tender.objects.get(public_id=tender_id))
+        confirmations.confirm_record(self.other_bidder, Tender.objects.get(public_id=tender_id))
 
     @staticmethod
     def file_the_record(tender_id: str) -> str:

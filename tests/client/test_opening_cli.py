@@ -23,7 +23,8 @@ from tendering.client.keys import local_key
 from tendering.models import BidOpening, Tender
 from tendering.own_device import confirm_custody_as
 from tendering.sealing import parse_manifest
-from tendering.services import decryption, documents, opening, tenders
+from tendering.services import decryption, documents, tenders
+from tendering.services.opening import conclusion
 from tests.bids.conftest import keys_for, seal, submit
 from tests.client.test_end_to_end import ETENDER, Bidder, bid_folder
 from tests.fixtures.personas import PDF_BYTES, Personas, make_user, tender_input
@@ -117,7 +118,7 @@ def test_a_bidder_releases_its_key_and_two_custodians_open_the_other_bid(
     for bid_opening in BidOpening.objects.all():
         assert decryption.decrypt_bid(bid_opening.pk) == "opened"
     assert "withheld until every bid is final" in bidder.run("open", "status", tender_id).stdout
-    opening.conclude_decryption(personas.tenderer, Tender.objects.get(pk=tender.pk))  # its times as moved above
+    conclusion.conclude_decryption(personas.tenderer, Tender.objects.get(pk=tender.pk))  # its times as moved above
     status = bidder.run("open", "status", tender_id).stdout
     assert "your roles           bidder" in status
     rows = {

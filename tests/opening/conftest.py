@@ -25,7 +25,8 @@ from tendering.sealing import (
     parse_manifest,
     sign_manifest,
 )
-from tendering.services import opening
+from tendering.services.opening import admission, views
+from tendering.services.opening import custodian_parts as custodian_parts_service
 from tests.bids.conftest import BidderKeys, Sealed, keys_for, seal, submit
 from tests.fixtures.personas import Personas, make_user
 
@@ -57,7 +58,7 @@ class OpeningCase:
     def custodians(self) -> list[User]:
         return self.personas.custodians
 
-    def parts_of(self, index: int, *, corrupt: bool = False) -> list[opening.SubmittedPart]:
+    def parts_of(self, index: int, *, corrupt: bool = False) -> list[custodian_parts_service.SubmittedPart]:
         """Custodian ``index`` (0-based) opens its part of every subset of every bid, on its own device."""
         key: ec.EllipticCurvePrivateKey = self.personas.custodian_keys[index]
         found = []
@@ -67,30 +68,32 @@ class OpeningCase:
             parts: list[CustodianPart] = open_custodian_parts(manifest.envelopes.custodians, identity, key)
             for part in parts:
                 value = bytes(b ^ 0xFF for b in part.part) if corrupt else part.part
-                found.append(opening.SubmittedPart(entry.bid.public_id, part.members, value))
+                found.append(custodian_parts_service.SubmittedPart(entry.bid.public_id, part.members, value))
         return found
 
-    def client_submission(self, index: int) -> tuple[list[opening.SubmittedPart], list[opening.SubmittedRefusal]]:
+    def client_submission(
+        self, index: int
+    ) -> tuple[list[custodian_parts_service.SubmittedPartcustodian_parts_servicean_parts.SubmittedRefusal]]:
         """What custodian ``index``'s own client sends (tendering.client.opening): every part that opens,
         and a statement signed with its signing key for each that does not."""
         custodian = self.custodians[index]
-        bids = hall_bids(opening.manifests_for(custodian, self.tender), str(self.tender.public_id))
+        bids = hall_bids(views.manifests_for(custodian, self.tender), str(self.tender.public_id))
         signing = self.personas.custodian_signing_keys[index]
         sent = custodian_parts(bids, self.personas.custodian_keys[index], lambda: signing)
         parts = [
-            opening.SubmittedPart(uuid.UUID(p["bid"]), tuple(p["members"]), base64.b64decode(p["part"]))
+            custodian_parts_service.SubmittedPart(uuid.UUID(p["bid"]), tuple(p["members"]), base64.b64decode(p["part"]))
             for p in sent.parts
         ]
-        return parts, opening.decode_refusals([(r["statement"], r["signature"]) for r in sent.refusals])
+        return parts, custodian_parts_service.decode_refusals([(r["statement"], r["signature"]) for r in sent.refusals])
 
     def submit_as_client(self, index: int) -> Any:
         parts, refusals = self.client_submission(index)
-        return opening.submit_custodian_parts(self.custodians[index], self.tender, parts, refusals)
+        return custodian_parts_service.submit_custodian_parts(self.custodians[index], self.tender, parts, refusals)
 
     def at_opening(self, minutes: float = 1) -> None:
         """The clock just after the opening time, and the hall opened (as the first participant to enter does)."""
         self.clock.set(self.tender.opening_time + dt.timedelta(minutes=minutes))
-        opening.ensure_opening(self.tender)
+        admission.ensure_opening(self.tender)
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ from tendering.models import (
 )
 from tendering.sealing import fingerprint
 from tendering.sealing.refusal import PartRefusal, sign_refusal, verify_refusal
-from tendering.services import decryption, opening
+from tendering.services import decryption
+from tendering.services.opening import conclusion, custodian_parts, keys, views
 from tests.fixtures.personas import Personas
 from tests.opening.conftest import OpeningCase, Spoil, make_case
 
@@ -55,7 +56,7 @@ def ledger(action: str) -> list[dict[str, Any]]:
 
 
 def prices(case: OpeningCase, user: User) -> list[Any]:
-    return [v["price_summary"] for v in opening.snapshot(user, case.tender)["bids"]]
+    return [v["price_summary"] for v in views.snapshot(user, case.tender)["bids"]]
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def test_one_garbage_part_in_one_bid_blocks_nothing_and_its_statement_is_recorde
         ("key_ready", KeySource.CUSTODIANS, "matched")
     ] * 3
     assert run_worker(case) == ["opened"] * 3
-    opening.conclude_decryption(case.personas.tenderer, case.tender)
+    conclusion.conclude_decryption(case.personas.tenderer, case.tender)
     assert [p["lots"][0]["price_yuan"] for p in prices(case, case.personas.regulator)] == [
         "6123456.70",
         "5980000.00",
@@ -135,7 +136,7 @@ def test_a_bad_part_at_each_position_revokes_that_bid_only_even_released_and_sho
     tenderer, regulator = case.personas.tenderer, case.personas.regulator
     case.at_opening()
     # B releases its own key (it matches kc) and waits for the others' prices: its bid is decrypted...
-    opening.release_key(b.user, case.tender, b.bid.public_id, b.file_key())
+    keys.release_key(b.user, case.tender, b.bid.public_id, b.file_key())
     assert run_worker(case) == ["opened"]
     assert prices(case, b.user) == [None, None, None] and prices(case, tenderer) == [None, None, None]
     # ...but every custodian's client finds B's parts do not open, signs so, and sends the rest.
@@ -151,12 +152,12 @@ def test_a_bad_part_at_each_position_revokes_that_bid_only_even_released_and_sho
     # Nothing B's decryption found is kept or shown; a later release changes nothing.
     assert found[1].price_summary is None and found[1].files == []
     with pytest.raises(Exception) as ended:
-        opening.release_key(b.user, case.tender, b.bid.public_id, b.file_key())
+        keys.release_key(b.user, case.tender, b.bid.public_id, b.file_key())
     assert getattr(ended.value, "code", "") == "bid_already_ended"
     assert run_worker(case) == ["opened", "opened"]
     # Every check is decided: the decryption may end early, and only then are prices shown.
     assert prices(case, regulator) == [None, None, None]
-    opening.conclude_decryption(tenderer, case.tender)
+    conclusion.conclude_decryption(tenderer, case.tender)
     shown = prices(case, regulator)
     assert [p["lots"][0]["price_yuan"] if p else None for p in shown] == ["6123456.70", None, "6050000.50"]
     [revoked] = [e for e in ledger("tendering.opening.bid_not_opened") if e["bid_id"] == str(b.bid.public_id)]
@@ -194,7 +195,7 @@ def test_a_bad_part_at_each_position_in_different_bids_blocks_nobody(a_bad_part_
         ("key_ready", KeySource.CUSTODIANS, "matched")
     ] * 3
     assert run_worker(case) == ["opened"] * 3
-    opening.conclude_decryption(case.personas.tenderer, case.tender)
+    conclusion.conclude_decryption(case.personas.tenderer, case.tender)
     assert [p["lots"][0]["price_yuan"] for p in prices(case, case.personas.tenderer)] == [
         "6123456.70",
         "5980000.00",
@@ -206,16 +207,16 @@ def test_an_absent_custodian_proves_nothing_against_a_bidder_who_released(garbag
     case = garbage_everywhere
     case.at_opening()
     for entry in case.entries:
-        opening.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
+        keys.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
     assert run_worker(case) == ["opened"] * 3
     # Only custodian 1 comes: every subset but those it refused waits for an absent custodian.
     case.submit_as_client(0)
     assert [x.custodian_check for x in bid_openings(case)] == ["", "", ""]
     with pytest.raises(Exception) as early:
-        opening.conclude_decryption(case.personas.tenderer, case.tender)
+        conclusion.conclude_decryption(case.personas.tenderer, case.tender)
     assert getattr(early.value, "code", "") == "custodian_check_pending"
     case.clock.set(Opening.objects.get(tender=case.tender).decryption_ends_at)
-    opening.conclude_decryption(case.personas.tenderer, case.tender)
+    conclusion.conclude_decryption(case.personas.tenderer, case.tender)
     assert [(x.state, x.custodian_check) for x in bid_openings(case)] == [("opened", CustodianCheck.INCONCLUSIVE)] * 3
     assert ledger("tendering.opening.decryption_concluded")[0]["custodian_checks_inconclusive"] == 3
 
@@ -255,7 +256,7 @@ def test_statements_that_are_not_the_custodian_s_own_valid_word_are_refused_and_
     rest = [p for p in parts if not (p.bid == first.bid.public_id and p.members == (0, 1))]
     claimed = next(p for p in parts if p.bid == first.bid.public_id and p.members == (0, 1))
 
-    def statement(key: Any = signing, **changes: Any) -> opening.SubmittedRefusal:
+    def statement(key: Any = signing, **changes: Any) -> custodian_parts.SubmittedRefusal:
         fields: dict[str, Any] = {
             "tender": str(case.tender.public_id),
             "bid": str(first.bid.public_id),
@@ -266,7 +267,7 @@ def test_statements_that_are_not_the_custodian_s_own_valid_word_are_refused_and_
         }
         fields.update(changes)
         text, signature = sign_refusal(PartRefusal(**fields), key)
-        return opening.SubmittedRefusal(text, signature)
+        return custodian_parts.SubmittedRefusal(text, signature)
 
     stranger = ec.generate_private_key(ec.SECP256R1())
     # A second signing key the custodian registered, but not the one it confirmed custody of this tender with.
@@ -274,8 +275,10 @@ def test_statements_that_are_not_the_custodian_s_own_valid_word_are_refused_and_
     register_own_key(me, KeyPurpose.SIGNING, second)
     other_tender = statement(tender=str(uuid.uuid4()))
     honest = statement()
-    forged = opening.SubmittedRefusal(honest.statement, stranger.sign(honest.statement, ec.ECDSA(hashes.SHA256())))
-    cases: list[tuple[str, list[opening.SubmittedPart], list[opening.SubmittedRefusal], str]] = [
+    forged = custodian_parts.SubmittedRefusal(
+        honest.statement, stranger.sign(honest.statement, ec.ECDSA(hashes.SHA256()))
+    )
+    cases: list[tuple[str, list[custodian_parts.SubmittedPart], list[custodian_parts.SubmittedRefusal], str]] = [
         ("an unregistered signing key", rest, [statement(key=stranger)], "不是您已登记且有效的签名公钥"),
         ("not the key custody was confirmed with", rest, [statement(key=second)], "确认本项目保管职责时所用的签名密钥"),
         ("another tender", rest, [other_tender], "不是本项目"),
@@ -288,19 +291,19 @@ def test_statements_that_are_not_the_custodian_s_own_valid_word_are_refused_and_
         (
             "not canonical",
             rest,
-            [opening.SubmittedRefusal(statement().statement + b" ", statement().signature)],
+            [custodian_parts.SubmittedRefusal(statement().statement + b" ", statement().signature)],
             "canonical",
         ),
     ]
     for what, sent_parts, refusals, message in cases:
         with pytest.raises(InvalidInput) as refused:
-            opening.submit_custodian_parts(me, case.tender, sent_parts, refusals)
+            custodian_parts.submit_custodian_parts(me, case.tender, sent_parts, refusals)
         assert message in str(refused.value.fields), (what, refused.value.fields)
     # A signing key revoked since is not the custodian's word any more.
     key = PublicKey.objects.get(owner=me, purpose=KeyPurpose.SIGNING, fingerprint=fingerprint(signing.public_key()))
     PublicKey.objects.filter(pk=key.pk).update(revoked_at=case.clock())
     with pytest.raises(InvalidInput):
-        opening.submit_custodian_parts(me, case.tender, rest, [statement()])
+        custodian_parts.submit_custodian_parts(me, case.tender, rest, [statement()])
     assert not CustodianSubmission.objects.exists()
     assert not LedgerEntry.objects.filter(action="tendering.opening.custodian_parts_submitted").exists()
     assert [x.state for x in bid_openings(case)] == ["awaiting_key"] * 3

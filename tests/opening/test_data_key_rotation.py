@@ -17,7 +17,8 @@ from archive import vault
 from archive.models import LedgerEntry
 from config.checks import platform_data_key
 from tendering.models import BidOpening, BidOpeningState, CustodianSubmission
-from tendering.services import decryption, opening
+from tendering.services import decryption
+from tendering.services.opening import custodian_parts, key_seals, keys
 from tests.opening.conftest import OpeningCase
 
 pytestmark = pytest.mark.django_db
@@ -107,10 +108,10 @@ def opened_case(case: OpeningCase) -> None:
     """A released key (opened, so with an evaluation copy's key) and one custodian's parts, all sealed."""
     first = case.entries[0]
     case.at_opening()
-    opening.release_key(first.user, case.tender, first.bid.public_id, first.file_key())
+    keys.release_key(first.user, case.tender, first.bid.public_id, first.file_key())
     for bid_opening in BidOpening.objects.filter(state=BidOpeningState.KEY_READY):
         decryption.decrypt_bid(bid_opening.pk)
-    opening.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0))
+    custodian_parts.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0))
 
 
 def test_reseal_moves_every_stored_secret_to_the_new_key_and_they_still_open(
@@ -121,14 +122,14 @@ def test_reseal_moves_every_stored_secret_to_the_new_key_and_they_still_open(
     opened_case(opening_case)
     before = stored_values()
     bid_opening = BidOpening.objects.get(bid=opening_case.entries[0].bid)
-    file_key = opening.open_file_key(bid_opening)
+    file_key = key_seals.open_file_key(bid_opening)
     evaluation_key = decryption.open_evaluation_key(bid_opening)
     assert len(before) >= 3 and {vault.sealed_key_id(v) for v in before} == {key_id_of(old)}
 
     settings.PLATFORM_DATA_KEY_FILE = str(new)
     settings.PLATFORM_DATA_KEY_RETIRED_FILES = [str(old)]
     # Before re-sealing, the retired key still opens what it sealed.
-    assert opening.open_file_key(BidOpening.objects.get(pk=bid_opening.pk)) == file_key
+    assert key_seals.open_file_key(BidOpening.objects.get(pk=bid_opening.pk)) == file_key
     call_command("reseal_data_key")
     assert "Sealed again under data key " + key_id_of(new).hex() in capsys.readouterr().out
     after = stored_values()
@@ -144,7 +145,7 @@ def test_reseal_moves_every_stored_secret_to_the_new_key_and_they_still_open(
     # The retired key can go: everything opens under the new key alone.
     settings.PLATFORM_DATA_KEY_RETIRED_FILES = []
     bid_opening.refresh_from_db()
-    assert opening.open_file_key(bid_opening) == file_key
+    assert key_seals.open_file_key(bid_opening) == file_key
     assert decryption.open_evaluation_key(bid_opening) == evaluation_key
     # Run again, it changes nothing and records nothing.
     call_command("reseal_data_key")

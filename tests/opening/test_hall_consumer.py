@@ -32,7 +32,7 @@ from config.asgi import application
 from tendering import hall
 from tendering.models import BidOpening, BidOpeningState, Opening, OpeningEvent, Tender
 from tendering.services import decryption, hall_events
-from tendering.services import opening as service
+from tendering.services.opening import admission, keys, views
 from tests.opening.conftest import OpeningCase
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -138,7 +138,7 @@ def hall_state(tender: Tender) -> tuple[int, int, list[str]]:
 
 @database_sync_to_async
 def service_snapshot(user: User, tender: Tender, ref: str | None) -> dict[str, Any]:
-    result: dict[str, Any] = on_the_wire({**service.snapshot(User.objects.get(pk=user.pk), tender), "ref": ref})
+    result: dict[str, Any] = on_the_wire({**views.snapshot(User.objects.get(pk=user.pk), tender), "ref": ref})
     return result
 
 
@@ -257,7 +257,7 @@ async def test_a_connection_left_idle_longer_than_the_layers_blocking_read_still
     # timeout as short as that (redis-py 8's default) tears every idle consumer down.
     bidder, seq = await sockets.following(hall_case.entries[0].user, hall_case.tender)
     await asyncio.sleep(getattr(get_channel_layer(), "brpop_timeout", 0) + 1)
-    await database_sync_to_async(service.sign_in)(hall_case.personas.tenderer, hall_case.tender)
+    await database_sync_to_async(admission.sign_in)(hall_case.personas.tenderer, hall_case.tender)
     heard = await frame(bidder)
     assert (heard["seq"], heard["kind"]) == (seq + 1, "attendance")
     await bidder.send_json_to({"type": "ping", "ref": "awake"})
@@ -376,7 +376,7 @@ async def test_an_event_for_one_custodian_reaches_that_custodian_and_no_bidder(
     assert await other_custodian.receive_nothing()
 
     # The next public event reaches the bidder across the gap, and the gap is not filled with the private one.
-    await database_sync_to_async(service.sign_in)(case.personas.tenderer, case.tender)
+    await database_sync_to_async(admission.sign_in)(case.personas.tenderer, case.tender)
     public = await frame(bidder)
     assert (public["seq"], public["kind"]) == (seq + 2, "attendance")
     assert await frame(custodian) == public
@@ -401,8 +401,8 @@ async def test_a_client_that_reconnects_gets_exactly_the_events_it_missed_then_r
     seen = (await frame(first))["seq"]
     await sockets.leave(first)
 
-    await database_sync_to_async(service.sign_in)(case.personas.tenderer, case.tender)
-    await database_sync_to_async(service.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
+    await database_sync_to_async(admission.sign_in)(case.personas.tenderer, case.tender)
+    await database_sync_to_async(keys.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
 
     again, hello = await sockets.enter(b.user, case.tender.public_id)
     assert hello["seq"] == seen + 2
@@ -438,8 +438,8 @@ async def test_the_events_after_an_old_snapshot_applied_to_it_give_the_fresh_sna
     # A whole decryption: sign-ins, a bidder's key, two custodians' parts, the worker, the conclusion.
     tenderer, _seq = await sockets.following(case.personas.tenderer, case.tender)
     for person in (case.personas.tenderer, a.user, case.custodians[0]):
-        await database_sync_to_async(service.sign_in)(person, case.tender)
-    await database_sync_to_async(service.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
+        await database_sync_to_async(admission.sign_in)(person, case.tender)
+    await database_sync_to_async(keys.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
     for index in (0, 1):
         custodian, _seq = await sockets.following(case.custodians[index], case.tender)
         parts = await database_sync_to_async(case.parts_of)(index)
@@ -582,7 +582,7 @@ async def test_a_listener_whose_role_is_withdrawn_stops_hearing_the_hall(
     listener, _seq = await sockets.following(b.user, hall_case.tender)
     await database_sync_to_async(RoleGrant.objects.filter(user=b.user, role=Role.BIDDER).delete)()
     # It sends nothing; the next event it would hear closes it instead.
-    await database_sync_to_async(service.sign_in)(hall_case.personas.tenderer, hall_case.tender)
+    await database_sync_to_async(admission.sign_in)(hall_case.personas.tenderer, hall_case.tender)
     assert await close_code(listener) == 4403
 
 
@@ -650,7 +650,7 @@ async def test_a_custodian_s_statement_and_a_manager_s_retry_go_over_the_socket(
     while (reply := await frame(tenderer))["type"] == "event":
         pass
     assert reply["type"] == "error" and reply["code"] == "nothing_to_retry"
-    await database_sync_to_async(service.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
+    await database_sync_to_async(keys.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
     bid_opening = await database_sync_to_async(BidOpening.objects.select_related("opening").get)(
         bid__public_id=a.bid.public_id
     )

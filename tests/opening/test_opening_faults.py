@@ -13,7 +13,8 @@ import pytest
 from accounts.errors import Conflict, PermissionDenied
 from archive.models import LedgerEntry
 from tendering.models import BidOpening, BidOpeningState, Opening
-from tendering.services import decryption, opening
+from tendering.services import decryption
+from tendering.services.opening import bid_retried, keys
 from tests.opening.conftest import OpeningCase
 from tests.opening.test_api import b64, client_for, post, url
 
@@ -80,11 +81,11 @@ def test_a_manager_retries_a_decryption_held_up_by_the_platform_s_faults(opening
     case.at_opening()
     first = case.entries[0]
     tenderer, regulator = case.personas.tenderer, case.personas.regulator
-    opening.release_key(first.user, case.tender, first.bid.public_id, first.file_key())
+    keys.release_key(first.user, case.tender, first.bid.public_id, first.file_key())
     bo = bid_openings(case)[0]
     # Nothing to retry while the decryption has not failed.
     with pytest.raises(Conflict) as early:
-        opening.retry_decryption(tenderer, case.tender, first.bid.public_id)
+        bid_retried.retry_decryption(tenderer, case.tender, first.bid.public_id)
     assert early.value.code == "nothing_to_retry"
     # A store fault: the bid waits out its back-off.
     BidOpening.objects.filter(pk=bo.pk).update(
@@ -93,7 +94,7 @@ def test_a_manager_retries_a_decryption_held_up_by_the_platform_s_faults(opening
     assert decryption.decrypt_bid(bo.pk) == "nothing to do"
     for other in (regulator, first.user, case.custodians[0]):
         with pytest.raises(PermissionDenied):
-            opening.retry_decryption(other, case.tender, first.bid.public_id)
+            bid_retried.retry_decryption(other, case.tender, first.bid.public_id)
     # Through the API, a manager has it tried now: the worker takes it at once.
     answered = post(client_for(tenderer), url(case, f"/bids/{first.bid.public_id}/retry"), {})
     assert answered.status_code == 200 and answered.json()["state"] == "key_ready", answered.content
@@ -102,7 +103,7 @@ def test_a_manager_retries_a_decryption_held_up_by_the_platform_s_faults(opening
     assert ledger("tendering.opening.decryption_retried") == [{"bid_id": str(first.bid.public_id), "was": "key_ready"}]
     assert decryption.decrypt_bid(bo.pk) == "opened"
     with pytest.raises(Conflict):
-        opening.retry_decryption(tenderer, case.tender, first.bid.public_id)
+        bid_retried.retry_decryption(tenderer, case.tender, first.bid.public_id)
 
 
 def test_a_bid_failed_by_the_platform_after_the_window_can_be_retried_until_the_record_is_published(
@@ -111,7 +112,7 @@ def test_a_bid_failed_by_the_platform_after_the_window_can_be_retried_until_the_
     case = opening_case
     case.at_opening()
     first = case.entries[0]
-    opening.release_key(first.user, case.tender, first.bid.public_id, first.file_key())
+    keys.release_key(first.user, case.tender, first.bid.public_id, first.file_key())
     op = Opening.objects.get(tender=case.tender)
     bo = bid_openings(case)[0]
     # Its worker died after the window: failed, another cause.
@@ -123,11 +124,11 @@ def test_a_bid_failed_by_the_platform_after_the_window_can_be_retried_until_the_
     bo.refresh_from_db()
     assert (bo.state, bo.outcome_code) == (BidOpeningState.FAILED, "decryption_interrupted")
     # The store is back: the manager retries, and the bid opens after all.
-    opening.retry_decryption(case.personas.tenderer, case.tender, first.bid.public_id)
+    bid_retried.retry_decryption(case.personas.tenderer, case.tender, first.bid.public_id)
     assert decryption.decrypt_bid(bo.pk) == "opened"
     bo.refresh_from_db()
     assert (bo.state, bo.outcome_code, bo.resolved_at is not None) == (BidOpeningState.OPENED, "", True)
     # A bid the bidder's fault ended is not the platform's to retry.
     BidOpening.objects.filter(pk=bo.pk).update(state=BidOpeningState.REVOKED, outcome_code="bid_not_decryptable")
     with pytest.raises(Conflict):
-        opening.retry_decryption(case.personas.tenderer, case.tender, first.bid.public_id)
+        bid_retried.retry_decryption(case.personas.tenderer, case.tender, first.bid.public_id)

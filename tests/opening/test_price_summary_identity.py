@@ -16,7 +16,8 @@ import pytest
 from archive.models import LedgerEntry
 from tendering.models import BidOpening, BidOpeningState
 from tendering.sealing import BidIdentity, LotPrice, PriceSummary, open_bidder_envelope, parse_manifest, seal_bid
-from tendering.services import bids, decryption, opening
+from tendering.services import bids, decryption
+from tendering.services.opening import keys as keys_service
 from tests.bids.conftest import BidderKeys, upload
 from tests.opening.conftest import OpeningCase
 
@@ -79,10 +80,10 @@ def test_a_bid_whose_price_summary_names_another_tender_bid_or_bidder_is_revoked
     forged = bids.finalize(forger.user, started.public_id, manifest, signature)  # the platform cannot see inside
     case.at_opening()
     for entry in case.entries[:2]:
-        opening.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
+        keys_service.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
     parsed = parse_manifest(manifest)
     forged_key = open_bidder_envelope(parsed.envelopes.bidder, parsed.identity, forger.keys.encryption)
-    opening.release_key(forger.user, case.tender, forged.public_id, forged_key)  # the right key: kc matches
+    keys_service.release_key(forger.user, case.tender, forged.public_id, forged_key)  # the right key: kc matches
 
     outcomes = {
         str(b.bid.public_id): decryption.decrypt_bid(b.pk)

@@ -6,7 +6,8 @@ import pytest
 
 from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, WrongPhase
 from tendering.models import BidOpening, Opening, RecordObjection
-from tendering.services import decryption, opening
+from tendering.services import decryption
+from tendering.services.opening import conclusion, confirmations, custodian_parts, keys
 from tests.opening.conftest import OpeningCase
 
 pytestmark = pytest.mark.django_db
@@ -18,13 +19,13 @@ def publish_record(case: OpeningCase) -> Opening:
     """
     case.at_opening()
     for entry in case.entries:
-        opening.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
+        keys.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
     for bid_opening in BidOpening.objects.filter(opening__tender=case.tender):
         decryption.decrypt_bid(bid_opening.pk)
     # Under the rule `custodians` every bid's parts are checked too before the decryption may end early.
     for index in (0, 1):
-        opening.submit_custodian_parts(case.custodians[index], case.tender, case.parts_of(index))
-    opening.conclude_decryption(case.personas.tenderer, case.tender)
+        custodian_parts.submit_custodian_parts(case.custodians[index], case.tender, case.parts_of(index))
+    conclusion.conclude_decryption(case.personas.tenderer, case.tender)
     return Opening.objects.get(tender=case.tender)
 
 
@@ -33,9 +34,9 @@ def test_nothing_is_confirmed_objected_or_closed_before_the_record_is_published(
     case.at_opening()
     first = case.entries[0]
     for act in (
-        lambda: opening.confirm_record(first.user, case.tender),
-        lambda: opening.raise_objection(first.user, case.tender, "报价有误"),
-        lambda: opening.close_opening(case.personas.tenderer, case.tender),
+        lambda: confirmations.confirm_record(first.user, case.tender),
+        lambda: confirmations.raise_objection(first.user, case.tender, "报价有误"),
+        lambda: conclusion.close_opening(case.personas.tenderer, case.tender),
     ):
         with pytest.raises(WrongPhase) as refused:
             act()
@@ -50,11 +51,11 @@ def test_a_confirmation_comes_once_and_only_from_a_bidder(opening_case: OpeningC
     first = case.entries[0]
     for other in (case.personas.tenderer, case.personas.regulator, case.custodians[0]):
         with pytest.raises(PermissionDenied):
-            opening.confirm_record(other, case.tender)
-    opening.confirm_record(first.user, case.tender)
+            confirmations.confirm_record(other, case.tender)
+    confirmations.confirm_record(first.user, case.tender)
     confirmed_at = BidOpening.objects.get(bid=first.bid).confirmed_at
     with pytest.raises(Conflict) as refused:
-        opening.confirm_record(first.user, case.tender)
+        confirmations.confirm_record(first.user, case.tender)
     assert refused.value.code == "already_confirmed"
     assert BidOpening.objects.get(bid=first.bid).confirmed_at == confirmed_at
 
@@ -67,24 +68,24 @@ def test_objections_that_are_empty_too_long_or_hold_control_characters_are_refus
     first = case.entries[0]
     for bad in ("", "   ", "x" * 2001, "报价\x00有误"):
         with pytest.raises(InvalidInput):
-            opening.raise_objection(first.user, case.tender, bad)
+            confirmations.raise_objection(first.user, case.tender, bad)
     with pytest.raises(PermissionDenied):
-        opening.raise_objection(case.personas.regulator, case.tender, "报价有误")
+        confirmations.raise_objection(case.personas.regulator, case.tender, "报价有误")
     assert not RecordObjection.objects.exists()
 
 
 def test_an_objection_is_answered_once_by_the_tenderer_only(opening_case: OpeningCase) -> None:
     case = opening_case
     publish_record(case)
-    objection = opening.raise_objection(case.entries[0].user, case.tender, "第 1 标段报价读错")
+    objection = confirmations.raise_objection(case.entries[0].user, case.tender, "第 1 标段报价读错")
     for other in (case.personas.regulator, case.entries[1].user):
         with pytest.raises(PermissionDenied):
-            opening.answer_objection(other, case.tender, objection.pk, "已核对")
+            confirmations.answer_objection(other, case.tender, objection.pk, "已核对")
     with pytest.raises(NotFound):
-        opening.answer_objection(case.personas.tenderer, case.tender, objection.pk + 1000, "已核对")
-    opening.answer_objection(case.personas.tenderer, case.tender, objection.pk, "经核对，报价无误。")
+        confirmations.answer_objection(case.personas.tenderer, case.tender, objection.pk + 1000, "已核对")
+    confirmations.answer_objection(case.personas.tenderer, case.tender, objection.pk, "经核对，报价无误。")
     with pytest.raises(Conflict) as refused:
-        opening.answer_objection(case.personas.tenderer, case.tender, objection.pk, "改口")
+        confirmations.answer_objection(case.personas.tenderer, case.tender, objection.pk, "改口")
     assert refused.value.code == "already_answered"
     assert RecordObjection.objects.get(pk=objection.pk).answer == "经核对，报价无误。"
 
@@ -94,19 +95,19 @@ def test_after_the_window_and_after_closing_the_record_changes_no_more(opening_c
     op = publish_record(case)
     first = case.entries[0]
     with pytest.raises(PermissionDenied):
-        opening.close_opening(case.personas.regulator, case.tender)
+        conclusion.close_opening(case.personas.regulator, case.tender)
     assert op.confirmation_ends_at is not None
     case.clock.set(op.confirmation_ends_at)
     with pytest.raises(WrongPhase) as late:
-        opening.confirm_record(first.user, case.tender)
+        confirmations.confirm_record(first.user, case.tender)
     assert late.value.code == "confirmation_closed"
     with pytest.raises(WrongPhase):
-        opening.raise_objection(first.user, case.tender, "迟到的异议")
-    opening.close_opening(case.personas.tenderer, case.tender)
+        confirmations.raise_objection(first.user, case.tender, "迟到的异议")
+    conclusion.close_opening(case.personas.tenderer, case.tender)
     for act in (
-        lambda: opening.close_opening(case.personas.tenderer, case.tender),
-        lambda: opening.release_key(first.user, case.tender, first.bid.public_id, first.file_key()),
-        lambda: opening.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0)),
+        lambda: conclusion.close_opening(case.personas.tenderer, case.tender),
+        lambda: keys.release_key(first.user, case.tender, first.bid.public_id, first.file_key()),
+        lambda: custodian_parts.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0)),
     ):
         with pytest.raises(WrongPhase) as closed:
             act()

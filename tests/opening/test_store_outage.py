@@ -24,7 +24,7 @@ from archive.storage import get_object_store
 from archive.storage.filesystem import FilesystemObjectStore
 from config import clock
 from tendering.models import BidOpening, BidOpeningState, Tender
-from tendering.services import opening
+from tendering.services.opening import admission, keys
 from tests.fixtures.personas import Personas
 from tests.opening.conftest import OpeningCase, make_case
 from tests.opening.test_worker_crash import Workers
@@ -67,7 +67,7 @@ def test_a_store_that_refuses_writes_for_20_s_then_recovers_leaves_every_bid_ope
     offset = math.ceil((case.tender.opening_time + dt.timedelta(minutes=1) - dt.datetime.now(dt.UTC)).total_seconds())
     with clock.use_clock(clock.system_now):
         settings.CLOCK_OFFSET_SECONDS = offset
-        op = opening.ensure_opening(case.tender)
+        op = admission.ensure_opening(case.tender)
         # The store breaks: where each bid's evaluation copy goes, a plain file stands in the way.
         blocked: list[Path] = []
         for entry in case.entries:
@@ -78,7 +78,7 @@ def test_a_store_that_refuses_writes_for_20_s_then_recovers_leaves_every_bid_ope
         # A and C release their keys; B's bid (one garbage part in it) is left to the custodians' own clients,
         # which send a signed statement for that part and every other part at once.
         for entry in (case.entries[0], case.entries[2]):
-            opening.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
+            keys.release_key(entry.user, case.tender, entry.bid.public_id, entry.file_key())
         assert len(case.submit_as_client(0).refusals) == 1
         assert len(case.submit_as_client(2).refusals) == 0
         assert [b.key_source for b in BidOpening.objects.filter(opening=op).order_by("position")] == [

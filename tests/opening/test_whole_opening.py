@@ -17,7 +17,8 @@ from archive.pdf import verify_pdf_signature
 from archive.signing import platform_signer
 from archive.storage import get_object_store
 from tendering.models import BidOpening, BidOpeningState, KeySource, Opening, OpeningEvent, Phase, UnreleasedBidRule
-from tendering.services import decryption, opening
+from tendering.services import decryption
+from tendering.services.opening import admission, conclusion, confirmations, custodian_parts, keys, views
 from tendering.services.opening_record import file_record
 from tests.opening.conftest import OpeningCase
 
@@ -41,18 +42,18 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     tenderer, regulator = case.personas.tenderer, case.personas.regulator
     case.at_opening()
     for person in (tenderer, regulator, a.user, b.user, c.user, *case.custodians):
-        opening.sign_in(person, case.tender)
-    opening.sign_in(a.user, case.tender)  # twice: once counted
+        admission.sign_in(person, case.tender)
+    admission.sign_in(a.user, case.tender)  # twice: once counted
 
     # Bidder A releases its key; bidder C never does; bidder B neither (its bid is left to the custodians).
-    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    keys.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
     assert run_worker(case) == ["opened"]
 
     # Custodian 2 (position 2) submits wrong parts; custodian 3's then complete subset {2, 3}:
     # it fails and both are suspects.
     # Parts are checked for every bid, A's too although its bidder released its key (no free option).
-    opening.submit_custodian_parts(case.custodians[1], case.tender, case.parts_of(1, corrupt=True))
-    opening.submit_custodian_parts(case.custodians[2], case.tender, case.parts_of(2))
+    custodian_parts.submit_custodian_parts(case.custodians[1], case.tender, case.parts_of(1, corrupt=True))
+    custodian_parts.submit_custodian_parts(case.custodians[2], case.tender, case.parts_of(2))
     failures = [
         json.loads(e.data)
         for e in LedgerEntry.objects.filter(action="tendering.opening.custodian_parts_failed").order_by("seq")
@@ -62,7 +63,7 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     assert [x.state for x in bid_openings(case)] == ["opened", "awaiting_key", "awaiting_key"]
 
     # Custodian 1 completes {1, 2} (fails: custodian 2 is the one in every failing subset) and {1, 3} (opens).
-    opening.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0))
+    custodian_parts.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0))
     failures = [
         json.loads(e.data)
         for e in LedgerEntry.objects.filter(action="tendering.opening.custodian_parts_failed").order_by("seq")
@@ -79,7 +80,7 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     prices = [x.price_summary["lots"][0]["price_yuan"] for x in bid_openings(case)]
     assert prices == ["6123456.70", "5980000.00", "6050000.50"]
     for person in (tenderer, regulator, a.user, b.user):
-        hidden = opening.snapshot(person, case.tender)["bids"]
+        hidden = views.snapshot(person, case.tender)["bids"]
         assert [(v["state"], v["price_summary"], v["files"]) for v in hidden] == [("opened", None, [])] * 3
     for entry, bo in zip(case.entries, bid_openings(case), strict=True):
         assert bo.plaintext_size and len(bo.files) == 1 and bo.files[0]["path"] == "bid/技术标.pdf"
@@ -93,10 +94,10 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     op = Opening.objects.get(tender=case.tender)
     assert op.record_published_at is None
     case.clock.set(op.decryption_ends_at)
-    opening.conclude_decryption(tenderer, case.tender)
+    conclusion.conclude_decryption(tenderer, case.tender)
     op.refresh_from_db()
     assert op.record_published_at is not None and op.confirmation_ends_at is not None
-    shown = opening.snapshot(regulator, case.tender)["bids"]
+    shown = views.snapshot(regulator, case.tender)["bids"]
     assert [v["price_summary"]["lots"][0]["price_yuan"] for v in shown] == prices
     revealed = OpeningEvent.objects.get(opening=op, kind="opening.revealed").payload["bids"]
     assert [v["price_summary"]["lots"][0]["price_yuan"] for v in revealed] == prices
@@ -107,17 +108,19 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     assert not any(
         "6123456.70" in json.dumps(e.payload) or "技术标" in json.dumps(e.payload, ensure_ascii=False) for e in early
     )
-    opening.confirm_record(a.user, case.tender)
-    objection = opening.raise_objection(b.user, case.tender, "第 2 标段工期应为 120 日历天，请核对。")
+    confirmations.confirm_record(a.user, case.tender)
+    objection = confirmations.raise_objection(b.user, case.tender, "第 2 标段工期应为 120 日历天，请核对。")
     with pytest.raises(Exception) as early:
-        opening.close_opening(tenderer, case.tender)
+        conclusion.close_opening(tenderer, case.tender)
     assert getattr(early.value, "code", "") == "objections_unanswered"
-    opening.answer_objection(tenderer, case.tender, objection.pk, "经核对开标一览表，工期为 180 日历天，记录无误。")
+    confirmations.answer_objection(
+        tenderer, case.tender, objection.pk, "经核对开标一览表，工期为 180 日历天，记录无误。"
+    )
     with pytest.raises(Exception) as waiting:
-        opening.close_opening(tenderer, case.tender)
+        conclusion.close_opening(tenderer, case.tender)
     assert getattr(waiting.value, "code", "") == "confirmation_open"
     case.clock.set(op.confirmation_ends_at)
-    opening.close_opening(tenderer, case.tender)
+    conclusion.close_opening(tenderer, case.tender)
     case.tender.refresh_from_db()
     assert case.tender.phase(case.clock()) == Phase.EVALUATION
     confirmed = [(x.confirmed_at is not None, x.confirmed_by_default) for x in bid_openings(case)]
@@ -181,10 +184,10 @@ def test_under_the_revoked_rule_a_bid_not_released_counts_as_revoked(opening_cas
     case.tender.refresh_from_db()
     a = case.entries[0]
     case.at_opening()
-    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    keys.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
     run_worker(case)
     case.clock.set(Opening.objects.get(tender=case.tender).decryption_ends_at)
-    opening.conclude_decryption(case.personas.tenderer, case.tender)
+    conclusion.conclude_decryption(case.personas.tenderer, case.tender)
     assert [(x.state, x.outcome_code) for x in bid_openings(case)] == [
         ("opened", ""),
         ("revoked", "key_not_released"),
@@ -208,7 +211,7 @@ def test_stored_bytes_that_changed_end_the_bid_as_failed_not_as_the_bidders_faul
         data = bytearray(path.read_bytes())
         data[5000] ^= 0x01
         path.write_bytes(bytes(data))
-    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    keys.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
     # Within the window it is a fault of the platform's: tried again later, with a growing back-off.
     assert run_worker(case) == ["retry scheduled"]
     assert decryption.decrypt_bid(bid_openings(case)[0].pk) == "nothing to do"  # waiting out its back-off
@@ -237,7 +240,7 @@ def test_a_bid_whose_worker_died_is_taken_over_once_its_lease_expires(
     case = opening_case
     a = case.entries[0]
     case.at_opening()
-    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    keys.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
     bo = bid_openings(case)[0]
     # A worker claims it and dies before finishing.
     claimed = decryption._claim(bo.pk, "dead-worker")
@@ -264,7 +267,7 @@ def test_a_bid_whose_decryption_kept_dying_ends_as_failed_not_as_the_bidders_fau
     case = opening_case
     a = case.entries[0]
     case.at_opening()
-    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    keys.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
     bo = bid_openings(case)[0]
     # Workers died on it many times within the window (each left a lease that ran out): none counts against it.
     BidOpening.objects.filter(pk=bo.pk).update(attempts=9, state=BidOpeningState.DECRYPTING, lease_until=case.clock())
@@ -280,7 +283,7 @@ def test_a_bid_whose_worker_died_after_the_window_ends_as_failed_not_as_the_bidd
     case = opening_case
     a = case.entries[0]
     case.at_opening()
-    opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+    keys.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
     bo = bid_openings(case)[0]
     op = Opening.objects.get(tender=case.tender)
     BidOpening.objects.filter(pk=bo.pk).update(

@@ -10,7 +10,7 @@ import pytest
 from accounts.errors import WrongPhase
 from archive.models import LedgerEntry
 from tendering.models import BidOpening, Opening, OpeningAttendance
-from tendering.services import opening
+from tendering.services.opening import admission, keys
 from tests.opening.conftest import OpeningCase
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +26,12 @@ def test_the_hall_opens_exactly_at_the_opening_time(opening_case: OpeningCase) -
     bidder = case.entries[0].user
     case.clock.set(case.tender.opening_time - TICK)
     with pytest.raises(WrongPhase) as refused:
-        opening.sign_in(bidder, case.tender)
+        admission.sign_in(bidder, case.tender)
     assert refused.value.code == "hall_not_open"
     assert not Opening.objects.filter(tender=case.tender).exists()
 
     case.clock.set(case.tender.opening_time)
-    attendance = opening.sign_in(bidder, case.tender)
+    attendance = admission.sign_in(bidder, case.tender)
     assert attendance.signed_in_at == case.tender.opening_time
     # The window starts at the published opening time, whenever the hall is first used.
     assert Opening.objects.get(tender=case.tender).started_at == case.tender.opening_time
@@ -47,13 +47,13 @@ def test_a_key_released_one_microsecond_before_the_window_ends_is_taken_and_at_i
     first, second = case.entries[0], case.entries[1]
 
     case.clock.set(ends - TICK)
-    opening.release_key(first.user, case.tender, first.bid.public_id, first.file_key())
+    keys.release_key(first.user, case.tender, first.bid.public_id, first.file_key())
     assert states(case) == ["key_ready", "awaiting_key", "awaiting_key"]
 
     case.clock.set(ends)
     ledger_before = LedgerEntry.objects.count()
     with pytest.raises(WrongPhase) as refused:
-        opening.release_key(second.user, case.tender, second.bid.public_id, second.file_key())
+        keys.release_key(second.user, case.tender, second.bid.public_id, second.file_key())
     assert refused.value.code == "decryption_window_closed"
     assert states(case) == ["key_ready", "awaiting_key", "awaiting_key"]
     assert bytes(BidOpening.objects.get(bid=second.bid).sealed_file_key) == b""

@@ -38,7 +38,9 @@ from config import clock
 from tendering.models import BidOpening, BidOpeningState, KeySource, Opening, OpeningEvent, Phase, Tender
 from tendering.sealing import Decryptor, LotPrice, PriceSummary
 from tendering.sealing.stream import DecryptingReader
-from tendering.services import decryption, opening
+from tendering.services import decryption
+from tendering.services.opening import admission, conclusion, confirmations, custodian_parts
+from tendering.services.opening import keys as keys_service
 from tests.bids.conftest import keys_for, seal, submit
 from tests.fixtures.personas import Personas
 from tests.opening.conftest import Entry, OpeningCase
@@ -220,17 +222,17 @@ def test_a_worker_killed_mid_bid_is_replaced_and_the_opening_ends_with_an_exact_
     settings.OPENING_LEASE_SECONDS = LEASE_SECONDS
     with clock.use_clock(clock.system_now):
         settings.CLOCK_OFFSET_SECONDS = offset
-        op = opening.ensure_opening(case.tender)
+        op = admission.ensure_opening(case.tender)
         for person in (tenderer, case.personas.regulator, a.user, b.user, c.user, *case.custodians):
-            opening.sign_in(person, case.tender)
+            admission.sign_in(person, case.tender)
 
         # Bidders A and B release their keys; C never does, so the decryption may not be concluded yet.
-        opening.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
-        opening.release_key(b.user, case.tender, b.bid.public_id, b.file_key())
-        refused("decryption_window_open", lambda: opening.conclude_decryption(tenderer, case.tender))
+        keys_service.release_key(a.user, case.tender, a.bid.public_id, a.file_key())
+        keys_service.release_key(b.user, case.tender, b.bid.public_id, b.file_key())
+        refused("decryption_window_open", lambda: conclusion.conclude_decryption(tenderer, case.tender))
         # Custodians 1 and 3 reach the threshold for C's bid; custodian 2 submits nothing.
-        opening.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0))
-        opening.submit_custodian_parts(case.custodians[2], case.tender, case.parts_of(2))
+        custodian_parts.submit_custodian_parts(case.custodians[0], case.tender, case.parts_of(0))
+        custodian_parts.submit_custodian_parts(case.custodians[2], case.tender, case.parts_of(2))
         assert [x.key_source for x in bid_openings(case)] == [KeySource.BIDDER, KeySource.BIDDER, KeySource.CUSTODIANS]
 
         # The first worker is caught part-way through a bid, frozen there, then killed.
@@ -260,7 +262,7 @@ def test_a_worker_killed_mid_bid_is_replaced_and_the_opening_ends_with_an_exact_
         # Its lease still runs: nobody takes the bid over yet. Every key is in, so the decryption is concluded at once.
         killed_pk = killed.pk
         assert killed_pk not in decryption.stalled(op)
-        opening.conclude_decryption(tenderer, case.tender)
+        conclusion.conclude_decryption(tenderer, case.tender)
         op.refresh_from_db()
         assert op.decryption_concluded_at is not None and op.record_published_at is None
 
@@ -278,14 +280,14 @@ def test_a_worker_killed_mid_bid_is_replaced_and_the_opening_ends_with_an_exact_
         assert [x.state for x in bid_openings(case)] == [BidOpeningState.OPENED] * 3
 
         # A and B confirm; C objects and is answered, but never confirms.
-        opening.confirm_record(a.user, case.tender)
-        opening.confirm_record(b.user, case.tender)
-        objection = opening.raise_objection(c.user, case.tender, "第 1 标段报价应为 6050000.50 元，请核对。")
-        refused("objections_unanswered", lambda: opening.close_opening(tenderer, case.tender))
-        opening.answer_objection(
+        confirmations.confirm_record(a.user, case.tender)
+        confirmations.confirm_record(b.user, case.tender)
+        objection = confirmations.raise_objection(c.user, case.tender, "第 1 标段报价应为 6050000.50 元，请核对。")
+        refused("objections_unanswered", lambda: conclusion.close_opening(tenderer, case.tender))
+        confirmations.answer_objection(
             tenderer, case.tender, objection.pk, "经核对，开标记录中的报价为 6050000.50 元，记录无误。"
         )
-        refused("confirmation_open", lambda: opening.close_opening(tenderer, case.tender))
+        refused("confirmation_open", lambda: conclusion.close_opening(tenderer, case.tender))
 
         # The confirmation window passes for the whole platform: the worker restarts on the moved clock.
         workers.stop(second)
@@ -294,7 +296,7 @@ def test_a_worker_killed_mid_bid_is_replaced_and_the_opening_ends_with_an_exact_
         settings.CLOCK_OFFSET_SECONDS = offset
         assert clock.now() > op.confirmation_ends_at
         workers.start(offset)
-        opening.close_opening(tenderer, case.tender)
+        conclusion.close_opening(tenderer, case.tender)
         workers.wait_for(
             "the record to be filed", lambda: Opening.objects.filter(pk=op.pk).exclude(record_sha256="").exists()
         )

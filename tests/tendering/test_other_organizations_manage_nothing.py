@@ -15,7 +15,8 @@ from accounts.errors import DomainError
 from accounts.services import issue_api_token
 from archive.models import LedgerEntry
 from tendering.models import Amendment, Question, Tender, TenderDocument
-from tendering.services import amendments, documents, opening, questions, tenders
+from tendering.services import amendments, documents, questions, tenders
+from tendering.services.opening import admission, bid_retried, conclusion, confirmations
 from tests.fixtures.personas import PDF_BYTES, Personas, tender_input
 from tests.frontend.conftest import signed_in, tender_form_data
 from tests.tendering.test_api import draft_body
@@ -85,13 +86,13 @@ def test_they_take_no_part_in_the_opening(personas, published_tender, frozen_clo
     frozen_clock.set(published_tender.opening_time)
     before = stored(published_tender)
 
-    assert opening.roles_in_hall(user, published_tender) == set()
+    assert admission.roles_in_hall(user, published_tender) == set()
     for action in (
-        lambda: opening.sign_in(user, published_tender),
-        lambda: opening.conclude_decryption(user, published_tender),
-        lambda: opening.retry_decryption(user, published_tender, published_tender.public_id),
-        lambda: opening.answer_objection(user, published_tender, 1, "驳回。"),
-        lambda: opening.close_opening(user, published_tender),
+        lambda: admission.sign_in(user, published_tender),
+        lambda: conclusion.conclude_decryption(user, published_tender),
+        lambda: bid_retried.retry_decryption(user, published_tender, published_tender.public_id),
+        lambda: confirmations.answer_objection(user, published_tender, 1, "驳回。"),
+        lambda: conclusion.close_opening(user, published_tender),
     ):
         assert refused(action).code == "not_in_hall"
 
