@@ -9,15 +9,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test venv system-deps messages demo serve lint check-ledger clean
-.PHONY: js
+.PHONY: run test venv system-deps system-deps-test messages demo serve lint check-ledger clean
+.PHONY: js bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (Debian 12: apt-get install python3 python3-venv)"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	@test -x $(PY) || { echo "==> Creating the virtual environment $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> Installing the Python packages into $(VENV) (pip; a few minutes the first time)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
 
 venv: $(STAMP)
 
@@ -26,22 +27,31 @@ venv: $(STAMP)
 NODE_STAMP := node_modules/.etender-installed
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed (Debian 12: apt-get install nodejs npm)"; exit 1; }
+	@echo "==> Installing the browser scripts' npm packages (npm ci)"
 	npm ci --no-audit --no-fund
-	touch $(NODE_STAMP)
+	@touch $(NODE_STAMP)
 
 js: $(NODE_STAMP)
-	npm run --silent build
+	@echo "==> Bundling the browser scripts (esbuild)"
+	@npm run --silent build
 
-# Debian packages pip cannot provide: the browser for Playwright, a CJK font for
-# PDFs, gettext for translations, and Ceph's RADOS Gateway (the tests' S3 server).
+# Debian packages pip and npm cannot provide. `make run` installs only what the platform
+# needs (a CJK font for PDFs, gettext, Node.js); `make test` adds what only the tests need
+# (Chromium, Ceph's RADOS Gateway as the tests' S3 server, Redis, poppler-utils).
 system-deps:
-	@bash deploy/install-system-deps.sh
+	@bash deploy/install-system-deps.sh run
+
+system-deps-test:
+	@bash deploy/install-system-deps.sh test
 
 messages: $(STAMP)
-	$(PY) manage.py compilemessages --ignore '.venv/*' -v 0
+	@echo "==> Compiling the translations"
+	@$(PY) manage.py compilemessages --ignore '.venv/*' --ignore 'node_modules/*' -v 0
 
 demo: $(STAMP) messages
-	$(PY) manage.py migrate --no-input -v 0
+	@echo "==> Migrating the database"
+	@$(PY) manage.py migrate --no-input -v 1
+	@echo "==> Loading the demo (idempotent)"
 	$(PY) manage.py load_demo
 	@# The browser bundle's hash into the ledger, as every deployment does (when `make js` built one).
 	test ! -d frontend/static/frontend/build || $(PY) manage.py record_deployment --release demo
@@ -52,12 +62,19 @@ run: system-deps js demo
 	  $(PY) manage.py db_worker --queue-name "*" --interval 1 & \
 	  $(PY) -m config.serve -b $(HOST) -p $(PORT) config.asgi:application
 
-test: system-deps js $(STAMP) messages
+test: system-deps-test js $(STAMP) messages
 	ETENDER_ENV=test ETENDER_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+
+# Every benchmark with short defaults (a few minutes), then one table: bench, measure,
+# subject, baseline, ratio, goal, met / not met (bench/run_all.py; full runs: bench/README.md).
+# BENCH_ARGS="--only opening_throughput,hall_broadcast" picks some.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 check-ledger: $(STAMP)
 	$(PY) manage.py verify_ledger

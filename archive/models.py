@@ -1,9 +1,9 @@
-"""The append-only ledger: entries, the head pointer, signed checkpoints.
+"""The append-only ledger: entries, their subtree hashes, the head pointer, signed checkpoints.
 
-Rows are written by ``archive.ledger`` only. Entries and checkpoints are never
-changed or deleted: the ORM refuses it on every database, and on PostgreSQL a
-trigger refuses it in the database too (migration 0002). docs/ledger.md has the
-exact bytes that are hashed and signed.
+Rows are written by ``archive.ledger`` only. Entries, subtree hashes and
+checkpoints are never changed or deleted: the ORM refuses it on every database,
+and on PostgreSQL a trigger refuses it in the database too (migrations 0002 and
+0004). docs/ledger.md has the exact bytes that are hashed and signed.
 """
 
 from __future__ import annotations
@@ -85,15 +85,48 @@ class LedgerEntry(AppendOnlyModel):
         return f"#{self.seq} {self.action} ({self.case})"
 
 
+class LedgerSubtree(AppendOnlyModel):
+    """The hash of a perfect subtree of the Merkle tree: the 2**level entries that end with entry ``seq``.
+
+    Written with the entry that completes it (when 2**level divides ``seq``),
+    one row per append on average; level 0 is the entry's own ``leaf_hash``. Any
+    proof is folded from O(log n) of them (docs/ledger.md §3). Derived data: the
+    verifier recomputes every row from the entries.
+    """
+
+    pk = models.CompositePrimaryKey("seq", "level")
+    seq = models.BigIntegerField(_("最后条目序号"))
+    level = models.PositiveSmallIntegerField(_("层"))
+    hash = models.BinaryField(_("哈希"), max_length=32)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq", "level"]
+        verbose_name = _("账本子树哈希")
+        verbose_name_plural = _("账本子树哈希")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(level__gte=1, level__lte=62), name="ledger_subtree_level"),
+            models.CheckConstraint(condition=models.Q(seq__gte=2), name="ledger_subtree_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"subtree {self.seq - (1 << self.level) + 1}..{self.seq}"
+
+
 class LedgerHead(models.Model):
     """The last appended entry; its row lock serializes appends.
 
-    A convenience for writers only: the verifier never trusts it.
+    A convenience for writers only: the verifier never trusts it. ``frontier``
+    holds the hashes of the perfect subtrees that make up entries 1..seq (the
+    largest first, 32 bytes each), from which an append computes the subtree
+    hashes it completes.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     entry_hash = models.CharField(max_length=64)
+    frontier = models.BinaryField(default=b"", blank=True)
 
     class Meta:
         verbose_name = _("账本头")

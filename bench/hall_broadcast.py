@@ -54,10 +54,8 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,8 +65,22 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = Path(__file__).resolve().parent
+if __package__ in (None, ""):  # run as a script: the repository root, for bench.common and the platform
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (
+    Row,
+    check_loopback,
+    cpu_seconds,
+    emit,
+    machine_line,
+    percentile,
+    script_command,
+    start_daphne,
+    start_redis,
+    stop_process,
+)
+
 BARE_PATH = "/bench/bare/"
 BARE_GROUP = "bench.bare"
 # The subject, the bare consumer fed by the subject's publisher (which of the two costs), the baseline.
@@ -78,25 +90,6 @@ NAMES = {
     "published": "bare consumer in the hall's group, `publish` in the transaction",
     "bare": "bare consumer, bare `group_send` (baseline)",
 }
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-VENV_BIN = Path(sys.executable).parent
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of a sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, int(-(-fraction * len(sorted_values) // 1)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 # --- the ASGI application Daphne serves: the platform's, plus the baseline's route ------------------------------
@@ -225,62 +218,11 @@ def clients_child(config_path: str, out_path: str) -> int:
 # --- the platform ------------------------------------------------------------------------------------------------
 
 
-def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server is not installed: give a loopback --redis-url instead")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            server,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(work),
-            "--daemonize",
-            "no",
-            "--loglevel",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit("redis-server did not start") from None
-            time.sleep(0.05)
-    client.close()
-    return process, url
-
-
-def check_loopback(url: str) -> None:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host not in LOOPBACK:
-        raise SystemExit(f"{url} is not on this machine: benchmarks send traffic to 127.0.0.1 only")
-
-
 def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """The tender with its bids, the hall opened, every participant signed in with a session; returns the ids."""
-    sys.path.insert(0, str(BENCH))
-    from opening_throughput import Bench
+    from bench.sealed_opening import SealedOpening
 
-    bench = Bench(argparse.Namespace(size_mib=4 / 1024, bids=args.bids, files=1, store="fs"), work)
+    bench = SealedOpening(argparse.Namespace(size_mib=4 / 1024, bids=args.bids, files=1), work)
     bench.setup_django()
     bench.prepare()
 
@@ -338,28 +280,6 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     }
 
 
-def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "bench.hall_broadcast:application"],
-            cwd=ROOT,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process, port
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit(f"Daphne did not start (see {log})") from None
-            time.sleep(0.2)
-
-
 # --- one phase: clients connected, events published, latencies -----------------------------------------------------
 
 
@@ -406,12 +326,6 @@ class Publisher:
         return frame["seq"], began, sent - began
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_phase(
     kind: str,
     args: argparse.Namespace,
@@ -440,7 +354,7 @@ def run_phase(
     out_path = work / f"received-{kind}.json"
     config_path.write_text(json.dumps(config))
     child = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--clients-child", str(config_path), str(out_path)],
+        [*script_command("hall_broadcast"), "--clients-child", str(config_path), str(out_path)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -545,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CHANNEL_LAYER_PREFIX"] = f"etender-bench-{secrets.token_hex(4)}"
         print(f"channel layer: channels_redis on {layer}; preparing {args.bids} bids ...", flush=True)
         ids = prepare_platform(args, work)
-        daphne, port = start_daphne(dict(os.environ), work / "daphne.log")
+        daphne, port = start_daphne("bench.hall_broadcast:application", dict(os.environ), work / "daphne.log")
         print(
             f"Daphne (pid {daphne.pid}) on 127.0.0.1:{port}; {len(ids['cookies'])} participants {ids['roles']}",
             flush=True,
@@ -570,20 +484,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
         failed = False
     finally:
-        if daphne is not None:
-            daphne.terminate()
-            try:
-                daphne.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                daphne.kill()
-                daphne.wait()
-        if redis_process is not None:
-            redis_process.terminate()
-            try:
-                redis_process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                redis_process.kill()
-                redis_process.wait()
+        stop_process(daphne)
+        stop_process(redis_process)
         if failed:
             print(f"failed: the work folder is kept in {work} (daphne.log)", file=sys.stderr)
         else:
@@ -594,12 +496,15 @@ def main(argv: list[str] | None = None) -> int:
     import channels_redis
     import daphne as daphne_module
 
-    load = os.getloadavg()
+    versions = {
+        "Daphne": daphne_module.__version__,
+        "channels": channels.__version__,
+        "channels_redis": channels_redis.__version__,
+        "aiohttp": aiohttp.__version__,
+    }
     print()
     print(
-        f"python {platform.python_version()}, Daphne {daphne_module.__version__}, channels {channels.__version__}, "
-        f"channels_redis {channels_redis.__version__}, aiohttp {aiohttp.__version__}; {os.cpu_count()} CPUs, "
-        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.clients} clients, {args.events} events "
+        f"{machine_line(**versions)}; {args.clients} clients, {args.events} events "
         f"per phase at {args.rate:g}/s, {args.reps} phases of each; took {time.perf_counter() - began:.0f} s"
     )
     merged = {}
@@ -668,6 +573,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind}: {error}")
     if args.json:
         args.json.write_text(json.dumps({"phases": phases}, indent=2))
+    emit(
+        [
+            Row(
+                "hall_broadcast",
+                f"event latency p99, {args.clients} participants",
+                "hall: publish in the transaction → HallConsumer",
+                "bare group_send → bare consumer",
+                hall_p99 / bare_p99,
+                "<= 1.5" if args.clients == 60 else "",
+                note=f"p99 hall {hall_p99 * 1e3:.1f} ms, bare {bare_p99 * 1e3:.1f} ms, "
+                f"bare consumer fed by publish {published_p99 * 1e3:.1f} ms",
+            ),
+            Row(
+                "hall_broadcast",
+                f"snapshot at connect p99, {args.clients} clients at once",
+                "HallConsumer snapshot",
+                "",
+                percentile(snapshots, 0.99),
+                "<= 1" if args.clients >= 240 else "",
+                unit="s",
+            ),
+        ]
+    )
     return 0
 
 

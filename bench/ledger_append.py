@@ -30,25 +30,24 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
 import secrets
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a script: the repository root, for bench.common and the platform
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import LOOPBACK, Row, emit, int_list, machine_line, median, run_child, script_command, timed
+from bench.common import setup_django as setup_platform
+
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/etender_bench"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 PLAIN_TABLE = "bench_plain_row"
-T = TypeVar("T")
 
 # A typical entry: a sealed bid received (Chinese text, a key, a digest, a size).
 PAYLOAD = {
@@ -64,17 +63,6 @@ PAYLOAD = {
 ACTION = "tendering.bid.submitted"
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def timed(run: Callable[..., T], *args: Any) -> tuple[float, T]:
-    """(seconds taken, result) of ``run(*args)``."""
-    began = time.perf_counter()
-    result = run(*args)
-    return time.perf_counter() - began, result
-
-
 def hash_proof_and_root(index: int, size: int, leaves: list[bytes]) -> tuple[list[bytes], bytes]:
     """The hashing ``inclusion_proof_for`` does once the leaves are read: the proof and the root."""
     from archive import merkle
@@ -86,19 +74,7 @@ def hash_proof_and_root(index: int, size: int, leaves: list[bytes]) -> tuple[lis
 
 
 def setup_django(var_dir: Path, database_url: str | None) -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ["ETENDER_ENV"] = "test"
-    os.environ["ETENDER_VAR_DIR"] = str(var_dir)
-    os.environ.pop("S3_ENDPOINT", None)
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    import django
-
-    django.setup()
+    setup_platform(var_dir, S3_ENDPOINT=None, DATABASE_URL=database_url or None)
 
 
 def create_plain_table(vendor: str) -> None:
@@ -140,7 +116,7 @@ def durability_settings(vendor: str) -> dict[str, str]:
     return found
 
 
-def run_child(args: argparse.Namespace) -> dict[str, Any]:
+def child(args: argparse.Namespace) -> dict[str, Any]:
     setup_django(Path(args.var_dir), args.database_url)
 
     from django.contrib.auth import get_user_model
@@ -331,8 +307,7 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
     url = args.postgres_url if database == "postgresql" else ""
     out = var_dir / "result.json"
     command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
+        *script_command("ledger_append"),
         "--child",
         "--var-dir",
         str(var_dir),
@@ -360,8 +335,7 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
         if url:
             with_postgres(url, "create")
             created = True
-        subprocess.run(command, check=True, timeout=args.timeout)
-        result: dict[str, Any] = json.loads(out.read_text())
+        result: dict[str, Any] = run_child(command, out, timeout=args.timeout)
         return result
     finally:
         if created:
@@ -370,9 +344,7 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    print(
-        f"\npython {platform.python_version()}; {args.appends} appends per variant in {args.blocks} alternating blocks"
-    )
+    print(f"\n{machine_line()}; {args.appends} appends per variant in {args.blocks} alternating blocks")
     for r in results:
         s = dict(r["settings"])
         print(f"- {r['vendor']}: {s.pop('version')}, " + ", ".join(f"{k}={v}" for k, v in s.items()))
@@ -414,10 +386,6 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
             )
 
 
-def int_list(text: str) -> list[int]:
-    return sorted({int(part) for part in text.split(",") if part.strip()})
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite, postgresql or both (default)")
@@ -437,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        args.out.write_text(json.dumps(run_child(args)))
+        args.out.write_text(json.dumps(child(args)))
         return 0
     if args.entries < args.appends + 20:
         parser.error("--entries must be at least the entries appended while timing (--appends + 20 warm-up)")
@@ -449,7 +417,45 @@ def main(argv: list[str] | None = None) -> int:
     report(results, args)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    emit(headline_rows(results))
     return 0
+
+
+def headline_rows(results: list[dict[str, Any]]) -> list[Row]:
+    """Appends against plain INSERTs (goal ≥ 0.5 on PostgreSQL); proof time at the largest tree / the smallest.
+
+    A proof in O(log n) from stored subtree hashes grows by log(10 000)/log(1000) = 1.33 for a 10× tree,
+    one in O(n) by 10: the goal ≤ 2 tells the two apart.
+    """
+    rows = []
+    for r in results:
+        m = r["appends"]["median"]
+        rows.append(
+            Row(
+                "ledger_append",
+                f"append, {r['vendor']}",
+                "ledger.record() + commit",
+                "plain INSERT + commit",
+                m["ledger.record()"] / m["plain INSERT"],
+                ">= 0.5" if r["vendor"] == "postgresql" else "",
+            )
+        )
+        trees = sorted(r["proofs"], key=int)
+        if len(trees) >= 2:
+            small, large = r["proofs"][trees[0]], r["proofs"][trees[-1]]
+            rows.append(
+                Row(
+                    "ledger_append",
+                    f"inclusion proof growth, {r['vendor']}",
+                    f"inclusion_proof_for, tree {trees[-1]}",
+                    f"inclusion_proof_for, tree {trees[0]}",
+                    large["inclusion_proof_for_ms"] / small["inclusion_proof_for_ms"],
+                    "<= 2",
+                    note=f"leaf read {large['leaf_read_ms']:.1f} ms, hashing {large['hashing_ms']:.1f} ms "
+                    f"at tree {trees[-1]}",
+                )
+            )
+    return rows
 
 
 if __name__ == "__main__":

@@ -29,129 +29,36 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
-import platform
-import re
 import secrets
 import shutil
 import statistics
 import sys
 import tempfile
-import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-PART_SIZE = 8 * MiB
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-#: memstore keeps everything in RAM and RGW frees deleted data only after its GC delay (hours):
-#: above this estimate of bytes written, the OSD uses bluestore on a sparse file instead.
-MEMSTORE_LIMIT = 3 * GiB
+if __package__ in (None, ""):  # run as a script: the repository root, for bench.common and the platform
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-# --- setup ----------------------------------------------------------------------------
-
-
-def setup_django(var_dir: Path) -> None:
-    """The platform's settings (test mode, a throw-away var folder): the filesystem store reads its clock."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["ETENDER_ENV"] = "test"
-    os.environ["ETENDER_VAR_DIR"] = str(var_dir)
-    import django
-
-    django.setup()
-
-
-def load_server_module() -> ModuleType:
-    """``deploy/s3_test_server.py`` (a script, not a package), imported by path as the tests do."""
-    name = "etender_s3_test_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "s3_test_server.py")
-    if spec is None or spec.loader is None:
-        raise ImportError("cannot load deploy/s3_test_server.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def use_bluestore(rgw: ModuleType, block_bytes: int) -> None:
-    """Makes ``rgw.start`` write a bluestore OSD (sparse block file in the cluster folder) instead of memstore."""
-    original = rgw._ceph_conf
-
-    def conf(*args: Any) -> str:
-        text, count = re.subn(
-            r"osd_objectstore = memstore\nmemstore_device_bytes = \d+\n",
-            f"osd_objectstore = bluestore\nbluestore_block_create = true\nbluestore_block_size = {block_bytes}\n",
-            original(*args),
-        )
-        if count != 1:
-            raise RuntimeError("deploy/s3_test_server.py's ceph.conf changed: cannot switch the OSD to bluestore")
-        return str(text)
-
-    rgw._ceph_conf = conf
-
-
-@dataclass
-class Server:
-    endpoint: str
-    access_key: str
-    secret_key: str
-    secure: bool
-    description: str
-    start_seconds: float | None = None
-    stop: Callable[[], None] | None = None
-
-
-def external_server() -> Server | None:
-    endpoint = os.environ.get("S3_ENDPOINT", "")
-    if not endpoint:
-        return None
-    secure = os.environ.get("S3_SECURE", "true").strip().lower() in ("1", "true", "yes", "on")
-    if endpoint.startswith(("http://", "https://")):
-        secure = endpoint.startswith("https://")
-        endpoint = endpoint.split("://", 1)[1].rstrip("/")
-    host = endpoint.rsplit(":", 1)[0].strip("[]")
-    if host not in LOOPBACK:
-        raise SystemExit(f"S3_ENDPOINT={endpoint} is not on this machine: benchmarks send traffic to 127.0.0.1 only")
-    return Server(
-        endpoint,
-        os.environ.get("S3_ACCESS_KEY", ""),
-        os.environ.get("S3_SECRET_KEY", ""),
-        secure,
-        f"external S3 server at {endpoint} (S3_ENDPOINT)",
-    )
-
-
-def start_ceph(directory: Path, osd: str, block_bytes: int) -> Server:
-    rgw = load_server_module()
-    if not rgw.is_available():
-        raise SystemExit("Ceph programs missing (deploy/install-system-deps.sh), and S3_ENDPOINT is not set")
-    if osd == "bluestore":
-        use_bluestore(rgw, block_bytes)
-    # detach=False: the daemons die with this process even if it is killed.
-    cluster = rgw.start(directory, timeout=90.0, detach=False)
-    return Server(
-        cluster.endpoint,
-        cluster.access_key,
-        cluster.secret_key,
-        False,
-        f"Ceph RGW, one {osd} OSD, at {cluster.endpoint} ({rgw.radosgw_version()})",
-        cluster.start_seconds,
-        cluster.stop,
-    )
-
+from bench.common import (
+    PART_SIZE,
+    MiB,
+    Row,
+    Server,
+    emit,
+    file_sha256,
+    machine_line,
+    parse_sizes,
+    s3_server,
+    setup_django,
+    timed,
+    write_random,
+)
 
 # --- measuring ------------------------------------------------------------------------
 
@@ -170,12 +77,6 @@ class Series:
 
     def median(self, size: int) -> float:
         return statistics.median(self.mib_s(size))
-
-
-def timed(run: Callable[[], Callable[[], None] | None]) -> tuple[float, Callable[[], None] | None]:
-    began = time.perf_counter()
-    cleanup = run()
-    return time.perf_counter() - began, cleanup
 
 
 def peak_python_memory(run: Callable[[], Callable[[], None] | None]) -> int:
@@ -237,23 +138,6 @@ def hash_throughput(data: bytes) -> dict[str, float]:
         best = min(timed(lambda name=name: hashlib.new(name, data).digest() and None)[0] for _ in range(3))
         result[name] = len(data) / MiB / best
     return result
-
-
-def write_source(path: Path, size: int) -> None:
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, 4 * MiB))
-            f.write(chunk)
-            left -= len(chunk)
-
-
-def file_sha256(path: Path, size: int) -> str:
-    with open(path, "rb") as f:
-        reader = HashingReader(f, size)
-        while reader.read(MiB):
-            pass
-    return reader.sha.hexdigest()
 
 
 # --- the two benchmarks -------------------------------------------------------------------
@@ -376,13 +260,6 @@ def table(series: list[Series], sizes: list[int], subject: Series, baselines: li
     return lines
 
 
-def parse_sizes(text: str) -> list[int]:
-    sizes = sorted({int(float(part) * MiB) for part in text.split(",") if part.strip()})
-    if not sizes or sizes[0] <= 0:
-        raise argparse.ArgumentTypeError("sizes are positive numbers of MiB, e.g. 8,64,256")
-    return sizes
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("8,64,256"), help="MiB, comma-separated")
@@ -409,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         setup_django(work / "var")
         source = work / "source.bin"
-        write_source(source, sizes[-1])
+        write_random(source, sizes[-1])
         digests = {size: file_sha256(source, size) for size in sizes}
         with open(source, "rb") as f:
             sample = f.read(min(sizes[-1], 64 * MiB))
@@ -418,15 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"work folder {work}; SHA-256 {hashing['sha256']:.0f} MiB/s, MD5 {hashing['md5']:.0f} MiB/s in memory")
 
         if not args.skip_s3:
-            server = external_server()
-            if server is None:
-                # Every variant writes every size reps + 2 times (warm-up, memory); nothing is freed before RGW's GC.
-                written = (sum(sizes) * (args.reps + 1) + sizes[0]) * 3
-                osd = args.osd if args.osd != "auto" else ("memstore" if written < MEMSTORE_LIMIT else "bluestore")
-                block = max(10 * GiB, 2 * written)
-                print(f"starting Ceph RGW ({osd} OSD; about {written / GiB:.1f} GiB will be written) ...", flush=True)
-                server = start_ceph(work / "rgw", osd, block)
-                print(f"{server.description}, started in {server.start_seconds:.1f} s", flush=True)
+            # Every variant writes every size reps + 2 times (warm-up, memory); nothing is freed before RGW's GC.
+            server = s3_server(work / "rgw", args.osd, (sum(sizes) * (args.reps + 1) + sizes[0]) * 3)
             results["s3"] = bench_s3(server, source, sizes, args.reps, digests)
         if not args.skip_fs:
             results["fs"] = bench_filesystem(work, source, sizes, args.reps, digests)
@@ -446,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"python {platform.python_version()}, reps {args.reps}, part size {PART_SIZE // MiB} MiB")
+    print(f"{machine_line()}; reps {args.reps}, part size {PART_SIZE // MiB} MiB")
     print(f"in-memory hashing: SHA-256 {hashing['sha256']:.0f} MiB/s, MD5 {hashing['md5']:.0f} MiB/s")
     report: dict[str, Any] = {"hashing_mib_s": hashing, "reps": args.reps}
     if "s3" in results:
@@ -478,7 +348,38 @@ def main(argv: list[str] | None = None) -> int:
         }
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    emit(headline_rows(results, sizes))
     return 0
+
+
+def headline_rows(results: dict[str, Any], sizes: list[int]) -> list[Row]:
+    """The largest size's ratios (no goal in the issue: the store's put is a part of submit, which has one)."""
+    rows = []
+    size = sizes[-1]
+    if "s3" in results:
+        parallel, sequential, subject = results["s3"]["series"]
+        for baseline in (parallel, sequential):
+            rows.append(
+                Row(
+                    "object_store_put",
+                    f"S3 put, {size // MiB} MiB",
+                    subject.name,
+                    baseline.name,
+                    subject.median(size) / baseline.median(size),
+                )
+            )
+    if "fs" in results:
+        baseline, subject = results["fs"]["series"]
+        rows.append(
+            Row(
+                "object_store_put",
+                f"filesystem put, {size // MiB} MiB",
+                subject.name,
+                baseline.name,
+                subject.median(size) / baseline.median(size),
+            )
+        )
+    return rows
 
 
 if __name__ == "__main__":

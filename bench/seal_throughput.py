@@ -35,9 +35,7 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
-import re
 import resource
 import shutil
 import subprocess
@@ -46,16 +44,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SEGMENT = 1 << 20
-UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+if __package__ in (None, ""):  # run as a script: the repository root, for bench.common and the platform
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def parse_size(text: str) -> int:
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMG]i?B|B)?\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1GiB, 512MiB, 1000000)")
-    return int(float(match.group(1)) * UNITS[match.group(2) or ""])
+from bench.common import BENCH, ROOT, SEGMENT, Row, emit, machine_line, parse_size
 
 
 def generate(path: Path, size: int) -> None:
@@ -77,7 +69,6 @@ def generate(path: Path, size: int) -> None:
 
 
 def child_seal(source: str, target: str) -> dict[str, float]:
-    sys.path.insert(0, str(ROOT))
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from accounts.credit_code import make
@@ -138,8 +129,9 @@ def child_memory(size: int) -> dict[str, float]:
 
 
 def run_child(*args: str) -> tuple[dict[str, float], float]:
-    """The child's JSON result and its own peak RSS in MB (``ru_maxrss`` from ``wait4``)."""
-    with subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, text=True) as child:
+    """The child's JSON result and its own peak RSS in MB (``ru_maxrss`` from ``wait4``, hence not common's)."""
+    command = [sys.executable, str(BENCH / "seal_throughput.py"), "--child", *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT) as child:
         assert child.stdout is not None
         output = child.stdout.read()
         _, status, usage = os.wait4(child.pid, 0)
@@ -194,8 +186,7 @@ def main() -> None:
         generate(source, size)
         print(
             f"{size:,} bytes ({size / (1 << 30):.2f} GiB) generated in {time.perf_counter() - started:.1f} s; "
-            f"Python {platform.python_version()}, cryptography {cryptography.__version__}, "
-            f"{os.cpu_count()} CPUs (each run uses one)",
+            f"{machine_line(cryptography=cryptography.__version__)} (each run uses one)",
             flush=True,
         )
         sink = os.devnull if args.sink == "null" else str(target)
@@ -242,6 +233,19 @@ def main() -> None:
         print(
             f"runs (s): seal {[round(r['seconds'], 3) for r in seals]}, "
             f"baseline {[round(r['seconds'], 3) for r in baselines]}, memory {[round(r['seconds'], 3) for r in memory]}"
+        )
+        emit(
+            [
+                Row(
+                    "seal_throughput",
+                    f"sealing {size / (1 << 20):.0f} MiB to {where}",
+                    "seal_bid",
+                    "read + AES-GCM + SHA-256 + write",
+                    seal_rate / base_rate,
+                    ">= 0.7",
+                ),
+                Row("seal_throughput", "peak RSS of sealing", "seal_bid", "", max(seal_rss), "<= 150", unit="MB"),
+            ]
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

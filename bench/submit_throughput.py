@@ -39,78 +39,50 @@ import datetime as dt
 import io
 import json
 import os
-import platform
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = Path(__file__).resolve().parent
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-PART_SIZE = 8 * MiB
+if __package__ in (None, ""):  # run as a script: the repository root, for bench.common and the platform
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (
+    PART_SIZE,
+    VENV_BIN,
+    GiB,
+    MiB,
+    Row,
+    Server,
+    emit,
+    machine_line,
+    parse_sizes,
+    proc_status,
+    reset_peak_rss,
+    s3_server,
+    start_daphne,
+    stop_process,
+    write_random,
+)
+
 PASSWORD = "Bench-Bidder-2026"  # noqa: S105 - a throw-away persona on 127.0.0.1
 PASSPHRASE = "bench signing passphrase"  # noqa: S105 - a throw-away key
-VENV_BIN = Path(sys.executable).parent
-
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(BENCH))
-
-import object_store_put as osp  # noqa: E402  (bench/object_store_put.py: Ceph start-up, loopback checks)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def write_random(path: Path, size: int) -> None:
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, 4 * MiB))
-            f.write(chunk)
-            left -= len(chunk)
-
-
-def proc_status(pid: int, field: str) -> int:
-    """A ``/proc/PID/status`` memory field in bytes (e.g. VmHWM, VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def reset_peak_rss(pid: int) -> bool:
-    """Resets the process's peak RSS (Linux ≥ 4.0: ``echo 5 > /proc/PID/clear_refs``)."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 # --- the platform ----------------------------------------------------------------------------------------------
 
 
-def platform_environment(work: Path, server: osp.Server, bucket: str) -> dict[str, str]:
+def platform_environment(work: Path, server: Server, bucket: str) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "ETENDER_ENV": "test",
         "ETENDER_VAR_DIR": str(work / "var"),
-        "S3_ENDPOINT": server.endpoint,
-        "S3_ACCESS_KEY": server.access_key,
-        "S3_SECRET_KEY": server.secret_key,
-        "S3_SECURE": "true" if server.secure else "false",
+        **server.environment(),
         "S3_BUCKET": bucket,
         "BID_MAX_BYTES": str(64 * GiB),
         "BID_PART_SIZE": str(PART_SIZE),
@@ -189,30 +161,6 @@ def prepare_platform(env: dict[str, str]) -> str:
     return str(tender.public_id)
 
 
-def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/api/archive/trust", timeout=5) as answer:  # noqa: S310 - loopback
-                answer.read()
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit(f"Daphne did not start (see {log})") from None
-            time.sleep(0.2)
-
-
 # --- the client ---------------------------------------------------------------------------------------------------
 
 
@@ -263,13 +211,6 @@ class Series:
         return statistics.median(self.mib_s(size))
 
 
-def parse_sizes(text: str) -> list[int]:
-    sizes = sorted({int(float(part) * MiB) for part in text.split(",") if part.strip()})
-    if not sizes or sizes[0] <= 0:
-        raise argparse.ArgumentTypeError("sizes are positive numbers of MiB, e.g. 64,256")
-    return sizes
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -295,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes: list[int] = args.sizes
 
     work = Path(tempfile.mkdtemp(prefix="etender-bench-submit-", dir=args.tmp_dir))
-    server: osp.Server | None = None
+    server: Server | None = None
     daphne: subprocess.Popen[bytes] | None = None
     failed = True
     subject, parallel, sequential = (
@@ -306,19 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     server_peak: dict[int, int] = {}
     client_peak: dict[int, int] = {}
     try:
-        server = osp.external_server()
-        if server is None:
-            # Every variant writes every size reps times, plus the extra client run and the warm-up;
-            # RGW frees nothing meanwhile.
-            written = sum(sizes) * (3 * args.reps + 1) + 3 * sizes[0]
-            osd = args.osd if args.osd != "auto" else ("memstore" if written < osp.MEMSTORE_LIMIT else "bluestore")
-            print(f"starting Ceph RGW ({osd} OSD; about {written / GiB:.1f} GiB will be written) ...", flush=True)
-            server = osp.start_ceph(work / "rgw", osd, max(10 * GiB, 2 * written))
-            print(f"{server.description}, started in {server.start_seconds:.1f} s", flush=True)
+        # Every variant writes every size reps times, plus the extra client run and the warm-up;
+        # RGW frees nothing meanwhile.
+        server = s3_server(work / "rgw", args.osd, sum(sizes) * (3 * args.reps + 1) + 3 * sizes[0])
         bucket = f"etender-bench-{secrets.token_hex(6)}"
         env = platform_environment(work, server, bucket)
         tender_id = prepare_platform(env)
-        daphne, url = start_daphne(env, work / "daphne.log")
+        daphne, port = start_daphne(
+            "config.asgi:application", {**os.environ, **env}, work / "daphne.log", "/api/archive/trust"
+        )
+        url = f"http://127.0.0.1:{port}"
         print(f"platform under Daphne at {url} (pid {daphne.pid}), bucket {bucket}", flush=True)
 
         client_env = {
@@ -332,9 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             cli("keys", "generate", "--purpose", purpose)
             cli("keys", "register", "--purpose", purpose)
 
-        from minio import Minio
-
-        raw = Minio(server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=server.secure)
+        raw = server.minio()
         bids = work / "bids"
         bids.mkdir()
         counter = iter(range(1_000_000))
@@ -401,15 +337,10 @@ def main(argv: list[str] | None = None) -> int:
             etb = sealed(size)
             client_peak[size] = client_peak_rss(etb, client_env, submit_options)
             discard(etb)
-            server_peak[size] = proc_status(daphne.pid, "VmHWM") if peak_reset else -1
+            server_peak[size] = proc_status("VmHWM", daphne.pid) if peak_reset else -1
         failed = False
     finally:
-        if daphne is not None:
-            daphne.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                daphne.wait(timeout=15)
-            if daphne.poll() is None:
-                daphne.kill()
+        stop_process(daphne)
         if server is not None and server.stop is not None:
             server.stop()
         if failed:
@@ -422,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(
-        f"python {platform.python_version()}, cryptography {cryptography.__version__}, {os.cpu_count()} CPUs; "
+        f"{machine_line(cryptography=cryptography.__version__)}; "
         f"reps {args.reps}; part size {PART_SIZE // MiB} MiB; {server.description if server else ''}"
     )
     head = [
@@ -462,6 +393,20 @@ def main(argv: list[str] | None = None) -> int:
                 indent=2,
             )
         )
+    emit(
+        [
+            Row(
+                "submit_throughput",
+                f"submit, {size // MiB} MiB",
+                subject.name,
+                baseline.name,
+                subject.median(size) / baseline.median(size),
+                ">= 0.6" if baseline is parallel else "",
+            )
+            for size in sizes
+            for baseline in (parallel, sequential)
+        ]
+    )
     return 0
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.forms import formset_factory
@@ -19,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import DomainError, InvalidInput
 from accounts.models import Organization, OrganizationKind, Role, User
+from config import clock
 from config.formatting import platform_zone
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender
 from tendering.services.entrustments import entrusting_tenderers
@@ -136,7 +139,7 @@ class TenderForm(PageForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("开标时需其中 k 人共同解密投标文件"),
     )
-    custodian_threshold = forms.IntegerField(label=_("开启门限 k"), min_value=1, max_value=9, initial=1)
+    custodian_threshold = forms.IntegerField(label=_("开启门限 k"))
 
     # Service argument → form field.
     FIELD_MAP = {"custodian_ids": "custodians", "tenderer_id": "tenderer", "agency_id": "agency"}
@@ -144,6 +147,12 @@ class TenderForm(PageForm):
     def __init__(self, *args: Any, actor: User, tender: Tender | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["custodians"].queryset = custodian_queryset()  # type: ignore[attr-defined]
+        # k's bounds and default from the settings the service checks: the default is a valid k.
+        least, most = settings.CUSTODIAN_THRESHOLD_MIN, settings.CUSTODIANS_MAX
+        threshold = self.fields["custodian_threshold"]
+        threshold.initial = least
+        threshold.widget.attrs.update({"min": least, "max": most})
+        threshold.help_text = _("至少 %(min)d，且不超过所选保管人人数 n") % {"min": least}
         org = actor.organization
         # The parties are fixed once the draft exists; on creation, who picks whom depends on the actor.
         if tender is not None or org is None or org.kind != OrganizationKind.AGENCY:
@@ -172,7 +181,21 @@ class TenderForm(PageForm):
         }
 
     def to_input(self, lots: Sequence[LotInput]) -> TenderInput:
-        data = self.cleaned_data
+        """The typed input; where a field did not parse (it has its error), a stand-in that passes the
+        rules, so that the service's rules can still be asked about every other field at once."""
+        data = dict(self.cleaned_data)
+        far = clock.now() + dt.timedelta(days=30)
+        times = {name: data.get(name) for name in ("enquiry_deadline", "bid_deadline", "opening_time")}
+        data.setdefault("bid_deadline", times["opening_time"] or times["enquiry_deadline"] or far)
+        data.setdefault("opening_time", data["bid_deadline"])
+        data.setdefault("enquiry_deadline", min(data["bid_deadline"], far))
+        data.setdefault("budget", max(sum((lot.budget for lot in lots), Decimal(0)), Decimal(1)))
+        data.setdefault("custodians", [])
+        data.setdefault("custodian_threshold", settings.CUSTODIAN_THRESHOLD_MIN)
+        data.setdefault("number", "")
+        data.setdefault("title", "")
+        data.setdefault("procedure_type", ProcedureType.values[0])
+        data.setdefault("evaluation_method", EvaluationMethod.values[0])
         tenderer = data.get("tenderer")
         agency = data.get("agency")
         return TenderInput(
@@ -207,10 +230,14 @@ def lot_initial(lots: Sequence[Lot]) -> list[dict[str, Any]]:
 
 
 def lots_from(formset: forms.BaseFormSet) -> list[LotInput]:
+    """The lots of the rows that parsed (a row with errors shows them; the others are checked with the rest)."""
     return [
         LotInput(number=form.cleaned_data["number"], name=form.cleaned_data["name"], budget=form.cleaned_data["budget"])
         for form in formset.forms
-        if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        if not form.errors
+        and form.cleaned_data
+        and not form.cleaned_data.get("DELETE")
+        and form.cleaned_data.keys() >= {"number", "name", "budget"}
     ]
 
 

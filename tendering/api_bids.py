@@ -35,6 +35,12 @@ class UploadIn(Schema):
     size: int = Field(gt=0)
 
 
+class PartOut(Schema):
+    number: int
+    size: int
+    sha256: str
+
+
 class UploadOut(Schema):
     upload_id: uuid.UUID
     bid_id: uuid.UUID
@@ -45,13 +51,11 @@ class UploadOut(Schema):
     received_parts: int
     received_bytes: int
     state: str
-    part_sha256: list[str]
-
-
-class PartOut(Schema):
-    number: int
-    size: int
-    sha256: str
+    part_sha256: list[str] = Field(description="The SHA-256 of parts 1…received_parts, in order")
+    part_window: int = Field(description="How many parts past received_parts may be sent at once")
+    confirmed_parts: list[PartOut] = Field(
+        description="Every part the platform confirmed, by number (parts past received_parts included)"
+    )
 
 
 class FinalizeIn(Schema):
@@ -91,6 +95,7 @@ class BidderOut(Schema):
 
 
 def _upload_out(upload: BidUpload) -> dict[str, Any]:
+    confirmed = bids.confirmed_parts(upload)
     return {
         "upload_id": upload.public_id,
         "bid_id": upload.bid_id,
@@ -101,7 +106,9 @@ def _upload_out(upload: BidUpload) -> dict[str, Any]:
         "received_parts": upload.received_parts,
         "received_bytes": upload.received_bytes,
         "state": upload.state,
-        "part_sha256": [p.sha256 for p in upload.parts.all()],
+        "part_sha256": [p.sha256 for p in confirmed[: upload.received_parts]],
+        "part_window": bids.PART_WINDOW,
+        "confirmed_parts": [{"number": p.number, "size": p.size, "sha256": p.sha256} for p in confirmed],
     }
 
 

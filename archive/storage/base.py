@@ -151,6 +151,9 @@ class PartInfo:
     part_number: int
     etag: str
     size: int
+    #: SHA-256 (hex) of the part's bytes, computed once as ``upload_part`` read them; empty when listed
+    #: (S3 does not list it). Not part of a part's identity, which is number, ETag and size.
+    sha256: str = field(default="", compare=False)
 
 
 @runtime_checkable
@@ -291,6 +294,33 @@ def read_exactly(stream: Readable, size: int, prefix: bytes = b"") -> bytes:
     data = bytes(view[:filled])
     view.release()
     return data
+
+
+def read_part(stream: Readable, length: int) -> tuple[bytearray, str]:
+    """Exactly ``length`` bytes of ``stream`` in one buffer, and their SHA-256, hashed once as each block lands.
+
+    The buffer is allocated once and filled in place (``readinto`` where the
+    stream has it): no further copy of the part is made. ValueError if the
+    stream ends early.
+    """
+    buffer = bytearray(length)
+    view = memoryview(buffer)
+    digest = hashlib.sha256()
+    filled = 0
+    readinto = getattr(stream, "readinto", None)
+    while filled < length:
+        block = view[filled : min(length, filled + MiB)]
+        if readinto is not None:
+            got = readinto(block) or 0
+        else:
+            chunk = stream.read(len(block))
+            got = min(len(chunk), len(block))
+            block[:got] = chunk[:got]
+        if not got:
+            raise ValueError(f"the part ended {length - filled} bytes before its length {length}")
+        digest.update(block[:got])
+        filled += got
+    return buffer, digest.hexdigest()
 
 
 def iter_stream(stream: Readable, length: int | None, chunk_size: int = MiB) -> Iterator[bytes]:
@@ -479,7 +509,11 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def upload_part(self, key: str, upload_id: str, part_number: int, data: Source, length: int) -> PartInfo:
-        """Stores part ``part_number`` (1..10000, any order, re-uploading replaces) of ``length`` bytes."""
+        """Stores part ``part_number`` (1..10000, any order, re-uploading replaces) of ``length`` bytes.
+
+        The returned ``PartInfo`` carries the part's SHA-256, computed once while the bytes were read
+        (ValueError if ``data`` ends before ``length`` bytes).
+        """
 
     @abc.abstractmethod
     def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:

@@ -511,16 +511,18 @@ class FilesystemObjectStore(ObjectStore):
         validate_part_number(part_number)
         if not isinstance(length, int) or not 0 < length <= MAX_PART_LENGTH:
             raise ValueError(f"a part is 1 byte to {MAX_PART_LENGTH // MiB} MiB long")
-        md5 = new_md5()
+        md5 = new_md5()  # the ETag, as S3 computes it
+        sha256 = hashlib.sha256()
         tmp = self._tmp_file()
         try:
             with open(tmp, "wb") as f:
                 for chunk in iter_stream(as_readable(data), length):
                     md5.update(chunk)
+                    sha256.update(chunk)
                     f.write(chunk)
                 f.flush()
                 os.fsync(f.fileno())
-            part = PartInfo(part_number, md5.hexdigest(), length)
+            part = PartInfo(part_number, md5.hexdigest(), length, sha256.hexdigest())
             name = f"{part_number:05d}"
             try:
                 os.replace(tmp, upload_dir / f"{name}.part")

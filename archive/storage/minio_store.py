@@ -29,6 +29,8 @@ from typing import Any, BinaryIO, NoReturn, cast
 from urllib.parse import unquote_plus
 
 from minio import Minio
+from minio import time as minio_time
+from minio.credentials import Credentials
 from minio.datatypes import Part
 from minio.error import MinioException, S3Error
 from minio.helpers import md5sum_hash
@@ -60,6 +62,7 @@ from archive.storage.base import (
     encode_metadata_value,
     normalize_until,
     read_exactly,
+    read_part,
     sorted_parts,
     validate_expires,
     validate_key,
@@ -99,6 +102,38 @@ def _raise(exc: S3Error, what: str, mapping: Mapping[str, type[StorageError]]) -
     raise error(f"{what}: {exc.code}: {exc.message or ''}".rstrip(": ")) from exc
 
 
+class _Client(Minio):
+    """minio-py, except that a body whose SHA-256 the caller already computed is not hashed again.
+
+    minio-py hashes every body it sends for the SigV4 signature (over http) or
+    MD5s it (over https). A part upload has hashed its bytes once as they were
+    read (``read_part``); it passes that digest as ``x-amz-content-sha256``, the
+    signature covers it, and the S3 server checks the received bytes against it
+    (``XAmzContentSHA256Mismatch`` otherwise), over http and https alike.
+    """
+
+    def _build_headers(
+        self,
+        host: str,
+        headers: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        creds: Credentials | None = None,
+    ) -> tuple[dict[str, Any], dt.datetime]:
+        given = (headers or {}).get("x-amz-content-sha256")
+        if not given or creds is None:
+            return cast(tuple[dict[str, Any], dt.datetime], super()._build_headers(host, headers, body, creds))
+        headers = dict(headers or {})
+        headers["Host"] = host
+        headers["User-Agent"] = self._user_agent
+        if body:
+            headers["Content-Length"] = str(len(body))
+        if creds.session_token:
+            headers["X-Amz-Security-Token"] = creds.session_token
+        date = minio_time.utcnow()
+        headers["x-amz-date"] = minio_time.to_amz_date(date)
+        return headers, date
+
+
 class MinioObjectStore(ObjectStore):
     """A bucket on an S3 server (MinIO, Ceph RGW, AWS) with object lock enabled."""
 
@@ -121,7 +156,7 @@ class MinioObjectStore(ObjectStore):
         self.bucket = bucket
         self.secure = secure
         self.part_size = part_size
-        self._client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
+        self._client = _Client(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
 
     def __repr__(self) -> str:
         scheme = "https" if self.secure else "http"
@@ -468,14 +503,16 @@ class MinioObjectStore(ObjectStore):
         validate_part_number(part_number)
         if not isinstance(length, int) or not 0 < length <= MAX_PART_LENGTH:
             raise ValueError(f"a part is 1 byte to {MAX_PART_LENGTH // MiB} MiB long")
-        payload = read_exactly(as_readable(data), length)
-        if len(payload) < length:
-            raise ValueError(f"part {part_number} ended {length - len(payload)} bytes before its length {length}")
         try:
-            etag = self._client._upload_part(self.bucket, key, payload, None, upload_id, part_number)
+            payload, sha256 = read_part(as_readable(data), length)
+        except ValueError as exc:
+            raise ValueError(f"part {part_number}: {exc}") from None
+        headers: dict[str, str | list[str] | tuple[str]] = {"x-amz-content-sha256": sha256}
+        try:
+            etag = self._client._upload_part(self.bucket, key, cast(bytes, payload), headers, upload_id, part_number)
         except S3Error as exc:
             _raise(exc, f"upload part {part_number} of {key}", dict.fromkeys(_NO_UPLOAD, UploadNotFound))
-        return PartInfo(part_number, etag.strip('"'), length)
+        return PartInfo(part_number, etag.strip('"'), length, sha256)
 
     def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
         validate_key(key)

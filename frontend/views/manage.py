@@ -102,29 +102,43 @@ def _tender_form_page(
     )
 
 
+def _show_problems(form: TenderForm, problems: dict[str, list[str]]) -> list[str]:
+    """The service's findings on the form, except on fields that already show why they did not parse;
+    the lot rules concern the rows together, so they are returned to be shown above the rows."""
+    lot_errors = [str(m) for m in problems.get("lots", [])]
+    others = {
+        field: messages
+        for field, messages in problems.items()
+        if field != "lots" and TenderForm.FIELD_MAP.get(field, field) not in form.errors
+    }
+    if others:
+        show_on_form(form, InvalidInput(others), TenderForm.FIELD_MAP)
+    return lot_errors
+
+
 def _save_tender(request: HttpRequest, tender: Tender | None) -> HttpResponse:
+    """Every problem of the form at once: what did not parse, and what the service's rules say of the rest."""
     user = signed_in(request)
     form = TenderForm(request.POST, actor=user, tender=tender)
     formset = LotFormSet(request.POST, prefix="lots")
-    lot_errors: list[str] = []
-    if form.is_valid() and formset.is_valid():
-        data = form.to_input(lots_from(formset))
-        try:
-            if tender is None:
-                tender = tenders.create_draft(user, data)
-                messages.success(request, _("草稿已保存。请上传招标文件，然后发布。"))
-                return redirect("frontend:tender-documents", public_id=tender.public_id)
-            tenders.update_draft(user, tender, data)
-            messages.success(request, _("草稿已保存。"))
-            return redirect("frontend:tender-detail", public_id=tender.public_id)
-        except InvalidInput as exc:
-            # Lot rules concern the rows together, so they are shown above the rows.
-            lot_errors = [str(m) for m in exc.fields.get("lots", [])]
-            others = {k: v for k, v in exc.fields.items() if k != "lots"}
-            if others:
-                show_on_form(form, InvalidInput(others), TenderForm.FIELD_MAP)
-        except DomainError as exc:
-            show_on_form(form, exc, TenderForm.FIELD_MAP)
+    parsed = form.is_valid() & formset.is_valid()  # both run, whatever the first finds
+    data = form.to_input(lots_from(formset))
+    if not parsed:
+        lot_errors = _show_problems(form, tenders.draft_problems(data, existing=tender))
+        return _tender_form_page(request, form, formset, tender, lot_errors)
+    lot_errors = []
+    try:
+        if tender is None:
+            tender = tenders.create_draft(user, data)
+            messages.success(request, _("草稿已保存。请上传招标文件，然后发布。"))
+            return redirect("frontend:tender-documents", public_id=tender.public_id)
+        tenders.update_draft(user, tender, data)
+        messages.success(request, _("草稿已保存。"))
+        return redirect("frontend:tender-detail", public_id=tender.public_id)
+    except InvalidInput as exc:
+        lot_errors = _show_problems(form, exc.fields)
+    except DomainError as exc:
+        show_on_form(form, exc, TenderForm.FIELD_MAP)
     return _tender_form_page(request, form, formset, tender, lot_errors)
 
 

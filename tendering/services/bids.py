@@ -22,7 +22,15 @@ from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, 
 from accounts.models import KeyPurpose, PublicKey, User
 from archive.ledger import record
 from archive.receipts import issue_receipt
-from archive.storage import StorageError, get_object_store
+from archive.storage import (
+    ObjectStore,
+    StorageError,
+    StoredObject,
+    UploadNotFound,
+    get_object_store,
+    is_store_outage,
+)
+from archive.storage.base import multipart_etag, sorted_parts
 from config import clock
 from tendering import permissions
 from tendering.models import (
@@ -113,72 +121,123 @@ def start_upload(user: User, tender: Tender, bid_id: uuid.UUID, size: int) -> Bi
     return upload
 
 
+# How many parts past the confirmed prefix an upload accepts at once: a client sends a few parts concurrently
+# and the platform stores them concurrently (each streamed to the store outside every lock).
+PART_WINDOW = 4
+# A part being received holds its number for this long; a request that died without a trace (a killed
+# process) frees it then. A live request slower than this finds its number taken and is refused.
+PART_RESERVATION_SECONDS = 300
+
+
 def upload_part(user: User, upload_id: uuid.UUID | str, number: int, stream: IO[bytes], length: int) -> BidUploadPart:
-    """Store part ``number`` (1-based). Parts come in order; a repeated or skipped part is refused."""
+    """Store part ``number`` (1-based) of ``length`` bytes read from ``stream``.
+
+    Up to ``PART_WINDOW`` parts past the confirmed prefix are taken at once, in
+    any order among them: the part's number is reserved under the upload's
+    lock (a short transaction), its bytes go to the object store with no lock
+    held, hashed once on the way (the store signs that SHA-256 and the S3 server
+    checks it), and the part is confirmed under the lock again. A part already
+    confirmed, one being received, one past the window, or one of the wrong
+    length is refused and changes nothing; an object store outage frees the
+    number again and answers 503, so that the client retries the same part.
+    """
     _require_bidder(user)
-    with transaction.atomic():
-        upload = _own_upload(user, upload_id, lock=True)
-        if upload.state != BidUploadState.OPEN:
-            raise Conflict(
-                _("此上传已结束（%(state)s），不能再上传分片。") % {"state": upload.get_state_display()},
-                code="upload_closed",
-            )
-        _require_open(upload.tender)
-        expected = upload.received_parts + 1
-        if number != expected:
-            if number <= upload.received_parts:
-                raise Conflict(
-                    _("分片 %(n)d 已收到，请从分片 %(next)d 继续。") % {"n": number, "next": expected},
-                    code="part_duplicated",
-                )
-            raise Conflict(_("分片顺序错误：应上传分片 %(next)d。") % {"next": expected}, code="part_out_of_order")
-        remaining = upload.declared_size - upload.received_bytes
-        want = min(upload.part_size, remaining)
-        if length != want:
-            raise InvalidInput(
-                {
-                    "part": [
-                        _("分片 %(n)d 应为 %(want)d 字节，收到 %(got)d 字节。")
-                        % {"n": number, "want": want, "got": length}
-                    ]
-                }
-            )
-        reader = _HashingReader(stream, length)
-        try:
-            info = get_object_store().upload_part(upload.object_key, upload.store_upload_id, number, reader, length)
-        except (StorageError, ValueError) as exc:
+    upload, slot = _reserve_part(user, upload_id, number, length)
+    try:
+        info = get_object_store().upload_part(upload.object_key, upload.store_upload_id, number, stream, length)
+    except BaseException as exc:
+        _release_part(slot)
+        if isinstance(exc, StorageError | ValueError) and not is_store_outage(exc):
             raise InvalidInput({"part": [_("分片不完整或无法保存：%(reason)s") % {"reason": str(exc)}]}) from None
-        part = BidUploadPart.objects.create(
-            upload=upload,
-            number=number,
-            size=length,
-            etag=info.etag,
-            sha256=reader.hexdigest(),
-            received_at=clock.now(),
+        raise
+    return _confirm_part(upload, slot, info)
+
+
+def _part_length(upload: BidUpload, number: int) -> int:
+    """The exact length of part ``number``: the part size, the last part what remains."""
+    return min(upload.part_size, upload.declared_size - (number - 1) * upload.part_size)
+
+
+@transaction.atomic
+def _reserve_part(user: User, upload_id: uuid.UUID | str, number: int, length: int) -> tuple[BidUpload, BidUploadPart]:
+    if number < 1:
+        raise InvalidInput({"number": [_("分片编号必须在 1 到 10000 之间。")]})
+    upload = _own_upload(user, upload_id, lock=True)
+    if upload.state != BidUploadState.OPEN:
+        raise Conflict(
+            _("此上传已结束（%(state)s），不能再上传分片。") % {"state": upload.get_state_display()},
+            code="upload_closed",
         )
-        upload.received_parts = number
-        upload.received_bytes += length
-        upload.save(update_fields=["received_parts", "received_bytes"])
-        return part
+    _require_open(upload.tender)
+    expected = upload.received_parts + 1
+    last = min(upload.expected_parts, upload.received_parts + PART_WINDOW)
+    if number < expected:
+        raise Conflict(
+            _("分片 %(n)d 已收到，请从分片 %(next)d 继续。") % {"n": number, "next": expected},
+            code="part_duplicated",
+        )
+    if number > last:
+        raise Conflict(
+            _("分片顺序错误：现在可上传分片 %(first)d 至 %(last)d。") % {"first": expected, "last": last},
+            code="part_out_of_order",
+        )
+    want = _part_length(upload, number)
+    if length != want:
+        raise InvalidInput(
+            {
+                "part": [
+                    _("分片 %(n)d 应为 %(want)d 字节，收到 %(got)d 字节。") % {"n": number, "want": want, "got": length}
+                ]
+            }
+        )
+    now = clock.now()
+    held = upload.parts.filter(number=number).first()
+    if held is not None:
+        if held.etag:
+            raise Conflict(_("分片 %(n)d 已收到。") % {"n": number}, code="part_duplicated")
+        if (now - held.received_at).total_seconds() < PART_RESERVATION_SECONDS:
+            raise Conflict(_("分片 %(n)d 正在接收中，请稍后查询上传状态。") % {"n": number}, code="part_in_progress")
+        # A reservation left by a request that died: taken over with a new reservation time.
+        held.size, held.received_at = length, now
+        held.save(update_fields=["size", "received_at"])
+        return upload, held
+    slot = BidUploadPart.objects.create(upload=upload, number=number, size=length, etag="", sha256="", received_at=now)
+    return upload, slot
 
 
-class _HashingReader:
-    def __init__(self, stream: IO[bytes], length: int) -> None:
-        self.stream = stream
-        self.remaining = length
-        self.digest = hashlib.sha256()
+def _release_part(slot: BidUploadPart) -> None:
+    """Free a reservation whose bytes could not be stored (only this request's own, not a successor's)."""
+    BidUploadPart.objects.filter(pk=slot.pk, etag="", received_at=slot.received_at).delete()
 
-    def read(self, size: int = -1) -> bytes:
-        if self.remaining <= 0:
-            return b""
-        size = self.remaining if size < 0 else min(size, self.remaining)
-        chunk = self.stream.read(size)
-        self.remaining -= len(chunk)
-        self.digest.update(chunk)
-        return chunk
 
-    def hexdigest(self) -> str:
-        return self.digest.hexdigest()
+@transaction.atomic
+def _confirm_part(upload: BidUpload, slot: BidUploadPart, info: Any) -> BidUploadPart:
+    upload = BidUpload.objects.select_for_update().get(pk=upload.pk)
+    if upload.state != BidUploadState.OPEN:
+        raise Conflict(_("此上传已结束，分片未被计入。"), code="upload_closed")
+    now = clock.now()
+    confirmed = BidUploadPart.objects.filter(pk=slot.pk, etag="", received_at=slot.received_at).update(
+        etag=info.etag, sha256=info.sha256, received_at=now
+    )
+    if not confirmed:
+        raise Conflict(
+            _("分片 %(n)d 的接收超时，已由另一请求接替；请查询上传状态后继续。") % {"n": slot.number},
+            code="part_in_progress",
+        )
+    done = dict(upload.parts.exclude(etag="").values_list("number", "size"))
+    prefix = upload.received_parts
+    while prefix + 1 in done:
+        prefix += 1
+    upload.received_parts = prefix
+    upload.received_bytes = sum(done.values())
+    upload.save(update_fields=["received_parts", "received_bytes"])
+    slot.refresh_from_db()
+    return slot
+
+
+def confirmed_parts(upload: BidUpload) -> list[BidUploadPart]:
+    """The upload's confirmed parts by number (a part still being received is not one)."""
+    return [p for p in upload.parts.all() if p.etag]
 
 
 def own_uploads(user: User, bid_id: uuid.UUID | None = None) -> Any:
@@ -238,7 +297,7 @@ def finalize(user: User, upload_id: uuid.UUID | str, manifest: bytes, signature:
         raise Conflict(_("此投标文件已提交，回执已发出；重复提交无效。"), code="already_finalized")
     if upload.state != BidUploadState.OPEN:
         raise Conflict(_("此上传已结束（%(state)s）。") % {"state": upload.get_state_display()}, code="upload_closed")
-    if upload.received_bytes != upload.declared_size:
+    if upload.received_parts != upload.expected_parts or upload.received_bytes != upload.declared_size:
         raise Conflict(
             _("尚未收到全部分片：已收到 %(got)d / %(want)d 字节。")
             % {"got": upload.received_bytes, "want": upload.declared_size},
@@ -257,11 +316,7 @@ def finalize(user: User, upload_id: uuid.UUID | str, manifest: bytes, signature:
         signing_key_of=lambda fingerprint: _signing_key_of(upload.bidder_id, fingerprint),
     )
     store = get_object_store()
-    parts = list(upload.parts.all())
-    try:
-        stored = store.complete_multipart(upload.object_key, upload.store_upload_id, [_part_info(p) for p in parts])
-    except StorageError as exc:
-        raise BidRefused(_("无法组装投标文件：%(reason)s") % {"reason": str(exc)}, code="assembly_failed") from None
+    stored = _assemble(store, upload, confirmed_parts(upload))
     sealed_format.check_ciphertext(store, upload.object_key, stored.version_id, checked)
     sealed_format.check_envelopes(checked, tender)
     bid = _accept(user, upload, checked, stored.version_id or "", manifest, signature)
@@ -320,6 +375,29 @@ def _receipt_of_entry(bid: Bid, seq: int, subject: tuple[str, ...]) -> bytes:
     except Exception:
         logger.exception("the receipt of ledger entry %s (bid %s) could not be issued yet", seq, bid.public_id)
         return b""
+
+
+def _assemble(store: ObjectStore, upload: BidUpload, parts: list[BidUploadPart]) -> StoredObject:
+    """Complete the multipart upload; a finalize retried after an answer lost on the way finds its object.
+
+    If the store completed the upload but its answer never came (an outage, a
+    timeout), the upload id is gone on the next try: the version of the key
+    whose ETag is the multipart ETag of exactly these parts is the one it
+    assembled. An outage propagates (503): the upload stays open for a retry.
+    """
+    infos = [_part_info(p) for p in parts]
+    try:
+        return store.complete_multipart(upload.object_key, upload.store_upload_id, infos)
+    except UploadNotFound:
+        wanted = multipart_etag([p.etag for p in sorted_parts(infos)])
+        for version in store.list_versions(upload.object_key):
+            if version.key == upload.object_key and (version.etag or "").strip('"') == wanted and version.version_id:
+                return StoredObject(upload.object_key, version.version_id, version.size, None, wanted)
+        raise BidRefused(_("无法组装投标文件：上传已不存在。"), code="assembly_failed") from None
+    except StorageError as exc:
+        if is_store_outage(exc):
+            raise
+        raise BidRefused(_("无法组装投标文件：%(reason)s") % {"reason": str(exc)}, code="assembly_failed") from None
 
 
 def _part_info(part: BidUploadPart) -> Any:

@@ -126,6 +126,11 @@ def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -
     return errors
 
 
+def draft_problems(data: TenderInput, *, existing: Tender | None = None) -> dict[str, list[str]]:
+    """What the draft rules say of ``data``, writing nothing: a form shows them with its own, all at once."""
+    return _validate(data, clock.now(), existing=existing)
+
+
 def _resolve_parties(actor: User, data: TenderInput, errors: dict[str, list[str]]) -> tuple[Any, Any]:
     """The tenderer and agency of a new tender, from who the actor is.
 

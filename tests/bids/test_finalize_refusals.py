@@ -196,10 +196,11 @@ def test_a_ciphertext_without_a_well_formed_final_segment_is_refused(
 
 
 def test_parts_out_of_order_or_repeated_are_refused(personas, published_tender, bidder_a_keys, tmp_path, settings):
-    started = bids.start_upload(personas.bidder_a, published_tender, uuid.uuid4(), 3 * settings.BID_PART_SIZE)
+    size = (bids.PART_WINDOW + 2) * settings.BID_PART_SIZE
+    started = bids.start_upload(personas.bidder_a, published_tender, uuid.uuid4(), size)
     part = b"\x28" * settings.BID_PART_SIZE
-    with pytest.raises(Conflict) as exc:
-        bids.upload_part(personas.bidder_a, started.public_id, 2, io.BytesIO(part), len(part))
+    with pytest.raises(Conflict) as exc:  # past the window of parts taken at once
+        bids.upload_part(personas.bidder_a, started.public_id, bids.PART_WINDOW + 1, io.BytesIO(part), len(part))
     assert exc.value.code == "part_out_of_order"
     bids.upload_part(personas.bidder_a, started.public_id, 1, io.BytesIO(part), len(part))
     with pytest.raises(Conflict) as exc:

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.db import connection
 
+from archive import merkle
+
 
 @contextlib.contextmanager
 def attacker_sql(*tables: str) -> Iterator[Any]:
@@ -29,3 +31,19 @@ def attacker_sql(*tables: str) -> Iterator[Any]:
             for table in tables:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def recompute_subtrees(cursor: Any) -> None:
+    """What a thorough attacker does after rewriting leaves: store the subtree hashes that fit them.
+
+    Needs ``attacker_sql("archive_ledgerentry", "archive_ledgersubtree")``.
+    """
+    cursor.execute("SELECT leaf_hash FROM archive_ledgerentry ORDER BY seq")
+    accumulator = merkle.RootAccumulator()
+    rows = []
+    for seq, (leaf,) in enumerate(cursor.fetchall(), start=1):
+        rows += [(seq, level, value) for level, value in enumerate(accumulator.append(bytes.fromhex(leaf)), start=1)]
+    cursor.execute("DELETE FROM archive_ledgersubtree")
+    cursor.executemany("INSERT INTO archive_ledgersubtree (seq, level, hash) VALUES (%s, %s, %s)", rows)
+    frontier = b"".join(accumulator.frontier)
+    cursor.execute("UPDATE archive_ledgerhead SET frontier = %s", [frontier])

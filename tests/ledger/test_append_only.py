@@ -9,7 +9,7 @@ from django.test import RequestFactory
 
 from accounts.models import User
 from archive import ledger
-from archive.models import AppendOnlyError, LedgerCheckpoint, LedgerEntry
+from archive.models import AppendOnlyError, LedgerCheckpoint, LedgerEntry, LedgerSubtree
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,21 @@ def test_the_orm_refuses_to_change_or_delete_a_checkpoint(entry: LedgerEntry) ->
         LedgerCheckpoint.objects.all().delete()
 
 
+def test_the_orm_refuses_to_change_or_delete_a_stored_subtree_hash(entry: LedgerEntry) -> None:
+    subtree = LedgerSubtree.objects.get()
+    assert (subtree.seq, subtree.level) == (2, 1)
+    subtree.hash = b"\x00" * 32
+    with pytest.raises(AppendOnlyError):
+        subtree.save()
+    with pytest.raises(AppendOnlyError):
+        subtree.delete()
+    with pytest.raises(AppendOnlyError):
+        LedgerSubtree.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        LedgerSubtree.objects.update(hash=b"\x00" * 32)
+    assert ledger.verify_ledger().ok
+
+
 def test_a_user_named_in_the_ledger_is_protected_from_deletion() -> None:
     assert LedgerEntry._meta.get_field("actor").remote_field.on_delete is models.PROTECT
 
@@ -84,6 +99,9 @@ def test_the_admin_shows_the_ledger_read_only(entry: LedgerEntry, clerk: User) -
         "UPDATE archive_ledgercheckpoint SET root_hash = repeat('0', 64)",
         "DELETE FROM archive_ledgercheckpoint",
         "TRUNCATE archive_ledgercheckpoint",
+        "UPDATE archive_ledgersubtree SET hash = '\\x00'",
+        "DELETE FROM archive_ledgersubtree",
+        "TRUNCATE archive_ledgersubtree",
     ],
 )
 def test_postgresql_refuses_raw_sql_that_changes_or_removes_ledger_rows(entry: LedgerEntry, statement: str) -> None:
@@ -97,13 +115,20 @@ def test_postgresql_refuses_raw_sql_that_changes_or_removes_ledger_rows(entry: L
 
     assert LedgerEntry.objects.count() == 2
     assert LedgerCheckpoint.objects.count() == 1
+    assert LedgerSubtree.objects.count() == 1
     assert ledger.verify_ledger().ok
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the append-only trigger exists on PostgreSQL only")
 def test_postgresql_still_accepts_appends(clerk: User) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'archive_ledger%%'")
-        assert cursor.fetchone() == (4,)
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'archive_ledger%%' ORDER BY tgname")
+        assert [name for (name,) in cursor.fetchall()] == [
+            f"archive_ledger{table}_{kind}"
+            for table in ("checkpoint", "entry", "subtree")
+            for kind in ("no_truncate", "no_update_delete")
+        ]
     ledger.record("tender:1", "tendering.tender.published", {}, clerk)
-    assert ledger.verify_ledger().entries_checked == 1
+    ledger.record("tender:1", "tendering.tender.closed", {}, clerk)
+    assert ledger.verify_ledger().entries_checked == 2
+    assert LedgerSubtree.objects.count() == 1

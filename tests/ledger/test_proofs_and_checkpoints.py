@@ -17,7 +17,7 @@ from accounts.models import User
 from archive import ledger, merkle, signing
 from archive.models import LedgerCheckpoint, LedgerEntry
 from config import clock
-from tests.ledger.attacker import attacker_sql
+from tests.ledger.attacker import attacker_sql, recompute_subtrees
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +144,7 @@ def test_rewriting_the_whole_chain_is_caught_by_the_signed_checkpoint(clerk: Use
     entries = list(LedgerEntry.objects.order_by("seq"))
     entries[1].data = '{"question_id":99}'
 
-    with attacker_sql() as cursor:
+    with attacker_sql("archive_ledgerentry", "archive_ledgersubtree") as cursor:
         prev = entries[0].entry_hash
         for entry in entries[1:]:
             entry.prev_hash = prev
@@ -157,6 +157,7 @@ def test_rewriting_the_whole_chain_is_caught_by_the_signed_checkpoint(clerk: Use
             )
             prev = entry.entry_hash
         cursor.execute("UPDATE archive_ledgerhead SET entry_hash = %s", [prev])
+        recompute_subtrees(cursor)
 
     result = ledger.verify_ledger()
     assert not result.ok

@@ -18,6 +18,8 @@ from archive.storage import (
 )
 from tests.fixtures.s3 import S3Server
 
+from .conftest import GeneratedStream
+
 PART_1 = b"1" * MIN_PART_SIZE
 PART_2 = b"2" * MIN_PART_SIZE
 PART_3 = b"the last part may be small"
@@ -139,3 +141,47 @@ def test_part_numbers_and_lengths_are_checked(object_store: ObjectStore) -> None
     with pytest.raises(ValueError):
         object_store.upload_part(key, upload_id, 1, b"short", 10)
     object_store.abort_multipart(key, upload_id)
+
+
+def test_a_part_comes_back_with_the_sha256_of_its_bytes(object_store: ObjectStore) -> None:
+    key = "bids/T-1/hashed.sealed"
+    upload_id = object_store.start_multipart(key)
+    data = bytes(range(256)) * 4096 + b"tail"
+    stream = GeneratedStream(len(data))
+    # A stream offering only read(): the store hashes it block by block, never asking for it whole.
+    part = object_store.upload_part(key, upload_id, 1, stream, stream.size)
+    assert part.sha256 == stream.sha256()
+    assert 0 < stream.largest_read <= 1024 * 1024
+    again = object_store.upload_part(key, upload_id, 2, io.BytesIO(data), len(data))
+    assert again.sha256 == hashlib.sha256(data).hexdigest()
+    object_store.abort_multipart(key, upload_id)
+
+
+def test_the_s3_client_does_not_hash_a_part_a_second_time(s3_store: MinioObjectStore, monkeypatch) -> None:
+    import minio.api
+
+    calls: list[int] = []
+    real = minio.api.sha256_hash
+    monkeypatch.setattr(minio.api, "sha256_hash", lambda body: calls.append(len(body or b"")) or real(body))
+    key = "bids/T-1/once.sealed"
+    upload_id = s3_store.start_multipart(key)
+    part = s3_store.upload_part(key, upload_id, 1, io.BytesIO(PART_1), len(PART_1))
+    assert part.sha256 == hashlib.sha256(PART_1).hexdigest()
+    assert len(PART_1) not in calls  # the part's bytes went through SHA-256 once, in the store's own reader
+    stored = s3_store.complete_multipart(key, upload_id, [part])
+    with s3_store.open(key, stored.version_id) as f:
+        assert hashlib.sha256(f.read()).hexdigest() == part.sha256
+
+
+def test_the_s3_server_refuses_a_part_whose_bytes_are_not_the_signed_sha256(s3_store: MinioObjectStore) -> None:
+    """The digest the store signs is checked by the server: bytes changed on the way are not stored."""
+    from minio.error import S3Error
+
+    key = "bids/T-1/mismatch.sealed"
+    upload_id = s3_store.start_multipart(key)
+    wrong = hashlib.sha256(b"other bytes").hexdigest()
+    with pytest.raises(S3Error) as exc:
+        s3_store.client._upload_part(s3_store.bucket, key, PART_3, {"x-amz-content-sha256": wrong}, upload_id, 1)
+    assert "SHA256" in (exc.value.code or "").upper() or exc.value.code == "BadDigest"
+    assert s3_store.list_parts(key, upload_id) == []
+    s3_store.abort_multipart(key, upload_id)
