@@ -1,0 +1,49 @@
+// Written by `python -m tendering.room.codes` from tendering/room/codes.py: do not edit by hand.
+// tests/room/test_codes.py fails when this list and the Python enums disagree.
+
+/** `code` of a room's error frames. */
+export const ErrorCode = Object.freeze({
+  NOT_AUTHENTICATED: "not_authenticated",
+  NOT_FOUND: "not_found",
+  BINARY_FRAME: "binary_frame",
+  FRAME_TOO_LARGE: "frame_too_large",
+  MALFORMED_FRAME: "malformed_frame",
+  UNKNOWN_TYPE: "unknown_type",
+  INVALID_FRAME: "invalid_frame",
+  INVALID: "invalid",
+  PERMISSION_DENIED: "permission_denied",
+  WRONG_PHASE: "wrong_phase",
+  CONFLICT: "conflict",
+  INVALID_INPUT: "invalid_input",
+  NOT_IN_HALL: "not_in_hall",
+  HALL_NOT_OPEN: "hall_not_open",
+  NOT_ALLOWED_IN_HALL: "not_allowed_in_hall",
+  OPENING_CLOSED: "opening_closed",
+  DECRYPTION_WINDOW_OPEN: "decryption_window_open",
+  DECRYPTION_WINDOW_CLOSED: "decryption_window_closed",
+  DECRYPTION_CONCLUDED: "decryption_concluded",
+  BID_ALREADY_ENDED: "bid_already_ended",
+  KEY_ALREADY_READY: "key_already_ready",
+  KEY_RELEASE_THROTTLED: "key_release_throttled",
+  CUSTODIANS_NOT_USED: "custodians_not_used",
+  PARTS_ALREADY_SUBMITTED: "parts_already_submitted",
+  CUSTODIAN_CHECK_PENDING: "custodian_check_pending",
+  NOTHING_TO_RETRY: "nothing_to_retry",
+  RECORD_NOT_PUBLISHED: "record_not_published",
+  CONFIRMATION_OPEN: "confirmation_open",
+  CONFIRMATION_CLOSED: "confirmation_closed",
+  ALREADY_CONFIRMED: "already_confirmed",
+  ALREADY_ANSWERED: "already_answered",
+  OBJECTIONS_UNANSWERED: "objections_unanswered",
+});
+
+/** The application's WebSocket close codes. */
+export const CloseCode = Object.freeze({
+  NOT_AUTHENTICATED: 4401,
+  FORBIDDEN: 4403,
+  NOT_FOUND: 4404,
+  NOT_OPEN: 4409,
+});
+
+/** Close codes after which trying again cannot help. */
+export const FINAL_CLOSES = Object.freeze([CloseCode.NOT_AUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.NOT_FOUND]);

@@ -1,0 +1,369 @@
+"""The consumer every room builds on: thin, with a table of handlers (venueless style).
+
+It authenticates, asks the room whether the user may enter (a service), joins the groups of the
+user's audiences, validates each frame against the room's typed commands and runs the handler the
+table names for its ``type``. ``snapshot``, ``resume`` and ``ping`` are answered here for every room,
+and live events are sent in sequence order with any gap filled from the room's table.
+
+A room subclass sets ``room`` and ``commands``, marks one method per command with ``@handles(Model)``
+(a synchronous function of ``(user, command)``, run in a database thread, returning the ``ok``
+frame's fields), and supplies ``enter``, ``snapshot``, ``missed`` and ``still_member``.
+
+Database work runs in a pool of threads of the rooms' own (``DB_THREADS``), not in Channels'
+one thread shared by every consumer of the process: 240 participants connecting at once no longer
+wait for each other's snapshots in a single queue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+import typing
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections
+from django.utils import translation
+from django.utils.translation import gettext as _
+from pydantic import Field, TypeAdapter, ValidationError
+
+from accounts.errors import DomainError
+from config.untrusted import FIELDS_MAX, bounded, nul_paths, nul_refused_message
+from tendering.room import groups, protocol
+from tendering.room.codes import CloseCode, ErrorCode
+
+DB_THREADS = 4
+_db_pool = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="room-db")
+
+F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def in_db_thread(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """``function`` run in one of the rooms' database threads, its old connections closed around it."""
+    wrapped: Callable[P, Awaitable[R]] = database_sync_to_async(function, thread_sensitive=False, executor=_db_pool)
+    return wrapped
+
+
+def close_db_threads_connections() -> None:
+    """Close the database connection of every room thread (tests: so that the test database can be dropped)."""
+    barrier = threading.Barrier(DB_THREADS)
+
+    def close() -> None:
+        barrier.wait(timeout=10)
+        connections.close_all()
+
+    for future in [_db_pool.submit(close) for _thread in range(DB_THREADS)]:
+        future.result(timeout=20)
+
+
+def handles(command: type[protocol.Command]) -> Callable[[F], F]:
+    """Marks a room consumer's method as the handler of ``command``."""
+
+    def mark(function: F) -> F:
+        function.room_command = command  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
+def command_type(model: type[protocol.Command]) -> str:
+    """The ``type`` a command model answers to (its ``Literal``)."""
+    (value,) = typing.get_args(model.model_fields["type"].annotation)
+    return str(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """What a room says of a user who may enter: the room's id, the user's audiences, the last number."""
+
+    room_id: int
+    audiences: frozenset[str]
+    last_seq: int
+
+
+def _echoable_ref(raw: Any) -> str | None:
+    """The frame's ``ref`` if it may be echoed: a string of at most ``REF_MAX_CHARS`` characters, else none."""
+    ref = raw.get("ref") if isinstance(raw, dict) else None
+    return ref if isinstance(ref, str) and len(ref) <= protocol.REF_MAX_CHARS else None
+
+
+def _validation_fields(exc: ValidationError) -> dict[str, list[str]]:
+    """pydantic's errors by field path, bounded: paths can be the client's own keys, and a list can hold thousands."""
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_input=False)[:FIELDS_MAX]:
+        path = ".".join(bounded(str(part)) for part in error["loc"][1:]) or "frame"
+        fields.setdefault(path, []).append(error["msg"])
+    return fields
+
+
+def _language(scope: dict[str, Any]) -> str:
+    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+    headers = dict(scope.get("headers", []))
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    for candidate in [cookie, *(part.split(";")[0].strip() for part in accept.split(","))]:
+        if candidate:
+            try:
+                return translation.get_supported_language_variant(candidate)
+            except LookupError:
+                continue
+    return settings.LANGUAGE_CODE
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """A frame as text: the encoder of the HTTP API, so a snapshot's dates are written as the events' are."""
+    return json.dumps(frame, ensure_ascii=False, cls=DjangoJSONEncoder)
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    """One participant's connection to one room."""
+
+    room: ClassVar[str]
+    commands: ClassVar[tuple[type[protocol.Command], ...]] = ()
+    # Filled from the ``@handles`` marks: command type → method name; and the validator of every command.
+    handlers: ClassVar[dict[str, str]]
+    command_types: ClassVar[frozenset[str]]
+    command_adapter: ClassVar[TypeAdapter[Any]]
+    # Live events re-check the listener's membership at most this often (commands and resumes always do).
+    membership_recheck_seconds: ClassVar[float] = 30.0
+
+    room_id: int
+    groups_joined: list[str]
+    sent_seq: int | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                command = getattr(value, "room_command", None)
+                if command is not None:
+                    handlers[command_type(command)] = name
+        cls.handlers = handlers
+        models = (*protocol.BASE_COMMANDS, *cls.commands)
+        missing = {command_type(m) for m in cls.commands} - set(handlers)
+        if missing:
+            raise TypeError(f"{cls.__name__} has no handler for {sorted(missing)}")
+        cls.command_types = frozenset(command_type(m) for m in models)
+        union = typing.Union[models]  # type: ignore[valid-type]  # noqa: UP007
+        cls.command_adapter = TypeAdapter(Annotated[union, Field(discriminator="type")])
+
+    # --- what a room supplies (synchronous: run in a database thread) -------------------------------------
+
+    def enter(self, user: Any) -> Entry:
+        """May ``user`` enter? Raise ObjectDoesNotExist (no such room) or DomainError (refused)."""
+        raise NotImplementedError
+
+    def snapshot(self, user: Any) -> dict[str, Any]:
+        """Everything the room shows ``user`` now: ``{"type": "snapshot", "seq": …, …}``."""
+        raise NotImplementedError
+
+    def missed(self, user: Any, after: int, up_to: int | None) -> tuple[list[dict[str, Any]] | None, int]:
+        """The event frames after ``after`` the user may see (None: too many), and the room's last number.
+
+        Raises DomainError when the user may no longer be in the room."""
+        raise NotImplementedError
+
+    def still_member(self, user: Any) -> bool:
+        raise NotImplementedError
+
+    def current_user(self) -> Any:
+        """The user as the database has it now (sync code only): a role withdrawn after connecting counts."""
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import AnonymousUser
+
+        found = (
+            get_user_model()
+            .objects.select_related("organization")
+            .filter(pk=self.scope["user"].pk, is_active=True)
+            .first()
+        )
+        return found if found is not None else AnonymousUser()
+
+    def refusal_close_code(self, exc: DomainError) -> int:
+        return int(CloseCode.FORBIDDEN)
+
+    # --- connecting -----------------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        self.sent_seq = None
+        self.checked_at = time.monotonic()
+        self.language = _language(self.scope)
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self._refuse(ErrorCode.NOT_AUTHENTICATED, _("请先登录。"), CloseCode.NOT_AUTHENTICATED)
+            return
+        try:
+            entry = await self._enter(user)
+        except ObjectDoesNotExist:
+            await self._refuse(ErrorCode.NOT_FOUND, _("找不到该招标项目。"), CloseCode.NOT_FOUND)
+            return
+        except DomainError as exc:
+            await self._refuse(exc.code, exc.message, self.refusal_close_code(exc))
+            return
+        self.room_id = entry.room_id
+        for audience in sorted(entry.audiences):
+            group = groups.group_name(self.room, entry.room_id, audience)
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self._send(protocol.hello(entry.last_seq, settings.HALL_FRAME_MAX_BYTES))
+
+    @in_db_thread
+    def _enter(self, user: Any) -> Entry:
+        with translation.override(self.language):
+            return self.enter(user)
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _refuse(self, code: str, message: Any, close_code: int) -> None:
+        with translation.override(self.language):
+            await self._send({"type": "error", "code": str(code), "message": str(message)})
+        await self.close(code=int(close_code))
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=encode(frame))
+
+    async def _error(self, ref: str | None, code: str, message: Any, fields: dict[str, Any] | None = None) -> None:
+        shown = {k: [str(m) for m in v] for k, v in fields.items()} if fields else None
+        await self._send(protocol.error_frame(ref, str(code), str(message), shown))
+
+    # --- from the client ------------------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        with translation.override(self.language):
+            if not self.groups_joined:
+                return  # refused at connect; the socket is closing
+            if text_data is None:
+                await self._error(None, ErrorCode.BINARY_FRAME, _("只接受 JSON 文本帧。"))
+                return
+            if len(text_data.encode("utf-8")) > settings.HALL_FRAME_MAX_BYTES:
+                limit = {"n": settings.HALL_FRAME_MAX_BYTES}
+                await self._error(None, ErrorCode.FRAME_TOO_LARGE, _("消息过大：上限为 %(n)d 字节。") % limit)
+                return
+            try:
+                raw = json.loads(text_data)
+            except (ValueError, RecursionError):
+                # RecursionError: nesting deeper than the decoder's stack (a few thousand brackets fit in a frame).
+                await self._error(None, ErrorCode.MALFORMED_FRAME, _("消息不是有效的 JSON。"))
+                return
+            ref = _echoable_ref(raw)
+            kind = raw.get("type") if isinstance(raw, dict) else None
+            if not isinstance(kind, str) or kind not in self.command_types:
+                await self._error(ref, ErrorCode.UNKNOWN_TYPE, _("未知的消息类型。"))
+                return
+            with_nul = nul_paths(raw)
+            if with_nul:
+                # PostgreSQL refuses NUL in any text: refused here, before any service sees it.
+                fields = {path: [nul_refused_message()] for path in with_nul}
+                await self._error(ref, ErrorCode.INVALID_FRAME, _("消息内容不符合要求。"), fields)
+                return
+            try:
+                command = self.command_adapter.validate_python(raw)
+            except ValidationError as exc:
+                await self._error(ref, ErrorCode.INVALID_FRAME, _("消息内容不符合要求。"), _validation_fields(exc))
+                return
+            await self.dispatch_command(command)
+
+    async def dispatch_command(self, command: protocol.Command) -> None:
+        if isinstance(command, protocol.Ping):
+            await self._send({"type": "pong", "ref": command.ref})
+        elif isinstance(command, protocol.Snapshot):
+            await self._send_snapshot(command.ref)
+        elif isinstance(command, protocol.Resume):
+            await self._resume(command)
+        else:
+            try:
+                result = await self._run(command)
+            except DomainError as exc:
+                await self._error(command.ref, exc.code, exc.message, getattr(exc, "fields", None))
+                return
+            await self._send({"type": "ok", "ref": command.ref, **(result or {})})
+
+    @in_db_thread
+    def _run(self, command: protocol.Command) -> dict[str, Any] | None:
+        handler = getattr(self, self.handlers[command_type(type(command))])
+        with translation.override(self.language):
+            result: dict[str, Any] | None = handler(self.current_user(), command)
+            return result
+
+    # --- snapshot, resume, events ---------------------------------------------------------------------------
+
+    @in_db_thread
+    def _snapshot(self) -> dict[str, Any]:
+        with translation.override(self.language):
+            return self.snapshot(self.current_user())
+
+    async def _send_snapshot(self, ref: str | None) -> None:
+        try:
+            snapshot = await self._snapshot()
+        except DomainError as exc:
+            await self._error(ref, exc.code, exc.message)
+            await self.close(code=CloseCode.FORBIDDEN)
+            return
+        self.sent_seq = snapshot["seq"]
+        await self._send({**snapshot, "ref": ref})
+
+    @in_db_thread
+    def _missed(self, after: int, up_to: int | None = None) -> tuple[list[dict[str, Any]] | None, int]:
+        with translation.override(self.language):
+            return self.missed(self.current_user(), after, up_to)
+
+    @in_db_thread
+    def _still_member(self) -> bool:
+        return self.still_member(self.current_user())
+
+    async def _resume(self, command: protocol.Resume) -> None:
+        try:
+            frames, last_seq = await self._missed(command.last_seq)
+        except DomainError as exc:
+            await self._error(command.ref, exc.code, exc.message)
+            await self.close(code=CloseCode.FORBIDDEN)
+            return
+        if frames is None or command.last_seq > last_seq:
+            # Too far behind, or a number this room never gave: start again from a snapshot.
+            await self._send_snapshot(command.ref)
+            return
+        for frame in frames:
+            await self._send(frame)
+        self.sent_seq = max(command.last_seq, frames[-1]["seq"] if frames else command.last_seq)
+        await self._send({"type": "resumed", "ref": command.ref, "seq": self.sent_seq})
+
+    async def room_event(self, message: dict[str, Any]) -> None:
+        """An event from one of this user's groups, sent in sequence order with any gap filled from the table."""
+        frame = message["frame"]
+        if self.sent_seq is None or frame["seq"] <= self.sent_seq:
+            return
+        if time.monotonic() - self.checked_at > self.membership_recheck_seconds:
+            # A participant removed from the room stops hearing it, even if it only listens.
+            if not await self._still_member():
+                await self.close(code=CloseCode.FORBIDDEN)
+                return
+            self.checked_at = time.monotonic()
+        if frame["seq"] == self.sent_seq + 1:
+            self.sent_seq = frame["seq"]
+            # Encoded once by the publisher for every listener.
+            text = message.get("text")
+            await (self.send(text_data=text) if isinstance(text, str) else self._send(frame))
+            return
+        try:
+            frames, _last = await self._missed(self.sent_seq, frame["seq"])
+        except DomainError:
+            await self.close(code=CloseCode.FORBIDDEN)
+            return
+        for missed in frames or [frame]:
+            if missed["seq"] > self.sent_seq:
+                self.sent_seq = missed["seq"]
+                await self._send(missed)

@@ -1,0 +1,48 @@
+"""One list of error and close codes (tendering/room/codes.py): the browser's copy is written from it and agrees
+with it, every code the hall's services raise is in it, and the command line names the same members."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tendering.room import codes
+from tendering.room.codes import CloseCode, ErrorCode
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_browsers_list_is_exactly_what_the_enums_write() -> None:
+    assert codes.ES_MODULE.read_text(encoding="utf-8") == codes.es_module(), (
+        "frontend/js/lib/room-codes.js is out of date: run `python -m tendering.room.codes`"
+    )
+
+
+def test_the_browsers_list_read_by_node_has_every_member_of_both_enums_and_no_other() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    script = (
+        f"import({json.dumps(codes.ES_MODULE.as_uri())}).then((m) => "
+        "console.log(JSON.stringify({errors: m.ErrorCode, closes: m.CloseCode, final: m.FINAL_CLOSES})))"
+    )
+    ran = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, check=True)
+    found = json.loads(ran.stdout)
+    assert found["errors"] == {code.name: code.value for code in ErrorCode}
+    assert found["closes"] == {code.name: code.value for code in CloseCode}
+    assert found["final"] == [4401, 4403, 4404]
+
+
+def test_every_code_the_halls_services_raise_is_a_member_of_the_enum() -> None:
+    services = ROOT / "tendering" / "services"
+    sources = [*services.glob("opening/*.py"), *services.glob("opening.py"), services / "decryption.py"]
+    raised = set()
+    for source in sources:
+        raised |= set(re.findall(r'code="([a-z_]+)"', source.read_text(encoding="utf-8")))
+    assert len(raised) >= 15  # the scan found the services' codes
+    assert raised - {code.value for code in ErrorCode} == set()
