@@ -6,11 +6,15 @@ soon as the platform has opened it. Run again after an interruption, it asks
 the platform where the upload stands (``GET /api/bids/uploads/{id}``), checks
 that every part the platform confirmed has the SHA-256 of the same part of the
 local file (else it refuses: the file is not the one being uploaded), and
-continues with the next part. Parts go strictly in order, with the part size
-the platform gave; each is streamed from the file (``http.client`` with a
-file-like body and an explicit ``Content-Length``), never read whole. A broken
-connection is retried with backoff a bounded number of times, asking the
-platform first whether the part arrived after all. Before finalizing, the
+continues with the next part. Parts are read from the file in order, with the
+part size the platform gave, and up to the platform's window of them
+(``part_window``) are in flight at once, each on a connection of its own; each
+is streamed from the file (``http.client`` with a file-like body and an
+explicit ``Content-Length``), never read whole. A broken connection, a part
+the platform is still receiving and an object store outage (503) are retried
+with backoff a bounded number of times, asking the platform first which parts
+arrived after all (parts it confirmed are checked against the local file and
+not sent again). Before finalizing, the
 SHA-256 of the whole file (computed part by part on the way) must be the
 manifest's; the receipt is written to ``FILE.receipt.json`` and the state file
 removed.
@@ -39,6 +43,8 @@ from tendering.sealing import Manifest, ManifestError, parse_manifest
 MiB = 1024 * 1024
 READ_SIZE = MiB
 RETRYABLE_STATUS = (502, 503, 504)
+# Parts in flight when the platform does not say its window (an older platform: parts strictly in order).
+DEFAULT_PIPELINE = 2
 PART_TIMEOUT = 600.0
 FINALIZE_TIMEOUT = 1800.0
 
@@ -186,11 +192,14 @@ class Uploader:
         sleep: Callable[[float], None] = time.sleep,
         limiter: RateLimiter | None = None,
         connect: Callable[[], Transport] | None = None,
-        pipeline: int = 2,
+        pipeline: int | None = None,
     ) -> None:
+        """``pipeline``: the most parts in flight (1: one at a time); None: as many as the platform's window."""
         self.transport = transport
         self.connect = connect
-        self.pipeline = max(1, pipeline) if connect is not None else 1
+        self.requested_pipeline = pipeline if connect is not None else 1
+        self.pipeline = 1
+        self.confirmed: dict[int, str] = {}  # parts past the platform's confirmed prefix it already has: sha256
         self.files = SealedFiles(bid_path)
         self.say = say
         self.progress = progress
@@ -247,6 +256,8 @@ class Uploader:
         part_size = int(status["part_size"])
         expected = int(status["expected_parts"])
         first = int(status["received_parts"]) + 1
+        self.pipeline = self._parts_in_flight(status)
+        self._note_confirmed(status)
         bar = self.progress("upload", size, (first - 1) * part_size) if self.progress else None
         try:
             self._send_parts(upload_id, first, expected, part_size, size, bar)
@@ -263,6 +274,21 @@ class Uploader:
             )
         bid = self._finalize(upload_id, manifest, manifest_bytes, signature)
         return self._done(bid, upload_id, resumed_at, expected)
+
+    def _parts_in_flight(self, status: dict[str, Any]) -> int:
+        window = status.get("part_window")
+        allowed = int(window) if isinstance(window, int) and window >= 1 else DEFAULT_PIPELINE
+        wanted = allowed if self.requested_pipeline is None else self.requested_pipeline
+        return max(1, min(wanted, allowed))
+
+    def _note_confirmed(self, status: dict[str, Any]) -> None:
+        """Remember the parts the platform confirmed past its prefix: they are checked locally, not sent again."""
+        prefix = int(status["received_parts"])
+        self.confirmed = {
+            int(p["number"]): str(p["sha256"])
+            for p in status.get("confirmed_parts") or []
+            if isinstance(p, dict) and int(p.get("number", 0)) > prefix
+        }
 
     def _load_state(self, manifest: Manifest) -> dict[str, Any]:
         state = read_json(self.files.state, "the upload state")
@@ -363,7 +389,12 @@ class Uploader:
                 # Two parts in flight crossed, or an answer was lost: the platform's state decides.
                 if attempt >= self.retries:
                     raise error
-            elif isinstance(error, NetworkError) or (isinstance(error, ApiError) and error.status in RETRYABLE_STATUS):
+            elif (
+                isinstance(error, NetworkError)
+                or (isinstance(error, ApiError) and error.status in RETRYABLE_STATUS)
+                or (isinstance(error, ApiError) and error.code == "part_in_progress")
+            ):
+                # A broken connection, the store down for a while, or a part the platform is still receiving.
                 self._retrying(f"part {next_part}", attempt, error)
             else:
                 raise error
@@ -413,7 +444,8 @@ class Uploader:
 
         sent = 0
         number = start
-        inflight: collections.deque[tuple[int, Future[dict[str, Any]], PartReader, Any]] = collections.deque()
+        # (number, its answer, its reader or None for a part the platform already had, the digest before it)
+        inflight: collections.deque[tuple[int, Future[dict[str, Any]], PartReader | None, Any]] = collections.deque()
         pool = ThreadPoolExecutor(max_workers=self.pipeline, thread_name_prefix="etender-part")
         try:
             while True:
@@ -421,7 +453,7 @@ class Uploader:
                     head, future, reader, before = inflight.popleft()
                     try:
                         answer = future.result()
-                        local_sha = reader.part.hexdigest()
+                        local_sha = reader.part.hexdigest() if reader is not None else answer["sha256"]
                         if answer.get("sha256") != local_sha:
                             raise ClientError(
                                 f"the platform stored part {head} with SHA-256 {answer.get('sha256')}, "
@@ -441,21 +473,22 @@ class Uploader:
                     sent += 1
                 if number > expected and not inflight:
                     return sent, None
-                if (
-                    number <= expected
-                    and len(inflight) < self.pipeline
-                    and (not inflight or inflight[-1][2].sent.is_set())
-                ):
+                newest = inflight[-1][2] if inflight else None
+                if number <= expected and len(inflight) < self.pipeline and (newest is None or newest.sent.is_set()):
                     offset = (number - 1) * part_size
                     length = min(part_size, size - offset)
                     before = self.whole.copy()
                     on_read = _progress_from(bar, offset)
+                    if number in self.confirmed:
+                        inflight.append((number, self._already_there(number, offset, length, on_read), None, before))
+                        number += 1
+                        continue
                     reader = PartReader(self.files.bid, offset, length, self.whole, on_read, self.limiter)
                     inflight.append((number, pool.submit(put, number, reader, length), reader, before))
                     number += 1
                     continue
-                if number <= expected and len(inflight) < self.pipeline:
-                    inflight[-1][2].sent.wait()  # the newest part's body is out: the next may start
+                if number <= expected and len(inflight) < self.pipeline and newest is not None:
+                    newest.sent.wait()  # the newest part's body is out: the next may start
                 else:
                     wait([inflight[0][1]], return_when=FIRST_COMPLETED)
         except BaseException:
@@ -465,11 +498,26 @@ class Uploader:
             pool.shutdown(wait=True)
             close_workers()
 
+    def _already_there(
+        self, number: int, offset: int, length: int, on_read: Callable[[int], None] | None
+    ) -> Future[dict[str, Any]]:
+        """A part the platform confirmed past its prefix: hashed from the file in order, compared, not sent again."""
+        with PartReader(self.files.bid, offset, length, self.whole, on_read) as reader:
+            while reader.read(READ_SIZE):
+                pass
+            local = reader.part.hexdigest()
+        if local != self.confirmed[number]:
+            raise ClientError(f"the platform confirmed a part {number} that is not the local file's: stopped")
+        done: Future[dict[str, Any]] = Future()
+        done.set_result({"number": number, "size": length, "sha256": local})
+        return done
+
     def _resync(self, upload_id: str, next_part: int, part_size: int, size: int) -> int:
         """After a failure: the platform's count of parts;
         parts it has beyond ``next_part - 1`` must be the local file's.
         """
         status = self._status(upload_id)
+        self._note_confirmed(status)
         received = int(status["received_parts"])
         if received < next_part - 1:
             raise ClientError(f"the platform has only {received} parts of upload {upload_id}, expected {next_part - 1}")

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,6 +205,88 @@ class FakePlatform:
 
     def puts(self) -> list[int]:
         return [int(path.rsplit("/", 1)[1]) for method, path in self.calls if method == "PUT"]
+
+
+class WindowedPlatform(FakePlatform):
+    """The upload API as the platform speaks it now: ``window`` parts past the confirmed prefix at once.
+
+    Parts within the window are taken in any order and stored concurrently (the
+    lock is held only to reserve and to confirm a number); a part being received
+    is refused ``part_in_progress``. ``most_in_flight`` records the most parts
+    stored at the same moment; ``store_seconds`` is how long storing one takes.
+    ``confirm_behind``: part numbers that arrive (confirmed) while the client
+    believes they failed, as when only the answer is lost.
+    """
+
+    def __init__(self, part_size: int = 64 * 1024, window: int = 4, store_seconds: float = 0.02) -> None:
+        super().__init__(part_size)
+        self.window = window
+        self.store_seconds = store_seconds
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.data: dict[str, dict[int, bytes]] = {}
+        self.receiving: set[tuple[str, int]] = set()
+        self.busy_part: int | None = None  # answered part_in_progress once, as when another request holds it
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Response:  # type: ignore[override]
+        if method != "PUT":
+            with self.lock:
+                response = self._request(method, path, kwargs.get("json_body"), kwargs.get("body"), None)
+            if isinstance(response.data, dict) and "part_size" in response.data:  # an upload's status
+                self._describe(response.data)
+            return response
+        return self._windowed_part(path, kwargs["body"], kwargs["length"])
+
+    def _describe(self, out: dict[str, Any]) -> None:
+        data = self.data.get(out["upload_id"], {})
+        out["part_window"] = self.window
+        out["confirmed_parts"] = [
+            {"number": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in sorted(data.items())
+        ]
+
+    def _windowed_part(self, path: str, body: Any, length: int) -> Response:
+        parts = path.strip("/").split("/")
+        upload_id, number = parts[3], int(parts[5])
+        with self.lock:
+            self.calls.append(("PUT", path))
+            upload = self.uploads[upload_id]
+            data = self.data.setdefault(upload_id, {})
+            prefix = len(upload.parts)
+            if number in data or number <= prefix:
+                raise ApiError(409, "part_duplicated", "分片已收到")
+            if number > prefix + self.window:
+                raise ApiError(409, "part_out_of_order", "分片顺序错误")
+            if (upload_id, number) in self.receiving or number == self.busy_part:
+                self.busy_part = None
+                raise ApiError(409, "part_in_progress", "分片正在接收中")
+            self.receiving.add((upload_id, number))
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if number == self.fail_part and self.fail_times > 0:
+                self.fail_times -= 1
+                body.read(1000)
+                raise NetworkError(self.base_url + "/api/bids/uploads/…", "the connection was closed by the server")
+            received = b""
+            while chunk := body.read(8192):
+                received += chunk
+            time.sleep(self.store_seconds)  # the object store's part upload
+            assert len(received) == length == min(upload.part_size, upload.size - (number - 1) * upload.part_size)
+            with self.lock:
+                data[number] = received
+                while len(upload.parts) + 1 in data:
+                    upload.parts.append(hashlib.sha256(data[len(upload.parts) + 1]).hexdigest())
+                upload.received_bytes = sum(len(d) for d in data.values())
+                if len(upload.parts) == -(-upload.size // upload.part_size):
+                    upload.digest = hashlib.sha256(b"".join(data[n] for n in sorted(data)))
+        finally:
+            with self.lock:
+                self.receiving.discard((upload_id, number))
+                self.in_flight -= 1
+        if number == self.lose_answer_of:
+            self.lose_answer_of = None
+            raise NetworkError(self.base_url, "no answer in time (timed out)")
+        return Response(200, {"number": number, "size": len(received), "sha256": hashlib.sha256(received).hexdigest()})
 
 
 # --- the opening ----------------------------------------------------------------------------------------------
