@@ -115,9 +115,15 @@ def ensure_new(home: Path, purpose: str, name: str) -> LocalKey:
 
 def generate_key(home: Path, purpose: str, name: str, passphrase: bytes) -> LocalKey:
     """A new P-256 key pair; refuses to overwrite an existing one or to use a short passphrase."""
+    ensure_new(home, purpose, name)
+    check_passphrase(passphrase)
+    return store_key(home, purpose, name, ec.generate_private_key(ec.SECP256R1()), passphrase)
+
+
+def store_key(home: Path, purpose: str, name: str, private: ec.EllipticCurvePrivateKey, passphrase: bytes) -> LocalKey:
+    """``private`` written as the key ``purpose``/``name``, encrypted with ``passphrase``; never overwrites one."""
     key = ensure_new(home, purpose, name)
     check_passphrase(passphrase)
-    private = ec.generate_private_key(ec.SECP256R1())
     encrypted = private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -130,6 +136,33 @@ def generate_key(home: Path, purpose: str, name: str, passphrase: bytes) -> Loca
     ensure_private_folder(keys_folder(home))
     write_atomic(key.private_path, encrypted, 0o600)
     write_atomic(key.public_path, public, 0o644)
+    return key
+
+
+def purpose_from_file_name(path: Path) -> str:
+    """``signing`` or ``encryption`` from a name ending ``-signing.pem`` / ``-encryption.pem`` (the demo's keys)."""
+    for purpose in PURPOSES:
+        if path.name.endswith(f"-{purpose}.pem"):
+            return purpose
+    raise ClientError(f"give --purpose signing or --purpose encryption: {path.name} does not say which key it is")
+
+
+def is_encrypted_pem(data: bytes) -> bool:
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
+
+
+def private_key_from_pem(data: bytes, passphrase: bytes, what: str) -> ec.EllipticCurvePrivateKey:
+    """A P-256 private key from PEM (PKCS#8 or SEC1; encrypted ones with ``passphrase``) made elsewhere."""
+    if b"PRIVATE KEY-----" not in data:
+        raise ClientError(f"{what} is not a PEM private key (-----BEGIN PRIVATE KEY-----)")
+    if is_encrypted_pem(data) and not passphrase:
+        raise PassphraseError(f"{what} is encrypted: give its passphrase")
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase if is_encrypted_pem(data) else None)
+    except (ValueError, TypeError):
+        raise ClientError(f"{what} cannot be read as a PEM private key (wrong passphrase, or damaged)") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ClientError(f"{what} does not hold a P-256 key: the platform takes P-256 keys only")
     return key
 
 

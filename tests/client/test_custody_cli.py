@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from tendering.client import cli
 from tendering.client import keys as keystore
+from tendering.client.commands import base as commands_base
 from tendering.client.custody import answer_key_proof, key_proof_info
 from tendering.client.transport import ClientError
 from tendering.client.trust import TrustList
@@ -60,7 +61,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def serve(monkeypatch: pytest.MonkeyPatch, platform: FakeCustodyPlatform) -> FakeCustodyPlatform:
-    monkeypatch.setattr(cli, "HttpTransport", lambda url, token=None, **kwargs: platform)
+    monkeypatch.setattr(commands_base, "HttpTransport", lambda url, token=None, **kwargs: platform)
     return platform
 
 

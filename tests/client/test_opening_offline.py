@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tendering.client import cli
 from tendering.client import keys as keystore
 from tendering.client import opening as client_opening
+from tendering.client.commands import base as commands_base
+from tendering.client.commands.opening import display_width
 from tendering.client.progress import Progress
 from tendering.client.transport import ApiError
 from tendering.sealing import CustodianPart, file_key_from_parts, parse_manifest
@@ -68,7 +70,7 @@ def custodians(tmp_path: Path) -> list[Machine]:
 
 
 def serve(monkeypatch: pytest.MonkeyPatch, hall: FakeHall) -> FakeHall:
-    monkeypatch.setattr(cli, "HttpTransport", lambda url, token=None, **kwargs: hall)
+    monkeypatch.setattr(commands_base, "HttpTransport", lambda url, token=None, **kwargs: hall)
     return hall
 
 
@@ -448,7 +450,7 @@ def test_the_status_shows_bids_prices_custodians_and_moments(
     follow = lines[lines.index(first) + 1]
     second = next(line for line in lines if line.startswith("  2  宏达路桥"))
     # Chinese names take two columns each: the columns still line up on a terminal.
-    prices = cli.display_width(header[: header.index("prices")])
+    prices = display_width(header[: header.index("prices")])
     assert from_column(first, prices) == "lot 1: 5123456.70 yuan, 180 days   -"
     assert from_column(follow, prices) == "lot 2: 2400000.00 yuan, 150 days"
     # A bid without prices before the record is published: the platform withholds them, and the client says so.
@@ -466,7 +468,7 @@ def from_column(line: str, column: int) -> str:
     for index, char in enumerate(line):
         if width == column:
             return line[index:]
-        width += cli.display_width(char)
+        width += display_width(char)
     return ""
 
 
