@@ -13,6 +13,7 @@ import base64
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -93,8 +94,24 @@ def bid_page_messages() -> dict[str, str]:
         "keys_ready": _("密钥已就绪：签名密钥 %(signing)s…，加密密钥 %(encryption)s…（均已在平台登记）。"),
         "keys_unavailable": _("无法检查密钥：%(reason)s"),
         "keys_not_ready": _("请先生成并登记浏览器密钥，再提交投标文件。"),
-        "price_invalid": _("请填写以元为单位、保留两位小数的报价，例如 1234567.80。"),
-        "days_invalid": _("请填写 0 到 36500 之间的整数天数。"),
+        "price_invalid": _(
+            "请填写以元为单位的报价：数字，最多两位小数，不带逗号、空格或正负号，例如 3050000 或 3050000.5。"
+        ),
+        "days_invalid": _("请填写 0 到 36500 之间的整数天数（留空为 0）。"),
+        "lots_missing": _("请至少为一个标段填写报价；不投的标段整行留空。"),
+        "bid_too_large": _(
+            "投标文件过大：所选文件密封后共 %(size)s MiB，超过平台上限 %(limit)s MiB。请删减或压缩文件后再提交。"
+        ),
+        "confirm_replace": _(
+            "您在本项目已有一份有效的投标文件（编号 %(bid)s，受理于 %(when)s%(prices)s）。"
+            "提交新的投标文件将替换它，被替换的投标文件不参加开标。确定替换吗？"
+        ),
+        "confirm_replace_prices": _("，报价：%(prices)s"),
+        "lot_price": _("标段 %(lot)s %(price)s 元"),
+        "replace_cancelled": _("未提交：现有的投标文件保持不变。"),
+        "sealing_failed": _("密封未完成，投标文件未提交。"),
+        "upload_failed": _("上传未完成，投标文件未提交。"),
+        "upload_paused": _("上传已暂停，投标文件尚未提交。"),
         "files_missing": _("请至少选择一个文件。"),
         "file_name_invalid": _("文件名“%(name)s”不能使用：%(reason)s"),
         "file_names_repeat": _("有两个文件同名，请改名后再选择。"),
@@ -140,6 +157,17 @@ def bid_page_messages() -> dict[str, str]:
         "withdraw": _("撤回"),
         "confirm_withdraw": _("确定撤回投标文件 %(bid)s 吗？撤回后它将不参加开标；截止前您可以重新提交。"),
         "withdrawn": _("投标文件 %(bid)s 已撤回。"),
+        "withdrawn_at": _("撤回时间"),
+        "receipt_heading_bid": _("投标回执"),
+        "receipt_heading_withdrawal": _("撤回回执"),
+        "verify_withdrawal_receipt": _("核验撤回回执"),
+        "download_receipt": _("下载回执（JSON）"),
+        "download_withdrawal_receipt": _("下载撤回回执（JSON）"),
+        "check_subject_withdrawal": _("回执记载的是撤回本投标文件（编号、项目、密文哈希）"),
+        "receipt_pending": _("回执尚未签发（时间戳机构暂未应答），请稍后点击“核验回执”再取。"),
+        "deadline_passed": _("投标已于 %(when)s 截止：本页面不再提交或撤回投标文件。"),
+        "opening_started": _("开标已开始。"),
+        "hall_link": _("进入开标大厅"),
     }
 
 
@@ -207,6 +235,12 @@ def bid_submit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         "custodians": custodians,
         "lots": lots,
         "locale": _locale(),
+        # The page closes itself at the deadline by the platform's clock, not the browser's.
+        "now": clock.now().isoformat(),
+        "deadline": tender.bid_deadline.isoformat(),
+        "openingTime": tender.opening_time.isoformat(),
+        "hallUrl": reverse("frontend:opening-hall", args=[tender.public_id]),
+        "maxBidBytes": settings.BID_MAX_BYTES,
         "worker": static("frontend/build/seal-worker.js"),
         "urls": {
             "custody": f"/api/tenders/{tender.public_id}/custody",

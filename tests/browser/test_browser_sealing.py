@@ -11,7 +11,7 @@
 (c) Resume: the upload's second part fails (the network drops it), the page
     retries, the page is reloaded mid-upload, "Resume upload" checks the part
     the server already has against the local sealed file and goes on; the bid
-    is accepted, its receipt verified, then withdrawn. In English.
+    is accepted, its receipt verified, then withdrawn, and the withdrawal's receipt verified. In English.
 
 Screenshots of every step go to ``test-output/screenshots/<test>/``.
 """
@@ -115,7 +115,9 @@ def build_frontend() -> None:
     subprocess.run([node, str(ROOT / "frontend" / "js" / "build.mjs")], cwd=ROOT, check=True, capture_output=True)
 
 
-class BrowserSealingTest(BrowserLiveServerTestCase):
+class BidPageCase(BrowserLiveServerTestCase):
+    """A tender of two lots with three custodians (k = 2) and a bidder, and the steps of the bid page."""
+
     @classmethod
     def setUpClass(cls) -> None:
         build_frontend()
@@ -196,13 +198,24 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         self.console: list[str] = []
         page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
         page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
-        page.on("dialog", lambda dialog: dialog.accept())
+        # Every question the page asks is recorded, and answered yes unless the test asked for a no.
+        self.dialogs: list[str] = []
+        self.answer_no = 0
+        page.on("dialog", self.answer)
         page.goto(self.live_server_url + "/")
         if words["language"]:
             page.locator("#language-select").select_option(words["language"])
             page.locator(".language-form button[type=submit]").click()
             page.wait_for_load_state()
         return page
+
+    def answer(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        if self.answer_no:
+            self.answer_no -= 1
+            dialog.dismiss()
+        else:
+            dialog.accept()
 
     def sign_in(self, page: Any, words: dict[str, Any], shot: Screens) -> None:
         page.locator("header").get_by_role("link", name=words["sign_in"]).click()
@@ -273,9 +286,11 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         assert "error" not in result, result["error"]
         return result["value"]
 
-    def open_stored_bid(self, folder: Path) -> tuple[Any, Any]:
-        """Open the stored bid with 2 of the 3 custodians' keys, as the opening will; checks its signature too."""
-        bid = Bid.objects.select_related("signing_key").get(tender__public_id=self.tender_id, status=BidStatus.ACCEPTED)
+    def open_stored_bid(self, folder: Path, bid_id: str | None = None) -> tuple[Any, Any]:
+        """Open the stored bid (the standing one, or ``bid_id``) with 2 of the 3 custodians' keys, as the opening
+        will; checks its signature too."""
+        bids = Bid.objects.select_related("signing_key").filter(tender__public_id=self.tender_id)
+        bid = bids.get(public_id=bid_id) if bid_id else bids.get(status=BidStatus.ACCEPTED)
         manifest = verify_manifest(bytes(bid.manifest), bytes(bid.signature), bytes(bid.signing_key.spki_der))
         assert manifest == parse_manifest(bytes(bid.manifest))
         custodians = manifest.envelopes.custodians
@@ -289,6 +304,8 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
         opened = open_bid(io.BytesIO(ciphertext), manifest, file_key, folder)
         return bid, opened
 
+
+class BrowserSealingTest(BidPageCase):
     # --- (a) seal in the page, open in Python -------------------------------------------------------------
 
     def test_a_bid_sealed_in_chromium_opens_in_python_with_the_custodians_keys(self) -> None:
@@ -308,7 +325,7 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
             page.locator("#bid-files").set_input_files(files=chosen)
             # Without prices the form says what is missing and seals nothing.
             page.get_by_role("button", name=CHINESE["seal"]).click()
-            assert "请填写以元为单位、保留两位小数的报价" in page.locator("#price-1-error").inner_text()
+            assert "请至少为一个标段填写报价" in page.locator("#price-1-error").inner_text()
             assert page.locator("#price-1").get_attribute("aria-invalid") == "true"
             assert page.locator("#progress-section").is_hidden()
             shot(page, "bid-form-errors")
@@ -433,6 +450,9 @@ class BrowserSealingTest(BrowserLiveServerTestCase):
             row.get_by_role("button", name=words["withdraw"]).click()
             page.wait_for_selector("#bids-body tr[data-status=withdrawn]")
             assert words["withdrawn"] in page.locator("#bids-body").inner_text()
+            # The withdrawal's own receipt, checked in the page like the submission's.
+            page.wait_for_selector("#receipt-verdict[data-receipt=withdrawal][data-verified=true]")
+            assert page.locator("#receipt-checks .check-failed").count() == 0
             shot(page, "withdrawn")
 
         bid = Bid.objects.get(tender__public_id=self.tender_id)

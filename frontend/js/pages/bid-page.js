@@ -2,19 +2,25 @@
 // signed confirmation against this browser's trust list, choose files, fill the
 // price summary, seal in a Web Worker into the Origin Private File System,
 // upload part by part (retrying, resumable after a reload), finalize, and check
-// the receipt.
+// the receipt. Prices are read by the CLI's rule (lib/prices.js); a bid may price
+// only some lots; a bid too large is refused before sealing; replacing the standing
+// bid is confirmed, showing what it replaces; a withdrawal gets its own receipt; the
+// page closes itself at the deadline by the platform's clock.
 
 import { fromBase64, toBase64, toHex, sha256 } from "../sealing/bytes.js";
 import { bidPath, lotPrice } from "../sealing/container.js";
+import { sealedSize } from "../sealing/seal.js";
 import { checkCustody, trustFrom } from "../sealing/custody.js";
 import { signManifest } from "../sealing/manifest.js";
 import { verifyReceipt } from "../sealing/receipt.js";
 import { ApiError, NetworkError, api, putPart } from "../lib/api.js";
+import { amountText, momentText } from "../lib/format.js";
 import { mib, readConfig, setMessages, sizeText, t } from "../lib/i18n.js";
 import { loadBrowserKeys, registrationOf } from "../lib/keys.js";
 import { opfsFile, opfsNames, removeOpfsFile } from "../lib/opfs.js";
+import { isBlank, normalizeAmount, scheduleDays } from "../lib/prices.js";
 import { TrustError, importAnchors, loadTrust, pinKey, removeAnchor, unpinKey } from "../lib/trust.js";
-import { UPLOADS, all, get, put, remove, uploadKey } from "../lib/store.js";
+import { SEALED, UPLOADS, all, get, put, remove, sealedKey, uploadKey } from "../lib/store.js";
 
 const config = readConfig("bid-config");
 setMessages(config.messages);
@@ -23,7 +29,11 @@ const $ = (id) => document.getElementById(id);
 const MAX_RETRIES = 5;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const page = { keys: null, ready: false, busy: false, trustAnchors: null, custody: null };
+const SUBMITTED = "tendering.bid.submitted";
+const WITHDRAWN = "tendering.bid.withdrawn";
+
+// `bids`: the organization's bids of this tender as the server last listed them; `closed`: past the deadline.
+const page = { keys: null, ready: false, busy: false, trustAnchors: null, custody: null, bids: [], closed: !config.open };
 
 // -- small view helpers ---------------------------------------------------------------------------------
 
@@ -35,12 +45,13 @@ function showError(text) {
   const box = $("error");
   box.textContent = text;
   box.hidden = !text;
+  if (text) $("progress-section").hidden = false;
 }
 
 function setBusy(busy) {
   page.busy = busy;
   const button = $("seal-button");
-  if (button) button.disabled = busy || !page.ready || !page.custody?.ok;
+  if (button) button.disabled = busy || page.closed || !page.ready || !page.custody?.ok;
   for (const id of ["resume-button", "discard-button", "retry-button"]) if ($(id)) $(id).disabled = busy;
   document.querySelectorAll("button.withdraw").forEach((b) => {
     b.disabled = busy;
@@ -53,9 +64,10 @@ function progress(id, done, total, text) {
   $(`${id}-text`).textContent = text;
 }
 
-function beijing(iso) {
-  if (!iso) return "";
-  return `${new Date(iso).toLocaleString(config.locale, { timeZone: "Asia/Shanghai", hour12: false })} ${t("beijing_time")}`;
+/** Empties both progress bars and their texts: what they showed belongs to an earlier bid. */
+function clearProgress() {
+  progress("seal-progress", 0, 1, "");
+  progress("upload-progress", 0, 1, "");
 }
 
 function element(tag, attributes = {}, ...content) {
@@ -177,7 +189,7 @@ async function renderTrust() {
         `${t("trust_anchor")}: ${a.subject} `,
         element("code", { class: "fingerprint", title: "SHA-256" }, a.fingerprint),
         " ",
-        element("span", { class: "muted" }, `(${t("trust_valid_until", { when: beijing(a.notAfter) })}) `),
+        element("span", { class: "muted" }, `(${t("trust_valid_until", { when: momentText(a.notAfter) })}) `),
         remove(a.subject, () => removeAnchor(config.user, a.fingerprint)),
       ),
     ),
@@ -272,28 +284,50 @@ function fieldError(input, message) {
   return !message;
 }
 
-/** The lots and files of the form, or null after marking what is wrong. */
+/** Clears every mark `fieldError` left, as after `form.reset()`. */
+function clearFieldErrors(form) {
+  for (const note of form.querySelectorAll(".errorlist")) {
+    note.textContent = "";
+    note.hidden = true;
+  }
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+}
+
+/**
+ * The lots and files of the form, or null after marking what is wrong. Prices and
+ * schedules are read by the CLI's rule (lib/prices.js); a lot whose row is left
+ * wholly blank is not bid for, as the CLI prices only the lots it is given.
+ */
 function readForm() {
   let ok = true;
   const lots = [];
-  for (const row of document.querySelectorAll("tr[data-lot]")) {
+  const rows = [...document.querySelectorAll("tr[data-lot]")];
+  for (const row of rows) {
     const lot = row.dataset.lot;
     const price = row.querySelector("input.price");
     const days = row.querySelector("input.days");
-    const priceText = price.value.trim().replace(/,/g, "");
-    ok = fieldError(price, /^(0|[1-9][0-9]{0,15})\.[0-9]{2}$/.test(priceText) ? "" : t("price_invalid")) && ok;
-    const daysValue = Number(days.value);
-    ok = fieldError(days, days.value.trim() !== "" && Number.isInteger(daysValue) && daysValue >= 0 && daysValue <= 36500 ? "" : t("days_invalid")) && ok;
+    const fields = [...row.querySelectorAll("input.declared")];
+    if ([price, days, ...fields].every((input) => isBlank(input.value))) {
+      fieldError(price, "");
+      fieldError(days, "");
+      continue;
+    }
+    const priceYuan = normalizeAmount(price.value);
+    ok = fieldError(price, priceYuan === null ? t("price_invalid") : "") && ok;
+    const scheduled = isBlank(days.value) ? 0 : scheduleDays(days.value);
+    ok = fieldError(days, scheduled === null ? t("days_invalid") : "") && ok;
+    if (priceYuan === null || scheduled === null) continue;
     const declared = {};
-    for (const input of row.querySelectorAll("input.declared")) {
+    for (const input of fields) {
       if (input.value.trim()) declared[input.dataset.field] = input.value.trim();
     }
     try {
-      lots.push(lotPrice({ lot, price_yuan: priceText, schedule_days: daysValue, declared }));
-    } catch {
-      // marked above
+      lots.push(lotPrice({ lot, price_yuan: priceYuan, schedule_days: scheduled, declared }));
+    } catch (exc) {
+      ok = fieldError(price, exc.message) && ok;
     }
   }
+  if (ok && rows.length && !lots.length) ok = fieldError(rows[0].querySelector("input.price"), t("lots_missing"));
   const input = $("bid-files");
   const files = [];
   let filesError = "";
@@ -307,6 +341,15 @@ function readForm() {
   }
   const seen = new Set(files.map((f) => f.path));
   if (!filesError && seen.size !== files.length) filesError = t("file_names_repeat");
+  if (!filesError && ok) {
+    // Refused here, before sealing: the platform refuses a larger upload only after the whole sealing.
+    try {
+      const size = sealedSize(files, lots, { tender: config.tender, bid: crypto.randomUUID(), bidder: config.bidder });
+      if (size > config.maxBidBytes) filesError = t("bid_too_large", { size: mib(size), limit: mib(config.maxBidBytes) });
+    } catch (exc) {
+      filesError = exc.message;
+    }
+  }
   ok = fieldError(input, filesError) && ok;
   if (!ok) {
     document.querySelector("[aria-invalid=true]")?.focus();
@@ -351,9 +394,18 @@ function sealingFailure({ name, message }) {
   return new Error(message);
 }
 
+/** What replacing the standing bid replaces, as the server lists it and with the prices this browser sealed into it. */
+async function replaceQuestion(standing) {
+  const known = await get(SEALED, sealedKey(config.user, standing.bid_id)).catch(() => null);
+  const prices = known?.lots?.length
+    ? t("confirm_replace_prices", { prices: known.lots.map((l) => t("lot_price", { lot: l.lot, price: amountText(l.price_yuan) })).join("；") })
+    : "";
+  return t("confirm_replace", { bid: standing.bid_id, when: momentText(standing.accepted_at), prices });
+}
+
 async function submit(event) {
   event.preventDefault();
-  if (page.busy) return;
+  if (page.busy || page.closed) return;
   showError("");
   const form = readForm();
   if (!form) return;
@@ -368,11 +420,19 @@ async function submit(event) {
     showError($("custody-state").textContent);
     return;
   }
+  // A new bid replaces the standing one: asked, with what it holds, from the server's list as it is now.
+  await loadBids();
+  const standing = page.bids.find((bid) => bid.status === "accepted");
+  if (standing && !window.confirm(await replaceQuestion(standing))) {
+    $("progress-section").hidden = false;
+    clearProgress();
+    setStatus(t("replace_cancelled"));
+    return;
+  }
   setBusy(true);
   $("progress-section").hidden = false;
   $("receipt-section").hidden = true;
-  progress("seal-progress", 0, 1, "");
-  progress("upload-progress", 0, 1, "");
+  clearProgress();
   const bid = crypto.randomUUID();
   let record = {
     key: uploadKey(config.user, config.tender),
@@ -382,6 +442,8 @@ async function submit(event) {
     opfsName: `bid-${bid}.sealed`,
     phase: "sealing",
     createdAt: new Date().toISOString(),
+    // Kept in this browser only, to show what a later submission would replace (lib/store.js).
+    lots: form.lots.map(({ lot, price_yuan, schedule_days }) => ({ lot, price_yuan, schedule_days })),
   };
   try {
     await navigator.storage.persist?.().catch(() => false);
@@ -421,10 +483,17 @@ async function submit(event) {
       await removeOpfsFile(record.opfsName);
       await remove(UPLOADS, record.key);
     }
-    showError(t("failed", { reason: explain(exc) }));
+    failed(exc, record.phase === "sealing" ? "sealing_failed" : null);
   } finally {
     setBusy(false);
   }
+}
+
+/** After a sealing or an upload that did not end in a bid: the error, and a status that says where the bid stands. */
+function failed(exc, status = null) {
+  showError(t("failed", { reason: explain(exc) }));
+  setStatus(t(status ?? ($("retry-button").hidden ? "upload_failed" : "upload_paused")));
+  if (exc instanceof ApiError && exc.code === "deadline_passed") closePage();
 }
 
 // -- uploading -------------------------------------------------------------------------------------------
@@ -544,14 +613,32 @@ async function accepted(record, bid) {
   $("resume").hidden = true;
   progress("upload-progress", record.size, record.size, t("uploaded_so_far", { done: mib(record.size), total: mib(record.size) }));
   setStatus(t("accepted"));
+  await rememberSealed(record);
+  // The form is emptied: a second click cannot submit (and so replace) the same bid again unasked.
+  const form = $("bid-form");
+  if (form) {
+    form.reset();
+    clearFieldErrors(form);
+    renderFiles();
+  }
   await showReceipt(bid, {
-    bid_id: record.bid,
-    tender_id: config.tender,
-    ciphertext_sha256: record.ciphertextSha256,
-    size: record.size,
-    manifest_sha256: record.manifestSha256,
+    expected: { ciphertext_sha256: record.ciphertextSha256, size: record.size, manifest_sha256: record.manifestSha256 },
   });
   await loadBids();
+}
+
+/** Keeps what this browser sealed into the bid now standing, and forgets what it kept of the bids it replaced. */
+async function rememberSealed(record) {
+  try {
+    for (const kept of await all(SEALED)) {
+      if (kept.user === config.user && kept.tender === config.tender) await remove(SEALED, kept.key);
+    }
+    if (record.lots) {
+      await put(SEALED, { key: sealedKey(config.user, record.bid), user: config.user, tender: config.tender, bid: record.bid, lots: record.lots });
+    }
+  } catch {
+    // Only the replacement question would miss it: it then names the bid without its prices.
+  }
 }
 
 async function discard(record, { quiet = false } = {}) {
@@ -579,7 +666,7 @@ async function resumeUpload() {
   try {
     await upload(record);
   } catch (exc) {
-    showError(t("failed", { reason: explain(exc) }));
+    failed(exc);
   } finally {
     setBusy(false);
   }
@@ -590,13 +677,20 @@ async function checkPending() {
   const mine = new Set((await all(UPLOADS)).map((r) => r.opfsName));
   for (const name of await opfsNames()) if (!mine.has(name)) await removeOpfsFile(name); // left over by a closed tab
   if (!record) return;
+  if (page.closed) {
+    // Past the deadline an unfinished upload can no longer become a bid: its local copy goes.
+    await discard(record, { quiet: true });
+    setStatus(t("upload_failed"));
+    $("progress-section").hidden = false;
+    return;
+  }
   if (record.phase !== "sealed") {
     await discard(record, { quiet: true });
     setStatus(t("sealing_was_interrupted"));
     $("progress-section").hidden = false;
     return;
   }
-  $("resume-text").textContent = t("resume_text", { bid: record.bid, size: mib(record.size), when: beijing(record.createdAt) });
+  $("resume-text").textContent = t("resume_text", { bid: record.bid, size: mib(record.size), when: momentText(record.createdAt) });
   $("resume").hidden = false;
   $("resume-button").onclick = () => resumeUpload();
   $("discard-button").onclick = async () => {
@@ -621,40 +715,76 @@ async function receiptAnchors() {
   return page.trustAnchors;
 }
 
-async function showReceipt(bid, expected) {
+/**
+ * Shows and checks the receipt of a bid's submission, or (`withdrawal`) of its
+ * withdrawal, naming this bid; `expected` adds what this browser knows of it.
+ * A receipt the platform has not issued yet (its time-stamp authority did not
+ * answer) is said so, with nothing of an earlier receipt left beside it.
+ */
+async function showReceipt(bid, { withdrawal = false, expected = {} } = {}) {
   const section = $("receipt-section");
   section.hidden = false;
-  const receipt = fromBase64(bid.receipt);
-  const result = await verifyReceipt(receipt, { expected, ...(await receiptAnchors()) });
+  $("receipt-heading").textContent = t(withdrawal ? "receipt_heading_withdrawal" : "receipt_heading_bid");
+  const encoded = withdrawal ? bid.withdrawal_receipt : bid.receipt;
+  const verdict = $("receipt-verdict");
+  const download = $("receipt-download");
+  $("receipt-pending").hidden = Boolean(encoded);
+  download.hidden = !encoded;
+  if (!encoded) {
+    $("receipt-pending").textContent = t("receipt_pending");
+    for (const id of ["receipt-facts", "receipt-checks"]) $(id).replaceChildren();
+    verdict.textContent = "";
+    verdict.className = "";
+    verdict.dataset.verified = "pending";
+    section.scrollIntoView({ block: "start" });
+    return null;
+  }
+  const receipt = fromBase64(encoded);
+  const result = await verifyReceipt(receipt, {
+    expected: { bid_id: bid.bid_id, tender_id: config.tender, ciphertext_sha256: bid.sha256, ...expected },
+    action: withdrawal ? WITHDRAWN : SUBMITTED,
+    ...(await receiptAnchors()),
+  });
   const facts = [
     [t("bid_id"), bid.bid_id],
     [t("status"), config.statuses[bid.status] ?? bid.status],
     [t("ciphertext_sha256"), bid.sha256],
     [t("size"), `${bid.size} ${t("bytes")}`],
-    [t("accepted_at"), beijing(bid.accepted_at)],
-    [t("ledger_position"), t("ledger_position_value", { seq: result.seq ?? bid.ledger_seq, size: result.treeSize ?? "?" })],
-    [t("timestamp_time"), result.timestampTime ? beijing(result.timestampTime) : "—"],
+    withdrawal ? [t("withdrawn_at"), momentText(bid.withdrawn_at)] : [t("accepted_at"), momentText(bid.accepted_at)],
+    [t("ledger_position"), t("ledger_position_value", { seq: result.seq ?? (withdrawal ? bid.withdrawal_ledger_seq : bid.ledger_seq), size: result.treeSize ?? "?" })],
+    [t("timestamp_time"), result.timestampTime ? momentText(result.timestampTime) : "—"],
   ];
   $("receipt-facts").replaceChildren(...facts.flatMap(([label, value]) => [element("dt", {}, label), element("dd", {}, element("code", {}, String(value)))]));
+  const label = (check) => t(withdrawal && check === "subject" ? "check_subject_withdrawal" : `check_${check}`);
   $("receipt-checks").replaceChildren(
     ...result.checks.map((check) =>
       element(
         "li",
         { class: check.ok ? "check-ok" : "check-failed" },
         element("span", { "aria-hidden": "true" }, check.ok ? "✓ " : "✗ "),
-        `${t(`check_${check.check}`)}${check.ok ? "" : ` — ${check.detail}`}`,
+        `${label(check.check)}${check.ok ? "" : ` — ${check.detail}`}`,
       ),
     ),
   );
-  const verdict = $("receipt-verdict");
   verdict.textContent = result.ok ? t("receipt_verified") : t("receipt_not_verified", { reason: result.reason });
   verdict.className = result.ok ? "message success" : "message error";
   verdict.dataset.verified = String(result.ok);
-  const download = $("receipt-download");
+  verdict.dataset.receipt = withdrawal ? "withdrawal" : "bid";
+  if (download.href.startsWith("blob:")) URL.revokeObjectURL(download.href);
   download.href = URL.createObjectURL(new Blob([receipt], { type: "application/json" }));
-  download.download = `receipt-${bid.bid_id}.json`;
+  download.download = `${withdrawal ? "withdrawal-receipt" : "receipt"}-${bid.bid_id}.json`;
+  download.textContent = t(withdrawal ? "download_withdrawal_receipt" : "download_receipt");
   section.scrollIntoView({ block: "start" });
   return result;
+}
+
+/** The bid as the server has it now (which issues a receipt still missing), then its receipt checked. */
+async function verifyStored(bidId, withdrawal) {
+  try {
+    await showReceipt(await api("GET", `${config.urls.bids}/${bidId}`), { withdrawal });
+  } catch (exc) {
+    showError(t("failed", { reason: explain(exc) }));
+  }
 }
 
 // -- the bidder's bids ---------------------------------------------------------------------------------
@@ -669,63 +799,98 @@ async function loadBids() {
     return;
   }
   bids.reverse();
+  page.bids = bids;
   $("bids-empty").hidden = bids.length > 0;
   $("bids-table").hidden = bids.length === 0;
+  const button = (text, bid, className, onclick) =>
+    element("button", { type: "button", class: `secondary small ${className}`, onclick }, text, element("span", { class: "visually-hidden" }, ` ${bid.bid_id}`));
   $("bids-body").replaceChildren(
     ...bids.map((bid) => {
       const actions = element("td", { class: "actions" });
-      actions.append(
-        element(
-          "button",
-          {
-            type: "button",
-            class: "secondary small verify",
-            onclick: () =>
-              showReceipt(bid, { bid_id: bid.bid_id, tender_id: config.tender, ciphertext_sha256: bid.sha256, size: bid.size }),
-          },
-          t("verify_receipt"),
-          element("span", { class: "visually-hidden" }, ` ${bid.bid_id}`),
-        ),
-      );
-      if (bid.status === "accepted" && config.open) {
-        actions.append(
-          " ",
-          element(
-            "button",
-            { type: "button", class: "secondary small withdraw", onclick: () => withdraw(bid) },
-            t("withdraw"),
-            element("span", { class: "visually-hidden" }, ` ${bid.bid_id}`),
-          ),
-        );
+      actions.append(button(t("verify_receipt"), bid, "verify", () => verifyStored(bid.bid_id, false)));
+      if (bid.status === "withdrawn" && bid.withdrawal_ledger_seq) {
+        actions.append(" ", button(t("verify_withdrawal_receipt"), bid, "verify-withdrawal", () => verifyStored(bid.bid_id, true)));
+      }
+      if (bid.status === "accepted" && !page.closed) {
+        actions.append(" ", button(t("withdraw"), bid, "withdraw", () => withdraw(bid)));
       }
       return element(
         "tr",
         { "data-bid": bid.bid_id, "data-status": bid.status },
         element("td", {}, element("code", {}, bid.bid_id)),
         element("td", { class: "bid-status" }, config.statuses[bid.status] ?? bid.status),
-        element("td", {}, beijing(bid.accepted_at)),
+        element("td", {}, momentText(bid.accepted_at)),
         element("td", { class: "num" }, sizeText(bid.size)),
         element("td", {}, element("code", { class: "sha256" }, bid.sha256)),
         actions,
       );
     }),
   );
+  setBusy(page.busy);
 }
 
 async function withdraw(bid) {
-  if (page.busy || !window.confirm(t("confirm_withdraw", { bid: bid.bid_id }))) return;
+  if (page.busy || page.closed || !window.confirm(t("confirm_withdraw", { bid: bid.bid_id }))) return;
   setBusy(true);
-  $("progress-section").hidden = false;
   showError("");
   try {
-    await api("POST", `${config.urls.bids}/${bid.bid_id}/withdraw`);
+    const withdrawn = await api("POST", `${config.urls.bids}/${bid.bid_id}/withdraw`);
+    // What the page showed of the submission (its progress, its receipt) no longer describes where the bid stands.
+    $("progress-section").hidden = false;
+    clearProgress();
     setStatus(t("withdrawn", { bid: bid.bid_id }));
+    await remove(SEALED, sealedKey(config.user, bid.bid_id)).catch(() => {});
     await loadBids();
+    await showReceipt(withdrawn, { withdrawal: true });
   } catch (exc) {
     showError(t("failed", { reason: explain(exc) }));
+    if (exc instanceof ApiError && exc.code === "deadline_passed") closePage();
   } finally {
     setBusy(false);
   }
+}
+
+// -- the deadline ------------------------------------------------------------------------------------------
+
+/** The platform's time now, from the moment it served the page and the time passed since in this browser. */
+const served = { platform: Date.parse(config.now), local: performance.now() };
+const platformNow = () => served.platform + (performance.now() - served.local);
+
+/** From the deadline on, the page offers nothing it can no longer do, and says why; from the opening, where it is. */
+function closePage() {
+  page.closed = true;
+  config.open = false;
+  const form = $("bid-form");
+  if (form) form.hidden = true;
+  $("resume").hidden = true;
+  const note = $("deadline-state");
+  const parts = [t("deadline_passed", { when: momentText(config.deadline) })];
+  if (platformNow() >= Date.parse(config.openingTime)) {
+    parts.push(" ", t("opening_started"), " ", element("a", { href: config.hallUrl, id: "hall-link" }, t("hall_link")));
+  }
+  note.replaceChildren(...parts);
+  note.hidden = false;
+  note.dataset.closed = "true";
+  setBusy(page.busy);
+  return loadBids();
+}
+
+/** Closes the page at the deadline and says so again at the opening time, by the platform's clock. */
+function watchDeadline() {
+  const deadline = Date.parse(config.deadline);
+  const opening = Date.parse(config.openingTime);
+  const step = () => {
+    const now = platformNow();
+    const stage = now >= opening ? "opening" : now >= deadline ? "closed" : "open";
+    if (stage !== page.stage) {
+      page.stage = stage;
+      if (stage !== "open") closePage();
+    }
+    if (stage === "opening") return;
+    // setTimeout waits at most 2**31 - 1 ms: a deadline weeks away is reached in steps.
+    setTimeout(step, Math.min((stage === "open" ? deadline : opening) - now + 50, 6 * 3600 * 1000));
+  };
+  step();
 }
 
 // -- start -------------------------------------------------------------------------------------------------
@@ -743,6 +908,7 @@ async function start() {
   await checkCustodians();
   await loadBids();
   await checkPending();
+  watchDeadline();
   document.body.dataset.bidPage = "ready";
 }
 
