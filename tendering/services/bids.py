@@ -42,7 +42,7 @@ from tendering.models import (
     Phase,
     Tender,
 )
-from tendering.services import custody, sealed_format
+from tendering.services import custody, locks, sealed_format
 from tendering.services.sealed_format import BidRefused
 
 logger = logging.getLogger(__name__)
@@ -506,8 +506,8 @@ def withdraw(user: User, bid_public_id: uuid.UUID | str) -> Bid:
 def _withdraw(user: User, bid_public_id: uuid.UUID | str) -> Bid:
     _require_bidder(user)
     bid = _own_bid(user, bid_public_id)
-    tender = Tender.objects.select_for_update().get(pk=bid.tender_id)
-    bid = Bid.objects.select_for_update().get(pk=bid.pk)
+    tender = locks.lock_tender(bid.tender_id)
+    bid = locks.lock_one(Bid.objects.filter(pk=bid.pk))
     _require_open(tender)
     if bid.status != BidStatus.ACCEPTED:
         raise Conflict(
