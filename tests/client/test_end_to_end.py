@@ -264,8 +264,20 @@ def test_a_bidder_seals_submits_verifies_replaces_and_withdraws(
     assert f"bid {manifest.bid} is superseded by {new_manifest.bid}" in replaced.stdout
     assert "receipt verified" in replaced.stdout
     bidder.run("withdraw", new_manifest.bid, expect=1)  # no terminal to confirm on
-    withdrawn = bidder.run("withdraw", new_manifest.bid, "--yes")
+    withdrawal_receipt = tmp_path / "withdrawal.json"
+    withdrawn = bidder.run("withdraw", new_manifest.bid, "--yes", "--receipt", str(withdrawal_receipt))
     assert f"bid {new_manifest.bid} withdrawn" in withdrawn.stdout
+    # The withdrawal's receipt is saved and verified with the anchors pinned at login, as a submission's.
+    assert (
+        "withdrawal receipt verified (time-stamped " in withdrawn.stdout
+        and str(withdrawal_receipt) in withdrawn.stdout
+    )
+    checked = bidder.run("receipt", "verify", str(withdrawal_receipt)).stdout
+    assert (
+        checked.startswith("OK: ledger entry")
+        and "(tendering.bid.withdrawn)" in checked
+        and new_manifest.bid in checked
+    )
     statuses = {str(b.public_id): b.status for b in Bid.objects.all()}
     assert statuses == {manifest.bid: "superseded", new_manifest.bid: "withdrawn"}
     final = bidder.run("bids", "list", "--tender", tender_id).stdout

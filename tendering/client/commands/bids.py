@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import os
 import sys
@@ -250,6 +251,41 @@ def cmd_withdraw(args: argparse.Namespace, session: Session) -> int:
             return 1
     withdrawn = session.post(f"/api/bids/{args.bid_id}/withdraw")
     say(f"bid {withdrawn['bid_id']} withdrawn at {when(withdrawn['withdrawn_at'])}")
+    return report_withdrawal_receipt(session, withdrawn, args.receipt or Path(f"{withdrawn['bid_id']}.withdrawal.json"))
+
+
+def report_withdrawal_receipt(session: Session, withdrawn: dict[str, Any], path: Path) -> int:
+    """Save the withdrawal's receipt, check it names this bid's withdrawal, and verify it with the pinned anchors."""
+    from archive.verify import verify_receipt
+
+    encoded = withdrawn.get("withdrawal_receipt") or ""
+    if not encoded:
+        note(
+            "warning: the withdrawal stands, but its receipt is not issued yet (the platform's time-stamp "
+            f"authority did not answer); it comes with the bid: GET /api/bids/{withdrawn['bid_id']}"
+        )
+        return 0
+    receipt = base64.b64decode(encoded)
+    write_atomic(path, receipt)
+    pinned = session.pinned_trust()
+    if pinned is None:
+        note(f"warning: withdrawal receipt NOT verified: no trust anchors pinned in {session.home}; saved in {path}")
+        return 0
+    anchors, tsa = pinned
+    result = verify_receipt(receipt, anchors, tsa_trusted_pem=tsa, action="tendering.bid.withdrawn")
+    subject = result.subject or {}
+    if result.ok and (subject.get("bid_id"), subject.get("ciphertext_sha256")) != (
+        str(withdrawn["bid_id"]),
+        withdrawn["sha256"],
+    ):
+        say(f"FAILED: the withdrawal receipt saved in {path} names another bid")
+        return 1
+    if not result.ok:
+        say(f"FAILED: the withdrawal receipt saved in {path} does not verify: {result.reason}")
+        return 1
+    stamped = result.time.strftime("%Y-%m-%d %H:%M:%S UTC") if result.time else "?"
+    say(f"withdrawal receipt verified (time-stamped {stamped}): {path}")
+    say(f"ledger position {result.seq}")
     return 0
 
 
@@ -316,6 +352,9 @@ def register(registry: Registry) -> None:
     withdraw = registry.top("withdraw", cmd_withdraw, "withdraw a bid before the deadline")
     withdraw.add_argument("bid_id")
     withdraw.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    withdraw.add_argument(
+        "--receipt", type=Path, help="where to save the withdrawal's receipt (default: BID_ID.withdrawal.json here)"
+    )
     bids = registry.group("bids", "your organization's bids")
     bids_list = registry.command(bids, "list", cmd_bids_list, "your organization's bids and their status")
     bids_list.add_argument("--tender", help="only this tender's")
