@@ -5,6 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def error_body(code: str, message: Any, fields: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+    """The API's error shape, ``{code, message, fields}`` (docs/api.md): written here, below every app that answers."""
+    body: dict[str, Any] = {"code": code, "message": str(message)}
+    if fields:
+        body["fields"] = {k: [str(m) for m in v] for k, v in fields.items()}
+    return body
+
+
 class DomainError(Exception):
     """A refused action. ``code`` is stable (API clients match on it); ``message`` is for people."""
 

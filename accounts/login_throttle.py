@@ -23,13 +23,13 @@ from axes.models import AccessAttempt
 from django.contrib.auth import user_logged_in
 from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Max
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.errors import DomainError
+from accounts.errors import DomainError, error_body
 
 
 class LoginLocked(DomainError):
@@ -69,9 +69,7 @@ def lockout_response(request: HttpRequest, *args: Any) -> HttpResponse:
     username = get_client_username(request, credentials) or ""
     error = lockout_error(request, username)
     if request.path.startswith("/api/"):
-        from config.api import domain_error
-
-        response = domain_error(request, error)
+        response: HttpResponse = JsonResponse(error_body(error.code, error.message), status=error.status)
     else:
         form = AuthenticationForm(request, initial={"username": username})
         response = render(

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.utils.translation import gettext as _
 
+from accounts.errors import error_body
 from archive.storage import is_store_outage
 from config.untrusted import NUL, nul_refused_message, querydict_nul_paths
 
@@ -27,14 +28,6 @@ STORE_RETRY_AFTER_SECONDS = 30
 
 def is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith("/api/")
-
-
-def error_body(code: str, message: Any, fields: dict[str, list[Any]] | None = None) -> dict[str, Any]:
-    """The API's error shape, ``{code, message, fields}`` (docs/api.md)."""
-    body: dict[str, Any] = {"code": code, "message": str(message)}
-    if fields:
-        body["fields"] = {k: [str(m) for m in v] for k, v in fields.items()}
-    return body
 
 
 def nul_refused(request: HttpRequest, fields: dict[str, list[Any]]) -> HttpResponse:
