@@ -72,7 +72,8 @@ def record(case: str, action: str, data: Mapping[str, Any], actor: Any) -> Ledge
     one statement on PostgreSQL, conditional on the head still being what this
     connection last wrote (the usual case for a busy writer); otherwise the head
     row is locked and read first. Either way the head row's lock serializes
-    appends until the transaction ends (docs/ledger.md §1).
+    appends until the transaction ends (docs/ledger.md §1). Called outside a
+    transaction on PostgreSQL, that one statement is the whole transaction.
     """
     _check_case(case)
     _check_action(action)
@@ -88,9 +89,17 @@ def record(case: str, action: str, data: Mapping[str, Any], actor: Any) -> Ledge
         "data": data_json.decode("utf-8"),
     }
 
-    with transaction.atomic():
-        connection = transaction.get_connection()
-        hint = _head_hints.get(connection)
+    connection = transaction.get_connection()
+    hint = _head_hints.get(connection)
+    if hint is not None and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Outside a transaction, the one statement is a transaction of its own: no BEGIN, no COMMIT to wait for.
+        appended = _append(connection, hint, fields, data_json)
+        if appended is not None:
+            _head_hints[connection] = appended[1]
+            return appended[0]
+        hint = None
+    # No savepoint of its own: an append is one statement, and if it fails the caller's transaction fails with it.
+    with transaction.atomic(savepoint=False):
         appended = _append(connection, hint, fields, data_json) if hint is not None else None
         if appended is None:
             appended = _append(connection, _lock_head(), fields, data_json)

@@ -232,3 +232,110 @@ def test_a_tree_with_a_changed_leaf_is_not_consistent_with_the_original(data: st
 
     proof = merkle.consistency_proof(old, new, rewritten)
     assert not merkle.verify_consistency(old, new, old_root, merkle.root(rewritten), proof)
+
+
+# --- Proofs folded from stored perfect subtrees (the ledger's O(log n) path) -----
+
+
+def subtree_store(hashes: Sequence[bytes]) -> dict[merkle.Node, bytes]:
+    """Every perfect subtree of the tree over ``hashes`` as the ledger stores them: leaves, then completed nodes."""
+    store: dict[merkle.Node, bytes] = {}
+    accumulator = merkle.RootAccumulator()
+    for index, leaf in enumerate(hashes):
+        store[(0, index)] = leaf
+        for level, value in enumerate(accumulator.append(leaf), start=1):
+            store[(level, (index + 1) // (1 << level) - 1)] = value
+    return store
+
+
+def test_the_accumulator_reports_each_perfect_subtree_as_its_last_leaf_completes_it() -> None:
+    hashes = leaves(13)
+    store = subtree_store(hashes)
+
+    assert sorted(node for node in store if node[0]) == [
+        (1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (2, 0), (2, 1), (2, 2), (3, 0)
+    ]  # fmt: skip
+    for (level, index), value in store.items():
+        assert value == reference_root(hashes[index << level : (index + 1) << level])
+
+
+@pytest.mark.parametrize("size", range(0, 70))
+def test_an_accumulator_resumed_from_its_frontier_goes_on_as_the_original(size: int) -> None:
+    hashes = leaves(size + 3)
+    original = merkle.RootAccumulator()
+    for leaf in hashes[:size]:
+        original.append(leaf)
+    resumed = merkle.RootAccumulator.resume(size, original.frontier)
+
+    assert len(original.frontier) == size.bit_count()
+    assert resumed.root() == original.root() == reference_root(hashes[:size])
+    for leaf in hashes[size:]:
+        assert resumed.append(leaf) == original.append(leaf)
+    assert resumed.root() == reference_root(hashes)
+
+
+def test_an_accumulator_refuses_a_frontier_that_does_not_fit_its_size() -> None:
+    frontier = [merkle.leaf_hash(b"a"), merkle.leaf_hash(b"b")]
+    for size, hashes in [(4, frontier), (3, frontier[:1]), (3, [frontier[0], b"short"]), (-1, [])]:
+        with pytest.raises(ValueError, match="frontier"):
+            merkle.RootAccumulator.resume(size, hashes)
+
+
+@pytest.mark.parametrize("vector", VECTORS["inclusion"], ids=lambda v: f"leaf{v['leaf_index']}-of-{v['tree_size']}")
+def test_the_published_inclusion_proofs_come_out_of_the_stored_subtrees_byte_for_byte(vector: dict[str, Any]) -> None:
+    index, size = vector["leaf_index"], vector["tree_size"]
+    store = subtree_store(LEAVES[:size])
+    needed = merkle.needed_subtrees(merkle.inclusion_ranges(index, size))
+    subtree = merkle.stored_subtree_hash({node: store[node] for node in needed})
+
+    assert merkle.inclusion_proof_from(index, size, subtree) == [bytes.fromhex(p) for p in vector["path_hex"]]
+
+
+@pytest.mark.parametrize("vector", VECTORS["consistency"], ids=lambda v: f"{v['old_size']}-to-{v['new_size']}")
+def test_the_published_consistency_proofs_come_out_of_the_stored_subtrees_byte_for_byte(
+    vector: dict[str, Any],
+) -> None:
+    old, new = vector["old_size"], vector["new_size"]
+    store = subtree_store(LEAVES[:new])
+    ranges = [*merkle.consistency_ranges(old, new), (0, old), (0, new)]
+    subtree = merkle.stored_subtree_hash({node: store[node] for node in merkle.needed_subtrees(ranges)})
+
+    assert merkle.consistency_proof_from(old, new, subtree) == [bytes.fromhex(p) for p in vector["path_hex"]]
+    assert (subtree(0, old), subtree(0, new)) == (ROOTS[old], ROOTS[new])
+
+
+def test_every_proof_up_to_70_leaves_from_the_stored_subtrees_equals_the_proof_from_the_leaves() -> None:
+    hashes = leaves(70)
+    store = subtree_store(hashes)
+    subtree = merkle.stored_subtree_hash(store)
+    for size in range(1, 71):
+        assert subtree(0, size) == merkle.root(hashes[:size])
+        for index in range(size):
+            assert merkle.inclusion_proof_from(index, size, subtree) == merkle.inclusion_proof(index, size, hashes)
+        for old in range(size + 1):
+            assert merkle.consistency_proof_from(old, size, subtree) == merkle.consistency_proof(old, size, hashes)
+
+
+@given(st.integers(min_value=1, max_value=2**62), st.data())
+def test_a_proof_needs_a_logarithmic_number_of_stored_subtrees_however_large_the_tree(
+    size: int, data: st.DataObject
+) -> None:
+    index = data.draw(st.integers(min_value=0, max_value=size - 1))
+    old = data.draw(st.integers(min_value=0, max_value=size))
+    height = size.bit_length()
+
+    inclusion = merkle.needed_subtrees([*merkle.inclusion_ranges(index, size), (index, index + 1), (0, size)])
+    consistency = merkle.needed_subtrees(
+        [*merkle.consistency_ranges(old, size), *([(0, old)] if old else []), (0, size)]
+    )
+
+    assert len(inclusion) <= 2 * height + 1
+    assert len(consistency) <= 3 * height + 1
+
+
+def test_a_range_no_rfc_proof_uses_is_refused() -> None:
+    for start, end in [(1, 3), (2, 5), (3, 3), (4, 2), (-2, 0)]:
+        with pytest.raises(ValueError, match="not a range of an RFC 9162 tree"):
+            merkle.perfect_subtrees(start, end)
+    assert merkle.perfect_subtrees(8, 13) == [(2, 2), (0, 12)]
+    assert merkle.perfect_subtrees(0, 13) == [(3, 0), (2, 2), (0, 12)]
