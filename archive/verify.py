@@ -237,7 +237,8 @@ def _check_checkpoint(
         raise Refused(f"the checkpoint's body must have exactly the fields {', '.join(CHECKPOINT_BODY_FIELDS)}")
     if body["type"] != CHECKPOINT_TYPE:
         raise Refused(f"the checkpoint's type is {body['type']!r}, not {CHECKPOINT_TYPE!r}")
-    size, root = body["tree_size"], body["root"]
+    size: int = body["tree_size"]
+    root: str = body["root"]
     if not _is_int(size) or size < 1 or not isinstance(root, str) or not _HEX64.fullmatch(root):
         raise Refused("the checkpoint's tree_size or root is malformed")
     if not isinstance(body["created_at"], str) or not _TIME.fullmatch(body["created_at"]):

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tendering.sealing.container import (
     BidFile,
-    ContainerError,
     ContainerReader,
     ContainerStream,
     ExtractedFile,
@@ -28,7 +27,7 @@ from tendering.sealing.container import (
     container_size,
 )
 from tendering.sealing.envelopes import key_commitment, seal_file_key, verify_commitment
-from tendering.sealing.errors import CiphertextError
+from tendering.sealing.errors import CiphertextError, ContainerError
 from tendering.sealing.identity import BidIdentity
 from tendering.sealing.keys import PublicKeyLike, fingerprint
 from tendering.sealing.manifest import Manifest, format_client_time, parse_manifest, sign_manifest

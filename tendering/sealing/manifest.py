@@ -200,9 +200,10 @@ def _fields(value: Any, names: set[str], path: str) -> None:
 
 
 def _str(value: dict[str, Any], name: str, path: str = "$") -> str:
-    if not isinstance(value[name], str):
-        raise ManifestError(f"{path}.{name} must be a string, not {_type(value[name])}")
-    return value[name]
+    text = value[name]
+    if not isinstance(text, str):
+        raise ManifestError(f"{path}.{name} must be a string, not {_type(text)}")
+    return text
 
 
 def _int(value: dict[str, Any], name: str, path: str = "$") -> int:
