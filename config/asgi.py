@@ -1,16 +1,19 @@
 """ASGI entry point, served by Daphne.
 
-``get_asgi_application()`` runs before anything imports models, so the
+``streaming_asgi_application()`` (Django's ``get_asgi_application()`` with the
+bid part's streamed body) runs before anything imports models, so the
 WebSocket routing (added by the opening and evaluation issues) is imported after it.
 """
 
 import os
 from typing import Any
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+
+from config.streaming import streaming_asgi_application
+
+# Django's handler, except that a bid part's body streams to the view (config/streaming.py).
+django_asgi_app = streaming_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> Any:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from daphne.cli import CommandLineInterface
 
+    from config.streaming import install_into_daphne
+
+    install_into_daphne()  # a bid part's body in memory, not in a temporary file
+
     args = sys.argv[1:] if argv is None else argv
     cli = CommandLineInterface()
     limits = websocket_limits()
