@@ -65,14 +65,17 @@ run: system-deps js demo
 test: system-deps-test js $(STAMP) messages
 	ETENDER_ENV=test ETENDER_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The habits kept by tools (README "Checks"): ruff's rules and its formatting (lines of
-# 120 at most), mypy (strict on the framework-free packages: pyproject), the layers of
-# docs/architecture.md as import-linter contracts ([tool.importlinter] in pyproject).
-lint: $(STAMP)
+# The habits kept by tools: ruff's rules and its formatting (lines of 120 at most), mypy
+# (strict on the framework-free packages: pyproject), the layers of docs/architecture.md
+# as import-linter contracts ([tool.importlinter] in pyproject), and ESLint over the
+# browser's scripts (eslint.config.js; eslint, @eslint/js and globals are package.json's
+# devDependencies for this alone).
+lint: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports --no-cache
+	node_modules/.bin/eslint frontend/js
 
 # Every benchmark with short defaults (a few minutes), then one table: bench, measure,
 # subject, baseline, ratio, goal, met / not met (bench/run_all.py; full runs: bench/README.md).
