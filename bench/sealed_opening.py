@@ -62,7 +62,8 @@ class SealedOpening:
         from tendering.models import EvaluationMethod, ProcedureType
         from tendering.own_device import confirm_custody_as
         from tendering.sealing import LotPrice, PriceSummary, open_bidder_envelope, parse_manifest, seal_bid
-        from tendering.services import bids, documents, opening, tenders
+        from tendering.services import bids, documents, tenders
+        from tendering.services.opening import admission
 
         def p256() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
             key = ec.generate_private_key(ec.SECP256R1())
@@ -201,16 +202,16 @@ class SealedOpening:
         self.custodians = custodians
         self.setup_seconds = time.perf_counter() - began
         # Back to the real clock: past the opening time. The first to enter opens the hall.
-        self.opening = opening.ensure_opening(tender)
+        self.opening = admission.ensure_opening(tender)
         self.ciphertext_bytes = sum(e["size"] for e in self.entries)
 
     def release_keys(self) -> None:
         """Every bidder releases its key, within the decryption window."""
         from tendering.models import BidOpening
-        from tendering.services import opening
+        from tendering.services.opening import keys
 
         for entry in self.entries:
-            opening.release_key(entry["user"], self.tender, entry["bid"].public_id, entry["file_key"])
+            keys.release_key(entry["user"], self.tender, entry["bid"].public_id, entry["file_key"])
         self.bid_opening_ids = list(
             BidOpening.objects.filter(opening=self.opening).order_by("position").values_list("pk", flat=True)
         )

@@ -25,6 +25,7 @@ from archive.canonical import canonical_json
 from archive.ledger import record
 from config import clock
 from tendering.models import Phase, Tender, TenderCustodian
+from tendering.services.locks import lock_one
 
 CUSTODY_FORMAT = "etender-custody-v1"
 STATEMENT_MAX_BYTES = 4096
@@ -78,7 +79,7 @@ def _claimed_signing_key(statement: bytes) -> str:
 @transaction.atomic
 def confirm_custody(user: User, tender: Tender, statement: bytes, signature: bytes) -> TenderCustodian:
     """Record the custodian's signed confirmation of its slot; once per slot, while the tender takes bids."""
-    tender = Tender.objects.select_for_update().get(pk=tender.pk)
+    tender = lock_one(Tender.objects.filter(pk=tender.pk))
     if tender.published_at is None:
         raise WrongPhase(_("该招标项目尚未发布，不能确认保管。"), code="tender_not_published")
     if tender.phase(clock.now()) != Phase.OPEN_FOR_BIDS:

@@ -22,6 +22,7 @@ from archive import vault
 from archive.ledger import record
 from tendering.models import Opening
 from tendering.services.decryption import _evaluation_key_purpose
+from tendering.services.locks import lock, lock_one
 from tendering.services.opening.key_seals import file_key_purpose, parts_purpose
 
 
@@ -48,9 +49,9 @@ def reseal_opened_secrets() -> ResealReport:
 
 def _reseal_opening(opening_id: int, report: ResealReport) -> None:
     with transaction.atomic():
-        opening = Opening.objects.select_for_update().select_related("tender").get(pk=opening_id)
+        opening = lock_one(Opening.objects.select_related("tender").filter(pk=opening_id))
         counts: Counter[str] = Counter()
-        for bid_opening in opening.bids.select_for_update().select_related("bid").order_by("pk"):
+        for bid_opening in lock(opening.bids.select_related("bid")):
             changed = []
             if bid_opening.sealed_file_key:
                 resealed = vault.reseal(file_key_purpose(bid_opening), bytes(bid_opening.sealed_file_key))
@@ -66,7 +67,7 @@ def _reseal_opening(opening_id: int, report: ResealReport) -> None:
                     counts["evaluation_key"] += 1
             if changed:
                 bid_opening.save(update_fields=changed)
-        for submission in opening.custodian_submissions.select_for_update().select_related("custodian").order_by("pk"):
+        for submission in lock(opening.custodian_submissions.select_related("custodian")):
             if not submission.sealed_parts:
                 continue  # dropped once combined
             resealed = vault.reseal(parts_purpose(opening, submission.custodian), bytes(submission.sealed_parts))

@@ -19,6 +19,7 @@ from accounts.models import Organization, OrganizationKind, Role, User
 from archive.ledger import record
 from config import clock
 from tendering.models import Entrustment
+from tendering.services.locks import lock_first
 from tendering.services.tenders import NUMBER_PATTERN
 
 
@@ -111,11 +112,8 @@ def grant(
 def revoke(actor: User, public_id: uuid.UUID | str) -> Entrustment:
     """Revoke an entrustment: from now on the agency can no longer act under it."""
     tenderer = _require_tenderer_staff(actor)
-    entrustment = (
-        Entrustment.objects.select_for_update()
-        .select_related("tenderer", "agency")
-        .filter(public_id=public_id, tenderer=tenderer)
-        .first()
+    entrustment = lock_first(
+        Entrustment.objects.select_related("tenderer", "agency").filter(public_id=public_id, tenderer=tenderer)
     )
     if entrustment is None:
         raise NotFound(_("找不到该委托。"))

@@ -25,6 +25,7 @@ from archive.storage import Retention, RetentionMode, get_object_store
 from config import clock, formatting
 from tendering.models import BidOpening, BidOpeningState, KeySource, Opening
 from tendering.services.hall_events import publish
+from tendering.services.locks import lock_one
 
 
 def _lots_text(bid_opening: BidOpening) -> tuple[str, str, str]:
@@ -145,7 +146,7 @@ def file_record(opening_id: int) -> str:
         retention=Retention(RetentionMode.GOVERNANCE, until),
     )
     with transaction.atomic():
-        locked = Opening.objects.select_for_update().select_related("tender").get(pk=opening_id)
+        locked = lock_one(Opening.objects.select_related("tender").filter(pk=opening_id))
         if locked.record_sha256:
             return "already filed"  # another worker filed it meanwhile; this copy stays an unused version
         entry = record(

@@ -14,6 +14,7 @@ from archive.ledger import record
 from config import clock
 from tendering import permissions
 from tendering.models import Question, Tender
+from tendering.services.locks import lock_one
 
 
 def _clean_text(text: str, field: str) -> str:
@@ -29,7 +30,7 @@ def _clean_text(text: str, field: str) -> str:
 def ask_question(user: User, tender: Tender, text: str) -> Question:
     if not permissions.is_bidder(user):
         raise PermissionDenied(_("只有投标人可以提问。"))
-    tender = Tender.objects.select_for_update().get(pk=tender.pk)
+    tender = lock_one(Tender.objects.filter(pk=tender.pk))
     now = clock.now()
     if tender.published_at is None:
         raise NotFound(_("找不到该招标项目。"))
@@ -47,7 +48,7 @@ def ask_question(user: User, tender: Tender, text: str) -> Question:
 
 @transaction.atomic
 def answer_question(actor: User, question: Question, text: str) -> Question:
-    question = Question.objects.select_for_update().select_related("tender").get(pk=question.pk)
+    question = lock_one(Question.objects.select_related("tender").filter(pk=question.pk))
     tender = question.tender
     permissions.require_manage(actor, tender, _("只有本项目的招标人或代理机构可以答复。"))
     if question.answered_at is not None:

@@ -27,6 +27,7 @@ from tendering.models import (
 )
 from tendering.services.after_commit import Work, enqueue_after_commit
 from tendering.services.hall_events import publish
+from tendering.services.locks import lock_first, lock_one
 from tendering.services.opening.payloads import attendance_view, moments
 
 # How often a running opening is checked for bids whose worker died (seconds of real time).
@@ -70,7 +71,7 @@ def ensure_opening(tender: Tender) -> Opening:
             code="hall_not_open",
         )
     with transaction.atomic():
-        tender = Tender.objects.select_for_update().get(pk=tender.pk)
+        tender = lock_one(Tender.objects.filter(pk=tender.pk))
         existing = Opening.objects.filter(tender=tender).first()
         if existing is not None:
             return existing
@@ -105,7 +106,7 @@ def ensure_opening(tender: Tender) -> Opening:
             },
             None,
         )
-        opening = Opening.objects.select_for_update().get(pk=opening.pk)
+        opening = lock_one(Opening.objects.filter(pk=opening.pk))
         publish(opening, "opening.started", moments(opening))
         enqueue_after_commit(Work.WATCH_OPENING, opening.pk, delay=dt.timedelta(seconds=WATCH_INTERVAL_SECONDS))
     return opening
@@ -114,7 +115,7 @@ def ensure_opening(tender: Tender) -> Opening:
 def lock_opening(tender: Tender) -> Opening:
     """The opening with its row locked: every change of an opening takes this lock first."""
     ensure_opening(tender)
-    return Opening.objects.select_for_update().select_related("tender").get(tender_id=tender.pk)
+    return lock_one(Opening.objects.select_related("tender").filter(tender_id=tender.pk))
 
 
 def require_not_closed(opening: Opening) -> None:
@@ -127,10 +128,10 @@ def bid_opening_for(opening: Opening, bid_public_id: uuid.UUID | str, *, lock: b
         public_id = uuid.UUID(str(bid_public_id))
     except ValueError:
         raise NotFound(_("找不到该投标文件。")) from None
-    qs = BidOpening.objects.select_related("bid", "bid__bidder", "opening")
-    if lock:
-        qs = qs.select_for_update()
-    found = qs.filter(opening=opening, bid__public_id=public_id).first()
+    qs = BidOpening.objects.select_related("bid", "bid__bidder", "opening").filter(
+        opening=opening, bid__public_id=public_id
+    )
+    found = lock_first(qs) if lock else qs.first()
     if found is None:
         raise NotFound(_("本次开标中没有该投标文件。"))
     return found

@@ -22,6 +22,7 @@ from tendering.models import (
 )
 from tendering.services.after_commit import Work, enqueue_after_commit
 from tendering.services.hall_events import publish
+from tendering.services.locks import lock
 from tendering.services.opening.admission import lock_opening, require_hall, require_not_closed, require_role
 from tendering.services.opening.bid_ended import resolve
 from tendering.services.opening.custodian_parts import drop_parts_when_done
@@ -39,11 +40,7 @@ def conclude_decryption(user: User, tender: Tender) -> Opening:
         if opening.decryption_concluded_at is not None:
             raise Conflict(_("解密已经结束。"), code="decryption_concluded")
         now = clock.now()
-        waiting = list(
-            opening.bids.select_for_update()
-            .select_related("bid", "bid__bidder")
-            .filter(state=BidOpeningState.AWAITING_KEY)
-        )
+        waiting = lock(opening.bids.select_related("bid", "bid__bidder").filter(state=BidOpeningState.AWAITING_KEY))
         if waiting and now < opening.decryption_ends_at:
             raise WrongPhase(
                 _("还有 %(n)d 份投标文件未解密，解密时间到 %(when)s 才结束。")
@@ -102,7 +99,8 @@ def close_opening(user: User, tender: Tender) -> Opening:
                 _("还有 %(n)d 条异议未答复，答复后才能结束开标。") % {"n": unanswered}, code="objections_unanswered"
             )
         now = clock.now()
-        bid_openings = list(opening.bids.select_for_update().select_related("bid", "bid__bidder"))
+        # Locked by primary key, listed in the record's order.
+        bid_openings = sorted(lock(opening.bids.select_related("bid", "bid__bidder")), key=lambda b: b.position)
         unconfirmed = [b for b in bid_openings if b.confirmed_at is None]
         assert opening.confirmation_ends_at is not None
         if unconfirmed and now < opening.confirmation_ends_at:

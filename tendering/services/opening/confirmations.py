@@ -20,17 +20,13 @@ from tendering.models import (
     Tender,
 )
 from tendering.services.hall_events import publish
+from tendering.services.locks import lock_first
 from tendering.services.opening.admission import lock_opening, require_hall, require_not_closed, require_role
 from tendering.services.opening.payloads import objection_view
 
 
 def _own_bid_opening(opening: Opening, user: User) -> BidOpening:
-    found = (
-        opening.bids.select_for_update()
-        .select_related("bid", "bid__bidder")
-        .filter(bid__bidder_id=user.organization_id)
-        .first()
-    )
+    found = lock_first(opening.bids.select_related("bid", "bid__bidder").filter(bid__bidder_id=user.organization_id))
     if found is None:
         raise PermissionDenied(_("您的单位在本次开标中没有投标文件。"), code="not_allowed_in_hall")
     return found
@@ -97,11 +93,8 @@ def answer_objection(user: User, tender: Tender, objection_id: int, text: str) -
     with transaction.atomic():
         opening = lock_opening(tender)
         require_not_closed(opening)
-        objection = (
-            RecordObjection.objects.select_for_update()
-            .select_related("bid_opening__bid__bidder")
-            .filter(opening=opening, pk=objection_id)
-            .first()
+        objection = lock_first(
+            RecordObjection.objects.select_related("bid_opening__bid__bidder").filter(opening=opening, pk=objection_id)
         )
         if objection is None:
             raise NotFound(_("找不到该异议。"))

@@ -42,6 +42,7 @@ from tendering.sealing import (
 from tendering.sealing.envelopes import CustodianEnvelopes
 from tendering.sealing.refusal import RefusalError, parse_refusal, verify_refusal
 from tendering.services.hall_events import publish
+from tendering.services.locks import lock
 from tendering.services.opening.admission import lock_opening, require_hall, require_not_closed, require_role
 from tendering.services.opening.bid_ended import clear_opened, resolve
 from tendering.services.opening.bid_key_ready import key_ready
@@ -110,7 +111,7 @@ def submit_custodian_parts(
         slot = TenderCustodian.objects.get(tender=tender, user=user)
         if CustodianSubmission.objects.filter(opening=opening, custodian=slot).exists():
             raise Conflict(_("您已提交过密钥分量，每位密钥保管人只提交一次。"), code="parts_already_submitted")
-        bid_openings = list(opening.bids.select_related("bid", "bid__bidder").select_for_update())
+        bid_openings = sorted(lock(opening.bids.select_related("bid", "bid__bidder")), key=lambda b: b.position)
         index = _envelope_index(slot)
         expected = _expected_subsets(index, bid_openings)
         statements = _check_refusals(user, tender, slot, expected, refusals)
