@@ -82,6 +82,7 @@ from bench.common import (
 )
 
 BARE_PATH = "/bench/bare/"
+CANNED: dict[str, str] = {}  # the bare consumer's snapshot text, by file
 BARE_GROUP = "bench.bare"
 # The subject, the bare consumer fed by the subject's publisher (which of the two costs), the baseline.
 KINDS = ("hall", "published", "bare")
@@ -106,16 +107,24 @@ def _bench_application() -> Any:
 
         async def connect(self) -> None:
             # ?group=<name>: listen to that group instead (a hall's, to take its events as they are published).
+            # ?snapshot=<file>: answer a snapshot request with that file's text (a real snapshot, no database).
             query = urllib.parse.parse_qs(self.scope.get("query_string", b"").decode())
             self.group = query.get("group", [BARE_GROUP])[0]
+            self.snapshot_file = query.get("snapshot", [""])[0]
             await self.accept()
             await self.channel_layer.group_add(self.group, self.channel_name)
             await self.send(text_data=json.dumps({"type": "hello"}))
 
+        async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+            if self.snapshot_file and text_data and json.loads(text_data).get("type") == "snapshot":
+                if self.snapshot_file not in CANNED:
+                    CANNED[self.snapshot_file] = Path(self.snapshot_file).read_text(encoding="utf-8")
+                await self.send(text_data=CANNED[self.snapshot_file])
+
         async def disconnect(self, code: int) -> None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-        async def hall_event(self, message: dict[str, Any]) -> None:
+        async def room_event(self, message: dict[str, Any]) -> None:
             # As the hall's consumer serializes its frames.
             await self.send(text_data=json.dumps(message["frame"], ensure_ascii=False, default=str))
 
@@ -152,12 +161,14 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
     headers_base = {"Origin": config["origin"]}
     received: list[dict[int, float]] = [{} for _ in config["cookies"]]
     snapshot_seconds: list[float] = []
+    connect_seconds: list[float] = []  # from opening the socket to having the snapshot
     errors: list[str] = []
 
     async def connect(session: aiohttp.ClientSession, index: int, cookie: str) -> Any:
         headers = dict(headers_base)
         if cookie:
             headers["Cookie"] = cookie
+        opened = time.monotonic()
         ws = await session.ws_connect(url, headers=headers, max_msg_size=16 * 1024 * 1024, heartbeat=None)
         hello = json.loads((await ws.receive(timeout=30)).data)
         if hello.get("type") != "hello":
@@ -169,6 +180,9 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
                 frame = json.loads((await ws.receive(timeout=30)).data)
                 if frame.get("type") == "snapshot":
                     snapshot_seconds.append(time.monotonic() - began)
+                    connect_seconds.append(time.monotonic() - opened)
+                    if config.get("keep_snapshot") and index == 0:
+                        Path(config["keep_snapshot"]).write_text(json.dumps(frame, ensure_ascii=False))
                     break
                 if frame.get("type") == "error":
                     raise RuntimeError(f"client {index}: {frame}")
@@ -204,6 +218,7 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
         "cpu_seconds": cpu_seconds,
         "received": [{str(k): v for k, v in mine.items()} for mine in received],
         "snapshot_seconds": snapshot_seconds,
+        "connect_seconds": connect_seconds,
         "errors": errors,
     }
 
@@ -248,14 +263,14 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         participants.append(("regulator", person))
     participants.append(("manager", bench.tenderer))
     number = 0
-    while len(participants) < args.clients:
+    while len(participants) < max(args.clients, args.connect_clients):
         number += 1
         person = User.objects.create_user(
             username=f"bench_staff{number}", display_name=f"招标人{number}", organization=bench.tenderer.organization
         )
         RoleGrant.objects.create(user=person, role=Role.TENDERER_STAFF)
         participants.append(("manager", person))
-    participants = participants[: args.clients]
+    participants = participants[: max(args.clients, args.connect_clients)]
     cookies = []
     for _, person in participants:
         admission.sign_in(person, bench.tender)
@@ -288,11 +303,13 @@ class Publisher:
         self.ids = platform_ids
         self.counter = 0
         self.frames: list[dict[str, Any]] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def hall_event(self) -> tuple[int, float, float]:
         """One ``bid.progress`` through ``hall_events.publish``; (seq, commit stamp, seconds from begin to sent)."""
         from django.db import transaction
 
+        from tendering.hall_protocol import BidProgress
         from tendering.models import Opening
         from tendering.services.hall_events import event_frame, publish
 
@@ -303,27 +320,36 @@ class Publisher:
         with transaction.atomic():
             opening = Opening.objects.select_for_update().get(pk=self.ids["opening"])
             transaction.on_commit(lambda: stamps.append(time.monotonic()))
-            event = publish(
-                opening,
-                "bid.progress",
-                {"bid": bid, "position": self.counter % len(self.ids["bids"]) + 1, "bytes": total // 2, "total": total},
-            )
+            position = self.counter % len(self.ids["bids"]) + 1
+            event = publish(opening, BidProgress(bid=bid, position=position, bytes=total // 2, total=total))
         sent = time.monotonic()
         self.frames.append(event_frame(event))
         return event.seq, stamps[0], sent - began
 
     def bare_event(self, index: int) -> tuple[int, float, float]:
-        """A frame of the same size (a real event's, renumbered) sent to the bare group; stamped before the send."""
-        from asgiref.sync import async_to_sync
+        """A frame of the same size (a real event's, renumbered) handed to ``group_send`` in an event loop of the
+        bench's own that runs for the whole bench (so over one connection pool); stamped before the send."""
         from channels.layers import get_channel_layer
 
         frame = dict(self.frames[index % len(self.frames)])
         frame["seq"] = index + 1
         layer = get_channel_layer()
+        loop = self._bare_loop()
         began = time.monotonic()
-        async_to_sync(layer.group_send)(BARE_GROUP, {"type": "hall.event", "frame": frame})
+        asyncio.run_coroutine_threadsafe(
+            layer.group_send(BARE_GROUP, {"type": "room.event", "frame": frame}), loop
+        ).result()
         sent = time.monotonic()
         return frame["seq"], began, sent - began
+
+    def _bare_loop(self) -> asyncio.AbstractEventLoop:
+        if self.loop is None:
+            import threading
+
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="bench-bare-loop", daemon=True).start()
+            self.loop = loop
+        return self.loop
 
 
 def run_phase(
@@ -345,7 +371,7 @@ def run_phase(
     config = {
         "url": f"ws://127.0.0.1:{port}{path}",
         "origin": origin,
-        "cookies": ids["cookies"] if kind == "hall" else [""] * len(ids["cookies"]),
+        "cookies": ids["cookies"][: args.clients] if kind == "hall" else [""] * args.clients,
         "snapshot": kind == "hall",
         "events": args.events,
         "timeout": args.events / (args.rate or 1000) + 60,
@@ -420,6 +446,53 @@ def run_phase(
     }
 
 
+def run_connect_phase(kind: str, args: argparse.Namespace, work: Path, port: int, ids: dict[str, Any]) -> list[float]:
+    """``--connect-clients`` clients open their sockets at once and each asks for a snapshot; the seconds from
+    opening the socket to having the snapshot, each. ``hall``: the platform's hall (session cookies, the real
+    consumer); ``bare``: the bare consumer answering with the text of a real snapshot, no database."""
+    canned = work / "snapshot.json"
+    path = f"/ws/tenders/{ids['tender']}/hall/"
+    if kind == "bare":
+        path = BARE_PATH + "?" + urllib.parse.urlencode({"snapshot": str(canned)})
+    count = args.connect_clients
+    config = {
+        "url": f"ws://127.0.0.1:{port}{path}",
+        "origin": f"http://127.0.0.1:{port}",
+        "cookies": ids["cookies"][:count] if kind == "hall" else [""] * count,
+        "snapshot": True,
+        "keep_snapshot": str(canned) if kind == "hall" else "",
+        "events": 0,
+        "timeout": 120,
+    }
+    config_path = work / f"connect-{kind}.json"
+    out_path = work / f"connected-{kind}.json"
+    config_path.write_text(json.dumps(config))
+    subprocess.run(
+        [*script_command("hall_broadcast"), "--clients-child", str(config_path), str(out_path)],
+        stdout=subprocess.DEVNULL,
+        check=True,
+        timeout=300,
+    )
+    result = json.loads(out_path.read_text())
+    if result["errors"] or len(result["connect_seconds"]) != count:
+        raise SystemExit(f"connect phase {kind}: {result['errors']}, {len(result['connect_seconds'])} of {count}")
+    return sorted(result["connect_seconds"])
+
+
+def touch_hall(ids: dict[str, Any]) -> None:
+    """One event, so that the hall's number moves and the next connect builds its view again (as after a change)."""
+    from django.db import transaction
+
+    from tendering.hall_protocol import BidProgress
+    from tendering.models import Opening
+    from tendering.services.hall_events import publish
+
+    bid, total = ids["bids"][0]
+    with transaction.atomic():
+        opening = Opening.objects.select_for_update().get(pk=ids["opening"])
+        publish(opening, BidProgress(bid=bid, position=1, bytes=total // 2, total=total))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=60, help="participants connected (default 60)")
@@ -427,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=200, help="events per phase (default 200)")
     parser.add_argument("--rate", type=float, default=20, help="events per second (default 20; 0: back to back)")
     parser.add_argument("--reps", type=int, default=4, help="phases of each kind, alternating (default 4)")
+    parser.add_argument(
+        "--connect-clients", type=int, default=240, help="clients that connect at once for a snapshot (default 240)"
+    )
+    parser.add_argument("--connect-reps", type=int, default=3, help="connect phases of each kind (default 3)")
     parser.add_argument("--redis-url", default="", help="a loopback Redis to use instead of starting one")
     parser.add_argument("--tmp-dir", type=Path, default=None, help="where the temporary folder goes")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
@@ -482,6 +559,20 @@ def main(argv: list[str] | None = None) -> int:
                     f"p99 {percentile(lat, 0.99) * 1e3:.1f} ms, missing {phase['missing']}",
                     flush=True,
                 )
+        connects: dict[str, list[float]] = {"hall": [], "bare": []}
+        if args.connect_clients:
+            run_connect_phase("hall", args, work, port, ids)  # untimed: keeps one snapshot for the bare variant
+            for rep in range(args.connect_reps):
+                for kind in ("hall", "bare") if rep % 2 == 0 else ("bare", "hall"):
+                    if kind == "hall":
+                        touch_hall(ids)  # every timed phase of the hall builds its view once, as after a change
+                    seconds = run_connect_phase(kind, args, work, port, ids)
+                    connects[kind].extend(seconds)
+                    print(
+                        f"  connect {kind} rep {rep + 1}: {len(seconds)} clients, p50 "
+                        f"{percentile(seconds, 0.5) * 1e3:.0f} ms, p99 {percentile(seconds, 0.99) * 1e3:.0f} ms",
+                        flush=True,
+                    )
         failed = False
     finally:
         stop_process(daphne)
@@ -568,6 +659,17 @@ def main(argv: list[str] | None = None) -> int:
         f"snapshot at connect ({len(snapshots)} asked at once, {args.reps} times): "
         f"p50 {percentile(snapshots, 0.5) * 1e3:.0f} ms, max {snapshots[-1] * 1e3:.0f} ms"
     )
+    if args.connect_clients:
+        for kind, label in (
+            ("hall", "hall: HallConsumer, session, membership, snapshot"),
+            ("bare", "bare consumer, canned snapshot"),
+        ):
+            seconds = sorted(connects[kind])
+            print(
+                f"connect to snapshot, {args.connect_clients} at once ({label}): "
+                + ", ".join(f"p{round(q * 100)} {percentile(seconds, q) * 1e3:.0f} ms" for q in (0.5, 0.95, 0.99))
+                + f", max {seconds[-1] * 1e3:.0f} ms"
+            )
     for kind in KINDS:
         for error in merged[kind]["errors"]:
             print(f"{kind}: {error}")
@@ -585,14 +687,21 @@ def main(argv: list[str] | None = None) -> int:
                 note=f"p99 hall {hall_p99 * 1e3:.1f} ms, bare {bare_p99 * 1e3:.1f} ms, "
                 f"bare consumer fed by publish {published_p99 * 1e3:.1f} ms",
             ),
-            Row(
-                "hall_broadcast",
-                f"snapshot at connect p99, {args.clients} clients at once",
-                "HallConsumer snapshot",
-                "",
-                percentile(snapshots, 0.99),
-                "<= 1" if args.clients >= 240 else "",
-                unit="s",
+            *(
+                [
+                    Row(
+                        "hall_broadcast",
+                        f"connect to snapshot p99, {args.connect_clients} clients at once",
+                        "HallConsumer: session, membership, snapshot",
+                        "bare consumer, canned snapshot",
+                        percentile(sorted(connects["hall"]), 0.99),
+                        "<= 1" if args.connect_clients >= 240 else "",
+                        unit="s",
+                        note=f"bare p99 {percentile(sorted(connects['bare']), 0.99) * 1e3:.0f} ms",
+                    )
+                ]
+                if args.connect_clients
+                else []
             ),
         ]
     )

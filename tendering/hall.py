@@ -1,10 +1,9 @@
-"""Who is in a tender's opening hall (开标大厅), in which role, and the hall's group names.
+"""Who is in a tender's opening hall (开标大厅), in which role, and which audiences of its events they hear.
 
-Every name of a channel-layer group of the hall is built here, and each group
-is one audience of the hall's events: ``all`` (everyone entitled to the hall),
-``staff`` (the tender's managers and supervisors), ``bidder:<organization>``
-and ``custodian:<user>``. A bidder never joins another bidder's group, nor a
-custodian's.
+The hall is one room of the room protocol (tendering/room): its groups are named by
+``tendering.room.groups``, one per audience: ``all`` (everyone entitled to the hall), ``staff``
+(the tender's managers and supervisors), ``bidder:<organization>`` and ``custodian:<user>``. A
+bidder never joins another bidder's group, nor a custodian's.
 """
 
 from __future__ import annotations
@@ -14,7 +13,15 @@ from typing import Any
 
 from accounts.models import Role
 from tendering import permissions
+from tendering.hall_protocol import ROOM
 from tendering.models import BidStatus, Tender
+from tendering.room import groups
+
+# The audiences' names, from the one place that builds them.
+ALL = groups.ALL
+STAFF = groups.STAFF
+bidder_audience = groups.bidder
+custodian_audience = groups.custodian
 
 
 class HallRole(enum.StrEnum):
@@ -22,18 +29,6 @@ class HallRole(enum.StrEnum):
     SUPERVISOR = "supervisor"  # a regulator watching, read-only
     BIDDER = "bidder"  # staff of a company whose bid stood at the deadline
     CUSTODIAN = "custodian"  # one of the tender's custodians
-
-
-ALL = "all"
-STAFF = "staff"
-
-
-def bidder_audience(organization_id: int) -> str:
-    return f"bidder:{organization_id}"
-
-
-def custodian_audience(user_id: int) -> str:
-    return f"custodian:{user_id}"
 
 
 def hall_roles(user: Any, tender: Tender) -> set[HallRole]:
@@ -57,16 +52,16 @@ def hall_roles(user: Any, tender: Tender) -> set[HallRole]:
 
 def audiences(user: Any, roles: set[HallRole]) -> set[str]:
     """The audiences (and so the groups) whose events ``user`` may see."""
-    names = {ALL} if roles else set()
+    names = {groups.ALL} if roles else set()
     if roles & {HallRole.MANAGER, HallRole.SUPERVISOR}:
-        names.add(STAFF)
+        names.add(groups.STAFF)
     if HallRole.BIDDER in roles:
-        names.add(bidder_audience(user.organization_id))
+        names.add(groups.bidder(user.organization_id))
     if HallRole.CUSTODIAN in roles:
-        names.add(custodian_audience(user.pk))
+        names.add(groups.custodian(user.pk))
     return names
 
 
 def group_name(tender_id: int, audience: str) -> str:
-    """The channel-layer group of one audience of one hall (letters, digits, '-', '.' and '_' only)."""
-    return f"hall.{tender_id}.{audience.replace(':', '.')}"
+    """The channel-layer group of one audience of one tender's hall."""
+    return groups.group_name(ROOM, tender_id, audience)

@@ -231,10 +231,13 @@ class OpeningRevealed(Event):
 
 
 class RecordConfirmed(Event):
+    """A bidder confirmed the record, or (``by_default``) let the window pass without objecting."""
+
     kind: ClassVar[str] = "record.confirmed"
     position: int
     bidder: str
     at: dt.datetime
+    by_default: bool = False
 
 
 class ObjectionChanged(ObjectionView, Event):

@@ -45,6 +45,7 @@ from archive import vault
 from archive.ledger import record
 from archive.storage import StorageError, get_object_store
 from config import clock
+from tendering import hall_protocol as hp
 from tendering.models import BidOpening, BidOpeningState, Opening
 from tendering.sealing import ContainerReader, Decryptor, SealingError, parse_manifest
 from tendering.sealing.stream import DecryptingReader, Encryptor
@@ -152,7 +153,7 @@ def _claim(bid_opening_id: int, owner: str) -> BidOpening | None:
                 {"bid_id": str(bid_opening.bid.public_id), "attempt": bid_opening.attempts},
                 None,
             )
-        publish(opening, "bid.state", bid_view(bid_opening))
+        publish(opening, hp.BidState(**bid_view(bid_opening)))
         return bid_opening
 
 
@@ -167,13 +168,12 @@ def _renew(bid_opening: BidOpening, owner: str, progress: int) -> None:
             raise LeaseLost(str(bid_opening.bid.public_id))
         publish(
             opening,
-            "bid.progress",
-            {
-                "bid": str(bid_opening.bid.public_id),
-                "position": bid_opening.position,
-                "bytes": progress,
-                "total": bid_opening.bid.size,
-            },
+            hp.BidProgress(
+                bid=str(bid_opening.bid.public_id),
+                position=bid_opening.position,
+                bytes=progress,
+                total=bid_opening.bid.size,
+            ),
         )
 
 
@@ -379,7 +379,7 @@ def _fault_locked(opening: Opening, bid_opening: BidOpening, code: str, text: st
         },
         None,
     )
-    publish(opening, "bid.state", bid_view(bid_opening))
+    publish(opening, hp.BidState(**bid_view(bid_opening)))
     enqueue_after_commit(Work.DECRYPT_BID, bid_opening.pk, delay=retry_at - now)
     return "retry scheduled"
 
@@ -424,7 +424,7 @@ def _finish(bid_opening: BidOpening, owner: str, decrypted: Decrypted) -> None:
             },
             None,
         )
-        publish(opening, "bid.state", bid_view(current))
+        publish(opening, hp.BidState(**bid_view(current)))
         maybe_publish_record(opening)
 
 

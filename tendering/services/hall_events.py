@@ -1,76 +1,65 @@
-"""The opening hall's events: numbered, kept, and sent to their audience after commit.
+"""The opening hall's events: typed, numbered, kept, and sent to their audience after commit.
 
-``publish`` runs inside the service's transaction with the opening's row
-locked, so sequence numbers follow the order in which changes commit. The
-event is stored (a client that reconnects gets what it missed from the
-table) and sent to the audience's group only once the transaction commits:
-a rolled-back change is never announced.
+``publish(opening, SomeEvent(...))`` runs inside the service's transaction with the opening's row
+locked, so sequence numbers follow the order in which changes commit. The event is stored (a client
+that reconnects gets what it missed from the table) and sent to its audience's group only once the
+transaction commits, over the process's one long-lived channel-layer connection
+(``tendering.room.publisher``): a rolled-back change is never announced.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from config import clock
-from tendering import hall
+from tendering.hall_protocol import EVENTS, ROOM
 from tendering.models import Opening, OpeningEvent
+from tendering.room import groups, protocol
+from tendering.room.protocol import MAX_REPLAY, Event
+from tendering.room.publisher import send_after_commit
 
-logger = logging.getLogger(__name__)
-
-# A client further behind than this gets a fresh snapshot instead of the events.
-MAX_REPLAY = 500
+__all__ = ["MAX_REPLAY", "event_frame", "events_after", "publish"]
 
 
 def event_frame(event: OpeningEvent) -> dict[str, Any]:
-    return {
-        "type": "event",
-        "seq": event.seq,
-        "kind": event.kind,
-        "at": event.created_at.isoformat(),
-        "data": event.payload,
-    }
+    return protocol.event_frame(event.seq, event.kind, event.created_at.isoformat(), event.payload)
 
 
-def publish(opening: Opening, kind: str, payload: dict[str, Any], audience: str = hall.ALL) -> OpeningEvent:
-    """Append an event; the caller holds the opening's row lock (``select_for_update``)."""
+def publish(
+    opening: Opening, event: Event | str, payload: dict[str, Any] | None = None, audience: str | None = None
+) -> OpeningEvent:
+    """Append an event; the caller holds the opening's row lock (``select_for_update``).
+
+    ``event`` is one of the hall's typed events (``tendering.hall_protocol``). A kind and a dict are
+    still taken, and validated against that kind's model: what no model describes is refused.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("hall events are published inside the transaction that makes the change")
+    if isinstance(event, str):
+        model = EVENTS.get(event)
+        if model is None:
+            raise ValueError(f"no hall event of kind {event!r}")
+        event = model.model_validate(payload or {})
+    elif payload is not None:
+        raise TypeError("a typed event carries its own data")
+    audience = audience if audience is not None else event.audience
     opening.last_seq += 1
     Opening.objects.filter(pk=opening.pk).update(last_seq=opening.last_seq)
-    payload = _plain(payload)
-    event = OpeningEvent.objects.create(
-        opening=opening, seq=opening.last_seq, kind=kind, audience=audience, payload=payload, created_at=clock.now()
+    # Only JSON values are kept and cross the channel layer (dates as ISO text, as the HTTP API writes them).
+    data: dict[str, Any] = json.loads(json.dumps(event.model_dump(), cls=DjangoJSONEncoder))
+    stored = OpeningEvent.objects.create(
+        opening=opening, seq=opening.last_seq, kind=event.kind, audience=audience, payload=data, created_at=clock.now()
     )
-    frame = event_frame(event)
-    group = hall.group_name(opening.tender_id, audience)
-    transaction.on_commit(lambda: _send(group, frame))
-    return event
-
-
-def _plain(payload: dict[str, Any]) -> dict[str, Any]:
-    """Only JSON values cross the channel layer (dates as ISO text, ids as text)."""
-    import json
-
-    result: dict[str, Any] = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    return result
-
-
-def _send(group: str, frame: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, {"type": "hall.event", "frame": frame})
-    except Exception:
-        # The change is committed and the event stored: clients catch up when they resume.
-        logger.exception("could not send hall event %s to %s", frame.get("seq"), group)
+    frame = event_frame(stored)
+    message = {"type": groups.EVENT_MESSAGE, "frame": frame, "text": json.dumps(frame, ensure_ascii=False)}
+    group = groups.group_name(ROOM, opening.tender_id, audience)
+    transaction.on_commit(lambda: send_after_commit(group, message))
+    return stored
 
 
 def events_after(

@@ -23,6 +23,7 @@ from archive.ledger import record
 from archive.pdf import RecordDocument, RecordTable, render_record_pdf, sign_pdf
 from archive.storage import Retention, RetentionMode, get_object_store
 from config import clock, formatting
+from tendering import hall_protocol as hp
 from tendering.models import BidOpening, BidOpeningState, KeySource, Opening
 from tendering.services.hall_events import publish
 from tendering.services.locks import lock_one
@@ -160,5 +161,5 @@ def file_record(opening_id: int) -> str:
         locked.record_sha256 = digest
         locked.record_ledger_seq = entry.seq
         locked.save(update_fields=["record_object_key", "record_version_id", "record_sha256", "record_ledger_seq"])
-        publish(locked, "record.filed", {"sha256": digest, "ledger_seq": entry.seq})
+        publish(locked, hp.RecordFiled(sha256=digest, ledger_seq=entry.seq))
     return "filed"

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tendering.consumers import COMMAND_TYPES, REF_MAX_CHARS
+from tendering.consumers import HallConsumer
+from tendering.room.protocol import REF_MAX_CHARS
 from tests.opening.conftest import OpeningCase
 from tests.opening.test_hall_consumer import Sockets, frame, hall_case, hall_state, sockets
 
@@ -194,7 +195,7 @@ _values = st.recursive(
 _field_names = st.sampled_from(
     ["type", "ref", "last_seq", "bid", "file_key", "parts", "members", "part", "text", "objection"]
 ) | st.text(max_size=8)
-_types = st.sampled_from(sorted(COMMAND_TYPES)) | _values
+_types = st.sampled_from(sorted(HallConsumer.command_types)) | _values
 # Read-only for a regulator: every command it may send either fails or only reads (snapshot, resume, ping).
 _frames = st.one_of(
     _values,

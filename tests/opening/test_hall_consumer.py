@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import datetime as dt
 import json
+import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,21 +27,25 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, transaction
+from django.db import connections
 from django.test import Client
 
 from accounts.models import Role, RoleGrant, User
 from config.asgi import application
-from tendering import hall
+from tendering import hall_protocol
 from tendering.models import BidOpening, BidOpeningState, Opening, OpeningEvent, Tender
+from tendering.room.consumer import close_db_threads_connections
 from tendering.services import decryption, hall_events
-from tendering.services.opening import admission, keys, views
+from tendering.services.opening import admission, confirmations, keys, views
 from tests.opening.conftest import OpeningCase
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 # Generous: the consumer's database work runs in a thread, and CI machines are slow.
 TIMEOUT = 10
+ROOT = Path(__file__).resolve().parents[2]
+REDUCER_TEST = ROOT / "tests" / "js" / "hall-reducer.test.mjs"
+HALL_FRAMES = ROOT / "tests" / "js" / "fixtures" / "hall-frames.json"
 NOT_IN_HALL = "您不是本项目开标的参加人：只有招标人、代理机构、投标人、密钥保管人和监督人员可以进入开标大厅。"
 
 
@@ -91,6 +98,7 @@ async def sockets(transactional_db: Any) -> AsyncIterator[Sockets]:
     # The consumers' database work ran in asgiref's thread, whose connections outlive the test
     # (CONN_MAX_AGE) and would keep PostgreSQL from dropping the test database at the end.
     await database_sync_to_async(connections.close_all)()
+    await asyncio.to_thread(close_db_threads_connections)
     layer = get_channel_layer()
     if isinstance(layer, InMemoryChannelLayer):
         # SQLite gives the next test's tender the same id, and so the same group names.
@@ -107,6 +115,12 @@ def hall_case(opening_case: OpeningCase) -> OpeningCase:
 async def frame(communicator: WebsocketCommunicator) -> dict[str, Any]:
     received: dict[str, Any] = await communicator.receive_json_from(timeout=TIMEOUT)
     return received
+
+
+async def reply_and_event(communicator: WebsocketCommunicator) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A command's reply and the event its change published, which may come in either order."""
+    first, second = await frame(communicator), await frame(communicator)
+    return (second, first) if first["type"] == "event" else (first, second)
 
 
 async def close_code(communicator: WebsocketCommunicator) -> int:
@@ -146,15 +160,6 @@ def service_snapshot(user: User, tender: Tender, ref: str | None) -> dict[str, A
 def stored_frames(tender: Tender, after: int) -> list[dict[str, Any]]:
     events = OpeningEvent.objects.filter(opening__tender=tender, seq__gt=after).order_by("seq")
     return [on_the_wire(hall_events.event_frame(e)) for e in events]
-
-
-@database_sync_to_async
-def publish_to_custodian(tender: Tender, custodian: User, payload: dict[str, Any]) -> int:
-    """An event for one custodian's eyes only, published as the services do: in the change's transaction, row locked."""
-    with transaction.atomic():
-        opening = Opening.objects.select_for_update().get(tender=tender)
-        event = hall_events.publish(opening, "custodian.note", payload, audience=hall.custodian_audience(custodian.pk))
-    return event.seq
 
 
 @database_sync_to_async
@@ -288,6 +293,40 @@ async def test_a_bidders_snapshot_is_current_to_the_halls_number_and_marks_its_o
     assert snapshot == await service_snapshot(a.user, hall_case.tender, "s1")
 
 
+async def test_participants_asking_at_once_share_one_build_of_the_hall_each_with_its_own_bid_marked(
+    hall_case: OpeningCase, sockets: Sockets
+) -> None:
+    from tendering.consumers import HALL_VIEWS
+
+    case = hall_case
+    readers = [case.entries[0].user, case.entries[1].user, case.personas.regulator, case.custodians[0]]
+    connected = [(await sockets.enter(user, case.tender.public_id))[0] for user in readers]
+    before = HALL_VIEWS.builds
+    for communicator in connected:
+        await communicator.send_json_to({"type": "snapshot"})
+    snapshots = [await frame(communicator) for communicator in connected]
+    assert HALL_VIEWS.builds == before + 1
+    assert [[b["own"] for b in s["bids"]] for s in snapshots] == [
+        [True, False, False],
+        [False, True, False],
+        [False, False, False],
+        [False, False, False],
+    ]
+    for user, snapshot in zip(readers, snapshots, strict=True):
+        assert snapshot == await service_snapshot(user, case.tender, None)
+
+    # A change moves the number: the next reader gets a new build, with the change in it.
+    await database_sync_to_async(admission.sign_in)(case.personas.tenderer, case.tender)
+    late, _hello = await sockets.enter(case.entries[2].user, case.tender.public_id)
+    await late.send_json_to({"type": "snapshot"})
+    fresh = await frame(late)
+    assert HALL_VIEWS.builds == before + 2
+    assert fresh["seq"] == snapshots[0]["seq"] + 1
+    assert [a["name"] for a in fresh["attendance"]] == [a["name"] for a in snapshots[0]["attendance"]] + [
+        case.personas.tenderer.display_name or case.personas.tenderer.get_username()
+    ]
+
+
 # --- live events ----------------------------------------------------------------------------------------------
 
 
@@ -306,13 +345,16 @@ async def test_a_key_released_over_the_socket_is_acknowledged_and_announced_with
     refused = (
         "该密钥与投标文件签名清单中的密钥承诺不符：它不是密封此投标文件所用的密钥。请用您投标时的加密私钥重新解密。"
     )
-    assert await frame(bidder) == {
+    error, told = await reply_and_event(bidder)
+    assert error == {
         "type": "error",
         "ref": "wrong",
         "code": "invalid_input",
         "message": refused,
         "fields": {"file_key": [refused]},
     }
+    # The refusal is the bidder's own business: its sockets hear it, nobody else's.
+    assert (told["seq"], told["kind"], told["data"]["refusals"]) == (seq + 1, "bid.key_refused", 1)
     assert (await hall_state(case.tender))[2] == ["awaiting_key", "awaiting_key", "awaiting_key"]
     assert await tenderer.receive_nothing(timeout=0.5)
     assert await regulator.receive_nothing()
@@ -325,7 +367,7 @@ async def test_a_key_released_over_the_socket_is_acknowledged_and_announced_with
     assert org is not None
     announced = {
         "type": "event",
-        "seq": seq + 1,
+        "seq": seq + 2,
         "kind": "bid.state",
         "at": (case.tender.opening_time + dt.timedelta(minutes=1)).isoformat(),
         "data": {
@@ -355,37 +397,41 @@ async def test_a_key_released_over_the_socket_is_acknowledged_and_announced_with
     assert (await hall_state(case.tender))[2] == ["key_ready", "awaiting_key", "awaiting_key"]
 
 
-async def test_an_event_for_one_custodian_reaches_that_custodian_and_no_bidder(
+async def test_a_refused_key_is_told_to_its_bidder_alone_and_never_to_another_bidder(
     hall_case: OpeningCase, sockets: Sockets
 ) -> None:
     case = hall_case
-    custodian_user = case.custodians[0]
-    custodian, seq = await sockets.following(custodian_user, case.tender)
-    other_custodian, _seq = await sockets.following(case.custodians[1], case.tender)
-    bidder, _seq = await sockets.following(case.entries[0].user, case.tender)
+    a, b = case.entries[0], case.entries[1]
+    own_tab, seq = await sockets.following(a.user, case.tender)
+    other_bidder, _seq = await sockets.following(b.user, case.tender)
+    custodian, _seq = await sockets.following(case.custodians[0], case.tender)
+    sender, _seq = await sockets.following(a.user, case.tender)
 
-    private = await publish_to_custodian(case.tender, custodian_user, {"text": "请核对您的第 2 个密钥分量。"})
-    assert private == seq + 1
-    heard = await frame(custodian)
-    assert (heard["seq"], heard["kind"], heard["data"]) == (
-        seq + 1,
-        "custodian.note",
-        {"text": "请核对您的第 2 个密钥分量。"},
+    await sender.send_json_to(
+        {"type": "release_key", "ref": "wrong", "bid": str(a.bid.public_id), "file_key": b64(bytes(32))}
     )
-    assert await bidder.receive_nothing(timeout=0.5)
-    assert await other_custodian.receive_nothing()
+    error, heard = await reply_and_event(sender)
+    assert error["code"] == "invalid_input"
+    assert (heard["seq"], heard["kind"]) == (seq + 1, "bid.key_refused")
+    assert heard["data"]["bid"] == str(a.bid.public_id) and heard["data"]["refusals"] == 1
+    assert await frame(own_tab) == heard
+    assert await other_bidder.receive_nothing(timeout=0.5)
+    assert await custodian.receive_nothing()
 
-    # The next public event reaches the bidder across the gap, and the gap is not filled with the private one.
+    # The next public event reaches the other bidder across the gap, and the gap is not filled with the private one.
     await database_sync_to_async(admission.sign_in)(case.personas.tenderer, case.tender)
-    public = await frame(bidder)
+    public = await frame(other_bidder)
     assert (public["seq"], public["kind"]) == (seq + 2, "attendance")
+    assert await frame(own_tab) == public
     assert await frame(custodian) == public
-    assert await frame(other_custodian) == public
-    assert await bidder.receive_nothing()
-    # Nor does resuming from before it replay it to the bidder.
-    await bidder.send_json_to({"type": "resume", "ref": "r", "last_seq": seq})
-    assert await frame(bidder) == public
-    assert await frame(bidder) == {"type": "resumed", "ref": "r", "seq": seq + 2}
+    assert await other_bidder.receive_nothing()
+    # Nor does resuming from before it replay it to the other bidder, while its own bidder gets both.
+    await other_bidder.send_json_to({"type": "resume", "ref": "r", "last_seq": seq})
+    assert await frame(other_bidder) == public
+    assert await frame(other_bidder) == {"type": "resumed", "ref": "r", "seq": seq + 2}
+    await own_tab.send_json_to({"type": "resume", "ref": "r", "last_seq": seq})
+    assert [await frame(own_tab), await frame(own_tab)] == [heard, public]
+    assert await frame(own_tab) == {"type": "resumed", "ref": "r", "seq": seq + 2}
 
 
 # --- resuming -------------------------------------------------------------------------------------------------
@@ -423,91 +469,116 @@ async def test_resuming_from_a_number_the_hall_never_gave_gets_a_snapshot(
     assert await frame(bidder) == await service_snapshot(b.user, hall_case.tender, "r2")
 
 
-async def test_the_events_after_an_old_snapshot_applied_to_it_give_the_fresh_snapshot(
-    hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+async def snapshot_of(communicator: WebsocketCommunicator) -> dict[str, Any]:
+    await communicator.send_json_to({"type": "snapshot"})
+    while (found := await frame(communicator))["type"] != "snapshot":
+        pass
+    return found
+
+
+async def reply_to(communicator: WebsocketCommunicator, command: dict[str, Any]) -> dict[str, Any]:
+    """The reply to ``command``, past the events that come before it."""
+    await communicator.send_json_to(command)
+    while (reply := await frame(communicator))["type"] == "event":
+        pass
+    return reply
+
+
+async def test_the_events_after_an_old_snapshot_applied_by_the_pages_reducer_give_the_fresh_snapshot(
+    hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Any
 ) -> None:
-    """Zulip's verify_action: a client that keeps a snapshot up to date from the events agrees with the server."""
+    """Zulip's verify_action, across languages: the frames each participant got over a whole opening are recorded,
+    and the page's own reducer (frontend/js/lib/hall-reducer.js, under Node) must turn each old snapshot and its
+    events into that participant's fresh snapshot."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed, so the page's reducer cannot be run")
     # Progress is announced every few KiB instead of every 8 MiB, so these small bids report some.
     monkeypatch.setattr(decryption, "PROGRESS_STEP", 2048)
+    settings.OPENING_PROGRESS_SECONDS = 0
     case = hall_case
     a, b = case.entries[0], case.entries[1]
-    watcher, _hello = await sockets.enter(b.user, case.tender.public_id)
-    await watcher.send_json_to({"type": "snapshot"})
-    old = await frame(watcher)
+    watchers = {
+        "bidder whose key is refused once": a.user,
+        "another bidder": b.user,
+        "supervisor": case.personas.regulator,
+        "custodian": case.custodians[2],
+    }
+    old: dict[str, dict[str, Any]] = {}
+    listening: dict[str, WebsocketCommunicator] = {}
+    for who, user in watchers.items():
+        listening[who], _hello = await sockets.enter(user, case.tender.public_id)
+        old[who] = await snapshot_of(listening[who])
 
-    # A whole decryption: sign-ins, a bidder's key, two custodians' parts, the worker, the conclusion.
+    # A whole opening: sign-ins, a refused key and the right one, two custodians' parts, the worker, the
+    # conclusion and the record's publication, a confirmation, an objection and its answer, and the close.
     tenderer, _seq = await sockets.following(case.personas.tenderer, case.tender)
+    bidder_a, _seq = await sockets.following(a.user, case.tender)
     for person in (case.personas.tenderer, a.user, case.custodians[0]):
         await database_sync_to_async(admission.sign_in)(person, case.tender)
-    await database_sync_to_async(keys.release_key)(a.user, case.tender, a.bid.public_id, a.file_key())
-    for index in (0, 1):
+    release = {"type": "release_key", "ref": "k", "bid": str(a.bid.public_id)}
+    assert (await reply_to(bidder_a, {**release, "file_key": b64(bytes(32))}))["code"] == "invalid_input"
+    assert await reply_to(bidder_a, {**release, "file_key": b64(a.file_key())}) == {"type": "ok", "ref": "k"}
+    # The second custodian's parts are corrupt: the subsets it is in fail, naming it; the third's give the keys.
+    for index in (0, 1, 2):
         custodian, _seq = await sockets.following(case.custodians[index], case.tender)
-        parts = await database_sync_to_async(case.parts_of)(index)
-        await custodian.send_json_to(
-            {
-                "type": "submit_parts",
-                "ref": "p",
-                "parts": [{"bid": str(p.bid), "members": list(p.members), "part": b64(p.part)} for p in parts],
-            }
-        )
-        assert await frame(custodian) == {"type": "ok", "ref": "p", "parts": len(parts), "refusals": 0}
+        parts = await database_sync_to_async(case.parts_of)(index, corrupt=index == 1)
+        submission = {
+            "type": "submit_parts",
+            "ref": "p",
+            "parts": [{"bid": str(p.bid), "members": list(p.members), "part": b64(p.part)} for p in parts],
+        }
+        assert await reply_to(custodian, submission) == {"type": "ok", "ref": "p", "parts": len(parts), "refusals": 0}
     assert await run_worker(case.tender) == ["opened", "opened", "opened"]
-    await tenderer.send_json_to({"type": "conclude_decryption", "ref": "c"})
-    while (reply := await frame(tenderer))["type"] == "event":
-        pass
-    assert reply == {"type": "ok", "ref": "c"}
+    assert await reply_to(tenderer, {"type": "conclude_decryption", "ref": "c"}) == {"type": "ok", "ref": "c"}
+    await database_sync_to_async(confirmations.confirm_record)(a.user, case.tender)
+    objection = await database_sync_to_async(confirmations.raise_objection)(b.user, case.tender, "第 2 标段报价有误。")
+    await database_sync_to_async(confirmations.answer_objection)(
+        case.personas.tenderer, case.tender, objection.pk, "已核对，报价无误。"
+    )
+    opening = await database_sync_to_async(Opening.objects.get)(tender=case.tender)
+    assert opening.confirmation_ends_at is not None
+    case.clock.set(opening.confirmation_ends_at + dt.timedelta(minutes=1))
+    assert await reply_to(tenderer, {"type": "close_opening", "ref": "x"}) == {"type": "ok", "ref": "x"}
 
     last_seq, _events, states = await hall_state(case.tender)
     assert states == ["opened", "opened", "opened"]
-    events: list[dict[str, Any]] = []
-    while not events or events[-1]["seq"] < last_seq:
-        events.append(await frame(watcher))
-    assert [e["seq"] for e in events] == list(range(old["seq"] + 1, last_seq + 1))
-    assert {e["kind"] for e in events} >= {
-        "attendance",
-        "bid.state",
-        "bid.progress",
-        "custodian.submitted",
-        "opening.moments",
-    }
+    recordings = []
+    for who, communicator in listening.items():
+        events: list[dict[str, Any]] = []
+        while not events or events[-1]["seq"] < last_seq:
+            events.append(await frame(communicator))
+        assert [e["type"] for e in events] == ["event"] * len(events)
+        recordings.append({"who": who, "old": old[who], "events": events, "fresh": await snapshot_of(communicator)})
+    heard = {r["who"]: {e["kind"] for e in r["events"]} for r in recordings}
+    # Every kind but the hall's opening (before anyone connected) and the filed PDF (the worker's, later).
+    assert heard["bidder whose key is refused once"] == set(hall_protocol.EVENTS) - {"opening.started", "record.filed"}
+    assert heard["another bidder"] == heard["bidder whose key is refused once"] - {"bid.key_refused"}
+    assert heard["supervisor"] == heard["custodian"] == heard["another bidder"]
+    # What the reducer must reproduce changed: every bid opened, confirmed (two by default), the objection answered.
+    fresh = recordings[0]["fresh"]
+    assert [(x["state"], x["confirmed_by_default"]) for x in fresh["bids"]] == [
+        ("opened", False),
+        ("opened", True),
+        ("opened", True),
+    ]
+    assert fresh["bids"][0]["key_refusals"] == 1 and "key_refusals" not in recordings[1]["fresh"]["bids"][0]
 
-    await watcher.send_json_to({"type": "snapshot"})
-    fresh = await frame(watcher)
-    assert apply_events(old, events) == fresh
-
-
-def apply_events(snapshot: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a client does with the events it receives after a snapshot."""
-    state = copy.deepcopy(snapshot)
-    bids = {b["bid"]: b for b in state["bids"]}
-    for event in events:
-        kind, data = event["kind"], event["data"]
-        if kind == "bid.state":
-            # The event is the bid's whole view; "own" is the reader's and stays as the snapshot had it.
-            own = bids[data["bid"]]["own"]
-            bids[data["bid"]].clear()
-            bids[data["bid"]].update(data, own=own)
-        elif kind == "bid.progress":
-            bids[data["bid"]]["progress_bytes"] = data["bytes"]
-        elif kind == "attendance":
-            state["attendance"].append(data)
-        elif kind == "custodian.submitted":
-            for custodian in state["custodians"]:
-                if custodian["position"] == data["position"]:
-                    custodian["submitted_at"] = data["at"]
-                    custodian["refusals"] = data["refusals"]
-        elif kind == "opening.revealed":
-            # Every bid final: their views again, now with prices and files.
-            for view in data["bids"]:
-                own = bids[view["bid"]]["own"]
-                bids[view["bid"]].clear()
-                bids[view["bid"]].update(view, own=own)
-        elif kind == "opening.moments":
-            state["moments"] = data
-        else:
-            raise AssertionError(f"the test does not know how to apply {kind}")
-        state["seq"] = event["seq"]
-    return state
+    recorded = tmp_path / "hall-frames.json"
+    text = json.dumps({"event_kinds": sorted(hall_protocol.EVENTS), "recordings": recordings}, ensure_ascii=False)
+    recorded.write_text(text, encoding="utf-8")
+    if os.environ.get("ETENDER_RECORD_HALL_FRAMES"):
+        # Refreshes the copy the Node test reads on its own (tests/js/test_hall_reducer.py).
+        HALL_FRAMES.write_text(json.dumps(json.loads(text), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    ran = subprocess.run(
+        [node, "--test", str(REDUCER_TEST)],
+        env={**os.environ, "HALL_FRAMES": str(recorded)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
 
 
 # --- a supervisor only watches --------------------------------------------------------------------------------
@@ -575,9 +646,9 @@ async def test_a_bidder_whose_role_is_withdrawn_after_connecting_can_no_longer_r
 async def test_a_listener_whose_role_is_withdrawn_stops_hearing_the_hall(
     hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tendering import consumers
+    from tendering.consumers import HallConsumer
 
-    monkeypatch.setattr(consumers, "MEMBERSHIP_RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(HallConsumer, "membership_recheck_seconds", 0.0)
     b = hall_case.entries[1]
     listener, _seq = await sockets.following(b.user, hall_case.tender)
     await database_sync_to_async(RoleGrant.objects.filter(user=b.user, role=Role.BIDDER).delete)()

@@ -4,9 +4,11 @@
 // number it applied; the server answers with what was missed (or a fresh
 // snapshot). Commands carry a `ref`; their promise settles with the reply.
 
+import { CloseCode, FINAL_CLOSES as FINAL } from "./room-codes.js";
+
 // Close codes after which trying again cannot help (docs/opening.md §5).
-const FINAL_CLOSES = new Set([4401, 4403, 4404]);
-const NOT_OPEN_YET = 4409;
+const FINAL_CLOSES = new Set(FINAL);
+const NOT_OPEN_YET = CloseCode.NOT_OPEN;
 const FIRST_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
 const PING_EVERY_MS = 25000;

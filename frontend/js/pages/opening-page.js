@@ -7,8 +7,10 @@
 
 import { ApiError, NetworkError, api } from "../lib/api.js";
 import { FrameTooLarge, HallClient, HallDisconnected, HallError } from "../lib/hall.js";
+import { applyEvent, fromSnapshot } from "../lib/hall-reducer.js";
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { loadBrowserKeys } from "../lib/keys.js";
+import { ErrorCode } from "../lib/room-codes.js";
 import { fromBase64, toBase64 } from "../sealing/bytes.js";
 import { custodianPartInfo, openBidderEnvelope, openEnvelope } from "../sealing/envelopes.js";
 import { EnvelopeError, KeyCommitmentError } from "../sealing/errors.js";
@@ -168,6 +170,10 @@ function retryable(bid) {
 function outcomeCell(bid) {
   const cell = element("td");
   if (bid.outcome_detail) cell.append(element("p", { class: "outcome" }, bid.outcome_detail));
+  // The bidder's own refused keys (its other tabs and devices hear them too; nobody else does).
+  if (bid.own && bid.key_refusals > 0 && bid.state === "awaiting_key" && config.messages.key_refused) {
+    cell.append(element("p", { class: "fault", "data-key-refusals": bid.key_refusals }, t("key_refused", { n: bid.key_refusals })));
+  }
   if (bid.faults > 0 && bid.state === "key_ready" && bid.retry_at) {
     cell.append(element("p", { class: "fault" }, t("fault_retry", { n: bid.faults, fault: bid.last_fault, when: beijing(bid.retry_at) })));
   }
@@ -367,88 +373,86 @@ function renderAll() {
 
 // -- the hall's stream ---------------------------------------------------------------------------------------
 
+// The hall as the server last said it (the snapshot's shape, kept up to date by lib/hall-reducer.js),
+// and the page's indexes of it.
+let state = null;
+
+function adopt(next) {
+  state = next;
+  hall.roles = new Set(next.roles);
+  hall.tender = next.tender;
+  hall.moments = next.moments;
+  hall.bids = new Map(next.bids.map((b) => [b.bid, b]));
+  hall.custodians = next.custodians;
+  hall.attendance = next.attendance;
+  hall.objections = new Map(next.objections.map((o) => [o.id, o]));
+  hall.failures = next.custodian_failures;
+  hall.record = next.record;
+}
+
 function onSnapshot(frame) {
-  hall.roles = new Set(frame.roles);
-  hall.tender = frame.tender;
-  hall.moments = frame.moments;
-  hall.bids = new Map(frame.bids.map((b) => [b.bid, b]));
-  hall.custodians = frame.custodians;
-  hall.attendance = frame.attendance;
-  hall.objections = new Map(frame.objections.map((o) => [o.id, o]));
-  hall.record = frame.record;
+  adopt(fromSnapshot(frame));
   renderAll();
   document.body.dataset.hallSeq = String(frame.seq);
 }
 
-const EVENTS = {
-  "opening.started": (data) => {
-    hall.moments = data;
+// What the page shows and says once an event is applied (`before`: the state it was applied to).
+const SHOWN = {
+  "opening.started": () => {
     renderMoments();
     renderActions();
   },
-  "opening.moments": (data) => {
-    hall.moments = data;
-    renderAll();
-  },
+  "opening.moments": () => renderAll(),
   attendance: (data) => {
-    hall.attendance.push(data);
     renderAttendance();
     renderActions();
     announce(t("ann_attendance", { name: data.name }));
   },
-  "bid.state": (data) => {
-    const before = hall.bids.get(data.bid);
-    hall.bids.set(data.bid, { ...data, own: before?.own ?? false });
+  "bid.state": (data, before) => {
     renderBids();
     renderActions();
-    if (before?.state !== data.state) announce(t("ann_bid_state", { position: data.position, bidder: data.bidder, state: stateLabel(data.state) }));
+    const was = before.bids.find((b) => b.bid === data.bid);
+    if (was?.state !== data.state) announce(t("ann_bid_state", { position: data.position, bidder: data.bidder, state: stateLabel(data.state) }));
   },
   "bid.progress": (data) => {
     const bid = hall.bids.get(data.bid);
-    if (!bid) return;
-    bid.progress_bytes = data.bytes;
-    renderProgress(bid);
+    if (bid) renderProgress(bid);
   },
+  "bid.key_refused": () => renderBids(),
   "custodian.submitted": (data) => {
-    const custodian = hall.custodians.find((c) => c.position === data.position);
-    if (custodian) Object.assign(custodian, { submitted_at: data.at, refusals: data.refusals ?? 0 });
     renderCustodians();
     renderActions();
     announce(t("ann_custodian", { name: data.name }));
   },
   "custodian.parts_failed": (data) => {
-    hall.failures.push(data);
     renderFailures();
     announce(t("ann_parts_failed", { position: data.position }));
   },
-  // Every bid final: their views again, now with prices and files.
-  "opening.revealed": (data) => {
-    for (const view of data.bids) hall.bids.set(view.bid, { ...view, own: hall.bids.get(view.bid)?.own ?? false });
+  "opening.revealed": () => {
     renderBids();
     announce(t("ann_revealed"));
   },
   "record.confirmed": (data) => {
-    for (const bid of hall.bids.values()) if (bid.position === data.position) bid.confirmed_at = data.at;
     renderBids();
     renderActions();
-    announce(t("ann_confirmed", { bidder: data.bidder }));
+    if (!data.by_default) announce(t("ann_confirmed", { bidder: data.bidder }));
   },
-  objection: (data) => {
-    const known = hall.objections.has(data.id);
-    hall.objections.set(data.id, data);
+  objection: (data, before) => {
     renderObjections();
     renderActions();
+    const known = before.objections.some((o) => o.id === data.id);
     announce(known ? t("ann_answer", { bidder: data.bidder }) : t("ann_objection", { bidder: data.bidder }));
   },
-  "record.filed": (data) => {
-    hall.record = data;
+  "record.filed": () => {
     renderRecord();
     announce(t("ann_record_filed"));
   },
 };
 
 function onEvent(frame) {
-  EVENTS[frame.kind]?.(frame.data);
+  const before = state;
+  adopt(applyEvent(state, frame));
+  SHOWN[frame.kind]?.(frame.data, before);
   document.body.dataset.hallSeq = String(frame.seq);
 }
 
@@ -477,7 +481,15 @@ const client = new HallClient(`${scheme}://${window.location.host}${config.urls.
 // -- actions ----------------------------------------------------------------------------------------------
 
 // A refusal that means this page's view is out of date (another tab or person acted first).
-const STALE = new Set(["key_already_ready", "parts_already_submitted", "decryption_concluded", "already_confirmed", "already_answered", "opening_closed", "decryption_window_closed"]);
+const STALE = new Set([
+  ErrorCode.KEY_ALREADY_READY,
+  ErrorCode.PARTS_ALREADY_SUBMITTED,
+  ErrorCode.DECRYPTION_CONCLUDED,
+  ErrorCode.ALREADY_CONFIRMED,
+  ErrorCode.ALREADY_ANSWERED,
+  ErrorCode.OPENING_CLOSED,
+  ErrorCode.DECRYPTION_WINDOW_CLOSED,
+]);
 
 async function act(action) {
   if (hall.busy) return;

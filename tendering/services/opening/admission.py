@@ -16,6 +16,7 @@ from accounts.models import User
 from archive.ledger import record
 from config import clock
 from tendering import hall
+from tendering import hall_protocol as hp
 from tendering.hall import HallRole
 from tendering.models import (
     Bid,
@@ -107,7 +108,7 @@ def ensure_opening(tender: Tender) -> Opening:
             None,
         )
         opening = lock_one(Opening.objects.filter(pk=opening.pk))
-        publish(opening, "opening.started", moments(opening))
+        publish(opening, hp.OpeningStarted(**moments(opening)))
         enqueue_after_commit(Work.WATCH_OPENING, opening.pk, delay=dt.timedelta(seconds=WATCH_INTERVAL_SECONDS))
     return opening
 
@@ -149,5 +150,5 @@ def sign_in(user: User, tender: Tender) -> OpeningAttendance:
         opening=opening, user=user, roles=sorted(roles), organization=user.organization, signed_in_at=clock.now()
     )
     record(tender.case, "tendering.opening.signed_in", {"user_id": user.pk, "roles": sorted(roles)}, user)
-    publish(opening, "attendance", attendance_view(attendance))
+    publish(opening, hp.SignedIn(**attendance_view(attendance)))
     return attendance

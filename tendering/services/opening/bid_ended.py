@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from archive.ledger import record
 from config import clock
+from tendering import hall_protocol as hp
 from tendering.models import (
     BidOpening,
     Opening,
@@ -36,7 +37,7 @@ def resolve(opening: Opening, bid_opening: BidOpening, state: str, code: str, de
         },
         None,
     )
-    publish(opening, "bid.state", bid_view(bid_opening))
+    publish(opening, hp.BidState(**bid_view(bid_opening)))
 
 
 def clear_opened(bid_opening: BidOpening) -> None:

@@ -7,6 +7,7 @@ from accounts.models import User
 from archive import vault
 from archive.ledger import record
 from config import clock
+from tendering import hall_protocol as hp
 from tendering.models import (
     BidOpening,
     BidOpeningState,
@@ -36,5 +37,5 @@ def key_ready(opening: Opening, bid_opening: BidOpening, file_key: bytes, source
         {"bid_id": str(bid_opening.bid.public_id), "source": source},
         user if source == KeySource.BIDDER else None,
     )
-    publish(opening, "bid.state", bid_view(bid_opening))
+    publish(opening, hp.BidState(**bid_view(bid_opening)))
     enqueue_after_commit(Work.DECRYPT_BID, bid_opening.pk)

@@ -12,6 +12,7 @@ from accounts.errors import Conflict
 from accounts.models import User
 from archive.ledger import record
 from config import clock
+from tendering import hall_protocol as hp
 from tendering.hall import HallRole
 from tendering.models import (
     BidOpening,
@@ -86,6 +87,6 @@ def retry_decryption(user: User, tender: Tender, bid_public_id: uuid.UUID | str)
             {"bid_id": str(bid_opening.bid.public_id), "was": was},
             user,
         )
-        publish(opening, "bid.state", bid_view(bid_opening))
+        publish(opening, hp.BidState(**bid_view(bid_opening)))
         enqueue_after_commit(Work.DECRYPT_BID, bid_opening.pk)
     return bid_opening

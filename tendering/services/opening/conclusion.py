@@ -12,6 +12,7 @@ from accounts.errors import Conflict, WrongPhase
 from accounts.models import User
 from archive.ledger import record
 from config import clock
+from tendering import hall_protocol as hp
 from tendering.hall import HallRole
 from tendering.models import (
     BidOpeningState,
@@ -77,7 +78,7 @@ def conclude_decryption(user: User, tender: Tender) -> Opening:
             user,
         )
         drop_parts_when_done(opening)
-        publish(opening, "opening.moments", moments(opening))
+        publish(opening, hp.OpeningMoments(**moments(opening)))
         maybe_publish_record(opening)
     return opening
 
@@ -114,6 +115,12 @@ def close_opening(user: User, tender: Tender) -> Opening:
             bid_opening.confirmed_at = now
             bid_opening.confirmed_by_default = True
             bid_opening.save(update_fields=["confirmed_at", "confirmed_by_default"])
+            publish(
+                opening,
+                hp.RecordConfirmed(
+                    position=bid_opening.position, bidder=bid_opening.bid.bidder.name, at=now, by_default=True
+                ),
+            )
         opening.closed_at = now
         opening.closed_by = user
         opening.save(update_fields=["closed_at", "closed_by"])
@@ -130,6 +137,6 @@ def close_opening(user: User, tender: Tender) -> Opening:
             },
             user,
         )
-        publish(opening, "opening.moments", moments(opening))
+        publish(opening, hp.OpeningMoments(**moments(opening)))
         enqueue_after_commit(Work.FILE_OPENING_RECORD, opening.pk)
     return opening

@@ -12,6 +12,7 @@ from accounts.errors import Conflict, InvalidInput, NotFound, PermissionDenied, 
 from accounts.models import User
 from archive.ledger import record
 from config import clock
+from tendering import hall_protocol as hp
 from tendering.hall import HallRole
 from tendering.models import (
     BidOpening,
@@ -59,8 +60,9 @@ def confirm_record(user: User, tender: Tender) -> BidOpening:
         record(tender.case, "tendering.opening.record_confirmed", {"bid_id": str(bid_opening.bid.public_id)}, user)
         publish(
             opening,
-            "record.confirmed",
-            {"position": bid_opening.position, "bidder": bid_opening.bid.bidder.name, "at": bid_opening.confirmed_at},
+            hp.RecordConfirmed(
+                position=bid_opening.position, bidder=bid_opening.bid.bidder.name, at=bid_opening.confirmed_at
+            ),
         )
     return bid_opening
 
@@ -82,7 +84,7 @@ def raise_objection(user: User, tender: Tender, text: str) -> RecordObjection:
             {"objection_id": objection.pk, "bid_id": str(bid_opening.bid.public_id), "text": text},
             user,
         )
-        publish(opening, "objection", objection_view(objection))
+        publish(opening, hp.ObjectionChanged(**objection_view(objection)))
     return objection
 
 
@@ -107,7 +109,7 @@ def answer_objection(user: User, tender: Tender, objection_id: int, text: str) -
         record(
             tender.case, "tendering.opening.objection_answered", {"objection_id": objection.pk, "answer": text}, user
         )
-        publish(opening, "objection", objection_view(objection))
+        publish(opening, hp.ObjectionChanged(**objection_view(objection)))
     return objection
 
 

@@ -20,6 +20,7 @@ from accounts.models import KeyPurpose, PublicKey, User
 from archive import vault
 from archive.ledger import record
 from config import clock
+from tendering import hall_protocol as hp
 from tendering.hall import HallRole
 from tendering.models import (
     Bid,
@@ -146,14 +147,13 @@ def submit_custodian_parts(
         )
         publish(
             opening,
-            "custodian.submitted",
-            {
-                "position": slot.position,
-                "name": display_name(user),
-                "parts": len(checked),
-                "refusals": len(statements),
-                "at": submission.submitted_at,
-            },
+            hp.CustodianSubmitted(
+                position=slot.position,
+                name=display_name(user),
+                parts=len(checked),
+                refusals=len(statements),
+                at=submission.submitted_at,
+            ),
         )
         submitted = _submitted(opening)
         for bid_opening in bid_openings:
@@ -360,13 +360,12 @@ def _check_custodian_key(opening: Opening, bid_opening: BidOpening, newcomer: in
         )
         publish(
             opening,
-            "custodian.parts_failed",
-            {
-                "bid": bid_id,
-                "position": bid_opening.position,
-                "failed_subsets": subsets,
-                "suspects": [{"position": p, "name": names.get(p, "")} for p in suspects],
-            },
+            hp.CustodianPartsFailed(
+                bid=bid_id,
+                position=bid_opening.position,
+                failed_subsets=subsets,
+                suspects=[hp.Suspect(position=p, name=names.get(p, "")) for p in suspects],
+            ),
         )
     if found is not None:
         bid_opening.custodian_check = CustodianCheck.MATCHED

@@ -15,6 +15,8 @@ from accounts.errors import Conflict, DomainError, InvalidInput, NotFound, Wrong
 from accounts.models import User
 from archive.ledger import record
 from config import clock
+from tendering import hall
+from tendering import hall_protocol as hp
 from tendering.hall import HallRole
 from tendering.models import (
     BidOpening,
@@ -27,6 +29,7 @@ from tendering.sealing import (
     KeyCommitmentError,
     verify_commitment,
 )
+from tendering.services.hall_events import publish
 from tendering.services.opening.admission import (
     bid_opening_for,
     lock_opening,
@@ -130,6 +133,19 @@ def _count_key_refusal(opening: Opening, bid_opening: BidOpening, now: dt.dateti
     bid_opening.key_refusals += 1
     bid_opening.last_key_refusal_at = now
     bid_opening.save(update_fields=["key_refusals", "last_key_refusal_at"])
+    throttled = bid_opening.key_refusals >= settings.OPENING_KEY_REFUSALS_RECORDED
+    # Told to the bidder's own devices and tabs only: no other participant hears of it.
+    publish(
+        opening,
+        hp.BidKeyRefused(
+            bid=str(bid_opening.bid.public_id),
+            position=bid_opening.position,
+            refusals=bid_opening.key_refusals,
+            at=now,
+            retry_after=now + dt.timedelta(seconds=settings.OPENING_KEY_RETRY_SECONDS) if throttled else None,
+        ),
+        audience=hall.bidder_audience(bid_opening.bid.bidder_id),
+    )
     if bid_opening.key_refusals <= settings.OPENING_KEY_REFUSALS_RECORDED:
         record(
             opening.tender.case,

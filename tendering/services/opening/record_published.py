@@ -8,6 +8,7 @@ from django.conf import settings
 
 from archive.ledger import record
 from config import clock
+from tendering import hall_protocol as hp
 from tendering.models import (
     BidOpeningState,
     Opening,
@@ -43,10 +44,7 @@ def maybe_publish_record(opening: Opening) -> None:
         },
         None,
     )
-    publish(opening, "opening.moments", moments(opening))
+    publish(opening, hp.OpeningMoments(**moments(opening)))
     # Only now, with every bid final, are prices and file lists shown (no free option: docs/opening.md §3).
-    publish(
-        opening,
-        "opening.revealed",
-        {"bids": [bid_view(b, revealed=True) for b in opening.bids.select_related("bid", "bid__bidder")]},
-    )
+    views = [bid_view(b, revealed=True) for b in opening.bids.select_related("bid", "bid__bidder")]
+    publish(opening, hp.OpeningRevealed(bids=[hp.BidView(**view) for view in views]))
