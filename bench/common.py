@@ -149,13 +149,18 @@ def wait_until(ready: Callable[[], bool], process: subprocess.Popen[Any], what: 
 
 
 def start_daphne(
-    application: str, env: Mapping[str, str], log: Path, probe: str | None = None
+    application: str, env: Mapping[str, str], log: Path, probe: str | None = None, *, serve: bool = False
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """Daphne serving ``application`` on a free loopback port; ready once it accepts (or answers ``probe``)."""
+    """Daphne serving ``application`` on a free loopback port; ready once it accepts (or answers ``probe``).
+
+    ``serve``: as the platform is deployed, ``python -m config.serve`` (Daphne with the platform's limits and
+    its in-memory bid part bodies, config/streaming.py), instead of a bare ``daphne``.
+    """
     port = free_port()
+    daphne = [sys.executable, "-m", "config.serve"] if serve else [str(VENV_BIN / "daphne")]
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), application],
+            [*daphne, "-b", "127.0.0.1", "-p", str(port), application],
             cwd=ROOT,
             env={**env, "PYTHONPATH": str(ROOT)},
             stdout=out,

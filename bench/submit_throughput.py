@@ -91,7 +91,7 @@ def platform_environment(work: Path, server: Server, bucket: str) -> dict[str, s
     }
 
 
-def prepare_platform(env: dict[str, str]) -> str:
+def prepare_platform(env: dict[str, str]) -> tuple[str, list[tuple[str, str]]]:
     """Database, bucket, personas and a tender open for bids (through the services); returns the tender id."""
     os.environ.update(env)
     import django
@@ -158,7 +158,11 @@ def prepare_platform(env: dict[str, str]) -> str:
     from django.db import connections
 
     connections.close_all()
-    return str(tender.public_id)
+    from tendering.sealing import fingerprint
+
+    # The bidder trusts each custodian's signing key by fingerprint, as the custodian told it in person.
+    pins = [(c.username, fingerprint(k.public_key())) for c, k in zip(custodians, custodian_signing, strict=True)]
+    return str(tender.public_id), pins
 
 
 # --- the client ---------------------------------------------------------------------------------------------------
@@ -252,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         server = s3_server(work / "rgw", args.osd, sum(sizes) * (3 * args.reps + 1) + 3 * sizes[0])
         bucket = f"etender-bench-{secrets.token_hex(6)}"
         env = platform_environment(work, server, bucket)
-        tender_id = prepare_platform(env)
+        tender_id, pins = prepare_platform(env)
         daphne, port = start_daphne(
-            "config.asgi:application", {**os.environ, **env}, work / "daphne.log", "/api/archive/trust"
+            "config.asgi:application", {**os.environ, **env}, work / "daphne.log", "/api/archive/trust", serve=True
         )
         url = f"http://127.0.0.1:{port}"
         print(f"platform under Daphne at {url} (pid {daphne.pid}), bucket {bucket}", flush=True)
@@ -269,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         for purpose in ("signing", "encryption"):
             cli("keys", "generate", "--purpose", purpose)
             cli("keys", "register", "--purpose", purpose)
+        for username, print_ in pins:
+            cli("trust", "pin", username, print_)
 
         raw = server.minio()
         bids = work / "bids"
