@@ -215,7 +215,7 @@ def submit(args: argparse.Namespace, session: Session, path: Path) -> tuple[int,
         retries=args.retries,
         limiter=limiter,
         connect=lambda: connect(url, token),
-        pipeline=1 if args.sequential else 2,
+        pipeline=1 if args.sequential else None,
     )
     submitted = uploader.submit()
     bid = submitted.bid
@@ -337,7 +337,8 @@ def submit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sequential",
         action="store_true",
-        help="wait for each part's answer before sending the next (default: the next part is sent meanwhile)",
+        help="wait for each part's answer before sending the next (default: as many parts in flight as the "
+        "platform's window allows)",
     )
 
 
