@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from archive import merkle
+from archive import merkle, strict_json
 from archive.canonical import CHECKPOINT_TYPE, canonical_json, checkpoint_body
 from archive.tsp import TimestampError, certificate_path_problem, verify_timestamp
 
@@ -301,34 +301,19 @@ def _check_checkpoint(
 
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Refused(f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float, parse_constant=_no_float)
-    except json.JSONDecodeError as exc:
-        stripped = text.rstrip()
-        if stripped.startswith("{") and not stripped.endswith("}"):
-            raise Refused(f"{what} is cut short: it ends before its JSON does ({exc.msg})") from exc
-        raise Refused(f"{what} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
-    except ValueError as exc:
-        raise Refused(f"{what} is not JSON the platform writes ({exc})") from exc
+        value = strict_json.loads(data, what=what)
+    except strict_json.StrictJSONError as exc:
+        if exc.reason == "not_utf8":
+            raise Refused(f"{what} is not UTF-8 text ({exc.detail} at byte {exc.position})") from exc
+        if exc.reason == "not_json" and exc.line is not None:
+            stripped = data.decode("utf-8").rstrip()
+            if stripped.startswith("{") and not stripped.endswith("}"):
+                raise Refused(f"{what} is cut short: it ends before its JSON does ({exc.detail})") from exc
+            raise Refused(f"{what} is not JSON ({exc.detail} at line {exc.line} column {exc.column})") from exc
+        raise Refused(f"{what} is not JSON the platform writes ({exc.detail})") from exc
     if not isinstance(value, dict):
         raise Refused(f"{what} is not a JSON object")
     return value
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"the key {key!r} appears twice")
-        result[key] = value
-    return result
-
-
-def _no_float(text: str) -> Any:
-    raise ValueError(f"the number {text} is not an integer")
 
 
 def _is_int(value: Any) -> bool:

@@ -11,7 +11,6 @@ confirmation, so no client seals to it. Bids are taken only once every slot is c
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from django.db import transaction
@@ -21,6 +20,7 @@ from accounts.errors import Conflict, DomainError, NotFound, PermissionDenied, W
 from accounts.key_certificates import certificate_pem
 from accounts.models import KeyPurpose, PublicKey, User
 from accounts.services import verify_signature
+from archive import strict_json
 from archive.canonical import canonical_json
 from archive.ledger import record
 from config import clock
@@ -67,8 +67,8 @@ def custody_statement(
 def _claimed_signing_key(statement: bytes) -> str:
     """The signing key a submitted statement names (the rest is compared byte for byte)."""
     try:
-        claimed = json.loads(statement.decode("ascii"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        claimed = strict_json.loads(statement.decode("ascii"), what="the statement")
+    except (UnicodeDecodeError, strict_json.StrictJSONError):
         raise CustodyRefused(_("确认声明不是 ASCII 的规范 JSON。")) from None
     fingerprint = claimed.get("signing_key") if isinstance(claimed, dict) else None
     if not isinstance(fingerprint, str):
