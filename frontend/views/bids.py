@@ -164,7 +164,7 @@ def bid_page_messages() -> dict[str, str]:
         "download_receipt": _("下载回执（JSON）"),
         "download_withdrawal_receipt": _("下载撤回回执（JSON）"),
         "check_subject_withdrawal": _("回执记载的是撤回本投标文件（编号、项目、密文哈希）"),
-        "receipt_pending": _("回执尚未签发（时间戳机构暂未应答），请稍后点击“核验回执”再取。"),
+        "receipt_pending": _("回执尚未签发（时间戳机构暂未应答），请稍后在“我的投标文件”中点击核验再取。"),
         "deadline_passed": _("投标已于 %(when)s 截止：本页面不再提交或撤回投标文件。"),
         "opening_started": _("开标已开始。"),
         "hall_link": _("进入开标大厅"),
