@@ -28,3 +28,9 @@ def test_the_client_and_the_sealing_library_are_forbidden_django() -> None:
     forbidden = [c for c in contracts() if c["type"] == "forbidden" and "django" in c["forbidden_modules"]]
     assert len(forbidden) == 1
     assert set(forbidden[0]["source_modules"]) == {"tendering.sealing", "tendering.client"}
+
+
+def test_no_package_may_have_an_import_circle_among_its_modules() -> None:
+    acyclic = [c for c in contracts() if c["type"] == "acyclic_siblings"]
+    assert len(acyclic) == 1
+    assert set(acyclic[0]["ancestors"]) == {"config", "accounts", "archive", "tendering", "evaluation", "frontend"}
