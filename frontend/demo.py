@@ -1,11 +1,24 @@
 """Demo data for `make run`: organizations, users with printed passwords, their keys
-under var/demo-keys, and one published tender with a document. Idempotent."""
+under var/demo-keys, a published tender open for bids, and a tender at its opening
+with three sealed bids (``demo_opening``). Idempotent.
+
+The tender at its opening is published with a bid period of seconds (only the demo
+bends ``BID_PERIOD_MIN_DAYS``, in this process and for that tender): its bids are
+sealed here with the demo bidders' keys, exactly as their clients would, to the
+custodians the tender lists, and submitted before its deadline, which is also its
+opening time. ``load_demo`` returns once that time has come. When that opening's
+decryption window has passed, the next ``load_demo`` makes a new one (numbered on).
+``manage.py play_demo`` then plays the other participants' devices (frontend/demo_devices.py).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import os
+import tempfile
+import time
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.db import transaction
+from django.test import override_settings
 
 from accounts import credit_code
 from accounts.models import KeyPurpose, Organization, OrganizationKind, PublicKey, Role, RoleGrant, User
@@ -23,9 +37,20 @@ from archive.signing import platform_signer
 from config import clock
 from tendering.models import Entrustment, EvaluationMethod, ProcedureType, Tender, TenderCustodian
 from tendering.own_device import confirm_custody_as
-from tendering.services import documents, entrustments, tenders
+from tendering.sealing import LotPrice, PriceSummary, seal_bid
+from tendering.services import bids, documents, entrustments, tenders
 
 DEMO_TENDER_NUMBER = "RJ-2026-GC-001"
+# The tenders at their opening: RJ-2026-KB-001, then -002 when that one's decryption window has passed.
+DEMO_OPENING_PREFIX = "RJ-2026-KB-"
+# From publication to the deadline (= the opening time): time enough to seal and submit three small bids.
+DEMO_OPENING_LEAD_SECONDS = 8
+# Each demo bidder's prices (yuan) and schedules (calendar days) for lots 1 and 2 of the tender at its opening.
+DEMO_BIDS = {
+    "bidder1": [("5868000.00", 150), ("2318500.50", 120)],
+    "bidder2": [("6012345.60", 160), ("2250000.00", 110)],
+    "bidder3": [("5790000.00", 170), ("2399999.99", 125)],
+}
 CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 
 
@@ -153,6 +178,7 @@ def load_demo(out: io.TextIOBase | None = None) -> list[tuple[str, str, str]]:
     if not Tender.objects.filter(number=DEMO_TENDER_NUMBER).exists():
         _demo_tender()
     _demo_custody(key_dir)
+    demo_opening(key_dir)
     # The development PKI is generated on first run; the checkpoint signs what the demo recorded.
     platform_signer()
     make_checkpoint()
@@ -223,3 +249,105 @@ def _demo_tender() -> None:
         content = demo_pdf("瑞金市沙洲坝镇乡村道路提升改造工程 招标文件")
         documents.add_document(tenderer, tender, "招标文件.pdf", io.BytesIO(content), len(content))
         tenders.publish(tenderer, tender)
+
+
+def live_demo_opening() -> Tender | None:
+    """The newest demo tender at its opening whose decryption window has not passed."""
+    window = dt.timedelta(minutes=settings.OPENING_DECRYPTION_WINDOW_MINUTES)
+    return (
+        Tender.objects.filter(number__startswith=DEMO_OPENING_PREFIX, opening_time__gt=clock.now() - window)
+        .order_by("-opening_time")
+        .first()
+    )
+
+
+def demo_key(username: str, purpose: str) -> ec.EllipticCurvePrivateKey:
+    """A demo user's private key, as load_demo wrote it to var/demo-keys."""
+    return _write_private_key(Path(settings.VAR_DIR) / "demo-keys", username, purpose)
+
+
+def demo_opening(key_dir: Path) -> Tender:
+    """A tender at its opening with a sealed bid from each demo bidder (the live one if there is one)."""
+    live = live_demo_opening()
+    if live is not None:
+        return live
+    number = f"{DEMO_OPENING_PREFIX}{Tender.objects.filter(number__startswith=DEMO_OPENING_PREFIX).count() + 1:03d}"
+    tenderer = User.objects.get(username="tenderer")
+    custodians = list(User.objects.filter(username__in=["custodian1", "custodian2", "custodian3"]).order_by("username"))
+    # A bid period of seconds, for this demo tender only: the law's 20 days would keep the demo from its opening.
+    with override_settings(BID_PERIOD_MIN_DAYS=dict.fromkeys(settings.BID_PERIOD_MIN_DAYS, 0)):
+        deadline = (clock.now() + dt.timedelta(seconds=DEMO_OPENING_LEAD_SECONDS)).replace(microsecond=0)
+        data = tenders.TenderInput(
+            number=number,
+            title="瑞金市叶坪乡桥涵加固及道路改造工程",
+            description="叶坪乡 6 座桥涵加固与 4.8 公里道路改造（开标演示：开标时间已到，三份投标文件已密封提交）。",
+            procedure_type=ProcedureType.OPEN,
+            budget=Decimal("8800000.00"),
+            bid_deadline=deadline,
+            opening_time=deadline,
+            enquiry_deadline=deadline,
+            evaluation_method=EvaluationMethod.COMPREHENSIVE,
+            custodian_ids=[u.pk for u in custodians],
+            custodian_threshold=2,
+            lots=[
+                tenders.LotInput(1, "桥涵加固工程", Decimal("6300000.00")),
+                tenders.LotInput(2, "道路改造工程", Decimal("2500000.00")),
+            ],
+        )
+        with transaction.atomic():
+            tender = tenders.create_draft(tenderer, data)
+            content = demo_pdf("瑞金市叶坪乡桥涵加固及道路改造工程 招标文件")
+            documents.add_document(tenderer, tender, "招标文件.pdf", io.BytesIO(content), len(content))
+            tenders.publish(tenderer, tender)
+    for custodian in custodians:
+        confirm_custody_as(
+            custodian,
+            tender,
+            _write_private_key(key_dir, custodian.username, KeyPurpose.SIGNING),
+            _write_private_key(key_dir, custodian.username, KeyPurpose.ENCRYPTION),
+        )
+    for username, lots in DEMO_BIDS.items():
+        _seal_and_submit(tender, User.objects.get(username=username), key_dir, lots)
+    # Returns once the hall is open: the opening time has come.
+    time.sleep(max(0.0, (deadline - clock.now()).total_seconds()))
+    return tender
+
+
+def _seal_and_submit(tender: Tender, bidder: User, key_dir: Path, lots: list[tuple[str, int]]) -> None:
+    """Seal a small bid with the bidder's demo keys, as its client does, to the tender's custodians, and submit it."""
+    organization = bidder.organization
+    assert organization is not None and organization.credit_code
+    bid_id = str(uuid.uuid4())
+    summary = PriceSummary(
+        tender=str(tender.public_id),
+        bid=bid_id,
+        bidder=organization.credit_code,
+        lots=tuple(
+            LotPrice(lot=str(n), price_yuan=price, schedule_days=days, declared={"项目经理": bidder.display_name})
+            for n, (price, days) in enumerate(lots, start=1)
+        ),
+    )
+    slots = tender.custodian_slots.select_related("public_key").order_by("position")
+    custodian_keys = [bytes(slot.public_key.spki_der) for slot in slots if slot.public_key is not None]
+    with tempfile.TemporaryDirectory(prefix="etender-demo-bid-") as folder:
+        source = Path(folder) / "技术标.pdf"
+        source.write_bytes(demo_pdf(f"{organization.name} 投标文件（技术标）"))
+        sink = io.BytesIO()
+        sealed = seal_bid(
+            str(source),
+            summary,
+            str(tender.public_id),
+            bid_id,
+            organization.credit_code,
+            _write_private_key(key_dir, bidder.username, KeyPurpose.SIGNING),
+            _write_private_key(key_dir, bidder.username, KeyPurpose.ENCRYPTION).public_key(),
+            custodian_keys,
+            tender.custodian_threshold,
+            sink,
+        )
+    ciphertext = sink.getvalue()
+    upload = bids.start_upload(bidder, tender, uuid.UUID(bid_id), len(ciphertext))
+    for number, offset in enumerate(range(0, len(ciphertext), upload.part_size), start=1):
+        chunk = ciphertext[offset : offset + upload.part_size]
+        bids.upload_part(bidder, upload.public_id, number, io.BytesIO(chunk), len(chunk))
+    bids.finalize(bidder, upload.public_id, sealed.manifest_bytes, sealed.signature)
