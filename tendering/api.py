@@ -23,6 +23,7 @@ from config.api_auth import AUTHENTICATED, OPTIONAL, actor
 from tendering import permissions
 from tendering.http import document_download_response
 from tendering.models import EvaluationMethod, Phase, ProcedureType, Question, Tender, TenderDocument
+from tendering.permissions import visible_tender
 from tendering.services import amendments, documents, notifications, questions, tenders
 
 router = Router(tags=["tenders"])
@@ -203,15 +204,8 @@ def _detail(user: Any, tender: Tender) -> dict[str, Any]:
     }
 
 
-def get_tender(user: Any, public_id: uuid.UUID) -> Tender:
-    tender = Tender.objects.select_related("tenderer", "agency").filter(public_id=public_id).first()
-    if tender is None or not permissions.can_view(user, tender):
-        raise NotFound(_("找不到该招标项目。"))
-    return tender
-
-
 def _managed(user: Any, public_id: uuid.UUID) -> Tender:
-    tender = get_tender(user, public_id)
+    tender = visible_tender(user, public_id)
     permissions.require_manage(user, tender, _("您无权管理此招标项目。"))
     return tender
 
@@ -303,7 +297,7 @@ def create_tender(request: HttpRequest, payload: TenderIn) -> Status[Any]:
 @router.get("/{public_id}", auth=OPTIONAL, response=TenderDetail)
 def tender_detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    return _detail(user, get_tender(user, public_id))
+    return _detail(user, visible_tender(user, public_id))
 
 
 @router.put("/{public_id}", auth=AUTHENTICATED, response=TenderDetail, summary="Edit a draft")
@@ -341,21 +335,21 @@ def delete_document(request: HttpRequest, public_id: uuid.UUID, document_id: uui
 @router.get("/{public_id}/documents/{document_id}/download", auth=OPTIONAL, summary="Download a document (recorded)")
 def download_document(request: HttpRequest, public_id: uuid.UUID, document_id: uuid.UUID) -> FileResponse:
     user = actor(request)
-    document = documents.document_for_download(user, get_tender(user, public_id), str(document_id))
+    document = documents.document_for_download(user, visible_tender(user, public_id), str(document_id))
     return document_download_response(request, document, user)
 
 
 @router.post("/{public_id}/questions", auth=AUTHENTICATED, response={201: QuestionOut})
 def ask(request: HttpRequest, public_id: uuid.UUID, payload: QuestionIn) -> Status[Any]:
     user = actor(request)
-    question = questions.ask_question(user, get_tender(user, public_id), payload.text)
+    question = questions.ask_question(user, visible_tender(user, public_id), payload.text)
     return Status(201, _question_out(question))
 
 
 @router.post("/{public_id}/questions/{question_id}/answer", auth=AUTHENTICATED, response=QuestionOut)
 def answer(request: HttpRequest, public_id: uuid.UUID, question_id: uuid.UUID, payload: AnswerIn) -> dict[str, Any]:
     user = actor(request)
-    tender = get_tender(user, public_id)
+    tender = visible_tender(user, public_id)
     question = Question.objects.filter(tender=tender, public_id=question_id).first()
     if question is None:
         raise NotFound(_("找不到该问题。"))

@@ -20,8 +20,8 @@ from pydantic import Field
 from accounts.errors import InvalidInput, PermissionDenied
 from config.api_auth import AUTHENTICATED, actor
 from tendering import permissions
-from tendering.api import get_tender
 from tendering.models import Bid, BidUpload
+from tendering.permissions import visible_tender as get_tender
 from tendering.services import bids
 
 router = Router(tags=["bids"])

@@ -11,8 +11,8 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from config.api_auth import AUTHENTICATED, OPTIONAL, actor
-from tendering.api import get_tender
 from tendering.api_bids import _b64 as decode_b64
+from tendering.permissions import visible_tender
 from tendering.services import custody
 
 router = Router(tags=["custody"])
@@ -64,7 +64,7 @@ class ConfirmationIn(Schema):
     summary="The custodians' keys and signed confirmations (anybody may check them)",
 )
 def tender_custody(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    return custody.custody_view(get_tender(actor(request), public_id))
+    return custody.custody_view(visible_tender(actor(request), public_id))
 
 
 @router.post(
@@ -75,7 +75,7 @@ def tender_custody(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]
 )
 def confirm(request: HttpRequest, public_id: uuid.UUID, payload: ConfirmationIn) -> Status[Any]:
     user = actor(request)
-    tender = get_tender(user, public_id)
+    tender = visible_tender(user, public_id)
     custody.confirm_custody(
         user,
         tender,

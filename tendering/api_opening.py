@@ -16,7 +16,7 @@ from pydantic import Field
 from accounts.errors import NotFound
 from archive.storage import get_object_store
 from config.api_auth import AUTHENTICATED, actor
-from tendering.api import get_tender
+from tendering.permissions import visible_tender
 from tendering.services.opening import admission, bid_retried, conclusion, confirmations, keys, payloads, views
 from tendering.services.opening import custodian_parts as custodian_parts_service
 
@@ -86,7 +86,7 @@ class ObjectionOut(Schema):
 @router.get("/{public_id}/opening", auth=AUTHENTICATED, summary="The opening hall as the caller sees it now (snapshot)")
 def hall_snapshot(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    return views.snapshot(user, get_tender(user, public_id))
+    return views.snapshot(user, visible_tender(user, public_id))
 
 
 @router.get(
@@ -97,13 +97,13 @@ def hall_snapshot(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def manifests(request: HttpRequest, public_id: uuid.UUID) -> list[dict[str, Any]]:
     user = actor(request)
-    return views.manifests_for(user, get_tender(user, public_id))
+    return views.manifests_for(user, visible_tender(user, public_id))
 
 
 @router.post("/{public_id}/opening/sign-in", auth=AUTHENTICATED, summary="Sign in to the hall (签到)")
 def sign_in(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    attendance = admission.sign_in(user, get_tender(user, public_id))
+    attendance = admission.sign_in(user, visible_tender(user, public_id))
     return payloads.attendance_view(attendance)
 
 
@@ -116,7 +116,7 @@ def sign_in(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 def release_key(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID, payload: KeyIn) -> dict[str, Any]:
     user = actor(request)
     released = keys.release_key(
-        user, get_tender(user, public_id), bid_id, keys.decode_key(payload.file_key, "file_key")
+        user, visible_tender(user, public_id), bid_id, keys.decode_key(payload.file_key, "file_key")
     )
     return {
         "bid": released.bid.public_id,
@@ -139,7 +139,7 @@ def custodian_parts(request: HttpRequest, public_id: uuid.UUID, payload: PartsIn
         for i, p in enumerate(payload.parts)
     ]
     refusals = custodian_parts_service.decode_refusals([(r.statement, r.signature) for r in payload.refusals])
-    submission = custodian_parts_service.submit_custodian_parts(user, get_tender(user, public_id), parts, refusals)
+    submission = custodian_parts_service.submit_custodian_parts(user, visible_tender(user, public_id), parts, refusals)
     return {"parts": submission.part_count, "refusals": len(submission.refusals)}
 
 
@@ -151,7 +151,7 @@ def custodian_parts(request: HttpRequest, public_id: uuid.UUID, payload: PartsIn
 )
 def retry(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    retried = bid_retried.retry_decryption(user, get_tender(user, public_id), bid_id)
+    retried = bid_retried.retry_decryption(user, visible_tender(user, public_id), bid_id)
     return {
         "bid": retried.bid.public_id,
         "position": retried.position,
@@ -163,7 +163,7 @@ def retry(request: HttpRequest, public_id: uuid.UUID, bid_id: uuid.UUID) -> dict
 @router.post("/{public_id}/opening/conclude", auth=AUTHENTICATED, summary="End the decryption (tenderer)")
 def conclude(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    tender = get_tender(user, public_id)
+    tender = visible_tender(user, public_id)
     conclusion.conclude_decryption(user, tender)
     return views.snapshot(user, tender)
 
@@ -171,7 +171,7 @@ def conclude(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 @router.post("/{public_id}/opening/record/confirm", auth=AUTHENTICATED, summary="Confirm the opening record (bidder)")
 def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    confirmed = confirmations.confirm_record(user, get_tender(user, public_id))
+    confirmed = confirmations.confirm_record(user, visible_tender(user, public_id))
     return {"position": confirmed.position, "confirmed_at": confirmed.confirmed_at}
 
 
@@ -183,7 +183,7 @@ def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def object_to_record(request: HttpRequest, public_id: uuid.UUID, payload: TextIn) -> tuple[int, dict[str, Any]]:
     user = actor(request)
-    objection = confirmations.raise_objection(user, get_tender(user, public_id), payload.text)
+    objection = confirmations.raise_objection(user, visible_tender(user, public_id), payload.text)
     return 201, {"id": objection.pk, "text": objection.text, "answer": objection.answer}
 
 
@@ -195,14 +195,14 @@ def object_to_record(request: HttpRequest, public_id: uuid.UUID, payload: TextIn
 )
 def answer(request: HttpRequest, public_id: uuid.UUID, objection_id: int, payload: TextIn) -> dict[str, Any]:
     user = actor(request)
-    objection = confirmations.answer_objection(user, get_tender(user, public_id), objection_id, payload.text)
+    objection = confirmations.answer_objection(user, visible_tender(user, public_id), objection_id, payload.text)
     return {"id": objection.pk, "text": objection.text, "answer": objection.answer}
 
 
 @router.post("/{public_id}/opening/close", auth=AUTHENTICATED, summary="Close the opening (tenderer)")
 def close(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     user = actor(request)
-    tender = get_tender(user, public_id)
+    tender = visible_tender(user, public_id)
     conclusion.close_opening(user, tender)
     return views.snapshot(user, tender)
 
@@ -212,7 +212,7 @@ def close(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def record_pdf(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     user = actor(request)
-    tender = get_tender(user, public_id)
+    tender = visible_tender(user, public_id)
     filed = views.filed_record(user, tender)
     if filed is None:
         raise NotFound(_("开标记录表尚未生成。"))

@@ -5,14 +5,13 @@ handlers, each one call to a service. docs/opening.md §5.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import OrderedDict
 from typing import Any
 
 from django.utils import translation
 
-from accounts.errors import DomainError
-from tendering import hall
+from accounts.errors import DomainError, NotFound
+from tendering import hall, permissions
 from tendering import hall_protocol as hp
 from tendering.models import Opening, Tender
 from tendering.room.codes import CloseCode, ErrorCode
@@ -82,10 +81,9 @@ class HallConsumer(RoomConsumer):
 
     def enter(self, user: Any) -> Entry:
         try:
-            public_id = uuid.UUID(str(self.scope["url_route"]["kwargs"]["tender_id"]))
-        except ValueError:
+            tender = permissions.visible_tender(user, self.scope["url_route"]["kwargs"]["tender_id"], published=True)
+        except NotFound:
             raise Tender.DoesNotExist from None
-        tender = Tender.objects.get(public_id=public_id, published_at__isnull=False)
         roles = admission.require_hall(user, tender)
         opening = admission.ensure_opening(tender)
         self.tender = tender

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from accounts.errors import PermissionDenied
+from accounts.errors import NotFound, PermissionDenied
 from accounts.models import Role
 from config import clock
 from tendering.models import Entrustment, Tender
@@ -82,6 +83,22 @@ def can_view(user: Any, tender: Tender) -> bool:
         or _agency_staff_of(user, tender)
         or (user.is_authenticated and user.has_role(Role.REGULATOR))
     )
+
+
+def visible_tender(user: Any, public_id: uuid.UUID | str, *, published: bool = False) -> Tender:
+    """The tender ``public_id`` names, as this user may see it (``can_view``); with ``published``, only once published.
+
+    The one lookup of the pages, the API and the hall: a tender that does not exist, an id that is not one,
+    and a draft the user may not see are all the same "not found" (a draft's existence is not told).
+    """
+    try:
+        wanted = uuid.UUID(str(public_id))
+    except ValueError:
+        raise NotFound(_("找不到该招标项目。")) from None
+    tender = Tender.objects.select_related("tenderer", "agency").filter(public_id=wanted).first()
+    if tender is None or not can_view(user, tender) or (published and tender.published_at is None):
+        raise NotFound(_("找不到该招标项目。"))
+    return tender
 
 
 def bids_disclosed(tender: Tender, now: dt.datetime) -> bool:

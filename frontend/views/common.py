@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 
-from accounts.errors import DomainError
+from accounts.errors import DomainError, NotFound
 from accounts.models import User
 from frontend.forms import add_domain_error
 from tendering import permissions
@@ -28,10 +28,10 @@ def signed_in(request: HttpRequest) -> User:
 
 def visible_tender(user: Any, public_id: uuid.UUID) -> Tender:
     """The tender, or 404 when it does not exist or is a draft the user may not see."""
-    tender = Tender.objects.select_related("tenderer", "agency").filter(public_id=public_id).first()
-    if tender is None or not permissions.can_view(user, tender):
-        raise Http404
-    return tender
+    try:
+        return permissions.visible_tender(user, public_id)
+    except NotFound:
+        raise Http404 from None
 
 
 def managed_tender(user: Any, public_id: uuid.UUID) -> Tender:

@@ -241,3 +241,28 @@ def test_the_worker_imports_only_what_it_runs_and_nothing_imports_it_back() -> N
     graph: dict[str, Any] = _graph("tendering")
     assert {"tendering.services.decryption", "tendering.services.opening_record"} <= graph["tendering.tasks"]
     assert [name for name, targets in graph.items() if "tendering.tasks" in targets] == []
+
+
+# --- the tender this user may see -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_one_tender_lookup_tells_nobody_that_a_draft_exists(personas: Any, draft_tender: Tender) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.errors import NotFound
+    from tendering.permissions import visible_tender
+
+    assert visible_tender(personas.tenderer, draft_tender.public_id) == draft_tender
+    assert visible_tender(personas.regulator, str(draft_tender.public_id)) == draft_tender
+    for outsider in (AnonymousUser(), personas.bidder_a, personas.other_tenderer):
+        with pytest.raises(NotFound) as refused:
+            visible_tender(outsider, draft_tender.public_id)
+        assert refused.value.status == 404
+    with pytest.raises(NotFound):
+        visible_tender(personas.tenderer, draft_tender.public_id, published=True)  # the hall: published only
+    for not_an_id in ("x", "", "00000000-0000-0000-0000-000000000000"):
+        with pytest.raises(NotFound):
+            visible_tender(personas.tenderer, not_an_id)
+    Tender.objects.filter(pk=draft_tender.pk).update(published_at=timezone.now())
+    assert visible_tender(AnonymousUser(), draft_tender.public_id, published=True) == draft_tender
