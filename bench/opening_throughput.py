@@ -17,40 +17,44 @@ filesystem object store there unless ``--store s3``):
   its key (``opening.release_key``: commitment checked, key sealed under the
   data key).
 * **Subject.** ``tendering.services.decryption.decrypt_bid`` of every bid, one
-  after the other in this process: stream the ciphertext from the store,
-  decrypt it, read the container, re-encrypt each file into its evaluation
-  copy in the store, ledger entries and hall events (the in-memory channel
-  layer, nobody listening). Peak RSS of this phase: ``VmHWM`` reset through
-  ``/proc/self/clear_refs`` just before it. ``--reps`` passes, the bids reset
-  to ``key_ready`` before each (a bench-only shortcut: the decryption path is
-  the same; it writes another version of each evaluation copy). With
+  after the other in this process: the claim (lease, hall event), the one pass
+  (``index_container``: stream the ciphertext from the store, decrypt and
+  authenticate it, hash the ciphertext once, read the container, hash each file
+  in a second thread, note where each file lies), the finish (index, ledger
+  entry, hall event). Nothing is written to the store: there is no second copy.
+  Peak RSS of this phase: ``VmHWM`` reset through ``/proc/self/clear_refs`` just
+  before it, per bid size. ``--reps`` passes, the bids reset to ``key_ready``
+  before each (a bench-only shortcut: the decryption path is the same). With
   ``--workers N`` (default 2) the bids are reset once more and decrypted by N
   ``manage.py db_worker`` processes from the queue: the time from enqueueing
-  the tasks to the last bid's ``resolved_at``.
+  the tasks to the last bid's ``resolved_at``. The lease is renewed as in
+  production (``OPENING_PROGRESS_SECONDS`` 1).
 * **Baselines, same run.** Raw crypto: every sealed file read (page-cached,
   1 MiB ``readinto`` into a preallocated buffer), each segment decrypted with
   ``cryptography``'s ``AESGCM.decrypt_into`` into a preallocated buffer
   (segment key derived with HKDF from the released key, as the format says),
   SHA-256 over the ciphertext: the least any opening on ``cryptography`` must
-  do. Raw store read: every stored bid read once more with no processing,
-  ``open`` + ``readinto`` of the version file (filesystem store) or the raw
-  ``minio`` client's ``get_object`` (S3). Each baseline runs before and after
-  each opening pass; the median counts.
+  do (goal on the filesystem store: the opening ≤ 1.5 × this). Raw read +
+  decrypt: the same loop fed from the store instead (``open`` + ``readinto``
+  of the version file, or the raw ``minio`` client's ``get_object`` on S3):
+  the least an opening from that store must do (goal on S3: ≤ 1.3 × this).
+  Raw store read: every stored bid read once more with no processing. Each
+  baseline runs before and after each opening pass; the median counts.
 
-Every timed phase starts after ``os.sync()``: the set-up's and the previous
-pass's writeback is not its cost. Printed: the opening's time and MiB/s, the
-baselines, the ratios opening / raw crypto (goal ≤ 2) and opening / (raw
-crypto + raw store read), the peak RSS of the sequential phase and of each
-worker (``VmHWM``). ``--breakdown K`` rebuilds ``decrypt_bid``'s streaming work
-from its own pieces over the first K bids, one layer at a time (decrypt and
-read the container; + the opening's hashes; + re-encryption; + the pipe to the
-second thread; + the store), to show where the time goes. ``--profile N`` adds
-one more sequential pass under cProfile and prints its N costliest functions
-(the main thread only: each evaluation copy is encrypted, and the ciphertext
-decrypted, in a second thread while the main thread stores it).
+Every timed phase starts after ``os.sync()``. Printed: the opening's time and
+MiB/s, the baselines and ratios, the peak RSS of the sequential phase per bid
+size and of each worker (``VmHWM``). Where the time goes (``--breakdown K``,
+default 10 bids; printed for every size, and flagged when a goal is not met):
+the first K bids once more, one layer at a time: raw read + decrypt; the
+platform's decryptor and container reader (``DecryptingReader``,
+``ContainerReader``, the file data drained in place); + each file's SHA-256 in
+the second thread (``index_container``, the whole streaming work); and
+``decrypt_bid`` pro rata (+ the claim, the lease, the finish, the ledger, the
+events). ``--profile N`` adds one more sequential pass under cProfile and
+prints its N costliest functions.
 
-    .venv/bin/python bench/opening_throughput.py --bids 50 --sizes 10,40 --breakdown 10
-    .venv/bin/python bench/opening_throughput.py --bids 50 --sizes 40 --reps 1 --store s3 --breakdown 10
+    .venv/bin/python bench/opening_throughput.py --bids 50 --sizes 10,40
+    .venv/bin/python bench/opening_throughput.py --bids 50 --sizes 40 --reps 1 --store s3
 
 Everything stays on 127.0.0.1; the folders, the Ceph cluster and the workers
 are removed at the end.
@@ -73,7 +77,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -106,6 +109,64 @@ class Bench(SealedOpening):
     """One size's platform (``SealedOpening``) and what is timed on it."""
 
     # measuring -------------------------------------------------------------------------------------------
+
+    def raw_read_decrypt(self) -> float:
+        """The raw crypto's loop fed from the store (raw ``minio`` client on S3): read, decrypt, hash; seconds."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        from tendering.sealing.stream import HEADER_SIZE, TAG_SIZE, derive_segment_key, segment_nonce
+
+        ciphertext = memoryview(bytearray(SEGMENT))
+        plaintext = memoryview(bytearray(SEGMENT))
+
+        def fill(stream: Any, view: memoryview) -> int:
+            filled = 0
+            while filled < len(view) and (got := stream.readinto(view[filled:])):
+                filled += got
+            return filled
+
+        began = time.perf_counter()
+        for entry in self.entries:
+            size = entry["size"]
+            with self._open_raw(entry["bid"]) as f:
+                header = bytes(ciphertext[: fill(f, ciphertext[:HEADER_SIZE])])
+                aead = AESGCM(derive_segment_key(entry["file_key"], header[1:33], entry["info"]))
+                prefix = header[33:HEADER_SIZE]
+                digest = hashlib.sha256(header)
+                position = HEADER_SIZE
+                want = SEGMENT - HEADER_SIZE
+                index = 0
+                while position < size:
+                    got = fill(f, ciphertext[: min(want, size - position)])
+                    position += got
+                    segment = ciphertext[:got]
+                    digest.update(segment)
+                    aead.decrypt_into(
+                        segment_nonce(prefix, index, position >= size), segment, None, plaintext[: got - TAG_SIZE]
+                    )
+                    index += 1
+                    want = SEGMENT
+            if digest.hexdigest() != entry["bid"].sha256:
+                raise SystemExit("raw read + decrypt: the ciphertext's SHA-256 differs from the accepted bid's")
+        return time.perf_counter() - began
+
+    @contextlib.contextmanager
+    def _open_raw(self, bid: Any) -> Any:
+        """The stored bid, read by the raw ``minio`` client on S3, by the store's ``open`` on the filesystem."""
+        if self.args.store == "s3":
+            from django.conf import settings
+
+            response = self._minio().get_object(settings.S3_BUCKET, bid.object_key, version_id=bid.version_id or None)
+            try:
+                yield response
+            finally:
+                response.close()
+                response.release_conn()
+        else:
+            from archive.storage import get_object_store
+
+            with get_object_store().open(bid.object_key, bid.version_id or None) as f:
+                yield f
 
     def warm(self) -> None:
         """Read every sealed file and every stored bid once, so both baselines and the opening start page-cached."""
@@ -210,71 +271,54 @@ class Bench(SealedOpening):
             raise SystemExit(f"not every bid opened: {sorted(set(states))}")
 
     def breakdown(self, count: int) -> list[float]:
-        """``decrypt_bid``'s streaming work rebuilt from its own pieces, one layer more at each level; seconds.
+        """Where ``decrypt_bid``'s time goes, over the first ``count`` bids, one layer more at each level; seconds.
 
-        Over the first ``count`` bids: 0 decrypt and read the container (the
-        decryptor hashes the ciphertext itself), 1 + the opening's own hashes
-        (the ciphertext again, the plaintext, each file), 2 + re-encrypting each
-        file into nothing, 3 + through a pipe to a second thread that drops it,
-        4 + into the object store (``_store_encrypted``, what ``decrypt_bid``
-        does). What ``decrypt_bid`` adds to level 4 is the database, the ledger
-        and the hall events.
+        0 raw read + decrypt + SHA-256 of the ciphertext (``raw_read_decrypt``'s
+        loop); 1 the platform's decryptor and container reader from the store
+        (``DecryptingReader``, ``ContainerReader``, each file drained in place
+        with ``read_view``); 2 + each file's SHA-256 in the second thread: the
+        opening's whole streaming work (``index_container``). What
+        ``decrypt_bid`` adds to level 2 is the claim, the lease, the finish,
+        the ledger and the hall events.
         """
         from archive.storage import get_object_store
         from tendering.sealing import ContainerReader, Decryptor
-        from tendering.sealing.stream import DecryptingReader, Encryptor
-        from tendering.services.decryption import _HashingReader, _ProgressReader, _store_encrypted
+        from tendering.sealing.container import index_container
+        from tendering.sealing.stream import DecryptingReader
 
         store = get_object_store()
-        scratch = memoryview(bytearray(SEGMENT))
+        entries = self.entries[:count]
 
-        def drain(source: Any) -> None:
-            while source.readinto(scratch):
-                pass
-
-        def through_pipe(source: Any) -> None:
-            read_fd, write_fd = os.pipe()
-
-            def produce() -> None:
-                with os.fdopen(write_fd, "wb") as sink:
-                    Encryptor(os.urandom(32), b"bench").encrypt(source, sink)
-
-            producer = threading.Thread(target=produce, daemon=True)
-            producer.start()
-            with os.fdopen(read_fd, "rb") as stream:
-                while stream.read(SEGMENT):
-                    pass
-            producer.join()
-
-        def one(entry: dict[str, Any], level: int, sink: Any) -> None:
+        def platform_reader(entry: dict[str, Any]) -> None:
             bid = entry["bid"]
             with store.open(bid.object_key, bid.version_id or None) as stored:
-                source = _ProgressReader(stored, lambda n: None) if level >= 1 else stored
-                plain = DecryptingReader(Decryptor(entry["file_key"], entry["info"]), source)
-                container = ContainerReader(_HashingReader(plain) if level >= 1 else plain)
+                plain = DecryptingReader(Decryptor(entry["file_key"], entry["info"]), stored)
+                container = ContainerReader(plain)
                 container.price_summary()
-                for number, member in enumerate(container.files(), start=1):
-                    file = _HashingReader(member) if level >= 1 else member
-                    if level <= 1:
-                        drain(file)
-                    elif level == 2:
-                        Encryptor(os.urandom(32), b"bench").encrypt(file, sink)
-                    elif level == 3:
-                        through_pipe(file)
-                    else:
-                        key = f"bench/breakdown/{bid.public_id}/{number:04d}"
-                        _store_encrypted(key, file, os.urandom(32), b"bench")
+                for member in container.files():
+                    while member.read_view():
+                        pass
             if plain.result is None:
                 raise SystemExit("breakdown: the ciphertext was not read to its end")
 
+        def one_pass(entry: dict[str, Any]) -> None:
+            bid = entry["bid"]
+            with store.open(bid.object_key, bid.version_id or None) as stored:
+                index_container(Decryptor(entry["file_key"], entry["info"]), stored)
+
         levels = []
-        with open(os.devnull, "wb") as sink:
-            for level in range(5):
-                os.sync()
-                began = time.perf_counter()
-                for entry in self.entries[:count]:
-                    one(entry, level, sink)
-                levels.append(time.perf_counter() - began)
+        saved, self.entries = self.entries, entries
+        try:
+            os.sync()
+            levels.append(self.raw_read_decrypt())
+        finally:
+            self.entries = saved
+        for step in (platform_reader, one_pass):
+            os.sync()
+            began = time.perf_counter()
+            for entry in entries:
+                step(entry)
+            levels.append(time.perf_counter() - began)
         return levels
 
     def sequential(self, profile: cProfile.Profile | None = None) -> tuple[float, int]:
@@ -382,11 +426,13 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     bench.warm()
     crypto: list[float] = []
     store: list[float] = []
+    read_decrypt: list[float] = []
 
     def baselines() -> None:
         os.sync()
         crypto.append(bench.raw_crypto())
         store.append(bench.raw_store_read())
+        read_decrypt.append(bench.raw_read_decrypt())
 
     baselines()
     passes: list[float] = []
@@ -398,7 +444,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         baselines()
         print(
             f"    sequential pass {rep + 1}: {seconds:.2f} s; raw crypto {crypto[-1]:.2f} s, "
-            f"raw store read {store[-1]:.2f} s",
+            f"raw store read {store[-1]:.2f} s, raw read + decrypt {read_decrypt[-1]:.2f} s",
             flush=True,
         )
     workers: dict[str, Any] | None = None
@@ -427,6 +473,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         "process_max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "raw_crypto_seconds": crypto,
         "raw_store_seconds": store,
+        "raw_read_decrypt_seconds": read_decrypt,
         "workers": workers,
         "profile": profile_text,
         "in_memory": in_memory_rates(),
@@ -454,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--osd", choices=["auto", "memstore", "bluestore"], default="auto", help="OSD of the Ceph")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile one more pass, print N lines")
     parser.add_argument(
-        "--breakdown", type=int, default=0, metavar="K", help="time decrypt_bid's layers over the first K bids"
+        "--breakdown", type=int, default=10, metavar="K", help="time decrypt_bid's layers over the first K bids (10)"
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds one child may take (default 600)")
     parser.add_argument("--tmp-dir", type=Path, default=None, help="folder for the bids, the platform and Ceph")
@@ -480,9 +527,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("S3_ENDPOINT", "DATABASE_URL", "REDIS_URL"):
             env.pop(name, None)
         if args.store == "s3":
-            # The bids, then an evaluation copy of each per pass; RGW frees nothing meanwhile.
-            passes = args.reps + (1 if args.workers else 0) + (1 if args.profile else 0)
-            written = int(sum(args.sizes) * MiB * args.bids * (1 + passes) * 1.01)
+            # The bids only: the opening writes nothing to the store.
+            written = int(sum(args.sizes) * MiB * args.bids * 1.01)
             server = s3_server(work / "rgw", args.osd, written)
             env.update(server.environment())
         for size in args.sizes:
@@ -543,8 +589,9 @@ def main(argv: list[str] | None = None) -> int:
         "opening, 1 process",
         "raw AES-GCM + SHA-256",
         "raw store read",
+        "raw read + decrypt",
         "ratio opening / raw crypto",
-        "ratio opening / (crypto + read)",
+        "ratio opening / raw read + decrypt",
         f"opening, {args.workers} workers" if args.workers else "",
         "peak RSS, 1 process",
         "peak RSS per worker" if args.workers else "",
@@ -557,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         opening_s = statistics.median(result["sequential_seconds"])
         crypto_s = statistics.median(result["raw_crypto_seconds"])
         store_s = statistics.median(result["raw_store_seconds"])
+        read_decrypt_s = statistics.median(result["raw_read_decrypt_seconds"])
 
         def rate(seconds: float, total: int = total) -> str:
             return f"{seconds:.2f} s ({total / MiB / seconds:.0f} MiB/s)"
@@ -567,8 +615,9 @@ def main(argv: list[str] | None = None) -> int:
             rate(opening_s),
             rate(crypto_s),
             rate(store_s),
+            rate(read_decrypt_s),
             f"**{opening_s / crypto_s:.2f}**",
-            f"{opening_s / (crypto_s + store_s):.2f}",
+            f"**{opening_s / read_decrypt_s:.2f}**",
         ]
         if result["workers"]:
             cells.append(rate(result["workers"]["seconds"]))
@@ -581,6 +630,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['size_mib']:g} MiB: sequential passes {[round(s, 2) for s in result['sequential_seconds']]} s, "
             f"raw crypto {[round(s, 2) for s in result['raw_crypto_seconds']]} s, "
             f"raw store read {[round(s, 2) for s in result['raw_store_seconds']]} s, "
+            f"raw read + decrypt {[round(s, 2) for s in result['raw_read_decrypt_seconds']]} s, "
             f"set-up {result['setup_seconds']:.0f} s, child's max RSS overall {result['process_max_rss'] / 1e6:.0f} MB"
             + (f", workers polled {result['workers']['polled_seconds']:.2f} s" if result["workers"] else "")
         )
@@ -590,23 +640,24 @@ def main(argv: list[str] | None = None) -> int:
         )
         if result["breakdown_seconds"]:
             names = [
-                "decrypt + read the container (the decryptor hashes the ciphertext)",
-                "+ the opening's hashes (ciphertext again, plaintext, each file)",
-                "+ re-encrypt each file into nothing",
-                "+ through os.pipe to a second thread",
-                "+ into the object store (_store_encrypted)",
+                "raw read + decrypt + SHA-256 of the ciphertext, from the store",
+                "the platform's decryptor and container reader (files drained in place)",
+                "+ each file's SHA-256 in the second thread: index_container, the whole streaming work",
             ]
             count, nbytes = result["breakdown_bids"], result["breakdown_bytes"]
             full = statistics.median(result["sequential_seconds"]) * nbytes / total_of(result)
             crypto = statistics.median(result["raw_crypto_seconds"]) * nbytes / total_of(result)
-            print(f"breakdown over the first {count} bids ({nbytes / MiB:.0f} MiB), median of 2:")
+            unmet = [r for r in headline_rows([result], args.store) if r.met is False]
+            flag = " (a goal is not met: this is where the time goes)" if unmet else ""
+            print(f"breakdown over the first {count} bids ({nbytes / MiB:.0f} MiB), median of 2{flag}:")
             print("| level | seconds | MiB/s | added | x raw crypto |")
             print("|---|---|---|---|---|")
-            print(f"| raw AES-GCM + SHA-256 (pro rata) | {crypto:.3f} | {nbytes / MiB / crypto:.0f} | | 1.00 |")
+            baseline = f"{crypto:.3f} | {nbytes / MiB / crypto:.0f}"
+            print(f"| raw AES-GCM + SHA-256, page cache (pro rata) | {baseline} | | 1.00 |")
             before = crypto
             for name, seconds in [
                 *zip(names, result["breakdown_seconds"], strict=True),
-                ("decrypt_bid (pro rata)", full),
+                ("decrypt_bid: + claim, lease, finish, ledger, hall events (pro rata)", full),
             ]:
                 print(
                     f"| {name} | {seconds:.3f} | {nbytes / MiB / seconds:.0f} | {seconds - before:+.3f} "
@@ -622,13 +673,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def headline_rows(results: list[dict[str, Any]], store: str) -> list[Row]:
-    """Per size: the opening against raw crypto (goal ≤ 1.5 on the filesystem) and raw read + crypto (≤ 1.3 on S3)."""
+    """Per size: the opening against raw crypto (goal ≤ 1.5 on the filesystem) and raw read + decrypt (≤ 1.3 on
+    S3); and the peak RSS of the largest bids against the smallest (flat: ≤ 1.1)."""
     rows = []
     where = "S3" if store == "s3" else "filesystem"
     for result in results:
         opening_s = statistics.median(result["sequential_seconds"])
         crypto_s = statistics.median(result["raw_crypto_seconds"])
-        store_s = statistics.median(result["raw_store_seconds"])
+        read_decrypt_s = statistics.median(result["raw_read_decrypt_seconds"])
         measure = f"opening, {where}, {result['bids']} bids of {result['size_mib']:g} MiB"
         rows.append(
             Row(
@@ -645,9 +697,21 @@ def headline_rows(results: list[dict[str, Any]], store: str) -> list[Row]:
                 "opening_throughput",
                 measure,
                 "decrypt_bid, one process",
-                "raw store read + raw AES-GCM + SHA-256",
-                opening_s / (crypto_s + store_s),
+                "raw store read + AES-GCM + SHA-256",
+                opening_s / read_decrypt_s,
                 "<= 1.3" if store == "s3" else "",
+            )
+        )
+    if len(results) > 1:
+        small, large = min(results, key=lambda r: r["size_mib"]), max(results, key=lambda r: r["size_mib"])
+        rows.append(
+            Row(
+                "opening_throughput",
+                f"opening, {where}, peak RSS, {large['size_mib']:g} MiB bids against {small['size_mib']:g} MiB",
+                f"peak RSS, {large['size_mib']:g} MiB bids",
+                f"peak RSS, {small['size_mib']:g} MiB bids",
+                max(large["sequential_peak_rss"]) / max(small["sequential_peak_rss"]),
+                "<= 1.1",
             )
         )
     return rows

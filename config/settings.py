@@ -232,6 +232,9 @@ OPENING_CONFIRMATION_WINDOW_MINUTES = env_int("OPENING_CONFIRMATION_WINDOW_MINUT
 # A worker decrypting a bid renews its lease this often; a lease not renewed for
 # OPENING_LEASE_SECONDS (a killed worker) lets another worker take the bid over.
 OPENING_LEASE_SECONDS = env_int("OPENING_LEASE_SECONDS", 60, minimum=5, maximum=3600)
+# It renews it (and shows the progress in the hall) at most every 8 MiB and this many seconds
+# (0: every 8 MiB; always within a third of the lease).
+OPENING_PROGRESS_SECONDS = env_int("OPENING_PROGRESS_SECONDS", 1, minimum=0, maximum=600)
 # A decryption interrupted by a fault of the platform's own (the object store) is
 # tried again after OPENING_RETRY_BASE_SECONDS, doubling up to OPENING_RETRY_MAX_SECONDS,
 # until the decryption window ends: only then does the bid end as failed.

@@ -496,12 +496,12 @@ class BidOpening(models.Model):
     # Key releases refused (not matching kc): counted, recorded in the ledger only up to a cap, throttled.
     key_refusals = models.PositiveIntegerField(default=0)
     last_key_refusal_at = models.DateTimeField(null=True, blank=True)
-    # The copy kept for the evaluation: re-encrypted under a key of its own, sealed by the data key.
-    evaluation_object_key = models.CharField(max_length=1024, blank=True)
-    evaluation_version_id = models.CharField(max_length=200, blank=True)
-    sealed_evaluation_key = models.BinaryField(default=b"", blank=True)
-    plaintext_sha256 = models.CharField(max_length=64, blank=True)
+    # What the opening's one pass found, only once the bid is decrypted (tendering.services.opened_files): the
+    # container's size, the ciphertext's 40-byte header (salt and nonce prefix: no secret) and the index of the
+    # container, [{"path", "size", "sha256", "offset", "segments": [first, last]}]: each file's data are the
+    # plaintext bytes [offset, offset + size), in segments first..last of the accepted ciphertext itself.
     plaintext_size = models.PositiveBigIntegerField(null=True, blank=True)
+    ciphertext_header = models.BinaryField(default=b"", blank=True)
     files = models.JSONField(default=list, blank=True)
     price_summary = models.JSONField(null=True, blank=True)
     outcome_code = models.CharField(max_length=50, blank=True)

@@ -1,8 +1,9 @@
 """Rotating the platform data key: every opened-bid secret sealed again under the newest key.
 
 What the vault seals (archive/vault.py) lives in the opening's rows: a bid's
-released file key, its evaluation copy's key, and each custodian's submitted
-parts. After a new key goes into PLATFORM_DATA_KEY_FILE and the old one into
+released file key (which also reads its files for the evaluation: there is no
+second copy under a key of its own) and each custodian's submitted parts.
+After a new key goes into PLATFORM_DATA_KEY_FILE and the old one into
 PLATFORM_DATA_KEY_RETIRED_FILES, ``reseal_opened_secrets`` opens each value with
 the key it names and seals it under the new one, one tender at a time: its
 opening locked first (as every opening service locks it), then its rows, and the
@@ -21,7 +22,6 @@ from django.db import transaction
 from archive import vault
 from archive.ledger import record
 from tendering.models import Opening
-from tendering.services.decryption import _evaluation_key_purpose
 from tendering.services.locks import lock, lock_one
 from tendering.services.opening.key_seals import file_key_purpose, parts_purpose
 
@@ -59,12 +59,6 @@ def _reseal_opening(opening_id: int, report: ResealReport) -> None:
                     bid_opening.sealed_file_key = resealed
                     changed.append("sealed_file_key")
                     counts["file_key"] += 1
-            if bid_opening.sealed_evaluation_key:
-                resealed = vault.reseal(_evaluation_key_purpose(bid_opening), bytes(bid_opening.sealed_evaluation_key))
-                if resealed is not None:
-                    bid_opening.sealed_evaluation_key = resealed
-                    changed.append("sealed_evaluation_key")
-                    counts["evaluation_key"] += 1
             if changed:
                 bid_opening.save(update_fields=changed)
         for submission in lock(opening.custodian_submissions.select_related("custodian")):

@@ -1,10 +1,16 @@
 """Decrypting opened bids, in the worker, off the request path.
 
-One bid at a time: the ciphertext streams from the object store through the
-decryptor; the container is read as it comes (its price summary, then every
-file), and each file is re-encrypted at once, under a random key of the bid's
-evaluation copy, into an object of its own. No plaintext is ever written to the
-object store, the database or a disk; memory stays bounded whatever the size.
+One bid at a time, in one pass (``tendering.sealing.container.index_container``):
+the ciphertext streams from the object store through the decryptor, which
+authenticates every segment and hashes the ciphertext once (it must be the one
+accepted at the deadline); the container is read as it comes, its price
+summary parsed and each file's place noted with its SHA-256 (hashed in a
+second thread, out of the decryptor's own buffers). Nothing is written to the
+object store: the index (``BidOpening.files``, ``ciphertext_header``) lets the
+evaluation read each file straight out of the accepted ciphertext by segment
+ranges (``tendering.services.opened_files``), under the bid's file key, kept
+sealed under the platform data key. No plaintext is ever written to the object
+store, the database or a disk; memory stays flat whatever the size.
 
 Idempotent and resumable: the worker takes a lease on the bid and renews it as
 it reads; a worker killed mid-bid leaves a lease that expires, after which
@@ -31,26 +37,26 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import threading
+import time
 import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from archive import vault
 from archive.ledger import record
 from archive.storage import StorageError, get_object_store
 from config import clock
 from tendering import hall_protocol as hp
 from tendering.models import BidOpening, BidOpeningState, Opening
-from tendering.sealing import ContainerReader, Decryptor, SealingError, parse_manifest
-from tendering.sealing.stream import DecryptingReader, Encryptor
+from tendering.sealing import Decryptor, SealingError, parse_manifest
+from tendering.sealing.container import index_container
+from tendering.sealing.stream import SEGMENT_SIZE
 from tendering.services.after_commit import Work, enqueue_after_commit, enqueue_now
 from tendering.services.hall_events import publish
+from tendering.services.opened_files import index_entry
 from tendering.services.opening.bid_ended import resolve
 from tendering.services.opening.key_seals import open_file_key
 from tendering.services.opening.payloads import bid_view, key_refusals_note, opened_content_commitment
@@ -58,7 +64,8 @@ from tendering.services.opening.record_published import maybe_publish_record
 
 logger = logging.getLogger(__name__)
 
-EVALUATION_INFO = "etender-evaluation-v1"
+# The lease is renewed, and the progress shown, at most every PROGRESS_STEP bytes and OPENING_PROGRESS_SECONDS
+# (and always within a third of the lease): a fast opening does not write a row and an event every few milliseconds.
 PROGRESS_STEP = 8 * 1024 * 1024
 
 
@@ -74,9 +81,8 @@ class StoredBytesDiffer(Exception):
 class Decrypted:
     price_summary: dict[str, Any]
     files: list[dict[str, Any]]
-    plaintext_sha256: str
     plaintext_size: int
-    sealed_evaluation_key: bytes
+    ciphertext_header: bytes
 
 
 def worker_id() -> str:
@@ -85,19 +91,6 @@ def worker_id() -> str:
 
 def _lease_until() -> dt.datetime:
     return clock.now() + dt.timedelta(seconds=settings.OPENING_LEASE_SECONDS)
-
-
-def _evaluation_key_purpose(bid_opening: BidOpening) -> str:
-    return f"evaluation-key:{bid_opening.bid.public_id}"
-
-
-def open_evaluation_key(bid_opening: BidOpening) -> bytes:
-    return vault.open_sealed(_evaluation_key_purpose(bid_opening), bytes(bid_opening.sealed_evaluation_key))
-
-
-def evaluation_info(bid_opening: BidOpening, path: str) -> bytes:
-    bid = bid_opening.bid
-    return f"{EVALUATION_INFO}|{bid.tender.public_id}|{bid.public_id}|{path}".encode()
 
 
 # --- claiming ----------------------------------------------------------------------------------------------
@@ -181,122 +174,72 @@ def _renew(bid_opening: BidOpening, owner: str, progress: int) -> None:
 
 
 class _ProgressReader:
-    """The stored ciphertext, counted as it is read, renewing the lease every PROGRESS_STEP bytes."""
+    """The stored ciphertext, counted as it is read; renews the lease every PROGRESS_STEP bytes once
+    ``interval`` seconds have passed since the last renewal."""
 
-    def __init__(self, source: Any, on_progress: Any) -> None:
+    def __init__(self, source: Any, on_progress: Any, interval: float) -> None:
         self._source = source
         self._on_progress = on_progress
+        self._interval = interval
         self.count = 0
         self._next = PROGRESS_STEP
-        self.digest = hashlib.sha256()
+        self._renewed = time.monotonic()
 
     def readinto(self, buffer: Any) -> int:
         got = self._source.readinto(buffer) or 0
         if got:
-            self.digest.update(memoryview(buffer)[:got])
             self.count += got
             if self.count >= self._next:
-                self._on_progress(self.count)
                 self._next = self.count + PROGRESS_STEP
+                now = time.monotonic()
+                if now - self._renewed >= self._interval:
+                    self._on_progress(self.count)
+                    self._renewed = now
         return got
 
 
-class _HashingReader:
-    """The plaintext, hashed as the container reader takes it."""
-
-    def __init__(self, source: Any) -> None:
-        self._source = source
-        self.digest = hashlib.sha256()
-        self.count = 0
-
-    def readinto(self, buffer: Any) -> int:
-        got = self._source.readinto(buffer) or 0
-        if got:
-            self.digest.update(memoryview(buffer)[:got])
-            self.count += got
-        return got
-
-
-def _store_encrypted(key: str, source: Any, file_key: bytes, info: bytes) -> Any:
-    """Encrypt ``source`` into the object ``key`` through a pipe: bounded memory, nothing on disk."""
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-
-    def produce() -> None:
-        with os.fdopen(write_fd, "wb") as sink:
-            try:
-                Encryptor(file_key, info).encrypt(source, sink)
-            except BrokenPipeError:
-                pass  # the store stopped reading; its own error is raised below
-            except BaseException as exc:
-                failure.append(exc)
-            finally:
-                # Reading the source renews the lease from this thread: its own connection, closed with it.
-                db_connection.close()
-
-    producer = threading.Thread(target=produce, name="evaluation-copy", daemon=True)
-    producer.start()
-    try:
-        with os.fdopen(read_fd, "rb") as stream:
-            stored = get_object_store().put(key, stream, content_type="application/octet-stream")
-    finally:
-        producer.join()
-    if failure:
-        raise failure[0]
-    return stored
+def _progress_interval() -> float:
+    return min(settings.OPENING_PROGRESS_SECONDS, settings.OPENING_LEASE_SECONDS / 3)
 
 
 def _decrypt(bid_opening: BidOpening, owner: str) -> Decrypted:
     bid = bid_opening.bid
     manifest = parse_manifest(bytes(bid.manifest))
-    file_key = open_file_key(bid_opening)
-    evaluation_key = os.urandom(32)
-    files: list[dict[str, Any]] = []
-    with get_object_store().open(bid.object_key, bid.version_id or None) as stored:
-        counted = _ProgressReader(stored, lambda n: _renew(bid_opening, owner, n))
-        plain = DecryptingReader(Decryptor(file_key, manifest.identity.stream_info()), counted)
-        hashed = _HashingReader(plain)
-        container = ContainerReader(hashed)
+    decryptor = Decryptor(open_file_key(bid_opening), manifest.identity.stream_info())
+    store = get_object_store()
+    with store.open(bid.object_key, bid.version_id or None) as stored:
+        counted = _ProgressReader(stored, lambda n: _renew(bid_opening, owner, n), _progress_interval())
         try:
-            summary = container.price_summary()
-            if summary.identity != manifest.identity:
+            index = index_container(decryptor, counted)
+            if index.summary.identity != manifest.identity:
                 raise SealingError("the price summary inside names another tender, bid or bidder than the manifest")
-            for number, member in enumerate(container.files(), start=1):
-                plain_digest = _HashingReader(member)
-                key = f"tenders/{bid.tender.public_id}/opened/{bid.public_id}/{number:04d}"
-                copy = _store_encrypted(key, plain_digest, evaluation_key, evaluation_info(bid_opening, member.path))
-                files.append(
-                    {
-                        "path": member.path,
-                        "size": member.size,
-                        "sha256": plain_digest.digest.hexdigest(),
-                        "object_key": copy.key,
-                        "version_id": copy.version_id or "",
-                        "stored_sha256": copy.sha256,
-                    }
-                )
         except SealingError:
-            _check_stored_bytes(bid, stored, counted)
+            _check_stored_bytes(bid)
             raise
-    result = plain.result
-    if result is None or counted.count != bid.size or counted.digest.hexdigest() != bid.sha256:
+    # The one hash of the ciphertext, made by the decryptor: it must be what the bidder signed and we accepted.
+    if index.ciphertext.ciphertext_size != bid.size or index.ciphertext.ciphertext_sha256.hex() != bid.sha256:
         raise StoredBytesDiffer(str(bid.public_id))
     return Decrypted(
-        price_summary=summary.to_json(),
-        files=files,
-        plaintext_sha256=hashed.digest.hexdigest(),
-        plaintext_size=hashed.count,
-        sealed_evaluation_key=vault.seal(_evaluation_key_purpose(bid_opening), evaluation_key),
+        price_summary=index.summary.to_json(),
+        files=[index_entry(f, SEGMENT_SIZE) for f in index.files],
+        plaintext_size=index.plaintext_size,
+        ciphertext_header=index.ciphertext.header,
     )
 
 
-def _check_stored_bytes(bid: Any, stored: Any, counted: _ProgressReader) -> None:
-    """After a decryption failure: were the stored bytes the accepted ones? If not, it is not the bidder's fault."""
+def _check_stored_bytes(bid: Any) -> None:
+    """After a decryption failure: were the stored bytes the accepted ones? If not, it is not the bidder's fault.
+
+    The failure path only: the object is read once more from its start and hashed.
+    """
+    digest, count = hashlib.sha256(), 0
     buffer = memoryview(bytearray(1 << 20))
-    while got := stored.readinto(buffer):
-        counted.digest.update(buffer[:got])
-        counted.count += got
-    if counted.count != bid.size or counted.digest.hexdigest() != bid.sha256:
+    with get_object_store().open(bid.object_key, bid.version_id or None) as opened:
+        stored: Any = opened
+        while got := stored.readinto(buffer):
+            digest.update(buffer[:got])
+            count += got
+    if count != bid.size or digest.hexdigest() != bid.sha256:
         raise StoredBytesDiffer(str(bid.public_id))
 
 
@@ -401,9 +344,8 @@ def _finish(bid_opening: BidOpening, owner: str, decrypted: Decrypted) -> None:
         current.state = BidOpeningState.OPENED
         current.price_summary = decrypted.price_summary
         current.files = decrypted.files
-        current.plaintext_sha256 = decrypted.plaintext_sha256
         current.plaintext_size = decrypted.plaintext_size
-        current.sealed_evaluation_key = decrypted.sealed_evaluation_key
+        current.ciphertext_header = decrypted.ciphertext_header
         current.progress_bytes = current.bid.size
         current.resolved_at = clock.now()
         current.lease_owner = ""
@@ -415,7 +357,8 @@ def _finish(bid_opening: BidOpening, owner: str, decrypted: Decrypted) -> None:
             {
                 "bid_id": str(current.bid.public_id),
                 "key_source": current.key_source,
-                "plaintext_sha256": decrypted.plaintext_sha256,
+                # The ciphertext read is the one accepted (its SHA-256, in the submission's entry, checked here).
+                "ciphertext_sha256": current.bid.sha256,
                 "plaintext_size": decrypted.plaintext_size,
                 # The prices and file names themselves enter the ledger with the published record, once
                 # every bid is final (no free option); here only what commits to them.

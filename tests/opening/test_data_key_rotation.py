@@ -37,7 +37,7 @@ def key_id_of(path: Path) -> bytes:
 def stored_values() -> list[bytes]:
     values = []
     for bid_opening in BidOpening.objects.order_by("pk"):
-        values += [bytes(v) for v in (bid_opening.sealed_file_key, bid_opening.sealed_evaluation_key) if v]
+        values += [bytes(v) for v in (bid_opening.sealed_file_key,) if v]
     values += [bytes(s.sealed_parts) for s in CustodianSubmission.objects.order_by("pk") if s.sealed_parts]
     return values
 
@@ -105,7 +105,8 @@ def test_a_key_configured_twice_or_unreadable_is_refused_at_start_up(settings: A
 
 
 def opened_case(case: OpeningCase) -> None:
-    """A released key (opened, so with an evaluation copy's key) and one custodian's parts, all sealed."""
+    """A released key (its bid opened: the same key reads its files, there is no second copy) and one custodian's
+    parts, all sealed."""
     first = case.entries[0]
     case.at_opening()
     keys.release_key(first.user, case.tender, first.bid.public_id, first.file_key())
@@ -123,8 +124,7 @@ def test_reseal_moves_every_stored_secret_to_the_new_key_and_they_still_open(
     before = stored_values()
     bid_opening = BidOpening.objects.get(bid=opening_case.entries[0].bid)
     file_key = key_seals.open_file_key(bid_opening)
-    evaluation_key = decryption.open_evaluation_key(bid_opening)
-    assert len(before) >= 3 and {vault.sealed_key_id(v) for v in before} == {key_id_of(old)}
+    assert len(before) >= 2 and {vault.sealed_key_id(v) for v in before} == {key_id_of(old)}
 
     settings.PLATFORM_DATA_KEY_FILE = str(new)
     settings.PLATFORM_DATA_KEY_RETIRED_FILES = [str(old)]
@@ -139,14 +139,13 @@ def test_reseal_moves_every_stored_secret_to_the_new_key_and_they_still_open(
     assert entry.case == opening_case.tender.case
     data = json.loads(entry.data)
     assert data["key_id"] == key_id_of(new).hex()
-    assert data["file_key"] + data["evaluation_key"] + data["custodian_parts"] == len(before)
+    assert data["file_key"] + data["custodian_parts"] == len(before)
     assert data["custodian_parts"] == CustodianSubmission.objects.count() == 1
 
     # The retired key can go: everything opens under the new key alone.
     settings.PLATFORM_DATA_KEY_RETIRED_FILES = []
     bid_opening.refresh_from_db()
     assert key_seals.open_file_key(bid_opening) == file_key
-    assert decryption.open_evaluation_key(bid_opening) == evaluation_key
     # Run again, it changes nothing and records nothing.
     call_command("reseal_data_key")
     assert stored_values() == after

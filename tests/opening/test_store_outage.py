@@ -1,9 +1,10 @@
-"""An object store that refuses the opening's writes for about 20 s, then recovers: every bid opens (issue 7, item 4),
+"""An object store that fails the opening's reads for about 20 s, then recovers: every bid opens (issue 7, item 4),
 one of them through custodians one of whom found a garbage part in it (item 3).
 
 The real worker (``manage.py db_worker``, its own process) decrypts real bids; the filesystem object store
-refuses to write the evaluation copies (each one's folder is taken by a plain file, as a full or broken disk
-would refuse it) until the test gives the folders back. Faults of the platform's own are retried with back-off
+cannot find the bids' ciphertexts (each one's folder moved aside, as a lost volume would answer) until the test
+puts the folders back. The opening writes nothing to the store (no second copy), so reading is what can fail.
+Faults of the platform's own are retried with back-off
 until the decryption window ends; none counts against a bid.
 """
 
@@ -68,13 +69,13 @@ def test_a_store_that_refuses_writes_for_20_s_then_recovers_leaves_every_bid_ope
     with clock.use_clock(clock.system_now):
         settings.CLOCK_OFFSET_SECONDS = offset
         op = admission.ensure_opening(case.tender)
-        # The store breaks: where each bid's evaluation copy goes, a plain file stands in the way.
-        blocked: list[Path] = []
+        # The store breaks: each bid's ciphertext is out of its reach.
+        blocked: list[tuple[Path, Path]] = []
         for entry in case.entries:
-            folder = store._key_dir(f"tenders/{case.tender.public_id}/opened/{entry.bid.public_id}/0001")
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            folder.write_bytes(b"")
-            blocked.append(folder)
+            folder = store._key_dir(entry.bid.object_key)
+            aside = folder.with_name(folder.name + ".unreachable")
+            folder.rename(aside)
+            blocked.append((folder, aside))
         # A and C release their keys; B's bid (one garbage part in it) is left to the custodians' own clients,
         # which send a signed statement for that part and every other part at once.
         for entry in (case.entries[0], case.entries[2]):
@@ -99,8 +100,8 @@ def test_a_store_that_refuses_writes_for_20_s_then_recovers_leaves_every_bid_ope
         ]
         assert all(b.faults >= 3 for b in during), [b.faults for b in during]
         # The store recovers.
-        for folder in blocked:
-            folder.unlink()
+        for folder, aside in blocked:
+            aside.rename(folder)
         workers.wait_for(
             "every bid to open",
             lambda: BidOpening.objects.filter(opening=op, state=BidOpeningState.OPENED).count() == 3,

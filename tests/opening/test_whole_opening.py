@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts.errors import WrongPhase
 from archive.canonical import canonical_json
 from archive.ledger import verify_ledger
 from archive.models import LedgerEntry
@@ -17,7 +18,7 @@ from archive.pdf import verify_pdf_signature
 from archive.signing import platform_signer
 from archive.storage import get_object_store
 from tendering.models import BidOpening, BidOpeningState, KeySource, Opening, OpeningEvent, Phase, UnreleasedBidRule
-from tendering.services import decryption
+from tendering.services import decryption, opened_files
 from tendering.services.opening import admission, conclusion, confirmations, custodian_parts, keys, views
 from tendering.services.opening_record import file_record
 from tests.opening.conftest import OpeningCase
@@ -85,10 +86,16 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     for entry, bo in zip(case.entries, bid_openings(case), strict=True):
         assert bo.plaintext_size and len(bo.files) == 1 and bo.files[0]["path"] == "bid/技术标.pdf"
         assert bo.files[0]["sha256"] == hashlib.sha256(entry.sealed.plaintext).hexdigest()
-        # The evaluation copy is ciphertext, under a key of its own: never the plaintext.
-        with get_object_store().open(bo.files[0]["object_key"], bo.files[0]["version_id"] or None) as stored:
-            copy = stored.read()
-        assert entry.sealed.plaintext[:64] not in copy and len(copy) > len(entry.sealed.plaintext)
+        # The index: where the file lies in the container, in which segments of the accepted ciphertext.
+        assert bo.files[0]["offset"] > 0 and bo.files[0]["segments"][0] == 0 and len(bytes(bo.ciphertext_header)) == 40
+    # No second copy: the opening wrote nothing to the store, only the accepted ciphertexts are there.
+    stored_keys = {o.key for o in get_object_store().list_versions(f"tenders/{case.tender.public_id}/")}
+    assert {k for k in stored_keys if "/documents/" not in k} == {e.bid.object_key for e in case.entries}
+    # Before the record is published nobody reads a file of a bid, however it asks.
+    refused_read = bid_openings(case)[0]
+    with pytest.raises(WrongPhase) as caught:
+        opened_files.stream_bid_file(refused_read, refused_read.files[0]["path"])
+    assert caught.value.code == "bid_files_not_revealed"
 
     # The record is published once the decryption is concluded; bidders confirm or object.
     op = Opening.objects.get(tender=case.tender)
@@ -97,6 +104,11 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     conclusion.conclude_decryption(tenderer, case.tender)
     op.refresh_from_db()
     assert op.record_published_at is not None and op.confirmation_ends_at is not None
+    # From now on the evaluation reads each file straight out of the accepted ciphertext, whole or by range.
+    for entry, bo in zip(case.entries, bid_openings(case), strict=True):
+        assert b"".join(opened_files.stream_bid_file(bo, "bid/技术标.pdf")) == entry.sealed.plaintext
+        part = b"".join(opened_files.stream_bid_file(bo, "bid/技术标.pdf", start=7, end=700))
+        assert part == entry.sealed.plaintext[7:700]
     shown = views.snapshot(regulator, case.tender)["bids"]
     assert [v["price_summary"]["lots"][0]["price_yuan"] for v in shown] == prices
     revealed = OpeningEvent.objects.get(opening=op, kind="opening.revealed").payload["bids"]
@@ -256,7 +268,7 @@ def test_a_bid_whose_worker_died_is_taken_over_once_its_lease_expires(
     assert LedgerEntry.objects.filter(action="tendering.opening.decryption_resumed").count() == 1
     assert LedgerEntry.objects.filter(action="tendering.opening.bid_opened").count() == 1
     # The dead worker, were it to wake up, can no longer keep a result.
-    decryption._finish(claimed, "dead-worker", decryption.Decrypted({}, [], "", 0, b""))
+    decryption._finish(claimed, "dead-worker", decryption.Decrypted({}, [], 0, b""))
     bo.refresh_from_db()
     assert bo.price_summary["lots"][0]["price_yuan"] == "6123456.70"
 

@@ -44,9 +44,6 @@ def clear_opened(bid_opening: BidOpening) -> None:
     """Forget what a decryption found (a bid revoked after the worker opened it: nothing of it is ever shown)."""
     bid_opening.price_summary = None
     bid_opening.files = []
-    bid_opening.sealed_evaluation_key = b""
-    bid_opening.plaintext_sha256 = ""
+    bid_opening.ciphertext_header = b""
     bid_opening.plaintext_size = None
-    bid_opening.save(
-        update_fields=["price_summary", "files", "sealed_evaluation_key", "plaintext_sha256", "plaintext_size"]
-    )
+    bid_opening.save(update_fields=["price_summary", "files", "ciphertext_header", "plaintext_size"])
