@@ -5,6 +5,7 @@ handlers, each one call to a service. docs/opening.md §5.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -14,8 +15,9 @@ from accounts.errors import DomainError, NotFound
 from tendering import hall, permissions
 from tendering import hall_protocol as hp
 from tendering.models import Opening, Tender
+from tendering.room import protocol
 from tendering.room.codes import CloseCode, ErrorCode
-from tendering.room.consumer import Entry, RoomConsumer, handles
+from tendering.room.consumer import Entry, RoomConsumer, encode, handles
 from tendering.services import hall_events
 from tendering.services.opening import admission, bid_retried, conclusion, confirmations, custodian_parts, keys, views
 
@@ -34,6 +36,8 @@ class HallViews:
         self._lock = threading.Lock()
         self._views: OrderedDict[tuple[int, str], views.HallView] = OrderedDict()
         self._building: dict[tuple[int, str], threading.Lock] = {}
+        # Each view's snapshot as text, by what tells readers apart (their roles, their organization's bids).
+        self._texts: dict[tuple[int, tuple[str, ...], int | None], protocol.EncodedFrame] = {}
         self.builds = 0
 
     def get(self, tender: Tender) -> views.HallView:
@@ -51,12 +55,29 @@ class HallViews:
             view = views.hall_view(tender)
             with self._lock:
                 self.builds += 1
+                for stale in [k for k in self._texts if k[0] == id(self._views.get(key))]:
+                    del self._texts[stale]
                 self._views[key] = view
                 self._views.move_to_end(key)
                 while len(self._views) > self.KEEP:
                     dropped, _view = self._views.popitem(last=False)
                     self._building.pop(dropped, None)
             return view
+
+    def encoded(self, view: views.HallView, user: Any, roles: set[hall.HallRole]) -> protocol.EncodedFrame:
+        """``user``'s snapshot of ``view`` as text (the consumer adds ``ref``); encoded once per kind of reader."""
+        own_org = user.organization_id if hall.HallRole.BIDDER in roles else None
+        key = (id(view), tuple(sorted(roles)), own_org)
+        with self._lock:
+            found = self._texts.get(key)
+        if found is None:
+            frame = views.snapshot_for(view, user, roles)
+            del frame["you"]
+            found = protocol.EncodedFrame(view.seq, encode(frame))
+            with self._lock:
+                if any(self._views.get(k) is view for k in self._views):  # not a view dropped meanwhile
+                    self._texts[key] = found
+        return protocol.EncodedFrame(found.seq, found.with_fields(you=user.pk))
 
     def _fresh(self, key: tuple[int, str], last_seq: int | None) -> views.HallView | None:
         with self._lock:
@@ -76,6 +97,7 @@ class HallConsumer(RoomConsumer):
     room = hp.ROOM
     commands = hp.COMMANDS
     tender: Tender
+    member: tuple[Any, set[hall.HallRole], float]  # the user, its roles, when they were last checked
 
     # --- entering, and what the user sees --------------------------------------------------------------
 
@@ -87,14 +109,19 @@ class HallConsumer(RoomConsumer):
         roles = admission.require_hall(user, tender)
         opening = admission.ensure_opening(tender)
         self.tender = tender
+        self.member = (user, roles, time.monotonic())
         return Entry(tender.pk, frozenset(hall.audiences(user, roles)), opening.last_seq)
 
     def refusal_close_code(self, exc: DomainError) -> int:
         return int(CloseCode.NOT_OPEN if exc.code == ErrorCode.HALL_NOT_OPEN else CloseCode.FORBIDDEN)
 
-    def snapshot(self, user: Any) -> dict[str, Any]:
-        roles = admission.require_hall(user, self.tender)
-        return views.snapshot_for(HALL_VIEWS.get(self.tender), user, roles)
+    def snapshot(self) -> protocol.EncodedFrame:
+        user, roles, checked_at = self.member
+        if time.monotonic() - checked_at > self.membership_recheck_seconds:
+            user = self.current_user()
+            roles = admission.require_hall(user, self.tender)
+            self.member = (user, roles, time.monotonic())
+        return HALL_VIEWS.encoded(HALL_VIEWS.get(self.tender), user, roles)
 
     def missed(self, user: Any, after: int, up_to: int | None) -> tuple[list[dict[str, Any]] | None, int]:
         roles = admission.require_hall(user, self.tender)

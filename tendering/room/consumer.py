@@ -163,8 +163,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """May ``user`` enter? Raise ObjectDoesNotExist (no such room) or DomainError (refused)."""
         raise NotImplementedError
 
-    def snapshot(self, user: Any) -> dict[str, Any]:
-        """Everything the room shows ``user`` now: ``{"type": "snapshot", "seq": …, …}``."""
+    def snapshot(self) -> dict[str, Any] | protocol.EncodedFrame:
+        """Everything the room shows this connection's user now: ``{"type": "snapshot", "seq": …, …}``
+        (or that frame already encoded, without its ``ref``).
+
+        The room checks the user's membership again (``current_user``) when its last check is older than
+        ``membership_recheck_seconds``, as for live events: the snapshot asked right after connecting
+        does not repeat the check the connection has just passed."""
         raise NotImplementedError
 
     def missed(self, user: Any, after: int, up_to: int | None) -> tuple[list[dict[str, Any]] | None, int]:
@@ -302,9 +307,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
     # --- snapshot, resume, events ---------------------------------------------------------------------------
 
     @in_db_thread
-    def _snapshot(self) -> dict[str, Any]:
+    def _snapshot(self) -> dict[str, Any] | protocol.EncodedFrame:
         with translation.override(self.language):
-            return self.snapshot(self.current_user())
+            return self.snapshot()
 
     async def _send_snapshot(self, ref: str | None) -> None:
         try:
@@ -312,6 +317,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except DomainError as exc:
             await self._error(ref, exc.code, exc.message)
             await self.close(code=CloseCode.FORBIDDEN)
+            return
+        if isinstance(snapshot, protocol.EncodedFrame):
+            self.sent_seq = snapshot.seq
+            await self.send(text_data=snapshot.with_fields(ref=ref))
             return
         self.sent_seq = snapshot["seq"]
         await self._send({**snapshot, "ref": ref})

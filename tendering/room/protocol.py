@@ -10,6 +10,8 @@ room's typed model of that ``kind``. Each command may carry ``ref``, echoed in i
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -83,3 +85,17 @@ def error_frame(ref: str | None, code: str, message: str, fields: dict[str, list
     if fields:
         frame["fields"] = fields
     return frame
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodedFrame:
+    """A frame already written as JSON text (an object), so that many readers' copies cost no encoding.
+
+    ``with_fields`` puts a reader's own fields (``ref``, ``you``) in front of the shared text."""
+
+    seq: int
+    text: str
+
+    def with_fields(self, **fields: Any) -> str:
+        own = ",".join(f"{json.dumps(k)}:{json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
+        return "{" + own + "," + self.text[1:] if own else self.text

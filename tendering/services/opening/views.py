@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
@@ -105,7 +107,9 @@ def hall_view(tender: Tender) -> HallView:
             if opening.record_sha256
             else None,
         }
-    return HallView(seq, frame, bidders)
+    # Plain JSON values (dates as the HTTP API writes them), so that each reader's copy is encoded fast.
+    plain: dict[str, Any] = json.loads(json.dumps(frame, cls=DjangoJSONEncoder))
+    return HallView(seq, plain, bidders)
 
 
 def snapshot_for(view: HallView, user: Any, roles: set[HallRole]) -> dict[str, Any]:
