@@ -46,3 +46,16 @@ def test_every_code_the_halls_services_raise_is_a_member_of_the_enum() -> None:
         raised |= set(re.findall(r'code="([a-z_]+)"', source.read_text(encoding="utf-8")))
     assert len(raised) >= 15  # the scan found the services' codes
     assert raised - {code.value for code in ErrorCode} == set()
+
+
+def test_the_command_line_matches_the_halls_codes_by_the_enums_names_never_by_a_string_of_its_own() -> None:
+    client = ROOT / "tendering" / "client"
+    hall_values = {code.value for code in ErrorCode}
+    for source in [client / "opening.py", *sorted((client / "commands").glob("*.py"))]:
+        text = source.read_text(encoding="utf-8")
+        compared = set(re.findall(r'code\s*(?:==|!=|in)\s*\(?\s*"([a-z_]+)"', text))
+        assert compared & hall_values == set(), f"{source.name} compares a hall code as a string"
+    opening = (client / "commands" / "opening.py").read_text(encoding="utf-8")
+    assert "from tendering.room.codes import ErrorCode" in opening
+    used = set(re.findall(r"ErrorCode\.([A-Z_]+)", opening))
+    assert used and used <= {code.name for code in ErrorCode}

@@ -32,6 +32,7 @@ from tendering.client.opening import (
     remembered_opening_time,
 )
 from tendering.client.transport import ApiError, ClientError
+from tendering.room.codes import ErrorCode
 
 
 def hall_of(session: Session, tender_id: str) -> tuple[str, dict[str, Any]]:
@@ -137,7 +138,7 @@ def cmd_open_release(args: argparse.Namespace, session: Session) -> int:
                     f"{path}/bids/{bid.bid}/key", {"file_key": base64.b64encode(file_key).decode("ascii")}
                 )
             except ApiError as exc:
-                if exc.code == "key_already_ready":
+                if exc.code == ErrorCode.KEY_ALREADY_READY:
                     say(f"{bid.label}: already released ({exc.message})")
                 else:
                     say(f"{bid.label}: refused: {exc.describe()}")
