@@ -276,46 +276,52 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
     # --- proofs -----------------------------------------------------------------------------
     rng = random.Random(1)
-    proofs: dict[str, dict[str, float]] = {}
-    for tree in args.proof_sizes:
-        inclusion, inclusion_read, consistency, consistency_read, reference, check = [], [], [], [], [], []
-        nodes_read = 0
-        for rep in range(args.proofs):
+    timings: dict[int, dict[str, list[float]]] = {
+        tree: {name: [] for name in ("inclusion", "inclusion_read", "consistency", "consistency_read", "reference")}
+        | {"check": []}
+        for tree in args.proof_sizes
+    }
+    nodes_read: dict[int, int] = {}
+    # Round after round, each round one proof of each kind at every size: the machine's load weighs on all alike.
+    for rep in range(args.proofs):
+        for tree in args.proof_sizes:
+            t = timings[tree]
             seq, old = rng.randint(1, tree), rng.randint(1, tree - 1) if tree > 1 else 0
             took, proof = timed(ledger.inclusion_proof_for, seq, tree)
-            inclusion.append(took)
+            t["inclusion"].append(took)
             ranges = [*merkle.inclusion_ranges(seq - 1, tree), (seq - 1, seq), (0, tree)]
-            took, nodes_read = timed(stored_hash_read, ranges)
-            inclusion_read.append(took)
+            took, nodes_read[tree] = timed(stored_hash_read, ranges)
+            t["inclusion_read"].append(took)
             took, extension = timed(ledger.consistency_proof_between, old, tree)
-            consistency.append(took)
+            t["consistency"].append(took)
             ranges = [*merkle.consistency_ranges(old, tree), *([(0, old)] if old else []), (0, tree)]
-            consistency_read.append(timed(stored_hash_read, ranges)[0])
+            t["consistency_read"].append(timed(stored_hash_read, ranges)[0])
             if rep < args.reference_proofs:
                 took, (path_from_leaves, root_from_leaves) = timed(proof_from_every_leaf, seq - 1, tree)
-                reference.append(took)
+                t["reference"].append(took)
                 if [p.hex() for p in path_from_leaves] != proof["proof"] or root_from_leaves.hex() != proof["root"]:
                     raise AssertionError(f"the proof of {seq} in {tree} differs from the one from every leaf")
             path = [bytes.fromhex(h) for h in proof["proof"]]
             leaf, root = bytes.fromhex(proof["leaf_hash"]), bytes.fromhex(proof["root"])
             took, ok = timed(merkle.verify_inclusion, leaf, seq - 1, tree, path, root)
-            check.append(took)
+            t["check"].append(took)
             old_root, new_root = bytes.fromhex(extension["old_root"]), bytes.fromhex(extension["new_root"])
             extends = merkle.verify_consistency(
                 old, tree, old_root, new_root, [bytes.fromhex(h) for h in extension["proof"]]
             )
             if not ok or not extends or new_root != root:
                 raise AssertionError(f"a proof in the tree of {tree} does not verify")
-        proofs[str(tree)] = {
-            "inclusion_proof_for_ms": median(inclusion) * 1000,
-            "inclusion_read_ms": median(inclusion_read) * 1000,
-            "inclusion_nodes": nodes_read,
-            "consistency_proof_between_ms": median(consistency) * 1000,
-            "consistency_read_ms": median(consistency_read) * 1000,
-            "from_every_leaf_ms": median(reference) * 1000 if reference else float("nan"),
-            "verify_inclusion_ms": median(check) * 1000,
+    proofs: dict[str, dict[str, float]] = {}
+    for tree, t in timings.items():
+        proofs[str(tree)] = p = {
+            "inclusion_proof_for_ms": median(t["inclusion"]) * 1000,
+            "inclusion_read_ms": median(t["inclusion_read"]) * 1000,
+            "inclusion_nodes": nodes_read[tree],
+            "consistency_proof_between_ms": median(t["consistency"]) * 1000,
+            "consistency_read_ms": median(t["consistency_read"]) * 1000,
+            "from_every_leaf_ms": median(t["reference"]) * 1000 if t["reference"] else float("nan"),
+            "verify_inclusion_ms": median(t["check"]) * 1000,
         }
-        p = proofs[str(tree)]
         print(
             f"[{vendor}] tree {tree}: inclusion_proof_for {p['inclusion_proof_for_ms']:.2f} ms "
             f"(stored hashes read {p['inclusion_read_ms']:.2f}), consistency_proof_between "
@@ -472,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[1000, 10_000, 100_000],
         help="tree sizes, comma-separated (the ledger is filled to the largest)",
     )
-    parser.add_argument("--proofs", type=int, default=20, help="proofs of each kind timed per tree size")
+    parser.add_argument("--proofs", type=int, default=30, help="proofs of each kind timed per tree size")
     parser.add_argument(
         "--reference-proofs", type=int, default=3, help="of which also made the O(n) way, from every leaf"
     )

@@ -1,4 +1,4 @@
-"""Recompute the whole ledger and its signed checkpoints; exit 1 at the first mismatch."""
+"""Recompute the whole ledger, its stored subtree hashes and its signed checkpoints; exit 1 at the first mismatch."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from archive.ledger import CHUNK_SIZE, verify_ledger
 
 
 class Command(BaseCommand):
-    help = "Check every ledger entry, the hash chain, the Merkle root and every signed checkpoint."
+    help = "Check every ledger entry, the hash chain, the Merkle root, the stored subtree hashes and every checkpoint."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="rows fetched per round trip")
