@@ -37,7 +37,10 @@ RUNS: list[tuple[str, str, list[str], bool]] = [
     (
         "ledger_append",
         "ledger_append",
-        ["--appends", "500", "--blocks", "5", "--entries", "10000", "--proofs", "5", "--verify-reps", "1"],
+        [
+            *("--appends", "500", "--blocks", "5", "--entries", "10000", "--verify-reps", "1"),
+            *("--proof-sizes", "1000,10000", "--proofs", "10"),
+        ],
         False,
     ),
     (
@@ -53,11 +56,11 @@ RUNS: list[tuple[str, str, list[str], bool]] = [
         True,
     ),
     ("submit_throughput", "submit_throughput", ["--sizes", "32", "--reps", "2"], True),
-    ("hall_broadcast", "hall_broadcast", ["--clients", "60", "--events", "100", "--reps", "2"], False),
+    # Events at 60 participants, then 240 clients connecting at once (its connect phases).
     (
-        "hall_connect",
         "hall_broadcast",
-        ["--clients", "240", "--bids", "50", "--events", "20", "--reps", "1"],
+        "hall_broadcast",
+        ["--clients", "60", "--events", "100", "--reps", "2", "--connect-reps", "2"],
         False,
     ),
     ("browser_seal_throughput", "browser_seal_throughput", ["--sizes", "64", "--repeat", "1"], False),
