@@ -711,9 +711,7 @@ def index_container(decryptor: Decryptor, source: Readable) -> ContainerIndex:
     """
     hasher = _FileHasher()
     try:
-        plain = DecryptingReader(
-            decryptor, source, buffers=_FileHasher.BUFFERS, before_segment=hasher.before_segment
-        )
+        plain = DecryptingReader(decryptor, source, buffers=_FileHasher.BUFFERS, before_segment=hasher.before_segment)
         reader = ContainerReader(plain)
         summary = reader.price_summary()
         found: list[tuple[str, int, int, Any]] = []

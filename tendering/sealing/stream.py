@@ -417,7 +417,6 @@ class Decryptor:
             header_sha256=hashlib.sha256(header_bytes).digest(),
         )
 
-
     def segment_range(
         self, header: bytes, layout: CiphertextLayout, first: int, last: int, source: Readable
     ) -> Iterator[memoryview]:

@@ -269,8 +269,7 @@ def test_a_bidder_seals_submits_verifies_replaces_and_withdraws(
     assert f"bid {new_manifest.bid} withdrawn" in withdrawn.stdout
     # The withdrawal's receipt is saved and verified with the anchors pinned at login, as a submission's.
     assert (
-        "withdrawal receipt verified (time-stamped " in withdrawn.stdout
-        and str(withdrawal_receipt) in withdrawn.stdout
+        "withdrawal receipt verified (time-stamped " in withdrawn.stdout and str(withdrawal_receipt) in withdrawn.stdout
     )
     checked = bidder.run("receipt", "verify", str(withdrawal_receipt)).stdout
     assert (
