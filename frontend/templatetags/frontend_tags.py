@@ -63,6 +63,14 @@ def platform_format() -> SafeString:
 
 
 @register.simple_tag
+def demo_platform() -> bool:
+    """Whether this platform may carry the demo (never in production, where load_demo refuses to run)."""
+    from django.conf import settings
+
+    return bool(settings.ETENDER_ENV != "production")
+
+
+@register.simple_tag
 def zone_label() -> str:
     """What people call the platform's zone (``北京时间``)."""
     return formatting.zone_label()

@@ -7,6 +7,7 @@
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { ApiError, NetworkError } from "../lib/api.js";
 import { momentText } from "../lib/format.js";
+import { importBrowserKeys } from "../lib/key-import.js";
 import { deleteBrowserKeys, generateBrowserKeys, heldPurposes, loadBrowserKeys, registerBrowserKeys, registrationOf } from "../lib/keys.js";
 
 const config = readConfig("keys-config");
@@ -121,6 +122,19 @@ $("delete-button").addEventListener("click", () =>
     if (!window.confirm(t(heldPurposes(await loadBrowserKeys(config.user)).length > 1 ? "confirm_delete" : "confirm_delete_one"))) return;
     await deleteBrowserKeys(config.user);
     say(t("deleted"));
+  }),
+);
+
+// The demo's keys (var/demo-keys/USERNAME-PURPOSE.pem), on a platform that carries the demo.
+const importSection = $("import-section");
+$("import-button")?.addEventListener("click", () =>
+  guarded(async () => {
+    const files = [...$("import-file").files];
+    if (!files.length) throw new Error(importSection.dataset.noFile);
+    const read = await Promise.all(files.map(async (file) => ({ name: file.name, text: await file.text() })));
+    const purposes = await importBrowserKeys(config.user, read);
+    say(importSection.dataset.imported.replace("%(purposes)s", purposes.map((p) => t(`purpose_${p}`)).join(", ")));
+    $("import-file").value = "";
   }),
 );
 
