@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test venv system-deps system-deps-test messages demo serve lint check-ledger clean
+.PHONY: run test venv system-deps system-deps-test messages demo play-demo serve lint check-ledger clean
 .PHONY: js bench
 
 $(STAMP): pyproject.toml constraints.txt
@@ -61,6 +61,10 @@ run: system-deps js demo
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(PY) manage.py db_worker --queue-name "*" --interval 1 & \
 	  $(PY) -m config.serve -b $(HOST) -p $(PORT) config.asgi:application
+
+# In a second terminal while `make run` serves: the demo opening's other devices (README, "A demo to walk through").
+play-demo: $(STAMP)
+	$(PY) manage.py play_demo --url http://$(HOST):$(PORT)
 
 test: system-deps-test js $(STAMP) messages
 	ETENDER_ENV=test ETENDER_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)

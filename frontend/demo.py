@@ -251,6 +251,13 @@ def _demo_tender() -> None:
         tenders.publish(tenderer, tender)
 
 
+def demo_tenders() -> list[Tender]:
+    """The tender open for bids, then the live one at its opening (what load_demo prints)."""
+    found = list(Tender.objects.filter(number=DEMO_TENDER_NUMBER))
+    live = live_demo_opening()
+    return found + ([live] if live is not None else [])
+
+
 def live_demo_opening() -> Tender | None:
     """The newest demo tender at its opening whose decryption window has not passed."""
     window = dt.timedelta(minutes=settings.OPENING_DECRYPTION_WINDOW_MINUTES)

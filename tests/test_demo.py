@@ -44,7 +44,11 @@ def test_the_demo_loads_twice_without_duplicates(db, tmp_path, settings, capsys)
         "bidder1-encryption.pem",
         "bidder1-signing.pem",
     ]
-    assert "Demo-tenderer-2026" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Demo-tenderer-2026" in out
+    # The tenders of README's walk-through, with their addresses, and how to play the other devices.
+    assert f"{DEMO_TENDER_NUMBER}  /tenders/{tender.public_id}/" in out
+    assert "RJ-2026-KB-001  /tenders/" in out and "make play-demo" in out
     assert verify_ledger().ok
     assert (tmp_path / "pki").is_dir()  # the development PKI, generated on first run
     from archive.models import LedgerCheckpoint

@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from frontend.demo import load_demo
+from frontend.demo import demo_tenders, load_demo
 
 
 class Command(BaseCommand):
@@ -19,3 +19,7 @@ class Command(BaseCommand):
         for username, password, roles in rows:
             self.stdout.write(f"  {username:<12} {password:<26} {roles}")
         self.stdout.write("Private keys of bidders and custodians: var/demo-keys/ (development only).")
+        self.stdout.write('Tenders (README, "A demo to walk through"):')
+        for tender in demo_tenders():
+            self.stdout.write(f"  {tender.number}  /tenders/{tender.public_id}/  {tender.title}")
+        self.stdout.write("In a second terminal, `make play-demo` plays the other devices in the hall of the opening.")
