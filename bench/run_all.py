@@ -17,18 +17,20 @@ then 1.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: the repository root, for bench.common and the platform
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, ROWS_ENV, Server, read_rows, rows_table, s3_server, script_command
+from bench.common import ROOT, ROWS_ENV, Server, machine_line, read_rows, rows_table, s3_server, script_command
 
 #: (name, script, arguments, needs S3): the short runs ``make bench`` makes; the full commands are in bench/README.md.
 RUNS: list[tuple[str, str, list[str], bool]] = [
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated run names to leave out")
     parser.add_argument("--list", action="store_true", help="print the runs and their commands, run nothing")
     parser.add_argument("--tmp-dir", type=Path, default=None, help="where the temporary folders go")
+    parser.add_argument("--json", type=Path, default=None, help="also write every row as JSON here")
     args = parser.parse_args(argv)
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     skip = {n.strip() for n in args.skip.split(",") if n.strip()}
@@ -118,7 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print("\n# make bench: every bench's headline figures (ratios against baselines measured in the same run)\n")
+    print(f"{machine_line()}; {len(rows)} rows from {len(took) - len(failed)} of {len(runs)} runs\n")
     print(rows_table(rows))
+    if args.json:
+        args.json.write_text(
+            json.dumps([{**asdict(row), "met": row.met} for row in rows], ensure_ascii=False, indent=1)
+        )
     print("\n" + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in took.items()))
     if failed:
         print(f"failed: {', '.join(failed)} (their output is above)")
