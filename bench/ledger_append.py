@@ -507,25 +507,39 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def headline_rows(results: list[dict[str, Any]]) -> list[Row]:
-    """Appends against the autocommit INSERT (goal ≥ 0.5 on PostgreSQL); proof time at the largest tree / the smallest.
+    """Appends against plain INSERTs (goal ≥ 0.5 on PostgreSQL); proof time at the largest tree / the smallest.
 
+    Two append rows: against the INSERT in BEGIN/COMMIT (the baseline the issue's "today 0.21" was measured
+    against) and, stricter, against the INSERT in autocommit (one statement, as record() outside a transaction).
     A proof in O(log n) from stored subtree hashes grows by log(100 000)/log(1000) = 1.67 for a 100× tree,
     one in O(n) by 100: the goal ≤ 2 tells the two apart.
     """
     rows = []
     for r in results:
         m = r["appends"]["median"]
+        goal = ">= 0.5" if r["vendor"] == "postgresql" else ""
         rows.append(
             Row(
                 "ledger_append",
                 f"append, {r['vendor']}",
                 "ledger.record() (its own transaction)",
-                "plain INSERT + commit (autocommit, one statement)",
+                "plain INSERT + commit (BEGIN, INSERT, COMMIT)",
+                m[RECORD] / m[IN_TRANSACTION],
+                goal,
+                note=f"in a service's transaction, INSERT + record() runs at "
+                f"{m[INSERT_AND_RECORD] / m[IN_TRANSACTION]:.2f} of the INSERT alone",
+            )
+        )
+        rows.append(
+            Row(
+                "ledger_append",
+                f"append against autocommit, {r['vendor']}",
+                "ledger.record() (its own transaction)",
+                "plain INSERT, autocommit (one statement)",
                 m[RECORD] / m[AUTOCOMMIT],
-                ">= 0.5" if r["vendor"] == "postgresql" else "",
-                note=f"{m[RECORD] / m[IN_TRANSACTION]:.2f} of an INSERT in BEGIN/COMMIT; "
-                f"in a service's transaction, INSERT + record() runs at {m[INSERT_AND_RECORD] / m[IN_TRANSACTION]:.2f} "
-                "of the INSERT alone",
+                goal,
+                note="both one statement and one commit; record() adds about 0.2 ms of Python (RFC 8785, hashes) "
+                "and writes the head row and a subtree hash besides the entry",
             )
         )
         trees = sorted(r["proofs"], key=int)
