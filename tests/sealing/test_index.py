@@ -224,3 +224,44 @@ def test_one_pass_refuses_a_tampered_ciphertext_and_a_container_out_of_form(
     Encryptor(KEY, INFO, segment_size=SEGMENT).encrypt(io.BytesIO(bytes(spoiled)), sink)
     with pytest.raises(ContainerError):
         index_of(sink.getvalue())
+
+
+def test_the_one_pass_and_a_range_read_hold_a_few_segments_of_memory_whatever_the_size(tmp_path: Path) -> None:
+    """Streamed from and to disk, 48 MiB pass with the memory of three 1 MiB buffers (Python's own allocations)."""
+    import tracemalloc
+
+    folder = tmp_path / "big" / "bid"
+    folder.mkdir(parents=True)
+    for name, size in (("a.bin", 40 * 1024 * 1024), ("b.bin", 8 * 1024 * 1024)):
+        with open(folder / name, "wb") as f:
+            for _ in range(size // (1024 * 1024)):
+                f.write(os.urandom(1024 * 1024))
+    ciphertext = tmp_path / "big.etb"
+    with open(ciphertext, "wb") as sink:
+        Encryptor(KEY, INFO).encrypt(ContainerStream(SUMMARY, collect_bid_files(folder)), sink)
+    tracemalloc.start()
+    try:
+        with open(ciphertext, "rb") as source:
+            index = index_container(Decryptor(KEY, INFO), source)
+        _, peak_pass = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        layout = layout_for_ciphertext(ciphertext.stat().st_size)
+
+        @contextlib.contextmanager
+        def open_range(offset: int, length: int) -> Iterator[io.BufferedReader]:
+            with open(ciphertext, "rb") as f:
+                f.seek(offset)
+                yield f
+
+        with open(ciphertext, "rb") as f:
+            header = f.read(HEADER_SIZE)
+        tracemalloc.reset_peak()
+        got = 0
+        for view in read_indexed_file(Decryptor(KEY, INFO), header, layout, index.files[0], open_range):
+            got += len(view)
+        _, peak_read = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [f.size for f in index.files] == [40 * 1024 * 1024, 8 * 1024 * 1024] and got == 40 * 1024 * 1024
+    assert peak_pass < 6 * 1024 * 1024, peak_pass  # 48 MiB went through
+    assert peak_read < 4 * 1024 * 1024, peak_read  # 40 MiB read back
