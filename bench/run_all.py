@@ -48,13 +48,14 @@ RUNS: list[tuple[str, str, list[str], bool]] = [
     (
         "opening_throughput",
         "opening_throughput",
-        ["--bids", "10", "--sizes", "8", "--reps", "2", "--workers", "0"],
+        # Two sizes, so that the table says whether the peak memory stays flat in the bid's size.
+        ["--bids", "10", "--sizes", "4,16", "--reps", "2", "--workers", "0", "--breakdown", "5"],
         False,
     ),
     (
         "opening_throughput_s3",
         "opening_throughput",
-        ["--store", "s3", "--bids", "10", "--sizes", "8", "--reps", "1", "--workers", "0"],
+        ["--store", "s3", "--bids", "10", "--sizes", "8", "--reps", "1", "--workers", "0", "--breakdown", "5"],
         True,
     ),
     ("submit_throughput", "submit_throughput", ["--sizes", "32", "--reps", "2"], True),
