@@ -81,6 +81,13 @@ class DemoWalkThroughTest(BrowserLiveServerTestCase):
         assert "已导入本浏览器" in page.locator("#keys-message").inner_text()
         assert page.locator("#keys-body tr").count() == 2
         shot(page, f"{username}-imported-the-demo-keys")
+        # The same files again: refused, in words, and the browser's keys stay as they are.
+        held = page.locator("#keys-body").inner_text()
+        page.locator("#import-file").set_input_files([str(keys / f"{username}-signing.pem")])
+        page.locator("#import-button").click()
+        page.wait_for_selector("#keys-message.error")
+        assert "本浏览器已有这一用途的密钥" in page.locator("#keys-message").inner_text()
+        assert page.locator("#keys-body").inner_text() == held
 
     def play_in_background(self, said: list[str]) -> threading.Thread:
         """The other devices, off the main thread (Playwright's sync API makes Django count it as async)."""

@@ -14,7 +14,14 @@ const ALGORITHMS = {
 const PRIVATE_USAGES = { signing: ["sign"], encryption: ["deriveBits"] };
 const PUBLIC_USAGES = { signing: ["verify"], encryption: [] };
 
-export class KeyImportError extends Error {}
+/** A refused import: `code` says why (the page words it), `file` names the file, the message is for logs. */
+export class KeyImportError extends Error {
+  constructor(code, message, file = "") {
+    super(file ? `${file}: ${message}` : message);
+    this.code = code;
+    this.file = file;
+  }
+}
 
 /** The purpose a demo key file is for, from its name (`bidder1-signing.pem`); null when the name does not say. */
 export function purposeOfFileName(name) {
@@ -25,12 +32,12 @@ export function purposeOfFileName(name) {
 /** A P-256 PKCS#8 PEM as a held pair `{privateKey (non-extractable), publicKey, spki, fingerprint}`. */
 export async function pairFromPem(pem, purpose) {
   const algorithm = ALGORITHMS[purpose];
-  if (!algorithm) throw new KeyImportError(`unknown purpose ${purpose}`);
+  if (!algorithm) throw new KeyImportError("purpose", `unknown purpose ${purpose}`);
   let der;
   try {
     der = pemToDer(pem, "PRIVATE KEY");
   } catch {
-    throw new KeyImportError("not a PEM private key (-----BEGIN PRIVATE KEY-----, PKCS#8)");
+    throw new KeyImportError("not_pem", "not a PEM private key (-----BEGIN PRIVATE KEY-----, PKCS#8)");
   }
   let jwk;
   try {
@@ -38,7 +45,7 @@ export async function pairFromPem(pem, purpose) {
     const readable = await crypto.subtle.importKey("pkcs8", der, algorithm, true, PRIVATE_USAGES[purpose]);
     jwk = await crypto.subtle.exportKey("jwk", readable);
   } catch {
-    throw new KeyImportError("not a P-256 private key");
+    throw new KeyImportError("not_p256", "not a P-256 private key");
   }
   const publicKey = await crypto.subtle.importKey(
     "jwk",
@@ -62,13 +69,13 @@ export async function importBrowserKeys(user, files) {
   const pairs = {};
   for (const file of files) {
     const purpose = purposeOfFileName(file.name);
-    if (!purpose) throw new KeyImportError(`${file.name}: the name does not end -signing.pem or -encryption.pem`);
-    if (pairs[purpose]) throw new KeyImportError(`${file.name}: two ${purpose} keys`);
-    if (record[purpose]) throw new KeyImportError(`${file.name}: this browser already holds a ${purpose} key`);
+    if (!purpose) throw new KeyImportError("name", "the name does not end -signing.pem or -encryption.pem", file.name);
+    if (pairs[purpose]) throw new KeyImportError("twice", `two ${purpose} keys`, file.name);
+    if (record[purpose]) throw new KeyImportError("held", `this browser already holds a ${purpose} key`, file.name);
     try {
       pairs[purpose] = await pairFromPem(file.text, purpose);
     } catch (exc) {
-      throw new KeyImportError(`${file.name}: ${exc.message}`);
+      throw new KeyImportError(exc.code ?? "not_pem", exc.message, file.name);
     }
   }
   await put(KEYS, { ...record, ...pairs });

@@ -7,7 +7,7 @@
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { ApiError, NetworkError } from "../lib/api.js";
 import { momentText } from "../lib/format.js";
-import { importBrowserKeys } from "../lib/key-import.js";
+import { KeyImportError, importBrowserKeys } from "../lib/key-import.js";
 import { deleteBrowserKeys, generateBrowserKeys, heldPurposes, loadBrowserKeys, registerBrowserKeys, registrationOf } from "../lib/keys.js";
 
 const config = readConfig("keys-config");
@@ -132,7 +132,14 @@ $("import-button")?.addEventListener("click", () =>
     const files = [...$("import-file").files];
     if (!files.length) throw new Error(importSection.dataset.noFile);
     const read = await Promise.all(files.map(async (file) => ({ name: file.name, text: await file.text() })));
-    const purposes = await importBrowserKeys(config.user, read);
+    let purposes;
+    try {
+      purposes = await importBrowserKeys(config.user, read);
+    } catch (exc) {
+      // Why, in the reader's language (the template's texts): e.g. "bidder1-signing.pem: …".
+      if (exc instanceof KeyImportError) throw new Error(`${exc.file} ${importSection.dataset[`refused_${exc.code}`] ?? exc.message}`.trim());
+      throw exc;
+    }
     say(importSection.dataset.imported.replace("%(purposes)s", purposes.map((p) => t(`purpose_${p}`)).join(", ")));
     $("import-file").value = "";
   }),
