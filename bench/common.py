@@ -29,7 +29,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
@@ -177,6 +177,32 @@ def start_daphne(
 
     wait_until(ready, process, f"Daphne (see {log})")
     return process, port
+
+
+@contextlib.contextmanager
+def postgres_database(url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database of the bench's own at ``url`` (loopback, name ``etender_bench*``), dropped after."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.lstrip("/")
+    if parts.scheme not in ("postgres", "postgresql") or (parts.hostname or "") not in LOOPBACK:
+        raise SystemExit(f"a benchmark database is a postgres:// URL on 127.0.0.1, not {url!r}")
+    if not name.startswith("etender_bench"):
+        raise SystemExit("the benchmark database's name must start with etender_bench (it is dropped at the end)")
+    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+
+    def run(statement: str) -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL(statement).format(sql.Identifier(name)))
+
+    run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+    run("CREATE DATABASE {}")
+    try:
+        yield url
+    finally:
+        run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
 
 
 def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -48,6 +48,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: the repository root, for bench.common and the platform
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -59,9 +60,11 @@ from bench.common import (
     MiB,
     Row,
     Server,
+    cpu_seconds,
     emit,
     machine_line,
     parse_sizes,
+    postgres_database,
     proc_status,
     reset_peak_rss,
     s3_server,
@@ -77,8 +80,9 @@ PASSPHRASE = "bench signing passphrase"  # noqa: S105 - a throw-away key
 # --- the platform ----------------------------------------------------------------------------------------------
 
 
-def platform_environment(work: Path, server: Server, bucket: str) -> dict[str, str]:
+def platform_environment(work: Path, server: Server, bucket: str, database_url: str) -> dict[str, str]:
     return {
+        **({"DATABASE_URL": database_url} if database_url else {}),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "ETENDER_ENV": "test",
         "ETENDER_VAR_DIR": str(work / "var"),
@@ -232,6 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="submit with `etender submit --sequential` (each part's answer awaited before the next part is sent)",
     )
+    parser.add_argument(
+        "--database",
+        choices=["postgresql", "sqlite"],
+        default="postgresql",
+        help="the platform's database: PostgreSQL as deployed (default; a fresh database at --postgres-url, "
+        "dropped at the end) or the embedded SQLite file",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/etender_bench_submit"),
+    )
     parser.add_argument("--tmp-dir", type=Path, default=None, help="folder for the bids, the platform's files and Ceph")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
@@ -249,13 +264,20 @@ def main(argv: list[str] | None = None) -> int:
         Series("raw put_object, 1 part at a time"),
     )
     server_peak: dict[int, int] = {}
+    # per size, per submit: (wall s, finalize s, Daphne CPU s, client CPU s)
+    spent: dict[int, list[tuple[float, float, float, float]]] = {}
+    sizes_now: list[int] = [0]
     client_peak: dict[int, int] = {}
+    databases = contextlib.ExitStack()
     try:
+        database_url = (
+            databases.enter_context(postgres_database(args.postgres_url)) if args.database == "postgresql" else ""
+        )
         # Every variant writes every size reps times, plus the extra client run and the warm-up;
         # RGW frees nothing meanwhile.
         server = s3_server(work / "rgw", args.osd, sum(sizes) * (3 * args.reps + 1) + 3 * sizes[0])
         bucket = f"etender-bench-{secrets.token_hex(6)}"
-        env = platform_environment(work, server, bucket)
+        env = platform_environment(work, server, bucket, database_url)
         tender_id, pins = prepare_platform(env)
         daphne, port = start_daphne(
             "config.asgi:application", {**os.environ, **env}, work / "daphne.log", "/api/archive/trust", serve=True
@@ -296,11 +318,32 @@ def main(argv: list[str] | None = None) -> int:
 
         submit_options = ["--sequential"] if args.sequential else []
 
+        from tendering.client.upload import Uploader
+
+        finalize_seconds: list[float] = []
+        real_finalize = Uploader._finalize
+
+        def timed_finalize(self: Uploader, *args: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return real_finalize(self, *args)
+            finally:
+                finalize_seconds.append(time.perf_counter() - began)
+
+        Uploader._finalize = timed_finalize  # type: ignore[method-assign]  # where the time goes, measured only
+
         def submit(etb: Path) -> float:
+            assert daphne is not None
+            server_cpu, own_cpu = cpu_seconds(daphne.pid), sum(os.times()[:2])
             began = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):
                 cli("submit", str(etb), *submit_options)
-            return time.perf_counter() - began
+            seconds = time.perf_counter() - began
+            size = sizes_now[0]
+            spent.setdefault(size, []).append(
+                (seconds, finalize_seconds[-1], cpu_seconds(daphne.pid) - server_cpu, sum(os.times()[:2]) - own_cpu)
+            )
+            return seconds
 
         def raw_put(parallel_parts: int) -> Callable[[Path], float]:
             def run(etb: Path) -> float:
@@ -326,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             run(warm)
         discard(warm)
         for size in sizes:
+            sizes_now[:] = [size]
             peak_reset = reset_peak_rss(daphne.pid)
             for rep in range(args.reps):
                 etb = sealed(size)
@@ -347,6 +391,11 @@ def main(argv: list[str] | None = None) -> int:
         failed = False
     finally:
         stop_process(daphne)
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        databases.close()
         if server is not None and server.stop is not None:
             server.stop()
         if failed:
@@ -360,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"{machine_line(cryptography=cryptography.__version__)}; "
-        f"reps {args.reps}; part size {PART_SIZE // MiB} MiB; {server.description if server else ''}"
+        f"reps {args.reps}; part size {PART_SIZE // MiB} MiB; {server.description if server else ''}; "
+        f"database {args.database}"
     )
     head = [
         "plaintext",
@@ -383,6 +433,18 @@ def main(argv: list[str] | None = None) -> int:
         cells.append(f"{server_peak[size] / 1e6:.0f} MB" if server_peak[size] >= 0 else "n/a")
         cells.append(f"{client_peak[size] / 1e6:.0f} MB")
         print("| " + " | ".join(cells) + " |")
+    print()
+    print("Where the time of one `etender submit` goes (medians):")
+    cols = ["plaintext", "wall", "of which finalize", "Daphne CPU", "client CPU", "Daphne CPU per MiB"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for size in sizes:
+        wall, final, server_cpu, own_cpu = (statistics.median(v) for v in zip(*spent[size], strict=True))
+        per_mib = server_cpu / (subject.bytes[size] / MiB) * 1000
+        print(
+            f"| {size // MiB} MiB | {wall:.2f} s | {final:.2f} s | {server_cpu:.2f} s | {own_cpu:.2f} s "
+            f"| {per_mib:.1f} ms |"
+        )
     if args.json:
         args.json.write_text(
             json.dumps(
