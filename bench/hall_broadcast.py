@@ -157,7 +157,7 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
 
     expected = config["events"]
     timeout = config["timeout"]
-    url = config["url"]
+    urls = config.get("urls") or [config["url"]]  # client i uses urls[i % n]: Daphnes behind a round-robin
     headers_base = {"Origin": config["origin"]}
     received: list[dict[int, float]] = [{} for _ in config["cookies"]]
     snapshot_seconds: list[float] = []
@@ -169,7 +169,9 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
         if cookie:
             headers["Cookie"] = cookie
         opened = time.monotonic()
-        ws = await session.ws_connect(url, headers=headers, max_msg_size=16 * 1024 * 1024, heartbeat=None)
+        ws = await session.ws_connect(
+            urls[index % len(urls)], headers=headers, max_msg_size=16 * 1024 * 1024, heartbeat=None
+        )
         hello = json.loads((await ws.receive(timeout=30)).data)
         if hello.get("type") != "hello":
             raise RuntimeError(f"client {index}: {hello}")
@@ -446,7 +448,9 @@ def run_phase(
     }
 
 
-def run_connect_phase(kind: str, args: argparse.Namespace, work: Path, port: int, ids: dict[str, Any]) -> list[float]:
+def run_connect_phase(
+    kind: str, args: argparse.Namespace, work: Path, ports: list[int], ids: dict[str, Any], pids: list[int]
+) -> tuple[list[float], float]:
     """``--connect-clients`` clients open their sockets at once and each asks for a snapshot; the seconds from
     opening the socket to having the snapshot, each. ``hall``: the platform's hall (session cookies, the real
     consumer); ``bare``: the bare consumer answering with the text of a real snapshot, no database."""
@@ -456,8 +460,9 @@ def run_connect_phase(kind: str, args: argparse.Namespace, work: Path, port: int
         path = BARE_PATH + "?" + urllib.parse.urlencode({"snapshot": str(canned)})
     count = args.connect_clients
     config = {
-        "url": f"ws://127.0.0.1:{port}{path}",
-        "origin": f"http://127.0.0.1:{port}",
+        "url": "",
+        "urls": [f"ws://127.0.0.1:{port}{path}" for port in ports],
+        "origin": f"http://127.0.0.1:{ports[0]}",
         "cookies": ids["cookies"][:count] if kind == "hall" else [""] * count,
         "snapshot": True,
         "keep_snapshot": str(canned) if kind == "hall" else "",
@@ -467,16 +472,18 @@ def run_connect_phase(kind: str, args: argparse.Namespace, work: Path, port: int
     config_path = work / f"connect-{kind}.json"
     out_path = work / f"connected-{kind}.json"
     config_path.write_text(json.dumps(config))
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
     subprocess.run(
         [*script_command("hall_broadcast"), "--clients-child", str(config_path), str(out_path)],
         stdout=subprocess.DEVNULL,
         check=True,
         timeout=300,
     )
+    cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
     result = json.loads(out_path.read_text())
     if result["errors"] or len(result["connect_seconds"]) != count:
         raise SystemExit(f"connect phase {kind}: {result['errors']}, {len(result['connect_seconds'])} of {count}")
-    return sorted(result["connect_seconds"])
+    return sorted(result["connect_seconds"]), cpu * 1e3 / count
 
 
 def touch_hall(ids: dict[str, Any]) -> None:
@@ -504,6 +511,12 @@ def main(argv: list[str] | None = None) -> int:
         "--connect-clients", type=int, default=240, help="clients that connect at once for a snapshot (default 240)"
     )
     parser.add_argument("--connect-reps", type=int, default=3, help="connect phases of each kind (default 3)")
+    parser.add_argument(
+        "--connect-daphnes",
+        type=int,
+        default=2,
+        help="Daphnes the connecting clients are spread over, round-robin (deploy/ runs two behind nginx; default 2)",
+    )
     parser.add_argument("--redis-url", default="", help="a loopback Redis to use instead of starting one")
     parser.add_argument("--tmp-dir", type=Path, default=None, help="where the temporary folder goes")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
@@ -517,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="etender-bench-hall-", dir=args.tmp_dir))
     redis_process: subprocess.Popen[bytes] | None = None
     daphne: subprocess.Popen[bytes] | None = None
+    more_daphnes: list[subprocess.Popen[bytes]] = []
     failed = True
     began = time.perf_counter()
     phases: list[dict[str, Any]] = []
@@ -560,21 +574,34 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         connects: dict[str, list[float]] = {"hall": [], "bare": []}
+        connect_cpu: dict[str, list[float]] = {"hall": [], "bare": []}
+        ports = [port]
+        for number in range(2, args.connect_daphnes + 1):
+            extra, extra_port = start_daphne(
+                "bench.hall_broadcast:application", dict(os.environ), work / f"daphne-{number}.log"
+            )
+            more_daphnes.append(extra)
+            ports.append(extra_port)
         if args.connect_clients:
-            run_connect_phase("hall", args, work, port, ids)  # untimed: keeps one snapshot for the bare variant
+            pids = [daphne.pid, *(extra.pid for extra in more_daphnes)]
+            run_connect_phase("hall", args, work, ports, ids, pids)  # untimed: keeps one snapshot for the bare variant
             for rep in range(args.connect_reps):
                 for kind in ("hall", "bare") if rep % 2 == 0 else ("bare", "hall"):
                     if kind == "hall":
                         touch_hall(ids)  # every timed phase of the hall builds its view once, as after a change
-                    seconds = run_connect_phase(kind, args, work, port, ids)
+                    seconds, cpu_ms = run_connect_phase(kind, args, work, ports, ids, pids)
                     connects[kind].extend(seconds)
+                    connect_cpu[kind].append(cpu_ms)
                     print(
                         f"  connect {kind} rep {rep + 1}: {len(seconds)} clients, p50 "
-                        f"{percentile(seconds, 0.5) * 1e3:.0f} ms, p99 {percentile(seconds, 0.99) * 1e3:.0f} ms",
+                        f"{percentile(seconds, 0.5) * 1e3:.0f} ms, p99 {percentile(seconds, 0.99) * 1e3:.0f} ms; "
+                        f"Daphne CPU {cpu_ms:.1f} ms per client",
                         flush=True,
                     )
         failed = False
     finally:
+        for extra in more_daphnes:
+            stop_process(extra)
         stop_process(daphne)
         stop_process(redis_process)
         if failed:
@@ -666,9 +693,10 @@ def main(argv: list[str] | None = None) -> int:
         ):
             seconds = sorted(connects[kind])
             print(
-                f"connect to snapshot, {args.connect_clients} at once ({label}): "
+                f"connect to snapshot, {args.connect_clients} at once over {args.connect_daphnes} Daphne(s) ({label}): "
                 + ", ".join(f"p{round(q * 100)} {percentile(seconds, q) * 1e3:.0f} ms" for q in (0.5, 0.95, 0.99))
-                + f", max {seconds[-1] * 1e3:.0f} ms"
+                + f", max {seconds[-1] * 1e3:.0f} ms; Daphne CPU per client (median of the phases) "
+                + f"{statistics.median(connect_cpu[kind]):.1f} ms"
             )
     for kind in KINDS:
         for error in merged[kind]["errors"]:
@@ -691,7 +719,8 @@ def main(argv: list[str] | None = None) -> int:
                 [
                     Row(
                         "hall_broadcast",
-                        f"connect to snapshot p99, {args.connect_clients} clients at once",
+                        f"connect to snapshot p99, {args.connect_clients} clients at once, "
+                        f"{args.connect_daphnes} Daphnes",
                         "HallConsumer: session, membership, snapshot",
                         "bare consumer, canned snapshot",
                         percentile(sorted(connects["hall"]), 0.99),

@@ -6,6 +6,7 @@
 // every command again: the buttons only follow what it allows.
 
 import { ApiError, NetworkError, api } from "../lib/api.js";
+import { amountText, momentText } from "../lib/format.js";
 import { FrameTooLarge, HallClient, HallDisconnected, HallError } from "../lib/hall.js";
 import { applyEvent, fromSnapshot } from "../lib/hall-reducer.js";
 import { readConfig, setMessages, t } from "../lib/i18n.js";
@@ -54,20 +55,20 @@ function element(tag, attributes = {}, ...content) {
   return node;
 }
 
-function beijing(iso) {
-  if (!iso) return "";
-  return `${new Date(iso).toLocaleString(config.locale, { timeZone: "Asia/Shanghai", hour12: false })} ${t("beijing_time")}`;
-}
+// Every moment as the platform writes them (lib/format.js: "2026-12-03 16:30 北京时间", in the server's zone).
+const beijing = (iso) => momentText(iso);
 
 function timeElement(iso) {
   return iso ? element("time", { datetime: iso }, beijing(iso)) : t("dash");
 }
 
-/** "6123456.70" → "6,123,456.70": grouped as text, never through a float. */
+/** "6123456.7" → "6,123,456.70" (lib/format.js: grouped as text, never through a float). */
 function yuan(text) {
-  const [whole, cents] = String(text).split(".");
-  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  return cents === undefined ? grouped : `${grouped}.${cents}`;
+  try {
+    return amountText(text);
+  } catch {
+    return String(text);
+  }
 }
 
 function show(id, visible) {
