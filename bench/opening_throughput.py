@@ -233,7 +233,8 @@ class Bench(SealedOpening):
             store = get_object_store()
             for entry in self.entries:
                 bid = entry["bid"]
-                with store.open(bid.object_key, bid.version_id or None) as f:
+                with store.open(bid.object_key, bid.version_id or None) as opened:
+                    f: Any = opened
                     while f.readinto(buffer):
                         pass
         return time.perf_counter() - began
@@ -291,7 +292,8 @@ class Bench(SealedOpening):
 
         def platform_reader(entry: dict[str, Any]) -> None:
             bid = entry["bid"]
-            with store.open(bid.object_key, bid.version_id or None) as stored:
+            with store.open(bid.object_key, bid.version_id or None) as opened:
+                stored: Any = opened
                 plain = DecryptingReader(Decryptor(entry["file_key"], entry["info"]), stored)
                 container = ContainerReader(plain)
                 container.price_summary()
@@ -303,7 +305,8 @@ class Bench(SealedOpening):
 
         def one_pass(entry: dict[str, Any]) -> None:
             bid = entry["bid"]
-            with store.open(bid.object_key, bid.version_id or None) as stored:
+            with store.open(bid.object_key, bid.version_id or None) as opened:
+                stored: Any = opened
                 index_container(Decryptor(entry["file_key"], entry["info"]), stored)
 
         levels = []

@@ -233,12 +233,12 @@ def test_the_one_pass_and_a_range_read_hold_a_few_segments_of_memory_whatever_th
     folder = tmp_path / "big" / "bid"
     folder.mkdir(parents=True)
     for name, size in (("a.bin", 40 * 1024 * 1024), ("b.bin", 8 * 1024 * 1024)):
-        with open(folder / name, "wb") as f:
+        with open(folder / name, "wb") as data:
             for _ in range(size // (1024 * 1024)):
-                f.write(os.urandom(1024 * 1024))
+                data.write(os.urandom(1024 * 1024))
     ciphertext = tmp_path / "big.etb"
-    with open(ciphertext, "wb") as sink:
-        Encryptor(KEY, INFO).encrypt(ContainerStream(SUMMARY, collect_bid_files(folder)), sink)
+    with open(ciphertext, "wb") as out:
+        Encryptor(KEY, INFO).encrypt(ContainerStream(SUMMARY, collect_bid_files(folder)), out)
     tracemalloc.start()
     try:
         with open(ciphertext, "rb") as source:
@@ -253,8 +253,8 @@ def test_the_one_pass_and_a_range_read_hold_a_few_segments_of_memory_whatever_th
                 f.seek(offset)
                 yield f
 
-        with open(ciphertext, "rb") as f:
-            header = f.read(HEADER_SIZE)
+        with open(ciphertext, "rb") as head:
+            header = head.read(HEADER_SIZE)
         tracemalloc.reset_peak()
         got = 0
         for view in read_indexed_file(Decryptor(KEY, INFO), header, layout, index.files[0], open_range):
