@@ -17,12 +17,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.forms import formset_factory
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import DomainError, InvalidInput
 from accounts.models import Organization, OrganizationKind, Role, User
 from config import clock
-from config.formatting import platform_zone
+from config.formatting import platform_zone, zone_label
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender
 from tendering.services.entrustments import entrusting_tenderers
 from tendering.services.tenders import LotInput, TenderInput
@@ -30,11 +32,28 @@ from tendering.services.tenders import LotInput, TenderInput
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
-class BeijingDateTimeField(forms.DateTimeField):
-    """A ``datetime-local`` input read and shown in Beijing time, whatever the server's zone."""
+def zone_help(rule: Any = None) -> Any:
+    """A time field's help: the platform's zone (``北京时间`` for Asia/Shanghai), then ``rule`` if any.
+
+    Lazy: the zone's name is translated, and read from ``settings.TIME_ZONE``, when the form is shown."""
+
+    def text() -> str:
+        zone = zone_label()
+        return zone if rule is None else gettext("%(zone)s；%(rule)s") % {"zone": zone, "rule": rule}
+
+    return lazy(text, str)()
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A ``datetime-local`` input read and shown in the platform's zone (``TIME_ZONE``), whatever the browser's;
+    its help names the zone, then ``rule``."""
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL)
     input_formats = [DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+    def __init__(self, *args: Any, rule: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", zone_help(rule))
+        super().__init__(*args, **kwargs)
 
     def to_python(self, value: Any) -> dt.datetime | None:
         with timezone.override(platform_zone()):
@@ -129,9 +148,9 @@ class TenderForm(PageForm):
     )
     procedure_type = forms.ChoiceField(label=_("招标方式"), choices=ProcedureType.choices)
     budget = forms.DecimalField(label=_("预算金额（元）"), max_digits=16, decimal_places=2)
-    enquiry_deadline = BeijingDateTimeField(label=_("提问截止时间"), help_text=_("北京时间"))
-    bid_deadline = BeijingDateTimeField(label=_("投标截止时间"), help_text=_("北京时间"))
-    opening_time = BeijingDateTimeField(label=_("开标时间"), help_text=_("北京时间；不早于投标截止时间"))
+    enquiry_deadline = LocalDateTimeField(label=_("提问截止时间"))
+    bid_deadline = LocalDateTimeField(label=_("投标截止时间"))
+    opening_time = LocalDateTimeField(label=_("开标时间"), rule=_("不早于投标截止时间"))
     evaluation_method = forms.ChoiceField(label=_("评标办法"), choices=EvaluationMethod.choices)
     custodians = CustodianChoiceField(
         label=_("密钥保管人"),
@@ -247,12 +266,8 @@ class DocumentUploadForm(PageForm):
 
 class AmendmentForm(PageForm):
     summary = forms.CharField(label=_("澄清或修改内容"), widget=forms.Textarea(attrs={"rows": 6}), max_length=20000)
-    new_deadline = BeijingDateTimeField(
-        label=_("新的投标截止时间"), required=False, help_text=_("北京时间；不顺延则留空")
-    )
-    new_opening_time = BeijingDateTimeField(
-        label=_("新的开标时间"), required=False, help_text=_("北京时间；留空则随截止时间顺延")
-    )
+    new_deadline = LocalDateTimeField(label=_("新的投标截止时间"), required=False, rule=_("不顺延则留空"))
+    new_opening_time = LocalDateTimeField(label=_("新的开标时间"), required=False, rule=_("留空则随截止时间顺延"))
     attachments = MultipleFileField(label=_("附件"), required=False, help_text=_("修改后的招标文件，可多选"))
 
     FIELD_MAP = {"file": "attachments"}
@@ -289,12 +304,8 @@ class EntrustmentForm(PageForm):
     tender_number = forms.CharField(
         label=_("招标编号"), max_length=50, required=False, help_text=_("委托一个招标项目时填写")
     )
-    valid_from = BeijingDateTimeField(
-        label=_("委托起始时间"), required=False, help_text=_("北京时间；委托一段期间时填写")
-    )
-    valid_until = BeijingDateTimeField(
-        label=_("委托截止时间"), required=False, help_text=_("北京时间；委托一段期间时填写")
-    )
+    valid_from = LocalDateTimeField(label=_("委托起始时间"), required=False, rule=_("委托一段期间时填写"))
+    valid_until = LocalDateTimeField(label=_("委托截止时间"), required=False, rule=_("委托一段期间时填写"))
 
     FIELD_MAP = {"agency_id": "agency"}
 

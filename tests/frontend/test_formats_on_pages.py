@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -50,3 +51,19 @@ def test_the_english_pages_name_the_zone_in_english(client, published_tender):
     config = re.search(r'<script id="platform-format" type="application/json">(.*?)</script>', page).group(1)
     assert json.loads(config) == {"time_zone": "Asia/Shanghai", "zone_label": "Beijing time"}
     assert "2026-04-01 09:00 Beijing time" in page
+
+
+def test_the_forms_name_and_read_times_in_the_setting_zone(personas, frozen_clock):
+    from tendering.models import Tender
+    from tests.frontend.conftest import signed_in, tender_form_data
+
+    tenderer = signed_in(personas.tenderer)
+    assert "北京时间；不早于投标截止时间" in tenderer.get(reverse("frontend:tender-create")).text
+    with override_settings(TIME_ZONE="UTC"):
+        assert "UTC；不早于投标截止时间" in tenderer.get(reverse("frontend:tender-create")).text
+        data = tender_form_data(
+            frozen_clock(), personas.custodians, bid_deadline="2026-04-10T09:30", opening_time="2026-04-10T10:00"
+        )
+        assert tenderer.post(reverse("frontend:tender-create"), data).status_code == 302
+    tender = Tender.objects.get()
+    assert tender.bid_deadline == dt.datetime(2026, 4, 10, 9, 30, tzinfo=dt.UTC)
