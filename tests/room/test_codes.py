@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,14 @@ def test_the_command_line_matches_the_halls_codes_by_the_enums_names_never_by_a_
     assert "from tendering.room.codes import ErrorCode" in opening
     used = set(re.findall(r"ErrorCode\.([A-Z_]+)", opening))
     assert used and used <= {code.name for code in ErrorCode}
+
+
+def test_the_codes_the_frames_and_the_halls_events_import_neither_django_nor_channels() -> None:
+    # The command line (no Django, an import-linter contract) imports the codes; a room's models are plain pydantic.
+    script = (
+        "import sys; import tendering.room.codes, tendering.room.protocol, tendering.room.groups, "
+        "tendering.hall_protocol; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'channels', 'config')))"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "[]"
