@@ -32,7 +32,7 @@ from archive.storage import (
 )
 from archive.storage.base import multipart_etag, sorted_parts
 from config import clock
-from tendering import permissions
+from tendering import object_keys, permissions
 from tendering.models import (
     Bid,
     BidStatus,
@@ -94,7 +94,7 @@ def start_upload(user: User, tender: Tender, bid_id: uuid.UUID, size: int) -> Bi
         )
     if BidUpload.objects.filter(bid_id=bid_id).exists():
         raise Conflict(_("此投标编号已被使用，请为新的投标文件生成新的编号。"), code="bid_id_used")
-    key = f"tenders/{tender.public_id}/bids/{bid_id}"
+    key = object_keys.bid_ciphertext(tender, bid_id)
     upload_id = get_object_store().start_multipart(key, "application/octet-stream")
     upload = BidUpload.objects.create(
         tender=tender,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from pathlib import PurePath
@@ -16,8 +15,9 @@ from accounts.errors import DomainError, InvalidInput, NotFound, WrongPhase
 from accounts.models import User
 from archive.ledger import record
 from archive.storage import RetentionMode, get_object_store
+from archive.storage.retention import records_retain_until
 from config import clock
-from tendering import permissions
+from tendering import object_keys, permissions
 from tendering.models import Amendment, DocumentDownload, Phase, Tender, TenderDocument
 from tendering.services.locks import lock_tender
 
@@ -94,7 +94,7 @@ class _LimitedReader:
 
 
 def _store(tender: Tender, name: str, stream: IO[bytes], size: int | None, content_type: str) -> Any:
-    key = f"tenders/{tender.public_id}/documents/{uuid.uuid4()}"
+    key = object_keys.tender_document(tender)
     reader = _LimitedReader(stream, settings.TENDER_DOCUMENT_MAX_BYTES)
     stored = get_object_store().put(
         key, reader, length=size, content_type=content_type, metadata={"tender": tender.number}
@@ -218,7 +218,7 @@ def lock_published_documents(tender_id: int) -> None:
     event or by the filing step, which applies COMPLIANCE retention to the dossier.
     """
     store = get_object_store()
-    until = clock.now() + dt.timedelta(days=365 * settings.RECORD_RETENTION_YEARS + 4)
+    until = records_retain_until()
     for document in TenderDocument.objects.filter(tender_id=tender_id, withdrawn_at__isnull=True):
         try:
             store.set_retention(document.object_key, document.version_id or None, RetentionMode.GOVERNANCE, until)

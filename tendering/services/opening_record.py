@@ -10,7 +10,6 @@ is recorded in the ledger. Idempotent: a record already filed is left alone.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 
@@ -22,8 +21,10 @@ from django.utils.translation import gettext as _
 from archive.ledger import record
 from archive.pdf import RecordDocument, RecordTable, render_record_pdf, sign_pdf
 from archive.storage import Retention, RetentionMode, get_object_store
+from archive.storage.retention import records_retain_until
 from config import clock, formatting
 from tendering import hall_protocol as hp
+from tendering import object_keys
 from tendering.models import BidOpening, BidOpeningState, KeySource, Opening
 from tendering.services.hall_events import publish
 from tendering.services.locks import lock_one
@@ -137,9 +138,9 @@ def file_record(opening_id: int) -> str:
         pdf = render_record_pdf(build_document(opening))
         signed = sign_pdf(pdf, reason=str(_("开标记录表")), location=str(_("电子招标投标交易平台")))
     digest = hashlib.sha256(signed).hexdigest()
-    until = clock.now() + dt.timedelta(days=365 * settings.RECORD_RETENTION_YEARS + 4)
+    until = records_retain_until()
     stored = get_object_store().put(
-        f"tenders/{opening.tender.public_id}/opening/opening-record.pdf",
+        object_keys.opening_record(opening.tender),
         io.BytesIO(signed),
         length=len(signed),
         content_type="application/pdf",
