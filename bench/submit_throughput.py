@@ -95,6 +95,27 @@ def platform_environment(work: Path, server: Server, bucket: str, database_url: 
     }
 
 
+def empty_bucket(server: Server, bucket: str) -> None:
+    """Delete every version in the bench's bucket and the bucket.
+
+    On a shared S3 server (``S3_ENDPOINT``) the accepted bids would otherwise
+    stay for good; RGW still frees the space only after its garbage-collection
+    delay, so a run's writes (printed at the start) must fit the server anyway.
+    """
+    client = server.minio()
+    with contextlib.suppress(Exception):
+        for item in client.list_objects(bucket, recursive=True, include_version=True):
+            query = {"versionId": item.version_id} if item.version_id else None
+            client._execute(
+                "DELETE",
+                bucket,
+                item.object_name,
+                query_params=query,
+                headers={"x-amz-bypass-governance-retention": "true"},
+            )
+        client.remove_bucket(bucket)
+
+
 def prepare_platform(env: dict[str, str]) -> tuple[str, list[tuple[str, str]]]:
     """Database, bucket, personas and a tender open for bids (through the services); returns the tender id."""
     os.environ.update(env)
@@ -269,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes_now: list[int] = [0]
     client_peak: dict[int, int] = {}
     databases = contextlib.ExitStack()
+    bucket = ""
     try:
         database_url = (
             databases.enter_context(postgres_database(args.postgres_url)) if args.database == "postgresql" else ""
@@ -277,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         # RGW frees nothing meanwhile.
         server = s3_server(work / "rgw", args.osd, sum(sizes) * (3 * args.reps + 1) + 3 * sizes[0])
         bucket = f"etender-bench-{secrets.token_hex(6)}"
+        if server.stop is None:
+            written = sum(sizes) * (3 * args.reps + 1) + 3 * sizes[0]
+            print(f"writing about {written / GiB:.1f} GiB into {server.description} (deleted at the end)", flush=True)
         env = platform_environment(work, server, bucket, database_url)
         tender_id, pins = prepare_platform(env)
         daphne, port = start_daphne(
@@ -396,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
 
             connections.close_all()
         databases.close()
+        if server is not None and server.stop is None and bucket:
+            empty_bucket(server, bucket)  # a server of others' (S3_ENDPOINT): leave nothing of ours in it
         if server is not None and server.stop is not None:
             server.stop()
         if failed:

@@ -231,7 +231,7 @@ def _confirm_part(upload: BidUpload, slot: BidUploadPart, info: Any) -> BidUploa
     upload.received_parts = prefix
     upload.received_bytes = sum(done.values())
     upload.save(update_fields=["received_parts", "received_bytes"])
-    slot.refresh_from_db()
+    slot.etag, slot.sha256, slot.received_at = info.etag, info.sha256, now
     return slot
 
 
