@@ -16,6 +16,7 @@ wait for each other's snapshots in a single queue.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import threading
@@ -218,10 +219,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._refuse(exc.code, exc.message, self.refusal_close_code(exc))
             return
         self.room_id = entry.room_id
-        for audience in sorted(entry.audiences):
-            group = groups.group_name(self.room, entry.room_id, audience)
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.append(group)
+        joined = [groups.group_name(self.room, entry.room_id, audience) for audience in sorted(entry.audiences)]
+        # At once: under a crowd of connections each round trip to the layer waits its turn in the loop.
+        await asyncio.gather(*(self.channel_layer.group_add(group, self.channel_name) for group in joined))
+        self.groups_joined.extend(joined)
         await self._send(protocol.hello(entry.last_seq, settings.HALL_FRAME_MAX_BYTES))
 
     @in_db_thread
