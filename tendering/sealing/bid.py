@@ -8,7 +8,6 @@ key, from the bidder's envelope or from k custodians' parts.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from archive.streams import sha256_of
 from tendering.sealing.container import (
     BidFile,
     ContainerReader,
@@ -175,10 +175,5 @@ def read_price_summary(ciphertext: Readable, manifest: Manifest, file_key: bytes
 
 def ciphertext_sha256(source: Readable) -> tuple[str, int]:
     """SHA-256 (hex) and size of a ciphertext stream, as the server checks it at finalize."""
-    digest = hashlib.sha256()
-    buffer = memoryview(bytearray(1 << 20))
-    size = 0
-    while got := source.readinto(buffer):
-        digest.update(buffer[:got])
-        size += got
-    return digest.hexdigest(), size
+    found = sha256_of(source)
+    return found.sha256, found.size

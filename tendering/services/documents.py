@@ -16,6 +16,7 @@ from accounts.models import User
 from archive.ledger import record
 from archive.storage import RetentionMode, get_object_store
 from archive.storage.retention import records_retain_until
+from archive.streams import CountingReader
 from config import clock
 from tendering import object_keys, permissions
 from tendering.models import Amendment, DocumentDownload, Phase, Tender, TenderDocument
@@ -75,31 +76,20 @@ def check_upload(name: str, size: int | None, head: bytes) -> tuple[str, str]:
     return clean, CONTENT_TYPES.get(ext, "application/octet-stream")
 
 
-class _LimitedReader:
-    """Reads a stream, refusing to go past the size limit (for uploads of unknown length)."""
-
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        self.stream = stream
-        self.limit = limit
-        self.read_so_far = 0
-
-    def read(self, n: int = -1) -> bytes:
-        chunk = self.stream.read(n)
-        self.read_so_far += len(chunk)
-        if self.read_so_far > self.limit:
-            raise InvalidInput(
-                {"file": [_("文件过大：上限为 %(limit)d MiB。") % {"limit": self.limit // (1024 * 1024)}]}
-            )
-        return chunk
-
-
 def _store(tender: Tender, name: str, stream: IO[bytes], size: int | None, content_type: str) -> Any:
     key = object_keys.tender_document(tender)
-    reader = _LimitedReader(stream, settings.TENDER_DOCUMENT_MAX_BYTES)
+    limit = settings.TENDER_DOCUMENT_MAX_BYTES
+    reader = CountingReader(
+        stream,
+        limit=limit,
+        on_limit=lambda: InvalidInput(
+            {"file": [_("文件过大：上限为 %(limit)d MiB。") % {"limit": limit // (1024 * 1024)}]}
+        ),
+    )
     stored = get_object_store().put(
         key, reader, length=size, content_type=content_type, metadata={"tender": tender.number}
     )
-    if reader.read_so_far == 0:
+    if reader.count == 0:
         raise InvalidInput({"file": [_("文件是空的。")]})
     return stored
 

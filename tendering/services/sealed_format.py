@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from accounts.errors import DomainError
 from accounts.models import PublicKey
 from archive.storage import ObjectStore
+from archive.streams import sha256_of
 from tendering.models import Tender
 from tendering.sealing import stream
 from tendering.sealing.envelopes import check_envelope_coverage
@@ -104,15 +105,9 @@ def check_envelopes(checked: CheckedManifest, tender: Tender) -> None:
 
 def check_ciphertext(store: ObjectStore, key: str, version_id: str | None, checked: CheckedManifest) -> None:
     """Read the assembled ciphertext back once: header, structure and SHA-256 must match the manifest."""
-    digest = hashlib.sha256()
-    size = 0
-    header = b""
     with store.open(key, version_id) as source:
-        while chunk := source.read(_READ):
-            if len(header) < stream.HEADER_SIZE:
-                header += chunk[: stream.HEADER_SIZE - len(header)]
-            digest.update(chunk)
-            size += len(chunk)
+        read = sha256_of(source, head=stream.HEADER_SIZE, buffer_size=_READ)
+    header, size = read.head, read.size
     try:
         stream.check_ciphertext_structure(header, size)
     except SealingError as exc:
@@ -122,5 +117,5 @@ def check_ciphertext(store: ObjectStore, key: str, version_id: str | None, check
         ) from None
     if hashlib.sha256(header).hexdigest() != checked.header_sha256:
         raise BidRefused(_("密文头与清单不符。"), code="header_mismatch")
-    if digest.hexdigest() != checked.ciphertext_sha256 or size != checked.manifest.ciphertext_size:
+    if read.sha256 != checked.ciphertext_sha256 or size != checked.manifest.ciphertext_size:
         raise BidRefused(_("上传的密文与清单中的 SHA-256 不符：文件在传输中被改动或被截断。"), code="hash_mismatch")
