@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.errors import InvalidInput, NotFound, WrongPhase
 from accounts.models import User
-from archive.storage import get_object_store
+from archive.storage import get_object_store, reset_object_store_cache
 from archive.storage.filesystem import FilesystemObjectStore
 from tendering.models import BidOpening, BidOpeningState, Opening, Tender
 from tendering.sealing import SealingError
@@ -32,7 +33,42 @@ PATH = "bid/技术标.pdf"
 
 
 @pytest.fixture
+def s3_platform(object_store_dir: Any, s3_server: Any, settings: Any) -> Any:
+    """The platform's object store on the session's S3 server (a bucket of its own) instead of the filesystem
+    folder the tender's fixtures would use (set up first, so that this overrides it)."""
+    settings.S3_ENDPOINT = s3_server.endpoint
+    settings.S3_ACCESS_KEY = s3_server.access_key
+    settings.S3_SECRET_KEY = s3_server.secret_key
+    settings.S3_SECURE = s3_server.secure
+    settings.S3_REGION = s3_server.region
+    settings.S3_BUCKET = f"etender-opened-{secrets.token_hex(6)}"
+    reset_object_store_cache()
+    get_object_store().ensure_bucket()
+    yield
+    reset_object_store_cache()
+
+
+@pytest.fixture
+def s3_sized_case(
+    s3_platform: Any,
+    personas: Personas,
+    published_tender: Tender,
+    frozen_clock: Any,
+    tmp_path: Path,
+    third_bidder: User,
+) -> OpeningCase:
+    """The same three bids, sealed into and opened from a bucket of the S3 server."""
+    return sized_bids(personas, published_tender, frozen_clock, tmp_path, third_bidder)
+
+
+@pytest.fixture
 def sized_case(
+    personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User
+) -> OpeningCase:
+    return sized_bids(personas, published_tender, frozen_clock, tmp_path, third_bidder)
+
+
+def sized_bids(
     personas: Personas, published_tender: Tender, frozen_clock: Any, tmp_path: Path, third_bidder: User
 ) -> OpeningCase:
     """Three bids of 3 MiB + 5, 20 bytes and 9 MiB of random content."""
@@ -101,6 +137,32 @@ def test_the_opening_writes_no_second_copy_and_a_file_reads_back_from_only_its_s
             assert read(bo, start=start, end=end) == content[start:end]
             # Only the segments holding those bytes: at most two for a range this short.
             assert len(ranges) == 1 and ranges[0][1] <= 2 * SEGMENT_SIZE
+
+
+@pytest.mark.s3
+def test_on_the_s3_server_a_file_and_a_range_read_back_with_one_range_request_each(
+    s3_sized_case: OpeningCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = get_object_store()
+    assert not isinstance(store, FilesystemObjectStore)
+    opened = publish_record(s3_sized_case)
+    assert not [o for o in store.list_versions() if "/opened/" in o.key]
+    requests: list[tuple[int, int]] = []
+    real = type(store).open_range
+
+    def spy(self: Any, key: str, version_id: str | None, offset: int, length: int) -> Any:
+        requests.append((offset, length))
+        return real(self, key, version_id, offset, length)
+
+    monkeypatch.setattr(type(store), "open_range", spy)
+    for entry, bo in zip(s3_sized_case.entries, opened, strict=True):
+        content = entry.sealed.plaintext
+        requests.clear()
+        assert read(bo) == content and len(requests) == 1
+        middle, end = len(content) // 2, min(len(content) // 2 + 1_500_000, len(content))
+        requests.clear()
+        assert read(bo, start=middle, end=end) == content[middle:end] and len(requests) == 1
+        assert requests[0][1] <= end - middle + 2 * SEGMENT_SIZE
 
 
 def test_a_decryption_takes_the_same_sql_statements_whatever_the_bids_size(
