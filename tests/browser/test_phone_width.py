@@ -6,11 +6,12 @@ tender at its opening with sealed bids). A route that is not a page (a form's
 POST target, a download) is named in ``NOT_PAGES`` with the reason; a new route
 in neither list fails the test, so a new page is not forgotten.
 
+At phone width some roles read the pages in English too (longer words).
 On each page that the role may see (HTTP 200) the test asserts that nothing
 scrolls sideways (``document.documentElement.scrollWidth <= innerWidth``) and that
 no Chinese text is squeezed into a column narrower than two characters (which
 breaks it one character per line), and saves a full-page screenshot to
-``test-output/screenshots/test_phone_width/<width>/<role>-<page>.png``.
+``test-output/screenshots/test_phone_width/<width>/<role>-<language>-<page>.png``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "screenshots" / "test_ph
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 ROLES = [None, "tenderer", "agent", "bidder1", "custodian1", "regulator", "expert1"]
+# English words are longer: at phone width, some roles read the pages in English too.
+ENGLISH_ROLES = [None, "tenderer", "bidder1", "custodian1"]
 
 # Routes of frontend.urls that are not pages a person reads, and why.
 NOT_PAGES = {
@@ -133,7 +136,7 @@ class EveryPageFitsTest(BrowserLiveServerTestCase):
         page.wait_for_url(lambda url: "/login/" not in url)
         page.close()
 
-    def sweep(self, viewport: dict[str, int]) -> None:
+    def sweep(self, viewport: dict[str, int], visitors: list[tuple[str | None, str]]) -> None:
         folder = SCREENSHOTS / str(viewport["width"])
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -141,10 +144,15 @@ class EveryPageFitsTest(BrowserLiveServerTestCase):
         problems: list[str] = []
         seen = 0
         with self.chromium():
-            for role in ROLES:
-                context = self.browser.new_context(viewport=viewport, locale="zh-CN", is_mobile=viewport is PHONE)
+            for role, language in visitors:
+                locale = "zh-CN" if language == "zh-hans" else "en-GB"
+                context = self.browser.new_context(viewport=viewport, locale=locale, is_mobile=viewport is PHONE)
                 self.contexts.append(context)
                 context.set_default_timeout(30_000)
+                context.add_cookies(
+                    [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": self.live_server_url}]
+                )
+                who = f"{role or 'anonymous'}-{language}"
                 if role:
                     self.sign_in(context, role)
                 page = context.new_page()
@@ -157,24 +165,24 @@ class EveryPageFitsTest(BrowserLiveServerTestCase):
                     page.wait_for_load_state("networkidle")
                     seen += 1
                     measured = page.evaluate(MEASURE, viewport["width"])
-                    page.screenshot(path=str(folder / f"{role or 'anonymous'}-{name}.png"), full_page=True)
+                    page.screenshot(path=str(folder / f"{who}-{name}.png"), full_page=True)
                     # (A phone's layout viewport can grow to what overflows: compare with the device's width.)
                     if measured["scrollWidth"] > viewport["width"] or measured["innerWidth"] != viewport["width"]:
                         problems.append(
-                            f"{role or 'anonymous'} {path}: scrollWidth {measured['scrollWidth']} > "
+                            f"{who} {path}: scrollWidth {measured['scrollWidth']} > "
                             f"{measured['innerWidth']} ({', '.join(measured['wide'])})"
                         )
                     if measured["squeezed"]:
-                        problems.append(f"{role or 'anonymous'} {path}: squeezed {measured['squeezed']}")
+                        problems.append(f"{who} {path}: squeezed {measured['squeezed']}")
         # Every role saw its pages: the list, and for a signed-in role the dashboard, at least.
-        assert seen >= 3 * len(ROLES), seen
+        assert seen >= 3 * len(visitors), seen
         assert not problems, "\n".join(problems)
 
     def test_every_page_of_every_role_fits_a_phone_width_without_sideways_scrolling(self) -> None:
-        self.sweep(PHONE)
+        self.sweep(PHONE, [(role, "zh-hans") for role in ROLES] + [(role, "en") for role in ENGLISH_ROLES])
 
     def test_every_page_of_every_role_fits_a_desktop_width(self) -> None:
-        self.sweep(DESKTOP)
+        self.sweep(DESKTOP, [(role, "zh-hans") for role in ROLES])
 
 
 def test_the_sweep_knows_every_route_of_the_pages() -> None:
