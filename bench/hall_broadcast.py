@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -75,6 +76,7 @@ from bench.common import (
     emit,
     machine_line,
     percentile,
+    postgres_database,
     script_command,
     start_daphne,
     start_redis,
@@ -517,6 +519,17 @@ def main(argv: list[str] | None = None) -> int:
         default=2,
         help="Daphnes the connecting clients are spread over, round-robin (deploy/ runs two behind nginx; default 2)",
     )
+    parser.add_argument(
+        "--database",
+        choices=["postgresql", "sqlite"],
+        default="sqlite",
+        help="the platform's database: the embedded SQLite file (default) or PostgreSQL as deployed "
+        "(a fresh database at --postgres-url, dropped at the end)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/etender_bench_hall"),
+    )
     parser.add_argument("--redis-url", default="", help="a loopback Redis to use instead of starting one")
     parser.add_argument("--tmp-dir", type=Path, default=None, help="where the temporary folder goes")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
@@ -531,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     redis_process: subprocess.Popen[bytes] | None = None
     daphne: subprocess.Popen[bytes] | None = None
     more_daphnes: list[subprocess.Popen[bytes]] = []
+    databases = contextlib.ExitStack()
     failed = True
     began = time.perf_counter()
     phases: list[dict[str, Any]] = []
@@ -546,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
             layer = f"its own redis-server {version} at {redis_url}"
         for name in ("S3_ENDPOINT", "DATABASE_URL"):
             os.environ.pop(name, None)
+        if args.database == "postgresql":
+            os.environ["DATABASE_URL"] = databases.enter_context(postgres_database(args.postgres_url))
         os.environ["REDIS_URL"] = redis_url
         os.environ["CHANNEL_LAYER_PREFIX"] = f"etender-bench-{secrets.token_hex(4)}"
         print(f"channel layer: channels_redis on {layer}; preparing {args.bids} bids ...", flush=True)
@@ -603,6 +619,11 @@ def main(argv: list[str] | None = None) -> int:
         for extra in more_daphnes:
             stop_process(extra)
         stop_process(daphne)
+        if args.database == "postgresql":
+            from django.db import connections
+
+            connections.close_all()
+        databases.close()
         stop_process(redis_process)
         if failed:
             print(f"failed: the work folder is kept in {work} (daphne.log)", file=sys.stderr)
@@ -623,7 +644,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"{machine_line(**versions)}; {args.clients} clients, {args.events} events "
-        f"per phase at {args.rate:g}/s, {args.reps} phases of each; took {time.perf_counter() - began:.0f} s"
+        f"per phase at {args.rate:g}/s, {args.reps} phases of each; database {args.database}; "
+        f"took {time.perf_counter() - began:.0f} s"
     )
     merged = {}
     for kind in KINDS:
