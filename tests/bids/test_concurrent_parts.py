@@ -240,3 +240,32 @@ def test_parts_are_stored_concurrently_and_a_part_in_flight_is_not_taken_twice(
     assert state_of(started)[:2] == (3, len(sealed.ciphertext))
     bid = bids.finalize(personas.bidder_a, started.public_id, sealed.sealed.manifest_bytes, sealed.sealed.signature)
     assert bid.sha256 == sealed.sealed.ciphertext_sha256
+
+
+def test_the_upload_status_names_the_window_and_every_confirmed_part_and_an_outage_answers_503(
+    personas, published_tender, five_mib_parts, monkeypatch
+):
+    from django.test import Client
+
+    from accounts.services import issue_api_token
+
+    client = Client(HTTP_AUTHORIZATION="Bearer " + issue_api_token(personas.bidder_a, "cli")[0])
+    started = bids.start_upload(personas.bidder_a, published_tender, uuid.uuid4(), 3 * five_mib_parts)
+    part = b"\x28" * five_mib_parts
+    url = f"/api/bids/uploads/{started.public_id}"
+    answer = client.put(f"{url}/parts/2", data=part, content_type="application/octet-stream")
+    assert answer.status_code == 200, answer.json()
+    status = client.get(url).json()
+    assert (status["received_parts"], status["received_bytes"], status["part_window"]) == (0, len(part), 4)
+    assert status["part_sha256"] == []
+    assert status["confirmed_parts"] == [{"number": 2, "size": len(part), "sha256": answer.json()["sha256"]}]
+    store = get_object_store()
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("upload part: ServiceUnavailable")
+
+    monkeypatch.setattr(store, "upload_part", down)
+    refused = client.put(f"{url}/parts/1", data=part, content_type="application/octet-stream")
+    assert refused.status_code == 503 and refused["Retry-After"]
+    assert refused.json()["code"] == "store_unavailable"
+    assert client.get(url).json() == status  # nothing changed: part 1 is free for the retry
