@@ -37,8 +37,9 @@ class HallViews:
         self._lock = threading.Lock()
         self._views: OrderedDict[tuple[int, str], views.HallView] = OrderedDict()
         self._building: dict[tuple[int, str], threading.Lock] = {}
-        # Each view's snapshot as text, by what tells readers apart (their roles, their organization's bids).
-        self._texts: dict[tuple[int, tuple[str, ...], int | None], protocol.EncodedFrame] = {}
+        # Each view's snapshot as text, by what tells readers apart (their roles, their organization's bids),
+        # kept with the view it was cut from: an id() is reused once its object is gone, the view is not.
+        self._texts: dict[tuple[int, tuple[str, ...], int | None], tuple[views.HallView, protocol.EncodedFrame]] = {}
         self.builds = 0
 
     @staticmethod
@@ -64,13 +65,13 @@ class HallViews:
             view = views.hall_view(tender)
             with self._lock:
                 self.builds += 1
-                for stale in [k for k in self._texts if k[0] == id(self._views.get(key))]:
-                    del self._texts[stale]
+                self._forget(self._views.get(key))
                 self._views[key] = view
                 self._views.move_to_end(key)
                 while len(self._views) > self.KEEP:
-                    dropped, _view = self._views.popitem(last=False)
+                    dropped, dropped_view = self._views.popitem(last=False)
                     self._building.pop(dropped, None)
+                    self._forget(dropped_view)
             return view
 
     def encoded(self, view: views.HallView, user: Any, roles: set[hall.HallRole]) -> protocol.EncodedFrame:
@@ -78,15 +79,21 @@ class HallViews:
         own_org = user.organization_id if hall.HallRole.BIDDER in roles else None
         key = (id(view), tuple(sorted(roles)), own_org)
         with self._lock:
-            found = self._texts.get(key)
+            kept = self._texts.get(key)
+        found = kept[1] if kept is not None and kept[0] is view else None
         if found is None:
             frame = views.snapshot_for(view, user, roles)
             del frame["you"]
             found = protocol.EncodedFrame(view.seq, encode(frame))
             with self._lock:
                 if any(self._views.get(k) is view for k in self._views):  # not a view dropped meanwhile
-                    self._texts[key] = found
+                    self._texts[key] = (view, found)
         return protocol.EncodedFrame(found.seq, found.with_fields(you=user.pk))
+
+    def _forget(self, view: views.HallView | None) -> None:
+        """Drop the texts cut from ``view`` (the lock held)."""
+        for stale in [k for k, (kept, _text) in self._texts.items() if kept is view]:
+            del self._texts[stale]
 
     def _fresh(self, key: tuple[int, str], last_seq: int | None) -> views.HallView | None:
         with self._lock:

@@ -17,6 +17,7 @@ wait for each other's snapshots in a single queue.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import json
 import threading
@@ -140,6 +141,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
     room_id: int
     groups_joined: list[str]
     sent_seq: int | None
+    # Events heard after joining the groups and before the first snapshot (or resume) was sent; the oldest go
+    # first when there are more than a replay's worth, and the gap they leave is filled from the room's table.
+    early_events: collections.deque[dict[str, Any]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -203,6 +207,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.groups_joined = []
         self.sent_seq = None
+        self.early_events = collections.deque(maxlen=protocol.MAX_REPLAY)
         self.checked_at = time.monotonic()
         self.language = _language(self.scope)
         user = self.scope.get("user")
@@ -322,9 +327,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if isinstance(snapshot, protocol.EncodedFrame):
             self.sent_seq = snapshot.seq
             await self.send(text_data=snapshot.with_fields(ref=ref))
-            return
-        self.sent_seq = snapshot["seq"]
-        await self._send({**snapshot, "ref": ref})
+        else:
+            self.sent_seq = snapshot["seq"]
+            await self._send({**snapshot, "ref": ref})
+        await self._send_early_events()
+
+    async def _send_early_events(self) -> None:
+        """The events heard before the first snapshot or resume was sent, those after its number, in order."""
+        early = sorted(self.early_events, key=lambda message: int(message["frame"]["seq"]))
+        self.early_events.clear()
+        for message in early:
+            if not await self._deliver(message):
+                return
 
     @in_db_thread
     def _missed(self, after: int, up_to: int | None = None) -> tuple[list[dict[str, Any]] | None, int]:
@@ -350,30 +364,42 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._send(frame)
         self.sent_seq = max(command.last_seq, frames[-1]["seq"] if frames else command.last_seq)
         await self._send({"type": "resumed", "ref": command.ref, "seq": self.sent_seq})
+        await self._send_early_events()
 
     async def room_event(self, message: dict[str, Any]) -> None:
-        """An event from one of this user's groups, sent in sequence order with any gap filled from the table."""
+        """An event from one of this user's groups, sent in sequence order with any gap filled from the table.
+
+        Before the first snapshot (or resume) is sent the client has no number to apply it to: it is kept,
+        and sent after that snapshot if its number is above the snapshot's."""
+        if self.sent_seq is None:
+            self.early_events.append(message)
+            return
+        await self._deliver(message)
+
+    async def _deliver(self, message: dict[str, Any]) -> bool:
+        """Send ``message``'s event (and any before it this connection has not had); False: the socket was closed."""
         frame = message["frame"]
         if self.sent_seq is None or frame["seq"] <= self.sent_seq:
-            return
+            return True
         if time.monotonic() - self.checked_at > self.membership_recheck_seconds:
             # A participant removed from the room stops hearing it, even if it only listens.
             if not await self._still_member():
                 await self.close(code=CloseCode.FORBIDDEN)
-                return
+                return False
             self.checked_at = time.monotonic()
         if frame["seq"] == self.sent_seq + 1:
             self.sent_seq = frame["seq"]
             # Encoded once by the publisher for every listener.
             text = message.get("text")
             await (self.send(text_data=text) if isinstance(text, str) else self._send(frame))
-            return
+            return True
         try:
             frames, _last = await self._missed(self.sent_seq, frame["seq"])
         except DomainError:
             await self.close(code=CloseCode.FORBIDDEN)
-            return
+            return False
         for missed in frames or [frame]:
             if missed["seq"] > self.sent_seq:
                 self.sent_seq = missed["seq"]
                 await self._send(missed)
+        return True

@@ -327,6 +327,81 @@ async def test_participants_asking_at_once_share_one_build_of_the_hall_each_with
     ]
 
 
+class EventsHeard:
+    """Counts the events the hall's consumers have been handed by the layer (whatever they did with them)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from tendering.consumers import HallConsumer
+
+        self.count = 0
+        self.changed = asyncio.Condition()
+        original = HallConsumer.room_event
+
+        async def room_event(consumer: HallConsumer, message: dict[str, Any]) -> None:
+            await original(consumer, message)
+            async with self.changed:
+                self.count += 1
+                self.changed.notify_all()
+
+        monkeypatch.setattr(HallConsumer, "room_event", room_event)
+
+    async def reach(self, count: int) -> None:
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: self.count >= count), TIMEOUT)
+
+
+async def test_an_event_heard_before_the_snapshot_is_sent_follows_a_snapshot_older_than_it_once_and_in_order(
+    hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tendering.consumers import HALL_VIEWS
+
+    case = hall_case
+    heard = EventsHeard(monkeypatch)
+    bidder, hello = await sockets.enter(case.entries[0].user, case.tender.public_id)
+    # The snapshot's reading began before the event committed: its build is hooked to give the hall as it was.
+    older = await database_sync_to_async(HALL_VIEWS.get)(case.tender)
+    assert older.seq == hello["seq"]
+    monkeypatch.setattr(HALL_VIEWS, "get", lambda tender: older)
+    # In the window between joining the groups and sending the snapshot, an event reaches the consumer.
+    await database_sync_to_async(admission.sign_in)(case.personas.tenderer, case.tender)
+    await heard.reach(1)
+    assert await bidder.receive_nothing()  # nothing is sent before the snapshot the client asked for
+
+    await bidder.send_json_to({"type": "snapshot", "ref": "s"})
+    snapshot = await frame(bidder)
+    assert (snapshot["type"], snapshot["seq"]) == ("snapshot", hello["seq"])
+    assert await frame(bidder) == (await stored_frames(case.tender, hello["seq"]))[0]
+    assert await bidder.receive_nothing()
+
+    # Then the next event, once: the one heard early is not sent again.
+    await database_sync_to_async(admission.sign_in)(case.personas.regulator, case.tender)
+    next_event = await frame(bidder)
+    assert (next_event["seq"], next_event["kind"]) == (hello["seq"] + 2, "attendance")
+    assert await bidder.receive_nothing()
+
+
+@pytest.mark.parametrize("asks", ["snapshot", "resume"])
+async def test_an_event_heard_before_the_snapshot_or_resume_that_already_holds_it_is_not_sent_twice(
+    hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch, asks: str
+) -> None:
+    case = hall_case
+    heard = EventsHeard(monkeypatch)
+    bidder, hello = await sockets.enter(case.entries[0].user, case.tender.public_id)
+    await database_sync_to_async(admission.sign_in)(case.personas.tenderer, case.tender)
+    await heard.reach(1)
+    event = (await stored_frames(case.tender, hello["seq"]))[0]
+
+    if asks == "snapshot":
+        await bidder.send_json_to({"type": "snapshot"})
+        snapshot = await frame(bidder)
+        assert (snapshot["type"], snapshot["seq"]) == ("snapshot", event["seq"])
+    else:
+        await bidder.send_json_to({"type": "resume", "last_seq": hello["seq"]})
+        assert await frame(bidder) == event
+        assert await frame(bidder) == {"type": "resumed", "ref": None, "seq": event["seq"]}
+    assert await bidder.receive_nothing()
+
+
 # --- live events ----------------------------------------------------------------------------------------------
 
 
