@@ -103,6 +103,7 @@ def opening_page_messages() -> dict[str, str]:
         "decrypt_envelope_failed": _("无法用本浏览器中的密钥打开投标文件的密钥信封：%(reason)s"),
         "decrypt_kc_failed": _("打开的密钥与投标文件清单中的密钥承诺不符，没有提交。"),
         "decrypt_sent": _("已提交第 %(position)s 号投标文件的密钥：平台核对密钥承诺后开始解密。"),
+        "key_refused": _("您提交的密钥已有 %(n)s 次与投标文件的密钥承诺不符。"),
         "parts_keys_missing": _(
             "本浏览器中没有您的加密密钥，无法解密密钥分量。请使用登记保管人公钥时所用的浏览器（见“浏览器密钥”页面）。"
         ),

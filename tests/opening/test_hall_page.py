@@ -58,6 +58,19 @@ def test_each_participant_gets_its_roles_and_the_halls_addresses(opening_case):
     )
 
 
+def test_a_bidders_hall_page_has_the_text_for_its_refused_keys_in_chinese_and_in_english(opening_case):
+    # The script shows it on the bidder's own bid while the snapshot counts key_refusals on it.
+    opening_case.at_opening()
+    chinese = page_config(signed_in(opening_case.personas.bidder_a).get(hall_url(opening_case)).text, "hall-config")
+    assert chinese["messages"]["key_refused"] == "您提交的密钥已有 %(n)s 次与投标文件的密钥承诺不符。"
+    english_client = signed_in(opening_case.personas.bidder_a)
+    english_client.cookies["django_language"] = "en"
+    english = page_config(english_client.get(hall_url(opening_case)).text, "hall-config")
+    assert (
+        english["messages"]["key_refused"] == "%(n)s of the keys you released did not match the bid's key commitment."
+    )
+
+
 def test_the_hall_is_linked_for_its_participants_only_once_the_opening_time_has_come(opening_case):
     personas, tender = opening_case.personas, opening_case.tender
     detail = reverse("frontend:tender-detail", args=[tender.public_id])
