@@ -6,7 +6,8 @@
 // every command again: the buttons only follow what it allows.
 
 import { ApiError, NetworkError, api } from "../lib/api.js";
-import { amountText, momentText } from "../lib/format.js";
+import "../lib/cards.js"; // the hall's tables as cards at phone width
+import { amountInWords, amountText, momentText } from "../lib/format.js";
 import { FrameTooLarge, HallClient, HallDisconnected, HallError } from "../lib/hall.js";
 import { applyEvent, fromSnapshot } from "../lib/hall-reducer.js";
 import { readConfig, setMessages, t } from "../lib/i18n.js";
@@ -60,6 +61,15 @@ const beijing = (iso) => momentText(iso);
 
 function timeElement(iso) {
   return iso ? element("time", { datetime: iso }, beijing(iso)) : t("dash");
+}
+
+/** "3050000" → "叁佰零伍万元整" (lib/format.js); "" for what is not an amount. */
+function inWords(text) {
+  try {
+    return amountInWords(text);
+  } catch {
+    return "";
+  }
 }
 
 /** "6123456.7" → "6,123,456.70" (lib/format.js: grouped as text, never through a float). */
@@ -158,7 +168,11 @@ function pricesCell(bid) {
   const list = element("ul", { class: "prices" });
   for (const lot of lots) {
     const name = config.lots[lot.lot] ? `${lot.lot}. ${config.lots[lot.lot]}` : lot.lot;
-    list.append(element("li", {}, t("lot_price", { lot: name, price: yuan(lot.price_yuan), days: lot.schedule_days })));
+    const item = element("li", {}, t("lot_price", { lot: name, price: yuan(lot.price_yuan), days: lot.schedule_days }));
+    // The record's amount in capitals too (大写金额), as the signed PDF writes it.
+    const words = inWords(lot.price_yuan);
+    if (words) item.append(element("span", { class: "amount-words", lang: "zh-Hans" }, words));
+    list.append(item);
   }
   return element("td", {}, list);
 }
