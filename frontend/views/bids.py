@@ -125,6 +125,9 @@ def bid_page_messages() -> dict[str, str]:
         "uploaded_so_far": _("已上传 %(done)s / %(total)s MiB"),
         "checking_parts": _("正在核对服务器已收到的分片（%(n)s / %(total)s）……"),
         "retrying": _("网络中断，%(seconds)s 秒后重试（第 %(attempt)s / %(max)s 次）……"),
+        "retrying_part": _(
+            "平台尚未确认第 %(n)s 个分片：%(reason)s %(seconds)s 秒后重试（第 %(attempt)s / %(max)s 次）……"
+        ),
         "upload_interrupted": _("第 %(n)s 个分片多次上传失败，上传已暂停。网络恢复后请点击“继续上传”。"),
         "part_mismatch": _("服务器收到的第 %(n)s 个分片与本机密封文件不一致，请放弃此次上传并重新密封。"),
         "local_copy_lost": _("本机保存的密封文件已丢失，请重新选择文件并密封。"),

@@ -1,14 +1,23 @@
 // The platform's JSON API from the pages: the session cookie authenticates,
 // the CSRF token (from the page's form field or the csrftoken cookie) goes in
-// X-CSRFToken. Errors come back as {code, message, fields}.
+// X-CSRFToken. Errors come back as {code, message, fields}; a 503 or 429 may say
+// in Retry-After how many seconds to wait before trying again.
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     super(body?.message || `HTTP ${status}`);
     this.status = status;
     this.code = body?.code ?? "http_error";
     this.fields = body?.fields ?? null;
+    /** Seconds the platform asked to wait (its Retry-After header), or null. */
+    this.retryAfter = retryAfter;
   }
+}
+
+/** A Retry-After header given in seconds, as a number; null when absent or a date. */
+export function retryAfterSeconds(value) {
+  if (value === null || value === undefined || !/^\s*\d+\s*$/.test(value)) return null;
+  return Number(value);
 }
 
 /** The request never reached the server, or its answer never came back. */
@@ -50,7 +59,7 @@ export async function api(method, url, body = undefined) {
   } catch {
     data = null;
   }
-  if (!response.ok) throw new ApiError(response.status, detail(data));
+  if (!response.ok) throw new ApiError(response.status, detail(data), retryAfterSeconds(response.headers.get("Retry-After")));
   return data;
 }
 
@@ -76,7 +85,7 @@ export function putPart(url, blob, { onProgress = null, timeoutMs = 300000 } = {
         data = null;
       }
       if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else reject(new ApiError(xhr.status, detail(data)));
+      else reject(new ApiError(xhr.status, detail(data), retryAfterSeconds(xhr.getResponseHeader("Retry-After"))));
     };
     xhr.onerror = () => reject(new NetworkError("network error"));
     xhr.ontimeout = () => reject(new NetworkError("timeout"));

@@ -1,7 +1,8 @@
 // The bidder's page for one tender (提交投标文件): check every custodian's
 // signed confirmation against this browser's trust list, choose files, fill the
 // price summary, seal in a Web Worker into the Origin Private File System,
-// upload part by part (retrying, resumable after a reload), finalize, and check
+// upload the parts a window at a time (lib/part-upload.js: retrying, resumable
+// after a reload, parts the platform has never sent again), finalize, and check
 // the receipt. Prices are read by the CLI's rule (lib/prices.js); a bid may price
 // only some lots; a bid too large is refused before sealing; replacing the standing
 // bid is confirmed, showing what it replaces; a withdrawal gets its own receipt; the
@@ -18,6 +19,7 @@ import { amountText, momentText } from "../lib/format.js";
 import { mib, readConfig, setMessages, sizeText, t } from "../lib/i18n.js";
 import { loadBrowserKeys, registrationOf } from "../lib/keys.js";
 import { opfsFile, opfsNames, removeOpfsFile } from "../lib/opfs.js";
+import { MAX_RETRIES, PartMismatch, UploadInterrupted, sendParts as sendPartsInWindow } from "../lib/part-upload.js";
 import { isBlank, normalizeAmount, scheduleDays } from "../lib/prices.js";
 import { TrustError, importAnchors, loadTrust, pinKey, removeAnchor, unpinKey } from "../lib/trust.js";
 import { SEALED, UPLOADS, all, get, put, remove, sealedKey, uploadKey } from "../lib/store.js";
@@ -26,7 +28,6 @@ const config = readConfig("bid-config");
 setMessages(config.messages);
 
 const $ = (id) => document.getElementById(id);
-const MAX_RETRIES = 5;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const SUBMITTED = "tendering.bid.submitted";
@@ -497,8 +498,7 @@ function failed(exc, status = null) {
 }
 
 // -- uploading -------------------------------------------------------------------------------------------
-
-class UploadInterrupted extends Error {}
+// Parts go a window at a time (lib/part-upload.js); finalize and resuming after a reload stay here.
 
 async function partDigest(file, number, partSize) {
   const from = (number - 1) * partSize;
@@ -509,40 +509,39 @@ async function uploadStatus(record) {
   return api("GET", `${config.urls.uploads}${record.uploadId}`);
 }
 
-/** Sends part `number`, retrying with backoff; resolves once the server has it with our bytes' SHA-256. */
-async function sendPart(record, file, status, number, localDigest, shown) {
+/** What the upload loop tells, in the page's words. */
+function uploadNote(event) {
+  if (event.type === "checking") setStatus(t("checking_parts", { n: event.n, total: event.total }));
+  else if (event.type === "uploading") setStatus(t("uploading_part", { n: event.n, total: event.total }));
+  else if (event.error instanceof ApiError) {
+    // The platform answered, but has not confirmed the part yet (still receiving it, its store down, …).
+    setStatus(t("retrying_part", { n: event.n, reason: event.error.message, seconds: event.seconds, attempt: event.attempt, max: event.max }));
+  } else setStatus(t("retrying", { seconds: event.seconds, attempt: event.attempt, max: event.max }));
+}
+
+/** Sends the parts the platform lacks, checking those it has; resolves once it has every one with our bytes' SHA-256. */
+async function sendParts(record, file, status) {
   const partSize = status.part_size;
-  const from = (number - 1) * partSize;
-  const blob = file.slice(from, Math.min(file.size, from + partSize));
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const part = await putPart(`${config.urls.uploads}${record.uploadId}/parts/${number}`, blob, {
-        onProgress: (loaded) => shown(from + loaded),
-      });
-      if (part.sha256 !== localDigest) throw new Error(t("part_mismatch", { n: number }));
-      return;
-    } catch (exc) {
-      const transient =
-        exc instanceof NetworkError || (exc instanceof ApiError && (exc.status >= 500 || exc.status === 429 || exc.code === "part_duplicated"));
-      if (!transient) throw exc;
-      if (attempt > MAX_RETRIES) throw new UploadInterrupted(t("upload_interrupted", { n: number }));
-      const wait = Math.min(30, 2 ** (attempt - 1));
-      setStatus(t("retrying", { seconds: wait, attempt, max: MAX_RETRIES }));
-      await sleep(wait * 1000);
-      try {
-        // The part may have arrived although its answer did not.
-        const now = await uploadStatus(record);
-        if (now.received_parts >= number) {
-          if (now.part_sha256[number - 1] !== localDigest) throw new Error(t("part_mismatch", { n: number }));
-          return;
-        }
-      } catch (inner) {
-        if (!(inner instanceof NetworkError)) throw inner;
-      }
-      setStatus(t("uploading_part", { n: number, total: status.expected_parts }));
-    }
+  const url = (number) => `${config.urls.uploads}${record.uploadId}/parts/${number}`;
+  const slice = (number) => file.slice((number - 1) * partSize, Math.min(file.size, number * partSize));
+  try {
+    await sendPartsInWindow(status, {
+      digest: (number) => partDigest(file, number, partSize),
+      put: (number, onLoaded) => putPart(url(number), slice(number), { onProgress: onLoaded }),
+      status: () => uploadStatus(record),
+      sleep,
+      say: uploadNote,
+      progress: (bytes) => progress("upload-progress", bytes, record.size, t("uploaded_so_far", { done: mib(bytes), total: mib(record.size) })),
+    });
+  } catch (exc) {
+    if (exc instanceof PartMismatch) throw new Error(t("part_mismatch", { n: exc.number }));
+    if (exc instanceof UploadInterrupted) throw new UploadPaused(t("upload_interrupted", { n: exc.number }));
+    throw exc;
   }
 }
+
+/** The upload stopped after its retries: "Resume upload" (or the retry button) continues it. */
+class UploadPaused extends Error {}
 
 async function finalize(record) {
   for (let attempt = 1; ; attempt++) {
@@ -580,26 +579,11 @@ async function upload(record) {
       await discard(record, { quiet: true });
       throw new Error(t("upload_closed", { state: status.state }));
     }
-    const shown = (bytes) =>
-      progress("upload-progress", bytes, record.size, t("uploaded_so_far", { done: mib(bytes), total: mib(record.size) }));
-    // Parts the server already has must be the ones in this browser: check their SHA-256 first.
-    for (let n = 1; n <= status.received_parts; n++) {
-      setStatus(t("checking_parts", { n, total: status.received_parts }));
-      if ((await partDigest(file, n, status.part_size)) !== status.part_sha256[n - 1]) {
-        throw new Error(t("part_mismatch", { n }));
-      }
-    }
-    shown(Math.min(record.size, status.received_parts * status.part_size));
-    for (let n = status.received_parts + 1; n <= status.expected_parts; n++) {
-      setStatus(t("uploading_part", { n, total: status.expected_parts }));
-      const digest = await partDigest(file, n, status.part_size);
-      await sendPart(record, file, status, n, digest, shown);
-      shown(Math.min(record.size, n * status.part_size));
-    }
+    await sendParts(record, file, status);
     setStatus(t("finalizing"));
     await accepted(record, await finalize(record));
   } catch (exc) {
-    if (exc instanceof UploadInterrupted || exc instanceof NetworkError) {
+    if (exc instanceof UploadPaused || exc instanceof NetworkError) {
       $("retry-button").hidden = false;
       $("retry-button").onclick = () => resumeUpload();
     }
