@@ -93,6 +93,10 @@ class Entry:
     last_seq: int
 
 
+class NotSignedIn(Exception):
+    """The connection's session has no user (or no longer has one)."""
+
+
 def _echoable_ref(raw: Any) -> str | None:
     """The frame's ``ref`` if it may be echoed: a string of at most ``REF_MAX_CHARS`` characters, else none."""
     ref = raw.get("ref") if isinstance(raw, dict) else None
@@ -210,13 +214,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.early_events = collections.deque(maxlen=protocol.MAX_REPLAY)
         self.checked_at = time.monotonic()
         self.language = _language(self.scope)
-        user = self.scope.get("user")
         await self.accept()
-        if user is None or not user.is_authenticated:
+        try:
+            entry = await self._enter()
+        except NotSignedIn:
             await self._refuse(ErrorCode.NOT_AUTHENTICATED, _("请先登录。"), CloseCode.NOT_AUTHENTICATED)
             return
-        try:
-            entry = await self._enter(user)
         except ObjectDoesNotExist:
             await self._refuse(ErrorCode.NOT_FOUND, _("找不到该招标项目。"), CloseCode.NOT_FOUND)
             return
@@ -231,7 +234,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send(protocol.hello(entry.last_seq, settings.HALL_FRAME_MAX_BYTES))
 
     @in_db_thread
-    def _enter(self, user: Any) -> Entry:
+    def _enter(self) -> Entry:
+        """Who the session's user is and whether it may enter, in one hop to a database thread.
+
+        ``scope["user"]`` is read here, from the session (config/asgi.py, ``LazySessionUser``), not before
+        the consumer starts."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            raise NotSignedIn
         with translation.override(self.language):
             return self.enter(user)
 

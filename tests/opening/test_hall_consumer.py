@@ -177,6 +177,37 @@ async def test_a_visitor_who_is_not_signed_in_is_refused_with_4401(hall_case: Op
     assert await close_code(visitor) == 4401
 
 
+@pytest.mark.parametrize("revoked_by", ["password_changed", "user_deactivated"])
+async def test_a_session_revoked_after_signing_in_is_refused_with_4401_and_changes_nothing(
+    hall_case: OpeningCase, sockets: Sockets, revoked_by: str
+) -> None:
+    bidder = hall_case.entries[0].user
+    cookie = await database_sync_to_async(session_cookie)(bidder)
+
+    @database_sync_to_async
+    def revoke() -> None:
+        user = User.objects.get(pk=bidder.pk)
+        if revoked_by == "password_changed":
+            user.set_password("a new password 8f3e")  # the session's password hash no longer matches
+        else:
+            user.is_active = False
+        user.save()
+
+    await revoke()
+    before = await hall_state(hall_case.tender)
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/tenders/{hall_case.tender.public_id}/hall/",
+        headers=[(b"origin", b"http://testserver"), (b"cookie", cookie)],
+    )
+    sockets.open.append(communicator)
+    connected, _subprotocol = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    assert await frame(communicator) == {"type": "error", "code": "not_authenticated", "message": "请先登录。"}
+    assert await close_code(communicator) == 4401
+    assert await hall_state(hall_case.tender) == before
+
+
 async def test_an_expert_outside_the_procedure_is_refused_with_4403(hall_case: OpeningCase, sockets: Sockets) -> None:
     expert, first = await sockets.enter(hall_case.personas.expert, hall_case.tender.public_id)
     assert first == {"type": "error", "code": "not_in_hall", "message": NOT_IN_HALL}
