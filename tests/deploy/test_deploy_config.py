@@ -31,6 +31,8 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.urls import resolve
 
+from config.streaming import STREAMED_PATH
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 SECRETS_DIR = "/run/secrets/"
@@ -49,6 +51,8 @@ PKI_VARIABLES = ("PLATFORM_SIGNING_KEY_FILE", "PLATFORM_CERTIFICATE_FILE", "PLAT
 
 # The regex of nginx.conf's location for the pages under a tender (large bodies).
 TENDER_LOCATION = "^/(?:api/)?tenders/"
+# The regex of nginx.conf's location for a sealed bid's parts (streamed, not spooled).
+BID_PART_LOCATION = "^/api/bids/uploads/[^/]+/parts/[0-9]+/?$"
 
 _ENV_CALL = re.compile(r"\benv_[a-z]+\(\s*\"([A-Z][A-Z0-9_]*)\"")
 
@@ -330,7 +334,13 @@ def test_nginx_body_limits_fit_bid_parts_and_tender_documents() -> None:
     [server] = [block for block in nginx_blocks(text, "server {") if re.search(r"listen\s+443\s", block)]
     default = re.search(r"^\s*client_max_body_size\s+(\w+);", server.split("location", 1)[0], re.MULTILINE)
     assert default
-    assert nginx_size(default.group(1)) >= 16 * 1024 * 1024 + 64 * 1024  # a 16 MiB part and its framing
+    # Every JSON or form body the app reads into memory, and its framing.
+    assert nginx_size(default.group(1)) >= settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1024 * 1024
+    part = re.search(r"client_max_body_size\s+(\w+);", nginx_block(text, f"location ~ {BID_PART_LOCATION} "))
+    assert part
+    part_size = int(env_example().get("BID_PART_SIZE", settings.BID_PART_SIZE))
+    # A part is a raw body of exactly BID_PART_SIZE bytes (the last one less): the limit is that, not much more.
+    assert part_size <= nginx_size(part.group(1)) <= part_size + 1024 * 1024
     limit = re.search(r"client_max_body_size\s+(\w+);", nginx_block(text, f"location ~ {TENDER_LOCATION} "))
     assert limit
     document_max = int(env_example().get("TENDER_DOCUMENT_MAX_BYTES", settings.TENDER_DOCUMENT_MAX_BYTES))
@@ -353,6 +363,34 @@ def test_document_uploads_fall_under_nginx_large_body_location(template: str) ->
     path = template.format(id=uuid.uuid4())
     resolve(path)  # raises Resolver404 if the app moved it: then update nginx.conf and this list
     assert re.search(TENDER_LOCATION, path), f"{path} would be refused above 17m by nginx"
+
+
+def _first_regex_location(text: str, path: str) -> str | None:
+    """The regex location nginx gives `path` (the first that matches, in the order of the file), or None."""
+    for pattern in re.findall(r"location\s+~\s+(\S+)\s*\{", text):
+        if re.search(pattern, path):
+            return str(pattern)
+    return None
+
+
+def test_nginx_streams_bid_parts_to_daphne_without_spooling_them_to_disk() -> None:
+    text = nginx_conf()
+    block = nginx_block(text, f"location ~ {BID_PART_LOCATION} ")
+    assert re.search(r"proxy_request_buffering\s+off;", block)
+    assert "proxy_pass http://etender_daphne;" in block
+    assert _limit(block) == "api_writes"  # still counted with the other API writes
+    # Only there: every other body is read whole by nginx before Daphne sees it.
+    assert len(re.findall(r"proxy_request_buffering\s+off;", text)) == 1
+    upload = uuid.uuid4()
+    for path in (f"/api/bids/uploads/{upload}/parts/1", f"/api/bids/uploads/{upload}/parts/10000"):
+        resolve(path)  # raises Resolver404 if the app moved it: then update nginx.conf and BID_PART_LOCATION
+        assert _first_regex_location(text, path) == BID_PART_LOCATION, path
+        # The same requests whose body the app streams on to the object store (config/streaming.py).
+        assert STREAMED_PATH.match(path), path
+    for path in (f"/api/bids/uploads/{upload}", f"/api/bids/uploads/{upload}/finalize", "/api/bids/uploads"):
+        resolve(path)
+        assert _first_regex_location(text, path) is None, path  # buffered, under `location /api/`
+        assert not STREAMED_PATH.match(path), path
 
 
 def _zone(text: str, name: str) -> tuple[str, float]:
