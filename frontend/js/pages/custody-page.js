@@ -6,6 +6,7 @@
 import { toBase64 } from "../sealing/bytes.js";
 import { custodyStatement, ownSlot, signStatement, StatementError } from "../sealing/custody.js";
 import { ApiError, NetworkError, api } from "../lib/api.js";
+import "../lib/cards.js"; // the table as cards at phone width
 import { momentText } from "../lib/format.js";
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { loadBrowserKeys, registrationOf } from "../lib/keys.js";

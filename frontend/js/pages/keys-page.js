@@ -6,6 +6,7 @@
 
 import { readConfig, setMessages, t } from "../lib/i18n.js";
 import { ApiError, NetworkError } from "../lib/api.js";
+import "../lib/cards.js"; // the table as cards at phone width
 import { momentText } from "../lib/format.js";
 import { KeyImportError, importBrowserKeys } from "../lib/key-import.js";
 import { deleteBrowserKeys, generateBrowserKeys, heldPurposes, loadBrowserKeys, registerBrowserKeys, registrationOf } from "../lib/keys.js";
