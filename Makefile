@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The tests' and linters' own packages (pyproject's [dev] extra): `make run` does without them.
+DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -17,8 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || { echo "==> Creating the virtual environment $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "==> Installing the Python packages into $(VENV) (pip; a few minutes the first time)"
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --disable-pip-version-check --progress-bar on -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -c constraints.txt -e .
 	@touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	@echo "==> Installing the test and lint tools into $(VENV) (pip, the [dev] extra)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -c constraints.txt -e '.[dev]'
+	@touch $(DEV_STAMP)
 
 venv: $(STAMP)
 
@@ -66,7 +73,7 @@ run: system-deps js demo
 play-demo: $(STAMP)
 	$(PY) manage.py play_demo --url http://$(HOST):$(PORT)
 
-test: system-deps-test js $(STAMP) messages
+test: system-deps-test js $(DEV_STAMP) messages
 	ETENDER_ENV=test ETENDER_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The habits kept by tools: ruff's rules and its formatting (lines of 120 at most), mypy
@@ -74,7 +81,7 @@ test: system-deps-test js $(STAMP) messages
 # as import-linter contracts ([tool.importlinter] in pyproject), and ESLint over the
 # browser's scripts (eslint.config.js; eslint, @eslint/js and globals are package.json's
 # devDependencies for this alone).
-lint: $(STAMP) $(NODE_STAMP)
+lint: $(DEV_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
@@ -86,7 +93,7 @@ lint: $(STAMP) $(NODE_STAMP)
 # BENCH_ARGS="--only opening_throughput,hall_broadcast" picks some. Ceph, Redis and Chromium
 # come with the tests' system packages; the browser bench seals with the built bundle.
 BENCH_ARGS ?=
-bench: system-deps-test js $(STAMP)
+bench: system-deps-test js $(DEV_STAMP)
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 check-ledger: $(STAMP)

@@ -45,7 +45,7 @@ def test_an_unknown_purpose_is_refused_with_its_usage():
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-def test_make_run_asks_for_the_run_packages_and_make_test_for_the_test_packages():
+def test_make_run_asks_for_the_run_packages_and_make_test_for_the_test_packages_too():
     def plan(target: str) -> str:
         # -n: print the commands without running them; -B: as on a fresh machine
         return subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -57,3 +57,6 @@ def test_make_run_asks_for_the_run_packages_and_make_test_for_the_test_packages(
     for step in ("Installing the Python packages", "Bundling the browser scripts", "Migrating the database"):
         assert step in run, step
     assert "pip install --quiet --disable-pip-version-check -c" not in run  # pip's own progress is shown
+    # The platform's packages for `make run`; the tests' and linters' tools only for `make test`.
+    assert "-c constraints.txt -e .\n" in run and "'.[dev]'" not in run
+    assert "-c constraints.txt -e '.[dev]'" in test
