@@ -65,6 +65,7 @@ demo: $(STAMP) messages
 
 run: system-deps js demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the server and the worker)"
+	@echo "The demo's walk-through: README, \"A demo to walk through\"; the other devices: make play-demo"
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(PY) manage.py db_worker --queue-name "*" --interval 1 & \
 	  $(PY) -m config.serve -b $(HOST) -p $(PORT) config.asgi:application
