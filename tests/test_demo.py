@@ -88,3 +88,15 @@ def test_the_demo_has_a_tender_at_its_opening_with_a_sealed_bid_from_each_demo_b
     with clock.frozen(later):
         assert live_demo_opening() is None
     reset_object_store_cache()
+
+
+def test_play_demo_refuses_to_run_in_production_and_acts_for_nobody(db, settings):
+    import pytest
+    from django.core.management.base import CommandError
+
+    from accounts.models import ApiToken
+
+    settings.ETENDER_ENV = "production"
+    with pytest.raises(CommandError, match="production"):
+        call_command("play_demo")
+    assert not ApiToken.objects.exists()
