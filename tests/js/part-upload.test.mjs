@@ -3,7 +3,8 @@
 // parts past the confirmed prefix taken up to `part_window` at once and in any order,
 // a part being received answers 409 part_in_progress, one past the window 409
 // part_out_of_order, one already there 409 part_duplicated, a store outage 503 with
-// Retry-After. Sleeps are recorded, not waited.
+// Retry-After. A part's body takes two turns of the event loop on the wire, then the
+// platform takes a few more to store it before it answers. Sleeps are recorded, not waited.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -30,10 +31,12 @@ function sealedFile(parts, last = PART) {
 }
 
 class FakePlatform {
-  constructor(file, { window = 4, ticks = (n) => 8 - (n % 4) * 2 } = {}) {
+  constructor(file, { window = 4, ticks = (n) => 12 - (n % 4) * 3 } = {}) {
     this.file = file;
     this.window = window;
     this.ticks = ticks; // how long part n takes to be stored: later parts of a window finish first
+    this.onWire = 0; // bodies on their way now
+    this.mostOnWire = 0;
     this.expected = Math.ceil(file.length / PART);
     this.parts = new Map(); // number → {sha256} once confirmed, {receiving: true} while being received
     this.puts = [];
@@ -86,7 +89,7 @@ class FakePlatform {
     const progress = [];
     const io = {
       digest: async (n) => sha(this.slice(n)),
-      put: (n, onLoaded) => this.put(n, onLoaded),
+      put: (n, callbacks) => this.put(n, callbacks),
       status: async () => {
         this.statusReads++;
         return this.status();
@@ -102,7 +105,7 @@ class FakePlatform {
     return { io, sleeps, notes, progress };
   }
 
-  async put(number, onLoaded) {
+  async put(number, { onLoaded, onSent }) {
     const attempt = this.puts.filter((n) => n === number).length + 1;
     this.puts.push(number);
     const action = this.hook?.(number, attempt);
@@ -117,10 +120,15 @@ class FakePlatform {
     this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
     try {
       const bytes = action === "tamper" ? Buffer.from(this.slice(number)).fill(0) : this.slice(number);
-      for (let i = 0; i < this.ticks(number); i++) {
-        onLoaded(Math.round((bytes.length * (i + 1)) / this.ticks(number)));
+      this.onWire++;
+      this.mostOnWire = Math.max(this.mostOnWire, this.onWire);
+      for (const half of [1, 2]) {
         await tick();
+        onLoaded(Math.round((bytes.length * half) / 2));
       }
+      this.onWire--;
+      onSent();
+      for (let i = 0; i < this.ticks(number); i++) await tick();
       this.confirm(number, bytes);
       if (action === "lose-answer") throw new NetworkError("timeout");
       return { number, size: bytes.length, sha256: sha(bytes) };
@@ -135,6 +143,7 @@ test("the parts go up to part_window at a time, in any order within it, each onc
   const { io, progress } = platform.io();
   const result = await sendParts(platform.status(), io);
   assert.equal(platform.mostInFlight, 4);
+  assert.equal(platform.mostOnWire, 1); // one body at a time: the others wait for their answers
   assert.deepEqual([...platform.puts].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   assert.deepEqual(platform.refusals, []);
   assert.notDeepEqual(platform.stored, [...platform.stored].sort((a, b) => a - b)); // stored out of order

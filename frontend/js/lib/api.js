@@ -64,10 +64,11 @@ export async function api(method, url, body = undefined) {
 }
 
 /**
- * PUT one raw part (`application/octet-stream`) with upload progress; resolves
- * to the server's JSON, rejects with ApiError or NetworkError.
+ * PUT one raw part (`application/octet-stream`) with upload progress; `onSent`
+ * once the body is out (the answer may take longer); resolves to the server's
+ * JSON, rejects with ApiError or NetworkError.
  */
-export function putPart(url, blob, { onProgress = null, timeoutMs = 300000 } = {}) {
+export function putPart(url, blob, { onProgress = null, onSent = null, timeoutMs = 300000 } = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("PUT", url);
@@ -76,7 +77,9 @@ export function putPart(url, blob, { onProgress = null, timeoutMs = 300000 } = {
     xhr.setRequestHeader("Accept", "application/json");
     xhr.timeout = timeoutMs;
     xhr.withCredentials = true;
+    // Upload events are only dispatched to listeners set before send().
     if (onProgress) xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    if (onSent) xhr.upload.onload = () => onSent();
     xhr.onload = () => {
       let data = null;
       try {

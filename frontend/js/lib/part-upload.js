@@ -2,7 +2,11 @@
 // CLI's Uploader sends them (tendering/client/upload.py, docs/architecture.md
 // "Sealed bids"). The platform takes up to `part_window` parts past its confirmed
 // prefix at once, in any order among them; so up to that many are in flight here,
-// each the lowest part not yet confirmed. Every part the platform says it has
+// each the lowest part not yet confirmed. As in the CLI, one body is on the wire
+// at a time: the next part starts once the one before it is sent whole, and its
+// answer (the platform storing it) is awaited while the next one goes. Parts
+// sharing a slow line would each take `part_window` times longer and could run
+// out their time limit. Every part the platform says it has
 // (`part_sha256` for the prefix, `confirmed_parts` past it) is checked against this
 // browser's sealed file and not sent again. A broken connection, a platform fault
 // (5xx, a store outage's 503 with Retry-After), a throttle (429) and a part the
@@ -76,8 +80,9 @@ export function confirmedOf(status) {
  *
  * `io`:
  * - `digest(n)`: the SHA-256 (hex) of this browser's part n;
- * - `put(n, onLoaded)`: PUT part n, calling `onLoaded(bytes)` as it goes; resolves to the platform's
- *   `{number, size, sha256}`, rejects with ApiError or NetworkError;
+ * - `put(n, {onLoaded, onSent})`: PUT part n, calling `onLoaded(bytes)` as it goes and `onSent()` once
+ *   its body is out; resolves to the platform's `{number, size, sha256}`, rejects with ApiError or
+ *   NetworkError;
  * - `status()`: the upload's status as the platform has it now;
  * - `sleep(ms)`;
  * - `say(event)`: `{type: "checking", n, total}`, `{type: "uploading", n, total, inFlight}`,
@@ -98,7 +103,17 @@ export async function sendParts(status, io, { maxRetries = MAX_RETRIES } = {}) {
   const loading = new Map(); // part in flight → bytes sent of it
   const inflight = new Map(); // part in flight → its task
   let failure = null;
+  let wire = Promise.resolve(); // settles when the body on its way now is out
 
+  /** Waits for the wire, FIFO; resolves to the function that frees it (safe to call twice). */
+  const takeWire = () => {
+    let free;
+    const before = wire;
+    wire = new Promise((resolve) => {
+      free = resolve;
+    });
+    return before.then(() => free);
+  };
   const digestOf = (n) => {
     if (!digests.has(n)) digests.set(n, io.digest(n));
     return digests.get(n);
@@ -130,11 +145,24 @@ export async function sendParts(status, io, { maxRetries = MAX_RETRIES } = {}) {
     for (let attempt = 1; ; attempt++) {
       if (failure) return;
       io.say({ type: "uploading", n: prefix() + 1, total, inFlight: [...inflight.keys()].sort((a, b) => a - b) });
+      const free = await takeWire();
+      if (failure) {
+        free();
+        return;
+      }
       try {
-        const part = await io.put(n, (loaded) => {
-          loading.set(n, loaded);
-          shown();
-        });
+        let part;
+        try {
+          part = await io.put(n, {
+            onLoaded: (loaded) => {
+              loading.set(n, loaded);
+              shown();
+            },
+            onSent: free,
+          });
+        } finally {
+          free(); // an answer before the body was out (a refusal) frees the wire too
+        }
         loading.delete(n);
         if (part?.sha256 !== local) throw new PartMismatch(n);
         done.add(n);
