@@ -46,6 +46,7 @@ class FakePlatform {
     this.mostInFlight = 0;
     this.statusReads = 0;
     this.hook = null; // (number, attempt) → an action for this request, or undefined
+    this.abandoned = [];
   }
 
   slice(n) {
@@ -105,7 +106,7 @@ class FakePlatform {
     return { io, sleeps, notes, progress };
   }
 
-  async put(number, { onLoaded, onSent }) {
+  async put(number, { onLoaded, onSent, signal }) {
     const attempt = this.puts.filter((n) => n === number).length + 1;
     this.puts.push(number);
     const action = this.hook?.(number, attempt);
@@ -128,7 +129,16 @@ class FakePlatform {
       }
       this.onWire--;
       onSent();
-      for (let i = 0; i < this.ticks(number); i++) await tick();
+      for (let i = 0; i < this.ticks(number); i++) {
+        await tick();
+        if (signal?.aborted) {
+          // The browser abandoned the request: the platform gets a short body and frees the number.
+          this.parts.delete(number);
+          this.abandoned.push(number);
+          throw new NetworkError("aborted");
+        }
+      }
+      if (action === "refuse-late") this.refuse(number, 409, "deadline_passed");
       this.confirm(number, bytes);
       if (action === "lose-answer") throw new NetworkError("timeout");
       return { number, size: bytes.length, sha256: sha(bytes) };
@@ -273,11 +283,14 @@ test("a part that keeps failing ends in UploadInterrupted after the retries, nam
   await assert.rejects(sendParts(platform.status(), io), (exc) => exc instanceof UploadInterrupted && exc.number === 2);
   assert.equal(platform.puts.filter((n) => n === 2).length, MAX_RETRIES + 1);
   assert.deepEqual(sleeps, [1000, 2000, 4000, 8000, 16000]);
-  // Parts 1 and 3 arrived; resuming sends part 2 only.
+  // Resuming sends only what the platform lacks (part 1, still being stored when part 2 gave up, was abandoned).
+  const missing = [1, 2, 3].filter((n) => !platform.parts.get(n)?.sha256);
+  assert.deepEqual(missing, [1, 2]);
+  assert.deepEqual(platform.abandoned, [1]);
   platform.hook = null;
   platform.puts = [];
   await sendParts(platform.status(), platform.io().io);
-  assert.deepEqual(platform.puts, [2]);
+  assert.deepEqual([...platform.puts].sort((a, b) => a - b), missing);
   assert.equal(platform.received(), 3);
 });
 
@@ -291,6 +304,28 @@ test("a refusal that waiting cannot cure is not retried and changes nothing more
   assert.deepEqual(sleeps, []);
   assert.equal(platform.puts.filter((n) => n === 1).length, 1);
   assert.ok(!platform.puts.includes(5), platform.puts); // no part started after the refusal
+});
+
+test("on a refusal the requests in flight are abandoned and the pauses cut short", async () => {
+  // Part 1 is stored slowly and then refused (the deadline passed meanwhile); part 2's first attempt broke.
+  const platform = new FakePlatform(sealedFile(4), { ticks: (n) => (n === 1 ? 40 : n === 3 ? 400 : 2) });
+  platform.hook = (number, attempt) => {
+    if (number === 1) return "refuse-late";
+    if (number === 2 && attempt === 1) return "network";
+  };
+  let sleeping = 0;
+  const { io } = platform.io({
+    sleep: async () => {
+      sleeping++;
+      for (let i = 0; i < 1000; i++) await tick(); // far longer than anything else here
+      sleeping--;
+    },
+  });
+  await assert.rejects(sendParts(platform.status(), io), (exc) => exc instanceof ApiError && exc.code === "deadline_passed");
+  assert.equal(sleeping, 1); // the refusal came out while part 2's pause was still running
+  assert.deepEqual(platform.abandoned, [3]); // part 3, being stored, was abandoned, not waited for
+  assert.equal(platform.puts.filter((n) => n === 2).length, 1); // and part 2 was not tried again
+  assert.equal(platform.received(), 0);
 });
 
 test("which failures are retried, and how long the pauses are", () => {

@@ -65,12 +65,17 @@ export async function api(method, url, body = undefined) {
 
 /**
  * PUT one raw part (`application/octet-stream`) with upload progress; `onSent`
- * once the body is out (the answer may take longer); resolves to the server's
- * JSON, rejects with ApiError or NetworkError.
+ * once the body is out (the answer may take longer); `signal` abandons it;
+ * resolves to the server's JSON, rejects with ApiError or NetworkError.
  */
-export function putPart(url, blob, { onProgress = null, onSent = null, timeoutMs = 300000 } = {}) {
+export function putPart(url, blob, { onProgress = null, onSent = null, signal = null, timeoutMs = 300000 } = {}) {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new NetworkError("aborted"));
+      return;
+    }
     const xhr = new XMLHttpRequest();
+    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
     xhr.open("PUT", url);
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.setRequestHeader("X-CSRFToken", csrfToken());

@@ -80,9 +80,9 @@ export function confirmedOf(status) {
  *
  * `io`:
  * - `digest(n)`: the SHA-256 (hex) of this browser's part n;
- * - `put(n, {onLoaded, onSent})`: PUT part n, calling `onLoaded(bytes)` as it goes and `onSent()` once
- *   its body is out; resolves to the platform's `{number, size, sha256}`, rejects with ApiError or
- *   NetworkError;
+ * - `put(n, {onLoaded, onSent, signal})`: PUT part n, calling `onLoaded(bytes)` as it goes and `onSent()`
+ *   once its body is out, abandoning it when `signal` aborts; resolves to the platform's
+ *   `{number, size, sha256}`, rejects with ApiError or NetworkError;
  * - `status()`: the upload's status as the platform has it now;
  * - `sleep(ms)`;
  * - `say(event)`: `{type: "checking", n, total}`, `{type: "uploading", n, total, inFlight}`,
@@ -90,8 +90,9 @@ export function confirmedOf(status) {
  * - `progress(bytes)`: bytes confirmed or on their way.
  *
  * Resolves to `{sent, skipped}` (part numbers sent by this call; parts the platform had already); rejects
- * with PartMismatch, UploadInterrupted or the platform's refusal. On a failure the parts still in flight
- * are let finish (their answers are ignored) and no new one starts.
+ * with PartMismatch, UploadInterrupted or the platform's refusal. On a failure no new part starts, the
+ * requests in flight are abandoned (a part the platform had stored by then is found by the next resume)
+ * and the pauses cut short; the refusal comes out once they have all ended.
  */
 export async function sendParts(status, io, { maxRetries = MAX_RETRIES } = {}) {
   const { part_size: partSize, expected_parts: total, size } = status;
@@ -103,6 +104,12 @@ export async function sendParts(status, io, { maxRetries = MAX_RETRIES } = {}) {
   const loading = new Map(); // part in flight → bytes sent of it
   const inflight = new Map(); // part in flight → its task
   let failure = null;
+  const stop = new AbortController(); // aborted on the first failure
+  const stopped = new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
+  const fail = (exc) => {
+    failure ??= exc;
+    stop.abort();
+  };
   let wire = Promise.resolve(); // settles when the body on its way now is out
 
   /** Waits for the wire, FIFO; resolves to the function that frees it (safe to call twice). */
@@ -159,6 +166,7 @@ export async function sendParts(status, io, { maxRetries = MAX_RETRIES } = {}) {
               shown();
             },
             onSent: free,
+            signal: stop.signal,
           });
         } finally {
           free(); // an answer before the body was out (a refusal) frees the wire too
@@ -172,11 +180,12 @@ export async function sendParts(status, io, { maxRetries = MAX_RETRIES } = {}) {
       } catch (exc) {
         loading.delete(n);
         shown();
+        if (failure) return; // abandoned: another part's failure is the one that counts
         if (!isTransient(exc)) throw exc;
         if (attempt > maxRetries) throw new UploadInterrupted(n, exc);
         const seconds = retryDelay(attempt, exc);
         io.say({ type: "retrying", n, seconds, attempt, max: maxRetries, error: exc });
-        await io.sleep(seconds * 1000);
+        await Promise.race([io.sleep(seconds * 1000), stopped]);
         if (failure) return;
         try {
           // The part may have arrived although its answer did not, or may be arriving still.
@@ -205,9 +214,7 @@ export async function sendParts(status, io, { maxRetries = MAX_RETRIES } = {}) {
       inflight.set(
         part,
         sendOne(part)
-          .catch((exc) => {
-            failure ??= exc;
-          })
+          .catch(fail)
           .finally(() => inflight.delete(part)),
       );
     }

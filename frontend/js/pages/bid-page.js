@@ -527,7 +527,7 @@ async function sendParts(record, file, status) {
   try {
     await sendPartsInWindow(status, {
       digest: (number) => partDigest(file, number, partSize),
-      put: (number, { onLoaded, onSent }) => putPart(url(number), slice(number), { onProgress: onLoaded, onSent }),
+      put: (number, { onLoaded, onSent, signal }) => putPart(url(number), slice(number), { onProgress: onLoaded, onSent, signal }),
       status: () => uploadStatus(record),
       sleep,
       say: uploadNote,
