@@ -181,6 +181,7 @@ export async function sendParts(status, io, { maxRetries = MAX_RETRIES } = {}) {
         loading.delete(n);
         shown();
         if (failure) return; // abandoned: another part's failure is the one that counts
+        if (done.has(n)) return; // a status read meanwhile found it confirmed (its answer was lost)
         if (!isTransient(exc)) throw exc;
         if (attempt > maxRetries) throw new UploadInterrupted(n, exc);
         const seconds = retryDelay(attempt, exc);
