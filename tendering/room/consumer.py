@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -207,6 +208,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         return int(CloseCode.FORBIDDEN)
 
     # --- connecting -----------------------------------------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' ``dispatch`` without its ``aclose_old_connections()`` before every message.
+
+        That call closes the old database connections of Channels' one thread, shared by every connection of
+        the process: a hop onto it per message (the connect, every frame, every event), each queued behind the
+        others'. A room does no database work on that thread: all of it runs in the rooms' own threads
+        (``in_db_thread``), which close their old connections around every call."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.groups_joined = []

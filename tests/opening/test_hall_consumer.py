@@ -381,6 +381,28 @@ class EventsHeard:
             await asyncio.wait_for(self.changed.wait_for(lambda: self.count >= count), TIMEOUT)
 
 
+async def test_the_halls_messages_never_wait_for_channels_shared_database_thread(
+    hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Channels' dispatch hops onto its one thread (shared by every connection) before each message; the hall's
+    # database work runs in the rooms' own threads, so its consumer skips that hop: connect, frames, events.
+    import channels.consumer
+
+    hops = []
+
+    async def counted() -> None:
+        hops.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    bidder, hello = await sockets.enter(hall_case.entries[0].user, hall_case.tender.public_id)
+    assert hello["type"] == "hello"
+    snapshot = await snapshot_of(bidder)
+    await database_sync_to_async(admission.sign_in)(hall_case.personas.tenderer, hall_case.tender)
+    event = await frame(bidder)
+    assert (event["seq"], event["kind"]) == (snapshot["seq"] + 1, "attendance")
+    assert hops == []
+
+
 async def test_an_event_heard_before_the_snapshot_is_sent_follows_a_snapshot_older_than_it_once_and_in_order(
     hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
 ) -> None:
