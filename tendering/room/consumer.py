@@ -30,6 +30,7 @@ from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
@@ -67,6 +68,30 @@ def close_db_threads_connections() -> None:
 
     for future in [_db_pool.submit(close) for _thread in range(DB_THREADS)]:
         future.result(timeout=20)
+
+
+async def join_groups(layer: Any, names: list[str], channel: str) -> None:
+    """``channel`` added to every group of ``names``.
+
+    On channels_redis, what its ``group_add`` sends for one group (ZADD of the channel, then EXPIRE of the
+    group's key) is sent for all of them in one pipelined round trip per Redis shard, instead of two round
+    trips per group; any other layer gets its own ``group_add`` for each."""
+    if not isinstance(layer, RedisChannelLayer):
+        await asyncio.gather(*(layer.group_add(name, channel) for name in names))
+        return
+    layer.require_valid_channel_name(channel)
+    shards: dict[int, list[str]] = {}
+    for name in names:
+        layer.require_valid_group_name(name)
+        shards.setdefault(layer.consistent_hash(name), []).append(name)
+    now = time.time()
+    for index, shard_names in shards.items():
+        async with layer.connection(index).pipeline(transaction=False) as pipe:
+            for name in shard_names:
+                key = layer._group_key(name)
+                pipe.zadd(key, {channel: now})
+                pipe.expire(key, layer.group_expiry)
+            await pipe.execute()
 
 
 def handles(command: type[protocol.Command]) -> Callable[[F], F]:
@@ -241,8 +266,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         self.room_id = entry.room_id
         joined = [groups.group_name(self.room, entry.room_id, audience) for audience in sorted(entry.audiences)]
-        # At once: under a crowd of connections each round trip to the layer waits its turn in the loop.
-        await asyncio.gather(*(self.channel_layer.group_add(group, self.channel_name) for group in joined))
+        # In one round trip: under a crowd of connections each round trip to the layer waits its turn in the loop.
+        await join_groups(self.channel_layer, joined, self.channel_name)
         self.groups_joined.extend(joined)
         await self._send(protocol.hello(entry.last_seq, settings.HALL_FRAME_MAX_BYTES))
 
