@@ -752,8 +752,8 @@ def main(argv: list[str] | None = None) -> int:
                             f"bare p99 {percentile(sorted(connects['bare']), 0.99) * 1e3:.0f} ms; Daphne CPU per "
                             f"client {statistics.median(connect_cpu['hall']):.1f} ms "
                             f"(bare {statistics.median(connect_cpu['bare']):.1f}): about 1.8 ms the session, user, "
-                            "membership and hall number through the ORM, the rest joining 2-3 groups (two Redis "
-                            "round trips each) and the hops to the database threads (docs/benchmarks.md)"
+                            "membership and hall number through the ORM, the rest the Redis round trips, the "
+                            "hops to the database threads and the frames (docs/benchmarks.md)"
                         ),
                     )
                 ]
