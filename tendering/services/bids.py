@@ -70,10 +70,10 @@ def _own_upload(user: User, upload_id: uuid.UUID | str, *, lock: bool = False) -
         public_id = uuid.UUID(str(upload_id))
     except ValueError:
         raise NotFound(_("找不到该上传。")) from None
-    qs = BidUpload.objects.select_related("tender")
-    if lock:
-        qs = qs.select_for_update()
-    upload = qs.filter(public_id=public_id, bidder_id=user.organization_id).first()
+    # Locked, only the upload's own row: the tender is read, not locked, so parts of different bids do not
+    # wait on one another (finalize decides against the deadline under the tender's lock).
+    qs = BidUpload.objects.select_related("tender").filter(public_id=public_id, bidder_id=user.organization_id)
+    upload = locks.lock_first(qs) if lock else qs.first()
     if upload is None:
         raise NotFound(_("找不到该上传。"))
     return upload
@@ -83,7 +83,7 @@ def _own_upload(user: User, upload_id: uuid.UUID | str, *, lock: bool = False) -
 def start_upload(user: User, tender: Tender, bid_id: uuid.UUID, size: int) -> BidUpload:
     """Open an upload of ``size`` ciphertext bytes for the bid ``bid_id`` (chosen by the client)."""
     _require_bidder(user)
-    tender = Tender.objects.select_for_update().get(pk=tender.pk)
+    tender = locks.lock_tender(tender.pk)
     _require_open(tender)
     custody.require_custody_confirmed(tender)
     if size < sealed_format.MIN_CIPHERTEXT_SIZE:
@@ -212,7 +212,7 @@ def _release_part(slot: BidUploadPart) -> None:
 
 @transaction.atomic
 def _confirm_part(upload: BidUpload, slot: BidUploadPart, info: Any) -> BidUploadPart:
-    upload = BidUpload.objects.select_for_update().get(pk=upload.pk)
+    upload = locks.lock_one(BidUpload.objects.filter(pk=upload.pk))
     if upload.state != BidUploadState.OPEN:
         raise Conflict(_("此上传已结束，分片未被计入。"), code="upload_closed")
     now = clock.now()
@@ -412,8 +412,8 @@ def _accept(
 ) -> Bid | None:
     """Accept the bid, or (deadline passed) record the refusal and return None; the caller raises
     after the commit so the refusal itself is kept."""
-    tender = Tender.objects.select_for_update().get(pk=upload.tender_id)
-    upload = BidUpload.objects.select_for_update().get(pk=upload.pk)
+    tender = locks.lock_tender(upload.tender_id)
+    upload = locks.lock_one(BidUpload.objects.filter(pk=upload.pk))
     if upload.state != BidUploadState.OPEN:
         raise Conflict(_("此投标文件已提交，回执已发出；重复提交无效。"), code="already_finalized")
     # The role and the organization as they are now, under the lock, not as cached when the request began:
@@ -435,10 +435,8 @@ def _accept(
         )
         _delete_later(upload.object_key, version_id)
         return None
-    previous = (
-        Bid.objects.select_for_update()
-        .filter(tender=tender, bidder_id=upload.bidder_id, status=BidStatus.ACCEPTED)
-        .first()
+    previous = locks.lock_first(
+        Bid.objects.filter(tender=tender, bidder_id=upload.bidder_id, status=BidStatus.ACCEPTED)
     )
     if previous is not None:
         previous.status = BidStatus.SUPERSEDED
@@ -579,11 +577,11 @@ def standing_bidders(tender: Tender) -> list[str] | None:
 @transaction.atomic
 def expire_uploads(tender_id: int) -> int:
     """After the deadline, uploads never finalized count as not submitted: abort them and record it."""
-    tender = Tender.objects.select_for_update().get(pk=tender_id)
+    tender = locks.lock_tender(tender_id)
     if tender.phase(clock.now()) == Phase.OPEN_FOR_BIDS:
         return 0
     expired = 0
-    for upload in BidUpload.objects.select_for_update().filter(tender=tender, state=BidUploadState.OPEN):
+    for upload in locks.lock(BidUpload.objects.filter(tender=tender, state=BidUploadState.OPEN)):
         _close_upload(upload, BidUploadState.EXPIRED)
         record(
             tender.case,

@@ -56,6 +56,7 @@ from tendering.sealing.container import index_container
 from tendering.sealing.stream import SEGMENT_SIZE
 from tendering.services.after_commit import Work, enqueue_after_commit, enqueue_now
 from tendering.services.hall_events import publish
+from tendering.services.locks import lock_one
 from tendering.services.opened_files import index_entry
 from tendering.services.opening.bid_ended import resolve
 from tendering.services.opening.key_seals import open_file_key
@@ -103,13 +104,11 @@ def _claim(bid_opening_id: int, owner: str) -> BidOpening | None:
         return None
     with transaction.atomic():
         # The opening's row first, as every service does, so two lockers never wait on each other.
-        opening = Opening.objects.select_for_update().select_related("tender").get(pk=found)
+        opening = lock_one(Opening.objects.select_related("tender").filter(pk=found))
         if opening.closed_at is not None:
             return None
-        bid_opening = (
-            BidOpening.objects.select_for_update()
-            .select_related("bid", "bid__bidder", "bid__tender")
-            .get(pk=bid_opening_id)
+        bid_opening = lock_one(
+            BidOpening.objects.select_related("bid", "bid__bidder", "bid__tender").filter(pk=bid_opening_id)
         )
         now = clock.now()
         if (
@@ -153,7 +152,7 @@ def _claim(bid_opening_id: int, owner: str) -> BidOpening | None:
 def _renew(bid_opening: BidOpening, owner: str, progress: int) -> None:
     """Renew the lease and show the progress; LeaseLost if another worker has taken over."""
     with transaction.atomic():
-        opening = Opening.objects.select_for_update().get(pk=bid_opening.opening_id)
+        opening = lock_one(Opening.objects.filter(pk=bid_opening.opening_id))
         updated = BidOpening.objects.filter(
             pk=bid_opening.pk, lease_owner=owner, state=BidOpeningState.DECRYPTING
         ).update(lease_until=_lease_until(), progress_bytes=progress)
@@ -328,8 +327,8 @@ def _fault_locked(opening: Opening, bid_opening: BidOpening, code: str, text: st
 
 
 def _locked_own(bid_opening: BidOpening, owner: str) -> tuple[Opening, BidOpening] | None:
-    opening = Opening.objects.select_for_update().select_related("tender").get(pk=bid_opening.opening_id)
-    current = BidOpening.objects.select_for_update().select_related("bid", "bid__bidder").get(pk=bid_opening.pk)
+    opening = lock_one(Opening.objects.select_related("tender").filter(pk=bid_opening.opening_id))
+    current = lock_one(BidOpening.objects.select_related("bid", "bid__bidder").filter(pk=bid_opening.pk))
     if current.lease_owner != owner or current.state != BidOpeningState.DECRYPTING:
         return None
     return opening, current

@@ -114,10 +114,6 @@ def test_a_model_outside_the_lock_order_cannot_be_locked_here() -> None:
         lock(User.objects.filter(pk=-1))
 
 
-# Their owners move these to the helper in issue 8 (the upload path and the worker's decryption).
-NOT_YET_MOVED = {"tendering/services/bids.py", "tendering/services/decryption.py"}
-
-
 def test_no_service_locks_rows_but_through_the_lock_helper() -> None:
     found = {
         str(path.relative_to(ROOT))
@@ -125,8 +121,7 @@ def test_no_service_locks_rows_but_through_the_lock_helper() -> None:
         if path.name != "locks.py" and "migrations" not in path.parts
         if ".select_for_update(" in path.read_text()
     }
-    assert "tendering/services/opening/admission.py" not in found
-    assert found <= NOT_YET_MOVED
+    assert found == set()
 
 
 # --- work queued after commit -----------------------------------------------------------------------------
