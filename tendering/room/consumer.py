@@ -20,11 +20,12 @@ import asyncio
 import collections
 import dataclasses
 import json
+import os
 import threading
 import time
 import typing
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
 
 from channels.consumer import get_handler_name
@@ -45,7 +46,47 @@ from tendering.room import groups, protocol
 from tendering.room.codes import CloseCode, ErrorCode
 
 DB_THREADS = 4
-_db_pool = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="room-db")
+
+
+class _RoomDatabaseThreads(Executor):
+    """The rooms' database threads: a pool of this process's own, made anew in a forked child.
+
+    A child forked from a process that had used the pool (Daphne forked by a test, a pre-forking server)
+    inherits the pool's object but none of its threads: work handed to it would wait for ever. The
+    functions wrapped by ``in_db_thread`` keep this object, which hands their work to the pool of the
+    process they run in.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget_parents_pool)
+
+    def _forget_parents_pool(self) -> None:
+        # The parent's lock may have been held by one of its threads at the fork: the child gets its own.
+        self._pool, self._pid, self._lock = None, 0, threading.Lock()
+
+    def _current(self) -> ThreadPoolExecutor:
+        pool = self._pool
+        if pool is not None and self._pid == os.getpid():
+            return pool
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                self._pool = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="room-db")
+                self._pid = os.getpid()
+            return self._pool
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return self._current().submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+            self._pool = None
+
+
+_db_pool = _RoomDatabaseThreads()
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")

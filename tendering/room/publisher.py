@@ -36,6 +36,11 @@ class Publisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
         self.loops_started = 0  # how many loops this object has started (one per process it ran in)
+        os.register_at_fork(after_in_child=self._forget_parents_loop)
+
+    def _forget_parents_loop(self) -> None:
+        # The parent's thread is not in the child, and its lock may have been held at the fork.
+        self._loop, self._pid, self._lock = None, 0, threading.Lock()
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
