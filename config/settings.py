@@ -146,6 +146,10 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The in-memory layer reaches the consumers of its own process only: events the worker (another process)
+# publishes never arrive. Each room connection then reads the room's table every few seconds for what it
+# has not had (0: never; with Redis every event arrives through the layer).
+ROOM_CATCH_UP_SECONDS = env_int("ROOM_CATCH_UP_SECONDS", 0 if REDIS_URL else 2, minimum=0, maximum=3600)
 
 # --- Object store -------------------------------------------------------------
 S3_ENDPOINT = env_str("S3_ENDPOINT", "")

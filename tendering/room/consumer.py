@@ -311,6 +311,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await join_groups(self.channel_layer, joined, self.channel_name)
         self.groups_joined.extend(joined)
         await self._send(protocol.hello(entry.last_seq, settings.HALL_FRAME_MAX_BYTES))
+        if settings.ROOM_CATCH_UP_SECONDS:
+            self.catch_up = asyncio.create_task(self._catch_up_from_the_table(settings.ROOM_CATCH_UP_SECONDS))
 
     @in_db_thread
     def _enter(self) -> Entry:
@@ -324,7 +326,31 @@ class RoomConsumer(AsyncWebsocketConsumer):
         with translation.override(self.language):
             return self.enter(user)
 
+    async def _catch_up_from_the_table(self, every: float) -> None:
+        """Now and then, the events this connection has not had, read from the room's table and delivered.
+
+        For a layer that reaches this process only (settings.ROOM_CATCH_UP_SECONDS): what another process
+        published (the worker's decryption results) is sent within ``every`` seconds, in order, and never
+        twice (``_deliver`` skips what was sent meanwhile)."""
+        while True:
+            await asyncio.sleep(every)
+            if self.sent_seq is None:
+                continue
+            try:
+                frames, _last = await self._missed(self.sent_seq)
+            except DomainError:
+                await self.close(code=CloseCode.FORBIDDEN)
+                return
+            if frames is None:  # more than a replay's worth behind: the client resumes or asks for a snapshot
+                continue
+            for missed in frames:
+                if not await self._deliver({"frame": missed}):
+                    return
+
     async def disconnect(self, code: int) -> None:
+        catch_up = getattr(self, "catch_up", None)
+        if catch_up is not None:
+            catch_up.cancel()
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -562,6 +562,23 @@ async def test_a_refused_key_is_told_to_its_bidder_alone_and_never_to_another_bi
     assert await frame(own_tab) == {"type": "resumed", "ref": "r", "seq": seq + 2}
 
 
+async def test_events_that_never_reach_this_process_layer_arrive_from_the_rooms_table_once_and_in_order(
+    hall_case: OpeningCase, sockets: Sockets, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """The embedded default's in-memory layer: the worker (another process) publishes into its own."""
+    case = hall_case
+    settings.ROOM_CATCH_UP_SECONDS = 0.2
+    bidder, seq = await sockets.following(case.entries[0].user, case.tender)
+    # As for another process's events, nothing reaches this process's layer.
+    monkeypatch.setattr("tendering.room.publisher.publisher.send", lambda *args, **kwargs: None)
+    await database_sync_to_async(admission.sign_in)(case.personas.tenderer, case.tender)
+    await database_sync_to_async(admission.sign_in)(case.personas.regulator, case.tender)
+    stored = await stored_frames(case.tender, seq)
+    assert [event["seq"] for event in stored] == [seq + 1, seq + 2]
+    assert [await frame(bidder), await frame(bidder)] == stored
+    assert await bidder.receive_nothing(timeout=0.5)
+
+
 # --- resuming -------------------------------------------------------------------------------------------------
 
 
