@@ -42,7 +42,6 @@ def _common_messages() -> dict[str, str]:
     return {
         "failed": _("未能完成：%(reason)s"),
         "network_down": _("网络连接中断。"),
-        "beijing_time": _("北京时间"),
     }
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tendering", "0010_withdrawal_receipt"),  # slot 0009, chained after the leaf standing when it landed
+        ("tendering", "0009_withdrawal_receipt"),
     ]
 
     operations = [
