@@ -73,6 +73,7 @@ from archive.storage.base import (
     validate_part_number,
     validate_range,
 )
+from archive.streams import CountingReader
 from config import clock
 
 DOWNLOAD_SALT = "archive.storage.filesystem.download"
@@ -246,19 +247,16 @@ class FilesystemObjectStore(ObjectStore):
             raise ValueError("length must not be negative")
         if retention is not None and retention.until <= clock.now():
             raise ValueError("the retain-until date must be in the future")
-        source = as_readable(stream)
-        sha, md5, size = hashlib.sha256(), new_md5(), 0
+        sha, md5 = hashlib.sha256(), new_md5()
+        source = CountingReader(as_readable(stream), sha, md5)
         tmp = self._tmp_file()
         try:
             with open(tmp, "wb") as f:
                 for chunk in iter_stream(source, length):
-                    sha.update(chunk)
-                    md5.update(chunk)
                     f.write(chunk)
-                    size += len(chunk)
                 f.flush()
                 os.fsync(f.fileno())
-            stored = StoredObject(key, self._new_version_id(), size, sha.hexdigest(), md5.hexdigest())
+            stored = StoredObject(key, self._new_version_id(), source.count, sha.hexdigest(), md5.hexdigest())
             self._add_version(key, tmp, self._record(stored, content_type, meta, retention, legal_hold))
         finally:
             tmp.unlink(missing_ok=True)
@@ -516,9 +514,7 @@ class FilesystemObjectStore(ObjectStore):
         tmp = self._tmp_file()
         try:
             with open(tmp, "wb") as f:
-                for chunk in iter_stream(as_readable(data), length):
-                    md5.update(chunk)
-                    sha256.update(chunk)
+                for chunk in iter_stream(CountingReader(as_readable(data), md5, sha256), length):
                     f.write(chunk)
                 f.flush()
                 os.fsync(f.fileno())
@@ -574,10 +570,9 @@ class FilesystemObjectStore(ObjectStore):
             with open(tmp, "wb") as out:
                 for part in wanted:
                     with open(claimed / f"{part.part_number:05d}.part", "rb") as f:
-                        while chunk := f.read(MiB):
-                            sha.update(chunk)
-                            out.write(chunk)
-                            size += len(chunk)
+                        hashed = CountingReader(f, sha)
+                        shutil.copyfileobj(hashed, out, MiB)
+                        size += hashed.count
                 out.flush()
                 os.fsync(out.fileno())
             etag = multipart_etag([uploaded[p.part_number].etag for p in wanted])

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import logging
 import os
 import time
@@ -48,6 +47,7 @@ from django.utils.translation import gettext as _
 
 from archive.ledger import record
 from archive.storage import StorageError, get_object_store
+from archive.streams import sha256_of
 from config import clock
 from tendering import hall_protocol as hp
 from tendering.models import BidOpening, BidOpeningState, Opening
@@ -231,14 +231,9 @@ def _check_stored_bytes(bid: Any) -> None:
 
     The failure path only: the object is read once more from its start and hashed.
     """
-    digest, count = hashlib.sha256(), 0
-    buffer = memoryview(bytearray(1 << 20))
     with get_object_store().open(bid.object_key, bid.version_id or None) as opened:
-        stored: Any = opened
-        while got := stored.readinto(buffer):
-            digest.update(buffer[:got])
-            count += got
-    if count != bid.size or digest.hexdigest() != bid.sha256:
+        found = sha256_of(opened)
+    if found.size != bid.size or found.sha256 != bid.sha256:
         raise StoredBytesDiffer(str(bid.public_id))
 
 
