@@ -23,7 +23,7 @@ from tendering.models import (
 )
 from tendering.services.after_commit import Work, enqueue_after_commit
 from tendering.services.hall_events import publish
-from tendering.services.locks import lock
+from tendering.services.locks import lock, lock_tender
 from tendering.services.opening.admission import lock_opening, require_hall, require_not_closed, require_role
 from tendering.services.opening.bid_ended import resolve
 from tendering.services.opening.custodian_parts import drop_parts_when_done
@@ -88,6 +88,8 @@ def close_opening(user: User, tender: Tender) -> Opening:
     roles = require_hall(user, tender)
     require_role(roles, HallRole.MANAGER, _("只有招标人或代理机构可以结束开标。"))
     with transaction.atomic():
+        # The tender's row is changed below (its opening_closed_at): locked first, as LOCK_ORDER has it.
+        lock_tender(tender.pk)
         opening = lock_opening(tender)
         require_not_closed(opening)
         if opening.record_published_at is None:
