@@ -75,6 +75,32 @@ def setup_django(var_dir: Path, **env: str | None) -> None:
     django.setup()
 
 
+def bench_tender_input(number: str, title: str, deadline: Any, custodian_ids: list[int]) -> Any:
+    """The benches' open tender of one lot, its opening at its deadline, k = 2 of the custodians given.
+
+    Django must be set up first (``setup_django``)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from tendering.models import EvaluationMethod, ProcedureType
+    from tendering.services import tenders
+
+    return tenders.TenderInput(
+        number=number,
+        title=title,
+        description="",
+        procedure_type=ProcedureType.OPEN,
+        budget=Decimal("8650000.00"),
+        bid_deadline=deadline,
+        opening_time=deadline,
+        enquiry_deadline=deadline - dt.timedelta(days=10),
+        evaluation_method=EvaluationMethod.COMPREHENSIVE,
+        custodian_ids=custodian_ids,
+        custodian_threshold=2,
+        lots=[tenders.LotInput(1, "路面工程", Decimal("6000000.00"))],
+    )
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:

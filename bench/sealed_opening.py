@@ -15,11 +15,10 @@ import io
 import shutil
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.common import GiB, MiB, setup_django, write_random
+from bench.common import GiB, MiB, bench_tender_input, setup_django, write_random
 
 # Shares of the bid's size among its files (技术标 is the bulk of a works bid).
 FILE_NAMES = ["技术标.pdf", "商务标.pdf", "资格审查资料.pdf", "已标价工程量清单.xlsx"]
@@ -59,7 +58,6 @@ class SealedOpening:
         from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
         from accounts.own_device import register_own_key
         from config import clock
-        from tendering.models import EvaluationMethod, ProcedureType
         from tendering.own_device import confirm_custody_as
         from tendering.sealing import LotPrice, PriceSummary, open_bidder_envelope, parse_manifest, seal_bid
         from tendering.services import bids, documents, tenders
@@ -103,20 +101,7 @@ class SealedOpening:
                 register_own_key(custodian, KeyPurpose.SIGNING, custodian_signing[-1])
             draft = tenders.create_draft(
                 tenderer,
-                tenders.TenderInput(
-                    number="BENCH-OPENING-001",
-                    title="开标解密基准测试",
-                    description="",
-                    procedure_type=ProcedureType.OPEN,
-                    budget=Decimal("8650000.00"),
-                    bid_deadline=deadline,
-                    opening_time=deadline,
-                    enquiry_deadline=deadline - dt.timedelta(days=10),
-                    evaluation_method=EvaluationMethod.COMPREHENSIVE,
-                    custodian_ids=[c.pk for c in custodians],
-                    custodian_threshold=2,
-                    lots=[tenders.LotInput(1, "路面工程", Decimal("6000000.00"))],
-                ),
+                bench_tender_input("BENCH-OPENING-001", "开标解密基准测试", deadline, [c.pk for c in custodians]),
             )
             pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
             documents.add_document(tenderer, draft, "招标文件.pdf", io.BytesIO(pdf), len(pdf))

@@ -60,6 +60,7 @@ from bench.common import (
     MiB,
     Row,
     Server,
+    bench_tender_input,
     cpu_seconds,
     emit,
     machine_line,
@@ -122,7 +123,6 @@ def prepare_platform(env: dict[str, str]) -> tuple[str, list[tuple[str, str]]]:
     import django
 
     django.setup()
-    from decimal import Decimal
 
     from django.core.management import call_command
 
@@ -130,7 +130,6 @@ def prepare_platform(env: dict[str, str]) -> tuple[str, list[tuple[str, str]]]:
     from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
     from accounts.own_device import register_own_key
     from archive.storage import get_object_store
-    from tendering.models import EvaluationMethod, ProcedureType
     from tendering.own_device import confirm_custody_as
     from tendering.services import documents, tenders
     from tests.fixtures.personas import PDF_BYTES, p256_public_der
@@ -161,20 +160,7 @@ def prepare_platform(env: dict[str, str]) -> tuple[str, list[tuple[str, str]]]:
     deadline = now + dt.timedelta(days=30)
     draft = tenders.create_draft(
         tenderer,
-        tenders.TenderInput(
-            number="BENCH-2026-001",
-            title="投标提交基准测试",
-            description="",
-            procedure_type=ProcedureType.OPEN,
-            budget=Decimal("8650000.00"),
-            bid_deadline=deadline,
-            opening_time=deadline,
-            enquiry_deadline=deadline - dt.timedelta(days=10),
-            evaluation_method=EvaluationMethod.COMPREHENSIVE,
-            custodian_ids=[c.pk for c in custodians],
-            custodian_threshold=2,
-            lots=[tenders.LotInput(1, "路面工程", Decimal("6000000.00"))],
-        ),
+        bench_tender_input("BENCH-2026-001", "投标提交基准测试", deadline, [c.pk for c in custodians]),
     )
     documents.add_document(tenderer, draft, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
     tender = tenders.publish(tenderer, draft)
