@@ -103,34 +103,27 @@ class StreamedBody(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         """Fill ``buffer`` with what has arrived (waiting for the first bytes); 0 at the end of the body."""
         target = memoryview(buffer).cast("B")
-        with self._lock:
-            self._wait_for_bytes()
-            filled = 0
-            while self._chunks and filled < len(target):
-                chunk = self._chunks[0]
-                take = min(len(chunk), len(target) - filled)
-                target[filled : filled + take] = chunk[:take]
-                filled += take
-                if take == len(chunk):
-                    self._chunks.popleft()
-                else:
-                    self._chunks[0] = chunk[take:]
-            self._buffered -= filled
-        if filled:
-            self._loop.call_soon_threadsafe(self._make_room)
+        filled = 0
+        for view in self._take(len(target)):
+            target[filled : filled + len(view)] = view
+            filled += len(view)
         return filled
 
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes of what has arrived (waiting for the first), copied once; b"" at the end."""
         if size is None or size < 0:
             return self.readall()
+        return b"".join(self._take(size))
+
+    def _take(self, limit: int) -> list[memoryview]:
+        """Up to ``limit`` bytes of what has arrived (waiting for the first), as views of the chunks taken off."""
         taken: list[memoryview] = []
         with self._lock:
             self._wait_for_bytes()
             filled = 0
-            while self._chunks and filled < size:
+            while self._chunks and filled < limit:
                 chunk = self._chunks[0]
-                take = min(len(chunk), size - filled)
+                take = min(len(chunk), limit - filled)
                 taken.append(chunk[:take])
                 filled += take
                 if take == len(chunk):
@@ -140,7 +133,7 @@ class StreamedBody(io.RawIOBase):
             self._buffered -= filled
         if filled:
             self._loop.call_soon_threadsafe(self._make_room)
-        return b"".join(taken)
+        return taken
 
     def _wait_for_bytes(self) -> None:
         while not self._chunks and not self._ended:
