@@ -38,9 +38,13 @@ class Phase(models.TextChoices):
     CLOSED = "closed", _("投标已截止")
     OPENING = "opening", _("开标中")
     EVALUATION = "evaluation", _("评标中")
+    # The evaluation report is signed: the candidates wait for their publicity (公示).
+    CANDIDATES = "candidates", _("中标候选人待公示")
     PUBLICITY = "publicity", _("中标候选人公示")
     AWARDED = "awarded", _("已定标")
     FILED = "filed", _("已归档")
+    # Fewer than three valid bids (招标投标法 Art 28, 实施条例 Art 55): the tender must be re-tendered.
+    FAILED = "failed", _("招标失败")
 
 
 class Tender(models.Model):
@@ -84,6 +88,11 @@ class Tender(models.Model):
     candidates_published_at = models.DateTimeField(null=True, blank=True)
     awarded_at = models.DateTimeField(null=True, blank=True)
     filed_at = models.DateTimeField(null=True, blank=True)
+    # The committee's report signed and filed (the evaluation app): the candidates are ready for publicity.
+    evaluation_reported_at = models.DateTimeField(null=True, blank=True)
+    # The tender failed (招标失败): when, and why (a code of tendering.services.tenders.FailureReason).
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=40, blank=True)
 
     class Meta:
         ordering = ["-published_at", "-created_at"]
@@ -112,10 +121,14 @@ class Tender(models.Model):
             return Phase.DRAFT
         if self.filed_at is not None:
             return Phase.FILED
+        if self.failed_at is not None:
+            return Phase.FAILED
         if self.awarded_at is not None:
             return Phase.AWARDED
         if self.candidates_published_at is not None:
             return Phase.PUBLICITY
+        if self.evaluation_reported_at is not None:
+            return Phase.CANDIDATES
         if self.opening_closed_at is not None:
             return Phase.EVALUATION
         if now >= self.opening_time:

@@ -40,7 +40,7 @@ from tendering.models import (
 M = TypeVar("M", bound=models.Model)
 
 # The one order in which rows are locked. A model not listed cannot be locked through this module.
-LOCK_ORDER: tuple[type[models.Model], ...] = (
+LOCK_ORDER: list[type[models.Model]] = [
     Entrustment,
     Tender,
     Question,
@@ -50,8 +50,19 @@ LOCK_ORDER: tuple[type[models.Model], ...] = (
     BidOpening,
     CustodianSubmission,
     RecordObjection,
-)
+]
 _RANK = {model: rank for rank, model in enumerate(LOCK_ORDER)}
+
+
+def extend_lock_order(*later: type[models.Model]) -> None:
+    """Append an app's own models after tendering's, in their order (an app above tendering, at its ready()).
+
+    ``tendering`` cannot import the apps that build on it: they add their models here instead, once."""
+    for model in later:
+        if model in _RANK:
+            raise ValueError(f"{model.__name__} is already in LOCK_ORDER")
+        _RANK[model] = len(LOCK_ORDER)
+        LOCK_ORDER.append(model)
 
 
 class LockOutsideTransaction(RuntimeError):

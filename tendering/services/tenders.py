@@ -323,7 +323,7 @@ def close_opening(actor: User, tender: Tender) -> Tender:
 @transaction.atomic
 def publish_candidates(actor: User, tender: Tender) -> Tender:
     """Post the winning candidates (中标候选人公示)."""
-    return _transition(actor, tender, Phase.EVALUATION, "candidates_published_at", "tendering.candidates.published")
+    return _transition(actor, tender, Phase.CANDIDATES, "candidates_published_at", "tendering.candidates.published")
 
 
 @transaction.atomic

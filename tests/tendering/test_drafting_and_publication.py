@@ -3,13 +3,14 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from accounts.errors import InvalidInput, PermissionDenied, WrongPhase
 from accounts.models import KeyPurpose
 from accounts.services import revoke_public_key
 from archive.models import LedgerEntry
 from tendering.models import Phase, Tender
-from tendering.services import documents, tenders
+from tendering.services import documents, outcome, tenders
 from tests.fixtures.personas import PDF_BYTES, tender_input
 
 
@@ -143,14 +144,19 @@ def test_the_phase_follows_the_clock_and_the_explicit_transitions(personas, froz
     with pytest.raises(PermissionDenied):
         tenders.close_opening(personas.bidder_a, tender)
     tenders.close_opening(personas.tenderer, tender)
+    with pytest.raises(WrongPhase):  # candidates come from the committee's signed report
+        tenders.publish_candidates(personas.tenderer, tender)
+    with transaction.atomic():
+        outcome.evaluation_reported(tender, None, {})
     tenders.publish_candidates(personas.tenderer, tender)
     tenders.award(personas.tenderer, tender)
     tenders.file_case(personas.tenderer, tender)
     tender.refresh_from_db()
     assert tender.phase(frozen_clock()) == Phase.FILED
     actions = list(LedgerEntry.objects.filter(case=tender.case).values_list("action", flat=True))
-    assert actions[-4:] == [
+    assert actions[-5:] == [
         "tendering.opening.closed",
+        "tendering.evaluation.reported",
         "tendering.candidates.published",
         "tendering.tender.awarded",
         "tendering.tender.filed",
