@@ -24,7 +24,12 @@ def allow_the_test_runner_to_flush_the_ledger(sender: Any, connection: Any, **kw
             cursor.execute("SET etender.ledger_allow_truncate = 'on'")
 
 
-pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.personas", "tests.fixtures.operator"]
+pytest_plugins = [
+    "tests.fixtures.s3",
+    "tests.fixtures.personas",
+    "tests.fixtures.operator",
+    "tests.evaluation.factories",
+]
 
 
 @pytest.fixture(autouse=True)
