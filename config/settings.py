@@ -240,6 +240,9 @@ BID_PART_SIZE = env_int("BID_PART_SIZE", 8 * 1024 * 1024, minimum=5 * 1024 * 102
 # open every bid alone once the envelopes are in hand.
 CUSTODIAN_THRESHOLD_MIN = env_int("CUSTODIAN_THRESHOLD_MIN", 2, minimum=1, maximum=9)
 CUSTODIANS_MAX = env_int("CUSTODIANS_MAX", 9, minimum=1, maximum=9)
+# The evaluation: a score further than this percent from the committee's mean for its item must be explained
+# (common local rule, ±30 %); a tender's method takes it unless it names its own (tendering/method.py).
+EVALUATION_DEVIATION_THRESHOLD_PERCENT = env_int("EVALUATION_DEVIATION_THRESHOLD_PERCENT", 30, minimum=1, maximum=100)
 # The opening (开标): bidders release their keys within this many minutes of the
 # opening time; bidders confirm or object to the opening record within the second.
 OPENING_DECRYPTION_WINDOW_MINUTES = env_int("OPENING_DECRYPTION_WINDOW_MINUTES", 30, minimum=1, maximum=24 * 60)
