@@ -276,6 +276,10 @@ DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE
 OBJECTION_MAX_CHARS = env_int("OBJECTION_MAX_CHARS", 2000, minimum=100, maximum=20000)
 # Records are kept at least this many years (government procurement: 15).
 RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)
+# The expert draw (evaluation/services/draw.py): an expert with this many confirmed memberships for the same
+# tenderer within the window is not drawn for it again (co-evaluation limit).
+EVALUATION_SAME_TENDERER_LIMIT = env_int("EVALUATION_SAME_TENDERER_LIMIT", 3, minimum=1, maximum=100)
+EVALUATION_CO_EVALUATION_WINDOW_DAYS = env_int("EVALUATION_CO_EVALUATION_WINDOW_DAYS", 365, minimum=1, maximum=3650)
 # Demo and test only: shift the platform clock by this many seconds (etender.E006
 # refuses it in production).
 CLOCK_OFFSET_SECONDS = env_int("ETENDER_CLOCK_OFFSET_SECONDS", 0)
