@@ -15,7 +15,7 @@ Everything runs on 127.0.0.1, in a temporary folder:
   (``django.test.Client.force_login``) and signed in to the hall
   (``opening.sign_in``);
 * Daphne serving ``config.asgi:application`` untouched, through a wrapper
-  (``bench.hall_broadcast:application``) that only adds the baseline's route
+  (``bench.live:application``) that only adds the baseline's route
   ``/bench/bare/``;
 * the participants' clients in a child process (``aiohttp`` WebSockets, one
   asyncio loop), so that their receiving does not share a GIL with the
@@ -62,7 +62,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +70,6 @@ if __package__ in (None, ""):  # run as a script: the repository root, for bench
 
 from bench.common import (
     Row,
-    check_loopback,
     cpu_seconds,
     emit,
     machine_line,
@@ -79,13 +77,10 @@ from bench.common import (
     postgres_database,
     script_command,
     start_daphne,
-    start_redis,
     stop_process,
 )
+from bench.live import BARE_GROUP, BareSender, bare_path, channel_layer_redis
 
-BARE_PATH = "/bench/bare/"
-CANNED: dict[str, str] = {}  # the bare consumer's snapshot text, by file
-BARE_GROUP = "bench.bare"
 # The subject, the bare consumer fed by the subject's publisher (which of the two costs), the baseline.
 KINDS = ("hall", "published", "bare")
 NAMES = {
@@ -93,62 +88,6 @@ NAMES = {
     "published": "bare consumer in the hall's group, `publish` in the transaction",
     "bare": "bare consumer, bare `group_send` (baseline)",
 }
-
-
-# --- the ASGI application Daphne serves: the platform's, plus the baseline's route ------------------------------
-
-
-def _bench_application() -> Any:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from channels.generic.websocket import AsyncWebsocketConsumer
-
-    from config.asgi import application as platform_application  # sets Django up
-
-    class BareConsumer(AsyncWebsocketConsumer):
-        """The least a Channels broadcast does: join a group, send each message's frame as JSON."""
-
-        async def connect(self) -> None:
-            # ?group=<name>: listen to that group instead (a hall's, to take its events as they are published).
-            # ?snapshot=<file>: answer a snapshot request with that file's text (a real snapshot, no database).
-            query = urllib.parse.parse_qs(self.scope.get("query_string", b"").decode())
-            self.group = query.get("group", [BARE_GROUP])[0]
-            self.snapshot_file = query.get("snapshot", [""])[0]
-            await self.accept()
-            await self.channel_layer.group_add(self.group, self.channel_name)
-            await self.send(text_data=json.dumps({"type": "hello"}))
-
-        async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-            if self.snapshot_file and text_data and json.loads(text_data).get("type") == "snapshot":
-                if self.snapshot_file not in CANNED:
-                    CANNED[self.snapshot_file] = Path(self.snapshot_file).read_text(encoding="utf-8")
-                await self.send(text_data=CANNED[self.snapshot_file])
-
-        async def disconnect(self, code: int) -> None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-        async def room_event(self, message: dict[str, Any]) -> None:
-            # As the hall's consumer serializes its frames.
-            await self.send(text_data=json.dumps(message["frame"], ensure_ascii=False, default=str))
-
-    bare = BareConsumer.as_asgi()
-
-    async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket" and scope["path"] == BARE_PATH:
-            await bare(scope, receive, send)
-        else:
-            await platform_application(scope, receive, send)
-
-    return application
-
-
-def __getattr__(name: str) -> Any:
-    # Daphne imports "bench.hall_broadcast:application"; built on first use, so that importing
-    # this module (the bench itself, the clients' child) does not set Django up.
-    if name == "application":
-        app = _bench_application()
-        globals()["application"] = app
-        return app
-    raise AttributeError(name)
 
 
 # --- the clients (child process, no Django) ----------------------------------------------------------------------
@@ -307,7 +246,7 @@ class Publisher:
         self.ids = platform_ids
         self.counter = 0
         self.frames: list[dict[str, Any]] = []
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.bare = BareSender()
 
     def hall_event(self) -> tuple[int, float, float]:
         """One ``bid.progress`` through ``hall_events.publish``; (seq, commit stamp, seconds from begin to sent)."""
@@ -331,29 +270,13 @@ class Publisher:
         return event.seq, stamps[0], sent - began
 
     def bare_event(self, index: int) -> tuple[int, float, float]:
-        """A frame of the same size (a real event's, renumbered) handed to ``group_send`` in an event loop of the
-        bench's own that runs for the whole bench (so over one connection pool); stamped before the send."""
-        from channels.layers import get_channel_layer
-
+        """A frame of the same size (a real event's, renumbered) handed to ``group_send`` from the bench's
+        long-lived loop; stamped before the send."""
         frame = dict(self.frames[index % len(self.frames)])
         frame["seq"] = index + 1
-        layer = get_channel_layer()
-        loop = self._bare_loop()
         began = time.monotonic()
-        asyncio.run_coroutine_threadsafe(
-            layer.group_send(BARE_GROUP, {"type": "room.event", "frame": frame}), loop
-        ).result()
-        sent = time.monotonic()
-        return frame["seq"], began, sent - began
-
-    def _bare_loop(self) -> asyncio.AbstractEventLoop:
-        if self.loop is None:
-            import threading
-
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="bench-bare-loop", daemon=True).start()
-            self.loop = loop
-        return self.loop
+        self.bare.send(BARE_GROUP, frame)
+        return frame["seq"], began, time.monotonic() - began
 
 
 def run_phase(
@@ -368,8 +291,8 @@ def run_phase(
     origin = f"http://127.0.0.1:{port}"
     paths = {
         "hall": f"/ws/tenders/{ids['tender']}/hall/",
-        "published": BARE_PATH + "?" + urllib.parse.urlencode({"group": ids["all_group"]}),
-        "bare": BARE_PATH,
+        "published": bare_path(group=ids["all_group"]),
+        "bare": bare_path(),
     }
     path = paths[kind]
     config = {
@@ -459,7 +382,7 @@ def run_connect_phase(
     canned = work / "snapshot.json"
     path = f"/ws/tenders/{ids['tender']}/hall/"
     if kind == "bare":
-        path = BARE_PATH + "?" + urllib.parse.urlencode({"snapshot": str(canned)})
+        path = bare_path(snapshot=str(canned))
     count = args.connect_clients
     config = {
         "url": "",
@@ -549,15 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     phases: list[dict[str, Any]] = []
     try:
-        if args.redis_url:
-            check_loopback(args.redis_url)
-            redis_url, layer = args.redis_url, f"Redis at {args.redis_url} (--redis-url)"
-        else:
-            redis_process, redis_url = start_redis(work)
-            import redis
-
-            version = redis.Redis.from_url(redis_url).info()["redis_version"]
-            layer = f"its own redis-server {version} at {redis_url}"
+        redis_process, redis_url, layer = channel_layer_redis(work, args.redis_url)
         for name in ("S3_ENDPOINT", "DATABASE_URL"):
             os.environ.pop(name, None)
         if args.database == "postgresql":
@@ -566,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CHANNEL_LAYER_PREFIX"] = f"etender-bench-{secrets.token_hex(4)}"
         print(f"channel layer: channels_redis on {layer}; preparing {args.bids} bids ...", flush=True)
         ids = prepare_platform(args, work)
-        daphne, port = start_daphne("bench.hall_broadcast:application", dict(os.environ), work / "daphne.log")
+        daphne, port = start_daphne("bench.live:application", dict(os.environ), work / "daphne.log")
         print(
             f"Daphne (pid {daphne.pid}) on 127.0.0.1:{port}; {len(ids['cookies'])} participants {ids['roles']}",
             flush=True,
@@ -593,9 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         connect_cpu: dict[str, list[float]] = {"hall": [], "bare": []}
         ports = [port]
         for number in range(2, args.connect_daphnes + 1):
-            extra, extra_port = start_daphne(
-                "bench.hall_broadcast:application", dict(os.environ), work / f"daphne-{number}.log"
-            )
+            extra, extra_port = start_daphne("bench.live:application", dict(os.environ), work / f"daphne-{number}.log")
             more_daphnes.append(extra)
             ports.append(extra_port)
         if args.connect_clients:
