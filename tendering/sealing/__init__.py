@@ -5,6 +5,7 @@ and an offline verifier share one implementation. Modules:
 
 - ``stream``: Tink AES-GCM-HKDF streaming encryption, 1 MiB segments;
 - ``container``: the plaintext (a deterministic pax tar, price summary first);
+- ``response_index``: the bidder's response index (评审因素定位) and the required-materials check;
 - ``envelopes``: HPKE envelopes to the bidder and to k-of-n custodians, key commitment;
 - ``manifest``: the canonical signed manifest;
 - ``bid``: ``seal_bid`` and ``open_bid``.
@@ -45,6 +46,7 @@ from tendering.sealing.errors import (
     ManifestError,
     ManifestSignatureError,
     PriceSummaryError,
+    ResponseIndexError,
     SealingError,
     SegmentAuthenticationError,
     SegmentError,
@@ -60,6 +62,12 @@ from tendering.sealing.manifest import (
     raw_to_der,
     sign_manifest,
     verify_manifest,
+)
+from tendering.sealing.response_index import (
+    Pointer,
+    ResponseIndex,
+    missing_documents,
+    parse_response_index,
 )
 from tendering.sealing.stream import (
     SEGMENT_SIZE,
@@ -95,8 +103,11 @@ __all__ = [
     "ManifestError",
     "ManifestSignatureError",
     "OpenedBid",
+    "Pointer",
     "PriceSummary",
     "PriceSummaryError",
+    "ResponseIndex",
+    "ResponseIndexError",
     "SealedBid",
     "SealingError",
     "SegmentAuthenticationError",
@@ -114,12 +125,14 @@ __all__ = [
     "layout_for_ciphertext",
     "layout_for_plaintext",
     "load_public_key",
+    "missing_documents",
     "open_bid",
     "open_bidder_envelope",
     "open_custodian_part",
     "open_custodian_parts",
     "parse_manifest",
     "parse_price_summary",
+    "parse_response_index",
     "raw_to_der",
     "read_price_summary",
     "seal_bid",

@@ -31,6 +31,7 @@ from tendering.sealing.errors import CiphertextError, ContainerError
 from tendering.sealing.identity import BidIdentity
 from tendering.sealing.keys import PublicKeyLike, fingerprint
 from tendering.sealing.manifest import Manifest, format_client_time, parse_manifest, sign_manifest
+from tendering.sealing.response_index import ResponseIndex
 from tendering.sealing.stream import (
     KEY_SIZE,
     DecryptingReader,
@@ -67,19 +68,22 @@ def seal_bid(
     *,
     client_time: dt.datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    response_index: ResponseIndex | None = None,
 ) -> SealedBid:
     """Seal a bid folder or file into ``sink`` and return the signed manifest.
 
-    The file key lives only in this call's memory. ``progress(done, total)``
-    counts ciphertext bytes. If this raises, what was written to ``sink`` is
-    not a bid: discard it (for example a file that changed while being read).
+    ``response_index`` (评审因素定位) goes into the container after the price
+    summary; it may point only to the bid's own files. The file key lives only
+    in this call's memory. ``progress(done, total)`` counts ciphertext bytes.
+    If this raises, what was written to ``sink`` is not a bid: discard it (for
+    example a file that changed while being read).
     """
     identity = BidIdentity(tender_public_id, bid_id, bidder_credit_code)
     if price_summary.identity != identity:
         raise ContainerError("the price summary names another tender, bid or bidder than the bid being sealed")
     files = list(source) if isinstance(source, Sequence) and not isinstance(source, str) else collect_bid_files(source)
-    plaintext = ContainerStream(price_summary, files)
-    total = layout_for_plaintext(container_size(price_summary, files)).size
+    plaintext = ContainerStream(price_summary, files, response_index)
+    total = layout_for_plaintext(container_size(price_summary, files, response_index)).size
     file_key = os.urandom(KEY_SIZE)
     envelopes = seal_file_key(file_key, identity, bidder_encryption_public_key, custodian_public_keys, threshold)
     encryptor = Encryptor(file_key, identity.stream_info())
@@ -114,6 +118,7 @@ class OpenedBid:
     price_summary: PriceSummary
     files: tuple[ExtractedFile, ...]
     plaintext_size: int
+    response_index: ResponseIndex | None = None
 
 
 def _check_ciphertext(manifest: Manifest, reader: DecryptingReader) -> None:
@@ -151,9 +156,10 @@ def open_bid(
         summary = container.price_summary()
         if summary.identity != identity:
             raise ContainerError("the price summary inside names another tender, bid or bidder than the manifest")
+        response_index = container.response_index()
         files = container.extract_to(root)
         _check_ciphertext(manifest, reader)
-        return OpenedBid(summary, tuple(files), container.position)
+        return OpenedBid(summary, tuple(files), container.position, response_index)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise

@@ -2,8 +2,9 @@
 
 Its first member is ``etender/price-summary.json`` (the 开标一览表: prices and
 declared fields in canonical JSON), so the opening reads the prices without
-reading the files; the bid's files follow under ``bid/``, sorted by the UTF-8
-bytes of their paths. Every member is a pax extended header (``path``,
+reading the files; an optional second member ``etender/response-index.json``
+holds the bidder's response index (评审因素定位, ``response_index``); the bid's
+files follow under ``bid/``, sorted by the UTF-8 bytes of their paths. Every member is a pax extended header (``path``,
 ``size``) and a ustar header with fixed fields (mode 0644, uid/gid 0, mtime 0,
 no user or group names), then the data padded to 512 bytes; two zero blocks
 end the archive, with no further record padding. One content, one byte
@@ -34,6 +35,13 @@ from typing import Any
 from tendering.sealing.errors import ContainerError, PriceSummaryError, TruncatedCiphertextError
 from tendering.sealing.identity import BidIdentity, check_credit_code, check_uuid
 from tendering.sealing.jsonform import canonical_json, parse_canonical
+from tendering.sealing.paths import BID_PREFIX, check_member_path
+from tendering.sealing.response_index import (
+    MAX_RESPONSE_INDEX_SIZE,
+    RESPONSE_INDEX_PATH,
+    ResponseIndex,
+    parse_response_index,
+)
 from tendering.sealing.stream import (
     SEGMENT_SIZE,
     CiphertextLayout,
@@ -48,10 +56,8 @@ from tendering.sealing.stream import (
 
 BLOCK = 512
 PRICE_SUMMARY_PATH = "etender/price-summary.json"
-BID_PREFIX = "bid/"
 PRICE_SUMMARY_FORMAT = "etender-price-summary-v1"
 MAX_PRICE_SUMMARY_SIZE = 1_048_576
-MAX_PATH_BYTES = 1024
 MAX_PAX_SIZE = 4096
 PAX_HEADER_NAME = b"././@PaxHeader"
 _USTAR_SIZE_LIMIT = 8**11  # 11 octal digits; larger sizes live only in the pax ``size`` record
@@ -196,28 +202,6 @@ def _expect_fields(value: object, names: set[str], what: str) -> None:
 # -- tar headers ------------------------------------------------------------------------------------------------
 
 
-def check_member_path(path: str) -> str:
-    """``path`` if it may name a bid file in the container: ``bid/`` and a clean relative path, NFC."""
-    if not isinstance(path, str):
-        raise ContainerError("a member path is a string")
-    if not path.startswith(BID_PREFIX):
-        raise ContainerError(f"bid files live under {BID_PREFIX!r}, not at {path!r}")
-    try:
-        encoded = path.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ContainerError(f"the file name {path!r} is not valid Unicode text") from None
-    if len(encoded) > MAX_PATH_BYTES:
-        raise ContainerError(f"the path {path!r} is longer than {MAX_PATH_BYTES} bytes")
-    if _CONTROL.search(path) or "\\" in path:
-        raise ContainerError(f"the path {path!r} contains control characters or a backslash")
-    if not unicodedata.is_normalized("NFC", path):
-        raise ContainerError(f"the path {path!r} is not in Unicode normalization form C")
-    for part in path.split("/")[1:]:
-        if part in ("", ".", ".."):
-            raise ContainerError(f"the path {path!r} has an empty, '.' or '..' component")
-    return path
-
-
 def _ustar_block(name: bytes, size_field: int, typeflag: bytes) -> bytes:
     block = b"".join(
         (
@@ -338,9 +322,11 @@ def _bid_file(full: Path, relative: str, info: os.stat_result) -> BidFile:
     return BidFile(check_member_path(path), full, info.st_size)
 
 
-def container_size(summary: PriceSummary, files: Sequence[BidFile]) -> int:
+def container_size(summary: PriceSummary, files: Sequence[BidFile], response_index: ResponseIndex | None = None) -> int:
     """The exact plaintext size of the container, known before any byte is read."""
     total = member_size(PRICE_SUMMARY_PATH, len(summary.canonical_bytes()))
+    if response_index is not None:
+        total += member_size(RESPONSE_INDEX_PATH, len(response_index.canonical_bytes()))
     return total + sum(member_size(f.path, f.size) for f in files) + len(_END)
 
 
@@ -349,27 +335,37 @@ class ContainerStream(io.RawIOBase):
 
     It reads each file straight into the caller's buffer, and refuses a file
     that changed size since it was listed (the ciphertext would not match its
-    own manifest): the caller then discards what was written.
+    own manifest): the caller then discards what was written. A response
+    index must point only to files among ``files``.
     """
 
-    def __init__(self, summary: PriceSummary, files: Sequence[BidFile]) -> None:
+    def __init__(
+        self, summary: PriceSummary, files: Sequence[BidFile], response_index: ResponseIndex | None = None
+    ) -> None:
         super().__init__()
         paths = [f.path for f in files]
         for path in paths:
             check_member_path(path)
         if [p.encode() for p in paths] != sorted({p.encode() for p in paths}):
             raise ContainerError("bid files must be sorted by the UTF-8 bytes of their paths, without duplicates")
-        self.size = container_size(summary, files)
-        self._pieces = self._generate(summary, files)
+        if response_index is not None:
+            response_index.check_paths(paths)
+        self.size = container_size(summary, files, response_index)
+        self._pieces = self._generate(summary, files, response_index)
         self._piece: bytes | memoryview | BidFile | None = None
         self._offset = 0
         self._file: io.FileIO | None = None
         self._remaining = 0
 
     @staticmethod
-    def _generate(summary: PriceSummary, files: Sequence[BidFile]) -> Iterator[bytes | BidFile]:
+    def _generate(
+        summary: PriceSummary, files: Sequence[BidFile], response_index: ResponseIndex | None
+    ) -> Iterator[bytes | BidFile]:
         data = summary.canonical_bytes()
         yield member_header(PRICE_SUMMARY_PATH, len(data)) + data + _padding(len(data))
+        if response_index is not None:
+            index = response_index.canonical_bytes()
+            yield member_header(RESPONSE_INDEX_PATH, len(index)) + index + _padding(len(index))
         for bid_file in files:
             yield member_header(bid_file.path, bid_file.size)
             yield bid_file
@@ -472,13 +468,20 @@ class ContainerFile(io.RawIOBase):
 class ContainerReader:
     """Reads a container from a stream (the decrypted plaintext), checking every byte of its form.
 
-    Call ``price_summary()`` first, then iterate ``files()``; or
-    ``extract_to(folder)`` to do both and write the files.
+    Call ``price_summary()`` first, then ``response_index()`` (optional), then
+    iterate ``files()``; or ``extract_to(folder)`` to do it all and write the
+    files. The response index's paths are checked against the files once the
+    last one is read.
     """
 
     def __init__(self, source: Readable) -> None:
         self._source = source
         self._summary: PriceSummary | None = None
+        self._index: ResponseIndex | None = None
+        self._index_read = False
+        # The first file's header (or the archive's end), read while looking for the index.
+        self._pending: tuple[str, int] | None = None
+        self._ended = False
         self._member = 0
         self._last_path = b""
         self.position = 0
@@ -562,19 +565,52 @@ class ContainerReader:
         self._member = 1
         return self._summary
 
+    def response_index(self) -> ResponseIndex | None:
+        """The second member when it is the response index (None when the bid has none); reads no file data."""
+        if self._index_read:
+            return self._index
+        self.price_summary()
+        header = self._read_header()
+        self._index_read = True
+        if header is None or header[0] != RESPONSE_INDEX_PATH:
+            self._pending, self._ended = header, header is None
+            return None
+        size = header[1]
+        if size > MAX_RESPONSE_INDEX_SIZE:
+            raise ContainerError(f"the response index has {size} bytes, more than {MAX_RESPONSE_INDEX_SIZE}")
+        data = self._read_exact(size)
+        self._check_padding(size)
+        self._index = parse_response_index(data)
+        self._member += 1
+        return self._index
+
     def _check_padding(self, size: int) -> None:
         if self._read_exact(-size % BLOCK) != _padding(size):
             raise ContainerError(f"member {self._member}: the padding after its data is not zero")
 
     def files(self) -> Iterator[ContainerFile]:
         """The bid files in order; unread data of a file is skipped when the next is asked for."""
-        self.price_summary()
+        index = self.response_index()
+        seen: set[str] = set()
+        wanted = {p.member_path for p in index.pointers} if index is not None else set()
         while True:
-            header = self._read_header()
+            header, self._pending = self._pending, None
+            if header is None and not self._ended:
+                header = self._read_header()
             if header is None:
+                self._ended = True
+                if index is not None:
+                    index.check_paths(seen)
                 return
             path, size = header
+            if path in (PRICE_SUMMARY_PATH, RESPONSE_INDEX_PATH):
+                raise ContainerError(
+                    f"member {self._member} is {path}: the price summary is the first member, "
+                    "the response index the second, and only once"
+                )
             check_member_path(path)
+            if path in wanted:
+                seen.add(path)
             encoded = path.encode("utf-8")
             if encoded <= self._last_path:
                 raise ContainerError(
@@ -627,21 +663,28 @@ class IndexedFile:
 
 @dataclass(frozen=True)
 class ContainerIndex:
-    """What the opening found in one pass: the price summary, every file's place, the ciphertext's own check."""
+    """What the opening found in one pass: the price summary, the response index (None when the bid has none),
+    every file's place, the ciphertext's own check."""
 
     summary: PriceSummary
     files: tuple[IndexedFile, ...]
     plaintext_size: int
     ciphertext: DecryptionResult
+    response_index: ResponseIndex | None = None
 
 
-def data_offsets(summary_size: int, files: Sequence[tuple[str, int]]) -> list[int]:
-    """Where each file's data begin in the container, from the price summary's size and the (path, size) list.
+def data_offsets(
+    summary_size: int, files: Sequence[tuple[str, int]], response_index_size: int | None = None
+) -> list[int]:
+    """Where each file's data begin in the container, from the price summary's size, the response index's
+    (None: no index) and the (path, size) list.
 
     The container has one byte sequence for one content, so an index is only
     ever this: a reader checks a stored index against it before using it.
     """
     position = member_size(PRICE_SUMMARY_PATH, summary_size)
+    if response_index_size is not None:
+        position += member_size(RESPONSE_INDEX_PATH, response_index_size)
     offsets = []
     for path, size in files:
         offsets.append(position + len(member_header(path, size)))
@@ -702,7 +745,8 @@ class _FileHasher:
 
 def index_container(decryptor: Decryptor, source: Readable) -> ContainerIndex:
     """The opening's one pass over a ciphertext: authenticate and decrypt it (hashing the ciphertext once), read
-    the price summary, check the container's every byte of form, and note where each file lies, with its SHA-256.
+    the price summary and the response index, check the container's every byte of form, and note where each file
+    lies, with its SHA-256.
 
     The file data are never copied: they are hashed in place, in a second
     thread, out of the decryptor's buffers. Memory stays flat (three 1 MiB
@@ -714,6 +758,7 @@ def index_container(decryptor: Decryptor, source: Readable) -> ContainerIndex:
         plain = DecryptingReader(decryptor, source, buffers=_FileHasher.BUFFERS, before_segment=hasher.before_segment)
         reader = ContainerReader(plain)
         summary = reader.price_summary()
+        response_index = reader.response_index()
         found: list[tuple[str, int, int, Any]] = []
         for member in reader.files():
             offset = reader.position
@@ -731,6 +776,7 @@ def index_container(decryptor: Decryptor, source: Readable) -> ContainerIndex:
         files=tuple(IndexedFile(path, size, offset, digest.hexdigest()) for path, size, offset, digest in found),
         plaintext_size=reader.position,
         ciphertext=decryptor.result,
+        response_index=response_index,
     )
 
 

@@ -56,6 +56,10 @@ class PriceSummaryError(SealingError, ValueError):
     """The price summary (开标一览表) is malformed."""
 
 
+class ResponseIndexError(SealingError, ValueError):
+    """The response index (评审因素定位) is malformed, or points to a file the bid does not hold."""
+
+
 class EnvelopeError(SealingError):
     """A key envelope is malformed, addressed to another key, or does not open."""
 

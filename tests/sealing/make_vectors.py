@@ -8,7 +8,7 @@ so its vectors are (private key, info, envelope) → plaintext, kept as first
 written. Running this again rewrites the HPKE envelopes and everything that
 contains them (the manifest, its signature): commit the result only when the
 format changes; ``--deterministic-only`` rewrites only the other files (stream,
-container, signature, identity). tests/sealing/test_vectors.py checks every vector.
+container, signature, identity, response-index). tests/sealing/test_vectors.py checks every vector.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tendering.sealing.container import ContainerStream, LotPrice, PriceSummary, collect_bid_files, member_header
+from tendering.sealing.container import (
+    PRICE_SUMMARY_PATH,
+    ContainerStream,
+    LotPrice,
+    PriceSummary,
+    collect_bid_files,
+    member_header,
+)
 from tendering.sealing.envelopes import (
     bidder_envelope_info,
     custodian_part_info,
@@ -32,10 +39,17 @@ from tendering.sealing.envelopes import (
     seal_file_key,
     split_key,
 )
-from tendering.sealing.errors import IdentityError
+from tendering.sealing.errors import IdentityError, ResponseIndexError
 from tendering.sealing.identity import check_credit_code
 from tendering.sealing.keys import spki_der
 from tendering.sealing.manifest import Manifest, der_to_raw, raw_to_der
+from tendering.sealing.response_index import (
+    RESPONSE_INDEX_PATH,
+    Pointer,
+    ResponseIndex,
+    missing_documents,
+    parse_response_index,
+)
 from tendering.sealing.stream import (
     HEADER_SIZE,
     SEGMENT_SIZE,
@@ -307,6 +321,180 @@ def container_vectors(folder: Path) -> tuple[dict[str, Any], PriceSummary, bytes
     )
 
 
+# The response index (§3.8): the method of docs/evaluation.md's example, a bid folder answering it, the pointers
+# in the order a bidder might give them (the index sorts them).
+RESPONSE_METHOD: dict[str, Any] = {
+    "format": "etender-method-v1",
+    "qualification": [
+        {
+            "id": "Q1",
+            "title": "营业执照及资质",
+            "documents": [{"id": "D1", "name": "营业执照"}, {"id": "D2", "name": "资质证书"}],
+        },
+        {"id": "Q2", "title": "投标保证金", "documents": []},
+    ],
+    "criteria": [
+        {
+            "id": "T1",
+            "title": "施工组织设计",
+            "kind": "technical",
+            "weight": "30.00",
+            "min_score": "0.00",
+            "max_score": "10.00",
+        },
+        {
+            "id": "C1",
+            "title": "企业业绩",
+            "kind": "commercial",
+            "weight": "20.00",
+            "min_score": "0.00",
+            "max_score": "10.00",
+        },
+    ],
+    "price": {"rule": "lowest_ratio", "weight": "50.00"},
+    "anonymous_technical": False,
+    "deviation_threshold_percent": "30.00",
+}
+RESPONSE_FILES = [
+    ("技术/施工组织设计.pdf", "%PDF-1.7 施工组织设计\n"),
+    ("资格/营业执照.pdf", "%PDF-1.7 营业执照\n"),
+    ("资格/资质证书-建筑工程施工总承包一级.pdf", "%PDF-1.7 资质\n"),
+    ("商务/业绩.txt", "近三年业绩 12 项\n"),
+]
+RESPONSE_POINTERS = [
+    {"item": "T1", "path": "技术/施工组织设计.pdf", "page": 12},
+    {"item": "D1", "path": "资格/营业执照.pdf", "page": 1},
+    {"item": "C1", "path": "商务/业绩.txt", "page": 3},
+    {"item": "T1", "path": "技术/施工组织设计.pdf", "page": 3},
+    {"item": "Q1", "path": "资格/营业执照.pdf", "page": 1},
+]
+_GOOD = '{"format":"etender-response-index-v1","pointers":[{"item":"T1","page":1,"path":"a.pdf"}]}'
+# Index members to refuse (the reader's parse), with the words the refusal must hold.
+INVALID_RESPONSE_INDEXES = [
+    ("not JSON", '{"format":"etender-response-index-v1","pointers":[', "JSON"),
+    ("not canonical (a space)", _GOOD.replace(',"pointers"', ', "pointers"'), "canonical"),
+    ("another format", _GOOD.replace("-v1", "-v2"), "format"),
+    ("an unknown field", _GOOD.replace('{"item"', '{"extra":1,"item"'), "unknown fields"),
+    ("a missing page", _GOOD.replace('"page":1,', ""), "lacks page"),
+    ("page 0", _GOOD.replace('"page":1', '"page":0'), "page"),
+    ("page 100001", _GOOD.replace('"page":1', '"page":100001'), "page"),
+    ("a page as a string", _GOOD.replace('"page":1', '"page":"1"'), "page"),
+    ("an item id of 17 characters", _GOOD.replace('"T1"', '"' + "T" * 17 + '"'), "item"),
+    ("an item id with a dot", _GOOD.replace('"T1"', '"T.1"'), "item"),
+    ("a path with '..'", _GOOD.replace("a.pdf", "../a.pdf"), "'..'"),
+    ("an empty path", _GOOD.replace("a.pdf", ""), "no file path"),
+    ("no pointers", '{"format":"etender-response-index-v1","pointers":[]}', "1 to 2000 pointers"),
+    (
+        "pointers out of order",
+        _GOOD.replace('"T1"', '"T2"').replace("]}", ',{"item":"T1","page":1,"path":"a.pdf"}]}'),
+        "not in order",
+    ),
+    ("a pointer twice", _GOOD.replace("]}", ',{"item":"T1","page":1,"path":"a.pdf"}]}'), "twice"),
+]
+
+
+def response_index_vectors(folder: Path) -> dict[str, Any]:
+    for path, text in RESPONSE_FILES:
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text, encoding="utf-8")
+    files = collect_bid_files(folder)
+    summary = PriceSummary.for_bid(IDENTITY, [LotPrice("1", "6123456.70", 180)])
+    index = ResponseIndex.of(Pointer(p["item"], p["path"], p["page"]) for p in RESPONSE_POINTERS)
+    with ContainerStream(summary, files, index) as stream:
+        container = stream.read()
+    summary_bytes, index_bytes = summary.canonical_bytes(), index.canonical_bytes()
+
+    def member(path: str, data: bytes) -> bytes:
+        return member_header(path, len(data)) + data + bytes(-len(data) % 512)
+
+    def faulty(name: str, members: list[tuple[str, bytes]], error: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "container_hex": hexed(b"".join(member(p, d) for p, d in members) + bytes(1024)),
+            "error": error,
+        }
+
+    first_file = (files[0].path, files[0].source.read_bytes())
+    stray = ResponseIndex.of([Pointer("T1", "技术/不存在.pdf", 1)]).canonical_bytes()
+    invalid_containers = [
+        faulty(
+            "the index points to a file the bid does not hold",
+            [(PRICE_SUMMARY_PATH, summary_bytes), (RESPONSE_INDEX_PATH, stray), first_file],
+            "not in the bid",
+        ),
+        faulty(
+            "the index after a bid file",
+            [(PRICE_SUMMARY_PATH, summary_bytes), first_file, (RESPONSE_INDEX_PATH, index_bytes)],
+            "the response index the second",
+        ),
+        faulty(
+            "the index twice",
+            [
+                (PRICE_SUMMARY_PATH, summary_bytes),
+                (RESPONSE_INDEX_PATH, index_bytes),
+                (RESPONSE_INDEX_PATH, index_bytes),
+                first_file,
+            ],
+            "the response index the second",
+        ),
+        faulty(
+            "the index before the price summary",
+            [(RESPONSE_INDEX_PATH, index_bytes), (PRICE_SUMMARY_PATH, summary_bytes), first_file],
+            "first member",
+        ),
+    ]
+    relative = [f.path.removeprefix("bid/") for f in files]
+    cases = [
+        ("everything present, by name and by pointer", relative, RESPONSE_POINTERS, []),
+        ("no 资质证书 file, no pointer", [p for p in relative if "资质" not in p], [], [["Q1", "D2"]]),
+        (
+            "营业执照 only under another name, but pointed to",
+            ["技术/施工组织设计.pdf", "资格/license-scan.pdf", "资格/资质证书.pdf"],
+            [{"item": "D1", "path": "资格/license-scan.pdf", "page": 2}],
+            [],
+        ),
+        (
+            "a pointer to a file not in the folder does not count",
+            ["技术/施工组织设计.pdf", "资格/资质证书.pdf"],
+            [{"item": "D1", "path": "资格/license-scan.pdf", "page": 2}],
+            [["Q1", "D1"]],
+        ),
+        ("an empty folder misses both", [], [], [["Q1", "D1"], ["Q1", "D2"]]),
+    ]
+    missing_cases = []
+    for name, folder_files, pointers, expected in cases:
+        given = ResponseIndex.of(Pointer(p["item"], p["path"], p["page"]) for p in pointers) if pointers else None
+        found = [[q["id"], d["id"]] for q, d in missing_documents(RESPONSE_METHOD, folder_files, given)]
+        assert found == expected, (name, found)
+        missing_cases.append({"name": name, "files": folder_files, "pointers": pointers, "missing": expected})
+    for name, text, error in INVALID_RESPONSE_INDEXES:
+        try:
+            parse_response_index(text.encode())
+        except ResponseIndexError as exc:
+            assert error in str(exc), (name, str(exc))
+        else:
+            raise AssertionError(f"{name}: accepted")
+    return {
+        "description": "The response index (docs/sealed-bid-format.md §3.8): the second member of the container, "
+        "canonical JSON. Build the index from pointers (any order; it sorts them) and the container from "
+        "price_summary, files and the index: the bytes must be index_text and container_hex exactly. Refuse "
+        "each of invalid_index_texts (as a member) and of invalid_containers, with a message holding `error`. "
+        "missing_documents: the required-materials check (一次性告知) of method for a folder's files and pointers.",
+        "method": RESPONSE_METHOD,
+        "pointers": RESPONSE_POINTERS,
+        "index": index.to_json(),
+        "index_text": index_bytes.decode(),
+        "price_summary": summary.to_json(),
+        "files": [{"path": f.path, "content_hex": hexed(f.source.read_bytes())} for f in files],
+        "container_size": len(container),
+        "container_sha256": hashlib.sha256(container).hexdigest(),
+        "container_hex": hexed(container),
+        "invalid_index_texts": [{"name": n, "text": t, "error": e} for n, t, e in INVALID_RESPONSE_INDEXES],
+        "invalid_containers": invalid_containers,
+        "missing_documents": missing_cases,
+    }
+
+
 # Unified social credit codes (§1): valid ones, among them a check value of 31 written as '0' and one of 30
 # ('Y'), and codes to refuse with the first rule they break (the rules are checked in the order of §1).
 VALID_CREDIT_CODES = [
@@ -503,6 +691,8 @@ def main() -> None:
     write("container.json", container_json)
     write("signature.json", signature_vectors())
     write("identity.json", identity_vectors())
+    with tempfile.TemporaryDirectory() as folder:
+        write("response-index.json", response_index_vectors(Path(folder)))
     if "--deterministic-only" in sys.argv:
         # Leaves the randomized HPKE envelopes, and the bid that contains them, as first written.
         return
