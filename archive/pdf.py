@@ -43,7 +43,16 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import CondPageBreak, Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from archive.signing import platform_signer
 
@@ -63,6 +72,10 @@ class RecordTable:
     rows: Sequence[Sequence[str]]
     # relative widths, e.g. (1, 3, 1); None shares the width equally
     column_widths: Sequence[float] | None = None
+    # start the table on a page of its own (a report's sections), instead of only keeping its caption with it
+    new_page: bool = False
+    # a line under the table (what it shows, who signed it)
+    note: str = ""
 
     def __post_init__(self) -> None:
         width = len(self.headers)
@@ -156,7 +169,10 @@ def _story(document: RecordDocument, styles: dict[str, ParagraphStyle], width: f
     for record_table in document.tables:
         # not keepWithNext: that moves a long table whole to the next page;
         # this only keeps a caption from being orphaned
-        story += [CondPageBreak(30 * mm), _para(record_table.caption, styles["caption"])]
+        story += [
+            PageBreak() if record_table.new_page else CondPageBreak(30 * mm),
+            _para(record_table.caption, styles["caption"]),
+        ]
         ratios = record_table.column_widths or [1.0] * len(record_table.headers)
         widths = [width * r / sum(ratios) for r in ratios]
         cells = [[_para(h, styles["body"]) for h in record_table.headers]]
@@ -173,6 +189,8 @@ def _story(document: RecordDocument, styles: dict[str, ParagraphStyle], width: f
             )
         )
         story.append(table)
+        if record_table.note:
+            story.append(_para(record_table.note, styles["note"]))
     if document.footnotes:
         story.append(Spacer(1, 6 * mm))
         story += [_para(note, styles["note"]) for note in document.footnotes]
