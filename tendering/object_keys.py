@@ -31,3 +31,8 @@ def bid_ciphertext(tender: Tender, bid_id: uuid.UUID | str) -> str:
 def opening_record(tender: Tender) -> str:
     """The signed opening record (开标记录表, PDF) of the tender's opening."""
     return _key(tender, "opening", "opening-record.pdf")
+
+
+def evaluation_report(tender: Tender) -> str:
+    """The committee's evaluation report (评标报告, PDF) signed by the platform, with its members' signatures."""
+    return _key(tender, "evaluation", "evaluation-report.pdf")
