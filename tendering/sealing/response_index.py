@@ -239,7 +239,7 @@ def missing_documents(
 
     ``folder_files`` are the bid's files relative to its folder (``资格/营业执照.pdf``). A document is held
     when the index points to it at one of these files, or when a file's name without its extension
-    contains the document's name (compared in NFC, case-folded). No method: nothing is required.
+    contains the document's name (compared in NFC, lower-cased). No method: nothing is required.
     """
     files = [unicodedata.normalize("NFC", f) for f in folder_files]
     present = set(files)
@@ -255,12 +255,12 @@ def missing_documents(
 
 
 def _named_file(name: str, files: Sequence[str]) -> str | None:
-    wanted = unicodedata.normalize("NFC", name).casefold().strip()
+    wanted = unicodedata.normalize("NFC", name).lower().strip()
     if not wanted:
         return None
     for path in files:
         base = path.rsplit("/", 1)[-1]
         stem = base.rsplit(".", 1)[0] if "." in base[1:] else base
-        if wanted in unicodedata.normalize("NFC", stem).casefold():
+        if wanted in unicodedata.normalize("NFC", stem).lower():
             return path
     return None

@@ -37,6 +37,7 @@ from accounts import credit_code, key_ca
 from accounts.models import KeyPurpose, Organization, OrganizationKind, Role, RoleGrant, User
 from accounts.own_device import register_own_key
 from archive.storage import get_object_store
+from tendering.method import default_method
 from tendering.models import Bid, BidStatus, BidUpload, Tender
 from tendering.own_device import confirm_custody_as
 from tendering.sealing import (
@@ -170,6 +171,7 @@ class BidPageCase(BrowserLiveServerTestCase):
                 opening_time=deadline,
                 enquiry_deadline=deadline - dt.timedelta(days=10),
                 evaluation_method="comprehensive",
+                method=default_method("comprehensive"),
                 custodian_ids=[c.pk for c in custodians],
                 custodian_threshold=2,
                 lots=[
@@ -368,7 +370,7 @@ class BrowserSealingTest(BidPageCase):
         shot = Screens("test_browser_sealing_vectors")
         vectors = {
             name: json.loads((VECTORS / f"{name}.json").read_text(encoding="utf-8"))
-            for name in ("stream", "container", "envelopes", "signature", "bid", "identity")
+            for name in ("stream", "container", "envelopes", "signature", "bid", "identity", "response-index")
         }
         with self.chromium():
             page = self.new_page(CHINESE)
@@ -389,6 +391,7 @@ class BrowserSealingTest(BidPageCase):
         expected |= {
             "container: the whole container, byte for byte",
             "bid: seal the tiny bid again: the same ciphertext and manifest",
+            "response index: the container with the index, byte for byte",
         }
         assert expected <= names
 

@@ -9,7 +9,7 @@ import { vectorChecks } from "../../frontend/js/sealing/vectors.js";
 
 const folder = new URL("../../docs/sealed-bid-vectors/", import.meta.url);
 const vectors = Object.fromEntries(
-  ["stream", "container", "envelopes", "signature", "bid", "identity"].map((name) => [name, JSON.parse(readFileSync(new URL(`${name}.json`, folder), "utf8"))]),
+  ["stream", "container", "envelopes", "signature", "bid", "identity", "response-index"].map((name) => [name, JSON.parse(readFileSync(new URL(`${name}.json`, folder), "utf8"))]),
 );
 
 for (const check of vectorChecks(vectors)) {

@@ -7,13 +7,15 @@ import { asBytes, concat, fromUtf8, isWellFormed, utf8 } from "./bytes.js";
 import { ContainerError, PriceSummaryError } from "./errors.js";
 import { checkCreditCode, checkUuid } from "./identity.js";
 import { canonicalBytes } from "./jcs.js";
+import { BID_PREFIX, checkMemberPath } from "./paths.js";
+import { RESPONSE_INDEX_PATH, checkIndexPaths, responseIndexBytes } from "./response-index.js";
+
+export { BID_PREFIX, MAX_PATH_BYTES, checkMemberPath } from "./paths.js";
 
 export const BLOCK = 512;
 export const PRICE_SUMMARY_PATH = "etender/price-summary.json";
-export const BID_PREFIX = "bid/";
 export const PRICE_SUMMARY_FORMAT = "etender-price-summary-v1";
 export const MAX_PRICE_SUMMARY_SIZE = 1048576;
-export const MAX_PATH_BYTES = 1024;
 const PAX_HEADER_NAME = utf8("././@PaxHeader");
 const USTAR_SIZE_LIMIT = 8 ** 11; // 11 octal digits; larger sizes live only in the pax record
 const END = new Uint8Array(2 * BLOCK);
@@ -76,19 +78,6 @@ export function priceSummaryBytes(summary) {
 }
 
 // -- tar headers -----------------------------------------------------------------------------------------
-
-/** `path` if it may name a bid file: `bid/` and a clean relative path, NFC, no control characters. */
-export function checkMemberPath(path) {
-  if (typeof path !== "string" || !isWellFormed(path)) throw new ContainerError("a member path is valid Unicode text");
-  if (!path.startsWith(BID_PREFIX)) throw new ContainerError(`bid files live under 'bid/', not at ${JSON.stringify(path)}`);
-  if (utf8(path).length > MAX_PATH_BYTES) throw new ContainerError(`the path ${JSON.stringify(path)} is longer than ${MAX_PATH_BYTES} bytes`);
-  if (CONTROL.test(path) || path.includes("\\")) throw new ContainerError(`the path ${JSON.stringify(path)} contains control characters or a backslash`);
-  if (path.normalize("NFC") !== path) throw new ContainerError(`the path ${JSON.stringify(path)} is not in Unicode normalization form C`);
-  for (const part of path.split("/").slice(1)) {
-    if (part === "" || part === "." || part === "..") throw new ContainerError(`the path ${JSON.stringify(path)} has an empty, '.' or '..' component`);
-  }
-  return path;
-}
 
 /** The container path of a file chosen by its name (or its path relative to a chosen folder). */
 export function bidPath(relative) {
@@ -193,14 +182,21 @@ function sizeOf(data) {
 
 /**
  * The container as a list of pieces (bytes, or a Blob read later), with its
- * exact size known before any file is read (§3.7).
+ * exact size known before any file is read (§3.7). `responseIndex` (the
+ * object of response-index.js's `responseIndex`, or null) is the second
+ * member (§3.8); it may point only to the bid's own files.
  */
-export function containerPieces(summary, files) {
+export function containerPieces(summary, files, responseIndex = null) {
   if (!files.length) throw new ContainerError("a bid holds at least one file");
   const sorted = sortBidFiles(files);
   const summaryBytes = priceSummaryBytes(summary);
   if (summaryBytes.length > MAX_PRICE_SUMMARY_SIZE) throw new PriceSummaryError("the price summary is larger than 1 MiB");
   const pieces = [concat(memberHeader(PRICE_SUMMARY_PATH, summaryBytes.length), summaryBytes, padding(summaryBytes.length))];
+  if (responseIndex) {
+    checkIndexPaths(responseIndex, sorted.map((f) => f.path));
+    const indexBytes = responseIndexBytes(responseIndex);
+    pieces.push(concat(memberHeader(RESPONSE_INDEX_PATH, indexBytes.length), indexBytes, padding(indexBytes.length)));
+  }
   for (const file of sorted) {
     const size = sizeOf(file.data);
     pieces.push(memberHeader(file.path, size));
@@ -312,8 +308,8 @@ export class PiecesSource {
 }
 
 /** The whole container in memory (tests and tiny bids). */
-export async function buildContainer(summary, files) {
-  const source = new PiecesSource(containerPieces(summary, files));
+export async function buildContainer(summary, files, responseIndex = null) {
+  const source = new PiecesSource(containerPieces(summary, files, responseIndex));
   return source.read(0, source.size);
 }
 

@@ -59,3 +59,4 @@ export class EnvelopeCoverageError extends EnvelopeError {}
 export class KeyCommitmentError extends SealingError {}
 export class ManifestError extends SealingError {}
 export class ManifestSignatureError extends ManifestError {}
+export class ResponseIndexError extends SealingError {}

@@ -7,6 +7,7 @@ export * from "./identity.js";
 export * from "./jcs.js";
 export * from "./stream.js";
 export * from "./container.js";
+export * from "./response-index.js";
 export * from "./keys.js";
 export * from "./envelopes.js";
 export * from "./manifest.js";

@@ -14,6 +14,8 @@ import { Encryptor, KEY_SIZE, layoutForPlaintext } from "./stream.js";
  * Seal `files` (`[{path: "bid/…", data: File | Blob | Uint8Array}]`) and the
  * price summary `lots` into `sink`, and return the canonical manifest bytes to
  * sign. `custodians` are the tender's published SPKIs in published order.
+ * `responseIndex` (response-index.js's `responseIndex`, or null) goes inside,
+ * after the price summary (评审因素定位).
  *
  * `fixed` (tests only) gives `{fileKey, salt, noncePrefix, random}` to
  * reproduce the test vectors; a real sealing draws them from the CSPRNG.
@@ -33,10 +35,11 @@ export async function sealBid({
   clientTime = null,
   fixed = null,
   hasher = undefined,
+  responseIndex = null,
 }) {
   const identity = bidIdentity(tender, bid, bidder);
   const summary = priceSummary(identity, lots);
-  const pieces = containerPieces(summary, files);
+  const pieces = containerPieces(summary, files, responseIndex);
   const source = new PiecesSource(pieces);
   const layout = layoutForPlaintext(source.size);
   const fileKey = fixed?.fileKey ?? randomBytes(KEY_SIZE);
@@ -65,6 +68,6 @@ export async function sealBid({
 }
 
 /** The ciphertext size of a bid before sealing it (for the progress bar and the upload). */
-export function sealedSize(files, lots, identity) {
-  return layoutForPlaintext(new PiecesSource(containerPieces(priceSummary(identity, lots), files)).size).size;
+export function sealedSize(files, lots, identity, responseIndex = null) {
+  return layoutForPlaintext(new PiecesSource(containerPieces(priceSummary(identity, lots), files, responseIndex)).size).size;
 }

@@ -20,6 +20,7 @@ import {
   headerBytes,
 } from "./stream.js";
 import { checkCreditCode, streamInfo } from "./identity.js";
+import { missingDocuments, responseIndex, responseIndexBytes } from "./response-index.js";
 
 function assert(condition, message) {
   if (!condition) throw new Error(`vector check failed: ${message}`);
@@ -202,6 +203,52 @@ export function vectorChecks(vectors) {
     const bytes = await buildContainer(container.price_summary, [...files].reverse());
     same(toHex(bytes), container.container_hex, "bytes");
   });
+
+  // -- response-index.json (optional: older callers pass only the files above) --------------------
+  const answers = vectors["response-index"];
+  if (answers) {
+    const indexed = answers.files.map((f) => ({ path: f.path, data: fromHex(f.content_hex) }));
+    add("response index: the index's canonical text, its pointers sorted", async () => {
+      const index = responseIndex(answers.pointers);
+      same(new TextDecoder().decode(responseIndexBytes(index)), answers.index_text, "index text");
+      same(JSON.stringify(responseIndex([...answers.pointers].reverse())), JSON.stringify(index), "any order");
+    });
+    add("response index: the container with the index, byte for byte", async () => {
+      const bytes = await buildContainer(answers.price_summary, indexed, responseIndex(answers.pointers));
+      same(bytes.length, answers.container_size, "size");
+      same(toHex(await sha256(bytes)), answers.container_sha256, "SHA-256");
+      same(toHex(bytes), answers.container_hex, "bytes");
+    });
+    const refusals = [
+      ["page 0", [{ item: "T1", path: "技术/施工组织设计.pdf", page: 0 }], "page"],
+      ["page 100001", [{ item: "T1", path: "技术/施工组织设计.pdf", page: 100001 }], "page"],
+      ["an item id with a dot", [{ item: "T.1", path: "技术/施工组织设计.pdf", page: 1 }], "item"],
+      ["a path with '..'", [{ item: "T1", path: "../a.pdf", page: 1 }], "'..'"],
+      ["an unknown path", [{ item: "T1", path: "技术/不存在.pdf", page: 1 }], "not in the bid"],
+      ["a pointer twice", [answers.pointers[0], answers.pointers[0]], "twice"],
+      ["no pointers", [], "1 to 2000 pointers"],
+      ["2001 pointers", Array.from({ length: 2001 }, (_, i) => ({ item: "T1", path: "技术/施工组织设计.pdf", page: i + 1 })), "1 to 2000 pointers"],
+    ];
+    for (const [name, pointers, words] of refusals) {
+      add(`response index: refuse ${name}`, async () => {
+        try {
+          await buildContainer(answers.price_summary, indexed, responseIndex(pointers));
+        } catch (exc) {
+          assert(exc.name === "ResponseIndexError", `${name}: ${exc.name} instead of ResponseIndexError (${exc.message})`);
+          assert(exc.message.includes(words), `${name}: "${exc.message}" does not say "${words}"`);
+          return;
+        }
+        throw new Error(`vector check failed: ${name}: accepted`);
+      });
+    }
+    for (const c of answers.missing_documents) {
+      add(`response index: missing documents when ${c.name}`, async () => {
+        const index = c.pointers.length ? responseIndex(c.pointers) : null;
+        const found = missingDocuments(answers.method, c.files, index).map(([q, d]) => [q.id, d.id]);
+        same(JSON.stringify(found), JSON.stringify(c.missing), c.name);
+      });
+    }
+  }
 
   // -- envelopes.json ------------------------------------------------------------------------------
   add("envelopes: the suite", async () => {
