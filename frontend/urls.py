@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontend.views import auth, dashboard, entrustments, keys, manage, opening, public, tokens
+from frontend.views import auth, dashboard, entrustments, evaluation, keys, manage, opening, public, tokens
 from frontend.views import bids as bid_pages
 from frontend.views import custody as custody_pages
 
@@ -49,4 +49,9 @@ urlpatterns = [
     path("tenders/<uuid:public_id>/custody/", custody_pages.custody_confirm, name="custody-confirm"),
     path("tenders/<uuid:public_id>/opening/", opening.opening_hall, name="opening-hall"),
     path("keys/browser/", bid_pages.browser_keys, name="browser-keys"),
+    path(
+        "evaluation/<uuid:public_id>/bids/<uuid:bid_id>/files/<path:path>",
+        evaluation.bid_file,
+        name="evaluation-bid-file",
+    ),
 ]
