@@ -82,6 +82,7 @@ def bench_tender_input(number: str, title: str, deadline: Any, custodian_ids: li
     import datetime as dt
     from decimal import Decimal
 
+    from tendering.method import default_method
     from tendering.models import EvaluationMethod, ProcedureType
     from tendering.services import tenders
 
@@ -98,6 +99,7 @@ def bench_tender_input(number: str, title: str, deadline: Any, custodian_ids: li
         custodian_ids=custodian_ids,
         custodian_threshold=2,
         lots=[tenders.LotInput(1, "路面工程", Decimal("6000000.00"))],
+        method=default_method(EvaluationMethod.COMPREHENSIVE),
     )
 
 

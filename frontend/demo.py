@@ -35,6 +35,7 @@ from accounts.own_device import register_own_key, spki_der
 from archive.ledger import make_checkpoint
 from archive.signing import platform_signer
 from config import clock
+from tendering.method import default_method
 from tendering.models import Entrustment, EvaluationMethod, ProcedureType, Tender, TenderCustodian
 from tendering.own_device import confirm_custody_as
 from tendering.sealing import LotPrice, PriceSummary, seal_bid
@@ -236,6 +237,7 @@ def _demo_tender() -> None:
         opening_time=deadline,
         enquiry_deadline=deadline - dt.timedelta(days=10),
         evaluation_method=EvaluationMethod.COMPREHENSIVE,
+        method=default_method(EvaluationMethod.COMPREHENSIVE),
         custodian_ids=[u.pk for u in custodians],
         custodian_threshold=2,
         lots=[
@@ -294,6 +296,7 @@ def demo_opening(key_dir: Path) -> Tender:
             opening_time=deadline,
             enquiry_deadline=deadline,
             evaluation_method=EvaluationMethod.COMPREHENSIVE,
+            method=default_method(EvaluationMethod.COMPREHENSIVE),
             custodian_ids=[u.pk for u in custodians],
             custodian_threshold=2,
             lots=[

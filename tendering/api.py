@@ -22,6 +22,7 @@ from config import clock
 from config.api_auth import AUTHENTICATED, OPTIONAL, actor
 from tendering import permissions
 from tendering.http import document_download_response
+from tendering.method import default_method
 from tendering.models import EvaluationMethod, Phase, ProcedureType, Question, Tender, TenderDocument
 from tendering.permissions import visible_tender
 from tendering.services import amendments, documents, notifications, questions, tenders
@@ -34,6 +35,14 @@ class LotIn(Schema):
     number: int = Field(ge=1, le=999)
     name: str = Field(min_length=1, max_length=200)
     budget: Decimal = Field(gt=0, max_digits=16, decimal_places=2)
+
+
+METHOD_DESCRIPTION = (
+    "The evaluation method (评标办法), format etender-method-v1 (docs/evaluation.md §1): qualification items "
+    "with their required documents, scored criteria, the price rule. Decimals are strings with up to 2 places. "
+    "Omitted or {}: not set yet (publication refuses it). Every problem is reported at once in fields, keyed "
+    "method.<path> (method.criteria[1].weight)."
+)
 
 
 class TenderIn(Schema):
@@ -51,6 +60,9 @@ class TenderIn(Schema):
     lots: list[LotIn] = Field(default_factory=list, max_length=100)
     agency_id: int | None = None
     tenderer_id: int | None = None
+    method: dict[str, Any] | None = Field(
+        default=None, description=METHOD_DESCRIPTION, json_schema_extra={"example": default_method("comprehensive")}
+    )
 
 
 class LotOut(Schema):
@@ -112,6 +124,11 @@ class TenderDetail(TenderSummary):
     enquiry_deadline: dt.datetime
     evaluation_method: EvaluationMethod
     custodian_threshold: int
+    method: dict[str, Any] | None = Field(
+        description="The evaluation method as published, canonical etender-method-v1 (docs/evaluation.md §1); "
+        "null while a draft has none",
+        json_schema_extra={"example": default_method("comprehensive")},
+    )
     lots: list[LotOut]
     custodians: list[CustodianOut]
     documents: list[DocumentOut]
@@ -187,6 +204,7 @@ def _detail(user: Any, tender: Tender) -> dict[str, Any]:
         "enquiry_deadline": tender.enquiry_deadline,
         "evaluation_method": tender.evaluation_method,
         "custodian_threshold": tender.custodian_threshold,
+        "method": tender.evaluation_criteria or None,
         "lots": list(tender.lots.all()),
         "custodians": [
             {
@@ -226,6 +244,7 @@ def _input(payload: TenderIn) -> tenders.TenderInput:
         lots=[tenders.LotInput(number=lot.number, name=lot.name, budget=lot.budget) for lot in payload.lots],
         agency_id=payload.agency_id,
         tenderer_id=payload.tenderer_id,
+        method=payload.method,
     )
 
 

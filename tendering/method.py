@@ -28,6 +28,12 @@ RULES_OF_METHOD: dict[str, tuple[str, ...]] = {
     LOWEST_PRICE: ("lowest_evaluated",),
 }
 KINDS = ("technical", "commercial")
+# The fields each price rule has.
+PRICE_FIELDS: dict[str, tuple[str, ...]] = {
+    "lowest_ratio": ("rule", "weight"),
+    "benchmark": ("rule", "weight", "factors", "deduct_above", "deduct_below"),
+    "lowest_evaluated": ("rule",),
+}
 
 MAX_ITEMS = 50
 MAX_TITLE = 200
@@ -67,7 +73,7 @@ MESSAGES: dict[str, str] = {
     "rule_not_allowed": gettext_noop("评标办法「%(evaluation_method)s」只能使用价格规则 %(rules)s。"),
     "unknown_evaluation_method": gettext_noop("未知的评标办法。"),
     "criteria_not_allowed": gettext_noop("经评审的最低投标价法不设评分因素。"),
-    "duplicate_factor": gettext_noop("下浮系数 %(factor)s 重复。"),
+    "duplicate_factor": gettext_noop("基准价系数 %(factor)s 重复。"),
     "not_bool": gettext_noop("必须是 true 或 false。"),
     "anonymous_without_technical": gettext_noop("暗标需要至少一个技术评分因素。"),
     "weights_sum": gettext_noop("各评分因素权重与价格权重之和必须为 100.00，现为 %(total)s。"),
@@ -317,7 +323,8 @@ def method_problems(
         r.add("format", "format")
     seen: set[str] = set()
     qualification = _qualification(r, top, seen)
-    criteria = _criteria(r, top, seen)
+    weights: list[Decimal | None] = []
+    criteria = _criteria(r, top, seen, weights)
     price = _price(r, top, evaluation_method)
     anonymous = top.get("anonymous_technical", False)
     if not isinstance(anonymous, bool):
@@ -336,8 +343,9 @@ def method_problems(
         if anonymous and not any(c.kind == "technical" for c in criteria):
             r.add("anonymous_technical", "anonymous_without_technical")
     shape_sound = not r.problems
-    if price is not None and criteria is not None and price.rule != "lowest_evaluated":
-        total = sum((c.weight for c in criteria), price.weight)
+    # The sum is checked once every weight could be read (a criterion left out would make it wrong too).
+    if price is not None and price.rule != "lowest_evaluated" and weights and None not in weights:
+        total = sum((w for w in weights if w is not None), price.weight)
         if total != HUNDRED:
             r.add("price.weight", "weights_sum", total=_text(total))
     if not shape_sound or qualification is None or criteria is None or price is None or threshold is None:
@@ -382,7 +390,9 @@ def _qualification(r: _Reader, top: Mapping[str, Any], seen: set[str]) -> list[Q
     return items
 
 
-def _criteria(r: _Reader, top: Mapping[str, Any], seen: set[str]) -> list[Criterion] | None:
+def _criteria(
+    r: _Reader, top: Mapping[str, Any], seen: set[str], weights: list[Decimal | None]
+) -> list[Criterion] | None:
     raw = r.items(top, "criteria", "criteria")
     if raw is None:
         return None
@@ -391,6 +401,7 @@ def _criteria(r: _Reader, top: Mapping[str, Any], seen: set[str]) -> list[Criter
         path = f"criteria[{i}]"
         obj = r.fields(entry, path, ("id", "title", "kind", "weight", "min_score", "max_score"))
         if obj is None:
+            weights.append(None)
             continue
         criterion_id = r.ident(obj, "id", f"{path}.id", seen)
         title = r.text(obj, "title", f"{path}.title", MAX_TITLE)
@@ -398,6 +409,7 @@ def _criteria(r: _Reader, top: Mapping[str, Any], seen: set[str]) -> list[Criter
         if kind not in KINDS:
             r.add(f"{path}.kind", "bad_kind")
         weight = r.decimal(obj, "weight", f"{path}.weight", Decimal(0), HUNDRED, positive=True)
+        weights.append(weight)
         low = r.decimal(obj, "min_score", f"{path}.min_score", Decimal(0), MAX_SCORE_LIMIT)
         high = r.decimal(obj, "max_score", f"{path}.max_score", Decimal(0), MAX_SCORE_LIMIT, positive=True)
         if low is not None and high is not None and low >= high:
@@ -423,17 +435,15 @@ def _price(r: _Reader, top: Mapping[str, Any], evaluation_method: str) -> PriceR
     if allowed_rules is None:
         r.add("price.rule", "unknown_evaluation_method")
     raw = top["price"]
-    rule = raw.get("rule") if isinstance(raw, dict) else None
-    fields: dict[str, tuple[str, ...]] = {
-        "lowest_ratio": ("rule", "weight"),
-        "benchmark": ("rule", "weight", "factors", "deduct_above", "deduct_below"),
-        "lowest_evaluated": ("rule",),
-    }
-    obj = r.fields(raw, "price", fields.get(rule, ("rule",)) if isinstance(rule, str) else ("rule",))
-    if obj is None:
+    if not isinstance(raw, dict):
+        r.add("price", "not_object")
         return None
-    if rule not in ("lowest_evaluated", "lowest_ratio", "benchmark"):
-        r.add("price.rule", "bad_rule", rules=", ".join(fields))
+    rule = raw.get("rule")
+    if rule not in ("lowest_ratio", "benchmark", "lowest_evaluated"):
+        r.add("price.rule", "bad_rule", rules=", ".join(PRICE_FIELDS))
+        return None
+    obj = r.fields(raw, "price", PRICE_FIELDS[rule])
+    if obj is None:
         return None
     if allowed_rules is not None and rule not in allowed_rules:
         r.add("price.rule", "rule_not_allowed", evaluation_method=evaluation_method, rules=", ".join(allowed_rules))

@@ -18,6 +18,7 @@ from accounts.models import KeyPurpose, OrganizationKind, PublicKey, Role, User
 from archive.ledger import record
 from config import clock
 from tendering import permissions
+from tendering.method import MESSAGES, PUBLICATION_ONLY, Method, method_problems
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender, TenderCustodian
 from tendering.services.after_commit import Work, enqueue_after_commit
 from tendering.services.documents import lock_published_documents
@@ -51,6 +52,8 @@ class TenderInput:
     lots: list[LotInput] = dataclasses.field(default_factory=list)
     agency_id: int | None = None
     tenderer_id: int | None = None
+    # The evaluation method's JSON object (etender-method-v1, tendering/method.py); None: not set yet.
+    method: dict[str, Any] | None = None
 
 
 def parse_money(value: Any) -> Decimal:
@@ -61,6 +64,24 @@ def parse_money(value: Any) -> Decimal:
     if not amount.is_finite():
         raise InvalidInput({"budget": [_("金额必须是数字，例如 1200000.00。")]})
     return amount
+
+
+def method_errors(data: Any, kind: str, *, publication: bool) -> tuple[Method | None, dict[str, list[str]]]:
+    """The method read from ``data`` for a tender of ``kind`` and its problems, translated, keyed ``method.<path>``.
+
+    A draft may keep a method whose only problems are ``PUBLICATION_ONLY`` (weights not yet summing to 100);
+    publication refuses every problem, and a method not set at all.
+    """
+    if publication and not data:
+        return None, {"method": [_("发布前需要设置评标办法（资格审查项、评分因素和价格规则）。")]}
+    threshold = Decimal(settings.EVALUATION_DEVIATION_THRESHOLD_PERCENT).quantize(Decimal("0.01"))
+    method, problems = method_problems(data, kind, default_threshold=threshold)
+    errors: dict[str, list[str]] = {}
+    for problem in problems:
+        if publication or problem.code not in PUBLICATION_ONLY:
+            key = f"method.{problem.path}" if problem.path else "method"
+            errors.setdefault(key, []).append(_(MESSAGES[problem.code]) % dict(problem.params))
+    return method, errors
 
 
 def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -> dict[str, list[str]]:
@@ -81,6 +102,8 @@ def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -
         err("procedure_type", _("未知的招标方式。"))
     if data.evaluation_method not in EvaluationMethod.values:
         err("evaluation_method", _("未知的评标办法。"))
+    elif data.method:
+        errors.update(method_errors(data.method, data.evaluation_method, publication=False)[1])
     if (
         not data.budget.is_finite()
         or data.budget <= 0
@@ -173,6 +196,10 @@ def _write(tender: Tender, data: TenderInput) -> None:
         "custodian_threshold",
     ):
         setattr(tender, field, getattr(data, field))
+    method = None
+    if data.method:
+        method = method_errors(data.method, data.evaluation_method, publication=False)[0]
+    tender.evaluation_criteria = method.to_json() if method is not None else {}
     tender.save()
     tender.lots.all().delete()
     Lot.objects.bulk_create(
@@ -235,6 +262,7 @@ def publication_record(tender: Tender) -> dict[str, Any]:
         "opening_time": tender.opening_time.isoformat(),
         "enquiry_deadline": tender.enquiry_deadline.isoformat(),
         "evaluation_method": tender.evaluation_method,
+        "method": tender.evaluation_criteria,
         "lots": [{"number": lot.number, "name": lot.name, "budget": str(lot.budget)} for lot in tender.lots.all()],
         "custodian_threshold": tender.custodian_threshold,
         "custodians": [
@@ -273,6 +301,7 @@ def publish(actor: User, tender: Tender) -> Tender:
         errors.setdefault("enquiry_deadline", []).append(_("提问截止时间已过，请先修改草稿。"))
     if not tender.documents.filter(withdrawn_at__isnull=True).exists():
         errors.setdefault("documents", []).append(_("发布前至少需要上传一份招标文件。"))
+    errors.update(method_errors(tender.evaluation_criteria, tender.evaluation_method, publication=True)[1])
     slots = list(tender.custodian_slots.select_related("user"))
     if not slots:
         errors.setdefault("custodian_ids", []).append(_("需要指定密钥保管人。"))

@@ -35,6 +35,7 @@ from accounts.own_device import register_own_key, sign, spki_der
 from archive.canonical import canonical_json
 from archive.models import LedgerEntry
 from frontend.deployment import DEPLOYMENT_ACTION, served_bundle_sha256
+from tendering.method import default_method
 from tendering.models import Bid, BidStatus, BidUpload, Tender, TenderCustodian
 from tendering.own_device import confirm_custody_as
 from tendering.services import documents, tenders
@@ -111,6 +112,7 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
                 opening_time=deadline,
                 enquiry_deadline=deadline - dt.timedelta(days=10),
                 evaluation_method="comprehensive",
+                method=default_method("comprehensive"),
                 custodian_ids=[c.pk for c in self.custodians],
                 custodian_threshold=2,
                 lots=[],

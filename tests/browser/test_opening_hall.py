@@ -71,6 +71,7 @@ from django.db import connections, transaction
 from accounts import credit_code
 from accounts.models import KeyPurpose, Organization, OrganizationKind, PublicKey, Role, RoleGrant, User
 from accounts.own_device import register_own_key
+from tendering.method import default_method
 from tendering.models import Bid, BidOpening, BidOpeningState, BidStatus, KeySource, Opening, Tender
 from tendering.own_device import confirm_custody_as
 from tendering.sealing import BidIdentity, LotPrice, PriceSummary, open_custodian_parts, parse_manifest, seal_bid
@@ -271,6 +272,7 @@ class OpeningHallTest(BrowserLiveServerTestCase):
                 opening_time=deadline,
                 enquiry_deadline=deadline,
                 evaluation_method="comprehensive",
+                method=default_method("comprehensive"),
                 custodian_ids=[c.pk for c in self.custodians],
                 custodian_threshold=2,
                 lots=[

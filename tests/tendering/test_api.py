@@ -7,6 +7,7 @@ from django.test import Client
 from accounts.models import ApiToken
 from accounts.services import issue_api_token
 from archive.models import LedgerEntry
+from tendering.method import default_method
 from tendering.models import Tender
 from tests.fixtures.personas import PASSWORD, PDF_BYTES
 
@@ -30,6 +31,7 @@ def draft_body(now, personas, **changes):
         "custodian_threshold": 2,
     }
     body.update(changes)
+    body.setdefault("method", default_method(body["evaluation_method"]))
     return body
 
 
