@@ -517,6 +517,9 @@ class BidOpening(models.Model):
     ciphertext_header = models.BinaryField(default=b"", blank=True)
     files = models.JSONField(default=list, blank=True)
     price_summary = models.JSONField(null=True, blank=True)
+    # The bidder's response index (评审因素定位) as the container held it, {"format", "pointers": [{"item", "path",
+    # "page"}]}; None when the bid has none (docs/sealed-bid-format.md §3.8). Its canonical size places the files.
+    response_index = models.JSONField(null=True, blank=True)
     outcome_code = models.CharField(max_length=50, blank=True)
     outcome_detail = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

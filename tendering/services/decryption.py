@@ -4,7 +4,7 @@ One bid at a time, in one pass (``tendering.sealing.container.index_container``)
 the ciphertext streams from the object store through the decryptor, which
 authenticates every segment and hashes the ciphertext once (it must be the one
 accepted at the deadline); the container is read as it comes, its price
-summary parsed and each file's place noted with its SHA-256 (hashed in a
+summary and response index parsed and each file's place noted with its SHA-256 (hashed in a
 second thread, out of the decryptor's own buffers). Nothing is written to the
 object store: the index (``BidOpening.files``, ``ciphertext_header``) lets the
 evaluation read each file straight out of the accepted ciphertext by segment
@@ -84,6 +84,7 @@ class Decrypted:
     files: list[dict[str, Any]]
     plaintext_size: int
     ciphertext_header: bytes
+    response_index: dict[str, Any] | None = None
 
 
 def worker_id() -> str:
@@ -223,6 +224,7 @@ def _decrypt(bid_opening: BidOpening, owner: str) -> Decrypted:
         files=[index_entry(f, SEGMENT_SIZE) for f in index.files],
         plaintext_size=index.plaintext_size,
         ciphertext_header=index.ciphertext.header,
+        response_index=None if index.response_index is None else index.response_index.to_json(),
     )
 
 
@@ -338,6 +340,7 @@ def _finish(bid_opening: BidOpening, owner: str, decrypted: Decrypted) -> None:
         current.state = BidOpeningState.OPENED
         current.price_summary = decrypted.price_summary
         current.files = decrypted.files
+        current.response_index = decrypted.response_index
         current.plaintext_size = decrypted.plaintext_size
         current.ciphertext_header = decrypted.ciphertext_header
         current.progress_bytes = current.bid.size

@@ -12,7 +12,7 @@ one segment at a time.
 
 Before the index is used it is checked against the container's one canonical
 form (each file's place follows from the price summary's size and the list
-of paths and sizes, to which the ledger's ``bid_opened`` entry commits), and a
+of paths and sizes, and the response index's size, to which the ledger's ``bid_opened`` entry commits), and a
 whole file read is checked against its SHA-256 as it ends.
 
 Only a bid that is ``opened`` in an opening whose record is published is
@@ -60,7 +60,12 @@ def bid_file_index(bid_opening: BidOpening) -> list[IndexedFile]:
     if bid_opening.state != BidOpeningState.OPENED or bid_opening.opening.record_published_at is None:
         raise WrongPhase(_("投标文件在开标记录公布后方可查阅。"), code="bid_files_not_revealed")
     files = [IndexedFile(f["path"], f["size"], f["offset"], f["sha256"]) for f in bid_opening.files]
-    expected = data_offsets(len(canonical_json(bid_opening.price_summary)), [(f.path, f.size) for f in files])
+    index = bid_opening.response_index
+    expected = data_offsets(
+        len(canonical_json(bid_opening.price_summary)),
+        [(f.path, f.size) for f in files],
+        None if index is None else len(canonical_json(index)),
+    )
     segment_size = layout_for_ciphertext(bid_opening.bid.size).segment_size
     if [f.offset for f in files] != expected or [index_entry(f, segment_size) for f in files] != bid_opening.files:
         raise BidIndexInvalid(f"the index of bid {bid_opening.bid.public_id} is not its container's form")

@@ -81,6 +81,12 @@ def opened_content_commitment(bid_opening: BidOpening) -> dict[str, Any]:
         "price_summary_sha256": hashlib.sha256(canonical_json(bid_opening.price_summary or {})).hexdigest(),
         "files_sha256": hashlib.sha256(canonical_json(ledger_files(bid_opening))).hexdigest(),
         "file_count": len(bid_opening.files or []),
+        # Only for a bid with a response index (评审因素定位): entries of bids without one are as they were.
+        **(
+            {"response_index_sha256": hashlib.sha256(canonical_json(bid_opening.response_index)).hexdigest()}
+            if bid_opening.response_index is not None
+            else {}
+        ),
     }
 
 
