@@ -6,6 +6,7 @@
 //   keys-page.js      the browser keys page (ES module)
 //   custody-page.js   the custodian's confirmation page (ES module)
 //   opening-page.js   the opening hall's page (ES module)
+//   method-editor.js  the draft form's evaluation method editor (ES module)
 //   vector-checks.js  the test vectors' checks, for the browser test (ES module)
 //   bench.js, bench-worker.js   bench/browser_seal_throughput.py
 import { build } from "esbuild";
@@ -35,6 +36,7 @@ await Promise.all([
       "keys-page": here("pages/keys-page.js"),
       "custody-page": here("pages/custody-page.js"),
       "opening-page": here("pages/opening-page.js"),
+      "method-editor": here("pages/method-editor.js"),
       "vector-checks": here("sealing/vectors.js"),
       bench: here("bench/bench.js"),
     },
