@@ -49,6 +49,8 @@ urlpatterns = [
     path("tenders/<uuid:public_id>/custody/", custody_pages.custody_confirm, name="custody-confirm"),
     path("tenders/<uuid:public_id>/opening/", opening.opening_hall, name="opening-hall"),
     path("keys/browser/", bid_pages.browser_keys, name="browser-keys"),
+    path("evaluation/<uuid:public_id>/session/", evaluation.evaluation_session, name="evaluation-session"),
+    path("tenders/<uuid:public_id>/clarifications/", evaluation.bidder_clarifications, name="bidder-clarifications"),
     path(
         "evaluation/<uuid:public_id>/bids/<uuid:bid_id>/files/<path:path>",
         evaluation.bid_file,

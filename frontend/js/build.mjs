@@ -6,6 +6,8 @@
 //   keys-page.js      the browser keys page (ES module)
 //   custody-page.js   the custodian's confirmation page (ES module)
 //   opening-page.js   the opening hall's page (ES module)
+//   session-page.js   the evaluation session's page (ES module), with pdf.js
+//   pdf-worker.js     pdf.js's worker (a module worker the session page starts)
 //   method-editor.js  the draft form's evaluation method editor (ES module)
 //   vector-checks.js  the test vectors' checks, for the browser test (ES module)
 //   bench.js, bench-worker.js   bench/browser_seal_throughput.py
@@ -36,6 +38,8 @@ await Promise.all([
       "keys-page": here("pages/keys-page.js"),
       "custody-page": here("pages/custody-page.js"),
       "opening-page": here("pages/opening-page.js"),
+      "session-page": here("pages/session-page.js"),
+      "pdf-worker": here("worker/pdf-worker.js"),
       "method-editor": here("pages/method-editor.js"),
       "vector-checks": here("sealing/vectors.js"),
       bench: here("bench/bench.js"),

@@ -32,6 +32,7 @@ from frontend.forms import (
     lot_initial,
     lots_from,
 )
+from frontend.views import evaluation as evaluation_pages
 from frontend.views.common import managed_tender, refuse, show_on_form, signed_in, visible_tender
 from tendering import permissions
 from tendering.models import Phase, Question, Tender
@@ -89,7 +90,8 @@ def supervision(request: HttpRequest) -> HttpResponse:
     if not user.has_role(Role.REGULATOR):
         raise PermissionDenied(_("只有监督人员可以查看全部招标项目。"))
     rows = _rows(list(_with_unanswered(Tender.objects.all())))
-    return render(request, "frontend/supervision.html", {"rows": rows})
+    sessions = evaluation_pages.sessions_for(user)
+    return render(request, "frontend/supervision.html", {"rows": rows, "sessions": sessions})
 
 
 def _tender_form_page(
