@@ -116,11 +116,19 @@ def personas_custodians(personas: Personas) -> list[tuple[str, ec.EllipticCurveP
     return [(u.username, k) for u, k in zip(personas.custodians, personas.custodian_signing_keys, strict=True)]
 
 
+# The documents the fixtures' method requires (tendering.method.default_method): `etender seal` refuses a folder
+# without them (一次性告知).
+REQUIRED_DOCUMENTS = ["营业执照", "资质证书", "项目经理注册证书", "安全生产考核合格证", "投标保证金凭证"]
+
+
 def bid_folder(root: Path, technical: bytes = b"") -> Path:
     folder = root / "江西红土建设-投标文件"
     (folder / "商务标").mkdir(parents=True)
     (folder / "技术标.pdf").write_bytes(technical or ("施工组织设计 " * 5000).encode())
     (folder / "商务标" / "报价说明.txt").write_text("报价含税，工期 180 日历天。\n", encoding="utf-8")
+    (folder / "资格").mkdir()
+    for name in REQUIRED_DOCUMENTS:
+        (folder / "资格" / f"{name}.pdf").write_bytes(f"%PDF-1.7 {name}".encode())
     return folder
 
 
@@ -245,7 +253,11 @@ def test_a_bidder_seals_submits_verifies_replaces_and_withdraws(
     file_key = open_bidder_envelope(manifest.envelopes.bidder, manifest.identity, private)
     with open(bid_file, "rb") as ciphertext:
         opened = open_bid(ciphertext, manifest, file_key, tmp_path / "opened")
-    assert [f.path for f in opened.files] == ["bid/商务标/报价说明.txt", "bid/技术标.pdf"]
+    assert [f.path for f in opened.files] == [
+        "bid/商务标/报价说明.txt",
+        "bid/技术标.pdf",
+        *sorted((f"bid/资格/{name}.pdf" for name in REQUIRED_DOCUMENTS), key=str.encode),
+    ]
     assert [(lot.lot, lot.price_yuan, lot.schedule_days) for lot in opened.price_summary.lots] == [
         ("1", "5123456.70", 180),
         ("2", "2400000.00", 150),

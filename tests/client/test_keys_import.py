@@ -192,6 +192,7 @@ def test_every_command_of_the_split_client_is_where_it_was_and_keys_import_is_ne
         "replace",
         "withdraw",
         "bids list",
+        "bids index",
         "receipt verify",
         "open release",
         "open status",

@@ -1,10 +1,16 @@
-"""``etender seal``, ``submit``, ``replace``, ``withdraw``, ``bids list``: the bidder's own bids."""
+"""``etender seal``, ``submit``, ``replace``, ``withdraw``, ``bids list``, ``bids index``: the bidder's own bids.
+
+Before sealing, the tender's required materials (一次性告知, its method's
+documents) are checked against the bid folder here, sending nothing; the
+response index (评审因素定位, ``--response-index``) goes inside the ciphertext.
+"""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import datetime as dt
+import json
 import os
 import sys
 import uuid
@@ -36,7 +42,8 @@ from tendering.client.prices import PriceEntry, build_lots, load_price_file, par
 from tendering.client.transport import ClientError
 from tendering.client.trust import TrustList
 from tendering.client.upload import RateLimiter, SealedFiles, Submitted, Uploader
-from tendering.sealing import PriceSummary, seal_bid
+from tendering.sealing import BidFile, PriceSummary, ResponseIndex, SealingError, collect_bid_files, seal_bid
+from tendering.sealing.response_index import index_template, missing_documents, read_pointer_file
 
 
 def default_output(source: Path) -> Path:
@@ -96,12 +103,56 @@ def price_entries(args: argparse.Namespace) -> list[PriceEntry]:
     return [parse_price_option(text) for text in args.price or []]
 
 
+def folder_files(source: Path) -> list[BidFile]:
+    """The bid's files as the container lists them; a folder that cannot be sealed is refused here."""
+    try:
+        return collect_bid_files(source)
+    except SealingError as exc:
+        raise ClientError(str(exc)) from None
+
+
+def relative_paths(files: list[BidFile]) -> list[str]:
+    return [f.path.removeprefix("bid/") for f in files]
+
+
+def check_materials(tender: dict[str, Any], files: list[BidFile], pointer_file: Path | None) -> ResponseIndex | None:
+    """The response index read from ``pointer_file`` (None without one), after checking that the folder holds
+    every document the tender's method requires (一次性告知). Local: nothing is sent.
+
+    A tender served without a ``method`` requires nothing (a platform older than the method).
+    """
+    method = tender.get("method")
+    refusing = f"refusing to seal for tender {tender['number']}"
+    index = None
+    if pointer_file is not None:
+        try:
+            index = read_pointer_file(pointer_file.read_bytes(), method)
+            if index is not None:
+                index.check_paths(f.path for f in files)
+        except OSError as exc:
+            raise ClientError(f"cannot read the response index {pointer_file}: {exc.strerror}") from None
+        except SealingError as exc:
+            raise ClientError(
+                f"{refusing}: the response index {pointer_file}: {exc}. Nothing was sealed or sent."
+            ) from None
+    missing = missing_documents(method, relative_paths(files), index)
+    if missing:
+        raise ClientError(
+            f"{refusing}: the bid folder lacks {len(missing)} document(s) the tender requires (一次性告知):\n  "
+            + "\n  ".join(f"{q.get('id')} {q.get('title')}: {d.get('id')} {d.get('name')}" for q, d in missing)
+            + "\nAdd a file whose name contains the document's name, or point the document to its file with "
+            "--response-index (`etender bids index` writes one to fill in). Nothing was sealed or sent."
+        )
+    return index
+
+
 def seal(args: argparse.Namespace, session: Session) -> Path:
     """Seal ``args.source`` for ``args.tender``; returns the sealed bid's path."""
     source = Path(args.source)
     if not source.exists():
         raise ClientError(f"{source} does not exist")
     entries = price_entries(args)  # refuse bad prices before anything is fetched or asked
+    bid_files = folder_files(source)
     out = Path(args.out) if args.out else default_output(source)
     if args.out and any(p.exists() for p in (out, *_companions(out))) and not args.force:
         raise ClientError(
@@ -116,6 +167,7 @@ def seal(args: argparse.Namespace, session: Session) -> Path:
             f"(phase {tender['phase']}, deadline {when(tender['bid_deadline'])})"
         )
     lots = build_lots(entries, tender_lot_ids(tender))
+    response_index = check_materials(tender, bid_files, args.response_index)
     custodians = checked_custodians(tender)
     threshold = int(tender["custodian_threshold"])
     if not custodians or not 1 <= threshold <= len(custodians):
@@ -149,6 +201,8 @@ def seal(args: argparse.Namespace, session: Session) -> Path:
     say(f"sealing {source} for tender {tender['number']} ({tender['title']}) as {bidder['organization']}")
     for lot in lots:
         say(f"  lot {lot.lot}: {lot.price_yuan} yuan, {lot.schedule_days} days")
+    if response_index is not None:
+        say(f"  response index: {len(response_index.pointers)} pointer(s), sealed inside the bid")
     say(
         f"  to the custodians ({threshold} of {len(custodians)}): "
         + ", ".join(f"{n} {fp[:16]}…" for _, n, _, fp in custodians)
@@ -164,7 +218,7 @@ def seal(args: argparse.Namespace, session: Session) -> Path:
                 progress.update(done)
 
             sealed = seal_bid(
-                str(source),
+                bid_files,
                 summary,
                 tender["id"],
                 bid_id,
@@ -175,6 +229,7 @@ def seal(args: argparse.Namespace, session: Session) -> Path:
                 threshold,
                 sink,
                 progress=update,
+                response_index=response_index,
             )
             sink.flush()
             os.fsync(sink.fileno())
@@ -303,6 +358,37 @@ def cmd_bids_list(args: argparse.Namespace, session: Session) -> int:
     return 0
 
 
+def cmd_bids_index(args: argparse.Namespace, session: Session) -> int:
+    """Write a response index to fill in: every criterion, qualification item and document of the method."""
+    source = Path(args.folder)
+    if not source.exists():
+        raise ClientError(f"{source} does not exist")
+    files = relative_paths(folder_files(source))
+    tender = fetch_tender(session, args.tender)
+    method = tender.get("method")
+    out = Path(args.out) if args.out else source.resolve().with_name(source.resolve().name + ".response-index.json")
+    if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
+        raise ClientError(f"the index {out} must not be written inside the bid folder ({source}): it would be sealed")
+    if out.exists() and not args.force:
+        raise ClientError(f"{out} exists: choose another --out, or --force")
+    template = index_template(method, files)
+    write_atomic(out, (json.dumps(template, ensure_ascii=False, indent=1) + "\n").encode(), 0o644)
+    if not template["pointers"]:
+        say(f"tender {tender['number']} publishes no evaluation method: nothing to point to ({out} written empty)")
+        return 0
+    say(f"wrote {out}: {len(template['pointers'])} item(s) of tender {tender['number']}'s method")
+    for pointer in template["pointers"]:
+        where = f"{pointer['path']} page {pointer['page']}" if pointer["path"] else "(fill in path and page)"
+        say(f"  {pointer['item']:<16} {pointer['kind']:<13} {pointer['title']}: {where}")
+    missing = missing_documents(method, files, None)
+    if missing:
+        say("missing from the folder (sealing refuses until each is there or pointed to):")
+        for q, d in missing:
+            say(f"  {q.get('id')} {q.get('title')}: {d.get('id')} {d.get('name')}")
+    say(f"then: etender seal {source} --tender {tender['id']} --response-index {out} …")
+    return 0
+
+
 def seal_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="the bid: a folder (sealed with its subfolders) or a single file")
     parser.add_argument("--tender", required=True, help="the tender's id (UUID, from `etender tenders list`)")
@@ -328,6 +414,13 @@ def seal_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--passphrase-file", type=Path, help="read the signing key's passphrase from this file's first line"
+    )
+    parser.add_argument(
+        "--response-index",
+        type=Path,
+        metavar="FILE.json",
+        help="the response index (评审因素定位): where the bid answers each criterion and document, sealed inside "
+        "the bid (`etender bids index` writes one to fill in)",
     )
 
 
@@ -359,3 +452,13 @@ def register(registry: Registry) -> None:
     bids = registry.group("bids", "your organization's bids")
     bids_list = registry.command(bids, "list", cmd_bids_list, "your organization's bids and their status")
     bids_list.add_argument("--tender", help="only this tender's")
+    index = registry.command(
+        bids,
+        "index",
+        cmd_bids_index,
+        "write a response index to fill in (评审因素定位): each criterion and required document of the tender",
+    )
+    index.add_argument("folder", help="the bid folder")
+    index.add_argument("--tender", required=True, help="the tender's id (UUID)")
+    index.add_argument("--out", help="where to write it (default <folder>.response-index.json beside the folder)")
+    index.add_argument("--force", action="store_true", help="overwrite --out if it exists")
