@@ -52,6 +52,7 @@ NOT_PAGES = {
     "tender-publish": "a POST that publishes a draft",
     "question-ask": "a POST that asks a question",
     "question-answer": "a POST that answers a question",
+    "evaluation-bid-file": "a bid's file, read by byte ranges by the session's document viewer",
 }
 
 # Run in the page: what scrolls sideways, and which Chinese text sits in a box narrower than two characters.
