@@ -7,6 +7,8 @@ A service refuses with ``InvalidInput.fields`` keyed by its own argument names;
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -25,6 +27,7 @@ from accounts.errors import DomainError, InvalidInput
 from accounts.models import Organization, OrganizationKind, Role, User
 from config import clock
 from config.formatting import platform_zone, zone_label
+from tendering.method import default_method
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender
 from tendering.services.entrustments import entrusting_tenderers
 from tendering.services.tenders import LotInput, TenderInput
@@ -85,6 +88,15 @@ class MultipleFileField(forms.FileField):
         return [cleaned] if cleaned else []
 
 
+class MethodJSONField(forms.JSONField):
+    """The method's JSON, indented so that the fallback textarea (no JavaScript) can be edited by hand."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict | list):
+            return json.dumps(value, ensure_ascii=False, indent=2)
+        return super().prepare_value(value)
+
+
 class PageForm(forms.Form):
     """A form of the pages: labels stand on their own line, so they need no colon."""
 
@@ -93,14 +105,53 @@ class PageForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+# The parts of a method's problem path (``method.criteria[1].weight``) in words.
+METHOD_PATH_WORDS = {
+    "qualification": _("资格审查项"),
+    "documents": _("所需材料"),
+    "criteria": _("评分因素"),
+    "price": _("价格规则"),
+    "factors": _("基准价系数"),
+    "id": _("编号"),
+    "title": _("名称"),
+    "name": _("名称"),
+    "kind": _("类别"),
+    "weight": _("权重"),
+    "min_score": _("最低分"),
+    "max_score": _("最高分"),
+    "rule": _("规则"),
+    "deduct_above": _("高于基准价每 1% 扣分"),
+    "deduct_below": _("低于基准价每 1% 扣分"),
+    "anonymous_technical": _("暗标"),
+    "deviation_threshold_percent": _("评分偏离阈值"),
+    "format": _("格式"),
+}
+
+
+def method_path_text(path: str) -> str:
+    """``criteria[1].weight`` as people read it: 评分因素第 2 项 · 权重 (unknown parts as they are)."""
+    words = []
+    for part in path.split("."):
+        match = re.fullmatch(r"(\w+)\[(\d+)\]", part)
+        if match:
+            name, index = match.group(1), int(match.group(2)) + 1
+            words.append(gettext("%(part)s第 %(n)d 项") % {"part": METHOD_PATH_WORDS.get(name, name), "n": index})
+        else:
+            words.append(str(METHOD_PATH_WORDS.get(part, part)))
+    return " · ".join(words)
+
+
 def add_domain_error(form: forms.BaseForm, exc: DomainError, field_map: Mapping[str, str] | None = None) -> None:
-    """Show a service's refusal on the form: field errors where they belong, the rest on top."""
+    """Show a service's refusal on the form: field errors where they belong, the rest on top.
+
+    A key with a path (``method.criteria[1].weight``) goes to its field (``method``), the path in words first."""
     if isinstance(exc, InvalidInput):
         for service_field, messages in exc.fields.items():
-            name = (field_map or {}).get(service_field, service_field)
+            base, _dot, path = service_field.partition(".")
+            name = (field_map or {}).get(service_field, base if path else service_field)
             target = name if name in form.fields else None
             for message in messages:
-                form.add_error(target, str(message))
+                form.add_error(target, f"{method_path_text(path)}：{message}" if path else str(message))
     else:
         form.add_error(None, str(exc.message))
 
@@ -159,6 +210,14 @@ class TenderForm(PageForm):
         help_text=_("开标时需其中 k 人共同解密投标文件"),
     )
     custodian_threshold = forms.IntegerField(label=_("开启门限 k"))
+    method = MethodJSONField(
+        label=_("评标办法详情（JSON）"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false", "class": "method-json"}),
+        help_text=_(
+            "资格审查项及所需材料、评分因素、价格规则，格式见 docs/evaluation.md；启用 JavaScript 时以表格编辑"
+        ),
+    )
 
     # Service argument → form field.
     FIELD_MAP = {"custodian_ids": "custodians", "tenderer_id": "tenderer", "agency_id": "agency"}
@@ -182,6 +241,8 @@ class TenderForm(PageForm):
             self.fields["tenderer"].required = True
         if tender is not None or (org is not None and org.kind == OrganizationKind.AGENCY):
             del self.fields["agency"]
+        if tender is None:
+            self.fields["method"].initial = default_method(EvaluationMethod.COMPREHENSIVE)
 
     @classmethod
     def initial_for(cls, tender: Tender) -> dict[str, Any]:
@@ -197,6 +258,14 @@ class TenderForm(PageForm):
             "evaluation_method": tender.evaluation_method,
             "custodians": [slot.user_id for slot in tender.custodian_slots.all()],
             "custodian_threshold": tender.custodian_threshold,
+            "method": tender.evaluation_criteria or default_method(tender.evaluation_method),
+        }
+
+    def method_editor_config(self) -> dict[str, Any]:
+        """What the method editor's script needs: the templates of both evaluation methods and its texts."""
+        return {
+            "templates": {kind: default_method(kind) for kind in EvaluationMethod.values},
+            "messages": method_editor_messages(),
         }
 
     def to_input(self, lots: Sequence[LotInput]) -> TenderInput:
@@ -232,7 +301,43 @@ class TenderForm(PageForm):
             lots=list(lots),
             tenderer_id=tenderer.pk if tenderer else None,
             agency_id=agency.pk if agency else None,
+            method=data.get("method") or None,
         )
+
+
+def method_editor_messages() -> dict[str, str]:
+    """The texts of frontend/js/pages/method-editor.js, in the reader's language."""
+    return {
+        "qualification": gettext("资格审查项"),
+        "qualification_help": gettext("逐项评审合格或不合格；每项列出投标文件必须包含的材料（一次性告知）。"),
+        "documents": gettext("所需材料"),
+        "criteria": gettext("评分因素"),
+        "id": gettext("编号"),
+        "title": gettext("名称"),
+        "name": gettext("材料名称"),
+        "kind": gettext("类别"),
+        "technical": gettext("技术"),
+        "commercial": gettext("商务"),
+        "weight": gettext("权重"),
+        "min_score": gettext("最低分"),
+        "max_score": gettext("最高分"),
+        "price": gettext("价格规则"),
+        "rule_lowest_ratio": gettext("最低有效报价 ÷ 投标报价 × 价格权重"),
+        "rule_benchmark": gettext("基准价法：有效报价的去极值平均 × (1 + K)，高于或低于基准价按百分比扣分"),
+        "rule_lowest_evaluated": gettext("经评审的最低投标价法：合格投标按报价由低到高排序"),
+        "price_weight": gettext("价格权重"),
+        "factors": gettext("基准价系数 K（以逗号分隔，开标后随机抽取一个）"),
+        "deduct_above": gettext("高于基准价每 1% 扣分"),
+        "deduct_below": gettext("低于基准价每 1% 扣分"),
+        "anonymous_technical": gettext("技术部分暗标（技术评分锁定前以代码显示投标人）"),
+        "deviation_threshold_percent": gettext("评分偏离阈值（%）"),
+        "add_item": gettext("添加资格审查项"),
+        "add_document": gettext("添加材料"),
+        "add_criterion": gettext("添加评分因素"),
+        "remove": gettext("删除"),
+        "weights_total": gettext("权重合计 %(total)s（应为 100.00）"),
+        "json_unreadable": gettext("评标办法的 JSON 无法读取，请在文本框中修改。"),
+    }
 
 
 class LotForm(PageForm):

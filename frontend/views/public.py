@@ -23,7 +23,7 @@ from frontend.views.common import refuse, show_on_form, signed_in, visible_tende
 from tendering import hall, permissions
 from tendering.http import document_download_response
 from tendering.models import Phase, Tender
-from tendering.services import custody, documents, questions
+from tendering.services import custody, documents, questions, tenders
 
 PAGE_SIZE = 20
 DOWNLOAD_CHUNK = 64 * 1024
@@ -97,6 +97,7 @@ def detail_context(request: HttpRequest, tender: Tender, question_form: Question
         "unanswered_count": tender.questions.filter(answered_at__isnull=True).count() if manager else 0,
         "hall_open": hall_open,
         "opening_closed": tender.opening_closed_at is not None,
+        "method": tenders.tender_method(tender),
     }
 
 

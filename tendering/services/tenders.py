@@ -84,6 +84,13 @@ def method_errors(data: Any, kind: str, *, publication: bool) -> tuple[Method | 
     return method, errors
 
 
+def tender_method(tender: Tender) -> Method | None:
+    """The tender's evaluation method read back from its canonical object (None while a draft has none)."""
+    if not tender.evaluation_criteria:
+        return None
+    return method_problems(tender.evaluation_criteria, tender.evaluation_method)[0]
+
+
 def _validate(data: TenderInput, now: dt.datetime, *, existing: Tender | None) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
 

@@ -225,6 +225,7 @@ def test_a_bidder_seals_submits_verifies_replaces_and_withdraws(
     assert tender_id in listed and open_tender.number in listed
     shown = bidder.run("tenders", "show", tender_id).stdout
     assert "k = 2" in shown and "lot 2: 桥梁工程" in shown
+    assert "price rule lowest_ratio (weight 50.00)" in shown and "D5 投标保证金凭证  (for Q3 投标保证金)" in shown
     for slot in open_tender.custodian_slots.select_related("public_key"):
         assert slot.public_key.fingerprint in shown
 

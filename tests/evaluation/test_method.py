@@ -224,3 +224,25 @@ def test_method_problems_gives_the_method_of_a_draft_with_only_publication_probl
     read, problems = method_problems(method, "comprehensive")
     assert read is not None and read.price.weight == Decimal("10.00")
     assert [p.code for p in problems] == ["weights_sum"]
+
+
+def test_the_cli_shows_the_method_and_its_required_documents(capsys):
+    from tendering.client.commands.tenders import say_method
+
+    method = default_method("comprehensive")
+    method["price"] = {
+        "rule": "benchmark", "weight": "50.00", "factors": ["-0.02", "0.00"], "deduct_above": "1.00",
+        "deduct_below": "0.50",
+    }  # fmt: skip
+    say_method({"method": method, "evaluation_method": "comprehensive"})
+    shown = capsys.readouterr().out
+    assert "price rule benchmark (weight 50.00)" in shown
+    assert "benchmark factor K one of -0.02, 0.00; -1.00 per % above, -0.50 below" in shown
+    assert "T1 施工组织设计  technical  weight 20.00  scores 0.00-10.00" in shown
+    for document in ("D1 营业执照  (for Q1 营业执照及资质)", "D5 投标保证金凭证  (for Q3 投标保证金)"):
+        assert document in shown
+
+    say_method({"method": {"format": "x"}, "evaluation_method": "comprehensive"})
+    assert "method        not readable: format:" in capsys.readouterr().out
+    say_method({"method": None, "evaluation_method": "lowest_price"})
+    assert "none published yet" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.test import Client
 
 from config.formatting import platform_zone
+from tendering.method import default_method
 
 LOCALE = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES"
 
@@ -55,6 +57,7 @@ def tender_form_data(now: dt.datetime, custodians: list[Any], **changes: Any) ->
         "evaluation_method": "comprehensive",
         "custodians": [c.pk for c in custodians],
         "custodian_threshold": "2",
+        "method": json.dumps(default_method("comprehensive"), ensure_ascii=False),
         "lots-TOTAL_FORMS": "2",
         "lots-INITIAL_FORMS": "0",
         "lots-MIN_NUM_FORMS": "0",

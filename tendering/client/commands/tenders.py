@@ -9,6 +9,7 @@ from typing import Any
 from tendering.client import keys as keystore
 from tendering.client.commands.base import OPEN_FOR_BIDS, Registry, Session, human_size, say, when
 from tendering.client.transport import ClientError
+from tendering.method import MethodInvalid, validate_method
 from tendering.sealing import fingerprint
 
 
@@ -64,6 +65,36 @@ def checked_custodians(tender: dict[str, Any]) -> list[tuple[int, str, Any, str]
     return found
 
 
+def say_method(tender: dict[str, Any]) -> None:
+    """The evaluation method as published: its price rule, criteria and the documents a bid must hold."""
+    if not tender.get("method"):
+        say("  method        none published yet")
+        return
+    try:
+        method = validate_method(tender["method"], tender["evaluation_method"])
+    except MethodInvalid as exc:
+        say(f"  method        not readable: {exc}")
+        return
+    price = method.price
+    weight = f" (weight {price.weight})" if method.scored else ""
+    say(
+        f"  method        price rule {price.rule}{weight}" + (", anonymous technical part" * method.anonymous_technical)
+    )
+    if price.rule == "benchmark":
+        factors = ", ".join(str(f) for f in price.factors)
+        say(f"    benchmark factor K one of {factors}; -{price.deduct_above} per % above, -{price.deduct_below} below")
+    for criterion in method.criteria:
+        say(
+            f"    {criterion.id} {criterion.title}  {criterion.kind}  weight {criterion.weight}  "
+            f"scores {criterion.min_score}-{criterion.max_score}"
+        )
+    say("  required documents (一次性告知: the bid folder must hold each)")
+    for item, document in method.required_documents():
+        say(f"    {document.id} {document.name}  (for {item.id} {item.title})")
+    if not method.required_documents():
+        say("    none")
+
+
 def cmd_tenders_show(args: argparse.Namespace, session: Session) -> int:
     tender = fetch_tender(session, args.tender_id)
     say(f"{tender['number']}  {tender['title']}")
@@ -86,6 +117,7 @@ def cmd_tenders_show(args: argparse.Namespace, session: Session) -> int:
     )
     for slot in custodians:
         say(f"    {slot['position']}: {slot['name']}  {slot.get('key_fingerprint') or '(no key yet)'}")
+    say_method(tender)
     if tender.get("documents"):
         say("  documents")
         for doc in tender["documents"]:
