@@ -62,7 +62,6 @@ from evaluation.report_pdf import render_report_pdf
 from evaluation.services.session import events
 from evaluation.services.session.common import (
     OpenedBid,
-    evaluation_of,
     lock_evaluation,
     method_of,
     opened_bids,
@@ -342,14 +341,12 @@ def _report_of(evaluation: Evaluation) -> Report:
     return report
 
 
-def report_statement(user: Any, tender: Tender) -> tuple[bytes, str]:
-    """What the member signs to sign the report (canonical JSON) and its SHA-256."""
-    evaluation = evaluation_of(tender)
-    member = require_member(user, evaluation)
+def report_statement(member: CommitteeMember) -> bytes:
+    """What ``member`` (a confirmed member, ``require_member``) signs to sign the report: canonical JSON."""
+    evaluation = Evaluation.objects.get(pk=member.evaluation_id)
     require_stage(evaluation, Stage.REPORT)
     report = _report_of(evaluation)
-    statement = signature_statement(report.content_sha256, evaluation.pk, member.pk)
-    return statement, hashlib.sha256(statement).hexdigest()
+    return signature_statement(report.content_sha256, evaluation.pk, member.pk)
 
 
 def _decide(user: Any, tender: Tender) -> tuple[Evaluation, CommitteeMember, Report]:
@@ -365,10 +362,11 @@ def _decide(user: Any, tender: Tender) -> tuple[Evaluation, CommitteeMember, Rep
     return evaluation, member, report
 
 
-def sign_report(user: Any, tender: Tender, key_fingerprint: str, signature_b64: str) -> ReportSignature:
+def sign_report(user: Any, evaluation: Evaluation, key_fingerprint: str, signature_b64: str) -> ReportSignature:
     """The member signs the report: an ECDSA P-256 signature (base64 DER) over ``report_statement`` with its
     registered, unrevoked signing key ``key_fingerprint``. A forged signature, another's key, a replayed
     signature of another statement and a second decision are refused, changing nothing."""
+    tender = evaluation.tender
     with transaction.atomic():
         evaluation, member, report = _decide(user, tender)
         key = PublicKey.objects.filter(
@@ -413,12 +411,13 @@ def sign_report(user: Any, tender: Tender, key_fingerprint: str, signature_b64: 
     return decision
 
 
-def refuse_report(user: Any, tender: Tender, reasons: str) -> ReportSignature:
+def refuse_report(member: CommitteeMember, reasons: str) -> ReportSignature:
     """The member refuses to sign, with its reasons (the dissent the report shows); without reasons the
     refusal counts as agreeing with the report (暂行规定 Art 42), and the record says so."""
     reasons = reasons.strip()
     if len(reasons) > 2000:
         raise InvalidInput({"reasons": [_("理由最多 2000 个字符。")]})
+    user, tender = member.expert.user, member.evaluation.tender
     with transaction.atomic():
         evaluation, member, report = _decide(user, tender)
         now = clock.now()

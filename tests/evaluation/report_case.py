@@ -55,10 +55,12 @@ class ReportedCase:
         refuse = refuse or {}
         for i, user in enumerate(self.case.experts):
             if i in refuse:
-                report_service.refuse_report(user, self.case.tender, refuse[i])
+                report_service.refuse_report(self.case.members[i], refuse[i])
                 continue
-            statement, _sha = report_service.report_statement(user, self.case.tender)
-            report_service.sign_report(user, self.case.tender, self.case.fingerprint(i), self.case.sign(i, statement))
+            statement = report_service.report_statement(self.case.members[i])
+            report_service.sign_report(
+                user, self.case.evaluation, self.case.fingerprint(i), self.case.sign(i, statement)
+            )
 
 
 def _sheet(case: SessionCase, index: int, kind: SheetKind, marks: list[dict[str, Any]]) -> Sheet:

@@ -27,7 +27,7 @@ from archive.signing import platform_signer
 from archive.storage import get_object_store
 from config import formatting
 from evaluation import report_check
-from evaluation.models import Report, ReportSignature, SessionEvent, SignatureDecision, Stage
+from evaluation.models import MemberState, Report, ReportSignature, SessionEvent, SignatureDecision, Stage
 from evaluation.services import report as report_service
 from tendering.models import Phase
 from tests.evaluation.factories import SessionCase
@@ -136,7 +136,7 @@ def test_a_second_report_is_refused(reported: ReportedCase) -> None:
 
 def test_the_statement_names_the_report_the_evaluation_and_the_member(reported: ReportedCase) -> None:
     case = reported.case
-    statement, sha = report_service.report_statement(case.experts[1], case.tender)
+    statement = report_service.report_statement(case.members[1])
 
     assert json.loads(statement) == {
         "format": "etender-report-signature-v1",
@@ -145,16 +145,15 @@ def test_the_statement_names_the_report_the_evaluation_and_the_member(reported: 
         "member": case.members[1].pk,
         "decision": "signed",
     }
-    assert len(sha) == 64
 
 
 def test_a_signature_made_with_another_key_is_refused_and_nothing_changes(reported: ReportedCase) -> None:
     case = reported.case
-    statement, _sha = report_service.report_statement(case.experts[0], case.tender)
+    statement = report_service.report_statement(case.members[0])
     forged = base64.b64encode(ec.generate_private_key(ec.SECP256R1()).sign(statement, ec.ECDSA(hashes.SHA256())))
 
     with pytest.raises(InvalidInput) as refused:
-        report_service.sign_report(case.experts[0], case.tender, case.fingerprint(0), forged.decode())
+        report_service.sign_report(case.experts[0], case.evaluation, case.fingerprint(0), forged.decode())
 
     assert "signature" in refused.value.fields
     assert _decisions(reported) == 0 and not _entries(reported, report_service.SIGNED)
@@ -162,48 +161,51 @@ def test_a_signature_made_with_another_key_is_refused_and_nothing_changes(report
 
 def test_a_replayed_signature_of_another_statement_is_refused(reported: ReportedCase) -> None:
     case = reported.case
-    other, _sha = report_service.report_statement(case.experts[1], case.tender)  # member 1's statement...
+    other = report_service.report_statement(case.members[1])  # member 1's statement...
     replayed = case.sign(0, other)  # ...signed by member 0 (or a sheet's signature: another statement all the same)
     sheet_signature = base64.b64encode(bytes(case.members[0].sheets.get(kind="scoring").signature)).decode()
 
     for signature in (replayed, sheet_signature):
         with pytest.raises(InvalidInput):
-            report_service.sign_report(case.experts[0], case.tender, case.fingerprint(0), signature)
+            report_service.sign_report(case.experts[0], case.evaluation, case.fingerprint(0), signature)
     assert _decisions(reported) == 0
 
 
 def test_another_members_key_is_refused(reported: ReportedCase) -> None:
     case = reported.case
-    statement, _sha = report_service.report_statement(case.experts[0], case.tender)
+    statement = report_service.report_statement(case.members[0])
 
     with pytest.raises(InvalidInput) as refused:
-        report_service.sign_report(case.experts[0], case.tender, case.fingerprint(1), case.sign(1, statement))
+        report_service.sign_report(case.experts[0], case.evaluation, case.fingerprint(1), case.sign(1, statement))
 
     assert "key" in refused.value.fields
     assert _decisions(reported) == 0
 
 
-def test_a_non_member_and_the_supervisor_cannot_sign_or_refuse(reported: ReportedCase) -> None:
+def test_a_non_member_the_supervisor_and_a_recused_member_cannot_sign_or_refuse(reported: ReportedCase) -> None:
     case = reported.case
+    statement = report_service.report_statement(case.members[0])
     for user, code in ((case.bidder_users[0], "not_a_member"), (case.supervisor, "read_only")):
         with pytest.raises(PermissionDenied) as refused:
-            report_service.refuse_report(user, case.tender, "")
+            report_service.sign_report(user, case.evaluation, case.fingerprint(0), case.sign(0, statement))
         assert refused.value.code == code
-        with pytest.raises(PermissionDenied):
-            report_service.report_statement(user, case.tender)
+    case.members[4].state = MemberState.RECUSED
+    case.members[4].save(update_fields=["state"])
+    with pytest.raises(PermissionDenied):
+        report_service.refuse_report(case.members[4], "")
     assert _decisions(reported) == 0
 
 
 def test_a_second_decision_is_refused(reported: ReportedCase) -> None:
     case = reported.case
-    statement, _sha = report_service.report_statement(case.experts[0], case.tender)
+    statement = report_service.report_statement(case.members[0])
     signature = case.sign(0, statement)
-    report_service.sign_report(case.experts[0], case.tender, case.fingerprint(0), signature)
+    report_service.sign_report(case.experts[0], case.evaluation, case.fingerprint(0), signature)
 
     with pytest.raises(Conflict):
-        report_service.sign_report(case.experts[0], case.tender, case.fingerprint(0), signature)
+        report_service.sign_report(case.experts[0], case.evaluation, case.fingerprint(0), signature)
     with pytest.raises(Conflict):
-        report_service.refuse_report(case.experts[0], case.tender, "改变主意")
+        report_service.refuse_report(case.members[0], "改变主意")
 
     assert _decisions(reported) == 1 and len(_entries(reported, report_service.SIGNED)) == 1
 
@@ -212,14 +214,16 @@ def test_signing_before_the_report_stage_is_refused(session_case: Callable[..., 
     case = session_case(n_bids=3, n_experts=3)
 
     with pytest.raises(WrongPhase):
-        report_service.refuse_report(case.experts[0], case.tender, "")
+        report_service.refuse_report(case.members[0], "")
 
 
 def test_a_signature_is_recorded_with_its_key_and_told_to_the_session(reported: ReportedCase) -> None:
     case = reported.case
-    statement, _sha = report_service.report_statement(case.experts[2], case.tender)
+    statement = report_service.report_statement(case.members[2])
 
-    decision = report_service.sign_report(case.experts[2], case.tender, case.fingerprint(2), case.sign(2, statement))
+    decision = report_service.sign_report(
+        case.experts[2], case.evaluation, case.fingerprint(2), case.sign(2, statement)
+    )
 
     assert decision.decision == SignatureDecision.SIGNED and bytes(decision.statement) == statement
     (entry,) = _entries(reported, report_service.SIGNED)
@@ -229,8 +233,8 @@ def test_a_signature_is_recorded_with_its_key_and_told_to_the_session(reported: 
 
 def test_a_refusal_without_reasons_counts_as_agreeing_and_one_with_reasons_is_dissent(reported: ReportedCase) -> None:
     case = reported.case
-    report_service.refuse_report(case.experts[3], case.tender, "   ")
-    report_service.refuse_report(case.experts[4], case.tender, "对第三名的资格审查结论有异议。")
+    report_service.refuse_report(case.members[3], "   ")
+    report_service.refuse_report(case.members[4], "对第三名的资格审查结论有异议。")
 
     silent, dissent = _entries(reported, report_service.REFUSED)
     assert (silent["reasons"], silent["counted_as_agreeing"]) == ("", True)
@@ -251,13 +255,13 @@ def test_the_filing_is_queued_once_the_last_member_decided_and_not_before(
     case = reported.case
     with django_capture_on_commit_callbacks(execute=True):
         for i in range(4):
-            statement, _sha = report_service.report_statement(case.experts[i], case.tender)
-            report_service.sign_report(case.experts[i], case.tender, case.fingerprint(i), case.sign(i, statement))
+            statement = report_service.report_statement(case.members[i])
+            report_service.sign_report(case.experts[i], case.evaluation, case.fingerprint(i), case.sign(i, statement))
     assert _queued_filings() == 0
     assert report_service.file_report(case.evaluation.pk) == "not decided"
 
     with django_capture_on_commit_callbacks(execute=True):
-        report_service.refuse_report(case.experts[4], case.tender, "")
+        report_service.refuse_report(case.members[4], "")
 
     assert _queued_filings() == 1
     reported.report.refresh_from_db()
