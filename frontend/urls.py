@@ -5,6 +5,7 @@ from django.urls import path
 from frontend.views import auth, dashboard, entrustments, evaluation, keys, manage, opening, public, tokens
 from frontend.views import bids as bid_pages
 from frontend.views import custody as custody_pages
+from frontend.views import draw as draw_pages
 
 app_name = "frontend"
 
@@ -48,6 +49,9 @@ urlpatterns = [
     path("tenders/<uuid:public_id>/bid/", bid_pages.bid_submit, name="bid-submit"),
     path("tenders/<uuid:public_id>/custody/", custody_pages.custody_confirm, name="custody-confirm"),
     path("tenders/<uuid:public_id>/opening/", opening.opening_hall, name="opening-hall"),
+    path("tenders/<uuid:public_id>/experts/", draw_pages.draw_page, name="tender-draw"),
+    path("tenders/<uuid:public_id>/invitation/", draw_pages.invitation_answer, name="invitation-answer"),
+    path("pool/", draw_pages.pool_page, name="pool"),
     path("keys/browser/", bid_pages.browser_keys, name="browser-keys"),
     path("evaluation/<uuid:public_id>/session/", evaluation.evaluation_session, name="evaluation-session"),
     path("tenders/<uuid:public_id>/clarifications/", evaluation.bidder_clarifications, name="bidder-clarifications"),

@@ -270,6 +270,7 @@ class Question(models.Model):
 
 class NotificationKind(models.TextChoices):
     AMENDMENT = "amendment", _("澄清或修改")
+    TENDER_FAILED = "tender_failed", _("招标失败")
 
 
 class Notification(models.Model):
@@ -306,6 +307,11 @@ class Notification(models.Model):
                 moment = dt.datetime.fromisoformat(self.params["new_deadline"])
                 text += " " + gettext("投标截止时间已顺延至 %(when)s。") % {"when": local_text(moment)}
             return text
+        if self.kind == NotificationKind.TENDER_FAILED:
+            return gettext("招标项目《%(title)s》开标后有效投标仅 %(n)d 家，不足三家，招标失败，请依法重新招标。") % {
+                "title": self.tender.title,
+                "n": self.params.get("opened", 0),
+            }
         return self.kind
 
 

@@ -9,6 +9,7 @@
 //   session-page.js   the evaluation session's page (ES module), with pdf.js
 //   pdf-worker.js     pdf.js's worker (a module worker the session page starts)
 //   method-editor.js  the draft form's evaluation method editor (ES module)
+//   draw-page.js      the expert draw's page: the supervisor's secret and commitment (ES module)
 //   vector-checks.js  the test vectors' checks, for the browser test (ES module)
 //   bench.js, bench-worker.js   bench/browser_seal_throughput.py
 import { build } from "esbuild";
@@ -41,6 +42,7 @@ await Promise.all([
       "session-page": here("pages/session-page.js"),
       "pdf-worker": here("worker/pdf-worker.js"),
       "method-editor": here("pages/method-editor.js"),
+      "draw-page": here("pages/draw-page.js"),
       "vector-checks": here("sealing/vectors.js"),
       bench: here("bench/bench.js"),
     },

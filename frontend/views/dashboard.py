@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import KeyPurpose, Role, User
 from accounts.services import active_key
 from config import clock
+from frontend.views import draw as draw_pages
 from frontend.views import evaluation as evaluation_pages
 from frontend.views.common import signed_in
 from tendering import hall, permissions
@@ -49,6 +50,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "is_custodian": user.has_role(Role.CUSTODIAN),
         "is_regulator": user.has_role(Role.REGULATOR),
         "sessions": evaluation_pages.sessions_for(user),
+        "invitations": draw_pages.invitations(user),
         "clarification_tenders": evaluation_pages.clarification_tenders(user),
     }
     if context["is_bidder"]:

@@ -19,11 +19,13 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.errors import DomainError, InvalidInput
 from config import clock
 from frontend.forms import QuestionForm, TenderSearchForm
+from frontend.views import draw as draw_pages
 from frontend.views.common import refuse, show_on_form, signed_in, visible_tender
 from tendering import hall, permissions
 from tendering.http import document_download_response
 from tendering.models import Phase, Tender
 from tendering.services import custody, documents, questions, tenders
+from tendering.services.outcome import FailureReason
 
 PAGE_SIZE = 20
 DOWNLOAD_CHUNK = 64 * 1024
@@ -97,6 +99,8 @@ def detail_context(request: HttpRequest, tender: Tender, question_form: Question
         "unanswered_count": tender.questions.filter(answered_at__isnull=True).count() if manager else 0,
         "hall_open": hall_open,
         "opening_closed": tender.opening_closed_at is not None,
+        "failure": FailureReason(tender.failure_reason).label if tender.failed_at and tender.failure_reason else None,
+        "draw": draw_pages.draw_summary(user, tender),
         "method": tenders.tender_method(tender),
     }
 

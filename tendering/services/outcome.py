@@ -27,11 +27,17 @@ class FailureReason(models.TextChoices):
     TOO_FEW_QUALIFIED = "too_few_qualified", _("评审后合格投标不足三家，招标失败，请依法重新招标。")
 
 
-def fail(tender: Tender, reason: FailureReason, actor: User | None, details: dict[str, Any]) -> Tender:
-    """Mark the tender failed, in the caller's transaction, with a ledger entry naming why."""
+def fail(
+    tender: Tender, reason: FailureReason, actor: User | None, details: dict[str, Any], *, locked: bool = False
+) -> Tender:
+    """Mark the tender failed, in the caller's transaction, with a ledger entry naming why.
+
+    ``locked``: the caller already holds ``tender``'s row lock (the opening's close, which has locked rows that
+    come after the tender in LOCK_ORDER since) and passes that row."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("a tender fails inside the transaction that finds it must")
-    tender = lock_tender(tender.pk)
+    if not locked:
+        tender = lock_tender(tender.pk)
     phase = tender.phase(clock.now())
     if phase not in (Phase.OPENING, Phase.EVALUATION):
         raise WrongPhase(_("只有开标或评标阶段的招标项目才会因有效投标不足而失败。"), code="not_failable")

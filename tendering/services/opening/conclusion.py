@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.errors import Conflict, WrongPhase
-from accounts.models import User
+from accounts.models import Role, User
 from archive.ledger import record
 from config import clock
 from tendering import hall_protocol as hp
@@ -17,6 +17,8 @@ from tendering.hall import HallRole
 from tendering.models import (
     BidOpeningState,
     CustodianCheck,
+    Notification,
+    NotificationKind,
     Opening,
     Tender,
     UnreleasedBidRule,
@@ -29,6 +31,9 @@ from tendering.services.opening.bid_ended import resolve
 from tendering.services.opening.custodian_parts import drop_parts_when_done
 from tendering.services.opening.payloads import moments, record_row
 from tendering.services.opening.record_published import maybe_publish_record
+from tendering.services.outcome import MINIMUM_VALID_BIDS, FailureReason, fail
+
+MANAGING_ROLES = (Role.TENDERER_STAFF, Role.AGENCY_STAFF)
 
 
 def conclude_decryption(user: User, tender: Tender) -> Opening:
@@ -89,7 +94,7 @@ def close_opening(user: User, tender: Tender) -> Opening:
     require_role(roles, HallRole.MANAGER, _("只有招标人或代理机构可以结束开标。"))
     with transaction.atomic():
         # The tender's row is changed below (its opening_closed_at): locked first, as LOCK_ORDER has it.
-        lock_tender(tender.pk)
+        locked_tender = lock_tender(tender.pk)
         opening = lock_opening(tender)
         require_not_closed(opening)
         if opening.record_published_at is None:
@@ -139,6 +144,35 @@ def close_opening(user: User, tender: Tender) -> Opening:
             },
             user,
         )
+        opened = sum(1 for b in bid_openings if b.state == BidOpeningState.OPENED)
+        if opened < MINIMUM_VALID_BIDS:
+            # 招标投标法 Art 28: fewer than three valid bids, the tender fails and must be tendered again.
+            locked_tender.opening_closed_at = now
+            failed = fail(
+                locked_tender,
+                FailureReason.TOO_FEW_OPENED,
+                user,
+                {"opened": opened, "bids": len(bid_openings)},
+                locked=True,
+            )
+            _tell_managers_it_failed(failed, opened)
         publish(opening, hp.OpeningMoments(**moments(opening)))
         enqueue_after_commit(Work.FILE_OPENING_RECORD, opening.pk)
     return opening
+
+
+def _tell_managers_it_failed(tender: Tender, opened: int) -> None:
+    """A notice on the dashboard of every staff member of the tenderer and of its agency."""
+    orgs = [o for o in (tender.tenderer_id, tender.agency_id) if o is not None]
+    staff = User.objects.filter(organization_id__in=orgs, is_active=True, role_grants__role__in=MANAGING_ROLES)
+    now = clock.now()
+    Notification.objects.bulk_create(
+        Notification(
+            recipient=recipient,
+            tender=tender,
+            kind=NotificationKind.TENDER_FAILED,
+            params={"reason": tender.failure_reason, "opened": opened},
+            created_at=now,
+        )
+        for recipient in staff.distinct()
+    )
