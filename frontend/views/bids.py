@@ -32,6 +32,7 @@ from frontend.deployment import deployment_context
 from frontend.views.common import signed_in, visible_tender
 from tendering import permissions
 from tendering.models import BidStatus, Phase, Tender
+from tendering.sealing.response_index import method_items
 
 
 def _locale() -> str:
@@ -170,7 +171,24 @@ def bid_page_messages() -> dict[str, str]:
         "deadline_passed": _("投标已于 %(when)s 截止：本页面不再提交或撤回投标文件。"),
         "opening_started": _("开标已开始。"),
         "hall_link": _("进入开标大厅"),
+        "materials_missing": _("尚缺 %(n)s 项资格审查材料，补齐前不能密封（一次性告知）："),
+        "material_line": _("%(item)s %(title)s：%(name)s"),
+        "materials_complete": _("评标办法要求的资格审查材料均已选择。"),
+        "material_required": _("请选择“%(name)s”所在的文件，或添加文件名含“%(name)s”的文件。"),
+        "pointer_none": _("（未指定）"),
+        "page_invalid": _("页码应为 1 到 100000 之间的整数。"),
     }
+
+
+def _response_items(method: Any) -> list[dict[str, str]]:
+    """The rows of the page's response index (评审因素定位): each criterion, qualification item and document."""
+    kinds = {
+        "technical": _("技术评分"),
+        "commercial": _("商务评分"),
+        "qualification": _("资格审查"),
+        "document": _("所需材料"),
+    }
+    return [{**item, "kind_label": str(kinds.get(item["kind"], item["kind"]))} for item in method_items(method)]
 
 
 def keys_page_messages() -> dict[str, str]:
@@ -228,6 +246,7 @@ def bid_submit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     open_for_bids = tender.phase(clock.now()) == Phase.OPEN_FOR_BIDS
     lots = _lots(tender)
     custodians = _custodians(tender)
+    method = tender.evaluation_criteria or None
     config: dict[str, Any] = {
         "user": user.get_username(),
         "tender": str(tender.public_id),
@@ -236,6 +255,8 @@ def bid_submit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         "threshold": tender.custodian_threshold,
         "custodians": custodians,
         "lots": lots,
+        # The published evaluation method: its required documents are checked here before sealing (一次性告知).
+        "method": method,
         "locale": _locale(),
         # The page closes itself at the deadline by the platform's clock, not the browser's.
         "now": clock.now().isoformat(),
@@ -261,6 +282,7 @@ def bid_submit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         "open_for_bids": open_for_bids,
         "organization": organization,
         "custodian_count": len(custodians),
+        "response_items": _response_items(method),
         "config": config,
         **deployment_context(),
         "keys_url": reverse("frontend:browser-keys") + "?next=" + request.get_full_path(),

@@ -39,7 +39,7 @@ from tendering.method import default_method
 from tendering.models import Bid, BidStatus, BidUpload, Tender, TenderCustodian
 from tendering.own_device import confirm_custody_as
 from tendering.services import documents, tenders
-from tests.browser.test_browser_sealing import build_frontend
+from tests.browser.test_browser_sealing import build_frontend, method_without_documents
 from tests.browser.test_opening_hall import off_the_main_thread
 from tests.browser.test_publish_and_enquire import Screens
 from tests.fixtures.live_platform import BrowserLiveServerTestCase, requires_chromium
@@ -112,7 +112,7 @@ class BrowserCustodyTest(BrowserLiveServerTestCase):
                 opening_time=deadline,
                 enquiry_deadline=deadline - dt.timedelta(days=10),
                 evaluation_method="comprehensive",
-                method=default_method("comprehensive"),
+                method=method_without_documents(default_method("comprehensive")),
                 custodian_ids=[c.pk for c in self.custodians],
                 custodian_threshold=2,
                 lots=[],

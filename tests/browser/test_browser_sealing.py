@@ -101,6 +101,12 @@ ENGLISH = {
 }
 
 
+def method_without_documents(method: dict[str, Any]) -> dict[str, Any]:
+    """``method`` with its qualification items requiring no document: the bid page then seals any files (the
+    required-documents check, 一次性告知, is tests/browser/test_bid_page_response_index.py's)."""
+    return {**method, "qualification": [{**item, "documents": []} for item in method["qualification"]]}
+
+
 def build_frontend() -> None:
     """The bundles the pages load (``make js`` builds them; so does this, when npm's packages are there)."""
     sources = [*(ROOT / "frontend" / "js").rglob("*.js"), ROOT / "frontend" / "js" / "build.mjs"]
@@ -171,7 +177,7 @@ class BidPageCase(BrowserLiveServerTestCase):
                 opening_time=deadline,
                 enquiry_deadline=deadline - dt.timedelta(days=10),
                 evaluation_method="comprehensive",
-                method=default_method("comprehensive"),
+                method=self.tender_method(),
                 custodian_ids=[c.pk for c in custodians],
                 custodian_threshold=2,
                 lots=[
@@ -189,6 +195,9 @@ class BidPageCase(BrowserLiveServerTestCase):
         self.key_ca_pem = key_ca.demo_ca_certificate_pem()
 
     # --- helpers ----------------------------------------------------------------------
+
+    def tender_method(self) -> dict[str, Any]:
+        return method_without_documents(default_method("comprehensive"))
 
     def new_page(self, words: dict[str, Any]) -> Any:
         context = self.browser.new_context(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,20 @@ def test_a_bidder_releases_its_key_and_two_custodians_open_the_other_bid(
         [(name, local_key(machine.home, "signing").public_key()) for name, machine in custodians.items()]
         + [(personas.custodians[2].username, personas.custodian_signing_keys[2])]
     )
-    bidder.run("seal", str(bid_folder(tmp_path)), "--tender", tender_id, "--price", "5123456.7:180")
+    # The bidder's response index (评审因素定位) goes inside the ciphertext and comes out at the opening.
+    index_file = tmp_path / "response-index.json"
+    pointers = [{"item": "T1", "path": "技术标.pdf", "page": 7}, {"item": "D1", "path": "资格/营业执照.pdf", "page": 1}]
+    index_file.write_text(json.dumps({"format": "etender-response-index-v1", "pointers": pointers}), encoding="utf-8")
+    bidder.run(
+        "seal",
+        str(bid_folder(tmp_path)),
+        "--tender",
+        tender_id,
+        "--price",
+        "5123456.7:180",
+        "--response-index",
+        str(index_file),
+    )
     bid_file = tmp_path / "江西红土建设-投标文件.etb"
     bidder.run("submit", str(bid_file))
     own_bid = parse_manifest(bid_file.with_name(bid_file.name + ".manifest").read_bytes()).bid
@@ -117,6 +131,11 @@ def test_a_bidder_releases_its_key_and_two_custodians_open_the_other_bid(
     # now does the status show what was opened (no price before: docs/opening.md §3).
     for bid_opening in BidOpening.objects.all():
         assert decryption.decrypt_bid(bid_opening.pk) == "opened"
+    indexes = {str(b.bid.public_id): b.response_index for b in BidOpening.objects.select_related("bid")}
+    assert indexes == {
+        own_bid: {"format": "etender-response-index-v1", "pointers": sorted(pointers, key=lambda p: p["item"])},
+        other_bid: None,
+    }
     assert "withheld until every bid is final" in bidder.run("open", "status", tender_id).stdout
     conclusion.conclude_decryption(personas.tenderer, Tender.objects.get(pk=tender.pk))  # its times as moved above
     status = bidder.run("open", "status", tender_id).stdout

@@ -6,11 +6,15 @@
 // the receipt. Prices are read by the CLI's rule (lib/prices.js); a bid may price
 // only some lots; a bid too large is refused before sealing; replacing the standing
 // bid is confirmed, showing what it replaces; a withdrawal gets its own receipt; the
-// page closes itself at the deadline by the platform's clock.
+// page closes itself at the deadline by the platform's clock. The method's required
+// documents (一次性告知) are checked against the chosen files, locally, and sealing is
+// refused until each is there; the response index (评审因素定位: a file and page per
+// criterion and document, chosen in a table) is sealed inside the bid.
 
 import { fromBase64, toBase64, toHex, sha256 } from "../sealing/bytes.js";
 import { bidPath, lotPrice } from "../sealing/container.js";
 import { sealedSize } from "../sealing/seal.js";
+import { MAX_PAGE, missingDocuments, namedFile, responseIndex } from "../sealing/response-index.js";
 import { checkCustody, trustFrom } from "../sealing/custody.js";
 import { signManifest } from "../sealing/manifest.js";
 import { verifyReceipt } from "../sealing/receipt.js";
@@ -265,6 +269,71 @@ function renderFiles() {
   list.replaceChildren(
     ...chosenFiles().map((file) => element("li", {}, `${file.name} `, element("span", { class: "muted" }, `(${sizeText(file.size)})`))),
   );
+  renderPointers();
+}
+
+// -- the response index and the required materials ------------------------------------------------------
+
+const chosenNames = () => chosenFiles().map((file) => file.name.normalize("NFC"));
+const pointerRows = () => [...document.querySelectorAll("#response-table tr[data-item]")];
+
+/** Each row's file list is the chosen files; a document's row starts on the file named after it. */
+function renderPointers() {
+  const names = chosenNames();
+  for (const row of pointerRows()) {
+    const select = row.querySelector("select.pointer-file");
+    const kept = names.includes(select.value) ? select.value : "";
+    const none = element("option", { value: "" }, t("pointer_none"));
+    select.replaceChildren(none, ...names.map((name) => element("option", { value: name }, name)));
+    select.value = kept || (row.dataset.kind === "document" ? (namedFile(row.dataset.name, names) ?? "") : "");
+  }
+  updateMaterials();
+}
+
+/** The pointers the table holds now (a page that is not a number counts as page 1 here; readForm refuses it). */
+function tablePointers() {
+  return pointerRows()
+    .map((row) => ({ row, path: row.querySelector("select.pointer-file").value, text: row.querySelector("input.pointer-page").value.trim() }))
+    .filter((p) => p.path)
+    .map(({ row, path, text }) => ({ row, item: row.dataset.item, path, page: /^[0-9]{1,6}$/.test(text) ? Number(text) : 1 }));
+}
+
+/** Lists the required documents the chosen files lack; returns them as [item, document] pairs. */
+function updateMaterials() {
+  const box = $("materials-state");
+  if (!box) return [];
+  const missing = missingDocuments(config.method, chosenNames(), { pointers: tablePointers() });
+  if (!missing.length) {
+    box.replaceChildren(element("p", { class: "muted" }, t("materials_complete")));
+    box.dataset.missing = "0";
+    return missing;
+  }
+  box.replaceChildren(
+    element("p", { class: "form-errors" }, t("materials_missing", { n: missing.length })),
+    element("ul", { id: "missing-documents" }, ...missing.map(([q, d]) => element("li", { "data-document": d.id }, t("material_line", { item: q.id, title: q.title, name: d.name })))),
+  );
+  box.dataset.missing = String(missing.length);
+  return missing;
+}
+
+/** The response index of the table (null when no row points anywhere), or undefined after marking what is wrong. */
+function readPointers() {
+  let ok = true;
+  for (const row of pointerRows()) {
+    const select = row.querySelector("select.pointer-file");
+    const page = row.querySelector("input.pointer-page");
+    const text = page.value.trim();
+    const valid = !select.value || (/^[0-9]{1,6}$/.test(text) && Number(text) >= 1 && Number(text) <= MAX_PAGE);
+    ok = fieldError(page, valid ? "" : t("page_invalid")) && ok;
+    fieldError(select, "");
+  }
+  for (const [, document_] of updateMaterials()) {
+    const select = $(`pointer-file-${document_.id}`);
+    if (select) ok = fieldError(select, t("material_required", { name: document_.name })) && ok;
+  }
+  if (!ok) return undefined;
+  const pointers = tablePointers().map(({ item, path, page }) => ({ item, path, page }));
+  return pointers.length ? responseIndex(pointers) : null;
 }
 
 function fieldError(input, message) {
@@ -342,10 +411,12 @@ function readForm() {
   }
   const seen = new Set(files.map((f) => f.path));
   if (!filesError && seen.size !== files.length) filesError = t("file_names_repeat");
+  const index = readPointers();
+  if (index === undefined) ok = false;
   if (!filesError && ok) {
     // Refused here, before sealing: the platform refuses a larger upload only after the whole sealing.
     try {
-      const size = sealedSize(files, lots, { tender: config.tender, bid: crypto.randomUUID(), bidder: config.bidder });
+      const size = sealedSize(files, lots, { tender: config.tender, bid: crypto.randomUUID(), bidder: config.bidder }, index);
       if (size > config.maxBidBytes) filesError = t("bid_too_large", { size: mib(size), limit: mib(config.maxBidBytes) });
     } catch (exc) {
       filesError = exc.message;
@@ -356,7 +427,7 @@ function readForm() {
     document.querySelector("[aria-invalid=true]")?.focus();
     return null;
   }
-  return { lots, files };
+  return { lots, files, index };
 }
 
 // -- sealing -----------------------------------------------------------------------------------------
@@ -463,6 +534,7 @@ async function submit(event) {
       encryptionSpki: page.keys.encryption.spki,
       custodians: custody.spkis,
       threshold: config.threshold,
+      responseIndex: form.index,
       opfsName: record.opfsName,
     });
     const signature = await signManifest(sealed.manifestBytes, page.keys.signing.privateKey);
@@ -884,6 +956,8 @@ async function start() {
   if (form) {
     form.addEventListener("submit", submit);
     $("bid-files").addEventListener("change", renderFiles);
+    $("response-table")?.addEventListener("change", updateMaterials);
+    renderPointers();
   }
   setBusy(false);
   setUpTrust();

@@ -39,6 +39,7 @@ export async function runSealJob(job, post) {
       encryptionSpki: job.encryptionSpki,
       custodians: job.custodians,
       threshold: job.threshold,
+      responseIndex: job.responseIndex ?? null,
       sink,
       clientTime: job.clientTime ?? null,
       hasher: offloadedSha256(new URL("hash-worker.js", self.location.href).href),
