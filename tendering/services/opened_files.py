@@ -23,12 +23,14 @@ Who may read it is the caller's to decide (the evaluation).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from accounts.errors import InvalidInput, NotFound, WrongPhase
+from archive.models import LedgerEntry
 from archive.storage import get_object_store
 from tendering.models import BidOpening, BidOpeningState
 from tendering.sealing import Decryptor, parse_manifest
@@ -72,6 +74,31 @@ def bid_file_index(bid_opening: BidOpening) -> list[IndexedFile]:
     if len(bytes(bid_opening.ciphertext_header)) != HEADER_SIZE:
         raise BidIndexInvalid(f"bid {bid_opening.bid.public_id} has no ciphertext header")
     return files
+
+
+def response_index(bid_opening: BidOpening) -> dict[str, Any] | None:
+    """The bidder's response index (评审因素定位, docs/sealed-bid-format.md §3.8) as kept at the opening, or None
+    when the bid has none; checked against the ledger's ``bid_opened`` entry, which commits to its SHA-256 (the
+    row alone could be edited: the files' places only see a change of its padded size).
+
+    Same gate as the files (``bid_files_not_revealed``). Raises ``BidIndexInvalid`` when the row and the
+    ledger disagree. Pointers name items of the method and files of the bid; which pages a member sees is
+    the caller's to decide.
+    """
+    bid_file_index(bid_opening)  # the gate, and the files' places (which follow from the index's size)
+    found = bid_opening.response_index
+    public_id = str(bid_opening.bid.public_id)
+    entries = LedgerEntry.objects.filter(
+        case=bid_opening.opening.tender.case, action="tendering.opening.bid_opened", data__contains=public_id
+    ).order_by("seq")
+    committed = [d for d in (json.loads(e.data) for e in entries) if d.get("bid_id") == public_id]
+    if len(committed) != 1:
+        raise BidIndexInvalid(f"bid {public_id} has {len(committed)} bid_opened entries in the ledger")
+    expected = committed[0].get("response_index_sha256")
+    actual = None if found is None else hashlib.sha256(canonical_json(found)).hexdigest()
+    if actual != expected:
+        raise BidIndexInvalid(f"the response index of bid {public_id} is not the one the ledger committed to")
+    return found
 
 
 def stream_bid_file(bid_opening: BidOpening, path: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:

@@ -1,5 +1,6 @@
 """The response index (评审因素定位) travels inside the ciphertext and comes out at the opening's one pass into
-``BidOpening.response_index``; the files placed after it still read back through the checked index."""
+``BidOpening.response_index``; the files placed after it still read back through the checked index, and
+``opened_files.response_index`` gives it only as the ledger's ``bid_opened`` entry committed to it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from accounts.errors import WrongPhase
 from archive.canonical import canonical_json
 from archive.models import LedgerEntry
 from tendering.models import BidOpening, Tender
@@ -20,7 +22,7 @@ from tendering.services import opened_files
 from tests.bids.conftest import BidderKeys, Sealed, keys_for, seal, submit
 from tests.fixtures.personas import Personas
 from tests.opening.conftest import Entry, OpeningCase
-from tests.opening.test_opened_files import publish_record
+from tests.opening.test_opened_files import decrypt_all, publish_record
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +105,29 @@ def test_the_index_comes_out_at_the_opening_and_the_ledger_commits_to_it(indexed
     assert first["response_index_sha256"] == hashlib.sha256(INDEX.canonical_bytes()).hexdigest()
     assert first["response_index_sha256"] == hashlib.sha256(canonical_json(with_index.response_index)).hexdigest()
     assert all("response_index_sha256" not in entries[str(b.bid.public_id)] for b in without)
+
+
+def test_the_checked_index_is_the_ledgers_and_an_edit_of_the_same_size_is_refused(indexed_case: OpeningCase) -> None:
+    with_index, *without = publish_record(indexed_case)
+    assert opened_files.response_index(with_index) == INDEX.to_json()
+    assert [opened_files.response_index(b) for b in without] == [None, None]
+    edited = INDEX.to_json()
+    edited["pointers"][0]["page"] = 99  # pages 1 → 99: still within the same 512 bytes, the files stay in place
+    BidOpening.objects.filter(pk=with_index.pk).update(response_index=edited)
+    changed = BidOpening.objects.select_related("bid", "opening", "opening__tender").get(pk=with_index.pk)
+    opened_files.bid_file_index(changed)  # the files' places do not see it
+    with pytest.raises(opened_files.BidIndexInvalid, match="not the one the ledger committed to"):
+        opened_files.response_index(changed)
+    # An index given to a bid that had none is refused the same way.
+    BidOpening.objects.filter(pk=without[0].pk).update(response_index=INDEX.to_json())
+    with pytest.raises(opened_files.BidIndexInvalid):
+        opened_files.response_index(BidOpening.objects.select_related("bid", "opening").get(pk=without[0].pk))
+
+
+def test_the_index_is_not_shown_before_the_record_is_published(indexed_case: OpeningCase) -> None:
+    with_index = decrypt_all(indexed_case)[0]
+    with pytest.raises(WrongPhase):
+        opened_files.response_index(BidOpening.objects.select_related("bid", "opening").get(pk=with_index.pk))
 
 
 def test_a_response_index_removed_in_the_database_stops_the_files_being_served(indexed_case: OpeningCase) -> None:
