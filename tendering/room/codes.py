@@ -50,6 +50,19 @@ class ErrorCode(enum.StrEnum):
     ALREADY_CONFIRMED = "already_confirmed"
     ALREADY_ANSWERED = "already_answered"
     OBJECTIONS_UNANSWERED = "objections_unanswered"
+    # Every room's: a connection sending more commands than its token bucket holds.
+    RATE_LIMITED = "rate_limited"
+    # The evaluation session's (evaluation.services.session).
+    NOT_A_MEMBER = "not_a_member"
+    READ_ONLY = "read_only"
+    WRONG_STAGE = "wrong_stage"
+    NOT_CHAIR = "not_chair"
+    CONFLICTED = "conflicted"
+    SHEET_LOCKED = "sheet_locked"
+    ALREADY_SUBMITTED = "already_submitted"
+    SHEETS_MISSING = "sheets_missing"
+    DEVIATIONS_UNRESOLVED = "deviations_unresolved"
+    CLARIFICATION_DEADLINE_PASSED = "clarification_deadline_passed"
 
 
 class CloseCode(enum.IntEnum):

@@ -160,6 +160,24 @@ class Entry:
     last_seq: int
 
 
+class TokenBucket:
+    """A connection's allowance of frames: ``burst`` at most, refilled at ``rate`` a second (monotonic time)."""
+
+    def __init__(self, rate: float, burst: int, now: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self._now = rate, burst, now
+        self.tokens, self.at = float(burst), now()
+
+    def take(self) -> bool:
+        """One frame's token, if there is one."""
+        now = self._now()
+        self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class NotSignedIn(Exception):
     """The connection's session has no user (or no longer has one)."""
 
@@ -293,6 +311,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.early_events = collections.deque(maxlen=protocol.MAX_REPLAY)
         self.checked_at = time.monotonic()
         self.language = _language(self.scope)
+        self.bucket = TokenBucket(settings.ROOM_COMMANDS_PER_SECOND, settings.ROOM_COMMAND_BURST)
         await self.accept()
         try:
             entry = await self._enter()
@@ -372,6 +391,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         with translation.override(self.language):
             if not self.groups_joined:
                 return  # refused at connect; the socket is closing
+            if not self.bucket.take():
+                # Nothing of the frame is read: a flood costs this connection its own frames, no database work.
+                await self._error(None, ErrorCode.RATE_LIMITED, _("操作过于频繁，请稍后再试。"))
+                return
             if text_data is None:
                 await self._error(None, ErrorCode.BINARY_FRAME, _("只接受 JSON 文本帧。"))
                 return

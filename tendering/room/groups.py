@@ -23,6 +23,10 @@ def custodian(user_id: int) -> str:
     return f"custodian:{user_id}"
 
 
+def expert(user_id: int) -> str:
+    return f"expert:{user_id}"
+
+
 def group_name(room: str, room_id: int, audience: str) -> str:
     """The group of one audience of one room (Channels allows letters, digits, '-', '.' and '_' only)."""
     return f"{room}.{room_id}.{audience.replace(':', '.')}"

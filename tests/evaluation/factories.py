@@ -149,9 +149,12 @@ def open_bids(
 
 
 def committee(
-    tender: Tender, personas: Personas, n_experts: int
+    tender: Tender, personas: Personas, n_experts: int, reserves: int = 2
 ) -> tuple[Evaluation, list[CommitteeMember], list[ec.EllipticCurvePrivateKey]]:
-    """An evaluation in its sign-in stage with ``n_experts`` confirmed members (no draw: rows made directly)."""
+    """An evaluation in its sign-in stage with ``n_experts`` confirmed members (no draw: rows made directly).
+
+    ``draw_record`` holds only the specialty's order (the members, then ``reserves`` experts of the pool not
+    invited), so that a recusal's replacement (evaluation.services.confirmation) takes the next one."""
     now = platform_clock.now()
     evaluation = Evaluation.objects.create(
         tender=tender,
@@ -162,8 +165,8 @@ def committee(
         drawn_at=now,
     )
     specialty, _created = Specialty.objects.get_or_create(code="TJ01", defaults={"name": "土木工程"})
-    members, private_keys = [], []
-    for i in range(1, n_experts + 1):
+    members, private_keys, order = [], [], []
+    for i in range(1, n_experts + reserves + 1):
         user = make_user(f"session_expert{tender.pk}_{i}", None, Role.EXPERT)
         user.display_name = f"专家{i}"
         user.save(update_fields=["display_name"])
@@ -178,8 +181,11 @@ def committee(
             updated_at=now,
         )
         expert.specialties.add(specialty)
+        order.append(expert.code)
         signing = ec.generate_private_key(ec.SECP256R1())
         register_own_key(user, KeyPurpose.SIGNING, signing)
+        if i > n_experts:
+            continue
         private_keys.append(signing)
         members.append(
             CommitteeMember.objects.create(
@@ -192,6 +198,8 @@ def committee(
                 answered_at=now,
             )
         )
+    evaluation.draw_record = {"order": {specialty.code: order}}
+    evaluation.save(update_fields=["draw_record"])
     return evaluation, members, private_keys
 
 

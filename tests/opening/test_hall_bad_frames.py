@@ -222,8 +222,10 @@ def generated_frames(count: int) -> list[str]:
 
 
 async def test_any_json_frame_gets_a_reply_the_socket_stays_open_and_a_refused_frame_changes_nothing(
-    hall_case: OpeningCase, sockets: Sockets
+    hall_case: OpeningCase, sockets: Sockets, settings: Any
 ) -> None:
+    # 600 frames as fast as the test sends them: above any connection's rate limit, which is not what this tests.
+    settings.ROOM_COMMAND_BURST = 10_000
     regulator, _seq = await sockets.following(hall_case.personas.regulator, hall_case.tender)
     frames = generated_frames(300)
     assert len(frames) == 300

@@ -35,6 +35,17 @@ export const ErrorCode = Object.freeze({
   ALREADY_CONFIRMED: "already_confirmed",
   ALREADY_ANSWERED: "already_answered",
   OBJECTIONS_UNANSWERED: "objections_unanswered",
+  RATE_LIMITED: "rate_limited",
+  NOT_A_MEMBER: "not_a_member",
+  READ_ONLY: "read_only",
+  WRONG_STAGE: "wrong_stage",
+  NOT_CHAIR: "not_chair",
+  CONFLICTED: "conflicted",
+  SHEET_LOCKED: "sheet_locked",
+  ALREADY_SUBMITTED: "already_submitted",
+  SHEETS_MISSING: "sheets_missing",
+  DEVIATIONS_UNRESOLVED: "deviations_unresolved",
+  CLARIFICATION_DEADLINE_PASSED: "clarification_deadline_passed",
 });
 
 /** The application's WebSocket close codes. */
