@@ -39,6 +39,7 @@ from tendering.method import default_method
 from tendering.models import Entrustment, EvaluationMethod, ProcedureType, Tender, TenderCustodian
 from tendering.own_device import confirm_custody_as
 from tendering.sealing import LotPrice, PriceSummary, seal_bid
+from tendering.sealing.response_index import ResponseIndex
 from tendering.services import bids, documents, entrustments, tenders
 
 DEMO_TENDER_NUMBER = "RJ-2026-GC-001"
@@ -80,7 +81,8 @@ USERS = [
     DemoUser("bidder1", "王磊（红土建设）", "江西红土建设工程有限公司", (Role.BIDDER,), keys=True),
     DemoUser("bidder2", "赵敏（宏达路桥）", "赣州宏达路桥有限公司", (Role.BIDDER,), keys=True),
     DemoUser("bidder3", "孙强（精工建筑）", "南康精工建筑有限公司", (Role.BIDDER,), keys=True),
-    *[DemoUser(f"expert{i}", f"专家{i}", None, (Role.EXPERT,)) for i in range(1, 6)],
+    # Their signing keys sign score sheets and the report in the evaluation session.
+    *[DemoUser(f"expert{i}", f"专家{i}", None, (Role.EXPERT,), keys=True) for i in range(1, 6)],
     DemoUser("custodian1", "钟华（保管人，招标人）", "瑞金市城市建设投资有限公司", (Role.CUSTODIAN,), keys=True),
     DemoUser("custodian2", "黄芳（保管人，监督部门）", "瑞金市发展和改革委员会", (Role.CUSTODIAN,), keys=True),
     DemoUser("custodian3", "李军（保管人，交易中心）", "瑞金市公共资源交易中心", (Role.CUSTODIAN,), keys=True),
@@ -317,14 +319,23 @@ def demo_opening(key_dir: Path) -> Tender:
             _write_private_key(key_dir, custodian.username, KeyPurpose.ENCRYPTION),
         )
     for username, lots in DEMO_BIDS.items():
-        _seal_and_submit(tender, User.objects.get(username=username), key_dir, lots)
+        seal_and_submit(tender, User.objects.get(username=username), key_dir, lots)
     # Returns once the hall is open: the opening time has come.
     time.sleep(max(0.0, (deadline - clock.now()).total_seconds()))
     return tender
 
 
-def _seal_and_submit(tender: Tender, bidder: User, key_dir: Path, lots: list[tuple[str, int]]) -> None:
-    """Seal a small bid with the bidder's demo keys, as its client does, to the tender's custodians, and submit it."""
+def seal_and_submit(
+    tender: Tender,
+    bidder: User,
+    key_dir: Path,
+    lots: list[tuple[str, int]],
+    files: dict[str, bytes] | None = None,
+    response_index: ResponseIndex | None = None,
+) -> None:
+    """Seal a small bid with the bidder's demo keys, as its client does, to the tender's custodians, and submit it.
+
+    ``files`` (path in the bid folder → bytes) default to one technical PDF."""
     organization = bidder.organization
     assert organization is not None and organization.credit_code
     bid_id = str(uuid.uuid4())
@@ -340,8 +351,10 @@ def _seal_and_submit(tender: Tender, bidder: User, key_dir: Path, lots: list[tup
     slots = tender.custodian_slots.select_related("public_key").order_by("position")
     custodian_keys = [bytes(slot.public_key.spki_der) for slot in slots if slot.public_key is not None]
     with tempfile.TemporaryDirectory(prefix="etender-demo-bid-") as folder:
-        source = Path(folder) / "技术标.pdf"
-        source.write_bytes(demo_pdf(f"{organization.name} 投标文件（技术标）"))
+        source = Path(folder) / "bid"
+        for relative, content in (files or {"技术标.pdf": demo_pdf(f"{organization.name} 投标文件（技术标）")}).items():
+            (source / relative).parent.mkdir(parents=True, exist_ok=True)
+            (source / relative).write_bytes(content)
         sink = io.BytesIO()
         sealed = seal_bid(
             str(source),
@@ -354,6 +367,7 @@ def _seal_and_submit(tender: Tender, bidder: User, key_dir: Path, lots: list[tup
             custodian_keys,
             tender.custodian_threshold,
             sink,
+            response_index=response_index,
         )
     ciphertext = sink.getvalue()
     upload = bids.start_upload(bidder, tender, uuid.UUID(bid_id), len(ciphertext))

@@ -27,7 +27,10 @@ def test_the_demo_loads_twice_without_duplicates(db, tmp_path, settings, capsys)
         PublicKey.objects.count(),
         Tender.objects.count(),
     ) == counts
-    assert counts == (15, 7, 12, 2)  # 15 users: 2 staff, 3 bidders, 5 experts, 3 custodians, regulator, admin
+    # 17 users: 2 staff, 3 bidders, 5 experts, 3 custodians, regulator, admin, and the pool's two experts the
+    # evaluation's draw excludes; 22 keys: a signing and an encryption key of each bidder, custodian and expert;
+    # 3 tenders: open for bids, at its opening, in evaluation.
+    assert counts == (17, 7, 22, 3)
     tender = Tender.objects.get(number=DEMO_TENDER_NUMBER)
     from config import clock
 

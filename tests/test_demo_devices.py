@@ -93,7 +93,7 @@ class PlayDemoTest(PlatformLiveServerTestCase):
         tender.save(update_fields=["number"])
         out = StringIO()
         try:
-            call_command("play_demo", "--url", self.live_server_url, stdout=out)
+            call_command("play_demo", "--room", "hall", "--url", self.live_server_url, stdout=out)
         except CommandError as exc:
             assert "load_demo" in str(exc)
         else:
