@@ -17,6 +17,7 @@ A record (public: expert codes only, never names)::
      "seed": "…",
      "order": {"A01": ["E003", "E001", …], …},                   # every candidate, HMAC order
      "invited": [{"specialty": "A01", "expert": "E003", "rank": 0}, …],
+     "benchmark": {"factors": ["-0.03", …], "factor": "-0.02"},  # only for the benchmark price rule
      "redraws": [{"specialty": "A01", "replaced": "E003", "reason": "declined", "expert": "E007", "rank": 2}, …]}
                                                                  # expert and rank null: nobody was left
 
@@ -31,9 +32,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from archive.canonical import canonical_json
+from evaluation.formulas import BENCHMARK_FACTOR_CONTEXT
 
 FORMAT = "etender-draw-v1"
 SEED_CONTEXT = FORMAT.encode() + b"\x00"
@@ -166,7 +169,7 @@ def verify_record(record: Mapping[str, Any]) -> Result:
         _verify(record)
     except _Mismatch as exc:
         return Result(False, str(exc))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         return Result(False, f"malformed record: {exc!r}")
     return Result(True)
 
@@ -215,6 +218,17 @@ def _verify(record: Mapping[str, Any]) -> None:
         _require(got == want, f"invited[{index}] is not {want['expert']} at rank {want['rank']} of {want['specialty']}")
     _require(len(record["invited"]) == len(expected_invited), "invited does not hold the first count of each specialty")
     _verify_redraws(record["redraws"], expected_order, seats)
+    if "benchmark" in record:
+        _verify_benchmark(record["benchmark"], seed)
+
+
+def _verify_benchmark(benchmark: Mapping[str, Any], seed: str) -> None:
+    """The benchmark price rule's K: HMAC-SHA256(seed, its context) mod the number of factors (§2.4)."""
+    factors = [Decimal(f) for f in benchmark["factors"]]
+    _require(bool(factors), "benchmark.factors is empty")
+    digest = hmac.new(bytes.fromhex(seed), BENCHMARK_FACTOR_CONTEXT, hashlib.sha256).digest()
+    expected = factors[int.from_bytes(digest, "big") % len(factors)]
+    _require(Decimal(benchmark["factor"]) == expected, f"benchmark.factor is not the seed's factor {expected}")
 
 
 def _verify_redraws(

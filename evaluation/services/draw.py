@@ -278,7 +278,7 @@ def freeze_candidates(actor: User, tender: Tender) -> Evaluation:
             raise Conflict(_("候选专家已经锁定。"), code="candidates_frozen")
         if not evaluation.commitments.filter(party=DrawParty.SUPERVISOR).exists():
             raise WrongPhase(
-                _("监督人员未在投标截止前提交抽取承诺值，本次抽取无法进行，请重新申请。"),
+                _("监督人员未在投标截止前提交抽取承诺值，本次抽取无法进行，请报行政监督部门处理。"),
                 code="no_supervisor_commitment",
             )
         now = clock.now()

@@ -290,3 +290,34 @@ def test_a_benchmark_rule_takes_its_factor_from_the_seed(
     assert evaluation.benchmark_factor == expected
     assert evaluation.draw_record is not None
     assert evaluation.draw_record["benchmark"]["factor"] == str(expected)
+
+
+def test_the_benchmark_factor_is_recomputed_offline(
+    personas: Personas, published_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
+) -> None:
+    from tests.evaluation.factories import METHOD
+
+    price = {"rule": "benchmark", "weight": "50.00", "factors": ["-0.03", "-0.02", "-0.01", "0.00"]}
+    method = {**METHOD, "price": {**price, "deduct_above": "1.00", "deduct_below": "0.50"}}
+    Tender.objects.filter(pk=published_tender.pk).update(evaluation_criteria=method)
+    published_tender.refresh_from_db()
+    eligible_pool(3, "TJ01")
+    evaluation, _bids, _users = drawn(personas, published_tender, frozen_clock, tmp_path, {"TJ01": 3})
+    record = evaluation.draw_record
+    assert record is not None and algorithm.verify_record(record).ok
+    other = next(f for f in price["factors"] if f != record["benchmark"]["factor"])
+    changed = {**record, "benchmark": {**record["benchmark"], "factor": other}}
+    result = algorithm.verify_record(changed)
+    assert not result.ok and result.problem is not None and result.problem.startswith("benchmark.factor")
+
+
+def test_without_a_supervisor_commitment_the_draw_cannot_happen(
+    personas: Personas, published_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
+) -> None:
+    eligible_pool(3, "TJ01")
+    draw.request_experts(personas.tenderer, published_tender, {"TJ01": 3}, [])
+    open_bids(personas, published_tender, frozen_clock, tmp_path, 3)
+    with pytest.raises(WrongPhase) as refused:
+        draw.freeze_candidates(personas.tenderer, published_tender)
+    assert refused.value.code == "no_supervisor_commitment"
+    assert Evaluation.objects.get(tender=published_tender).candidates_frozen_at is None
