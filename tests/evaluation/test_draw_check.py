@@ -4,6 +4,7 @@ named; the tool runs in a fresh interpreter with no Django, no settings and no d
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import subprocess
@@ -164,3 +165,9 @@ def test_a_redraw_with_nobody_left_is_recorded_with_no_expert() -> None:
     assert algorithm.verify_record(record).ok
     record["redraws"][0]["expert"] = seats[1].expert
     assert not algorithm.verify_record(record).ok
+
+
+def test_the_commitment_vector_the_browser_checks_too() -> None:
+    vector = json.loads((REPO / "tests" / "data" / "draw_vectors.json").read_text(encoding="utf-8"))
+    assert algorithm.commitment_of(bytes.fromhex(vector["secret_hex"])) == vector["commitment"]
+    assert vector["commitment"] == hashlib.sha256(bytes(range(32))).hexdigest()

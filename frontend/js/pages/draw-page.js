@@ -2,19 +2,9 @@
 // kept in localStorage and offered as a file, and only its SHA-256 (the commitment) is sent before the bid
 // deadline. At the draw the same secret is sent back (docs/evaluation.md §3).
 
+import { commitmentOf, makeSecret, parseSecret, toHex } from "../lib/draw-secret.js";
+
 const $ = (id) => document.getElementById(id);
-
-const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-
-function fromHex(text) {
-  const clean = text.trim().toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(clean)) return null;
-  return Uint8Array.from(clean.match(/../g), (pair) => parseInt(pair, 16));
-}
-
-export async function commitmentOf(secret) {
-  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", secret)));
-}
 
 const storageKey = (tender) => `etender-draw-secret:${tender}`;
 
@@ -33,8 +23,8 @@ function setUpCommit(form) {
   const tender = form.dataset.tender;
   const state = $("commit-state");
   $("make-secret").addEventListener("click", async () => {
-    const secret = crypto.getRandomValues(new Uint8Array(32));
-    const secretHex = hex(secret);
+    const secret = makeSecret();
+    const secretHex = toHex(secret);
     localStorage.setItem(storageKey(tender), secretHex);
     offerFile(tender, secretHex);
     $("commitment").value = await commitmentOf(secret);
@@ -52,7 +42,7 @@ function setUpReveal(form) {
     const file = event.target.files?.[0];
     if (!file) return;
     const text = (await file.text()).trim();
-    if (fromHex(text)) input.value = text;
+    if (parseSecret(text)) input.value = text;
   });
 }
 
