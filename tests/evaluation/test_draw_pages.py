@@ -117,3 +117,38 @@ def test_the_expert_answers_from_its_dashboard(
     record = Evaluation.objects.get(pk=evaluation.pk).draw_record
     assert record is not None
     assert record["redraws"][0]["replaced"] == second.expert.code
+
+
+def test_the_api_runs_the_same_steps_and_refuses_as_the_services_do(
+    personas: Personas, published_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
+) -> None:
+    from tests.evaluation.factories import open_bids
+
+    eligible_pool(4, "TJ01")
+    base = f"/api/tenders/{published_tender.public_id}"
+    tenderer, regulator = client_for(personas.tenderer), client_for(personas.regulator)
+    bad = tenderer.post(f"{base}/draw/request", {"lines": {"TJ01": 0}}, content_type="application/json")
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_input")
+    made = tenderer.post(
+        f"{base}/draw/request", {"lines": {"TJ01": 3}, "excluded_regions": ["3607"]}, content_type="application/json"
+    )
+    assert made.status_code == 200 and made.json()["requested"] == 3
+    secret = b"\x05" * 32
+    committed = regulator.post(
+        f"{base}/draw/commitment", {"commitment": algorithm.commitment_of(secret)}, content_type="application/json"
+    )
+    assert committed.status_code == 200
+    open_bids(personas, published_tender, frozen_clock, tmp_path, 3)
+    assert tenderer.post(f"{base}/draw/freeze").status_code == 200
+    wrong = regulator.post(f"{base}/draw/reveal", {"secret": (b"\x06" * 32).hex()}, content_type="application/json")
+    assert (wrong.status_code, wrong.json()["code"]) == (409, "reveal_mismatch")
+    revealed = regulator.post(f"{base}/draw/reveal", {"secret": secret.hex()}, content_type="application/json")
+    assert revealed.status_code == 200 and algorithm.verify_record(revealed.json()).ok
+    member = Evaluation.objects.get(tender=published_tender).members.select_related("expert__user").first()
+    assert member is not None
+    expert = client_for(member.expert.user)
+    assert expert.post(f"{base}/invitation/confirm").json() == {"state": "confirmed"}
+    again = expert.post(f"{base}/invitation/confirm")
+    assert (again.status_code, again.json()["code"]) == (409, "already_answered")
+    counts = client_for(None).get(f"{base}/draw/committee").json()
+    assert (counts["requested"], counts["confirmed"], counts["invited"], counts["drawn"]) == (3, 1, 2, True)
