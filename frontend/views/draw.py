@@ -120,6 +120,23 @@ def _act(user: User, tender: Tender, action: str, request: HttpRequest) -> None:
         messages.error(request, _("未知的操作。"))
 
 
+def draws_for(user: Any) -> list[tuple[Tender, str]]:
+    """The supervision page's draws that wait for a regulator: a commitment before the deadline (nobody has
+    committed yet, or this user did), or this user's reveal once the candidates are frozen."""
+    if not user.is_authenticated or not user.has_role(Role.REGULATOR):
+        return []
+    now = clock.now()
+    found = []
+    pending = Evaluation.objects.filter(drawn_at__isnull=True).select_related("tender").order_by("-requested_at")
+    for evaluation in pending[:50]:
+        tender = evaluation.tender
+        if tender.phase(now) == Phase.OPEN_FOR_BIDS and evaluation.supervisor_id in (None, user.pk):
+            found.append((tender, _("待提交抽取承诺值") if evaluation.supervisor_id is None else _("已提交承诺值")))
+        elif evaluation.supervisor_id == user.pk and evaluation.candidates_frozen_at is not None:
+            found.append((tender, _("候选专家已锁定，待您揭示并抽取")))
+    return found
+
+
 # --- the expert's invitations --------------------------------------------------------------------------------
 
 

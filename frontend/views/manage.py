@@ -32,6 +32,7 @@ from frontend.forms import (
     lot_initial,
     lots_from,
 )
+from frontend.views import draw as draw_pages
 from frontend.views import evaluation as evaluation_pages
 from frontend.views.common import managed_tender, refuse, show_on_form, signed_in, visible_tender
 from tendering import permissions
@@ -91,7 +92,8 @@ def supervision(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("只有监督人员可以查看全部招标项目。"))
     rows = _rows(list(_with_unanswered(Tender.objects.all())))
     sessions = evaluation_pages.sessions_for(user)
-    return render(request, "frontend/supervision.html", {"rows": rows, "sessions": sessions})
+    draws = draw_pages.draws_for(user)
+    return render(request, "frontend/supervision.html", {"rows": rows, "sessions": sessions, "draws": draws})
 
 
 def _tender_form_page(

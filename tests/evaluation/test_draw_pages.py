@@ -91,6 +91,8 @@ def test_the_supervisor_commits_from_the_page_and_a_bad_commitment_changes_nothi
     bad = regulator.post(url, {"action": "commit", "commitment": "not-hex"}, follow=True)
     assert "64 位十六进制" in bad.content.decode()
     assert Evaluation.objects.get(tender=published_tender).supervisor_id is None
+    supervision = regulator.get("/supervision/tenders/").content.decode()
+    assert 'id="draws"' in supervision and published_tender.number in supervision and "待提交抽取承诺值" in supervision
     good = algorithm.commitment_of(b"\x07" * 32)
     regulator.post(url, {"action": "commit", "commitment": good})
     evaluation = Evaluation.objects.get(tender=published_tender)
