@@ -321,3 +321,30 @@ def test_without_a_supervisor_commitment_the_draw_cannot_happen(
         draw.freeze_candidates(personas.tenderer, published_tender)
     assert refused.value.code == "no_supervisor_commitment"
     assert Evaluation.objects.get(tender=published_tender).candidates_frozen_at is None
+
+
+def test_only_the_manager_or_the_supervisor_freezes_and_only_the_supervisor_reveals(
+    personas: Personas, published_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
+) -> None:
+    from accounts.models import Role
+    from tests.fixtures.personas import make_user
+
+    eligible_pool(3, "TJ01")
+    secret = request_and_commit(personas, published_tender, {"TJ01": 3})
+    open_bids(personas, published_tender, frozen_clock, tmp_path, 3)
+    other_regulator = make_user("regulator2", personas.regulator_org, Role.REGULATOR)
+    for outsider in (personas.bidder_a, other_regulator, personas.admin):
+        with pytest.raises(PermissionDenied):
+            draw.freeze_candidates(outsider, published_tender)
+    assert Evaluation.objects.get(tender=published_tender).candidates_frozen_at is None
+    draw.freeze_candidates(personas.regulator, published_tender)
+    for outsider in (personas.tenderer, other_regulator):
+        with pytest.raises(PermissionDenied):
+            draw.reveal_supervisor(outsider, published_tender, secret.hex())
+    assert Evaluation.objects.get(tender=published_tender).drawn_at is None
+    with pytest.raises(InvalidInput):
+        draw.reveal_supervisor(personas.regulator, published_tender, "xyz")
+    draw.reveal_supervisor(personas.regulator, published_tender, secret.hex().upper())
+    with pytest.raises(Conflict) as twice:
+        draw.reveal_supervisor(personas.regulator, published_tender, secret.hex())
+    assert twice.value.code == "already_drawn"
