@@ -47,7 +47,7 @@ from tendering.services.opening import admission, conclusion, confirmations, key
 from tendering.services.opening import custodian_parts as parts_service
 
 DEMO_EVALUATION_NUMBER = "RJ-2026-PB-001"
-DEMO_EVALUATION_LEAD_SECONDS = 15
+DEMO_EVALUATION_LEAD_SECONDS = 12
 # 瑞金市: the tender's own county, from which no expert may come.
 TENDER_COUNTY = "360781"
 SPECIALTY = "A01"
