@@ -35,6 +35,7 @@ from evaluation.services.session import events
 from evaluation.services.session.common import (
     OpenedBid,
     bid_named,
+    evaluation_of,
     ledger,
     lock_evaluation,
     method_of,
@@ -44,6 +45,7 @@ from evaluation.services.session.common import (
 )
 from evaluation.session_protocol import (
     DeviationFlagged,
+    DeviationView,
     MarkView,
     ScoresRevealed,
     SheetSaved,
@@ -225,8 +227,6 @@ def statement_for(evaluation: Evaluation, member: CommitteeMember, kind: str) ->
 
 def sheet_statement(user: Any, tender: Tender, kind: str) -> tuple[bytes, str]:
     """The statement of the member's sheet as it stands, and its SHA-256 (what the browser signs)."""
-    from evaluation.services.session.common import evaluation_of
-
     evaluation = evaluation_of(tender)
     member = require_member(user, evaluation)
     statement = statement_for(evaluation, member, kind)
@@ -336,9 +336,7 @@ def _reveal(evaluation: Evaluation, kind: str, method: Method) -> None:
         events.publish(evaluation, DeviationFlagged(**deviation_view(row).model_dump()))
 
 
-def deviation_view(row: Deviation) -> Any:
-    from evaluation.session_protocol import DeviationView
-
+def deviation_view(row: Deviation) -> DeviationView:
     mark = row.mark
     return DeviationView(
         id=row.pk,

@@ -135,3 +135,33 @@ def test_a_declared_conflict_recuses_the_member(session_case: Any) -> None:
     with pytest.raises(Exception) as refused:
         signing_in.vote_chair(user, case.tender, case.members[0].pk)
     assert getattr(refused.value, "code", "") == "not_a_member"
+
+
+def test_under_anonymous_scoring_bids_are_codes_until_the_technical_scores_are_locked(session_case: Any) -> None:
+    from evaluation.services.session import admission, discussion, views
+    from tests.evaluation.factories import METHOD
+
+    case = session_case(n_bids=3, n_experts=3, method={**METHOD, "anonymous_technical": True})
+    to_qualification(case)
+
+    def shown(user: Any) -> dict[str, Any]:
+        evaluation, member, role = admission.require_session(user, case.tender)
+        return views.snapshot(user, case.tender, evaluation, member, role)
+
+    names = {b.bidder.name for b in case.bids}
+    assert {b["bidder"] for b in shown(case.experts[0])["bids"]} == names  # the qualification review sees names
+    qualify_all(case)
+    stages.close_stage(case.experts[0], case.tender, "qualification")
+    discussion.post_message(case.experts[1], case.tender, "请大家注意施工组织设计的工期安排。")
+    for user in (case.experts[0], case.supervisor):
+        bids = shown(user)["bids"]
+        assert [(b["bidder"], b["position"], b["price"]) for b in bids] == [(None, None, None)] * 3
+        assert sorted(b["code"] for b in bids) == ["A", "B", "C"]
+        assert not any(name in json.dumps(shown(user), ensure_ascii=False, default=str) for name in names)
+    # The supervisor reads the discussion; it has no member and no drafts.
+    watched = shown(case.supervisor)
+    assert watched["you"] == {"member": None, "role": "supervisor", "marks": []}
+    assert [m["text"] for m in watched["messages"]] == ["请大家注意施工组织设计的工期安排。"]
+    score_all(case, even)
+    stages.close_stage(case.experts[0], case.tender, "scoring")
+    assert {b["bidder"] for b in shown(case.experts[0])["bids"]} == names
