@@ -242,3 +242,21 @@ async def test_a_frame_flood_is_rate_limited_and_the_rest_of_the_session_goes_on
     reply, _ = await until(calm, lambda f: f.get("ref") == "calm")
     assert reply["type"] == "ok"
     assert await database_sync_to_async(Mark.objects.filter(sheet__member=case.members[1]).count)() == 1
+
+
+async def test_presence_is_live_and_in_the_snapshot(case: Any, sockets: Sockets) -> None:
+    watcher = await sockets.following(case.supervisor, case.tender)
+    expert = await sockets.following(case.experts[1], case.tender)
+    online, _ = await until(watcher, lambda f: f.get("kind") == "member.presence")
+    assert online["data"] == {"member": case.members[1].pk, "online": True}
+    await watcher.send_json_to({"type": "snapshot"})
+    snapshot, _ = await until(watcher, lambda f: f["type"] == "snapshot")
+    assert [m["online"] for m in snapshot["members"]] == [False, True, False]
+    await sockets.leave(expert)
+    offline, _ = await until(watcher, lambda f: f.get("kind") == "member.presence")
+    assert offline["data"] == {"member": case.members[1].pk, "online": False}
+    # The supervisor's own connection is no member's presence.
+    kinds = await database_sync_to_async(
+        lambda: list(SessionEvent.objects.filter(kind="member.presence").values_list("payload", flat=True))
+    )()
+    assert kinds == [online["data"], offline["data"]]
