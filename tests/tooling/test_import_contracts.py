@@ -27,7 +27,12 @@ def test_the_layers_contract_is_the_dependency_direction_of_the_architecture_pag
 def test_the_client_and_the_sealing_library_are_forbidden_django() -> None:
     forbidden = [c for c in contracts() if c["type"] == "forbidden" and "django" in c["forbidden_modules"]]
     assert len(forbidden) == 1
-    assert set(forbidden[0]["source_modules"]) == {"tendering.sealing", "tendering.client"}
+    assert set(forbidden[0]["source_modules"]) == {
+        "tendering.sealing",
+        "tendering.client",
+        "evaluation.draw",
+        "evaluation.draw_check",
+    }
 
 
 def test_no_package_may_have_an_import_circle_among_its_modules() -> None:
