@@ -39,9 +39,9 @@ def test_each_conflict_is_excluded_with_its_reason_and_the_draw_recomputes(
     tenderer, bidder_b = personas.tenderer_org, personas.bidder_org_b
     eligible_pool(5, "TJ01")
     eligible_pool(3, "TJ01", "SZ01", prefix="B")
-    expert("X01", "TJ01", employer="红土建设（名称不同）", employer_code=personas.bidder_org_a.credit_code)
+    expert("X01", "TJ01", employer="红土建设（名称不同）", employer_code=personas.bidder_org_a.credit_code or "")
     expert("X02", "TJ01", employer=tenderer.name)
-    expert("X03", "TJ01", related_to=(bidder_b.credit_code, bidder_b.name))
+    expert("X03", "TJ01", related_to=(bidder_b.credit_code or "", bidder_b.name))
     expert("X04", "TJ01", "SZ01", region="360781")
     expert("X05", "SZ01", active=False)
     busy = expert("X06", "TJ01")

@@ -111,12 +111,13 @@ def test_every_bad_line_is_reported_at_once(personas: Personas) -> None:
 
 
 def test_a_file_that_is_not_a_pool_is_refused(personas: Personas) -> None:
-    for raw, field in [
+    cases: list[tuple[str | bytes, str]] = [
         (b"\xff\xfe\x00", "file"),
         ("", "file"),
         ("专家编号,姓名\nGD1,甲\n", "header"),
         (HEADER + "\n", "file"),
-    ]:
+    ]
+    for raw, field in cases:
         with pytest.raises(InvalidInput) as refused:
             import_pool(personas.admin, raw)
         assert field in refused.value.fields
