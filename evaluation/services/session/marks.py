@@ -189,9 +189,22 @@ def save_mark(
             raise Conflict(_("评审表已提交并锁定，不能再修改。"), code="sheet_locked")
         values["updated_at"] = clock.now()
         mark, _created = Mark.objects.update_or_create(sheet=sheet, bid=opened.bid, item=item, defaults=values)
-        events.publish(
-            evaluation, SheetSaved(**mark_view(mark, member.pk, kind).model_dump()), expert_audience(user.pk)
+        view = mark_view(mark, member.pk, kind)
+        # A draft is private until its sheet is submitted: the ledger holds its hash, not its value.
+        entry = canonical_json(view.model_dump(mode="json"))
+        ledger(
+            evaluation,
+            "mark_saved",
+            {
+                "member_id": member.pk,
+                "sheet": kind,
+                "bid_id": str(opened.bid.public_id),
+                "item": item,
+                "entry_sha256": hashlib.sha256(entry).hexdigest(),
+            },
+            user,
         )
+        events.publish(evaluation, SheetSaved(**view.model_dump()), expert_audience(user.pk))
     return mark
 
 
