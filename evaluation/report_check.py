@@ -125,7 +125,9 @@ def check(content: bytes, bundle: Mapping[str, Any]) -> Iterator[str]:
         raise CheckFailed(f"the report's content hashes to {digest}, not to what the signatures name")
     yield f"report content SHA-256 {digest}"
     evaluation = report.get("evaluation")
-    names = {m.get("member"): m.get("name") for m in report.get("committee", []) if isinstance(m, dict)}
+    committee = [m for m in report.get("committee", []) if isinstance(m, dict)]
+    names = {m.get("member"): m.get("name") for m in committee}
+    keys = {m.get("member"): m.get("signing_keys") or [] for m in committee}
     members: Sequence[Any] = bundle.get("members", [])
     for entry in members:
         member = entry.get("member")
@@ -144,20 +146,33 @@ def check(content: bytes, bundle: Mapping[str, Any]) -> Iterator[str]:
         if not isinstance(evaluation, int) or statement != signature_statement(digest, evaluation, member):
             raise CheckFailed(f"{who}: the statement is not this member's statement of this report")
         fingerprint = _signed(entry.get("spki"), statement, entry.get("signature"), who)
+        if fingerprint not in keys[member]:
+            raise CheckFailed(f"{who}: signed with key {fingerprint}, not a key the report lists for the member")
         yield f"{who}: signature OK (key {fingerprint})"
     sheets = {
-        (s.get("member"), s.get("kind")): s.get("statement_sha256")
+        (s.get("member"), s.get("kind")): (s.get("statement_sha256"), s.get("key_fingerprint"))
         for s in report.get("sheets", [])
         if isinstance(s, dict)
     }
+    decided = {entry.get("member") for entry in members}
+    for member in (m.get("member") for m in committee if m.get("state") == "confirmed"):
+        if member not in decided:
+            raise CheckFailed(f"member {member} ({names.get(member, '?')}): neither signed nor refused")
+    checked: set[tuple[Any, Any]] = set()
     for entry in bundle.get("sheets", []):
         member, kind = entry.get("member"), entry.get("kind")
         where = f"{kind} sheet of member {member} ({names.get(member, '?')})"
         statement = _b64(entry.get("statement"), f"{where} statement")
-        if sheets.get((member, kind)) != hashlib.sha256(statement).hexdigest():
+        named, named_key = sheets.get((member, kind), (None, None))
+        if named != hashlib.sha256(statement).hexdigest():
             raise CheckFailed(f"{where}: its statement is not the one the report names")
         fingerprint = _signed(entry.get("spki"), statement, entry.get("signature"), where)
+        if fingerprint != named_key:
+            raise CheckFailed(f"{where}: signed with key {fingerprint}, not the key the report names")
+        checked.add((member, kind))
         yield f"{where}: signature OK (key {fingerprint})"
+    for member, kind in sorted(set(sheets) - checked, key=str):
+        raise CheckFailed(f"{kind} sheet of member {member} ({names.get(member, '?')}): no signature in the bundle")
 
 
 def check_pdf(pdf: bytes) -> Iterator[str]:

@@ -219,6 +219,12 @@ def report_content(evaluation: Evaluation) -> dict[str, Any]:
     )
     confirmed = [m for m in members if m.state == MemberState.CONFIRMED]
     names = {m.pk: _name(m) for m in members}
+    signing_keys: dict[int, list[str]] = {}
+    for owner, fingerprint in PublicKey.objects.filter(
+        owner__in=[m.expert.user_id for m in confirmed], purpose=KeyPurpose.SIGNING, revoked_at__isnull=True
+    ).values_list("owner_id", "fingerprint"):
+        signing_keys.setdefault(owner, []).append(fingerprint)
+    signing_keys = {owner: sorted(keys) for owner, keys in signing_keys.items()}
     result = committee_result(evaluation)
     for bid in result["bids"]:
         for verdict in bid["qualification"].values():
@@ -256,6 +262,8 @@ def report_content(evaluation: Evaluation) -> dict[str, Any]:
                 "location": m.location,
                 "signed_in_at": _moment(m.signed_in_at),
                 "replaces": m.replaces_id,
+                # The keys the member may sign the report with: a signature by any other key does not check.
+                "signing_keys": signing_keys.get(m.expert.user_id, []),
             }
             for m in members
             if m.state in (MemberState.CONFIRMED, MemberState.RECUSED)
@@ -372,8 +380,11 @@ def sign_report(user: Any, evaluation: Evaluation, key_fingerprint: str, signatu
         key = PublicKey.objects.filter(
             owner=user, purpose=KeyPurpose.SIGNING, fingerprint=key_fingerprint, revoked_at__isnull=True
         ).first()
-        if key is None:
-            raise InvalidInput({"key": [_("这不是您已登记且有效的签名公钥。")]})
+        listed = next(
+            m["signing_keys"] for m in json.loads(bytes(report.content))["committee"] if m["member"] == member.pk
+        )
+        if key is None or key.fingerprint not in listed:
+            raise InvalidInput({"key": [_("这不是您在评标报告生成时已登记且有效的签名公钥。")]})
         try:
             signature = base64.b64decode(signature_b64, validate=True)
         except (binascii.Error, ValueError):

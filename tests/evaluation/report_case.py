@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.db import transaction
 
 from accounts.models import KeyPurpose, PublicKey
 from archive.canonical import canonical_json
+from archive.storage import get_object_store
 from config import clock
 from evaluation.models import (
     Clarification,
@@ -168,5 +168,10 @@ def reach_report(case: SessionCase) -> ReportedCase:
     return ReportedCase(case, report)
 
 
-def content_sha256(report: Report) -> str:
-    return hashlib.sha256(bytes(report.content)).hexdigest()
+def file_it(reported: ReportedCase, refuse: dict[int, str] | None = None) -> bytes:
+    """Every member decides (``refuse`` as in ``decide_all``), the report is filed; the stored PDF."""
+    reported.decide_all(refuse)
+    assert report_service.file_report(reported.case.evaluation.pk) == "filed"
+    reported.report.refresh_from_db()
+    with get_object_store().open(reported.report.object_key) as stored:
+        return bytes(stored.read())

@@ -24,14 +24,13 @@ from accounts.errors import Conflict, InvalidInput, PermissionDenied, WrongPhase
 from archive.models import LedgerEntry
 from archive.pdf import verify_pdf_signature
 from archive.signing import platform_signer
-from archive.storage import get_object_store
 from config import formatting
 from evaluation import report_check
 from evaluation.models import MemberState, Report, ReportSignature, SessionEvent, SignatureDecision, Stage
 from evaluation.services import report as report_service
 from tendering.models import Phase
 from tests.evaluation.factories import SessionCase
-from tests.evaluation.report_case import REVISED, SCORES, ReportedCase, reach_report
+from tests.evaluation.report_case import REVISED, SCORES, ReportedCase, file_it, reach_report
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -270,11 +269,7 @@ def test_the_filing_is_queued_once_the_last_member_decided_and_not_before(
 
 @pytest.fixture
 def filed(reported: ReportedCase) -> tuple[ReportedCase, bytes]:
-    reported.decide_all(refuse={3: "", 4: "对第三名的资格审查结论有异议。"})
-    assert report_service.file_report(reported.case.evaluation.pk) == "filed"
-    reported.report.refresh_from_db()
-    with get_object_store().open(reported.report.object_key) as stored:
-        return reported, stored.read()
+    return reported, file_it(reported, refuse={3: "", 4: "对第三名的资格审查结论有异议。"})
 
 
 def test_the_filed_pdf_carries_the_platforms_valid_pades_signature(filed: tuple[ReportedCase, bytes]) -> None:
