@@ -73,6 +73,9 @@ from bench.live import BareSender, bare_path, channel_layer_redis
 
 APPLICATION = "bench.live:application"
 BARE_GROUP = "bench.session.{}"  # one bare group per session
+# Each tender's bidding month, one after the other in the past: all within the development platform
+# certificate's two years (made at the first of them), so at most 21 sessions.
+DAYS_PER_TENDER = 32
 
 
 # --- the clients (child process, no Django) ----------------------------------------------------------------------
@@ -132,6 +135,9 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
             return
         if resume:
             await client.ws.send_str(json.dumps({"type": "resume", "last_seq": client.last_seq, "ref": "resume"}))
+            # What had no answer, sent again in its order before the actor sends anything new.
+            for command in list(client.pending.values()):
+                await client.ws.send_str(json.dumps(command))
         else:
             await client.ws.send_str(json.dumps({"type": "snapshot", "ref": "snapshot"}))
             while True:
@@ -166,9 +172,6 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
                 else:
                     client.errors.append("could not reconnect")
                     return
-                for ref, command in list(client.pending.items()):
-                    await client.ws.send_str(json.dumps(command))
-                    client.sent[ref] = (client.sent[ref][0], command)
                 continue
             if message.type != aiohttp.WSMsgType.TEXT:
                 continue
@@ -310,7 +313,7 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         return f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"
 
     # Each tender's month of bidding in the past, one after the other (the ledger's time only moves forward).
-    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=40 * (args.sessions + 1))
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=DAYS_PER_TENDER * (args.sessions + 1))
     sessions = []
     began = time.perf_counter()
     with clock.frozen(start) as frozen:
@@ -357,7 +360,7 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     ],
                 }
             )
-            frozen.set(start + dt.timedelta(days=40 * (number + 1)))
+            frozen.set(start + dt.timedelta(days=DAYS_PER_TENDER * (number + 1)))
             print(f"  session {number + 1} of {args.sessions} ready ({time.perf_counter() - began:.0f} s)", flush=True)
     connections.close_all()
     return {"sessions": sessions}
@@ -607,8 +610,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.clients_child:
         return clients_child(*args.clients_child)
-    if args.sessions < 1 or args.experts < 2 or args.bids < 1 or args.bids > 2 or args.duration <= 0:
-        parser.error("--sessions ≥ 1, --experts ≥ 2, --bids 1 or 2 (the personas' bidders), --duration > 0")
+    if (
+        args.sessions < 1
+        or args.sessions * DAYS_PER_TENDER >= 700
+        or args.experts < 2
+        or args.bids < 1
+        or args.bids > 2
+        or args.duration <= 0
+    ):
+        parser.error("--sessions 1 to 21, --experts ≥ 2, --bids 1 or 2 (the personas' bidders), --duration > 0")
 
     work = Path(tempfile.mkdtemp(prefix="etender-bench-session-", dir=args.tmp_dir))
     redis_process: subprocess.Popen[bytes] | None = None
