@@ -184,6 +184,7 @@ def register_routers() -> None:
     from accounts.api import pki_router
     from accounts.api import router as accounts_router
     from archive.api import router as archive_router
+    from evaluation.api import router as evaluation_router
     from evaluation.api_draw import router as draw_router
     from tendering.api import notifications_router
     from tendering.api import router as tendering_router
@@ -201,6 +202,7 @@ def register_routers() -> None:
     api.add_router("/tenders", opening_router)
     api.add_router("/tenders", custody_router)
     api.add_router("/tenders", draw_router)
+    api.add_router("/tenders", evaluation_router)
     api.add_router("/bids", bids_router)
     api.add_router("/entrustments", entrustments_router)
     api.add_router("/archive", archive_router)

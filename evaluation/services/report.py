@@ -33,7 +33,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from accounts.errors import Conflict, InvalidInput, NotFound
-from accounts.models import KeyPurpose, PublicKey
+from accounts.models import KeyPurpose, PublicKey, Role
 from accounts.services import verify_signature
 from archive.canonical import canonical_json, format_timestamp
 from archive.ledger import record
@@ -71,6 +71,7 @@ from evaluation.services.session.common import (
 from evaluation.session_protocol import ReportFiled, ReportReady, ReportRefused, ReportSigned
 from tendering import object_keys
 from tendering.models import Tender
+from tendering.permissions import can_manage
 from tendering.services import outcome
 from tendering.services.locks import lock_one, lock_tender
 
@@ -585,3 +586,34 @@ def file_report(evaluation_id: int) -> str:
         events.publish(locked, ReportFiled(sha256=digest))
     logger.info("evaluation report of tender %s filed (%s)", tender.number, digest)
     return "filed"
+
+
+# --- reading the filed report -------------------------------------------------------------------------------------
+
+
+def may_read_report(user: Any, evaluation: Evaluation) -> bool:
+    """Committee members (confirmed), the supervisor, regulators and the tender's managers read the filed report."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return (
+        CommitteeMember.objects.filter(evaluation=evaluation, expert__user=user, state=MemberState.CONFIRMED).exists()
+        or evaluation.supervisor_id == user.pk
+        or user.has_role(Role.REGULATOR)
+        or can_manage(user, evaluation.tender)
+    )
+
+
+def filed_report_pdf(user: Any, tender: Tender) -> bytes:
+    """The signed report's PDF bytes, once filed, for those who may read it; "not found" otherwise (a report
+    is not told to exist to anyone else). The stored bytes are checked against the SHA-256 the ledger holds."""
+    evaluation = Evaluation.objects.select_related("tender").filter(tender=tender).first()
+    report = None if evaluation is None else Report.objects.filter(evaluation=evaluation).first()
+    if evaluation is None or report is None or not may_read_report(user, evaluation):
+        raise NotFound(_("找不到评标报告。"), code="no_report")
+    if not report.pdf_sha256:
+        raise NotFound(_("评标报告尚未完成签字和归档。"), code="report_not_filed")
+    with get_object_store().open(report.object_key) as stored:
+        data = bytes(stored.read())
+    if hashlib.sha256(data).hexdigest() != report.pdf_sha256:
+        raise Conflict(_("存储的评标报告与归档记录不一致，请联系平台管理员。"), code="report_mismatch")
+    return data

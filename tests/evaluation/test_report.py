@@ -352,3 +352,33 @@ def test_the_pdf_is_dated_the_last_decision(filed: tuple[ReportedCase, bytes]) -
     last = max(ReportSignature.objects.filter(report=reported.report).values_list("signed_at", flat=True))
 
     assert str(PdfFileReader(io.BytesIO(pdf)).trailer["/Info"]["/CreationDate"]) == pdf_date(last)
+
+
+# --- the download ------------------------------------------------------------------------------------------------
+
+
+def _download(client: Any, user: Any, reported: ReportedCase) -> Any:
+    client.force_login(user)
+    return client.get(f"/api/tenders/{reported.case.tender.public_id}/evaluation/report.pdf")
+
+
+def test_the_report_is_not_downloadable_before_it_is_filed_nor_by_a_bidder(reported: ReportedCase, client: Any) -> None:
+    early = _download(client, reported.case.supervisor, reported)
+    assert (early.status_code, early.json()["code"]) == (404, "report_not_filed")
+
+    file_it(reported)
+    refused = _download(client, reported.case.bidder_users[0], reported)
+    assert (refused.status_code, refused.json()["code"]) == (404, "no_report")
+
+
+def test_members_the_supervisor_and_the_tenderer_download_the_signed_report(
+    reported: ReportedCase, client: Any
+) -> None:
+    file_it(reported)
+    case = reported.case
+
+    for user in (case.experts[0], case.supervisor, case.personas.tenderer):
+        response = _download(client, user, reported)
+        assert response.status_code == 200, response.content
+        assert response["Content-Type"] == "application/pdf"
+        assert hashlib.sha256(response.content).hexdigest() == reported.report.pdf_sha256
