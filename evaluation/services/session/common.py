@@ -94,17 +94,29 @@ class OpenedBid:
         return sum((Decimal(str(lot["price_yuan"])) for lot in lots), Decimal("0.00"))
 
 
+# What the session never reads of a bid and its opening (the manifest, signatures, receipts, keys): not fetched.
+_UNREAD = (
+    "sealed_file_key",
+    "ciphertext_header",
+    "bid__manifest",
+    "bid__signature",
+    "bid__receipt",
+    "bid__withdrawal_receipt",
+)
+
+
 def opened_bids(tender: Tender) -> list[OpenedBid]:
     rows = (
         BidOpening.objects.select_related("bid", "bid__bidder")
+        .defer(*_UNREAD)
         .filter(opening__tender=tender, state=BidOpeningState.OPENED)
         .order_by("position")
     )
     return [OpenedBid(row.bid, row) for row in rows]
 
 
-def bid_named(tender: Tender, public_id: Any, field: str = "bid") -> OpenedBid:
-    for opened in opened_bids(tender):
+def bid_named(tender: Tender, public_id: Any, field: str = "bid", bids: list[OpenedBid] | None = None) -> OpenedBid:
+    for opened in opened_bids(tender) if bids is None else bids:
         if opened.bid.public_id == public_id:
             return opened
     raise InvalidInput({field: [_("本项目没有这份已开标的投标文件。")]})

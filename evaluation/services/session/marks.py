@@ -76,9 +76,11 @@ def parse_score(text: str, low: Decimal, high: Decimal, field: str = "score") ->
     return value.quantize(Decimal("0.01"))
 
 
-def sheet_bids(tender: Tender, evaluation: Evaluation, kind: str) -> list[OpenedBid]:
+def sheet_bids(
+    tender: Tender, evaluation: Evaluation, kind: str, bids: list[OpenedBid] | None = None
+) -> list[OpenedBid]:
     """The bids a sheet marks: every opened bid for the qualification, the qualified ones for the scoring."""
-    bids = opened_bids(tender)
+    bids = opened_bids(tender) if bids is None else bids
     if kind == SheetKind.QUALIFICATION:
         return bids
     qualified = qualified_bid_ids(evaluation)
@@ -105,18 +107,29 @@ def submitted_marks(evaluation: Evaluation, kind: str) -> dict[int, dict[int, di
     return found
 
 
+def _qualification_marks(evaluation: Evaluation) -> dict[int, dict[int, dict[str, bool]]]:
+    """Every submitted qualification sheet: member pk → bid pk → item → passed (one light query)."""
+    found: dict[int, dict[int, dict[str, bool]]] = {}
+    rows = Mark.objects.filter(
+        sheet__member__evaluation=evaluation,
+        sheet__member__state=MemberState.CONFIRMED,
+        sheet__kind=SheetKind.QUALIFICATION,
+        sheet__submitted_at__isnull=False,
+    ).values_list("sheet__member_id", "bid_id", "item", "passed")
+    for member_id, bid_id, item, passed in rows:
+        found.setdefault(member_id, {}).setdefault(bid_id, {})[item] = bool(passed)
+    return found
+
+
 def qualification_result(evaluation: Evaluation) -> formulas.QualificationResult[int, int]:
-    marks = submitted_marks(evaluation, SheetKind.QUALIFICATION)
-    by_expert = {
-        m: {b: {i: bool(x.passed) for i, x in items.items()} for b, items in bids.items()} for m, bids in marks.items()
-    }
-    return formulas.qualification_result(by_expert)
+    return formulas.qualification_result(_qualification_marks(evaluation))
 
 
 def qualified_bid_ids(evaluation: Evaluation) -> set[int]:
-    if not submitted_marks(evaluation, SheetKind.QUALIFICATION):
+    marks = _qualification_marks(evaluation)
+    if not marks:
         return set()
-    return {bid for bid, ok in qualification_result(evaluation).qualified.items() if ok}
+    return {bid for bid, ok in formulas.qualification_result(marks).qualified.items() if ok}
 
 
 def mark_view(mark: Mark, member_id: int, kind: str) -> MarkView:
@@ -156,10 +169,11 @@ def save_mark(
         evaluation = lock_evaluation(tender)
         member = require_member(user, evaluation)
         require_stage(evaluation, STAGE_OF_SHEET[SheetKind(kind)])
-        opened = bid_named(tender, bid_public_id)
+        bids = opened_bids(tender)
+        opened = bid_named(tender, bid_public_id, bids=bids)
         if _conflicted(member, opened.bid.pk):
             raise PermissionDenied(_("您已声明与该投标人存在利害关系，不能评审其投标文件。"), code="conflicted")
-        if opened.bid.pk not in {b.bid.pk for b in sheet_bids(tender, evaluation, kind)}:
+        if opened.bid.pk not in {b.bid.pk for b in sheet_bids(tender, evaluation, kind, bids)}:
             raise InvalidInput({"bid": [_("该投标文件未通过资格审查，不参加详细评审。")]})
         values: dict[str, Any] = {"reason": reason.strip()}
         if kind == SheetKind.QUALIFICATION:
@@ -189,6 +203,7 @@ def save_mark(
             raise Conflict(_("评审表已提交并锁定，不能再修改。"), code="sheet_locked")
         values["updated_at"] = clock.now()
         mark, _created = Mark.objects.update_or_create(sheet=sheet, bid=opened.bid, item=item, defaults=values)
+        mark.bid = opened.bid
         view = mark_view(mark, member.pk, kind)
         # A draft is private until its sheet is submitted: the ledger holds its hash, not its value.
         entry = canonical_json(view.model_dump(mode="json"))
