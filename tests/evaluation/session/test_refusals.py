@@ -306,3 +306,24 @@ def test_a_clarification_answer_after_its_deadline_or_by_another_bidder_is_refus
     answered = clarifications.answer_clarification(scoring.bidder_users[0], second, "项目经理为张三。")
     assert answered.answer == "项目经理为张三。"
     refused(scoring, clarifications.answer_clarification, "already_answered", scoring.bidder_users[0], second, "再答")
+
+
+def test_the_sign_in_stage_closes_only_with_everyone_signed_in_and_declared_and_a_chair(session_case: Any) -> None:
+    from tests.evaluation.session.helpers import declare_all
+
+    case = session_case(n_bids=3, n_experts=3)
+    signing_in.sign_in(case.experts[0], case.tender, "main", "南昌")
+    signing_in.vote_chair(case.experts[0], case.tender, case.members[0].pk)
+    refused(case, stages.close_stage, "not_chair", case.experts[0], case.tender, "sign_in")
+    # One vote of three is not a majority; a second is.
+    assert signing_in.vote_chair(case.experts[1], case.tender, case.members[0].pk) is not None
+    refused(case, signing_in.vote_chair, "chair_elected", case.experts[2], case.tender, case.members[2].pk)
+    refused(case, stages.close_stage, "members_not_ready", case.experts[0], case.tender, "sign_in")
+    for user in case.experts[1:]:
+        signing_in.sign_in(user, case.tender, "sub", "赣州")
+    refused(case, stages.close_stage, "members_not_ready", case.experts[0], case.tender, "sign_in")
+    declare_all(case)
+    assert stages.close_stage(case.experts[0], case.tender, "sign_in") == Stage.QUALIFICATION
+    # No event of the session was ever for a bidder: every audience is the committee's, the staff's or one expert's.
+    audiences = set(SessionEvent.objects.values_list("audience", flat=True))
+    assert audiences and all(a in ("all", "staff") or a.startswith("expert:") for a in audiences)
