@@ -300,6 +300,8 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from django.db import connections
     from django.test import Client as HttpClient
 
+    from accounts import credit_code
+    from accounts.models import Organization, User
     from config import clock
     from evaluation.models import Evaluation, Stage
     from evaluation.services.session import signing_in, stages
@@ -360,6 +362,14 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     ],
                 }
             )
+            # The factory names its bidders after the third by their number alone: renamed, so the next tender
+            # makes its own.
+            for index, user in enumerate(case.bidder_users):
+                if user.username.startswith("session_bidder"):
+                    User.objects.filter(pk=user.pk).update(username=f"{user.username}_{number}")
+                    Organization.objects.filter(pk=user.organization_id).update(
+                        credit_code=credit_code.make(f"91360781ME{number:03d}{index:04d}")
+                    )
             frozen.set(start + dt.timedelta(days=DAYS_PER_TENDER * (number + 1)))
             print(f"  session {number + 1} of {args.sessions} ready ({time.perf_counter() - began:.0f} s)", flush=True)
     connections.close_all()
@@ -594,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=20, help="concurrent sessions (default 20)")
     parser.add_argument("--experts", type=int, default=9, help="experts per session (default 9), plus a supervisor")
-    parser.add_argument("--bids", type=int, default=2, help="bids per tender (default 2)")
+    parser.add_argument("--bids", type=int, default=3, help="bids per tender (default 3, the fewest that is valid)")
     parser.add_argument("--duration", type=float, default=30, help="seconds each phase acts (default 30)")
     parser.add_argument("--interval", type=float, default=3, help="seconds between an expert's actions (default 3)")
     parser.add_argument("--kill", action=argparse.BooleanOptionalAction, default=True, help="the recovery phase")
@@ -614,11 +624,10 @@ def main(argv: list[str] | None = None) -> int:
         args.sessions < 1
         or args.sessions * DAYS_PER_TENDER >= 700
         or args.experts < 2
-        or args.bids < 1
-        or args.bids > 2
+        or not 3 <= args.bids <= 9
         or args.duration <= 0
     ):
-        parser.error("--sessions 1 to 21, --experts ≥ 2, --bids 1 or 2 (the personas' bidders), --duration > 0")
+        parser.error("--sessions 1 to 21, --experts ≥ 2, --bids 3 to 9 (the factory's prices), --duration > 0")
 
     work = Path(tempfile.mkdtemp(prefix="etender-bench-session-", dir=args.tmp_dir))
     redis_process: subprocess.Popen[bytes] | None = None

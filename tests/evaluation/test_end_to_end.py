@@ -35,6 +35,8 @@ from django.urls import reverse
 
 from accounts.models import KeyPurpose, PublicKey
 from accounts.own_device import register_own_key
+from archive.pdf import verify_pdf_signature
+from archive.signing import platform_signer
 from archive.storage import get_object_store
 from config import clock as platform_clock
 from evaluation.models import Clarification, Deviation, Evaluation, Mark, MemberState, Report, SheetKind, Stage
@@ -399,6 +401,8 @@ def test_a_whole_remote_evaluation_over_two_server_processes(
     assert report.signatures.count() == 5
     with get_object_store().open(report.object_key) as stored:
         pdf = stored.read()
+    pades = verify_pdf_signature(pdf, platform_signer().trust_anchors)
+    assert pades.problem is None and pades.valid and pades.covers_whole_document
     pdf_file = tmp_path / "report.pdf"
     pdf_file.write_bytes(pdf)
     checked = subprocess.run(
