@@ -210,7 +210,7 @@ def report_document(content: dict[str, Any], bundle: dict[str, Any], created_at:
             rows=[
                 [
                     m["name"],
-                    _("签字") if m["decision"] == "signed" else _("拒绝签字"),
+                    _decision(m),
                     _moment(m["signed_at"]),
                     _or_dash(m["key_fingerprint"]),
                     hashlib.sha256(base64.b64decode(m["signature"])).hexdigest() if m["signature"] else "—",
@@ -265,6 +265,12 @@ def report_document(content: dict[str, Any], bundle: dict[str, Any], created_at:
         orientation="landscape",
         created_at=created_at,
     )
+
+
+def _decision(member: dict[str, Any]) -> str:
+    if member["decision"] == "signed":
+        return _("签字")
+    return _("拒绝签字") if member["reasons"] else _("拒绝签字（未说明理由，视为同意）")
 
 
 def _verdict(verdict: dict[str, Any] | None) -> str:

@@ -343,6 +343,21 @@ def test_the_pdf_is_in_chinese_with_amounts_in_figures_and_capitals(
         assert member.expert.name in text
 
 
+def test_poppler_pdfsig_finds_the_platforms_signature_valid_over_the_whole_file(
+    filed: tuple[ReportedCase, bytes], tmp_path: Path
+) -> None:
+    if shutil.which("pdfsig") is None:
+        pytest.skip("pdfsig (Debian poppler-utils) is not installed")
+    _reported, pdf = filed
+    (tmp_path / "report.pdf").write_bytes(pdf)
+
+    out = subprocess.run(["pdfsig", str(tmp_path / "report.pdf")], capture_output=True, text=True, check=False).stdout
+
+    assert "Signature Validation: Signature is Valid." in out and "Total document signed" in out
+    # poppler trusts only its own store, which does not hold the platform's CA: the signature, not the trust, is checked
+    assert platform_signer().certificate.subject.rfc4514_string().split(",")[0].removeprefix("CN=") in out
+
+
 def test_the_pdf_is_dated_the_last_decision(filed: tuple[ReportedCase, bytes]) -> None:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
