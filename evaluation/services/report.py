@@ -59,7 +59,7 @@ from evaluation.models import (
 )
 from evaluation.report_check import BUNDLE_FORMAT, REPORT_FORMAT, signature_statement
 from evaluation.report_pdf import render_report_pdf
-from evaluation.services.session import events
+from evaluation.services.session import events, stages
 from evaluation.services.session.common import (
     OpenedBid,
     lock_evaluation,
@@ -68,6 +68,7 @@ from evaluation.services.session.common import (
     require_member,
     require_stage,
 )
+from evaluation.services.session.marks import qualification_result, qualified_bid_ids, submitted_marks
 from evaluation.session_protocol import ReportFiled, ReportReady, ReportRefused, ReportSigned
 from tendering import object_keys
 from tendering.models import Tender
@@ -134,35 +135,17 @@ def _sheet_out(sheet: Sheet) -> dict[str, Any]:
 
 
 def committee_result(evaluation: Evaluation) -> dict[str, Any]:
-    """The committee's result from the submitted sheets: qualification by majority, points, price scores and the
-    ranking (``evaluation.formulas``), keyed by the bids' public ids, decimals as strings."""
+    """The committee's result as the session published it when its stages closed (``stages``: qualification by
+    majority, points, price scores, the ranking, from the submitted sheets), keyed by the bids' public ids."""
     tender = evaluation.tender
     method = method_of(tender)
-    bids = opened_bids(tender)
-    by_pk: dict[int, OpenedBid] = {o.bid.pk: o for o in bids}
-    members = list(CommitteeMember.objects.filter(evaluation=evaluation, state=MemberState.CONFIRMED))
-    qualification: dict[int, dict[int, dict[str, bool]]] = {}
-    for sheet in _submitted(members, SheetKind.QUALIFICATION):
-        marks = qualification.setdefault(sheet.member_id, {})
-        for mark in sheet.marks.all():
-            marks.setdefault(mark.bid_id, {})[mark.item] = bool(mark.passed)
-    if method.qualification and qualification:
-        verdicts = formulas.qualification_result(qualification)
-        qualified = [pk for pk in by_pk if verdicts.qualified.get(pk, False)]
-    else:
-        verdicts, qualified = None, list(by_pk)
-    scores: dict[int, dict[int, dict[str, Decimal]]] = {}
-    for sheet in _submitted(members, SheetKind.SCORING):
-        entered = scores.setdefault(sheet.member_id, {})
-        for mark in sheet.marks.all():
-            if mark.bid_id in qualified and mark.score is not None:
-                entered.setdefault(mark.bid_id, {})[mark.item] = mark.score
-    points = formulas.points_by_bid(method, scores) if method.scored and scores else {}
+    by_pk: dict[int, OpenedBid] = {o.bid.pk: o for o in opened_bids(tender)}
+    verdicts = qualification_result(evaluation) if submitted_marks(evaluation, SheetKind.QUALIFICATION) else None
+    qualified = [pk for pk in by_pk if pk in qualified_bid_ids(evaluation)]
+    points = stages.points(evaluation, method) if method.scored else {}
     prices = {pk: by_pk[pk].price for pk in qualified}
     factor = evaluation.benchmark_factor if method.price.rule == "benchmark" else None
-    price_scores = formulas.price_scores(method, prices, factor)
-    positions = {pk: by_pk[pk].position for pk in qualified}
-    ranked = formulas.ranking(method, qualified, points, price_scores, prices, positions)
+    ranked = stages.ranking(evaluation, tender, method)
     rank_of = {row.bid: row for row in ranked}
     out_bids = []
     for pk, opened in by_pk.items():
