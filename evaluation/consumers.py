@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib
+import logging
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -30,6 +31,8 @@ from tendering.models import Tender
 from tendering.room import protocol
 from tendering.room.codes import ErrorCode
 from tendering.room.consumer import Entry, RoomConsumer, handles, in_db_thread
+
+logger = logging.getLogger(__name__)
 
 # What the supervisor may send (everything else is refused: it only watches).
 READ_ONLY_TYPES = frozenset({"snapshot", "resume", "ping"})
@@ -60,8 +63,12 @@ class SessionConsumer(RoomConsumer):
             await self._presence(True)
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "groups_joined", None) and getattr(self, "role", None) == admission.EXPERT:
-            await asyncio.shield(self._presence(False))
+        try:
+            if getattr(self, "groups_joined", None) and getattr(self, "role", None) == admission.EXPERT:
+                await asyncio.shield(self._presence(False))
+        except Exception:
+            # Presence is shown, not recorded: a connection that ends while the database is away still leaves.
+            logger.exception("could not publish a member's presence")
         await super().disconnect(code)
 
     @in_db_thread
