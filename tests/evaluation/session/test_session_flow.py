@@ -165,3 +165,62 @@ def test_under_anonymous_scoring_bids_are_codes_until_the_technical_scores_are_l
     score_all(case, even)
     stages.close_stage(case.experts[0], case.tender, "scoring")
     assert {b["bidder"] for b in shown(case.experts[0])["bids"]} == names
+
+
+def test_under_the_lowest_evaluated_price_the_qualified_bids_rank_by_price_without_a_scoring_stage(
+    session_case: Any,
+) -> None:
+    from tendering.models import EvaluationMethod, Tender
+    from tests.evaluation.factories import METHOD
+
+    method = {**METHOD, "criteria": [], "price": {"rule": "lowest_evaluated"}}
+    case = session_case(n_bids=4, n_experts=3, method=method)
+    Tender.objects.filter(pk=case.tender.pk).update(evaluation_method=EvaluationMethod.LOWEST_PRICE)
+    case.tender.refresh_from_db()
+    to_qualification(case)
+    qualify_all(case)
+    assert stages.close_stage(case.experts[0], case.tender, "qualification") == Stage.PRICE
+    assert stages.close_stage(case.experts[0], case.tender, "price") == Stage.SUMMARY
+    stages.close_stage(case.experts[0], case.tender, "summary")
+    summary = SessionEvent.objects.get(evaluation=case.evaluation, kind="stage.closed", payload__stage="summary")
+    ranking = summary.payload["result"]["ranking"]
+    by_price = sorted(zip(case.prices, (str(b.public_id) for b in case.bids), strict=True), key=lambda p: Decimal(p[0]))
+    assert [(r["price"], r["bid"]) for r in ranking] == by_price
+    assert all(r["total"] is None and r["price_score"] is None for r in ranking)
+
+
+def test_a_benchmark_price_rule_scores_with_the_drawn_factor(session_case: Any) -> None:
+    from tests.evaluation.factories import METHOD
+
+    price = {
+        "rule": "benchmark",
+        "weight": "50.00",
+        "factors": ["-0.02", "0.00"],
+        "deduct_above": "1.00",
+        "deduct_below": "0.50",
+    }
+    case = session_case(n_bids=5, n_experts=3, method={**METHOD, "price": price})
+    to_qualification(case)
+    qualify_all(case)
+    stages.close_stage(case.experts[0], case.tender, "qualification")
+    score_all(case, even)
+    stages.close_stage(case.experts[0], case.tender, "scoring")
+    # No factor drawn yet: refused, nothing changes.
+    with pytest.raises(Exception) as missing:
+        stages.close_stage(case.experts[0], case.tender, "price")
+    assert getattr(missing.value, "code", "") == "no_benchmark_factor"
+    case.evaluation.refresh_from_db()
+    assert case.evaluation.stage == Stage.PRICE
+    case.evaluation.benchmark_factor = Decimal("-0.02")
+    case.evaluation.save(update_fields=["benchmark_factor"])
+    stages.close_stage(case.experts[0], case.tender, "price")
+    result = SessionEvent.objects.get(evaluation=case.evaluation, kind="stage.closed", payload__stage="price")
+    prices = [Decimal(p) for p in case.prices]
+    base = half_up(half_up(sum(prices, Decimal(0)) / len(prices)) * Decimal("0.98"))
+    expected = {}
+    for bid, p in zip(case.bids, prices, strict=True):
+        percent = (p - base) / base * 100
+        deduct = Decimal("1.00") if percent > 0 else Decimal("0.50")
+        expected[str(bid.public_id)] = f"{half_up(max(Decimal(0), Decimal(50) - deduct * abs(percent))):.2f}"
+    assert result.payload["result"]["price_scores"] == expected
+    assert result.payload["result"]["factor"] == "-0.0200"
