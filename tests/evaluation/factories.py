@@ -107,11 +107,13 @@ class SessionCase:
         ).fingerprint
 
 
-def _bidder(index: int) -> User:
+def _bidder(tender: Tender, index: int) -> User:
+    """Bidder ``index`` of ``tender`` (a bench builds many tenders in one database: names differ by tender)."""
+    number = tender.pk * 100 + index
     org = Organization.objects.create(
-        name=f"投标单位{index}号", kind=OrganizationKind.BIDDER, credit_code=credit_code.make(f"91360781MB{index:07d}")
+        name=f"投标单位{index}号", kind=OrganizationKind.BIDDER, credit_code=credit_code.make(f"91360781MB{number:07d}")
     )
-    return make_user(f"session_bidder{index}", org, Role.BIDDER)
+    return make_user(f"session_bidder{number}", org, Role.BIDDER)
 
 
 def open_bids(
@@ -119,7 +121,7 @@ def open_bids(
 ) -> tuple[list[Bid], list[User]]:
     """``n_bids`` bids sealed before the deadline, each released by its bidder, decrypted, the record published
     and the opening closed: the tender is in evaluation."""
-    users = [personas.bidder_a, personas.bidder_b, *(_bidder(i) for i in range(3, n_bids + 1))][:n_bids]
+    users = [personas.bidder_a, personas.bidder_b, *(_bidder(tender, i) for i in range(3, n_bids + 1))][:n_bids]
     entries = []
     for number, user in enumerate(users, start=1):
         clock.advance(minutes=1)
