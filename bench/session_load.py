@@ -246,7 +246,13 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
             if not any(c.pending for c in clients) and (bare or all(c.connected.is_set() for c in clients)):
                 break
             await asyncio.sleep(0.1)
-        await asyncio.sleep(config["settle_events"])
+        # Then until no event has arrived for settle_events seconds: a loaded server may still be sending.
+        quiet, count = 0.0, -1
+        while quiet < config["settle_events"] and time.monotonic() < deadline + config["settle"]:
+            total = sum(len(c.seqs) for c in clients)
+            quiet = quiet + 0.25 if total == count else 0.0
+            count = total
+            await asyncio.sleep(0.25)
         cpu = time.process_time() - cpu_began
         for client in clients:
             client.done_seq = client.last_seq
@@ -432,7 +438,7 @@ def run_phase(
         "duration": args.duration,
         "seed": args.seed,
         "settle": 60,
-        "settle_events": 1.0,
+        "settle_events": 3.0,
     }
     config_path = work / f"clients-{mode}.json"
     out_path = work / f"received-{mode}.json"
