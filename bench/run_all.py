@@ -66,11 +66,12 @@ RUNS: list[tuple[str, str, list[str], bool]] = [
         ["--clients", "60", "--events", "100", "--reps", "2", "--connect-reps", "2"],
         False,
     ),
-    # The evaluation session: 20 sessions of 9 experts and a supervisor over two Daphnes, then one Daphne killed.
+    # The evaluation session: 20 sessions of 9 experts and a supervisor over two Daphnes, an action per expert
+    # every 10 s; then one Daphne killed.
     (
         "session_load",
         "session_load",
-        ["--sessions", "20", "--experts", "9", "--duration", "12", "--interval", "3"],
+        ["--sessions", "20", "--experts", "9", "--duration", "12", "--interval", "10"],
         False,
     ),
     ("browser_seal_throughput", "browser_seal_throughput", ["--sizes", "64", "--repeat", "1"], False),
