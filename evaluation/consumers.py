@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import logging
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from accounts.errors import NotFound, PermissionDenied
+from accounts.errors import NotFound
 from evaluation import session_protocol as sp
+from evaluation.services import report
 from evaluation.services.session import (
     admission,
     clarifications,
@@ -154,30 +154,22 @@ class SessionConsumer(RoomConsumer):
     def message(self, user: Any, command: sp.Message) -> dict[str, Any]:
         return {"message": discussion.post_message(user, self.tender, command.text).pk}
 
-    # The report's three (evaluation.services.report, H5): imported when used, so the session runs without it.
+    # The report's three: evaluation.services.report.
 
     @handles(sp.ReportStatement)
     def report_statement(self, user: Any, command: sp.ReportStatement) -> dict[str, Any]:
-        report = _report_services()
         member = _member(user, self.tender)
         statement = report.report_statement(member)
         return {"statement": statement.decode(), "sha256": hashlib.sha256(statement).hexdigest()}
 
     @handles(sp.SignReport)
     def sign_report(self, user: Any, command: sp.SignReport) -> None:
-        _report_services().sign_report(user, evaluation_of(self.tender), command.key, command.signature)
+        report.sign_report(user, evaluation_of(self.tender), command.key, command.signature)
 
     @handles(sp.RefuseReport)
     def refuse_report(self, user: Any, command: sp.RefuseReport) -> None:
-        _report_services().refuse_report(_member(user, self.tender), command.reasons)
+        report.refuse_report(_member(user, self.tender), command.reasons)
 
 
 def _member(user: Any, tender: Tender) -> Any:
     return require_member(user, evaluation_of(tender))
-
-
-def _report_services() -> Any:
-    try:
-        return importlib.import_module("evaluation.services.report")
-    except ImportError:
-        raise PermissionDenied(_("评标报告功能尚未启用。"), code="report_unavailable") from None

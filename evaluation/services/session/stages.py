@@ -221,9 +221,8 @@ def close_stage(user: Any, tender: Tender, stage: str) -> Stage:
 
 
 def _build_report(evaluation: Evaluation) -> None:
-    """The report (evaluation.services.report, H5) built as the summary closes, once that module exists."""
-    try:
-        report = importlib.import_module("evaluation.services.report")
-    except ImportError:
-        return
-    report.build_report(evaluation)
+    """The report (evaluation.services.report), built in the transaction that closes the summary.
+
+    Bound late, by name: the report reads the stages' results from this module, and the services' packages
+    import one another in one direction only (import-linter); this is the one call the other way."""
+    importlib.import_module("evaluation.services.report").build_report(evaluation)
