@@ -306,8 +306,6 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from django.db import connections
     from django.test import Client as HttpClient
 
-    from accounts import credit_code
-    from accounts.models import Organization, User
     from config import clock
     from evaluation.models import Evaluation, Stage
     from evaluation.services.session import signing_in, stages
@@ -368,14 +366,6 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     ],
                 }
             )
-            # The factory names its bidders after the third by their number alone: renamed, so the next tender
-            # makes its own.
-            for index, user in enumerate(case.bidder_users):
-                if user.username.startswith("session_bidder"):
-                    User.objects.filter(pk=user.pk).update(username=f"{user.username}_{number}")
-                    Organization.objects.filter(pk=user.organization_id).update(
-                        credit_code=credit_code.make(f"91360781ME{number:03d}{index:04d}")
-                    )
             frozen.set(start + dt.timedelta(days=DAYS_PER_TENDER * (number + 1)))
             print(f"  session {number + 1} of {args.sessions} ready ({time.perf_counter() - began:.0f} s)", flush=True)
     connections.close_all()
