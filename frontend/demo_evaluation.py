@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import io
 import secrets
@@ -254,7 +255,7 @@ def _open(tender: Tender) -> None:
         opened = custodian_parts(
             hall_bids(views.manifests_for(custodian, tender), str(tender.public_id)),
             demo_key(custodian.username, KeyPurpose.ENCRYPTION),
-            lambda username=custodian.username: demo_key(username, KeyPurpose.SIGNING),
+            functools.partial(demo_key, custodian.username, KeyPurpose.SIGNING),
         )
         submitted = [
             parts_service.SubmittedPart(p["bid"], tuple(p["members"]), base64.b64decode(p["part"]))
