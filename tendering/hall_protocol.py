@@ -252,6 +252,17 @@ class RecordFiled(Event):
     ledger_seq: int
 
 
+class TenderFailed(Event):
+    """The opening closed with fewer than three valid bids: the tender failed (招标失败, 招标投标法 Art 28) and must
+    be tendered again. ``reason`` is a code of ``tendering.services.outcome.FailureReason``."""
+
+    kind: ClassVar[str] = "tender.failed"
+    reason: str
+    opened: int
+    bids: int
+    failed_at: dt.datetime
+
+
 EVENTS: dict[str, type[Event]] = event_kinds(
     OpeningStarted,
     OpeningMoments,
@@ -265,4 +276,5 @@ EVENTS: dict[str, type[Event]] = event_kinds(
     RecordConfirmed,
     ObjectionChanged,
     RecordFiled,
+    TenderFailed,
 )

@@ -31,6 +31,7 @@ from frontend.views.common import signed_in, visible_tender
 from tendering import hall
 from tendering.hall import HallRole
 from tendering.models import BidOpeningState, KeySource, Tender
+from tendering.services.outcome import FailureReason
 
 
 def role_labels() -> dict[str, str]:
@@ -134,6 +135,8 @@ def opening_page_messages() -> dict[str, str]:
         "objection_sent": _("异议已提交，等待招标人答复。"),
         "confirm_close": _("确定结束开标吗？结束后开标记录将由平台签名归档，项目进入评标阶段。"),
         "closed": _("开标已结束，开标记录正在签名归档。"),
+        "failed_counts": _("开标后有效投标 %(opened)s 家（共 %(bids)s 份投标文件），%(when)s 确定招标失败。"),
+        "ann_tender_failed": _("招标失败：有效投标不足三家，请依法重新招标。"),
     }
 
 
@@ -174,6 +177,7 @@ def hall_config(user: User, tender: Tender, roles: set[HallRole]) -> dict[str, A
         "states": {value: str(label) for value, label in BidOpeningState.choices},
         "keySources": {value: str(label) for value, label in KeySource.choices},
         "roleLabels": {str(role): str(label) for role, label in role_labels().items()},
+        "failureReasons": {value: str(label) for value, label in FailureReason.choices},
         "messages": opening_page_messages(),
     }
 

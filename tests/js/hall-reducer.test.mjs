@@ -9,11 +9,15 @@ import { test } from "node:test";
 
 import { EVENT_KINDS, applyEvent, applyEvents, fromSnapshot } from "../../frontend/js/lib/hall-reducer.js";
 
-const path = process.env.HALL_FRAMES || new URL("./fixtures/hall-frames.json", import.meta.url);
-const { event_kinds: serverKinds, recordings } = JSON.parse(readFileSync(path, "utf-8"));
+// Checked in: a whole opening, and one whose close fails the tender (tests/opening/test_failed_hall.py).
+const paths = process.env.HALL_FRAMES
+  ? [process.env.HALL_FRAMES]
+  : ["./fixtures/hall-frames.json", "./fixtures/hall-failed-frames.json"].map((name) => new URL(name, import.meta.url));
+const files = paths.map((path) => JSON.parse(readFileSync(path, "utf-8")));
+const recordings = files.flatMap((file) => file.recordings);
 
 test("the reducer knows every kind of event the server defines, and no other", () => {
-  assert.deepEqual([...EVENT_KINDS].sort(), serverKinds);
+  for (const { event_kinds: serverKinds } of files) assert.deepEqual([...EVENT_KINDS].sort(), serverKinds);
 });
 
 for (const { who, old, events, fresh } of recordings) {

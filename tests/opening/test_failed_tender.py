@@ -24,7 +24,7 @@ def close_with(
     personas: Personas, tender: Tender, clock: platform_clock.FrozenClock, folder: Path, n_bids: int, released: int
 ) -> Tender:
     """``n_bids`` sealed, ``released`` of them released and opened (the rest revoked), the opening closed."""
-    users = [personas.bidder_a, personas.bidder_b, *(_bidder(i) for i in range(3, n_bids + 1))][:n_bids]
+    users = [personas.bidder_a, personas.bidder_b, *(_bidder(tender, i) for i in range(3, n_bids + 1))][:n_bids]
     entries = []
     for number, user in enumerate(users, start=1):
         clock.advance(minutes=1)

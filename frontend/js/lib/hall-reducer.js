@@ -60,6 +60,8 @@ const KINDS = {
     return { ...state, objections };
   },
   "record.filed": (state, data) => ({ ...state, record: { sha256: data.sha256, ledger_seq: data.ledger_seq } }),
+  // The opening closed with fewer than three valid bids: the tender failed (招标失败).
+  "tender.failed": (state, data) => ({ ...state, failure: data }),
 };
 
 /** The kinds of events this reducer knows (a later server's new kinds only move the number on). */

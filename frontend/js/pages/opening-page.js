@@ -38,6 +38,7 @@ const hall = {
   objections: new Map(),
   failures: [],
   record: null,
+  failure: null,
   busy: false,
 };
 
@@ -351,6 +352,16 @@ function renderRecord() {
   if (hall.record) $("record-sha256").textContent = hall.record.sha256;
 }
 
+// 招标失败: the reason, the counts and what the tenderer must do, once the close found fewer than three valid bids.
+function renderFailure() {
+  const section = $("failed-section");
+  const failure = hall.failure;
+  section.hidden = !failure;
+  if (!failure) return;
+  $("failed-reason").textContent = config.failureReasons[failure.reason] ?? failure.reason;
+  $("failed-counts").textContent = t("failed_counts", { opened: failure.opened, bids: failure.bids, when: beijing(failure.failed_at) });
+}
+
 function renderActions() {
   const m = hall.moments;
   const closed = Boolean(m.closed_at);
@@ -383,6 +394,7 @@ function renderAll() {
   renderFailures();
   renderObjections();
   renderRecord();
+  renderFailure();
   renderActions();
 }
 
@@ -403,6 +415,7 @@ function adopt(next) {
   hall.objections = new Map(next.objections.map((o) => [o.id, o]));
   hall.failures = next.custodian_failures;
   hall.record = next.record;
+  hall.failure = next.failure ?? null;
 }
 
 function onSnapshot(frame) {
@@ -461,6 +474,10 @@ const SHOWN = {
   "record.filed": () => {
     renderRecord();
     announce(t("ann_record_filed"));
+  },
+  "tender.failed": () => {
+    renderFailure();
+    announce(t("ann_tender_failed"));
   },
 };
 

@@ -157,6 +157,15 @@ def close_opening(user: User, tender: Tender) -> Opening:
             )
             _tell_managers_it_failed(failed, opened)
         publish(opening, hp.OpeningMoments(**moments(opening)))
+        if opened < MINIMUM_VALID_BIDS:
+            # Live in the hall, after the moments that say it closed (the page's notice, hall-reducer.js).
+            assert failed.failed_at is not None
+            publish(
+                opening,
+                hp.TenderFailed(
+                    reason=failed.failure_reason, opened=opened, bids=len(bid_openings), failed_at=failed.failed_at
+                ),
+            )
         enqueue_after_commit(Work.FILE_OPENING_RECORD, opening.pk)
     return opening
 

@@ -106,6 +106,11 @@ def hall_view(tender: Tender) -> HallView:
             "record": {"sha256": opening.record_sha256, "ledger_seq": opening.record_ledger_seq}
             if opening.record_sha256
             else None,
+            # The tender failed at the close (fewer than three valid bids), as announced; None otherwise.
+            "failure": next(
+                (e.payload for e in opening.events.filter(kind="tender.failed", audience=hall.ALL).order_by("seq")),
+                None,
+            ),
         }
     # Plain JSON values (dates as the HTTP API writes them), so that each reader's copy is encoded fast.
     plain: dict[str, Any] = json.loads(json.dumps(frame, cls=DjangoJSONEncoder))
@@ -142,6 +147,7 @@ SNAPSHOT_KEYS = (
     "objections",
     "custodian_failures",
     "record",
+    "failure",
 )
 
 
