@@ -271,6 +271,8 @@ class Question(models.Model):
 class NotificationKind(models.TextChoices):
     AMENDMENT = "amendment", _("澄清或修改")
     TENDER_FAILED = "tender_failed", _("招标失败")
+    # A drawn expert's invitation (evaluation/services/confirmation.py), to that expert alone.
+    EXPERT_INVITED = "expert_invited", _("评标邀请")
 
 
 class Notification(models.Model):
@@ -312,6 +314,20 @@ class Notification(models.Model):
                 "title": self.tender.title,
                 "n": self.params.get("opened", 0),
             }
+        if self.kind == NotificationKind.EXPERT_INVITED:
+            if self.params.get("redraw"):
+                text = gettext("您被补充抽取为招标项目《%(title)s》（%(number)s）的评标专家，评标专业：%(specialty)s。")
+            else:
+                text = gettext("您被抽取为招标项目《%(title)s》（%(number)s）的评标专家，评标专业：%(specialty)s。")
+            text = text % {
+                "title": self.tender.title,
+                "number": self.tender.number,
+                "specialty": self.params.get("specialty", ""),
+            }
+            if self.params.get("evaluation_at"):
+                moment = dt.datetime.fromisoformat(self.params["evaluation_at"])
+                text += " " + gettext("评标时间：%(when)s起，远程评标。") % {"when": local_text(moment)}
+            return text + " " + gettext("请在评标邀请页确认参加或拒绝（拒绝须说明理由）。")
         return self.kind
 
 

@@ -15,7 +15,7 @@ from archive.ledger import record
 from config import clock
 from evaluation import draw as algorithm
 from evaluation.models import CommitteeMember, Evaluation, Expert, MemberState, Stage
-from tendering.models import Phase, Tender
+from tendering.models import Notification, NotificationKind, Phase, Tender
 from tendering.services.locks import lock_one
 
 MAX_REASON = 500
@@ -146,6 +146,7 @@ def _replace(
             "expert": seat.expert,
             "rank": seat.rank,
         }
+        tell_invited(tender, [replacement], redraw=True)
     draw_record["redraws"] = [*draw_record.get("redraws", []), redraw]
     evaluation.draw_record = draw_record
     evaluation.save(update_fields=["draw_record"])
@@ -166,12 +167,42 @@ def _replace(
     return replacement
 
 
+def tell_invited(tender: Tender, members: list[CommitteeMember], *, redraw: bool = False) -> None:
+    """A notice on each invited expert's own dashboard: which tender, its specialty, when the evaluation starts
+    and where to answer. Nobody else is told, and the notice names no other expert."""
+    now = clock.now()
+    Notification.objects.bulk_create(
+        Notification(
+            recipient_id=member.expert.user_id,
+            tender=tender,
+            kind=NotificationKind.EXPERT_INVITED,
+            params={
+                "specialty": f"{member.specialty.code} {member.specialty.name}",
+                "evaluation_at": (tender.opening_closed_at or tender.opening_time).isoformat(),
+                "redraw": redraw,
+            },
+            created_at=now,
+        )
+        for member in members
+    )
+
+
 def invitations_for(expert_user: User) -> list[CommitteeMember]:
     """The expert's own invitations and memberships, newest first (the expert dashboard)."""
     return list(
         CommitteeMember.objects.filter(expert__user=expert_user)
         .select_related("evaluation__tender", "specialty")
         .order_by("-invited_at")
+    )
+
+
+def invitation_of(expert_user: User, tender: Tender) -> CommitteeMember | None:
+    """The expert's own latest invitation for ``tender`` (whatever its answer), or None."""
+    return (
+        CommitteeMember.objects.filter(evaluation__tender=tender, expert__user=expert_user)
+        .select_related("evaluation", "specialty")
+        .order_by("-invited_at", "-pk")
+        .first()
     )
 
 

@@ -33,6 +33,7 @@ from evaluation.models import (
     MemberState,
     Specialty,
 )
+from evaluation.services import confirmation
 from tendering.method import method_problems
 from tendering.models import Bid, BidStatus, Phase, Tender
 from tendering.permissions import can_manage, require_manage
@@ -392,7 +393,7 @@ def reveal_supervisor(regulator: User, tender: Tender, secret_hex: str) -> Evalu
             }
         experts = {e.code: e for e in Expert.objects.filter(code__in=[s.expert for s in seats])}
         specialties = {s.code: s for s in Specialty.objects.filter(code__in=list(request))}
-        CommitteeMember.objects.bulk_create(
+        invited = CommitteeMember.objects.bulk_create(
             CommitteeMember(
                 evaluation=evaluation,
                 expert=experts[seat.expert],
@@ -402,6 +403,7 @@ def reveal_supervisor(regulator: User, tender: Tender, secret_hex: str) -> Evalu
             )
             for seat in seats
         )
+        confirmation.tell_invited(tender, invited)
         evaluation.seed, evaluation.drawn_at, evaluation.draw_record = seed, now, draw_record
         evaluation.save(update_fields=["seed", "drawn_at", "draw_record", "benchmark_factor"])
         record(tender.case, "evaluation.draw.made", {"tender_id": tender.pk, "draw_record": draw_record}, regulator)

@@ -11,11 +11,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts.errors import DomainError
 from accounts.models import Role, User
@@ -70,6 +70,11 @@ def _draw_context(user: User, tender: Tender, evaluation: Evaluation | None) -> 
         "platform_commitment": commitments.get(DrawParty.PLATFORM),
         "supervisor_commitment": commitments.get(DrawParty.SUPERVISOR),
         "counts": confirmation.committee_counts(evaluation) if evaluation else None,
+        "request_lines": list(evaluation.request_lines.select_related("specialty")) if evaluation else [],
+        # The draw's result by expert code (as the public record has it), never by name.
+        "seats": list(evaluation.members.select_related("expert", "specialty", "replaces__expert"))
+        if evaluation and evaluation.drawn_at
+        else [],
     }
 
 
@@ -141,23 +146,41 @@ def draws_for(user: Any) -> list[tuple[Tender, str]]:
 
 
 @login_required
-@require_POST
-def invitation_answer(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    """The drawn expert confirms or declines (with a reason) from its dashboard."""
+@require_http_methods(["GET", "POST"])
+def invitation_page(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """评标邀请: the drawn expert's own invitation (the tender, its specialty, when the evaluation starts, where),
+    confirmed or declined (with a reason) here; anyone without an invitation for the tender: not found."""
     user = signed_in(request)
     tender = visible_tender(user, public_id)
-    try:
-        if request.POST.get("answer") == "confirm":
-            confirmation.confirm(user, tender)
-            messages.success(request, _("已确认参加评标。"))
-        else:
-            confirmation.decline(user, tender, request.POST.get("reason", ""))
-            messages.success(request, _("已拒绝邀请。"))
-    except DomainError as exc:
-        if exc.status == 404:
-            refuse(exc)
-        messages.error(request, str(exc.message))
-    return redirect(reverse("frontend:dashboard"))
+    if request.method == "POST":
+        try:
+            if request.POST.get("answer") == "confirm":
+                confirmation.confirm(user, tender)
+                messages.success(request, _("已确认参加评标。"))
+            else:
+                confirmation.decline(user, tender, request.POST.get("reason", ""))
+                messages.success(request, _("已拒绝邀请。"))
+        except DomainError as exc:
+            if exc.status == 404:
+                refuse(exc)
+            messages.error(request, str(exc.message))
+            for field_messages in getattr(exc, "fields", {}).values():
+                for message in field_messages[1:]:
+                    messages.error(request, str(message))
+        return redirect(reverse("frontend:invitation", args=[tender.public_id]))
+    member = confirmation.invitation_of(user, tender) if user.has_role(Role.EXPERT) else None
+    if member is None:
+        raise Http404(_("您没有该项目的评标邀请。"))
+    return render(
+        request,
+        "frontend/invitation.html",
+        {
+            "tender": tender,
+            "member": member,
+            "evaluation_at": tender.opening_closed_at or tender.opening_time,
+            "in_evaluation": tender.phase(clock.now()) == Phase.EVALUATION,
+        },
+    )
 
 
 def invitations(user: Any) -> list[Any]:
