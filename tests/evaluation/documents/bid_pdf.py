@@ -11,16 +11,25 @@ import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
+import tests.bids.conftest as bid_helpers
 import tests.evaluation.factories as factories
+from tendering.sealing import seal_bid
+from tendering.sealing.response_index import Pointer, ResponseIndex
 from tests.bids.conftest import seal
 
 
-def numbered_pdf(pages: int) -> bytes:
-    """A PDF of ``pages`` A4 pages, page n showing ``PAGE n``."""
+def numbered_pdf(pages: int, filler_lines: int = 0) -> bytes:
+    """A PDF of ``pages`` A4 pages, page n showing ``PAGE n``; ``filler_lines`` lines of tiny pale text per page
+    make it large (uncompressed), so that a viewer reads it by ranges rather than whole."""
     out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=A4)
+    pdf = canvas.Canvas(out, pagesize=A4, pageCompression=0)
     width, height = A4
     for number in range(1, pages + 1):
+        pdf.setFillGray(0.92)
+        pdf.setFont("Helvetica", 2)
+        for line in range(filler_lines):
+            pdf.drawString(20, 20 + (line % 400) * 2, f"page {number} line {line} " + "x" * 40)
+        pdf.setFillGray(0)
         pdf.setFont("Helvetica-Bold", 72)
         pdf.drawCentredString(width / 2, height / 2, f"PAGE {number}")
         pdf.setFont("Helvetica", 12)
@@ -30,8 +39,14 @@ def numbered_pdf(pages: int) -> bytes:
     return out.getvalue()
 
 
-def bids_holding(monkeypatch: pytest.MonkeyPatch, content: bytes) -> Callable[..., Any]:
-    """Make the session case seal ``content`` as every bid's 技术标.pdf (instead of the factory's filler text)."""
+def bids_holding(
+    monkeypatch: pytest.MonkeyPatch, content: bytes, pointers: dict[str, int] | None = None
+) -> Callable[..., Any]:
+    """Make the session case seal ``content`` as every bid's 技术标.pdf (instead of the factory's filler text),
+    with a response index (评审因素定位) inside pointing each item of ``pointers`` to its page of that file."""
     sealer = functools.partial(seal, content=content)
     monkeypatch.setattr(factories, "seal", sealer)
+    if pointers:
+        index = ResponseIndex.of(Pointer(item, "技术标.pdf", page) for item, page in pointers.items())
+        monkeypatch.setattr(bid_helpers, "seal_bid", functools.partial(seal_bid, response_index=index))
     return sealer
