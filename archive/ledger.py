@@ -645,6 +645,13 @@ def _subtrees_problem(seq: int, completed: list[bytes], stored: list[tuple[int, 
     return None
 
 
+def entry_problem(entry: LedgerEntry) -> str | None:
+    """What is wrong with one stored entry by itself (None if nothing): its data canonical, its entry and leaf
+    hashes those of its columns. Its link to the entries around it is for the caller (or ``verify_ledger``)."""
+    problem = _content_problem(entry, entry.prev_hash)
+    return None if isinstance(problem, bytes) else problem
+
+
 def _entry_problem(entry: LedgerEntry, prev: str) -> tuple[str | None, bytes]:
     """What is wrong with ``entry`` (None if nothing), and its leaf hash recomputed from its contents."""
     problem = _content_problem(entry, prev)

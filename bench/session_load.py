@@ -311,7 +311,7 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from evaluation.services.session import signing_in, stages
     from tendering.services import documents, tenders
     from tests.evaluation.factories import build_session_case
-    from tests.fixtures.personas import PDF_BYTES, confirm_custody, make_personas, tender_input
+    from tests.fixtures.personas import PDF_BYTES, make_personas, tender_input
 
     def cookie(user: Any) -> str:
         http = HttpClient()
@@ -331,10 +331,10 @@ def prepare_platform(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 tender_input(frozen(), personas.custodians, number=f"BENCH-EVAL-{number + 1:03d}"),
             )
             documents.add_document(personas.tenderer, draft, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
-            tender = confirm_custody(tenders.publish(personas.tenderer, draft), personas)
-            case = build_session_case(
-                personas, tender, frozen, work / f"bids{number}", n_bids=args.bids, n_experts=args.experts
+            case = build_session_case(  # publishes the draft with the session's method
+                personas, draft, frozen, work / f"bids{number}", n_bids=args.bids, n_experts=args.experts
             )
+            tender = case.tender
             for user in case.experts:
                 signing_in.sign_in(user, tender, "main", "南昌市公共资源交易中心评标室")
             for user in case.experts:

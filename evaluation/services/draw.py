@@ -34,10 +34,10 @@ from evaluation.models import (
     Specialty,
 )
 from evaluation.services import confirmation
-from tendering.method import method_problems
 from tendering.models import Bid, BidStatus, Phase, Tender
 from tendering.permissions import can_manage, require_manage
 from tendering.services.locks import lock_one, lock_tender
+from tendering.services.tenders import published_method
 
 MAX_LINES = 20
 MAX_COUNT_PER_SPECIALTY = 50
@@ -384,8 +384,8 @@ def reveal_supervisor(regulator: User, tender: Tender, secret_hex: str) -> Evalu
                 "redraws": [],
             }
         )
-        method, _problems = method_problems(tender.evaluation_criteria, tender.evaluation_method)
-        if method is not None and method.price.rule == "benchmark":
+        method = published_method(tender)  # K from the published factors; a method changed since: refused
+        if method.price.rule == "benchmark":
             evaluation.benchmark_factor = benchmark_factor(method, bytes.fromhex(seed))
             draw_record["benchmark"] = {
                 "factors": [str(f) for f in method.price.factors],

@@ -63,6 +63,9 @@ class ErrorCode(enum.StrEnum):
     SHEETS_MISSING = "sheets_missing"
     DEVIATIONS_UNRESOLVED = "deviations_unresolved"
     CLARIFICATION_DEADLINE_PASSED = "clarification_deadline_passed"
+    # The method the session reads is not the one the tender published (tendering.services.tenders).
+    METHOD_NOT_AS_PUBLISHED = "method_not_as_published"
+    PUBLICATION_RECORD_INVALID = "publication_record_invalid"
 
 
 class CloseCode(enum.IntEnum):

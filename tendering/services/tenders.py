@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import hashlib
+import json
+import logging
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,16 +18,20 @@ from django.utils.translation import gettext as _
 
 from accounts.errors import Conflict, InvalidInput, PermissionDenied, WrongPhase
 from accounts.models import KeyPurpose, OrganizationKind, PublicKey, Role, User
-from archive.ledger import record
+from archive.canonical import canonical_json
+from archive.ledger import entry_problem, record
+from archive.models import LedgerEntry
 from config import clock
 from tendering import permissions
-from tendering.method import MESSAGES, PUBLICATION_ONLY, Method, method_problems
+from tendering.method import MESSAGES, PUBLICATION_ONLY, Method, MethodInvalid, method_problems, validate_method
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender, TenderCustodian
 from tendering.services.after_commit import Work, enqueue_after_commit
 from tendering.services.documents import lock_published_documents
 from tendering.services.locks import lock_tender
 
 NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/.]{2,49}$")
+PUBLISHED = "tendering.tender.published"
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,6 +294,89 @@ def publication_record(tender: Tender) -> dict[str, Any]:
     }
 
 
+class MethodNotAsPublished(Conflict):
+    """The method the evaluation would use is not the one the tender published (docs/evaluation.md §1.4)."""
+
+    code = "method_not_as_published"
+
+
+def _method_terms(evaluation_method: Any, method: Any) -> bytes:
+    """The two fields that fix a tender's method, in canonical JSON: what the row and the publication compare on."""
+    return canonical_json({"evaluation_method": evaluation_method, "method": method or None})
+
+
+def _record_invalid(tender: Tender, problem: str) -> MethodNotAsPublished:
+    logger.error("tender %s: its publication record cannot be trusted: %s", tender.public_id, problem)
+    return MethodNotAsPublished(
+        _("账本中本项目的招标公告发布记录缺失或已被改动，无法确认已发布的评标办法：评标不能继续，请核查账本。"),
+        code="publication_record_invalid",
+    )
+
+
+def publication_entry(tender: Tender) -> LedgerEntry:
+    """The tender's one ``tendering.tender.published`` ledger entry, intact: its data hashes to its entry and leaf
+    hashes, and the entry after it (if any) links to it. A missing, repeated, edited or relinked record raises
+    ``MethodNotAsPublished`` (``publication_record_invalid``); rewriting the whole chain after it is for
+    ``verify_ledger`` and the signed checkpoints to show (docs/ledger.md)."""
+    if tender.published_at is None:
+        raise WrongPhase(_("招标项目尚未发布，没有已发布的评标办法。"), code="not_published")
+    found = list(LedgerEntry.objects.filter(case=tender.case, action=PUBLISHED).order_by("seq")[:2])
+    problem = None if len(found) == 1 else f"{len(found) or 'no'} publication records"
+    entry = found[0] if found else None
+    if entry is not None and problem is None:
+        problem = entry_problem(entry)
+    if entry is not None and problem is None:
+        following = LedgerEntry.objects.filter(seq=entry.seq + 1).values_list("prev_hash", flat=True).first()
+        if following is not None and following != entry.entry_hash:
+            problem = f"entry {entry.seq + 1} does not link to it"
+    if entry is not None and problem is None:
+        data = json.loads(entry.data)
+        if data.get("tender_id") != tender.pk or data.get("public_id") != str(tender.public_id):
+            problem = "it names another tender"
+    if problem is not None or entry is None:
+        raise _record_invalid(tender, problem or "no publication record")
+    return entry
+
+
+# The verified method of each tender this process has read: public id -> (the row's terms' SHA-256, the method).
+_published_methods: dict[Any, tuple[str, Method]] = {}
+_PUBLISHED_METHODS_KEPT = 512
+
+
+def published_method(tender: Tender) -> Method:
+    """The evaluation method as published: read from the publication's ledger entry (``publication_entry``, its
+    field ``method``), and only while the tender's row still holds exactly that method and evaluation method.
+
+    A row changed after publication (nothing in the product writes it then: ``update_draft`` refuses a published
+    tender and amendments do not carry the method) raises ``MethodNotAsPublished`` and the caller's
+    transaction changes nothing. Once verified, the method is kept per process for as long as the row's terms hash
+    the same, so each session command costs one hash, not a ledger read.
+    """
+    terms = hashlib.sha256(_method_terms(tender.evaluation_method, tender.evaluation_criteria)).hexdigest()
+    kept = _published_methods.get(tender.public_id)
+    if kept is not None and kept[0] == terms:
+        return kept[1]
+    data = json.loads(publication_entry(tender).data)
+    if _method_terms(data.get("evaluation_method"), data.get("method")) != _method_terms(
+        tender.evaluation_method, tender.evaluation_criteria
+    ):
+        raise MethodNotAsPublished(
+            _(
+                "本项目数据库中的评标办法与发布时账本记录的不一致：评标办法在发布后被改动过，评标只能使用已发布的"
+                "评标办法，此操作未执行。请核查账本（招标公告发布记录）。"
+            )
+        )
+    threshold = Decimal(settings.EVALUATION_DEVIATION_THRESHOLD_PERCENT).quantize(Decimal("0.01"))
+    try:
+        method = validate_method(data.get("method"), str(data.get("evaluation_method")), default_threshold=threshold)
+    except MethodInvalid:
+        raise _record_invalid(tender, "its method does not read") from None
+    if len(_published_methods) >= _PUBLISHED_METHODS_KEPT:
+        _published_methods.clear()
+    _published_methods[tender.public_id] = (terms, method)
+    return method
+
+
 @transaction.atomic
 def publish(actor: User, tender: Tender) -> Tender:
     """Publish a draft (发布招标公告): it becomes public and open for bids."""
@@ -329,7 +419,7 @@ def publish(actor: User, tender: Tender) -> Tender:
         raise InvalidInput(errors)
     tender.published_at = now
     tender.save(update_fields=["published_at", "updated_at"])
-    record(tender.case, "tendering.tender.published", publication_record(tender), actor)
+    record(tender.case, PUBLISHED, publication_record(tender), actor)
     transaction.on_commit(lambda: lock_published_documents(tender.pk))
     enqueue_after_commit(Work.EXPIRE_BID_UPLOADS, tender.pk, run_after=tender.bid_deadline)
     return tender

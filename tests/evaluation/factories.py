@@ -28,12 +28,17 @@ from accounts.models import KeyPurpose, Organization, OrganizationKind, PublicKe
 from accounts.own_device import register_own_key
 from config import clock as platform_clock
 from evaluation.models import CommitteeMember, Evaluation, Expert, MemberState, Specialty, Stage
-from tendering.models import Bid, BidOpening, BidOpeningState, Opening, Phase, Tender
+from tendering.models import Bid, BidOpening, BidOpeningState, EvaluationMethod, Opening, Phase, Tender
 from tendering.sealing import open_bidder_envelope, parse_manifest
-from tendering.services import decryption
+from tendering.services import decryption, tenders
 from tendering.services.opening import admission, conclusion, keys
 from tests.bids.conftest import keys_for, seal, submit
-from tests.fixtures.personas import Personas, make_user
+from tests.fixtures.personas import Personas, confirm_custody, make_user, tender_input
+
+# The draft's own terms kept when its method is set (tender_input gives the custodians and lots).
+TENDER_TERMS = (
+    "number", "title", "description", "procedure_type", "budget", "bid_deadline", "opening_time", "enquiry_deadline",
+)  # fmt: skip
 
 # The method of docs/evaluation.md §1's example (comprehensive, lowest-ratio price rule).
 METHOD: dict[str, Any] = {
@@ -105,6 +110,24 @@ class SessionCase:
         return PublicKey.objects.get(
             owner=self.members[index].expert.user, purpose=KeyPurpose.SIGNING, revoked_at__isnull=True
         ).fingerprint
+
+
+def publish_with_method(
+    personas: Personas,
+    draft: Tender,
+    method: dict[str, Any],
+    evaluation_method: str = EvaluationMethod.COMPREHENSIVE,
+) -> Tender:
+    """The draft ``draft`` given ``method`` through the draft's own service, then published (the ledger's
+    publication record holds that method) and its custody confirmed by every custodian."""
+    data = dataclasses.replace(
+        tender_input(draft.bid_deadline, personas.custodians),
+        **{name: getattr(draft, name) for name in TENDER_TERMS},
+        evaluation_method=evaluation_method,
+        method=method,
+    )
+    tenders.update_draft(personas.tenderer, draft, data)
+    return confirm_custody(tenders.publish(personas.tenderer, draft), personas)
 
 
 def _bidder(tender: Tender, index: int) -> User:
@@ -213,10 +236,13 @@ def build_session_case(
     n_bids: int = 5,
     n_experts: int = 5,
     method: dict[str, Any] | None = None,
+    evaluation_method: str = EvaluationMethod.COMPREHENSIVE,
 ) -> SessionCase:
-    chosen = copy.deepcopy(METHOD if method is None else method)
-    Tender.objects.filter(pk=tender.pk).update(evaluation_criteria=chosen)
-    tender.refresh_from_db()
+    """``tender`` a draft (with a document): it is given ``method`` (default ``METHOD``), published with it and its
+    custody confirmed, then bids are opened and a committee made. (A published method cannot change any more.)"""
+    tender = publish_with_method(
+        personas, tender, copy.deepcopy(METHOD if method is None else method), evaluation_method
+    )
     bids, bidder_users = open_bids(personas, tender, clock, folder, n_bids)
     evaluation, members, private_keys = committee(tender, personas, n_experts)
     return SessionCase(
@@ -235,11 +261,19 @@ def build_session_case(
 
 @pytest.fixture
 def session_case(
-    personas: Personas, published_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
+    personas: Personas, draft_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
 ) -> Callable[..., SessionCase]:
-    """``session_case(n_bids=5, n_experts=5, method=None) -> SessionCase`` (once per test: one tender)."""
+    """``session_case(n_bids=5, n_experts=5, method=None, evaluation_method="comprehensive") -> SessionCase``
+    (once per test: one tender, published with that method)."""
 
-    def make(n_bids: int = 5, n_experts: int = 5, method: dict[str, Any] | None = None) -> SessionCase:
-        return build_session_case(personas, published_tender, frozen_clock, tmp_path, n_bids, n_experts, method)
+    def make(
+        n_bids: int = 5,
+        n_experts: int = 5,
+        method: dict[str, Any] | None = None,
+        evaluation_method: str = EvaluationMethod.COMPREHENSIVE,
+    ) -> SessionCase:
+        return build_session_case(
+            personas, draft_tender, frozen_clock, tmp_path, n_bids, n_experts, method, evaluation_method
+        )
 
     return make

@@ -261,25 +261,24 @@ def test_the_candidates_freeze_only_once_the_opening_is_closed(
     assert Evaluation.objects.get(tender=published_tender).candidates_frozen_at is None
 
 
+BENCHMARK_PRICE = {
+    "rule": "benchmark",
+    "weight": "50.00",
+    "factors": ["-0.03", "-0.02", "-0.01", "0.00"],
+    "deduct_above": "1.00",
+    "deduct_below": "0.50",
+}
+
+
 def test_a_benchmark_rule_takes_its_factor_from_the_seed(
-    personas: Personas, published_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
+    personas: Personas, draft_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
 ) -> None:
     from evaluation.formulas import benchmark_factor
     from tendering.method import validate_method
-    from tests.evaluation.factories import METHOD
+    from tests.evaluation.factories import METHOD, publish_with_method
 
-    method = {
-        **METHOD,
-        "price": {
-            "rule": "benchmark",
-            "weight": "50.00",
-            "factors": ["-0.03", "-0.02", "-0.01", "0.00"],
-            "deduct_above": "1.00",
-            "deduct_below": "0.50",
-        },
-    }
-    Tender.objects.filter(pk=published_tender.pk).update(evaluation_criteria=method)
-    published_tender.refresh_from_db()
+    method = {**METHOD, "price": BENCHMARK_PRICE}
+    published_tender = publish_with_method(personas, draft_tender, method)
     eligible_pool(3, "TJ01")
 
     evaluation, _bids, _users = drawn(personas, published_tender, frozen_clock, tmp_path, {"TJ01": 3})
@@ -293,14 +292,12 @@ def test_a_benchmark_rule_takes_its_factor_from_the_seed(
 
 
 def test_the_benchmark_factor_is_recomputed_offline(
-    personas: Personas, published_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
+    personas: Personas, draft_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
 ) -> None:
-    from tests.evaluation.factories import METHOD
+    from tests.evaluation.factories import METHOD, publish_with_method
 
-    price = {"rule": "benchmark", "weight": "50.00", "factors": ["-0.03", "-0.02", "-0.01", "0.00"]}
-    method = {**METHOD, "price": {**price, "deduct_above": "1.00", "deduct_below": "0.50"}}
-    Tender.objects.filter(pk=published_tender.pk).update(evaluation_criteria=method)
-    published_tender.refresh_from_db()
+    price = BENCHMARK_PRICE
+    published_tender = publish_with_method(personas, draft_tender, {**METHOD, "price": price})
     eligible_pool(3, "TJ01")
     evaluation, _bids, _users = drawn(personas, published_tender, frozen_clock, tmp_path, {"TJ01": 3})
     record = evaluation.draw_record
@@ -348,3 +345,31 @@ def test_only_the_manager_or_the_supervisor_freezes_and_only_the_supervisor_reve
     with pytest.raises(Conflict) as twice:
         draw.reveal_supervisor(personas.regulator, published_tender, secret.hex())
     assert twice.value.code == "already_drawn"
+
+
+def test_benchmark_factors_changed_in_the_database_after_publication_refuse_the_reveal(
+    personas: Personas, draft_tender: Tender, frozen_clock: platform_clock.FrozenClock, tmp_path: Path
+) -> None:
+    """K is drawn from the published factors: factors written into the row after publication (to make K one the
+    operator prefers) stop the draw at the reveal, and nothing of the reveal is kept."""
+    from tests.evaluation.factories import METHOD, publish_with_method
+
+    tender = publish_with_method(personas, draft_tender, {**METHOD, "price": BENCHMARK_PRICE})
+    eligible_pool(3, "TJ01")
+    secret = request_and_commit(personas, tender, {"TJ01": 3})
+    open_bids(personas, tender, frozen_clock, tmp_path, 3)
+    frozen_clock.advance(minutes=1)
+    draw.freeze_candidates(personas.tenderer, tender)
+    steered = {**METHOD, "price": {**BENCHMARK_PRICE, "factors": ["0.00"]}}
+    Tender.objects.filter(pk=tender.pk).update(evaluation_criteria=steered)
+    tender.refresh_from_db()
+    entries = LedgerEntry.objects.count()
+    with pytest.raises(tenders.MethodNotAsPublished) as refused:
+        draw.reveal_supervisor(personas.regulator, tender, secret.hex())
+    assert refused.value.code == "method_not_as_published"
+    assert "发布后被改动" in str(refused.value.message)
+    evaluation = Evaluation.objects.get(tender=tender)
+    assert evaluation.seed == "" and evaluation.benchmark_factor is None
+    assert not CommitteeMember.objects.filter(evaluation=evaluation).exists()
+    assert evaluation.commitments.get(party=DrawParty.SUPERVISOR).reveal == ""
+    assert LedgerEntry.objects.count() == entries

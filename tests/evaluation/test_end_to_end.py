@@ -43,7 +43,7 @@ from evaluation.models import Clarification, Deviation, Evaluation, Mark, Member
 from evaluation.services import confirmation, draw
 from evaluation.services import report as report_service
 from tendering.models import BidOpening, Tender
-from tests.evaluation.factories import METHOD
+from tests.evaluation.factories import METHOD, publish_with_method
 from tests.evaluation.pool_helpers import drawn, eligible_pool, expert
 from tests.fixtures.live_platform import PlatformServerProcess, _prepare_forked_server
 from tests.fixtures.personas import Personas
@@ -224,15 +224,13 @@ def sign(key: ec.EllipticCurvePrivateKey, statement: str) -> str:
 
 def test_a_whole_remote_evaluation_over_two_server_processes(
     personas: Personas,
-    published_tender: Tender,
+    draft_tender: Tender,
     frozen_clock: platform_clock.FrozenClock,
     tmp_path: Path,
     object_store_dir: Any,
     request: pytest.FixtureRequest,
 ) -> None:
-    tender = published_tender
-    Tender.objects.filter(pk=tender.pk).update(evaluation_criteria=METHOD)
-    tender.refresh_from_db()
+    tender = publish_with_method(personas, draft_tender, METHOD)
 
     # --- the draw: an expert employed by a bidder is excluded; the record recomputes offline -----------------
     eligible_pool(7, "TJ01")

@@ -7,15 +7,15 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from accounts.errors import InvalidInput, NotFound, PermissionDenied, WrongPhase
 from archive.ledger import record
 from evaluation.models import CommitteeMember, Evaluation, MemberState, Stage
-from tendering.method import Method, validate_method
+from tendering.method import Method
 from tendering.models import Bid, BidOpening, BidOpeningState, Tender
 from tendering.services.locks import lock_one, lock_tender
+from tendering.services.tenders import published_method
 
 # Where the session starts: before it the committee is being drawn and confirmed.
 SESSION_STAGES = (Stage.SIGN_IN, Stage.QUALIFICATION, Stage.SCORING, Stage.PRICE, Stage.SUMMARY, Stage.REPORT)
@@ -73,8 +73,9 @@ def require_chair(member: CommitteeMember, evaluation: Evaluation) -> None:
 
 
 def method_of(tender: Tender) -> Method:
-    threshold = Decimal(str(getattr(settings, "EVALUATION_DEVIATION_THRESHOLD_PERCENT", "30.00")))
-    return validate_method(tender.evaluation_criteria, tender.evaluation_method, default_threshold=threshold)
+    """The method the evaluation applies: the one the tender published, refused (``method_not_as_published``,
+    nothing changes) if the tender's row no longer holds it (``tendering.services.tenders.published_method``)."""
+    return published_method(tender)
 
 
 @dataclasses.dataclass(frozen=True)

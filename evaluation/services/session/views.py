@@ -31,7 +31,7 @@ from tendering.models import Tender
 
 def anonymous_now(evaluation: Evaluation, tender: Tender) -> bool:
     """暗标: bidders shown as codes in the scoring stage, until the technical scores are locked as it closes."""
-    flagged = bool((tender.evaluation_criteria or {}).get("anonymous_technical"))
+    flagged = method_of(tender).anonymous_technical
     return flagged and evaluation.stage == Stage.SCORING and evaluation.technical_locked_at is None
 
 

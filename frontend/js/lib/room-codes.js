@@ -46,6 +46,8 @@ export const ErrorCode = Object.freeze({
   SHEETS_MISSING: "sheets_missing",
   DEVIATIONS_UNRESOLVED: "deviations_unresolved",
   CLARIFICATION_DEADLINE_PASSED: "clarification_deadline_passed",
+  METHOD_NOT_AS_PUBLISHED: "method_not_as_published",
+  PUBLICATION_RECORD_INVALID: "publication_record_invalid",
 });
 
 /** The application's WebSocket close codes. */

@@ -260,3 +260,42 @@ async def test_presence_is_live_and_in_the_snapshot(case: Any, sockets: Sockets)
         lambda: list(SessionEvent.objects.filter(kind="member.presence").values_list("payload", flat=True))
     )()
     assert kinds == [online["data"], offline["data"]]
+
+
+async def test_a_member_joining_after_the_method_was_changed_is_refused_its_snapshot_and_nothing_is_recorded(
+    case: Any, sockets: Sockets
+) -> None:
+    from copy import deepcopy
+
+    from archive.models import LedgerEntry
+    from tendering.models import Tender
+
+    def tamper() -> tuple[int, int]:
+        method = deepcopy(case.tender.evaluation_criteria)
+        method["qualification"] = method["qualification"][:1]  # one item fewer to mark
+        Tender.objects.filter(pk=case.tender.pk).update(evaluation_criteria=method)
+        return recorded()
+
+    def recorded() -> tuple[int, int]:
+        # Presence changes nothing and has no ledger entry (docs/evaluation.md §4.2): everything else counts.
+        return SessionEvent.objects.exclude(kind="member.presence").count(), LedgerEntry.objects.count()
+
+    before = await database_sync_to_async(tamper)()
+    communicator, hello = await sockets.enter(case.experts[1], case.tender.public_id)
+    assert hello["type"] == "hello", hello
+    await communicator.send_json_to({"type": "snapshot", "ref": "s1"})
+    refusal, _ = await until(communicator, lambda f: f["type"] == "error")
+    assert refusal["code"] == "method_not_as_published" and refusal["ref"] == "s1", refusal
+    assert "发布后被改动" in refusal["message"]
+    assert await close_code(communicator) == 4403
+    sockets.open.remove(communicator)
+    # A mark sent without a snapshot is refused the same way.
+    other, _hello = await sockets.enter(case.experts[2], case.tender.public_id)
+    await other.send_json_to(
+        {"type": "mark", "ref": "m", "sheet": "qualification", "bid": str(case.bids[0].public_id), "item": "Q1",
+         "passed": True}
+    )  # fmt: skip
+    refused, _ = await until(other, lambda f: f["type"] == "error")
+    assert refused["code"] == "method_not_as_published" and refused["ref"] == "m", refused
+    assert await database_sync_to_async(lambda: Mark.objects.count())() == 0
+    assert await database_sync_to_async(recorded)() == before

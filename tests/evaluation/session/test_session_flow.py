@@ -170,13 +170,11 @@ def test_under_anonymous_scoring_bids_are_codes_until_the_technical_scores_are_l
 def test_under_the_lowest_evaluated_price_the_qualified_bids_rank_by_price_without_a_scoring_stage(
     session_case: Any,
 ) -> None:
-    from tendering.models import EvaluationMethod, Tender
+    from tendering.models import EvaluationMethod
     from tests.evaluation.factories import METHOD
 
     method = {**METHOD, "criteria": [], "price": {"rule": "lowest_evaluated"}}
-    case = session_case(n_bids=4, n_experts=3, method=method)
-    Tender.objects.filter(pk=case.tender.pk).update(evaluation_method=EvaluationMethod.LOWEST_PRICE)
-    case.tender.refresh_from_db()
+    case = session_case(n_bids=4, n_experts=3, method=method, evaluation_method=EvaluationMethod.LOWEST_PRICE)
     to_qualification(case)
     qualify_all(case)
     assert stages.close_stage(case.experts[0], case.tender, "qualification") == Stage.PRICE
