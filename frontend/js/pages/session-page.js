@@ -159,7 +159,7 @@ function renderSignIn() {
         element(
           "tr",
           { "data-bid": bid.id },
-          element("td", { "data-label": t("dash"), text: bidName(bid) }),
+          element("td", { text: bidName(bid) }),
           element(
             "td",
             {},
@@ -500,7 +500,7 @@ function renderDeviations() {
         mean: Number(d.mean).toFixed(2),
         percent: d.percent ?? t("dash"),
       });
-      const item = element("li", { "data-deviation": d.id }, element("p", {}, `${memberName(d.member)}：${text}`));
+      const item = element("li", { "data-deviation": d.id }, element("p", {}, t("labelled", { label: memberName(d.member), text })));
       if (d.explained_at) item.append(element("p", { class: "muted", text: t("deviation_resolved_explained", { explanation: d.explanation }) }));
       else if (d.revised_at) item.append(element("p", { class: "muted", text: t("deviation_resolved_revised") }));
       else if (mine.some((m) => m.id === d.id)) {
@@ -593,7 +593,7 @@ function renderRevealed() {
         const cells = members.map((member) => {
           const mark = marks.find((m) => m.member === member && m.bid === bid.id && m.item === item.id);
           const value = !mark ? t("dash") : sheet === "qualification" ? (mark.passed ? t("pass") : t("fail")) : mark.score;
-          return element("td", { "data-label": memberName(member), text: mark?.reason ? `${value}（${mark.reason}）` : value });
+          return element("td", { "data-label": memberName(member), text: mark?.reason ? t("with_reason", { value, reason: mark.reason }) : value });
         });
         const verdicts = marks.filter((m) => m.bid === bid.id && m.item === item.id).map((m) => m.passed);
         const split = sheet === "qualification" && new Set(verdicts).size > 1;
@@ -612,7 +612,7 @@ function renderRevealed() {
         "table",
         { class: "cards revealed", "data-sheet": sheet },
         element("caption", { text: SHEET_TITLES[sheet] }),
-        element("thead", {}, element("tr", {}, element("th", { scope: "col", text: t("dash") }), ...members.map((m) => element("th", { scope: "col", text: memberName(m) })))),
+        element("thead", {}, element("tr", {}, element("th", { scope: "col", text: t("revealed_row_header") }), ...members.map((m) => element("th", { scope: "col", text: memberName(m) })))),
         element("tbody", {}, ...rows),
       ),
     );
@@ -630,28 +630,31 @@ function resultBlock(stage, result) {
   if (stage === "qualification") {
     for (const bid of state.bids) {
       const ok = result.qualified?.includes(bid.id);
-      list.append(element("li", { text: `${bidName(bid)}：${ok ? t("qualified") : t("not_qualified")}` }));
+      list.append(element("li", { text: t("labelled", { label: bidName(bid), text: ok ? t("qualified") : t("not_qualified") }) }));
     }
     for (const d of result.disagreements ?? []) {
       const verdict = result.verdicts?.[d.bid]?.[d.item];
       list.append(
-        element("li", { class: "disagreement", text: `${t("disagreement")}：${bidName(bidOf(d.bid))} · ${itemTitle(d.item)} · ${t("verdict", { passed: verdict?.passed_by?.length ?? 0, failed: verdict?.failed_by?.length ?? 0 })}` }),
+        element("li", { class: "disagreement", text: t("labelled", { label: t("disagreement"), text: `${bidName(bidOf(d.bid))} · ${itemTitle(d.item)} · ${t("verdict", { passed: verdict?.passed_by?.length ?? 0, failed: verdict?.failed_by?.length ?? 0 })}` }) }),
       );
     }
   } else if (stage === "scoring") {
     for (const [bid, points] of Object.entries(result.points ?? {})) {
-      list.append(element("li", { text: `${bidName(bidOf(bid))}：${Object.entries(points).map(([c, p]) => `${c} ${p}`).join(t("list_separator"))}` }));
+      list.append(element("li", { text: t("labelled", { label: bidName(bidOf(bid)), text: Object.entries(points).map(([c, p]) => `${c} ${p}`).join(t("list_separator")) }) }));
     }
   } else if (stage === "price") {
     for (const [bid, score] of Object.entries(result.price_scores ?? {})) {
-      list.append(element("li", { text: `${bidName(bidOf(bid))}：${t("price_score", { score })}` }));
+      list.append(element("li", { text: t("labelled", { label: bidName(bidOf(bid)), text: t("price_score", { score }) }) }));
     }
   } else if (stage === "summary") {
     for (const r of result.ranking ?? []) {
-      const points = r.total == null ? "" : `；${t("points_label", { technical: r.technical_points ?? t("dash"), commercial: r.commercial_points ?? t("dash"), price: r.price_score ?? t("dash"), total: r.total })}`;
-      list.append(
-        element("li", { "data-rank": r.rank, text: `${t("rank", { rank: r.rank })} ${bidName(bidOf(r.bid))}${r.candidate ? `（${t("candidate")}）` : ""}：${money(r.price)}${points}` }),
-      );
+      const label = t(r.candidate ? "rank_candidate" : "rank", { rank: r.rank, bidder: bidName(bidOf(r.bid)) });
+      const line = t("labelled", { label, text: money(r.price) });
+      const points =
+        r.total == null
+          ? ""
+          : t("points_label", { technical: r.technical_points ?? t("dash"), commercial: r.commercial_points ?? t("dash"), price: r.price_score ?? t("dash"), total: r.total });
+      list.append(element("li", { "data-rank": r.rank, text: points ? t("ranked_with_points", { line, points }) : line }));
     }
   }
   block.append(list);
