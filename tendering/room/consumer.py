@@ -210,6 +210,12 @@ def _language(scope: dict[str, Any]) -> str:
     return settings.LANGUAGE_CODE
 
 
+def _seq_of(message: dict[str, Any]) -> int:
+    """The number of a ``room.event`` (its frame's) or ``room.passed`` message."""
+    frame = message.get("frame")
+    return int(frame["seq"] if frame is not None else message["seq"])
+
+
 def encode(frame: dict[str, Any]) -> str:
     """A frame as text: the encoder of the HTTP API, so a snapshot's dates are written as the events' are."""
     return json.dumps(frame, ensure_ascii=False, cls=DjangoJSONEncoder)
@@ -228,6 +234,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     membership_recheck_seconds: ClassVar[float] = 30.0
 
     room_id: int
+    audiences: frozenset[str]
     groups_joined: list[str]
     sent_seq: int | None
     # Events heard after joining the groups and before the first snapshot (or resume) was sent; the oldest go
@@ -325,6 +332,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._refuse(exc.code, exc.message, self.refusal_close_code(exc))
             return
         self.room_id = entry.room_id
+        self.audiences = entry.audiences
         joined = [groups.group_name(self.room, entry.room_id, audience) for audience in sorted(entry.audiences)]
         # In one round trip: under a crowd of connections each round trip to the layer waits its turn in the loop.
         await join_groups(self.channel_layer, joined, self.channel_name)
@@ -472,7 +480,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def _send_early_events(self) -> None:
         """The events heard before the first snapshot or resume was sent, those after its number, in order."""
-        early = sorted(self.early_events, key=lambda message: int(message["frame"]["seq"]))
+        early = sorted(self.early_events, key=_seq_of)
         self.early_events.clear()
         for message in early:
             if not await self._deliver(message):
@@ -514,10 +522,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         await self._deliver(message)
 
+    async def room_passed(self, message: dict[str, Any]) -> None:
+        """An event published to one audience took its number (``groups.passed_message``): an event of another
+        audience is moved past without reading the room's table; one of this user's own was heard before it (it
+        was sent first), or, if it never came, is read from the table."""
+        if self.sent_seq is None:
+            self.early_events.append(message)
+            return
+        await self._deliver(message)
+
     async def _deliver(self, message: dict[str, Any]) -> bool:
-        """Send ``message``'s event (and any before it this connection has not had); False: the socket was closed."""
-        frame = message["frame"]
-        if self.sent_seq is None or frame["seq"] <= self.sent_seq:
+        """Send ``message``'s event (and any before it this connection has not had), or move past the number of
+        another audience's event (``room.passed``); False: the socket was closed."""
+        frame = message.get("frame")
+        seq = _seq_of(message)
+        if self.sent_seq is None or seq <= self.sent_seq:
             return True
         if time.monotonic() - self.checked_at > self.membership_recheck_seconds:
             # A participant removed from the room stops hearing it, even if it only listens.
@@ -525,19 +544,28 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CloseCode.FORBIDDEN)
                 return False
             self.checked_at = time.monotonic()
-        if frame["seq"] == self.sent_seq + 1:
-            self.sent_seq = frame["seq"]
-            # Encoded once by the publisher for every listener.
-            text = message.get("text")
-            await (self.send(text_data=text) if isinstance(text, str) else self._send(frame))
-            return True
+        if seq == self.sent_seq + 1:
+            if frame is None:
+                if message["audience"] not in self.audiences:
+                    self.sent_seq = seq  # another audience's: nothing to send, nothing to read
+                    return True
+            else:
+                self.sent_seq = seq
+                # Encoded once by the publisher for every listener.
+                text = message.get("text")
+                await (self.send(text_data=text) if isinstance(text, str) else self._send(frame))
+                return True
+        # A gap (events that reached this process out of order, or never), or an own event that never came.
         try:
-            frames, _last = await self._missed(self.sent_seq, frame["seq"])
+            frames, _last = await self._missed(self.sent_seq, seq)
         except DomainError:
             await self.close(code=CloseCode.FORBIDDEN)
             return False
-        for missed in frames or [frame]:
+        for missed in frames if frames is not None else ([] if frame is None else [frame]):
             if missed["seq"] > self.sent_seq:
                 self.sent_seq = missed["seq"]
                 await self._send(missed)
+        if frame is None:
+            # The table holds every event up to ``seq`` (numbers are taken under the room's lock, in commit order).
+            self.sent_seq = max(self.sent_seq, seq)
         return True

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 # The channel-layer message type of a room's event (a consumer's ``room_event`` handles it).
 EVENT_MESSAGE = "room.event"
+# The message that tells every connection of a room that an event of a narrower audience than ``all`` took a
+# number (its number and audience, never its content): a consumer outside that audience moves past the number
+# without reading the room's table (``RoomConsumer.room_passed``).
+PASSED_MESSAGE = "room.passed"
 
 ALL = "all"
 STAFF = "staff"
@@ -30,3 +34,8 @@ def expert(user_id: int) -> str:
 def group_name(room: str, room_id: int, audience: str) -> str:
     """The group of one audience of one room (Channels allows letters, digits, '-', '.' and '_' only)."""
     return f"{room}.{room_id}.{audience.replace(':', '.')}"
+
+
+def passed_message(seq: int, audience: str) -> dict[str, object]:
+    """What the ``all`` group hears of event ``seq`` published to ``audience`` alone."""
+    return {"type": PASSED_MESSAGE, "seq": seq, "audience": audience}

@@ -23,6 +23,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
+from tendering.room import groups
+
 logger = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 5.0
@@ -77,6 +79,21 @@ class Publisher:
             return
         self.run(layer.group_send(group, message))
 
+    def send_in_order(self, sends: list[tuple[str, dict[str, Any]]], layer: BaseChannelLayer | None = None) -> None:
+        """Each ``(group, message)`` handed to the layer after the one before it, in one hop to the loop."""
+        layer = layer if layer is not None else get_channel_layer()
+        if layer is None:
+            return
+
+        async def in_order() -> None:
+            for group, message in sends:
+                await layer.group_send(group, message)
+
+        if isinstance(layer, InMemoryChannelLayer):
+            async_to_sync(in_order)()
+            return
+        self.run(in_order())
+
 
 publisher = Publisher()
 
@@ -89,5 +106,23 @@ def send_after_commit(group: str, message: dict[str, Any]) -> None:
     """
     try:
         publisher.send(group, message)
+    except Exception:
+        logger.exception("could not send a room event to %s", group)
+
+
+def send_event_after_commit(room: str, room_id: int, audience: str, message: dict[str, Any]) -> None:
+    """What ``transaction.on_commit`` calls for a room's event (``message``, its frame numbered ``seq``): sent to
+    ``audience``'s group, then, when that is narrower than ``all``, ``groups.passed_message`` to ``all``.
+
+    Every connection is in ``all``: so each hears of every number, and one outside the audience moves past it
+    without a read of the room's table; one inside it has had the event first (sent before, in this order).
+    Logged, never raised, as ``send_after_commit``."""
+    group = groups.group_name(room, room_id, audience)
+    sends = [(group, message)]
+    if audience != groups.ALL:
+        passed = groups.passed_message(int(message["frame"]["seq"]), audience)
+        sends.append((groups.group_name(room, room_id, groups.ALL), passed))
+    try:
+        publisher.send_in_order(sends)
     except Exception:
         logger.exception("could not send a room event to %s", group)

@@ -41,11 +41,14 @@ def member_of(user: Any, evaluation: Evaluation) -> CommitteeMember | None:
     """The user's confirmed membership of the committee (a recused or declined one is not)."""
     if not getattr(user, "is_authenticated", False):
         return None
-    return (
-        CommitteeMember.objects.select_related("expert", "expert__user")
+    member = (
+        CommitteeMember.objects.select_related("expert")
         .filter(evaluation=evaluation, expert__user=user, state=MemberState.CONFIRMED)
         .first()
     )
+    if member is not None:
+        member.expert.user = user  # the row the filter matched: not read a second time
+    return member
 
 
 def is_supervisor(user: Any, evaluation: Evaluation) -> bool:

@@ -42,8 +42,9 @@ def post_message(user: Any, tender: Tender, text: str) -> DiscussionMessage:
         require_member(user, evaluation)
         require_stage(evaluation, *SESSION_STAGES)
         row = DiscussionMessage.objects.create(evaluation=evaluation, author=user, text=text, created_at=clock.now())
-        ledger(evaluation, "message_posted", {"message_id": row.pk, "text": text}, user)
         events.publish(evaluation, MessagePosted(**message_view(row).model_dump()))
+        # Last: the ledger's head (one row for the platform) is held from the append to the commit.
+        ledger(evaluation, "message_posted", {"message_id": row.pk, "text": text}, user)
     return row
 
 

@@ -3,7 +3,8 @@
 ``publish(evaluation, SomeEvent(...))`` runs inside the service's transaction with the evaluation's row locked
 (``lock_evaluation``), so numbers follow the order in which changes commit. The event is stored in
 ``SessionEvent`` (a client that reconnects, to any process, gets what it missed from the table) and sent to its
-audience's group only once the transaction commits. No bidder is ever an audience.
+audience's group only once the transaction commits (and its number, with no content, to the ``all`` group when
+its audience is narrower). No bidder is ever an audience.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from evaluation.models import Evaluation, SessionEvent
 from evaluation.session_protocol import EVENTS, ROOM
 from tendering.room import groups, protocol
 from tendering.room.protocol import MAX_REPLAY, Event
-from tendering.room.publisher import send_after_commit
+from tendering.room.publisher import send_event_after_commit
 
 
 def event_frame(event: SessionEvent) -> dict[str, Any]:
@@ -49,8 +50,10 @@ def publish(evaluation: Evaluation, event: Event, audience: str | None = None) -
     )
     frame = event_frame(stored)
     message = {"type": groups.EVENT_MESSAGE, "frame": frame, "text": json.dumps(frame, ensure_ascii=False)}
-    group = groups.group_name(ROOM, evaluation.tender_id, audience)
-    transaction.on_commit(lambda: send_after_commit(group, message))
+    tender_id = evaluation.tender_id
+    # An event for one member or the supervisor alone is also announced, by its number only, to the session's
+    # ``all`` group: every other connection moves past it without reading the table (tendering/room/publisher.py).
+    transaction.on_commit(lambda: send_event_after_commit(ROOM, tender_id, audience, message))
     return stored
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -13,6 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from accounts.errors import Conflict, InvalidInput, PermissionDenied
@@ -34,7 +36,6 @@ from evaluation.models import (
 from evaluation.services.session import events
 from evaluation.services.session.common import (
     OpenedBid,
-    bid_named,
     evaluation_of,
     ledger,
     lock_evaluation,
@@ -53,8 +54,8 @@ from evaluation.session_protocol import (
     expert_audience,
 )
 from tendering.method import Method
-from tendering.models import Tender
-from tendering.services.locks import lock_one
+from tendering.models import BidOpening, BidOpeningState, Tender
+from tendering.services.locks import lock_first, lock_one
 
 STATEMENT_FORMAT = "etender-sheet-v1"
 STAGE_OF_SHEET = {SheetKind.QUALIFICATION: Stage.QUALIFICATION, SheetKind.SCORING: Stage.SCORING}
@@ -147,8 +148,26 @@ def mark_view(mark: Mark, member_id: int, kind: str) -> MarkView:
     )
 
 
-def _conflicted(member: CommitteeMember, bid_id: int) -> bool:
-    return ConflictDeclaration.objects.filter(member=member, bid_id=bid_id, has_conflict=True).exists()
+def _opened_to_mark(tender: Tender, member: CommitteeMember, public_id: Any) -> tuple[BidOpening, bool]:
+    """The opening of the opened bid ``public_id`` names (its files and its bid's id and public id only: a mark
+    reads nothing else), and whether the member declared a conflict with that bid, in one statement."""
+    try:
+        wanted = uuid.UUID(str(public_id))
+    except ValueError:
+        wanted = None
+    conflicted = ConflictDeclaration.objects.filter(member=member, bid_id=OuterRef("bid_id"), has_conflict=True)
+    row = (
+        None
+        if wanted is None
+        else BidOpening.objects.select_related("bid")
+        .only("files", "bid__public_id")
+        .filter(opening__tender=tender, state=BidOpeningState.OPENED, bid__public_id=wanted)
+        .annotate(member_conflicted=Exists(conflicted))
+        .first()
+    )
+    if row is None:
+        raise InvalidInput({"bid": [_("本项目没有这份已开标的投标文件。")]})
+    return row, bool(row.member_conflicted)
 
 
 def save_mark(
@@ -169,11 +188,11 @@ def save_mark(
         evaluation = lock_evaluation(tender)
         member = require_member(user, evaluation)
         require_stage(evaluation, STAGE_OF_SHEET[SheetKind(kind)])
-        bids = opened_bids(tender)
-        opened = bid_named(tender, bid_public_id, bids=bids)
-        if _conflicted(member, opened.bid.pk):
+        opened, conflicted = _opened_to_mark(tender, member, bid_public_id)
+        if conflicted:
             raise PermissionDenied(_("您已声明与该投标人存在利害关系，不能评审其投标文件。"), code="conflicted")
-        if opened.bid.pk not in {b.bid.pk for b in sheet_bids(tender, evaluation, kind, bids)}:
+        # The qualification marks every opened bid (sheet_bids), the scoring the qualified ones.
+        if kind != SheetKind.QUALIFICATION and opened.bid_id not in qualified_bid_ids(evaluation):
             raise InvalidInput({"bid": [_("该投标文件未通过资格审查，不参加详细评审。")]})
         values: dict[str, Any] = {"reason": reason.strip()}
         if kind == SheetKind.QUALIFICATION:
@@ -194,18 +213,30 @@ def save_mark(
             values["score"] = parse_score(score, criterion.min_score, criterion.max_score)
         if evidence is not None:
             path, page = evidence
-            if path not in {f.get("path") for f in opened.opening.files or []}:
+            if path not in {f.get("path") for f in opened.files or []}:
                 raise InvalidInput({"evidence.path": [_("投标文件中没有这个文件。")]})
             values["evidence_path"], values["evidence_page"] = path, page
-        sheet, _created = Sheet.objects.get_or_create(member=member, kind=kind)
-        sheet = lock_one(Sheet.objects.filter(pk=sheet.pk))
+        # The sheet's row locked as it is read (made at the first entry: the evaluation's lock keeps that single).
+        sheet = lock_first(Sheet.objects.filter(member=member, kind=kind))
+        if sheet is None:
+            sheet = Sheet.objects.create(member=member, kind=kind)
         if sheet.locked:
             raise Conflict(_("评审表已提交并锁定，不能再修改。"), code="sheet_locked")
         values["updated_at"] = clock.now()
-        mark, _created = Mark.objects.update_or_create(sheet=sheet, bid=opened.bid, item=item, defaults=values)
+        # Under the sheet's lock no other transaction writes its marks: read, then update or insert (what
+        # ``update_or_create`` does, without its savepoint and its second lock).
+        mark = Mark.objects.filter(sheet=sheet, bid=opened.bid, item=item).first()
+        if mark is None:
+            mark = Mark.objects.create(sheet=sheet, bid=opened.bid, item=item, **values)
+        else:
+            for name, value in values.items():
+                setattr(mark, name, value)
+            mark.save(update_fields=list(values))
         mark.bid = opened.bid
         view = mark_view(mark, member.pk, kind)
-        # A draft is private until its sheet is submitted: the ledger holds its hash, not its value.
+        events.publish(evaluation, SheetSaved(**view.model_dump()), expert_audience(user.pk))
+        # A draft is private until its sheet is submitted: the ledger holds its hash, not its value. Appended
+        # last, so that the ledger's head (one row for the platform) is held from here to the commit only.
         entry = canonical_json(view.model_dump(mode="json"))
         ledger(
             evaluation,
@@ -219,7 +250,6 @@ def save_mark(
             },
             user,
         )
-        events.publish(evaluation, SheetSaved(**view.model_dump()), expert_audience(user.pk))
     return mark
 
 
