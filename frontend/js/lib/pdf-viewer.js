@@ -3,7 +3,8 @@
 // ranges it needs (disableAutoFetch, disableStream), so a 200-page bid opens at the page asked for without
 // the whole file coming first. Each page is rendered into a canvas of its own, and the watermark (the
 // viewing expert's name and the time, as format.js writes moments) is drawn into that canvas over the page,
-// so a screenshot or a print of the page carries it.
+// so a screenshot or a print of the page carries it. A page shown again is drawn again once the minute its
+// watermark names has passed. Tests: tests/js/pdf-viewer.test.mjs, tests/browser/test_evaluation_session.py.
 
 import { GlobalWorkerOptions, getDocument } from "pdfjs-dist/build/pdf.min.mjs";
 
@@ -39,20 +40,21 @@ export function drawWatermark(canvas, text) {
 export class PdfViewer {
   /**
    * `element`: where the pages go; `workerUrl`: the pdf.js worker (a static file);
-   * `viewer`: the viewing expert's name; `onPage({page, pages, path})` after each page is shown.
+   * `viewer`: the viewing expert's name; `onPage({page, pages, path})` after each page is shown;
+   * `now()`: the time the watermark names (the clock, but for tests).
    */
-  constructor(element, { workerUrl, viewer, onPage = () => {}, onError = () => {} }) {
+  constructor(element, { workerUrl, viewer, onPage = () => {}, onError = () => {}, now = () => new Date() }) {
     GlobalWorkerOptions.workerSrc = workerUrl;
     this.element = element;
     this.viewer = viewer;
+    this.now = now;
     this.onPage = onPage;
     this.onError = onError;
     this.document = null;
     this.task = null;
     this.path = null;
     this.page = 0;
-    this.canvases = new Map();
-    this.rendering = null;
+    this.canvases = new Map(); // page number → { text: its watermark, canvas: a promise of the drawn canvas }
   }
 
   get pages() {
@@ -87,32 +89,50 @@ export class PdfViewer {
     return this.show(page);
   }
 
-  /** Shows page `number` (clamped to the file's pages), rendering it once into its own canvas. */
+  /**
+   * Shows page `number` (clamped to the file's pages). Each page is rendered into a canvas of its own once, and
+   * again when the minute its watermark names has passed: the watermark says when the page is read, not when it
+   * was first drawn. A page asked for twice while it renders is rendered once.
+   */
   async show(number) {
     if (!this.document) return null;
     const page = Math.min(Math.max(1, Number(number) || 1), this.pages);
     this.page = page;
-    let canvas = this.canvases.get(page);
-    if (!canvas) {
-      canvas = document.createElement("canvas");
-      canvas.className = "pdf-page";
-      canvas.dataset.page = String(page);
-      this.canvases.set(page, canvas);
-      this.rendering = this.render(page, canvas);
-      await this.rendering;
+    const text = watermarkText(this.viewer, this.now());
+    let drawn = this.canvases.get(page);
+    if (!drawn || drawn.text !== text) {
+      drawn = { text, canvas: this.render(page, text) };
+      this.canvases.set(page, drawn);
     }
-    if (this.page !== page) return null; // another page was asked for meanwhile
-    for (const other of this.element.querySelectorAll("canvas.pdf-page")) other.hidden = other !== canvas;
+    let canvas;
+    try {
+      canvas = await drawn.canvas;
+    } catch (exc) {
+      if (this.canvases.get(page) === drawn) this.canvases.delete(page);
+      if (this.page !== page) return null;
+      this.element.dataset.state = "failed";
+      this.onError(exc);
+      return null;
+    }
+    // Another page was asked for meanwhile, or this one again with a newer watermark.
+    if (this.page !== page || this.canvases.get(page) !== drawn) return null;
+    for (const other of this.element.querySelectorAll("canvas.pdf-page")) {
+      if (other !== canvas && other.dataset.page === String(page)) other.remove();
+      else other.hidden = other !== canvas;
+    }
     if (canvas.parentNode !== this.element) this.element.append(canvas);
-    canvas.hidden = false;
     this.element.dataset.page = String(page);
     this.element.dataset.state = "shown";
     this.onPage({ page, pages: this.pages, path: this.path });
     return page;
   }
 
-  async render(number, canvas) {
+  /** Page `number` drawn into a new canvas, with the watermark `text` drawn over it into the same bitmap. */
+  async render(number, text) {
     const page = await this.document.getPage(number);
+    const canvas = document.createElement("canvas");
+    canvas.className = "pdf-page";
+    canvas.dataset.page = String(number);
     const width = Math.max(320, this.element.clientWidth || 800);
     const base = page.getViewport({ scale: 1 });
     const scale = Math.min(2, width / base.width) * (window.devicePixelRatio || 1);
@@ -121,9 +141,9 @@ export class PdfViewer {
     canvas.height = Math.floor(viewport.height);
     canvas.style.width = `${Math.floor(viewport.width / (window.devicePixelRatio || 1))}px`;
     await page.render({ canvas, canvasContext: canvas.getContext("2d"), viewport }).promise;
-    const text = watermarkText(this.viewer);
     drawWatermark(canvas, text);
     canvas.dataset.watermark = text;
+    return canvas;
   }
 
   next() {
