@@ -1,14 +1,16 @@
 """The evaluation session (评标室) in Debian's Chromium, against the real platform under Daphne.
 
 A tender in evaluation (tests/evaluation/factories.py: three bids sealed, opened and confirmed through the
-real opening, each bid's 技术标.pdf a real six-page PDF, a committee of two experts) and three browsers:
+real opening, each bid's 技术标.pdf a real six-page PDF, a committee of two experts; the method asks 暗标 for the
+technical part) and three browsers:
 
 1. Each expert makes and registers its signing key in its own browser (the keys page), opens the session,
    signs in from its venue, declares no conflict with any bidder, and both elect expert 1 as the chair, who
    closes the sign-in.
 2. Qualification: each marks every item of every bid as passed and submits its sheet, signed in the browser
    with the key it holds (the server checks the ECDSA signature over the statement it gave).
-3. Scoring with the document viewer open: expert 1 opens bid 1's PDF (a megabyte), page 1 read by byte
+3. Scoring, 暗标: no page shows a bidder's name, the bids are codes (投标人 A, B, C), the qualification's
+   results too. With the document viewer open, expert 1 opens bid 1's PDF (a megabyte), page 1 read by byte
    ranges (206) that add up to less than half the file; every page drawn into a canvas with its name and the
    time as watermark, read back from the canvas's bitmap over each quarter of the page; the bidder's pointer
    (response index) for T1 opens page 4, whose bytes come by ranges of their own; the page shown is cited as
@@ -45,6 +47,7 @@ from tests.browser.test_browser_sealing import build_frontend
 from tests.browser.test_phone_width import MEASURE
 from tests.browser.test_publish_and_enquire import Screens
 from tests.evaluation.documents.bid_pdf import bids_holding, numbered_pdf
+from tests.evaluation.factories import METHOD
 from tests.fixtures.live_platform import BrowserLiveServerTestCase, requires_chromium, reset_platform_caches
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -114,7 +117,8 @@ class EvaluationSessionTest(BrowserLiveServerTestCase):
         self, development_pki: Path, object_store_dir: Path, session_case: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         bids_holding(monkeypatch, numbered_pdf(PAGES, filler_lines=2000), pointers={"T1": POINTER_PAGE})
-        self.case = session_case(n_bids=3, n_experts=2)
+        self.case = session_case(n_bids=3, n_experts=2, method={**METHOD, "anonymous_technical": True})
+        self.bidder_names = [bid.bidder.name for bid in self.case.bids]
         self.python_keys = [self.case.fingerprint(index) for index in range(2)]  # before the browsers add theirs
         index = BidOpening.objects.get(bid=self.case.bids[0]).response_index
         assert index is not None and index["pointers"][0]["page"] == POINTER_PAGE
@@ -259,6 +263,14 @@ class EvaluationSessionTest(BrowserLiveServerTestCase):
             for page in (*experts, supervisor):
                 page.wait_for_selector("body[data-stage=scoring]")
             supervisor.wait_for_selector("#results-body .result[data-stage=qualification]")
+            # 暗标: while scoring, the bidders are codes on every page, the qualification's results included.
+            names = self.bidder_names
+            for page in (*experts, supervisor):
+                page.wait_for_function("() => document.getElementById('results-body').textContent.includes('投标人 A')")
+                shown = page.locator("main").inner_text()
+                assert not [name for name in names if name in shown], shown
+            codes = experts[0].locator("#viewer-bid option").all_inner_texts()[1:]
+            assert sorted(codes) == ["投标人 A", "投标人 B", "投标人 C"], codes
 
             # 3. scoring with the viewer open: ranges, watermark, the pointer, the evidence
             expert = experts[0]
