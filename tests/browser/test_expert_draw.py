@@ -73,7 +73,10 @@ LEAD_SECONDS = 30
 EXCLUDED_REGION = "3607"
 
 
-class ExpertDrawTest(BrowserLiveServerTestCase):
+class LiveTenderCase(BrowserLiveServerTestCase):
+    """A tender published with a real deadline, bids sealed and submitted before it, and its opening run here with
+    the real clock (also tests/browser/test_failed_hall.py)."""
+
     extra_settings: ClassVar[dict[str, Any]] = {
         "BID_PERIOD_MIN_DAYS": {"open": 0, "invited": 0, "negotiation": 0, "consultation": 0, "inquiry": 0},
     }
@@ -91,22 +94,18 @@ class ExpertDrawTest(BrowserLiveServerTestCase):
         )
         self.bidders = [self.personas.bidder_a, self.personas.bidder_b, make_user("bidder_c", third, Role.BIDDER)]
         self.bidder_keys: list[BidderKeys] = [keys_for(user) for user in self.bidders]
-        # The pool: five TJ01 experts from 深圳 (440300), and one from the tender's own city, excluded by the request.
-        self.pool = [expert(f"E{i:03d}", "TJ01") for i in range(1, 6)]
-        self.pool.append(expert("E900", "TJ01", region="360781"))
-        self.names = [e.name for e in self.pool]
 
     # --- the platform's side, off the main thread while Chromium runs -------------------------------------------
 
-    def publish(self) -> Tender:
-        deadline = (dt.datetime.now(tz=dt.UTC) + dt.timedelta(seconds=LEAD_SECONDS)).replace(microsecond=0)
+    def publish(self, lead_seconds: int, number: str, title: str) -> Tender:
+        deadline = (dt.datetime.now(tz=dt.UTC) + dt.timedelta(seconds=lead_seconds)).replace(microsecond=0)
         draft = tenders.create_draft(
             self.personas.tenderer,
             tender_input(
                 deadline,
                 self.personas.custodians,
-                number="RJ-2026-ZJ-001",
-                title="瑞金市九堡镇农村公路改造工程",
+                number=number,
+                title=title,
                 bid_deadline=deadline,
                 opening_time=deadline,
                 enquiry_deadline=deadline,
@@ -115,9 +114,12 @@ class ExpertDrawTest(BrowserLiveServerTestCase):
         documents.add_document(self.personas.tenderer, draft, "招标文件.pdf", io.BytesIO(PDF_BYTES), len(PDF_BYTES))
         return confirm_custody(tenders.publish(self.personas.tenderer, draft), self.personas)
 
-    def bid(self, tender: Tender, folder: Path) -> list[Sealed]:
+    def bid(self, tender: Tender, folder: Path, count: int = 3) -> list[Sealed]:
+        """Bids of the first ``count`` bidders, sealed and submitted as each one's own client does."""
         sealed = []
-        for number, (user, bidder_keys) in enumerate(zip(self.bidders, self.bidder_keys, strict=True), start=1):
+        for number, (user, bidder_keys) in enumerate(
+            zip(self.bidders[:count], self.bidder_keys, strict=False), start=1
+        ):
             made = seal(tender, bidder_keys, folder / f"bidder{number}", price=f"{6_100_000 + number * 12_345}.00")
             submit(user, tender, made)
             sealed.append(made)
@@ -126,7 +128,7 @@ class ExpertDrawTest(BrowserLiveServerTestCase):
     def open_and_close(self, tender: Tender, sealed: list[Sealed]) -> Tender:
         """The opening with the real clock: keys released, parts submitted, decrypted, confirmed, closed."""
         admission.ensure_opening(tender)
-        for bidder_keys, made in zip(self.bidder_keys, sealed, strict=True):
+        for bidder_keys, made in zip(self.bidder_keys, sealed, strict=False):
             manifest = parse_manifest(made.sealed.manifest_bytes)
             file_key = open_bidder_envelope(manifest.envelopes.bidder, manifest.identity, bidder_keys.encryption)
             keys.release_key(bidder_keys.user, tender, made.bid_id, file_key)
@@ -144,22 +146,13 @@ class ExpertDrawTest(BrowserLiveServerTestCase):
             decryption.decrypt_bid(bid_opening.pk)
         conclusion.conclude_decryption(self.personas.tenderer, tender)
         assert Opening.objects.get(tender=tender).record_published_at is not None
-        for user in self.bidders:
+        for user in self.bidders[: len(sealed)]:
             confirmations.confirm_record(user, tender)
         conclusion.close_opening(self.personas.tenderer, tender)
-        tender = Tender.objects.get(pk=tender.pk)
-        assert tender.phase(dt.datetime.now(tz=dt.UTC)) == Phase.EVALUATION
-        return tender
+        return Tender.objects.get(pk=tender.pk)
 
-    @staticmethod
-    def drawn(tender: Tender) -> list[CommitteeMember]:
-        return list(
-            CommitteeMember.objects.filter(evaluation__tender=tender)
-            .select_related("expert__user", "replaces__expert")
-            .order_by("draw_rank")
-        )
-
-    # --- the browsers ----------------------------------------------------------------------------------------------
+    def wait_for_the_deadline(self, tender: Tender) -> None:
+        time.sleep(max(0.0, (tender.bid_deadline - dt.datetime.now(tz=dt.UTC)).total_seconds()) + 1)
 
     def browser_of(self, username: str) -> Any:
         context = self.browser.new_context(locale="zh-CN", accept_downloads=True)
@@ -173,6 +166,23 @@ class ExpertDrawTest(BrowserLiveServerTestCase):
         page.wait_for_url(lambda url: "/login/" not in url)
         return page
 
+
+class ExpertDrawTest(LiveTenderCase):
+    def setUp(self) -> None:
+        super().setUp()
+        # The pool: five TJ01 experts from 深圳 (440300), and one from the tender's own city, excluded by the request.
+        self.pool = [expert(f"E{i:03d}", "TJ01") for i in range(1, 6)]
+        self.pool.append(expert("E900", "TJ01", region="360781"))
+        self.names = [e.name for e in self.pool]
+
+    @staticmethod
+    def drawn(tender: Tender) -> list[CommitteeMember]:
+        return list(
+            CommitteeMember.objects.filter(evaluation__tender=tender)
+            .select_related("expert__user", "replaces__expert")
+            .order_by("draw_rank")
+        )
+
     def test_the_regulator_commits_and_reveals_in_its_browser_and_the_experts_answer_from_theirs(self) -> None:
         shot = Screens("test_expert_draw")
         folder = Path(tempfile.mkdtemp(prefix="etender-draw-bids-"))
@@ -183,7 +193,7 @@ class ExpertDrawTest(BrowserLiveServerTestCase):
             sent_by_regulator: list[str] = []
             regulator.on("request", lambda request: sent_by_regulator.append(f"{request.url} {request.post_data}"))
 
-            tender = off_the_main_thread(self.publish)
+            tender = off_the_main_thread(self.publish, LEAD_SECONDS, "RJ-2026-ZJ-001", "瑞金市九堡镇农村公路改造工程")
             draw_url = f"{self.live_server_url}/tenders/{tender.public_id}/experts/"
             sealed = off_the_main_thread(self.bid, tender, folder)
 
@@ -219,8 +229,9 @@ class ExpertDrawTest(BrowserLiveServerTestCase):
             assert dt.datetime.now(tz=dt.UTC) < tender.bid_deadline, "the steps before the deadline took too long"
 
             # 2. The deadline passes; the opening runs and closes with three valid bids.
-            time.sleep(max(0.0, (tender.bid_deadline - dt.datetime.now(tz=dt.UTC)).total_seconds()) + 1)
+            self.wait_for_the_deadline(tender)
             tender = off_the_main_thread(self.open_and_close, tender, sealed)
+            assert tender.phase(dt.datetime.now(tz=dt.UTC)) == Phase.EVALUATION
 
             # 3. The tenderer freezes the candidates; the regulator reveals the secret its browser kept.
             tenderer.goto(draw_url)
