@@ -8,11 +8,14 @@
 //   opening-page.js   the opening hall's page (ES module)
 //   session-page.js   the evaluation session's page (ES module), with pdf.js
 //   pdf-worker.js     pdf.js's worker (a module worker the session page starts)
+//   pdfjs/            pdf.js's data, copied from the package: the predefined CMaps (Chinese text in fonts a
+//                     PDF does not embed), the standard fonts, the image decoders (wasm) and the ICC profile
 //   method-editor.js  the draft form's evaluation method editor (ES module)
 //   draw-page.js      the expert draw's page: the supervisor's secret and commitment (ES module)
 //   vector-checks.js  the test vectors' checks, for the browser test (ES module)
 //   bench.js, bench-worker.js   bench/browser_seal_throughput.py
 import { build } from "esbuild";
+import { cpSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
@@ -50,4 +53,7 @@ await Promise.all([
     format: "esm",
   }),
 ]);
+for (const folder of ["cmaps", "standard_fonts", "wasm", "iccs"]) {
+  cpSync(here(`../../node_modules/pdfjs-dist/${folder}`), `${outdir}/pdfjs/${folder}`, { recursive: true });
+}
 console.log(`built into ${outdir}`);

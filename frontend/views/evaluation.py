@@ -162,6 +162,7 @@ def session_config(user: User, tender: Tender, role: str) -> dict[str, Any]:
             "socket": f"/ws/tenders/{tender.public_id}/session/",
             "files": f"/evaluation/{tender.public_id}/bids/",
             "pdfWorker": static("frontend/build/pdf-worker.js"),
+            "pdfData": static("frontend/build/pdfjs/"),
             "keys": "/keys/browser/",
         },
         "stages": {value: str(label) for value, label in Stage.choices},

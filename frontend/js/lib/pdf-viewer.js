@@ -39,12 +39,14 @@ export function drawWatermark(canvas, text) {
 
 export class PdfViewer {
   /**
-   * `element`: where the pages go; `workerUrl`: the pdf.js worker (a static file);
+   * `element`: where the pages go; `workerUrl`: the pdf.js worker (a static file); `dataUrl`: the folder of
+   * pdf.js's data (frontend/js/build.mjs copies it: cmaps/, standard_fonts/, wasm/, iccs/);
    * `viewer`: the viewing expert's name; `onPage({page, pages, path})` after each page is shown;
    * `now()`: the time the watermark names (the clock, but for tests).
    */
-  constructor(element, { workerUrl, viewer, onPage = () => {}, onError = () => {}, now = () => new Date() }) {
+  constructor(element, { workerUrl, dataUrl, viewer, onPage = () => {}, onError = () => {}, now = () => new Date() }) {
     GlobalWorkerOptions.workerSrc = workerUrl;
+    this.dataUrl = dataUrl;
     this.element = element;
     this.viewer = viewer;
     this.now = now;
@@ -77,6 +79,12 @@ export class PdfViewer {
       isEvalSupported: false,
       enableXfa: false,
       useSystemFonts: true,
+      // Chinese text in a font the PDF does not embed (STSong-Light over UniGB-UCS2-H) needs the CMaps.
+      cMapUrl: `${this.dataUrl}cmaps/`,
+      cMapPacked: true,
+      standardFontDataUrl: `${this.dataUrl}standard_fonts/`,
+      wasmUrl: `${this.dataUrl}wasm/`,
+      iccUrl: `${this.dataUrl}iccs/`,
     });
     try {
       this.document = await this.task.promise;

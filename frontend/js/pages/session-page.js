@@ -457,6 +457,7 @@ async function openFile(bidId, path, page = 1) {
   }
   viewer ??= new PdfViewer($("pdf-pages"), {
     workerUrl: config.urls.pdfWorker,
+    dataUrl: config.urls.pdfData,
     viewer: config.me,
     onPage: ({ page: shown, pages, path: shownPath }) => {
       viewed = { bid: $("viewer-bid").value, path: shownPath, page: shown };

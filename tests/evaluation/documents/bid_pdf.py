@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
 import tests.bids.conftest as bid_helpers
@@ -17,10 +19,16 @@ from tendering.sealing import seal_bid
 from tendering.sealing.response_index import Pointer, ResponseIndex
 from tests.bids.conftest import seal
 
+# A font every PDF reader knows and none embeds, as many Chinese bids are written (a CID font over the
+# predefined CMap UniGB-UCS2-H): a viewer draws it only with the CMaps at hand.
+CHINESE_FONT = "STSong-Light"
+
 
 def numbered_pdf(pages: int, filler_lines: int = 0) -> bytes:
-    """A PDF of ``pages`` A4 pages, page n showing ``PAGE n``; ``filler_lines`` lines of tiny pale text per page
-    make it large (uncompressed), so that a viewer reads it by ranges rather than whole."""
+    """A PDF of ``pages`` A4 pages, page n showing ``PAGE n`` and ``第 n 页`` (in a CID font, not embedded);
+    ``filler_lines`` lines of tiny pale text per page make it large (uncompressed), so that a viewer reads it by
+    ranges rather than whole."""
+    pdfmetrics.registerFont(UnicodeCIDFont(CHINESE_FONT))
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4, pageCompression=0)
     width, height = A4
@@ -34,6 +42,8 @@ def numbered_pdf(pages: int, filler_lines: int = 0) -> bytes:
         pdf.drawCentredString(width / 2, height / 2, f"PAGE {number}")
         pdf.setFont("Helvetica", 12)
         pdf.drawString(72, 72, f"bid document, page {number} of {pages}")
+        pdf.setFont(CHINESE_FONT, 36)
+        pdf.drawCentredString(width / 2, height / 2 - 80, f"投标文件 第 {number} 页")
         pdf.showPage()
     pdf.save()
     return out.getvalue()
