@@ -48,7 +48,7 @@ class Command(BaseCommand):
             )
             session_thread.start()
         if room in ("all", "hall"):
-            self._hall(options)
+            self._hall(options, required=room == "hall")
         if session_thread is not None:
             session_thread.join()
 
@@ -63,9 +63,15 @@ class Command(BaseCommand):
         finally:
             connections.close_all()
 
-    def _hall(self, options: dict[str, Any]) -> None:
+    def _hall(self, options: dict[str, Any], required: bool) -> None:
+        """Play the opening hall; with ``--room hall`` (``required``) a missing demo opening is an error."""
         number = options["tender"]
         tender = Tender.objects.filter(number=number).first() if number else live_demo_opening()
+        if tender is None and required:
+            raise CommandError(
+                "no demo tender at its opening (its decryption window has passed): "
+                "run `manage.py load_demo` (or `make demo`) to make one"
+            )
         if tender is None:
             self.stdout.write(
                 "No demo tender at its opening (its decryption window has passed): `make demo` makes one."
