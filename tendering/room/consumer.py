@@ -28,14 +28,15 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar
 
+from asgiref.sync import SyncToAsync
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.utils import translation
 from django.utils.translation import gettext as _
 from pydantic import Field, TypeAdapter, ValidationError
@@ -93,9 +94,42 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# A database connection of a room thread used without error less than this long ago is not health-checked again
+# (CONN_HEALTH_CHECKS: Django sends ``SELECT 1`` before the first query of every call, a round trip per command).
+HEALTHY_FOR_SECONDS = 1.0
+_recent = threading.local()
+
+
+class _RoomDatabaseCall(DatabaseSyncToAsync):
+    """Channels' ``database_sync_to_async`` (old connections closed before and after the call) that skips the
+    health check of a connection this thread used without error within ``HEALTHY_FOR_SECONDS``.
+
+    A connection that broke in that second fails the call's first query; the error marks it, and it is closed
+    after the call (``close_old_connections``), as Django closes one that fails between requests."""
+
+    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        now = time.monotonic()
+        used: dict[str, float] = getattr(_recent, "used", {})
+        for connection in connections.all(initialized_only=True):
+            at = used.get(connection.alias)
+            if connection.connection is not None and at is not None and now - at < HEALTHY_FOR_SECONDS:
+                connection.health_check_done = True  # type: ignore[attr-defined]  # Django's, not in its stubs
+        try:
+            return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
+        finally:
+            close_old_connections()
+            now = time.monotonic()
+            _recent.used = {
+                connection.alias: now
+                for connection in connections.all(initialized_only=True)
+                if connection.connection is not None and not connection.errors_occurred
+            }
+
+
 def in_db_thread(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     """``function`` run in one of the rooms' database threads, its old connections closed around it."""
-    wrapped: Callable[P, Awaitable[R]] = database_sync_to_async(function, thread_sensitive=False, executor=_db_pool)
+    wrapped: Callable[P, Awaitable[R]] = _RoomDatabaseCall(function, thread_sensitive=False, executor=_db_pool)
     return wrapped
 
 
