@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound
 from evaluation import session_protocol as sp
-from evaluation.services import report
+from evaluation.services import closing, report
 from evaluation.services.session import (
     admission,
     clarifications,
@@ -22,7 +22,6 @@ from evaluation.services.session import (
     events,
     marks,
     signing_in,
-    stages,
     views,
 )
 from evaluation.services.session.common import evaluation_of, require_member
@@ -143,7 +142,7 @@ class SessionConsumer(RoomConsumer):
 
     @handles(sp.CloseStage)
     def close_stage(self, user: Any, command: sp.CloseStage) -> dict[str, Any]:
-        return {"stage": stages.close_stage(user, self.tender, command.stage).value}
+        return {"stage": closing.close_stage(user, self.tender, command.stage).value}
 
     @handles(sp.AskClarification)
     def ask_clarification(self, user: Any, command: sp.AskClarification) -> dict[str, Any]:

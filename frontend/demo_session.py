@@ -31,8 +31,9 @@ from evaluation.models import (
     Stage,
     Venue,
 )
+from evaluation.services import closing
 from evaluation.services import report as reports
-from evaluation.services.session import deviations, marks, signing_in, stages
+from evaluation.services.session import deviations, marks, signing_in
 from evaluation.services.session.common import method_of, opened_bids
 from frontend.demo import demo_key
 from frontend.demo_evaluation import VISITOR_EXPERT
@@ -205,7 +206,7 @@ class SessionPlayers:
         self.act(
             chair.expert.user.username,
             f"(chair) closed the stage {Stage(stage).label}",
-            stages.close_stage,
+            closing.close_stage,
             user,
             self.tender,
             stage,

@@ -20,6 +20,7 @@ from archive.canonical import canonical_json
 from archive.ledger import entry_bytes, verify_ledger
 from archive.models import LedgerEntry
 from evaluation.models import Mark, Report, SessionEvent, Sheet, Stage
+from evaluation.services import closing
 from evaluation.services.session import marks, stages, views
 from evaluation.services.session.admission import EXPERT
 from tendering.method import validate_method
@@ -233,10 +234,10 @@ def test_a_method_changed_during_the_session_stops_every_step_that_reads_it(sess
     # At the summary's close the report is built from the method: changed again, the close is refused, no report.
     Tender.objects.filter(pk=case.tender.pk).update(evaluation_criteria=changed_method(case.tender))
     tender = Tender.objects.get(pk=case.tender.pk)
-    refused_unchanged(case, stages.close_stage, case.experts[0], tender, Stage.SUMMARY)
+    refused_unchanged(case, closing.close_stage, case.experts[0], tender, Stage.SUMMARY)
     assert not Report.objects.filter(evaluation=case.evaluation).exists()
     Tender.objects.filter(pk=case.tender.pk).update(evaluation_criteria=published)
     tender = Tender.objects.get(pk=case.tender.pk)
-    stages.close_stage(case.experts[0], tender, Stage.SUMMARY)
+    closing.close_stage(case.experts[0], tender, Stage.SUMMARY)
     built = json.loads(bytes(Report.objects.get(evaluation=case.evaluation).content))
     assert built["tender"]["method"] == json.loads(publication(tender).data)["method"]

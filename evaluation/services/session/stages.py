@@ -7,7 +7,6 @@ formula); summary → report (the ranking; the report is built, evaluation.servi
 
 from __future__ import annotations
 
-import importlib
 from decimal import Decimal
 from typing import Any
 
@@ -174,7 +173,10 @@ def _too_few_qualified(evaluation: Evaluation) -> bool:
 
 
 def close_stage(user: Any, tender: Tender, stage: str) -> Stage:
-    """The chair closes the current stage ``stage``; the next stage, or CONCLUDED when the tender failed."""
+    """The chair closes the current stage ``stage``; the next stage, or CONCLUDED when the tender failed.
+
+    The chair's command goes through ``evaluation.services.closing.close_stage``, which builds the report in the
+    same transaction when this returns REPORT."""
     method = method_of(tender)
     if stage not in NEXT:
         raise InvalidInput({"stage": [_("该阶段不能由评标委员会结束。")]})
@@ -215,14 +217,4 @@ def close_stage(user: Any, tender: Tender, stage: str) -> Stage:
             events.publish(evaluation, TenderFailed(reason=reason.value, message=str(reason.label)))
             return following
         events.publish(evaluation, StageOpened(stage=following.value))
-        if following == Stage.REPORT:
-            _build_report(evaluation)
     return following
-
-
-def _build_report(evaluation: Evaluation) -> None:
-    """The report (evaluation.services.report), built in the transaction that closes the summary.
-
-    Bound late, by name: the report reads the stages' results from this module, and the services' packages
-    import one another in one direction only (import-linter); this is the one call the other way."""
-    importlib.import_module("evaluation.services.report").build_report(evaluation)

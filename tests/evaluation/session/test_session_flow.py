@@ -13,6 +13,7 @@ import pytest
 from archive.ledger import verify_ledger
 from archive.models import LedgerEntry
 from evaluation.models import Deviation, Mark, MarkRevision, MemberState, SessionEvent, Sheet, Stage
+from evaluation.services import closing
 from evaluation.services.session import deviations, stages
 from tendering.models import Phase
 from tests.evaluation.session.helpers import even, kinds, qualify_all, score_all, to_qualification
@@ -80,7 +81,7 @@ def test_a_whole_session_ends_with_the_ranking_an_independent_calculation_gives(
     assert MarkRevision.objects.get().mark_id == high.mark_id
     assert stages.close_stage(case.experts[0], case.tender, "scoring") == Stage.PRICE
     assert stages.close_stage(case.experts[0], case.tender, "price") == Stage.SUMMARY
-    assert stages.close_stage(case.experts[0], case.tender, "summary") == Stage.REPORT
+    assert closing.close_stage(case.experts[0], case.tender, "summary") == Stage.REPORT
 
     closed = SessionEvent.objects.filter(evaluation=case.evaluation, kind="stage.closed").order_by("seq")
     summary = closed.last()
@@ -179,7 +180,7 @@ def test_under_the_lowest_evaluated_price_the_qualified_bids_rank_by_price_witho
     qualify_all(case)
     assert stages.close_stage(case.experts[0], case.tender, "qualification") == Stage.PRICE
     assert stages.close_stage(case.experts[0], case.tender, "price") == Stage.SUMMARY
-    stages.close_stage(case.experts[0], case.tender, "summary")
+    closing.close_stage(case.experts[0], case.tender, "summary")
     summary = SessionEvent.objects.get(evaluation=case.evaluation, kind="stage.closed", payload__stage="summary")
     ranking = summary.payload["result"]["ranking"]
     by_price = sorted(zip(case.prices, (str(b.public_id) for b in case.bids), strict=True), key=lambda p: Decimal(p[0]))
