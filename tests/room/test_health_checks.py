@@ -63,9 +63,12 @@ def test_a_connection_whose_query_failed_is_checked_after_the_call(health_checks
         with connections["default"].cursor() as cursor:
             cursor.execute("SELECT no_such_column FROM accounts_user")
 
-    asyncio.run(consumer.in_db_thread(count_users)())
+    async def call(function: Any) -> Any:
+        return await consumer.in_db_thread(function)()
+
+    asyncio.run(call(count_users))
     assert health_checks == []
     with pytest.raises(Exception, match="no_such_column"):
-        asyncio.run(consumer.in_db_thread(fail)())
+        asyncio.run(call(fail))
     # The error marked the connection: Django's close_old_connections checked it after the call, not trusting it.
     assert health_checks == ["default"]
