@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,20 @@ def node() -> str:
     if not (ROOT / "node_modules" / "@hpke" / "core").exists():
         pytest.skip("the npm packages are not installed: run `make js` (npm ci)")
     return found
+
+
+def run_node_test(node: str, script: Path, env: dict[str, str] | None = None) -> str:
+    """Run one of the Node test files (``node --test``) and require that it ran tests and none failed; its output.
+
+    The timeout only keeps a hung Node from hanging the suite."""
+    ran = subprocess.run(
+        [node, "--test", str(script)],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "# fail 0" in ran.stdout and "# pass 0" not in ran.stdout, ran.stdout
+    return ran.stdout

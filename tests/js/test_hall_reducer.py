@@ -4,20 +4,10 @@
 
 from __future__ import annotations
 
-import subprocess
-
-from tests.js.conftest import ROOT
+from tests.js.conftest import ROOT, run_node_test
 
 
 def test_the_pages_reducer_turns_each_recorded_old_snapshot_and_its_events_into_the_fresh_snapshot(node: str) -> None:
     fixture = ROOT / "tests" / "js" / "fixtures" / "hall-frames.json"
     assert fixture.stat().st_size > 0
-    ran = subprocess.run(
-        [node, "--test", str(ROOT / "tests" / "js" / "hall-reducer.test.mjs")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "# fail 0" in ran.stdout and "# pass 0" not in ran.stdout
+    run_node_test(node, ROOT / "tests" / "js" / "hall-reducer.test.mjs")

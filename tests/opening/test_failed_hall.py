@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from tendering import hall_protocol
 from tendering.models import Opening, Tender
 from tendering.services.opening import conclusion, keys
 from tendering.services.outcome import FailureReason
+from tests.js.conftest import run_node_test
 from tests.opening.conftest import OpeningCase
 from tests.opening.test_hall_consumer import (
     REDUCER_TEST,
@@ -111,13 +111,4 @@ async def test_every_participant_hears_the_tender_fail_and_a_later_snapshot_show
     recorded.write_text(text, encoding="utf-8")
     if os.environ.get("ETENDER_RECORD_HALL_FRAMES"):
         FAILED_FRAMES.write_text(json.dumps(json.loads(text), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    ran = subprocess.run(
-        [node, "--test", str(REDUCER_TEST)],
-        env={**os.environ, "HALL_FRAMES": str(recorded)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "# fail 0" in ran.stdout
+    run_node_test(node, REDUCER_TEST, {"HALL_FRAMES": str(recorded)})

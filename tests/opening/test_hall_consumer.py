@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from tendering.models import BidOpening, BidOpeningState, Opening, OpeningEvent,
 from tendering.room.consumer import close_db_threads_connections
 from tendering.services import decryption, hall_events
 from tendering.services.opening import admission, confirmations, keys, views
+from tests.js.conftest import run_node_test
 from tests.opening.conftest import OpeningCase
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -720,15 +720,7 @@ async def test_the_events_after_an_old_snapshot_applied_by_the_pages_reducer_giv
     if os.environ.get("ETENDER_RECORD_HALL_FRAMES"):
         # Refreshes the copy the Node test reads on its own (tests/js/test_hall_reducer.py).
         HALL_FRAMES.write_text(json.dumps(json.loads(text), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    ran = subprocess.run(
-        [node, "--test", str(REDUCER_TEST)],
-        env={**os.environ, "HALL_FRAMES": str(recorded)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_node_test(node, REDUCER_TEST, {"HALL_FRAMES": str(recorded)})
 
 
 # --- a supervisor only watches --------------------------------------------------------------------------------
