@@ -150,6 +150,10 @@ else:
 # publishes never arrive. Each room connection then reads the room's table every few seconds for what it
 # has not had (0: never; with Redis every event arrives through the layer).
 ROOM_CATCH_UP_SECONDS = env_int("ROOM_CATCH_UP_SECONDS", 0 if REDIS_URL else 2, minimum=0, maximum=3600)
+# Events published by different processes can reach a connection out of their order: one that arrives ahead of
+# a number not yet heard is held this long for the numbers before it, and only a gap still open then is read
+# from the room's table (0: read at once).
+ROOM_GAP_WAIT_MS = env_int("ROOM_GAP_WAIT_MS", 300, minimum=0, maximum=10000)
 # Each room connection's token bucket: this many commands a second on average, bursts of up to this many
 # (every frame counts, ping too); over it the frame is refused with ``rate_limited`` and nothing runs.
 ROOM_COMMANDS_PER_SECOND = env_int("ROOM_COMMANDS_PER_SECOND", 10, minimum=1, maximum=10000)

@@ -274,6 +274,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
     # Events heard after joining the groups and before the first snapshot (or resume) was sent; the oldest go
     # first when there are more than a replay's worth, and the gap they leave is filled from the room's table.
     early_events: collections.deque[dict[str, Any]]
+    # Events heard ahead of a number not heard yet, by number, held until the numbers before them arrive or
+    # ``ROOM_GAP_WAIT_MS`` has passed (``gap_timer``); ``delivering`` lets one delivery run at a time.
+    held: dict[int, dict[str, Any]]
+    gap_timer: asyncio.Task[None] | None
+    delivering: asyncio.Lock
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -350,6 +355,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.groups_joined = []
         self.sent_seq = None
         self.early_events = collections.deque(maxlen=protocol.MAX_REPLAY)
+        self.held = {}
+        self.gap_timer = None
+        self.delivering = asyncio.Lock()
         self.checked_at = time.monotonic()
         self.language = _language(self.scope)
         self.bucket = TokenBucket(settings.ROOM_COMMANDS_PER_SECOND, settings.ROOM_COMMAND_BURST)
@@ -409,9 +417,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
                     return
 
     async def disconnect(self, code: int) -> None:
-        catch_up = getattr(self, "catch_up", None)
-        if catch_up is not None:
-            catch_up.cancel()
+        for task in (getattr(self, "catch_up", None), getattr(self, "gap_timer", None)):
+            if task is not None:
+                task.cancel()
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -567,8 +575,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def _deliver(self, message: dict[str, Any]) -> bool:
         """Send ``message``'s event (and any before it this connection has not had), or move past the number of
-        another audience's event (``room.passed``); False: the socket was closed."""
-        frame = message.get("frame")
+        another audience's event (``room.passed``); False: the socket was closed.
+
+        One delivery at a time (``delivering``): the hold-back's timer and the layer's messages never interleave."""
+        async with self.delivering:
+            return await self._deliver_in_order(message)
+
+    async def _deliver_in_order(self, message: dict[str, Any]) -> bool:
         seq = _seq_of(message)
         if self.sent_seq is None or seq <= self.sent_seq:
             return True
@@ -578,6 +591,49 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CloseCode.FORBIDDEN)
                 return False
             self.checked_at = time.monotonic()
+        if seq > self.sent_seq + 1 and settings.ROOM_GAP_WAIT_MS:
+            # Ahead of a number not heard yet: events committed in one order by two processes can reach this one
+            # in the other. Held for a moment; only a gap still open then is read from the table.
+            self.held[seq] = message
+            if self.gap_timer is None:
+                self.gap_timer = asyncio.create_task(self._fill_gap_after(settings.ROOM_GAP_WAIT_MS / 1000))
+            return True
+        if not await self._advance(message):
+            return False
+        while self.held:
+            if self.sent_seq is not None and self.sent_seq + 1 in self.held:
+                if not await self._advance(self.held.pop(self.sent_seq + 1)):
+                    return False
+            else:
+                for passed in [n for n in self.held if self.sent_seq is not None and n <= self.sent_seq]:
+                    del self.held[passed]
+                break
+        if not self.held and self.gap_timer is not None:
+            self.gap_timer.cancel()
+            self.gap_timer = None
+        return True
+
+    async def _fill_gap_after(self, wait: float) -> None:
+        """After ``wait`` seconds, the numbers still missing before the held events read from the table."""
+        await asyncio.sleep(wait)
+        async with self.delivering:
+            self.gap_timer = None
+            if not self.held:
+                return
+            held, self.held = self.held, {}
+            last = max(held)
+            if not await self._from_the_table(last, held[last].get("frame")):
+                return
+            for seq in sorted(held):
+                if not await self._deliver_in_order(held[seq]):
+                    return
+
+    async def _advance(self, message: dict[str, Any]) -> bool:
+        """Deliver the event numbered one past the last sent, or move past it, or (an own event announced by its
+        number but never heard, or a gap with no wait) read what is missing from the room's table."""
+        frame = message.get("frame")
+        seq = _seq_of(message)
+        assert self.sent_seq is not None
         if seq == self.sent_seq + 1:
             if frame is None:
                 if message["audience"] not in self.audiences:
@@ -589,7 +645,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 text = message.get("text")
                 await (self.send(text_data=text) if isinstance(text, str) else self._send(frame))
                 return True
-        # A gap (events that reached this process out of order, or never), or an own event that never came.
+        return await self._from_the_table(seq, frame)
+
+    async def _from_the_table(self, seq: int, frame: dict[str, Any] | None) -> bool:
+        """The events after the last sent up to ``seq`` read from the room's table and sent (``frame``, event
+        ``seq``'s own, when the table has nothing); False: the socket was closed."""
+        assert self.sent_seq is not None
         try:
             frames, _last = await self._missed(self.sent_seq, seq)
         except DomainError:

@@ -1,14 +1,18 @@
 """Event numbers across audiences: an expert's draft (its own audience) takes a number every other connection
 hears of without its content (``room.passed``), so the next event reaches them in order without a read of the
 session's table; an own event that never arrived is still read from the table once its number is announced.
+Events that reach a connection out of their order (two processes publish what they committed in one order) are
+held for the numbers before them and sent in order without a read; a gap that stays open is read after the wait.
 
 Transactional database (the consumer works in its own threads), one tender per test."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from evaluation.consumers import SessionConsumer
 from tendering.room import groups
@@ -100,3 +104,82 @@ async def test_an_own_event_that_never_arrived_is_read_from_the_table_when_its_n
     # Both of the expert's tabs read it from the table; the other expert moved past it and read nothing.
     assert len(reads.calls) == 2 and {up_to for _after, up_to in reads.calls} == {saved["seq"]}
     assert await b_one.receive_nothing(timeout=0.5)
+
+
+class HeldBack:
+    """The publisher with the sends of the first event of ``kind`` kept back, until ``release()``, or for ever."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+        from tendering.room.publisher import publisher
+
+        self.kept: list[tuple[str, dict[str, Any]]] = []
+        self.original = publisher.send_in_order
+        self.kind = kind
+
+        def send_in_order(sends: list[tuple[str, dict[str, Any]]], layer: Any = None) -> None:
+            first = sends[0][1]
+            if not self.kept and first.get("frame", {}).get("kind") == self.kind:
+                self.kept = sends
+                return
+            self.original(sends, layer)
+
+        monkeypatch.setattr(publisher, "send_in_order", send_in_order)
+
+    async def release(self) -> None:
+        await sync_to_async(self.original, thread_sensitive=False)(self.kept)
+
+
+async def test_events_that_arrive_out_of_order_are_sent_in_order_without_a_table_read(
+    case: Any, sockets: Sockets, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.ROOM_GAP_WAIT_MS = 10_000  # longer than the test: the order comes from holding back, not the table
+    a, b = case.experts[0], case.experts[1]
+    a_one = await sockets.following(a, case.tender)
+    b_one = await sockets.following(b, case.tender)
+    watcher = await sockets.following(case.supervisor, case.tender)
+    for communicator in (a_one, b_one, watcher):
+        await drain(communicator)
+    held = HeldBack(monkeypatch, "message.posted")
+    reads = TableReads(monkeypatch)
+
+    await a_one.send_json_to({"type": "message", "ref": "t1", "text": "第一条：先核对资质"})
+    await until(a_one, lambda f: f.get("ref") == "t1")
+    await a_one.send_json_to({"type": "message", "ref": "t2", "text": "第二条：再看报价"})
+    await until(a_one, lambda f: f.get("ref") == "t2")
+    # The second event has reached every connection; none sends it before the first.
+    for communicator in (a_one, b_one, watcher):
+        assert await communicator.receive_nothing(timeout=0.3)
+
+    await held.release()
+    for communicator in (a_one, b_one, watcher):
+        first, second = await frame(communicator), await frame(communicator)
+        assert [first["data"]["text"], second["data"]["text"]] == ["第一条：先核对资质", "第二条：再看报价"]
+        assert second["seq"] == first["seq"] + 1
+        assert await communicator.receive_nothing(timeout=0.2)
+    assert reads.calls == []
+
+
+async def test_a_gap_still_open_after_the_wait_is_read_from_the_table_once_per_connection(
+    case: Any, sockets: Sockets, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.ROOM_GAP_WAIT_MS = 300
+    a, b = case.experts[0], case.experts[1]
+    a_one = await sockets.following(a, case.tender)
+    b_one = await sockets.following(b, case.tender)
+    for communicator in (a_one, b_one):
+        await drain(communicator)
+    HeldBack(monkeypatch, "message.posted")  # never released: the layer lost the first message
+    reads = TableReads(monkeypatch)
+
+    await a_one.send_json_to({"type": "message", "ref": "t1", "text": "这一条在通道中丢失"})
+    await until(a_one, lambda f: f.get("ref") == "t1")
+    started = asyncio.get_running_loop().time()
+    await a_one.send_json_to({"type": "message", "ref": "t2", "text": "这一条正常送达"})
+    texts: dict[str, list[str]] = {}
+    for name, communicator in (("a", a_one), ("b", b_one)):
+        got = [await frame(communicator) for _ in range(3 if name == "a" else 2)]
+        texts[name] = [f["data"]["text"] for f in got if f.get("kind") == "message.posted"]
+    assert asyncio.get_running_loop().time() - started >= 0.3  # held for the wait first
+    assert texts == {"a": ["这一条在通道中丢失", "这一条正常送达"], "b": ["这一条在通道中丢失", "这一条正常送达"]}
+    # One read per connection, up to the held event's number.
+    assert len(reads.calls) == 2 and len({up_to for _after, up_to in reads.calls}) == 1
