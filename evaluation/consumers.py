@@ -72,7 +72,13 @@ class SessionConsumer(RoomConsumer):
 
     @in_db_thread
     def _presence(self, online: bool) -> None:
-        discussion.presence(self.current_user(), self.tender, online)
+        discussion.presence(self.command_user(), self.tender, online)
+
+    def command_user(self) -> Any:
+        """The connection's user, not read again: every command's service starts with ``member_of``, whose one
+        statement finds the user's membership only while the user is active and the member confirmed (the
+        supervisor's commands are refused before any database work)."""
+        return self.scope["user"]
 
     def snapshot(self) -> dict[str, Any]:
         user = self.current_user()

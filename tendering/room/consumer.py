@@ -20,7 +20,9 @@ import asyncio
 import collections
 import dataclasses
 import json
+import logging
 import os
+import random
 import threading
 import time
 import typing
@@ -47,6 +49,9 @@ from tendering.room import groups, protocol
 from tendering.room.codes import CloseCode, ErrorCode
 
 DB_THREADS = 4
+
+logger = logging.getLogger(__name__)
+_jitter = random.SystemRandom()  # when each connection checks its membership again: spread, not secret
 
 
 class _RoomDatabaseThreads(Executor):
@@ -264,7 +269,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
     handlers: ClassVar[dict[str, str]]
     command_types: ClassVar[frozenset[str]]
     command_adapter: ClassVar[TypeAdapter[Any]]
-    # Live events re-check the listener's membership at most this often (commands and resumes always do).
+    # A listener's membership is checked again at most this long after the last check (commands and resumes always
+    # check it): in the background, at a random point in the second half of the period, so that connections made
+    # together do not all check at once and an event never waits for a check; an event that finds the last check
+    # older than this (the database slow, or 0 here) checks it first.
     membership_recheck_seconds: ClassVar[float] = 30.0
 
     room_id: int
@@ -279,6 +287,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     held: dict[int, dict[str, Any]]
     gap_timer: asyncio.Task[None] | None
     delivering: asyncio.Lock
+    removed: bool  # closed because its user may no longer be in the room: nothing more is sent
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -326,13 +335,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import AnonymousUser
 
-        found = (
-            get_user_model()
-            .objects.select_related("organization")
-            .filter(pk=self.scope["user"].pk, is_active=True)
-            .first()
-        )
-        return found if found is not None else AnonymousUser()
+        model = get_user_model()
+        try:
+            return model.objects.select_related("organization").get(pk=self.scope["user"].pk, is_active=True)
+        except model.DoesNotExist:
+            return AnonymousUser()
+
+    def command_user(self) -> Any:
+        """The user a command's handler gets (sync code only): ``current_user()``, read again for every command.
+
+        A room whose every handler checks in its own first statement that the user is still active and entitled
+        may return the connection's user instead, and save that read."""
+        return self.current_user()
 
     def refusal_close_code(self, exc: DomainError) -> int:
         return int(CloseCode.FORBIDDEN)
@@ -358,6 +372,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.held = {}
         self.gap_timer = None
         self.delivering = asyncio.Lock()
+        self.removed = False
         self.checked_at = time.monotonic()
         self.language = _language(self.scope)
         self.bucket = TokenBucket(settings.ROOM_COMMANDS_PER_SECOND, settings.ROOM_COMMAND_BURST)
@@ -382,6 +397,28 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send(protocol.hello(entry.last_seq, settings.HALL_FRAME_MAX_BYTES))
         if settings.ROOM_CATCH_UP_SECONDS:
             self.catch_up = asyncio.create_task(self._catch_up_from_the_table(settings.ROOM_CATCH_UP_SECONDS))
+        if self.membership_recheck_seconds > 0:
+            self.membership_checks = asyncio.create_task(self._keep_checking_membership())
+
+    async def _keep_checking_membership(self) -> None:
+        """The listener's membership checked again, in the background, before the last check is
+        ``membership_recheck_seconds`` old; a participant no longer entitled is closed and hears nothing more."""
+        while True:
+            await asyncio.sleep(self.membership_recheck_seconds * _jitter.uniform(0.5, 0.9))
+            try:
+                still = await self._still_member()
+            except Exception:
+                # The database away for a moment: the next event checks it itself once the last check is too old.
+                logger.warning("could not check a room listener's membership", exc_info=True)
+                continue
+            if not still:
+                await self._close_removed()
+                return
+            self.checked_at = time.monotonic()
+
+    async def _close_removed(self) -> None:
+        self.removed = True
+        await self.close(code=CloseCode.FORBIDDEN)
 
     @in_db_thread
     def _enter(self) -> Entry:
@@ -417,7 +454,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                     return
 
     async def disconnect(self, code: int) -> None:
-        for task in (getattr(self, "catch_up", None), getattr(self, "gap_timer", None)):
+        tasks = ("catch_up", "gap_timer", "membership_checks")
+        for task in (getattr(self, name, None) for name in tasks):
             if task is not None:
                 task.cancel()
         for group in self.groups_joined:
@@ -495,7 +533,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     def _run(self, command: protocol.Command) -> dict[str, Any] | None:
         handler = getattr(self, self.handlers[command_type(type(command))])
         with translation.override(self.language):
-            result: dict[str, Any] | None = handler(self.current_user(), command)
+            result: dict[str, Any] | None = handler(self.command_user(), command)
             return result
 
     # --- snapshot, resume, events ---------------------------------------------------------------------------
@@ -583,12 +621,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def _deliver_in_order(self, message: dict[str, Any]) -> bool:
         seq = _seq_of(message)
+        if self.removed:
+            return False
         if self.sent_seq is None or seq <= self.sent_seq:
             return True
         if time.monotonic() - self.checked_at > self.membership_recheck_seconds:
             # A participant removed from the room stops hearing it, even if it only listens.
             if not await self._still_member():
-                await self.close(code=CloseCode.FORBIDDEN)
+                await self._close_removed()
                 return False
             self.checked_at = time.monotonic()
         if seq > self.sent_seq + 1 and settings.ROOM_GAP_WAIT_MS:

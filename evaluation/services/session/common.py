@@ -22,10 +22,11 @@ SESSION_STAGES = (Stage.SIGN_IN, Stage.QUALIFICATION, Stage.SCORING, Stage.PRICE
 
 
 def evaluation_of(tender: Tender) -> Evaluation:
-    found = Evaluation.objects.select_related("tender").filter(tender=tender).first()
-    if found is None:
-        raise NotFound(_("该招标项目尚无评标。"), code="no_evaluation")
-    return found
+    try:
+        # ``get``, not ``first``: one row at most (one evaluation per tender), and no ORDER BY to build.
+        return Evaluation.objects.select_related("tender").get(tender=tender)
+    except Evaluation.DoesNotExist:
+        raise NotFound(_("该招标项目尚无评标。"), code="no_evaluation") from None
 
 
 def lock_evaluation(tender: Tender, *, with_tender: bool = False) -> Evaluation:
@@ -38,16 +39,18 @@ def lock_evaluation(tender: Tender, *, with_tender: bool = False) -> Evaluation:
 
 
 def member_of(user: Any, evaluation: Evaluation) -> CommitteeMember | None:
-    """The user's confirmed membership of the committee (a recused or declined one is not)."""
+    """The user's confirmed membership of the committee (a recused or declined one is not, nor that of a user
+    deactivated since ``user`` was read: the session's commands rely on this, ``SessionConsumer.command_user``)."""
     if not getattr(user, "is_authenticated", False):
         return None
-    member = (
-        CommitteeMember.objects.select_related("expert")
-        .filter(evaluation=evaluation, expert__user=user, state=MemberState.CONFIRMED)
-        .first()
-    )
-    if member is not None:
-        member.expert.user = user  # the row the filter matched: not read a second time
+    try:
+        # One row at most (an expert per user, a member per expert and evaluation): ``get``, no ORDER BY to build.
+        member = CommitteeMember.objects.select_related("expert").get(
+            evaluation=evaluation, expert__user=user, expert__user__is_active=True, state=MemberState.CONFIRMED
+        )
+    except CommitteeMember.DoesNotExist:
+        return None
+    member.expert.user = user  # the row the filter matched: not read a second time
     return member
 
 

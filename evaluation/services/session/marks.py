@@ -156,17 +156,18 @@ def _opened_to_mark(tender: Tender, member: CommitteeMember, public_id: Any) -> 
     except ValueError:
         wanted = None
     conflicted = ConflictDeclaration.objects.filter(member=member, bid_id=OuterRef("bid_id"), has_conflict=True)
-    row = (
-        None
-        if wanted is None
-        else BidOpening.objects.select_related("bid")
-        .only("files", "bid__public_id")
-        .filter(opening__tender=tender, state=BidOpeningState.OPENED, bid__public_id=wanted)
-        .annotate(member_conflicted=Exists(conflicted))
-        .first()
-    )
-    if row is None:
-        raise InvalidInput({"bid": [_("本项目没有这份已开标的投标文件。")]})
+    try:
+        if wanted is None:
+            raise BidOpening.DoesNotExist
+        # One row at most (a bid is opened once): ``get``, no ORDER BY to build.
+        row = (
+            BidOpening.objects.select_related("bid")
+            .only("files", "bid__public_id")
+            .annotate(member_conflicted=Exists(conflicted))
+            .get(opening__tender=tender, state=BidOpeningState.OPENED, bid__public_id=wanted)
+        )
+    except BidOpening.DoesNotExist:
+        raise InvalidInput({"bid": [_("本项目没有这份已开标的投标文件。")]}) from None
     return row, bool(row.member_conflicted)
 
 
@@ -225,7 +226,7 @@ def save_mark(
         values["updated_at"] = clock.now()
         # Under the sheet's lock no other transaction writes its marks: read, then update or insert (what
         # ``update_or_create`` does, without its savepoint and its second lock).
-        mark = Mark.objects.filter(sheet=sheet, bid=opened.bid, item=item).first()
+        mark = next(iter(Mark.objects.filter(sheet=sheet, bid=opened.bid, item=item).order_by()), None)  # one at most
         if mark is None:
             mark = Mark.objects.create(sheet=sheet, bid=opened.bid, item=item, **values)
         else:

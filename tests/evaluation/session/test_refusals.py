@@ -327,3 +327,23 @@ def test_the_sign_in_stage_closes_only_with_everyone_signed_in_and_declared_and_
     # No event of the session was ever for a bidder: every audience is the committee's, the staff's or one expert's.
     audiences = set(SessionEvent.objects.values_list("audience", flat=True))
     assert audiences and all(a in ("all", "staff") or a.startswith("expert:") for a in audiences)
+
+
+def test_an_expert_deactivated_after_connecting_is_refused_every_command_with_the_user_it_connected_as(
+    scoring: Any,
+) -> None:
+    """The session's commands get the connection's user, read at connect (``SessionConsumer.command_user``): the
+    membership's own statement (``member_of``) is what refuses a user deactivated since."""
+    from accounts.models import User
+    from evaluation.services.session import discussion
+
+    user = scoring.experts[1]
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert user.is_active  # the object the connection holds still says so
+    bid = scoring.bids[0].public_id
+    refused(scoring, marks.save_mark, "not_a_member", user, scoring.tender, "scoring", bid, "T1", score="5")
+    refused(scoring, discussion.post_message, "not_a_member", user, scoring.tender, "请看第三页")
+    refused(scoring, marks.sheet_statement, "not_a_member", user, scoring.tender, "scoring")
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    marks.save_mark(user, scoring.tender, "scoring", bid, "T1", score="5")
+    assert Mark.objects.get(sheet__member=scoring.members[1], item="T1", bid__public_id=bid).score == 5

@@ -183,3 +183,28 @@ async def test_a_gap_still_open_after_the_wait_is_read_from_the_table_once_per_c
     assert texts == {"a": ["这一条在通道中丢失", "这一条正常送达"], "b": ["这一条在通道中丢失", "这一条正常送达"]}
     # One read per connection, up to the held event's number.
     assert len(reads.calls) == 2 and len({up_to for _after, up_to in reads.calls}) == 1
+
+
+async def test_a_member_removed_while_only_listening_is_closed_by_the_background_check_without_an_event(
+    case: Any, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from channels.db import database_sync_to_async
+
+    from evaluation.models import CommitteeMember, MemberState
+    from tests.evaluation.session.test_session_consumer import close_code
+
+    monkeypatch.setattr(SessionConsumer, "membership_recheck_seconds", 0.6)
+    b = case.experts[1]
+    listener = await sockets.following(b, case.tender)
+    other = await sockets.following(case.experts[0], case.tender)
+    for communicator in (listener, other):
+        await drain(communicator)  # the other's presence
+    await database_sync_to_async(CommitteeMember.objects.filter(evaluation__tender=case.tender, expert__user=b).update)(
+        state=MemberState.RECUSED
+    )
+    # Nothing is published meanwhile: the check runs on its own, within the period.
+    assert await close_code(listener) == 4403
+    sockets.open.remove(listener)
+    # The others stay, and hear the session as before.
+    await other.send_json_to({"type": "ping", "ref": "p"})
+    assert (await frame(other))["type"] == "pong"
