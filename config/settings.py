@@ -154,6 +154,9 @@ ROOM_CATCH_UP_SECONDS = env_int("ROOM_CATCH_UP_SECONDS", 0 if REDIS_URL else 2, 
 # a number not yet heard is held this long for the numbers before it, and only a gap still open then is read
 # from the room's table (0: read at once).
 ROOM_GAP_WAIT_MS = env_int("ROOM_GAP_WAIT_MS", 300, minimum=0, maximum=10000)
+# The rooms' database threads per server process (tendering/room/consumer.py): one does the most on these CPUs
+# (the ORM's Python holds the GIL far longer than a statement waits; docs/benchmarks.md "Evaluation session").
+ROOM_DB_THREADS = env_int("ROOM_DB_THREADS", 1, minimum=1, maximum=64)
 # Each room connection's token bucket: this many commands a second on average, bursts of up to this many
 # (every frame counts, ping too); over it the frame is refused with ``rate_limited`` and nothing runs.
 ROOM_COMMANDS_PER_SECOND = env_int("ROOM_COMMANDS_PER_SECOND", 10, minimum=1, maximum=10000)

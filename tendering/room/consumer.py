@@ -9,9 +9,11 @@ A room subclass sets ``room`` and ``commands``, marks one method per command wit
 (a synchronous function of ``(user, command)``, run in a database thread, returning the ``ok``
 frame's fields), and supplies ``enter``, ``snapshot``, ``missed`` and ``still_member``.
 
-Database work runs in a pool of threads of the rooms' own (``DB_THREADS``), not in Channels'
-one thread shared by every consumer of the process: 240 participants connecting at once no longer
-wait for each other's snapshots in a single queue.
+Database work runs in the rooms' own threads (``settings.ROOM_DB_THREADS``, one by default), not in
+Channels' one thread shared by every consumer of the process (and by its other consumers' connects).
+One thread does the most: the rooms' database work is Python that holds the GIL (the ORM) far longer than
+it waits for PostgreSQL, and threads that take the GIL from each other, and from the event loop that sends
+the events, cost more than the waits they overlap (docs/benchmarks.md, "Evaluation session").
 """
 
 from __future__ import annotations
@@ -48,8 +50,6 @@ from config.untrusted import FIELDS_MAX, bounded, nul_paths, nul_refused_message
 from tendering.room import groups, protocol
 from tendering.room.codes import CloseCode, ErrorCode
 
-DB_THREADS = 4
-
 logger = logging.getLogger(__name__)
 _jitter = random.SystemRandom()  # when each connection checks its membership again: spread, not secret
 
@@ -65,6 +65,7 @@ class _RoomDatabaseThreads(Executor):
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
+        self.size = 0  # the threads of this process's pool (settings.ROOM_DB_THREADS when it was made)
         self._pid = 0
         self._lock = threading.Lock()
         os.register_at_fork(after_in_child=self._forget_parents_pool)
@@ -79,9 +80,15 @@ class _RoomDatabaseThreads(Executor):
             return pool
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
-                self._pool = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="room-db")
+                self.size = settings.ROOM_DB_THREADS
+                self._pool = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="room-db")
                 self._pid = os.getpid()
             return self._pool
+
+    def threads(self) -> int:
+        """How many threads this process's pool has (made now if it was not)."""
+        self._current()
+        return self.size
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         return self._current().submit(fn, *args, **kwargs)
@@ -140,13 +147,14 @@ def in_db_thread(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
 
 def close_db_threads_connections() -> None:
     """Close the database connection of every room thread (tests: so that the test database can be dropped)."""
-    barrier = threading.Barrier(DB_THREADS)
+    threads = _db_pool.threads()
+    barrier = threading.Barrier(threads)
 
     def close() -> None:
         barrier.wait(timeout=10)
         connections.close_all()
 
-    for future in [_db_pool.submit(close) for _thread in range(DB_THREADS)]:
+    for future in [_db_pool.submit(close) for _thread in range(threads)]:
         future.result(timeout=20)
 
 

@@ -50,12 +50,12 @@ def test_a_connection_used_within_the_second_is_not_checked_again(
         for _ in range(n):
             await run()
 
-    asyncio.run(calls(2 * consumer.DB_THREADS + 2))
+    asyncio.run(calls(2 * consumer._db_pool.threads() + 2))
     assert health_checks == []
     # Without the allowance, every call on an open connection is checked first (Django's behaviour).
     monkeypatch.setattr(consumer, "HEALTHY_FOR_SECONDS", 0.0)
-    asyncio.run(calls(2 * consumer.DB_THREADS + 2))
-    assert len(health_checks) >= consumer.DB_THREADS + 2
+    asyncio.run(calls(2 * consumer._db_pool.threads() + 2))
+    assert len(health_checks) >= consumer._db_pool.threads() + 2
 
 
 def test_a_connection_whose_query_failed_is_checked_after_the_call(health_checks: list[str]) -> None:
