@@ -93,6 +93,10 @@ class SessionConsumer(RoomConsumer):
     def still_member(self, user: Any) -> bool:
         return admission.may_stay(user, self.tender)
 
+    def listener_user(self) -> Any:
+        """The connection's user, not read again: ``may_stay`` reads its active flag in its own one statement."""
+        return self.scope["user"]
+
     async def dispatch_command(self, command: protocol.Command) -> None:
         if self.role != admission.EXPERT and getattr(command, "type", "") not in READ_ONLY_TYPES:
             await self._error(command.ref, ErrorCode.READ_ONLY, _("监督人员只能观看评标，不能操作。"))

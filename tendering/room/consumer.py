@@ -356,6 +356,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         may return the connection's user instead, and save that read."""
         return self.current_user()
 
+    def listener_user(self) -> Any:
+        """The user ``still_member`` gets (sync code only): ``current_user()``. A room whose ``still_member`` reads
+        the user's active flag itself may return the connection's user instead, and save that read."""
+        return self.current_user()
+
     def refusal_close_code(self, exc: DomainError) -> int:
         return int(CloseCode.FORBIDDEN)
 
@@ -581,7 +586,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     @in_db_thread
     def _still_member(self) -> bool:
-        return self.still_member(self.current_user())
+        return self.still_member(self.listener_user())
 
     async def _resume(self, command: protocol.Resume) -> None:
         try:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
-from accounts.errors import PermissionDenied, WrongPhase
-from evaluation.models import CommitteeMember, Evaluation
+from accounts.errors import PermissionDenied
+from evaluation.models import CommitteeMember, Evaluation, MemberState
 from evaluation.services.session.common import evaluation_of, is_supervisor, member_of
 from evaluation.session_protocol import expert_audience
 from tendering.models import Tender
@@ -37,8 +39,17 @@ def audiences(user: Any, role: str) -> set[str]:
 
 
 def may_stay(user: Any, tender: Tender) -> bool:
-    try:
-        require_session(user, tender)
-    except (PermissionDenied, WrongPhase):
+    """May ``user`` (as read at connect: its active flag is read here) still hear the session? One statement:
+    the user is active, and a confirmed member of the tender's evaluation or its supervisor (``require_session``)."""
+    if not getattr(user, "is_authenticated", False):
         return False
-    return True
+    member = CommitteeMember.objects.filter(
+        evaluation=OuterRef("pk"), expert__user_id=user.pk, state=MemberState.CONFIRMED
+    )
+    active = get_user_model().objects.filter(pk=user.pk, is_active=True)
+    return (
+        Evaluation.objects.filter(tender_id=tender.pk)
+        .filter(Exists(active))
+        .filter(Q(Exists(member)) | Q(supervisor_id=user.pk))
+        .exists()
+    )

@@ -347,3 +347,27 @@ def test_an_expert_deactivated_after_connecting_is_refused_every_command_with_th
     User.objects.filter(pk=user.pk).update(is_active=True)
     marks.save_mark(user, scoring.tender, "scoring", bid, "T1", score="5")
     assert Mark.objects.get(sheet__member=scoring.members[1], item="T1", bid__public_id=bid).score == 5
+
+
+def test_who_may_stay_in_the_session_is_read_in_one_statement_with_the_user_as_it_connected(
+    session_case: Any, django_assert_num_queries: Any
+) -> None:
+    """``may_stay`` (each listener's check in the background) gets the connection's user, read at connect: the
+    user's active flag, the membership and the supervisor are read in its one statement."""
+    from accounts.models import User
+    from evaluation.models import CommitteeMember, MemberState
+    from evaluation.services.session.admission import may_stay
+
+    case = session_case(n_bids=3, n_experts=3)
+    member, recused, deactivated = case.experts
+    CommitteeMember.objects.filter(pk=case.members[1].pk).update(state=MemberState.RECUSED)
+    User.objects.filter(pk=deactivated.pk).update(is_active=False)
+    with django_assert_num_queries(1):
+        assert may_stay(member, case.tender)
+    assert may_stay(case.supervisor, case.tender)
+    assert not may_stay(recused, case.tender)
+    assert not may_stay(deactivated, case.tender)  # the object still says active: the database does not
+    assert not may_stay(case.bidder_users[0], case.tender)
+    assert not may_stay(case.personas.tenderer, case.tender)
+    User.objects.filter(pk=case.supervisor.pk).update(is_active=False)
+    assert not may_stay(case.supervisor, case.tender)
