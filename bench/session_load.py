@@ -17,7 +17,9 @@ Subject: every expert acts every ``--interval`` seconds (start times spread), al
 (a qualification entry, a draft: its ``ok`` and its ``sheet.saved`` go to the expert alone) and a
 ``message`` (``message.posted`` goes to every participant of the session). Latency = the command sent →
 the event received, by every other participant of the session for a message, on ``time.monotonic``
-(one clock for every process on the machine).
+(one clock for every process on the machine). Shown beside it, not judged: from the event's ``at`` (stamped
+inside the command's transaction, on the server's wall clock) to its arrival, on this machine's wall clock:
+the part after the command's statements (the ledger entry, the commit, the publish and the fan-out).
 
 Baseline, same run, same clients: the bare consumer joined to one group per session, and this process
 sending, from one long-lived event loop (``bench.live.BareSender``), as many frames of the same size (the
@@ -95,6 +97,9 @@ class Client:
         self.done_seq = 0  # the last number seen when the actors stopped and the events settled
         self.seqs: list[int] = []  # every event number, in the order received (the replay included)
         self.events: list[tuple[str, str, float]] = []  # (kind, tag, received) of each event
+        # message.posted tag -> seconds from the event's ``at`` (stamped in the command's transaction, the server's
+        # wall clock: the same machine's) to its arrival here (this process's wall clock)
+        self.ages: dict[str, float] = {}
         self.sent: dict[str, tuple[float, dict[str, Any]]] = {}  # ref -> (sent at, command)
         self.oks: dict[str, float] = {}
         self.errors: list[str] = []
@@ -184,6 +189,8 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
                 client.events.append((frame.get("kind", ""), tag_of(frame), now))
                 if frame.get("kind") == "message.posted":
                     frame_bytes.append(len(message.data.encode()))
+                    if not bare:  # the baseline's frames carry no time
+                        client.ages[tag_of(frame)] = time.time() - dt.datetime.fromisoformat(frame["at"]).timestamp()
             elif kind == "ok" and frame.get("ref") in client.sent:
                 client.oks.setdefault(frame["ref"], now)
                 client.pending.pop(frame["ref"], None)
@@ -267,6 +274,7 @@ async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
             {
                 "seqs": c.seqs,
                 "events": c.events,
+                "ages": c.ages,
                 "sent": {ref: [at, command] for ref, (at, command) in c.sent.items()},
                 "oks": c.oks,
                 "pending": list(c.pending),
@@ -493,6 +501,7 @@ def latencies(result: dict[str, Any], specs: list[dict[str, Any]]) -> dict[str, 
             elif ref in client["oks"]:
                 mark_ok.append(client["oks"][ref] - at)
     fanout: list[float] = []
+    from_event: list[float] = []  # the event's ``at`` → its arrival at every other participant
     missing = 0
     received: dict[tuple[int, str], float] = {}
     for index, client in enumerate(result["clients"]):
@@ -511,9 +520,16 @@ def latencies(result: dict[str, Any], specs: list[dict[str, Any]]) -> dict[str, 
                 continue
             if (other, ref) in received:
                 fanout.append(received[(other, ref)] - at)
+                from_event.append(result["clients"][other]["ages"][ref])
             else:
                 missing += 1
-    return {"fanout": sorted(fanout), "mark_ok": sorted(mark_ok), "missing": missing, "frames": sorted(frames)}
+    return {
+        "fanout": sorted(fanout),
+        "from_event": sorted(from_event),
+        "mark_ok": sorted(mark_ok),
+        "missing": missing,
+        "frames": sorted(frames),
+    }
 
 
 def bare_latencies(result: dict[str, Any], specs: list[dict[str, Any]]) -> tuple[list[float], int]:
@@ -707,13 +723,14 @@ def main(argv: list[str] | None = None) -> int:
         f"expert every {args.interval:g} s for {args.duration:g} s; took {time.perf_counter() - began:.0f} s"
     )
     p99, bare_p99 = percentile(fan, 0.99), percentile(bare_lat, 0.99)
-    marks = measured["mark_ok"]
+    marks, from_event = measured["mark_ok"], measured["from_event"]
     head = ["variant", "pairs", "p50", "p95", "p99", "max", "missing"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for name, values, lost in (
         ("session: `message` → `message.posted` at every other participant", fan, measured["missing"]),
         ("bare consumer, bare `group_send` from a long-lived loop (baseline)", bare_lat, bare_missing),
+        ("session: the event made in the command's transaction → every other participant", from_event, 0),
         ("session: `mark` → its `ok` (the draft saved)", marks, 0),
     ):
         cells = [name, str(len(values)), *(f"{percentile(values, q) * 1e3:.1f} ms" for q in (0.5, 0.95, 0.99))]
