@@ -36,6 +36,14 @@ class TableReads:
         monkeypatch.setattr(SessionConsumer, "missed", missed)
 
 
+async def two_experts_and_the_supervisor(case: Any, sockets: Sockets) -> tuple[Any, Any, Any]:
+    """The first two experts' and the supervisor's connections, each following the session, nothing left to read."""
+    connected = [await sockets.following(user, case.tender) for user in (*case.experts[:2], case.supervisor)]
+    for communicator in connected:
+        await drain(communicator)
+    return connected[0], connected[1], connected[2]
+
+
 def mark_frame(case: Any, ref: str, reason: str) -> dict[str, Any]:
     bid = str(case.bids[0].public_id)
     return {
@@ -52,12 +60,7 @@ def mark_frame(case: Any, ref: str, reason: str) -> dict[str, Any]:
 async def test_a_drafts_number_reaches_the_others_without_its_content_and_the_next_event_needs_no_table_read(
     case: Any, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, b = case.experts[0], case.experts[1]
-    a_one = await sockets.following(a, case.tender)
-    b_one = await sockets.following(b, case.tender)
-    watcher = await sockets.following(case.supervisor, case.tender)
-    for communicator in (a_one, b_one, watcher):
-        await drain(communicator)
+    a_one, b_one, watcher = await two_experts_and_the_supervisor(case, sockets)
     reads = TableReads(monkeypatch)
 
     await a_one.send_json_to(mark_frame(case, "m1", "营业执照已过期"))
@@ -133,12 +136,7 @@ async def test_events_that_arrive_out_of_order_are_sent_in_order_without_a_table
     case: Any, sockets: Sockets, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
     settings.ROOM_GAP_WAIT_MS = 10_000  # longer than the test: the order comes from holding back, not the table
-    a, b = case.experts[0], case.experts[1]
-    a_one = await sockets.following(a, case.tender)
-    b_one = await sockets.following(b, case.tender)
-    watcher = await sockets.following(case.supervisor, case.tender)
-    for communicator in (a_one, b_one, watcher):
-        await drain(communicator)
+    a_one, b_one, watcher = await two_experts_and_the_supervisor(case, sockets)
     held = HeldBack(monkeypatch, "message.posted")
     reads = TableReads(monkeypatch)
 
