@@ -1,11 +1,11 @@
-"""Read-only views of the ledger: nobody adds, changes or deletes entries here."""
+"""Read-only views of the ledger and the case files: nobody adds, changes or deletes rows here."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
 from accounts.admin import ReadOnlyAdmin
-from archive.models import LedgerCheckpoint, LedgerEntry
+from archive.models import CaseObject, LedgerCheckpoint, LedgerEntry
 
 
 @admin.register(LedgerEntry)
@@ -21,3 +21,11 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 class LedgerCheckpointAdmin(ReadOnlyAdmin):
     list_display = ["tree_size", "root_hash", "created_at", "certificate_fingerprint"]
     ordering = ["-tree_size"]
+
+
+@admin.register(CaseObject)
+class CaseObjectAdmin(ReadOnlyAdmin):
+    list_display = ["case", "name", "size", "sha256", "filed_at", "ledger_seq"]
+    search_fields = ["=case", "=sha256", "name"]
+    ordering = ["case", "ledger_seq"]
+    show_full_result_count = False

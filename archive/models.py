@@ -171,3 +171,37 @@ class LedgerCheckpoint(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size} {self.root_hash[:16]}"
+
+
+class CaseObject(AppendOnlyModel):
+    """One object filed in a case (案卷登记): the case file's registry, written by ``archive.cases`` only.
+
+    The apps file their records into their case as they make them (a published tender document, an accepted
+    bid's ciphertext, the opening record, the evaluation report), so that closing a case reads this registry
+    instead of collecting. Each row names the exact version of the object and its SHA-256, and the ledger
+    entry (``archive.case.object_filed``) that recorded the filing. Rows are never changed or deleted (the ORM
+    refuses; on PostgreSQL a trigger too, migration 0005).
+    """
+
+    case = models.CharField(_("案卷"), max_length=100, db_index=True, help_text="e.g. tender:42")
+    name = models.CharField(
+        _("卷内名称"), max_length=400, help_text="its path in the case and the dossier, e.g. opening/opening-record.pdf"
+    )
+    object_key = models.CharField(_("对象键"), max_length=1024)
+    version_id = models.CharField(_("对象版本"), max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, validators=[hex64])
+    size = models.PositiveBigIntegerField(_("字节数"))
+    content_type = models.CharField(_("类型"), max_length=100)
+    filed_at = models.DateTimeField(_("归档时间"))
+    ledger_seq = models.BigIntegerField(_("账本序号"), unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["case", "ledger_seq"]
+        verbose_name = _("案卷对象")
+        verbose_name_plural = _("案卷对象")
+        constraints = [models.UniqueConstraint(fields=["case", "name"], name="case_object_name_once")]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.name}"

@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from accounts.errors import Conflict, InvalidInput, NotFound
 from accounts.models import KeyPurpose, PublicKey, Role
 from accounts.services import verify_signature
+from archive import cases
 from archive.canonical import canonical_json, format_timestamp
 from archive.ledger import record
 from archive.pdf import sign_pdf
@@ -559,6 +560,9 @@ def file_report(evaluation_id: int) -> str:
                 "decisions": {str(m["member"]): m["decision"] for m in bundle["members"]},
             },
             None,
+        )
+        cases.file_stored(
+            tender.case, "evaluation/evaluation-report.pdf", stored, sha256=digest, content_type="application/pdf"
         )
         now = clock.now()
         report.object_key, report.pdf_sha256, report.signed_at = stored.key, digest, now

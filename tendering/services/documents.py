@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from pathlib import PurePath
 from typing import IO, Any
@@ -13,16 +12,14 @@ from django.utils.translation import gettext as _
 
 from accounts.errors import DomainError, InvalidInput, NotFound, WrongPhase
 from accounts.models import User
+from archive import cases
 from archive.ledger import record
-from archive.storage import RetentionMode, get_object_store
-from archive.storage.retention import records_retain_until
+from archive.storage import get_object_store
 from archive.streams import CountingReader
 from config import clock
 from tendering import object_keys, permissions
 from tendering.models import Amendment, DocumentDownload, Phase, Tender, TenderDocument
 from tendering.services.locks import lock_tender
-
-logger = logging.getLogger(__name__)
 
 # The first bytes each permitted type must start with: an extension alone proves nothing.
 MAGIC = {
@@ -139,8 +136,22 @@ def add_document(
         actor,
     )
     if tender.published_at is not None:
-        transaction.on_commit(lambda: lock_published_documents(tender.pk))
+        file_document(document, actor)
     return document
+
+
+def file_document(document: TenderDocument, actor: Any) -> None:
+    """File a published document in its tender's case (at publication, or as an amendment's document)."""
+    cases.file_object(
+        document.tender.case,
+        f"tender/documents/{document.public_id}/{cases.safe_segment(document.name)}",
+        object_key=document.object_key,
+        version_id=document.version_id,
+        sha256=document.sha256,
+        size=document.size,
+        content_type=document.content_type,
+        actor=actor,
+    )
 
 
 @transaction.atomic
@@ -199,21 +210,6 @@ def record_download(user: Any, document: TenderDocument) -> DocumentDownload | N
 
 def open_document(document: TenderDocument) -> Any:
     return get_object_store().open(document.object_key, document.version_id or None)
-
-
-def lock_published_documents(tender_id: int) -> None:
-    """Keep published documents under GOVERNANCE retention for the records period.
-
-    Runs after commit; a failure is logged and retried at the next publication
-    event or by the filing step, which applies COMPLIANCE retention to the dossier.
-    """
-    store = get_object_store()
-    until = records_retain_until()
-    for document in TenderDocument.objects.filter(tender_id=tender_id, withdrawn_at__isnull=True):
-        try:
-            store.set_retention(document.object_key, document.version_id or None, RetentionMode.GOVERNANCE, until)
-        except Exception:
-            logger.exception("could not set retention on %s", document.object_key)
 
 
 def require_phase(tender: Tender, *phases: Phase) -> None:

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from archive import cases
 from archive.ledger import record
 from archive.pdf import RecordDocument, RecordTable, render_record_pdf, sign_pdf
 from archive.storage import Retention, RetentionMode, get_object_store
@@ -156,6 +157,9 @@ def file_record(opening_id: int) -> str:
             "tendering.opening.record_filed",
             {"object_key": stored.key, "version_id": stored.version_id or "", "sha256": digest, "size": len(signed)},
             None,
+        )
+        cases.file_stored(
+            locked.tender.case, "opening/opening-record.pdf", stored, sha256=digest, content_type="application/pdf"
         )
         locked.record_object_key = stored.key
         locked.record_version_id = str(stored.version_id or "")

@@ -25,7 +25,7 @@ from tendering import permissions
 from tendering.method import MESSAGES, PUBLICATION_ONLY, Method, MethodInvalid, method_problems, validate_method
 from tendering.models import EvaluationMethod, Lot, Phase, ProcedureType, Tender, TenderCustodian
 from tendering.services.after_commit import Work, enqueue_after_commit
-from tendering.services.documents import lock_published_documents
+from tendering.services.documents import file_document
 from tendering.services.locks import lock_tender
 
 NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/.]{2,49}$")
@@ -421,7 +421,8 @@ def publish(actor: User, tender: Tender) -> Tender:
     tender.published_at = now
     tender.save(update_fields=["published_at", "updated_at"])
     record(tender.case, PUBLISHED, publication_record(tender), actor)
-    transaction.on_commit(lambda: lock_published_documents(tender.pk))
+    for document in tender.documents.filter(withdrawn_at__isnull=True).select_related("tender").order_by("pk"):
+        file_document(document, actor)
     enqueue_after_commit(Work.EXPIRE_BID_UPLOADS, tender.pk, run_after=tender.bid_deadline)
     return tender
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django_tasks_db.models import DBTaskResult
 
 from accounts.errors import Conflict, InvalidInput, PermissionDenied, WrongPhase
+from archive import cases
 from archive.models import LedgerEntry
 from archive.pdf import verify_pdf_signature
 from archive.signing import platform_signer
@@ -294,6 +295,13 @@ def test_filing_records_the_pdf_moves_the_tender_to_candidates_and_concludes(fil
     assert case.evaluation.stage == Stage.CONCLUDED
     assert SessionEvent.objects.get(kind="report.filed").payload["sha256"] == reported.report.pdf_sha256
     assert report_service.file_report(case.evaluation.pk) == "already filed"
+    # Filed in the tender's case, once, with the version and hash of the stored PDF.
+    (filed_pdf,) = cases.objects_of(case.tender.case).filter(name="evaluation/evaluation-report.pdf")
+    assert (filed_pdf.object_key, filed_pdf.sha256, filed_pdf.size) == (
+        reported.report.object_key,
+        hashlib.sha256(pdf).hexdigest(),
+        len(pdf),
+    )
 
 
 def test_the_pdf_attaches_the_content_and_the_signatures_that_check_offline(filed: tuple[ReportedCase, bytes]) -> None:

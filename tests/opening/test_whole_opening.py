@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from accounts.errors import WrongPhase
+from archive import cases
 from archive.canonical import canonical_json
 from archive.ledger import verify_ledger
 from archive.models import LedgerEntry
@@ -147,6 +148,19 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
     report = verify_pdf_signature(pdf, platform_signer().trust_anchors)
     assert report.valid and report.covers_whole_document and report.timestamp_valid, report.problem
     assert hashlib.sha256(pdf).hexdigest() == op.record_sha256
+    # The case holds the record and, since the opening started, every accepted bid's ciphertext as signed.
+    filed = {f.name: f for f in cases.objects_of(case.tender.case)}
+    assert (filed["opening/opening-record.pdf"].sha256, filed["opening/opening-record.pdf"].version_id) == (
+        op.record_sha256,
+        op.record_version_id,
+    )
+    for entry in case.entries:
+        sealed = filed[f"bids/{entry.bid.public_id}/bid.sealed"]
+        assert (sealed.object_key, sealed.sha256, sealed.size) == (
+            entry.bid.object_key,
+            entry.bid.sha256,
+            entry.bid.size,
+        )
 
     # The ledger tells the opening in order, and verifies.
     actions = [

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.errors import NotFound, PermissionDenied, WrongPhase
 from accounts.models import User
+from archive import cases
 from archive.ledger import record
 from config import clock
 from tendering import hall
@@ -89,6 +90,16 @@ def ensure_opening(tender: Tender) -> Opening:
         )
         for position, bid in enumerate(standing, start=1):
             BidOpening.objects.create(opening=opening, bid=bid, position=position)
+            # The accepted ciphertext, exactly as its bidder signed it, is the case's record of the bid.
+            cases.file_object(
+                tender.case,
+                f"bids/{bid.public_id}/bid.sealed",
+                object_key=bid.object_key,
+                version_id=bid.version_id,
+                sha256=bid.sha256,
+                size=bid.size,
+                content_type="application/octet-stream",
+            )
         record(
             tender.case,
             "tendering.opening.started",

@@ -1,0 +1,64 @@
+"""The case file's registry (``archive.CaseObject``, archive/cases.py), under the append-only trigger of
+migration 0002 on PostgreSQL: a filed object's row is never changed or deleted."""
+
+from django.db import migrations, models
+
+import archive.models
+
+TABLE = "archive_caseobject"
+
+
+def install_trigger(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(
+        f"CREATE TRIGGER {TABLE}_no_update_delete BEFORE UPDATE OR DELETE ON {TABLE} "
+        "FOR EACH ROW EXECUTE FUNCTION archive_ledger_append_only()"
+    )
+    schema_editor.execute(
+        f"CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON {TABLE} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION archive_ledger_append_only()"
+    )
+
+
+def uninstall_trigger(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_update_delete ON {TABLE}")
+    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_truncate ON {TABLE}")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("archive", "0004_ledger_subtrees")]
+
+    operations = [
+        migrations.CreateModel(
+            name="CaseObject",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("case", models.CharField(db_index=True, help_text="e.g. tender:42", max_length=100, verbose_name="案卷")),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="its path in the case and the dossier, e.g. opening/opening-record.pdf",
+                        max_length=400,
+                        verbose_name="卷内名称",
+                    ),
+                ),
+                ("object_key", models.CharField(max_length=1024, verbose_name="对象键")),
+                ("version_id", models.CharField(blank=True, max_length=200, verbose_name="对象版本")),
+                ("sha256", models.CharField(max_length=64, validators=[archive.models.hex64])),
+                ("size", models.PositiveBigIntegerField(verbose_name="字节数")),
+                ("content_type", models.CharField(max_length=100, verbose_name="类型")),
+                ("filed_at", models.DateTimeField(verbose_name="归档时间")),
+                ("ledger_seq", models.BigIntegerField(unique=True, verbose_name="账本序号")),
+            ],
+            options={
+                "verbose_name": "案卷对象",
+                "verbose_name_plural": "案卷对象",
+                "ordering": ["case", "ledger_seq"],
+                "constraints": [models.UniqueConstraint(fields=("case", "name"), name="case_object_name_once")],
+            },
+        ),
+        migrations.RunPython(install_trigger, uninstall_trigger, elidable=False),
+    ]
