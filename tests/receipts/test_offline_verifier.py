@@ -28,7 +28,16 @@ pytestmark = pytest.mark.django_db
 
 REPO = Path(__file__).resolve().parents[2]
 # The modules the verifier is made of: nothing else of the platform.
-VERIFIER_FILES = ("__init__.py", "canonical.py", "merkle.py", "tsp.py", "verify.py")
+VERIFIER_FILES = (
+    "__init__.py",
+    "canonical.py",
+    "merkle.py",
+    "strict_json.py",
+    "tsp.py",
+    "verify/__init__.py",
+    "verify/__main__.py",
+    "verify/dossier.py",
+)
 WITHOUT_DJANGO = (
     "import runpy, sys; sys.modules['django'] = None; sys.argv[0] = 'archive.verify'; "
     "runpy.run_module('archive.verify', run_name='__main__', alter_sys=True)"
@@ -189,7 +198,7 @@ def test_the_verifier_runs_from_a_copy_of_its_modules_with_django_unimportable(
     tmp_path: Path, files: dict[str, Path]
 ) -> None:
     copy = tmp_path / "verifier"
-    (copy / "archive").mkdir(parents=True)
+    (copy / "archive" / "verify").mkdir(parents=True)
     for name in VERIFIER_FILES:
         shutil.copy(REPO / "archive" / name, copy / "archive" / name)
 

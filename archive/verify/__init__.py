@@ -1,6 +1,7 @@
 """Offline verification of the platform's records, without Django.
 
     python -m archive.verify receipt RECEIPT.json --ca CA.pem [--tsa-ca TSA.pem] [--checkpoint CHECKPOINT.json]
+    python -m archive.verify dossier DOSSIER.tar --ca CA.pem [--tsa-ca TSA.pem]   (archive/dossier_check.py)
 
 prints ``OK: …`` and exits 0, or prints ``FAILED: <the first thing that does
 not hold>`` and exits 1. It needs ``cryptography``, ``asn1crypto`` and
@@ -13,17 +14,13 @@ docs/receipts.md describes the receipt byte by byte and what each check proves.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import datetime as dt
 import hashlib
-import json
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -197,8 +194,10 @@ def _check_platform_signature(
     anchors: list[x509.Certificate],
     signature: bytes,
     tsa_anchors: list[x509.Certificate],
+    what: str = "receipt",
 ) -> dt.datetime:
-    """The platform's signature and its time-stamp; returns the time-stamp's time."""
+    """The platform's signature over ``receipt_signed_bytes(receipt)`` (a receipt, or another signed document
+    of the same shape: a dossier's signature) and its time-stamp; returns the time-stamp's time."""
     leaf, intermediates = chain[0], chain[1:]
     problem = certificate_path_problem(leaf, intermediates, anchors)
     if problem:
@@ -210,13 +209,13 @@ def _check_platform_signature(
         public_key.verify(signature, receipt_signed_bytes(receipt), ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError) as exc:
         raise Refused(
-            "the platform signature does not verify (the receipt was changed after signing, or another key signed it)"
+            f"the platform signature does not verify (the {what} was changed after signing, or another key signed it)"
         ) from exc
     token = _b64(receipt["timestamp"], "timestamp")
     try:
         time = verify_timestamp(token, signature, tsa_anchors)
     except TimestampError as exc:
-        raise Refused(f"the receipt's time-stamp does not hold: {exc}") from exc
+        raise Refused(f"the {what}'s time-stamp does not hold: {exc}") from exc
     problem = certificate_path_problem(leaf, intermediates, anchors, at=time)
     if problem:
         raise Refused(f"the platform certificate {problem} (the time-stamp's time)")
@@ -351,54 +350,3 @@ def _load_anchors(pem: bytes | str, what: str) -> list[x509.Certificate]:
 
 def _fingerprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-# --- Command line ------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m archive.verify", description="Check the platform's records offline (no Django needed)."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    receipt = commands.add_parser("receipt", help="check a receipt (signature, time-stamp, ledger inclusion)")
-    receipt.add_argument("file", type=Path, help="the receipt (JSON)")
-    receipt.add_argument("--ca", type=Path, required=True, help="PEM certificate(s) of the platform's CA")
-    receipt.add_argument(
-        "--tsa-ca", type=Path, help="PEM certificate(s) the time-stamp authority chains to (default: --ca)"
-    )
-    receipt.add_argument(
-        "--checkpoint", type=Path, help="a later signed checkpoint (JSON, with a consistency proof from the receipt)"
-    )
-    receipt.add_argument(
-        "--action",
-        help="the ledger action the receipt must be for, e.g. tendering.bid.submitted or tendering.bid.withdrawn",
-    )
-    arguments = parser.parse_args(argv)
-
-    try:
-        receipt_bytes = arguments.file.read_bytes()
-        ca = arguments.ca.read_bytes()
-        tsa = arguments.tsa_ca.read_bytes() if arguments.tsa_ca else None
-        checkpoint = arguments.checkpoint.read_bytes() if arguments.checkpoint else None
-    except OSError as exc:
-        print(f"FAILED: cannot read {exc.filename}: {exc.strerror}")
-        return 1
-    result = verify_receipt(receipt_bytes, ca, tsa_trusted_pem=tsa, checkpoint=checkpoint, action=arguments.action)
-    if not result.ok:
-        print(f"FAILED: {result.reason}")
-        return 1
-    assert result.entry is not None and result.time is not None
-    print(
-        f"OK: receipt for ledger entry {result.seq} ({result.entry['action']}, case {result.entry['case']}), "
-        f"in the tree of {result.tree_size} entries"
-    )
-    print(f"time-stamped {result.time.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
-    print(f"subject {json.dumps(result.subject, ensure_ascii=False, sort_keys=True)}")
-    if result.checkpoint_size is not None:
-        print(f"still in the ledger at the signed checkpoint of {result.checkpoint_size} entries")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,299 @@
+"""The dossier (archive/dossier.py) and its offline check (archive/verify/dossier.py, ``python -m archive.verify
+dossier``): a closed case verifies, and each kind of tampering is refused by name."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import bagit
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from archive import cases, signing
+from archive.canonical import canonical_json
+from archive.dossier import DossierError, build_dossier, file_dossier, folder_name
+from archive.ledger import entries_for_case
+from archive.storage import ObjectLocked, RetentionMode, get_object_store
+from archive.storage.base import Retention
+from archive.verify.dossier import verify_dossier
+from config import clock
+from tendering.services import amendments
+from tests.fixtures.personas import PDF_BYTES
+
+pytestmark = pytest.mark.django_db
+
+REPO = Path(__file__).resolve().parents[2]
+WITHOUT_DJANGO = (
+    "import runpy, sys; sys.modules['django'] = None; sys.argv[0] = 'archive.verify'; "
+    "runpy.run_module('archive.verify', run_name='__main__', alter_sys=True)"
+)
+
+
+@pytest.fixture
+def ca_pem() -> bytes:
+    return signing.development_ca()[1].public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture
+def closed(personas: Any, published_tender: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any) -> Any:
+    """A published tender with an amendment's document: two objects in its case, and its dossier built."""
+    with django_capture_on_commit_callbacks(execute=True):
+        amendments.issue_amendment(
+            personas.tenderer, published_tender, "补充图纸。", [("补充图纸.pdf", io.BytesIO(PDF_BYTES + b"\n"), None)]
+        )
+    dossier = build_dossier(published_tender.case, tmp_path / "dossier.tar")
+    return published_tender, dossier
+
+
+def test_a_closed_case_gives_one_file_that_verifies_offline_with_every_object_and_ledger_entry(
+    closed: Any, ca_pem: bytes, tmp_path: Path
+) -> None:
+    tender, dossier = closed
+    filed = list(cases.objects_of(tender.case))
+    assert len(filed) == 2
+    assert (dossier.objects, dossier.entries) == (2, entries_for_case(tender.case).count())
+    assert dossier.sha256 == hashlib.sha256(dossier.path.read_bytes()).hexdigest()
+
+    result = verify_dossier(dossier.path, ca_pem)
+    assert result.ok, result.reason
+    assert (result.case, result.objects, result.entries) == (tender.case, 2, dossier.entries)
+
+    # The bag is a BagIt bag bagit itself accepts, holding each object as filed, under its name.
+    with unpacked(dossier.path) as root:
+        bagit.Bag(str(root)).validate()
+        for item in filed:
+            assert hashlib.sha256((root / "data" / "objects" / item.name).read_bytes()).hexdigest() == item.sha256
+        assert json.loads((root / "data" / "case.json").read_text())["case"] == tender.case
+
+    # The command, from the verifier's modules alone (Django unimportable).
+    (tmp_path / "ca.pem").write_bytes(ca_pem)
+    ok = verifier(tmp_path, "dossier", str(dossier.path), "--ca", str(tmp_path / "ca.pem"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.splitlines()[-1].startswith(f"OK: dossier of {tender.case}: 2 objects")
+    dossier.path.write_bytes(dossier.path.read_bytes()[: dossier.size // 2])
+    cut = verifier(tmp_path, "dossier", str(dossier.path), "--ca", str(tmp_path / "ca.pem"))
+    assert cut.returncode == 1 and "FAILED:" in cut.stdout
+
+
+def verifier(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(cwd), "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_DJANGO, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@contextlib.contextmanager
+def unpacked(path: Path) -> Iterator[Path]:
+    folder = path.parent / f"unpacked-{path.stem}"
+    shutil.rmtree(folder, ignore_errors=True)
+    with tarfile.open(path) as archive:
+        archive.extractall(folder, filter="data")
+    (root,) = folder.iterdir()
+    yield root
+    shutil.rmtree(folder)
+
+
+def repack(root: Path, out: Path, extra: Callable[[tarfile.TarFile], None] | None = None) -> None:
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as archive:
+        archive.add(root, arcname=root.name)
+        if extra is not None:
+            extra(archive)
+
+
+def an_object(root: Path) -> Path:
+    return sorted(p for p in (root / "data" / "objects").rglob("*") if p.is_file())[0]
+
+
+def change_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def object_changed(root: Path) -> str:
+    target = an_object(root)
+    change_a_byte(target)
+    return f"{target.relative_to(root / 'data' / 'objects')}' ({target.relative_to(root)}) was changed"
+
+
+def object_changed_and_rebagged(root: Path) -> str:
+    change_a_byte(an_object(root))
+    bagit.Bag(str(root)).save(manifests=True)  # the bag made consistent again: only the signature can tell
+    return "manifest-sha256.txt was changed after the platform signed it"
+
+
+def manifest_byte_changed(root: Path) -> str:
+    manifest = root / "manifest-sha256.txt"
+    text = manifest.read_text()
+    manifest.write_text(("1" if text[0] != "1" else "2") + text[1:])
+    return "manifest-sha256.txt was changed after the platform signed it"
+
+
+def ledger_row_changed(root: Path) -> str:
+    path = root / "data" / "ledger" / "entries.json"
+    document = json.loads(path.read_text())
+    row = document["entries"][0]
+    entry = json.loads(base64.b64decode(row["entry_bytes_b64"]))
+    entry["data"]["title"] = "另一个项目"
+    row["entry_bytes_b64"] = base64.b64encode(canonical_json(entry)).decode("ascii")
+    path.write_text(json.dumps(document, ensure_ascii=False))
+    return f"ledger entry {row['seq']} (data/ledger/entries.json): the ledger entry's bytes do not hash to entry_hash"
+
+
+def object_removed(root: Path) -> str:
+    target = an_object(root)
+    target.unlink()
+    return f"{target.relative_to(root)} is missing: the bag's manifest names it"
+
+
+def object_and_its_lines_removed(root: Path) -> str:
+    target = an_object(root)
+    name = str(target.relative_to(root / "data" / "objects"))
+    target.unlink()
+    registry = root / "data" / "case.json"
+    document = json.loads(registry.read_text())
+    document["objects"] = [o for o in document["objects"] if o["name"] != name]
+    registry.write_text(json.dumps(document, ensure_ascii=False))
+    bagit.Bag(str(root)).save(manifests=True)
+    return "manifest-sha256.txt was changed after the platform signed it"
+
+
+def object_added(root: Path) -> str:
+    (root / "data" / "objects" / "extra.pdf").write_bytes(PDF_BYTES)
+    return "data/objects/extra.pdf is not in the bag's manifest: it was added"
+
+
+def checkpoint_changed(root: Path) -> str:
+    path = root / "data" / "ledger" / "checkpoint.json"
+    document = json.loads(path.read_text())
+    document["body"]["tree_size"] += 1
+    path.write_text(json.dumps(document))
+    return "the checkpoint's signature does not verify"
+
+
+def signature_changed(root: Path) -> str:
+    path = root / "dossier-signature.json"
+    document = json.loads(path.read_text())
+    document["case"] = "tender:999999"
+    path.write_text(json.dumps(document))
+    return "the platform signature does not verify (the dossier's manifest was changed after signing"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        object_changed,
+        object_changed_and_rebagged,
+        manifest_byte_changed,
+        ledger_row_changed,
+        object_removed,
+        object_and_its_lines_removed,
+        object_added,
+        checkpoint_changed,
+        signature_changed,
+    ],
+)
+def test_each_kind_of_tampering_is_refused_by_name(
+    closed: Any, ca_pem: bytes, tmp_path: Path, tamper: Callable[[Path], str]
+) -> None:
+    _tender, dossier = closed
+    with unpacked(dossier.path) as root:
+        expected = tamper(root)
+        repack(root, tmp_path / "tampered.tar")
+    result = verify_dossier(tmp_path / "tampered.tar", ca_pem)
+    assert not result.ok
+    assert expected in result.reason, result.reason
+
+
+def test_a_path_out_of_the_bag_a_link_or_a_second_bag_is_refused_before_anything_is_unpacked(
+    closed: Any, ca_pem: bytes, tmp_path: Path
+) -> None:
+    _tender, dossier = closed
+
+    def member(name: str, kind: bytes = tarfile.REGTYPE) -> Callable[[tarfile.TarFile], None]:
+        def add(archive: tarfile.TarFile) -> None:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = "/etc/passwd" if kind == tarfile.SYMTYPE else ""
+            info.size = 0 if kind == tarfile.SYMTYPE else 1
+            archive.addfile(info, None if kind == tarfile.SYMTYPE else io.BytesIO(b"x"))
+
+        return add
+
+    odd = [
+        (member("../escaped.txt"), "a path outside its bag"),
+        (member(f"{folder_name(_tender.case)}/data/objects/link", tarfile.SYMTYPE), "not a file or a folder"),
+        (member("other-bag/bagit.txt"), "one bag folder"),
+    ]
+    for extra, expected in odd:
+        with unpacked(dossier.path) as root:
+            repack(root, tmp_path / "odd.tar", extra)
+        result = verify_dossier(tmp_path / "odd.tar", ca_pem)
+        assert not result.ok and expected in result.reason, result.reason
+    assert not (tmp_path / "escaped.txt").exists()
+
+    (tmp_path / "not.tar").write_bytes(b"%PDF-1.7 not a tar")
+    assert "not a readable tar file" in verify_dossier(tmp_path / "not.tar", ca_pem).reason
+
+
+def test_a_dossier_checked_against_another_ca_is_refused(closed: Any, tmp_path: Path) -> None:
+    _tender, dossier = closed
+    _key, other = signing._new_ca()
+    result = verify_dossier(dossier.path, other.public_bytes(serialization.Encoding.PEM))
+    assert not result.ok and "the platform certificate" in result.reason, result.reason
+
+
+def test_a_store_that_no_longer_holds_what_was_filed_stops_the_build_naming_the_object(
+    personas: Any, published_tender: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    (filed,) = cases.objects_of(published_tender.case)
+    store = get_object_store()
+    real_open = store.open
+
+    def changed(key: str, version_id: str | None = None) -> Any:
+        if key == filed.object_key:
+            return contextlib.nullcontext(io.BytesIO(PDF_BYTES[:-1] + b"?"))
+        return real_open(key, version_id)
+
+    monkeypatch.setattr(store, "open", changed)
+    with pytest.raises(DossierError, match=filed.name):
+        build_dossier(published_tender.case, tmp_path / "dossier.tar")
+    assert not (tmp_path / "dossier.tar").exists()
+    with pytest.raises(DossierError, match="filed nothing"):
+        build_dossier("tender:999999", tmp_path / "none.tar")
+
+
+def test_the_filed_dossier_is_stored_under_retention_and_the_store_refuses_to_delete_it(
+    personas: Any, published_tender: Any, tmp_path: Path, ca_pem: bytes
+) -> None:
+    until = clock.now().replace(microsecond=0) + dt.timedelta(days=1)
+    dossier, stored = file_dossier(published_tender.case, Retention(RetentionMode.GOVERNANCE, until))
+    store = get_object_store()
+    info = store.stat(stored.key, stored.version_id)
+    assert info.retention_mode == RetentionMode.GOVERNANCE and info.retain_until is not None
+    assert stored.key.startswith(f"dossiers/{folder_name(published_tender.case)}/")
+    with pytest.raises(ObjectLocked):
+        store.delete(stored.key, stored.version_id)
+    with store.open(stored.key, stored.version_id) as stream:
+        data = stream.read()
+    assert hashlib.sha256(data).hexdigest() == dossier.sha256
+    (tmp_path / "downloaded.tar").write_bytes(data)
+    assert verify_dossier(tmp_path / "downloaded.tar", ca_pem).ok
