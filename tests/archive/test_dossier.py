@@ -131,7 +131,7 @@ def change_a_byte(path: Path) -> None:
 def object_changed(root: Path) -> str:
     target = an_object(root)
     change_a_byte(target)
-    return f"{target.relative_to(root / 'data' / 'objects')}' ({target.relative_to(root)}) was changed"
+    return f"{target.relative_to(root)} was changed: its SHA-256 is"
 
 
 def object_changed_and_rebagged(root: Path) -> str:
