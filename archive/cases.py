@@ -83,9 +83,11 @@ def file_object(
     sha256: str,
     size: int,
     content_type: str,
+    platform_signed: bool = False,
     actor: Any = None,
 ) -> CaseObject:
-    """File one stored version in ``case`` as ``name``; called inside the transaction of the change."""
+    """File one stored version in ``case`` as ``name``; called inside the transaction of the change.
+    ``platform_signed``: a PDF the platform signed (PAdES), whose signature the dossier's check requires."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("a case object is filed inside the transaction that makes the record")
     check_name(name)
@@ -98,11 +100,12 @@ def file_object(
     version = str(version_id or "")
     existing = CaseObject.objects.filter(case=case, name=name).first()
     if existing is not None:
-        if (existing.object_key, existing.version_id, existing.sha256, existing.size) == (
+        if (existing.object_key, existing.version_id, existing.sha256, existing.size, existing.platform_signed) == (
             object_key,
             version,
             sha256,
             size,
+            platform_signed,
         ):
             return existing
         raise ValueError(f"{case} already holds {name!r} (another version): a filed object is never replaced")
@@ -113,6 +116,7 @@ def file_object(
         "sha256": sha256,
         "size": size,
         "content_type": content_type,
+        "platform_signed": bool(platform_signed),
     }
     entry = record(case, FILED, data, actor)
     filed = CaseObject.objects.create(
@@ -123,6 +127,7 @@ def file_object(
         sha256=sha256,
         size=size,
         content_type=content_type,
+        platform_signed=bool(platform_signed),
         filed_at=entry.recorded_at,
         ledger_seq=entry.seq,
     )
@@ -131,7 +136,14 @@ def file_object(
 
 
 def file_stored(
-    case: str, name: str, stored: StoredObject, *, sha256: str, content_type: str, actor: Any = None
+    case: str,
+    name: str,
+    stored: StoredObject,
+    *,
+    sha256: str,
+    content_type: str,
+    platform_signed: bool = False,
+    actor: Any = None,
 ) -> CaseObject:
     """``file_object`` for what a store's ``put`` just returned (its hash checked by the caller: ``sha256``)."""
     if stored.sha256 is not None and stored.sha256 != sha256:
@@ -144,6 +156,7 @@ def file_stored(
         sha256=sha256,
         size=stored.size,
         content_type=content_type,
+        platform_signed=platform_signed,
         actor=actor,
     )
 

@@ -168,6 +168,7 @@ def _registry(objects: list[Any]) -> list[dict[str, Any]]:
             "sha256": o.sha256,
             "size": o.size,
             "content_type": o.content_type,
+            "platform_signed": o.platform_signed,
             "filed_at": format_timestamp(o.filed_at),
             "ledger_seq": o.ledger_seq,
         }

@@ -192,6 +192,9 @@ class CaseObject(AppendOnlyModel):
     sha256 = models.CharField(max_length=64, validators=[hex64])
     size = models.PositiveBigIntegerField(_("字节数"))
     content_type = models.CharField(_("类型"), max_length=100)
+    platform_signed = models.BooleanField(
+        _("平台签章"), default=False, help_text="a PDF the platform signed (PAdES): its signature must hold"
+    )
     filed_at = models.DateTimeField(_("归档时间"))
     ledger_seq = models.BigIntegerField(_("账本序号"), unique=True)
 

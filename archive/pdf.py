@@ -57,7 +57,8 @@ from reportlab.platypus import (
 from archive.signing import platform_signer
 
 # _run: pyHanko's synchronous wrappers call asyncio.run, which fails inside a running loop (async views)
-from archive.timestamps import DevelopmentTimeStamper, TimestampAuthorityError, _run, time_stamper
+from archive.timestamps import DevelopmentTimeStamper, TimestampAuthorityError, time_stamper
+from archive.verify.pdf import PdfSignatureReport, check_pdf_signature, run_to_end
 from config import clock, formatting
 
 
@@ -104,17 +105,6 @@ class RecordDocument:
     def __post_init__(self) -> None:
         if not self.tables:
             raise ValueError("a record needs at least one table")
-
-
-@dataclass(frozen=True)
-class PdfSignatureReport:
-    intact: bool  # the signed bytes hash to what was signed
-    valid: bool  # intact, cryptographically sound, and the signer chains to a trust anchor
-    signer_subject: str  # RFC 4514, as cryptography writes it; "" when there is no signature
-    signed_at: dt.datetime | None  # the signature time-stamp's time, when there is one
-    covers_whole_document: bool  # nothing was appended after the signature
-    timestamp_valid: bool
-    problem: str | None = None  # None when all of the above hold
 
 
 # --- Rendering -------------------------------------------------------------------
@@ -299,7 +289,7 @@ def sign_pdf(pdf: bytes, *, reason: str, location: str, field_name: str = "Platf
         raise PdfError(f"not a PDF that can be signed: {exc}") from exc
     pdf_signer = PdfSigner(metadata, signer, timestamper=_pyhanko_timestamper())
     try:
-        output = _run(pdf_signer.async_sign_pdf(writer, output=io.BytesIO()))
+        output = run_to_end(pdf_signer.async_sign_pdf(writer, output=io.BytesIO()))
     except TimestampRequestError as exc:  # as archive.timestamps.timestamp() reports it: no record without a time
         raise TimestampAuthorityError(
             f"the time-stamp authority gave no time-stamp for the PDF signature: {exc}"
@@ -313,74 +303,10 @@ def sign_pdf(pdf: bytes, *, reason: str, location: str, field_name: str = "Platf
 def verify_pdf_signature(
     pdf: bytes, trust_anchors: Sequence[x509.Certificate], *, field_name: str | None = None
 ) -> PdfSignatureReport:
-    """Check the signature in field ``field_name`` (default: the first signature) offline.
+    """Check the signature in field ``field_name`` (default: the first signature) offline, at the platform
+    clock's moment (``archive.verify.pdf.check_pdf_signature``, which the offline verifier calls with its own).
 
     ``trust_anchors`` must hold the CA of the signer and that of the TSA (the
     development TSA shares the platform's development CA).
     """
-    from pyhanko.pdf_utils.misc import PdfError as PyHankoPdfError
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import async_validate_pdf_signature
-    from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
-    from pyhanko_certvalidator import ValidationContext
-
-    def failed(problem: str) -> PdfSignatureReport:
-        return PdfSignatureReport(False, False, "", None, False, False, problem)
-
-    try:
-        signatures = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_regular_signatures
-    except (PyHankoPdfError, ValueError, KeyError) as exc:
-        return failed(f"the file is not a readable PDF: {exc}")
-    chosen = [s for s in signatures if field_name is None or s.field_name == field_name][:1]
-    if not chosen:
-        return failed("the PDF has no signature" + (f" in field {field_name!r}" if field_name else ""))
-    signature = chosen[0]
-
-    # Offline by design: no fetching, and soft-fail because an archived record
-    # must stay checkable without the CA's CRL/OCSP; the platform's certificates
-    # name no revocation service, so hard-fail would reject nothing more anyway.
-    # The moment is the platform clock's, as for every other time decision.
-    context = ValidationContext(
-        trust_roots=[_asn1_certificate(c) for c in trust_anchors],
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        moment=clock.now(),
-    )
-    try:
-        status = _run(async_validate_pdf_signature(signature, context, context))
-    except (SignatureValidationError, PyHankoPdfError, ValueError) as exc:
-        return failed(f"the signature cannot be checked: {exc}")
-
-    subject = x509.load_der_x509_certificate(status.signing_cert.dump()).subject.rfc4514_string()
-    stamp = status.timestamp_validity
-    timestamp_valid = stamp is not None and stamp.intact and stamp.valid and stamp.trusted
-    whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
-    problems = []
-    if not status.intact:
-        problems.append("the signed content was changed after signing (its digest no longer matches)")
-    elif not status.valid:
-        problems.append("the signature value does not verify with the signer's certificate")
-    elif not status.trusted:
-        indication = status.trust_problem_indic.standard_name if status.trust_problem_indic else "no path"
-        problems.append(
-            f"the signer's certificate ({subject}) is not trusted by the given trust anchors ({indication})"
-        )
-    if stamp is None:
-        problems.append("the signature carries no time-stamp")
-    elif not timestamp_valid:
-        problems.append("the signature's time-stamp does not verify or its TSA does not chain to a given trust anchor")
-    if not whole:
-        level = status.modification_level.name.lower().replace("_", " ") if status.modification_level else "unknown"
-        problems.append(
-            f"the file was extended after signing, so the signature does not cover it all ({level} changes)"
-        )
-    return PdfSignatureReport(
-        intact=bool(status.intact),
-        valid=bool(status.intact and status.valid and status.trusted),
-        signer_subject=subject,
-        signed_at=stamp.timestamp if stamp is not None else None,
-        covers_whole_document=whole,
-        timestamp_valid=timestamp_valid,
-        problem="; ".join(problems) or None,
-    )
+    return check_pdf_signature(pdf, trust_anchors, moment=clock.now(), field_name=field_name)

@@ -24,13 +24,11 @@ for): it costs a third of a second, and every process imports this module.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import datetime as dt
 import functools
 import hashlib
 import secrets
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NewType, TypeVar
 
@@ -46,6 +44,7 @@ from django.test.signals import setting_changed
 
 from archive import signing
 from archive.tsp import DEVELOPMENT_POLICY, TimestampError, respond, verify_timestamp
+from archive.verify.pdf import run_to_end
 from config import clock
 
 __all__ = [
@@ -164,7 +163,7 @@ def timestamp(data: bytes) -> TimestampToken:
         if isinstance(stamper, DevelopmentTimeStamper):
             token = stamper.timestamp_digest(message_digest)
         else:
-            token = _run(stamper.async_timestamp(message_digest, "sha256"))
+            token = run_to_end(stamper.async_timestamp(message_digest, "sha256"))
         der = bytes(token.dump())
     except TimestampAuthorityError:
         raise
@@ -234,16 +233,6 @@ def _reset_on_setting_changed(setting: str, **kwargs: Any) -> None:
 
 def _tsa_label() -> str:
     return settings.TIMESTAMP_AUTHORITY_URL or "(development, in-process)"
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run pyHanko's coroutine to the end: in a fresh event loop, or in a thread if this one already runs a loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _issue_tsa_certificate(

@@ -75,6 +75,8 @@ RUNS: list[tuple[str, str, list[str], bool]] = [
         False,
     ),
     ("browser_seal_throughput", "browser_seal_throughput", ["--sizes", "64", "--repeat", "1"], False),
+    # A 50-bid case's dossier, 1 MiB a bid: built, stored, verified; the verifier's hashing vs sha256sum.
+    ("dossier", "dossier", ["--bids", "50", "--bid-mib", "1", "--reps", "3"], False),
 ]
 
 

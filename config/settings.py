@@ -389,7 +389,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # bagit logs a line per file it hashes: the dossier's own log says what was built.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "bagit": {"level": "WARNING"}},
 }
 
 if ETENDER_ENV == "test":

@@ -50,6 +50,14 @@ class Migration(migrations.Migration):
                 ("sha256", models.CharField(max_length=64, validators=[archive.models.hex64])),
                 ("size", models.PositiveBigIntegerField(verbose_name="字节数")),
                 ("content_type", models.CharField(max_length=100, verbose_name="类型")),
+                (
+                    "platform_signed",
+                    models.BooleanField(
+                        default=False,
+                        help_text="a PDF the platform signed (PAdES): its signature must hold",
+                        verbose_name="平台签章",
+                    ),
+                ),
                 ("filed_at", models.DateTimeField(verbose_name="归档时间")),
                 ("ledger_seq", models.BigIntegerField(unique=True, verbose_name="账本序号")),
             ],

@@ -16,16 +16,20 @@ not hold and name it:
 6. every object of the case's registry (``data/case.json``) is in the bag, listed in the signed manifest with
    the SHA-256 and of the size the case filed, and the ledger's ``archive.case.object_filed`` entry for it says
    the same; every such entry has its object; nothing else sits under ``data/objects/``;
-7. finally bagit's own validation: every file's SHA-256 against the manifests (the payload and the tag files),
-   the one pass that reads every byte.
+7. bagit's own validation: every file's SHA-256 against the manifests (the payload and the tag files), the
+   one pass that reads every byte;
+8. every PDF the platform signed (``platform_signed`` in the registry) carries a PAdES signature that holds,
+   by a certificate that chains to ``--ca``, as of the time the dossier's time-stamp proves (so that a
+   certificate that expired since does not fail a record it signed while valid).
 
-It needs ``bagit``, ``cryptography``, ``asn1crypto`` and ``rfc8785`` and the framework-free modules
+It needs ``bagit``, ``pyhanko``, ``cryptography``, ``asn1crypto`` and ``rfc8785`` and the framework-free modules
 ``archive.canonical``, ``archive.merkle``, ``archive.strict_json``, ``archive.tsp`` and ``archive.verify``
 (the receipt's checks, which this reuses).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tarfile
 import tempfile
@@ -50,6 +54,7 @@ from archive.verify import (
     _load_chain,
     receipt_signed_bytes,
 )
+from archive.verify.pdf import check_pdf_signature
 
 DOSSIER_FORMAT = "etender-dossier-v1"
 SIGNATURE_FORMAT = "etender-dossier-signature-v1"
@@ -61,8 +66,8 @@ CHECKPOINT_FILE = "data/ledger/checkpoint.json"
 OBJECTS = "data/objects"
 FILED_ACTION = "archive.case.object_filed"
 SIGNATURE_FIELDS = ("format", "case", "manifest_sha256", "signed_at", "platform_certificate_chain")
-OBJECT_FIELDS = ("name", "object_key", "version_id", "sha256", "size", "content_type", "filed_at", "ledger_seq")
-FILED_FIELDS = ("name", "object_key", "version_id", "sha256", "size", "content_type")
+FILED_FIELDS = ("name", "object_key", "version_id", "sha256", "size", "content_type", "platform_signed")
+OBJECT_FIELDS = (*FILED_FIELDS, "filed_at", "ledger_seq")
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def verify_dossier(
             passed.append("one bag, nothing outside it")
             bag = _complete_bag(root)
             passed.append("the bag is complete")
-            signature_document, chain = _check_signature(root, anchors, tsa_anchors)
+            signature_document, chain, sealed_at = _check_signature(root, anchors, tsa_anchors)
             case = signature_document["case"]
             passed.append("the platform's signature over the manifest, and its time-stamp")
             checkpoint = _json_object(_read(root, CHECKPOINT_FILE), CHECKPOINT_FILE)
@@ -117,6 +122,8 @@ def verify_dossier(
             except bagit.BagError as exc:
                 raise Refused(f"the bag does not validate: {exc}") from exc
             passed.append("every file's SHA-256 against the bag's manifests")
+            pdfs = _check_pdfs(root, [*anchors, *tsa_anchors], sealed_at)
+            passed.append(f"{pdfs} PDFs signed by the platform, each signature holding when the dossier was sealed")
     except Refused as refusal:
         return DossierVerification(False, str(refusal), case, passed=passed)
     return DossierVerification(True, "", case, objects, len(entries), size, passed)
@@ -193,7 +200,9 @@ def _read(root: Path, name: str) -> bytes:
         raise Refused(f"the dossier has no readable {name}") from exc
 
 
-def _check_signature(root: Path, anchors: list[Any], tsa_anchors: list[Any]) -> tuple[dict[str, Any], list[Any]]:
+def _check_signature(
+    root: Path, anchors: list[Any], tsa_anchors: list[Any]
+) -> tuple[dict[str, Any], list[Any], dt.datetime]:
     document = _json_object(_read(root, SIGNATURE_FILE), SIGNATURE_FILE)
     if sorted(document) != sorted((*SIGNATURE_FIELDS, "signature", "timestamp")):
         fields = ", ".join((*SIGNATURE_FIELDS, "signature", "timestamp"))
@@ -207,14 +216,31 @@ def _check_signature(root: Path, anchors: list[Any], tsa_anchors: list[Any]) -> 
         raise Refused(f"{SIGNATURE_FILE} carries no platform certificate chain")
     chain = _load_chain(chain_pems)
     signature = _b64(document["signature"], "dossier signature")
-    _check_platform_signature(document, chain, anchors, signature, tsa_anchors, what="dossier's manifest")
+    sealed_at = _check_platform_signature(document, chain, anchors, signature, tsa_anchors, what="dossier's manifest")
     manifest = hashlib.sha256(_read(root, MANIFEST_FILE)).hexdigest()
     if manifest != document["manifest_sha256"]:
         raise Refused(
             f"{MANIFEST_FILE} was changed after the platform signed it (its SHA-256 is {manifest}, "
             f"the signature is over {document['manifest_sha256']})"
         )
-    return document, chain
+    return document, chain, sealed_at
+
+
+def _check_pdfs(root: Path, anchors: list[Any], moment: dt.datetime) -> int:
+    """Each PDF the platform signed (``platform_signed`` in the registry) carries a PAdES signature that holds,
+    by a certificate chaining to the given anchors, as of ``moment`` (when the dossier's time-stamp shows it
+    existed: a certificate that expired since does not make an archived record fail)."""
+    document = _json_object(_read(root, CASE_FILE), CASE_FILE)
+    checked = 0
+    for item in document["objects"]:
+        if item["platform_signed"] is not True:
+            continue
+        path = PurePosixPath(OBJECTS, item["name"])
+        report = check_pdf_signature((root / str(path)).read_bytes(), anchors, moment=moment)
+        if not report.valid or report.problem:
+            raise Refused(f"object {item['name']!r} ({path}): its PDF signature does not hold: {report.problem}")
+        checked += 1
+    return checked
 
 
 def _check_entries(root: Path, case: str, size: int, root_hash: str) -> dict[int, dict[str, Any]]:

@@ -562,7 +562,12 @@ def file_report(evaluation_id: int) -> str:
             None,
         )
         cases.file_stored(
-            tender.case, "evaluation/evaluation-report.pdf", stored, sha256=digest, content_type="application/pdf"
+            tender.case,
+            "evaluation/evaluation-report.pdf",
+            stored,
+            sha256=digest,
+            content_type="application/pdf",
+            platform_signed=True,
         )
         now = clock.now()
         report.object_key, report.pdf_sha256, report.signed_at = stored.key, digest, now

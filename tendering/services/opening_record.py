@@ -159,7 +159,12 @@ def file_record(opening_id: int) -> str:
             None,
         )
         cases.file_stored(
-            locked.tender.case, "opening/opening-record.pdf", stored, sha256=digest, content_type="application/pdf"
+            locked.tender.case,
+            "opening/opening-record.pdf",
+            stored,
+            sha256=digest,
+            content_type="application/pdf",
+            platform_signed=True,
         )
         locked.record_object_key = stored.key
         locked.record_version_id = str(stored.version_id or "")

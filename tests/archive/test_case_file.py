@@ -53,6 +53,7 @@ def test_publication_files_each_current_document_once_with_its_hash_and_a_ledger
         "sha256": filed.sha256,
         "size": filed.size,
         "content_type": "application/pdf",
+        "platform_signed": False,
     }
     info = get_object_store().stat(filed.object_key, filed.version_id or None)
     assert info.retain_until is not None and info.retain_until >= cases.retain_until(filed)

@@ -297,3 +297,59 @@ def test_the_filed_dossier_is_stored_under_retention_and_the_store_refuses_to_de
     assert hashlib.sha256(data).hexdigest() == dossier.sha256
     (tmp_path / "downloaded.tar").write_bytes(data)
     assert verify_dossier(tmp_path / "downloaded.tar", ca_pem).ok
+
+
+def a_pdf(text: str) -> bytes:
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer)
+    page.drawString(100, 750, text)
+    page.save()
+    return buffer.getvalue()
+
+
+def file_pdf(case: str, name: str, pdf: bytes) -> None:
+    from django.db import transaction
+
+    stored = get_object_store().put(f"bench-{name.replace('/', '-')}", io.BytesIO(pdf), length=len(pdf))
+    with transaction.atomic():
+        cases.file_stored(
+            case,
+            name,
+            stored,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            content_type="application/pdf",
+            platform_signed=True,
+        )
+
+
+def test_a_pdf_the_platform_signed_checks_and_one_re_signed_with_another_key_is_named(
+    published_tender: Any, tmp_path: Path, ca_pem: bytes, settings: Any
+) -> None:
+    from archive.pdf import sign_pdf
+
+    case = published_tender.case
+    file_pdf(case, "opening/opening-record.pdf", sign_pdf(a_pdf("record"), reason="开标记录表", location="平台"))
+    sealed = build_dossier(case, tmp_path / "genuine.tar")
+    result = verify_dossier(sealed.path, ca_pem)
+    assert result.ok, result.reason
+    assert "1 PDFs signed by the platform, each signature holding when the dossier was sealed" in result.passed
+
+    # Someone with a key of their own (another CA) signs a report, and it is filed as the platform's.
+    genuine_pki = settings.DEVELOPMENT_PKI_DIR
+    settings.DEVELOPMENT_PKI_DIR = str(tmp_path / "another-pki")
+    forged = sign_pdf(a_pdf("report"), reason="评标报告", location="平台")
+    settings.DEVELOPMENT_PKI_DIR = genuine_pki
+    file_pdf(case, "evaluation/evaluation-report.pdf", forged)
+    dossier = build_dossier(case, tmp_path / "forged.tar")
+    result = verify_dossier(dossier.path, ca_pem)
+    assert not result.ok
+    assert result.reason.startswith("object 'evaluation/evaluation-report.pdf'"), result.reason
+    assert "its PDF signature does not hold" in result.reason and "not trusted" in result.reason, result.reason
+
+    # An unsigned file filed as one the platform signed is named too.
+    file_pdf("tender:777", "award/award-notice.pdf", a_pdf("notice"))
+    unsigned = verify_dossier(build_dossier("tender:777", tmp_path / "unsigned.tar").path, ca_pem)
+    assert not unsigned.ok
+    assert unsigned.reason.startswith("object 'award/award-notice.pdf'") and "no signature" in unsigned.reason

@@ -9,15 +9,18 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from accounts.errors import WrongPhase
-from archive import cases
+from archive import cases, signing
 from archive.canonical import canonical_json
+from archive.dossier import build_dossier
 from archive.ledger import verify_ledger
 from archive.models import LedgerEntry
 from archive.pdf import verify_pdf_signature
 from archive.signing import platform_signer
 from archive.storage import get_object_store
+from archive.verify.dossier import verify_dossier
 from tendering.models import BidOpening, BidOpeningState, KeySource, Opening, OpeningEvent, Phase, UnreleasedBidRule
 from tendering.services import decryption, opened_files
 from tendering.services.opening import admission, conclusion, confirmations, custodian_parts, keys, views
@@ -37,7 +40,7 @@ def run_worker(case: OpeningCase) -> list[str]:
 
 
 def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_record(
-    opening_case: OpeningCase,
+    opening_case: OpeningCase, tmp_path: Path
 ) -> None:
     case = opening_case
     a, b, c = case.entries
@@ -161,6 +164,11 @@ def test_a_whole_opening_ends_every_bid_in_exactly_one_state_and_files_a_signed_
             entry.bid.sha256,
             entry.bid.size,
         )
+    # Closed now, the case's dossier verifies offline: the three ciphertexts, the document, the signed record.
+    dossier = build_dossier(case.tender.case, tmp_path / "dossier.tar")
+    checked = verify_dossier(dossier.path, signing.development_ca()[1].public_bytes(serialization.Encoding.PEM))
+    assert checked.ok and checked.objects == 5, checked.reason
+    assert "1 PDFs signed by the platform, each signature holding when the dossier was sealed" in checked.passed
 
     # The ledger tells the opening in order, and verifies.
     actions = [

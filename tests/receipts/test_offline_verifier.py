@@ -37,6 +37,7 @@ VERIFIER_FILES = (
     "verify/__init__.py",
     "verify/__main__.py",
     "verify/dossier.py",
+    "verify/pdf.py",
 )
 WITHOUT_DJANGO = (
     "import runpy, sys; sys.modules['django'] = None; sys.argv[0] = 'archive.verify'; "
