@@ -13,6 +13,8 @@ the ``bagit`` library):
     <case>/data/case.json                the case's registry
     <case>/data/ledger/entries.json      the case's entries, each with its inclusion proof in the checkpoint
     <case>/data/ledger/checkpoint.json   the signed (and time-stamped) checkpoint
+    <case>/data/ledger/earlier-checkpoints.json  the checkpoints signed while the case was open, each with
+                                         its consistency proof to that one
     <case>/data/objects/<name>           each object, under the name it was filed as
 
 ``file_dossier`` stores that file under object-lock retention (the caller's, per procedure type). The offline
@@ -39,11 +41,13 @@ from archive.canonical import canonical_json, format_timestamp
 from archive.ledger import (
     LedgerError,
     checkpoint_document,
+    consistency_proof_between,
     entries_for_case,
     entry_bytes,
     inclusion_proof_for,
     make_checkpoint,
 )
+from archive.models import LedgerCheckpoint
 from archive.signing import platform_signer
 from archive.storage import get_object_store
 from archive.storage.base import Retention, StoredObject, validate_key
@@ -100,6 +104,18 @@ def build_dossier(case: str, out: Path) -> Dossier:
                 "inclusion_proof": proof["proof"],
             }
         )
+    # Every checkpoint signed while the case was open, each with its consistency proof to this one: whoever
+    # holds one of them (from a receipt, an earlier download) sees that this dossier's ledger extends it.
+    first = rows[0]["seq"] if rows else size
+    earlier = []
+    for previous in LedgerCheckpoint.objects.filter(tree_size__gte=first, tree_size__lt=size).order_by("tree_size"):
+        proof = consistency_proof_between(previous.tree_size, size)
+        earlier.append(
+            {
+                "checkpoint": checkpoint_document(previous),
+                "consistency": {"old_size": previous.tree_size, "new_size": size, "proof": proof["proof"]},
+            }
+        )
     if any(o.ledger_seq > size for o in objects):
         raise LedgerError("an object was filed after the checkpoint was made: build the dossier again")
     with tempfile.TemporaryDirectory(prefix="etender-dossier-") as work:
@@ -113,6 +129,7 @@ def build_dossier(case: str, out: Path) -> Dossier:
             {"case": case, "tree_size": size, "root": checkpoint.root_hash, "entries": rows},
         )
         _write_json(payload / "ledger" / "checkpoint.json", checkpoint_document(checkpoint))
+        _write_json(payload / "ledger" / "earlier-checkpoints.json", {"tree_size": size, "earlier": earlier})
         for child in payload.iterdir():
             child.rename(root / child.name)
         payload.rmdir()

@@ -228,8 +228,10 @@ def _check_checkpoint(
     anchors: list[x509.Certificate],
     tsa_anchors: list[x509.Certificate],
     intermediates: Sequence[x509.Certificate],
+    earlier: str = "the receipt's",
 ) -> int:
-    """A later signed checkpoint: trusted, and its tree extends the receipt's. Returns its size."""
+    """A later signed checkpoint: trusted, and its tree extends the receipt's (``earlier`` names that tree in
+    the messages). Returns its size."""
     document = dict(checkpoint) if isinstance(checkpoint, Mapping) else _json_object(checkpoint, "the checkpoint")
     body = document.get("body")
     if not isinstance(body, dict) or sorted(body) != sorted(CHECKPOINT_BODY_FIELDS):
@@ -269,10 +271,10 @@ def _check_checkpoint(
 
     receipt_size, receipt_root = ledger["tree_size"], ledger["root"]
     if size < receipt_size:
-        raise Refused(f"the checkpoint ({size} entries) is older than the receipt's tree ({receipt_size} entries)")
+        raise Refused(f"the checkpoint ({size} entries) is older than {earlier} tree ({receipt_size} entries)")
     if size == receipt_size:
         if root != receipt_root:
-            raise Refused(f"the checkpoint's root differs from the receipt's for the same {size} entries (a fork)")
+            raise Refused(f"the checkpoint's root differs from {earlier} for the same {size} entries (a fork)")
         return size
     consistency = document.get("consistency")
     if (
@@ -284,12 +286,12 @@ def _check_checkpoint(
     ):
         raise Refused(
             f"the checkpoint carries no consistency proof from {receipt_size} to {size} entries "
-            "(ask the platform for the checkpoint with the proof from the receipt's tree size)"
+            f"(ask the platform for the checkpoint with the proof from {earlier} tree size)"
         )
     proof = [bytes.fromhex(node) for node in consistency["proof"]]
     if not merkle.verify_consistency(receipt_size, size, bytes.fromhex(receipt_root), bytes.fromhex(root), proof):
         raise Refused(
-            f"the checkpoint's tree of {size} entries does not extend the receipt's tree of {receipt_size} "
+            f"the checkpoint's tree of {size} entries does not extend {earlier} tree of {receipt_size} "
             "(the consistency proof fails: the ledger was rewritten?)"
         )
     return size

@@ -40,6 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     dossier.add_argument(
         "--tsa-ca", type=Path, help="PEM certificate(s) the time-stamp authority chains to (default: --ca)"
     )
+    dossier.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        help="a signed checkpoint held from elsewhere (JSON) that the dossier's ledger must extend; repeatable",
+    )
     arguments = parser.parse_args(argv)
     if arguments.command == "dossier":
         return _dossier_command(arguments)
@@ -72,13 +79,14 @@ def _dossier_command(arguments: argparse.Namespace) -> int:
     try:
         ca = arguments.ca.read_bytes()
         tsa = arguments.tsa_ca.read_bytes() if arguments.tsa_ca else None
+        held = [path.read_bytes() for path in arguments.checkpoint]
     except OSError as exc:
         print(f"FAILED: cannot read {exc.filename}: {exc.strerror}")
         return 1
     if not arguments.file.is_file():
         print(f"FAILED: cannot read {arguments.file}: no such file")
         return 1
-    result = verify_dossier(arguments.file, ca, tsa_trusted_pem=tsa)
+    result = verify_dossier(arguments.file, ca, tsa_trusted_pem=tsa, held_checkpoints=held)
     print(describe(result))
     return 0 if result.ok else 1
 

@@ -10,7 +10,10 @@ not hold and name it:
 2. the bag is complete (every file its manifest names is there, nothing more in ``data/``);
 3. the platform's signature over the payload manifest (``manifest-sha256.txt``) verifies, its certificate
    chains to ``--ca``, and its RFC 3161 time-stamp to ``--tsa-ca``;
-4. the ledger's checkpoint in the bag is signed by the platform (and time-stamped);
+4. the ledger's checkpoint in the bag is signed by the platform (and time-stamped); so is each checkpoint signed
+   while the case was open (``earlier-checkpoints.json``), and the bag's checkpoint extends each (its
+   consistency proof); and it extends each checkpoint the one checking holds from elsewhere
+   (``--checkpoint``: a receipt's tree, an earlier dossier's);
 5. every ledger entry of the case hashes to its ``entry_hash`` and ``leaf_hash``, belongs to the case, and is
    in the checkpoint's tree (its inclusion proof leads to the signed root);
 6. every object of the case's registry (``data/case.json``) is in the bag, listed in the signed manifest with
@@ -33,7 +36,7 @@ import datetime as dt
 import hashlib
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -63,6 +66,7 @@ MANIFEST_FILE = "manifest-sha256.txt"
 CASE_FILE = "data/case.json"
 ENTRIES_FILE = "data/ledger/entries.json"
 CHECKPOINT_FILE = "data/ledger/checkpoint.json"
+EARLIER_FILE = "data/ledger/earlier-checkpoints.json"
 OBJECTS = "data/objects"
 FILED_ACTION = "archive.case.object_filed"
 SIGNATURE_FIELDS = ("format", "case", "manifest_sha256", "signed_at", "platform_certificate_chain")
@@ -88,9 +92,16 @@ def signed_bytes(signature_document: dict[str, Any]) -> bytes:
 
 
 def verify_dossier(
-    dossier: Path, trusted_ca_pem: bytes | str, *, tsa_trusted_pem: bytes | str | None = None
+    dossier: Path,
+    trusted_ca_pem: bytes | str,
+    *,
+    tsa_trusted_pem: bytes | str | None = None,
+    held_checkpoints: Sequence[bytes | dict[str, Any]] = (),
 ) -> DossierVerification:
-    """Check a dossier file offline; ``ok`` is False with the first thing that does not hold as ``reason``."""
+    """Check a dossier file offline; ``ok`` is False with the first thing that does not hold as ``reason``.
+
+    ``held_checkpoints``: signed checkpoints the one checking holds from elsewhere (``checkpoint_document``
+    JSON: a receipt's tree, an earlier dossier's): the dossier's ledger must extend each."""
     passed: list[str] = []
     case: str | None = None
     try:
@@ -111,6 +122,11 @@ def verify_dossier(
             _check_checkpoint(checkpoint, {"tree_size": size, "root": root_hash}, anchors, tsa_anchors, chain[1:])
             assert isinstance(size, int) and isinstance(root_hash, str)
             passed.append(f"the ledger's checkpoint of {size} entries")
+            earlier = _check_earlier(root, checkpoint, size, anchors, tsa_anchors, chain[1:])
+            passed.append(f"{len(earlier)} earlier checkpoints, each extended by this one")
+            for held in held_checkpoints:
+                held_size = _check_held(held, checkpoint, size, earlier, anchors, tsa_anchors, chain[1:])
+                passed.append(f"the checkpoint of {held_size} entries held elsewhere is extended by this one")
             entries = _check_entries(root, case, size, root_hash)
             passed.append(f"{len(entries)} ledger entries of {case}, each in the checkpoint's tree")
             objects = _check_objects(root, bag, case, entries)
@@ -241,6 +257,82 @@ def _check_pdfs(root: Path, anchors: list[Any], moment: dt.datetime) -> int:
             raise Refused(f"object {item['name']!r} ({path}): its PDF signature does not hold: {report.problem}")
         checked += 1
     return checked
+
+
+def _check_earlier(
+    root: Path,
+    checkpoint: dict[str, Any],
+    size: int,
+    anchors: list[Any],
+    tsa_anchors: list[Any],
+    intermediates: Sequence[Any],
+) -> dict[int, str]:
+    """The checkpoints signed while the case was open: each signed by the platform, and extended by the
+    dossier's (its consistency proof). Their roots by size."""
+    document = _json_object(_read(root, EARLIER_FILE), EARLIER_FILE)
+    items = document.get("earlier")
+    if document.get("tree_size") != size or not isinstance(items, list):
+        raise Refused(f"{EARLIER_FILE} is not for the checkpoint of {size} entries")
+    roots: dict[int, str] = {}
+    for item in items:
+        earlier = item.get("checkpoint") if isinstance(item, dict) else None
+        body = earlier.get("body") if isinstance(earlier, dict) else None
+        if (
+            not isinstance(earlier, dict)
+            or not isinstance(body, dict)
+            or not _is_int(body.get("tree_size"))
+            or not isinstance(body.get("root"), str)
+        ):
+            raise Refused(f"{EARLIER_FILE} holds something that is not a checkpoint")
+        old_size, old_root = body["tree_size"], body["root"]
+        where = f"the earlier checkpoint of {old_size} entries ({EARLIER_FILE})"
+        try:
+            _check_checkpoint(earlier, {"tree_size": old_size, "root": old_root}, anchors, tsa_anchors, intermediates)
+            later = {**checkpoint, "consistency": item.get("consistency")}
+            _check_checkpoint(
+                later, {"tree_size": old_size, "root": old_root}, anchors, tsa_anchors, intermediates, "its"
+            )
+        except Refused as refusal:
+            raise Refused(f"{where}: {refusal}") from refusal
+        roots[old_size] = old_root
+    return roots
+
+
+def _check_held(
+    held: bytes | dict[str, Any],
+    checkpoint: dict[str, Any],
+    size: int,
+    earlier: dict[int, str],
+    anchors: list[Any],
+    tsa_anchors: list[Any],
+    intermediates: Sequence[Any],
+) -> int:
+    """A checkpoint held elsewhere: signed by the platform, and the dossier's ledger extends it (the same
+    root at its size: the dossier's own checkpoint or one of its earlier ones)."""
+    document = dict(held) if isinstance(held, dict) else _json_object(held, "the checkpoint held")
+    body = document.get("body")
+    if not isinstance(body, dict) or not _is_int(body.get("tree_size")) or not isinstance(body.get("root"), str):
+        raise Refused("the checkpoint held is not a checkpoint")
+    held_size: int = body["tree_size"]
+    held_root: str = body["root"]
+    where = f"the checkpoint of {held_size} entries held elsewhere"
+    try:
+        _check_checkpoint(document, {"tree_size": held_size, "root": held_root}, anchors, tsa_anchors, intermediates)
+    except Refused as refusal:
+        raise Refused(f"{where}: {refusal}") from refusal
+    known = {**earlier, size: checkpoint["body"]["root"]}
+    if held_size > size:
+        raise Refused(f"{where} is newer than the dossier's ({size} entries): ask for a dossier built since")
+    if held_size not in known:
+        raise Refused(
+            f"{where}: the dossier carries no consistency proof from it (it was not signed while the case was open)"
+        )
+    if known[held_size] != held_root:
+        raise Refused(
+            f"{where} does not extend to the dossier's ledger: the dossier's tree of {held_size} entries has another "
+            "root (the ledger was rewritten after that checkpoint was signed: a fork)"
+        )
+    return held_size
 
 
 def _check_entries(root: Path, case: str, size: int, root_hash: str) -> dict[int, dict[str, Any]]:

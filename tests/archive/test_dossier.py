@@ -353,3 +353,100 @@ def test_a_pdf_the_platform_signed_checks_and_one_re_signed_with_another_key_is_
     unsigned = verify_dossier(build_dossier("tender:777", tmp_path / "unsigned.tar").path, ca_pem)
     assert not unsigned.ok
     assert unsigned.reason.startswith("object 'award/award-notice.pdf'") and "no signature" in unsigned.reason
+
+
+def signed_checkpoint(size: int, root: str) -> dict[str, Any]:
+    """A checkpoint document the platform's key signed (as an operator holding it could)."""
+    from archive.canonical import checkpoint_body
+
+    signer = signing.platform_signer()
+    created_at = "2026-03-02T02:00:00.000000Z"
+    signature = signer.sign(checkpoint_body(tree_size=size, root=root, created_at=created_at))
+    return {
+        "body": {"type": "etender-ledger-checkpoint-v1", "tree_size": size, "root": root, "created_at": created_at},
+        "signature": base64.b64encode(signature).decode(),
+        "certificate": signer.certificate_pem(),
+    }
+
+
+def test_the_dossiers_ledger_extends_each_checkpoint_signed_while_the_case_was_open_and_one_held_elsewhere(
+    published_tender: Any, tmp_path: Path, ca_pem: bytes
+) -> None:
+    from archive.ledger import checkpoint_document, make_checkpoint, record
+
+    case = published_tender.case
+    early = checkpoint_document(make_checkpoint())  # signed while the case is open; a receipt's tree, say
+    record(case, "tendering.question.asked", {"question": 1}, None)
+    dossier = build_dossier(case, tmp_path / "dossier.tar")
+
+    result = verify_dossier(dossier.path, ca_pem, held_checkpoints=[json.dumps(early).encode()])
+    assert result.ok, result.reason
+    size = early["body"]["tree_size"]
+    assert f"the checkpoint of {size} entries held elsewhere is extended by this one" in result.passed
+    (tmp_path / "ca.pem").write_bytes(ca_pem)
+    (tmp_path / "early.json").write_text(json.dumps(early))
+    ok = verifier(tmp_path, "dossier", str(dossier.path), "--ca", "ca.pem", "--checkpoint", "early.json")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+    # The platform's key signed another tree of the same size (the ledger rewritten after the regulator got
+    # its checkpoint): the dossier does not extend what the regulator holds.
+    fork = signed_checkpoint(size, "ab" * 32)
+    refused = verify_dossier(dossier.path, ca_pem, held_checkpoints=[fork])
+    assert not refused.ok
+    assert refused.reason.startswith(f"the checkpoint of {size} entries held elsewhere does not extend"), refused.reason
+    forked = verifier(tmp_path, "dossier", str(dossier.path), "--ca", "ca.pem", "--checkpoint", "fork.json")
+    assert forked.returncode == 1  # (no such file: named, exit 1)
+    (tmp_path / "fork.json").write_text(json.dumps(fork))
+    forked = verifier(tmp_path, "dossier", str(dossier.path), "--ca", "ca.pem", "--checkpoint", "fork.json")
+    assert forked.returncode == 1 and "does not extend to the dossier's ledger" in forked.stdout
+    # One it has no proof from, and one whose certificate is another CA's, are named too.
+    unknown = verify_dossier(dossier.path, ca_pem, held_checkpoints=[signed_checkpoint(1, "cd" * 32)])
+    assert "carries no consistency proof from it" in unknown.reason, unknown.reason
+    _key, other_ca = signing._new_ca()
+    other = {**early, "certificate": other_ca.public_bytes(serialization.Encoding.PEM).decode()}
+    strange = verify_dossier(dossier.path, ca_pem, held_checkpoints=[other])
+    assert strange.reason.startswith(f"the checkpoint of {size} entries held elsewhere: "), strange.reason
+
+
+def forge_checkpoint(size: int, root: str) -> None:
+    from archive.models import LedgerCheckpoint
+
+    forged = signed_checkpoint(size, root)
+    LedgerCheckpoint.objects.create(
+        tree_size=size,
+        root_hash=root,
+        created_at=dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC),
+        signature=forged["signature"],
+        certificate_pem=forged["certificate"],
+        certificate_fingerprint=signing.platform_signer().fingerprint,
+    )
+
+
+def test_a_latest_checkpoint_the_entries_no_longer_give_stops_the_build(published_tender: Any, tmp_path: Path) -> None:
+    from archive.ledger import LedgerError, record, tree_size
+
+    case = published_tender.case
+    record(case, "tendering.question.asked", {"question": 1}, None)
+    forge_checkpoint(tree_size(), "ef" * 32)  # the entries give another root: the platform will not sign on
+    record(case, "tendering.question.answered", {"question": 1}, None)
+    with pytest.raises(LedgerError, match="no longer match checkpoint"):
+        build_dossier(case, tmp_path / "refused.tar")
+    assert not (tmp_path / "refused.tar").exists()
+
+
+def test_an_earlier_checkpoint_the_entries_no_longer_give_is_named_inside_the_dossier(
+    published_tender: Any, tmp_path: Path, ca_pem: bytes
+) -> None:
+    from archive.ledger import make_checkpoint, record
+
+    case = published_tender.case
+    record(case, "tendering.question.asked", {"question": 1}, None)
+    genuine = make_checkpoint()
+    older = genuine.tree_size - 1
+    forge_checkpoint(older, "ef" * 32)  # behind a genuine later one, as if signed before a rewrite
+    record(case, "tendering.question.answered", {"question": 1}, None)
+    dossier = build_dossier(case, tmp_path / "dossier.tar")
+    result = verify_dossier(dossier.path, ca_pem)
+    assert not result.ok
+    assert result.reason.startswith(f"the earlier checkpoint of {older} entries"), result.reason
+    assert "does not extend its tree" in result.reason, result.reason
