@@ -450,3 +450,29 @@ def test_an_earlier_checkpoint_the_entries_no_longer_give_is_named_inside_the_do
     assert not result.ok
     assert result.reason.startswith(f"the earlier checkpoint of {older} entries"), result.reason
     assert "does not extend its tree" in result.reason, result.reason
+
+
+def test_the_command_builds_a_dossier_to_a_file_and_stores_one_and_refuses_what_it_cannot_do(
+    published_tender: Any, tmp_path: Path, ca_pem: bytes
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command(
+        "build_dossier", published_tender.case, "--out", str(tmp_path / "d.tar"), "--store", "governance", stdout=out
+    )
+    assert verify_dossier(tmp_path / "d.tar", ca_pem).ok
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'd.tar'}: 1 objects") and "under GOVERNANCE retention" in lines[1]
+    key = lines[1].split()[2]
+    assert get_object_store().stat(key).retention_mode == RetentionMode.GOVERNANCE
+
+    for arguments, message in (
+        ([published_tender.case], "say where"),
+        ([published_tender.case, "--out", str(tmp_path / "d.tar")], "exists already"),
+        ([published_tender.case, "--out", str(tmp_path / "no" / "d.tar")], "does not"),
+        (["tender:999999", "--out", str(tmp_path / "e.tar")], "filed nothing"),
+    ):
+        with pytest.raises(CommandError, match=message):
+            call_command("build_dossier", *arguments, stdout=io.StringIO())
+    assert not (tmp_path / "e.tar").exists()
