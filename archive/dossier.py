@@ -35,6 +35,8 @@ from typing import Any
 
 import bagit
 from cryptography.hazmat.primitives import serialization
+from django.db import transaction
+from django.db.models import QuerySet
 
 from archive import cases, timestamps
 from archive.canonical import canonical_json, format_timestamp
@@ -46,8 +48,9 @@ from archive.ledger import (
     entry_bytes,
     inclusion_proof_for,
     make_checkpoint,
+    record,
 )
-from archive.models import LedgerCheckpoint
+from archive.models import CaseDossier, LedgerCheckpoint
 from archive.signing import platform_signer
 from archive.storage import get_object_store
 from archive.storage.base import Retention, StoredObject, validate_key
@@ -61,6 +64,7 @@ from archive.verify.dossier import (
 from config import clock
 
 COPY_CHUNK = 1 << 20
+DOSSIER_FILED = "archive.case.dossier_filed"
 
 
 class DossierError(Exception):
@@ -151,9 +155,14 @@ def build_dossier(case: str, out: Path) -> Dossier:
     return Dossier(out, digest, length, len(objects), len(rows), size)
 
 
-def file_dossier(case: str, retention: Retention) -> tuple[Dossier, StoredObject]:
-    """Build the case's dossier and store it under ``retention`` (COMPLIANCE for a closed case) at
-    ``dossiers/<case>/<time>.tar``; the store keeps every version."""
+def file_dossier(case: str, retention: Retention, actor: Any = None) -> tuple[Dossier, StoredObject]:
+    """Build the case's dossier, store it under ``retention`` (COMPLIANCE for a closed case) at
+    ``dossiers/<case>/<time>.tar`` and register it (``CaseDossier``, with the ledger entry
+    ``archive.case.dossier_filed``). First, ``keep_case`` applies any retention a store outage left out; an
+    object it still cannot keep stops the filing (``DossierError``), to be tried again."""
+    missed = cases.keep_case(case)
+    if missed:
+        raise DossierError(f"{case}: the store could not keep {', '.join(missed)} under retention; try again")
     with tempfile.TemporaryDirectory(prefix="etender-dossier-out-") as work:
         stem = folder_name(case)
         dossier = build_dossier(case, Path(work) / f"{stem}.tar")
@@ -170,7 +179,37 @@ def file_dossier(case: str, retention: Retention) -> tuple[Dossier, StoredObject
             )
         if stored.sha256 is not None and stored.sha256 != dossier.sha256:
             raise DossierError(f"the store hashed the dossier {stored.sha256}, it was built as {dossier.sha256}")
+    with transaction.atomic():
+        data = {
+            "object_key": stored.key,
+            "version_id": stored.version_id or "",
+            "sha256": dossier.sha256,
+            "size": dossier.size,
+            "objects": dossier.objects,
+            "tree_size": dossier.tree_size,
+            "retention_mode": str(retention.mode),
+            "retain_until": format_timestamp(retention.until),
+        }
+        entry = record(case, DOSSIER_FILED, data, actor)
+        CaseDossier.objects.create(
+            case=case,
+            object_key=stored.key,
+            version_id=stored.version_id or "",
+            sha256=dossier.sha256,
+            size=dossier.size,
+            objects_count=dossier.objects,
+            tree_size=dossier.tree_size,
+            retention_mode=str(retention.mode),
+            retain_until=retention.until,
+            filed_at=entry.recorded_at,
+            ledger_seq=entry.seq,
+        )
     return dossier, stored
+
+
+def dossiers_of(case: str) -> QuerySet[CaseDossier]:
+    """The case's filed dossiers, the latest last."""
+    return CaseDossier.objects.filter(case=case).order_by("ledger_seq")
 
 
 # --- Writing -------------------------------------------------------------------------------------------------------
@@ -262,4 +301,4 @@ def _digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), length
 
 
-__all__ = ["Dossier", "DossierError", "build_dossier", "file_dossier", "folder_name"]
+__all__ = ["DOSSIER_FILED", "Dossier", "DossierError", "build_dossier", "dossiers_of", "file_dossier", "folder_name"]

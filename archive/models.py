@@ -208,3 +208,34 @@ class CaseObject(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.case} {self.name}"
+
+
+class CaseDossier(AppendOnlyModel):
+    """A dossier filed for a case (案卷包): where it is, its SHA-256, and the ledger entry that recorded it.
+
+    Written by ``archive.dossier.file_dossier`` only, never changed or deleted (migration 0006 puts the table
+    under the ledger's append-only trigger on PostgreSQL). A case closed again (after a complaint, say) gets a
+    new dossier; each is kept.
+    """
+
+    case = models.CharField(_("案卷"), max_length=100, db_index=True)
+    object_key = models.CharField(_("对象键"), max_length=1024)
+    version_id = models.CharField(_("对象版本"), max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, validators=[hex64])
+    size = models.PositiveBigIntegerField(_("字节数"))
+    objects_count = models.PositiveIntegerField(_("对象数"))
+    tree_size = models.BigIntegerField(_("检查点条目数"))
+    retention_mode = models.CharField(_("保留模式"), max_length=20)
+    retain_until = models.DateTimeField(_("保留至"))
+    filed_at = models.DateTimeField(_("归档时间"))
+    ledger_seq = models.BigIntegerField(_("账本序号"), unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["case", "ledger_seq"]
+        verbose_name = _("案卷包")
+        verbose_name_plural = _("案卷包")
+
+    def __str__(self) -> str:
+        return f"{self.case} dossier {self.sha256[:16]}"

@@ -287,6 +287,16 @@ DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE
 OBJECTION_MAX_CHARS = env_int("OBJECTION_MAX_CHARS", 2000, minimum=100, maximum=20000)
 # Records are kept at least this many years (government procurement: 15).
 RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)
+# A closed case's dossier (archive/dossier.py) is kept under this object-lock mode (COMPLIANCE: nobody can
+# delete it before its time, not even the operator; the test platform keeps GOVERNANCE, which tests can lift)
+# for this many years per procedure type (government procurement: 15).
+DOSSIER_RETENTION_MODE = env_choice(
+    "DOSSIER_RETENTION_MODE", "GOVERNANCE" if ETENDER_ENV == "test" else "COMPLIANCE", {"GOVERNANCE", "COMPLIANCE"}
+)
+DOSSIER_RETENTION_YEARS = {
+    kind: env_int(f"DOSSIER_RETENTION_YEARS_{kind.upper()}", 15, minimum=1)
+    for kind in ("open", "invited", "negotiation", "consultation", "inquiry")
+}
 # The expert draw (evaluation/services/draw.py): an expert with this many confirmed memberships for the same
 # tenderer within the window is not drawn for it again (co-evaluation limit).
 EVALUATION_SAME_TENDERER_LIMIT = env_int("EVALUATION_SAME_TENDERER_LIMIT", 3, minimum=1, maximum=100)

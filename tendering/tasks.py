@@ -15,6 +15,7 @@ from django_tasks import task
 from config import clock
 from tendering.models import Opening, Tender
 from tendering.services import bids, decryption
+from tendering.services.case_file import close_case
 from tendering.services.opening.admission import WATCH_INTERVAL_SECONDS
 from tendering.services.opening_record import file_record
 
@@ -62,3 +63,9 @@ def watch_opening(opening_id: int) -> int:
 def file_opening_record(opening_id: int) -> str:
     """Render the closed opening's record (开标记录表) as a signed PDF and file it (idempotent)."""
     return file_record(opening_id)
+
+
+@task()
+def file_dossier(tender_id: int) -> str:
+    """Build, store and register the filed tender's dossier (idempotent)."""
+    return close_case(tender_id)

@@ -26,6 +26,7 @@ class Work(enum.StrEnum):
     DECRYPT_BID = "tendering.tasks.decrypt_bid"
     WATCH_OPENING = "tendering.tasks.watch_opening"
     FILE_OPENING_RECORD = "tendering.tasks.file_opening_record"
+    FILE_DOSSIER = "tendering.tasks.file_dossier"
 
 
 def task_for(work: Work) -> Any:

@@ -462,8 +462,10 @@ def award(actor: User, tender: Tender) -> Tender:
 
 @transaction.atomic
 def file_case(actor: User, tender: Tender) -> Tender:
-    """Close the case (归档)."""
-    return _transition(actor, tender, Phase.AWARDED, "filed_at", "tendering.tender.filed")
+    """Close the case (归档): the worker then builds and stores its dossier (tendering.services.case_file)."""
+    tender = _transition(actor, tender, Phase.AWARDED, "filed_at", "tendering.tender.filed")
+    enqueue_after_commit(Work.FILE_DOSSIER, tender.pk)
+    return tender
 
 
 def ensure_not_managed_by(actor: User, tender: Tender) -> None:
