@@ -21,6 +21,7 @@ Ids are stable (they are named in docs/operations.md and in tests):
 - etender.E021  a KEY_CA_CERTIFICATES_FILE holding the platform's own CA or signing certificate, the
                 development PKI's or the demo key CA's (any environment)
 - etender.E022  a KEY_CA_CERTIFICATES_FILE that cannot be read or holds no certificate (any environment)
+- etender.E015  closed cases' dossiers kept under GOVERNANCE retention (liftable) in production
 """
 
 from __future__ import annotations
@@ -78,6 +79,14 @@ def production_configuration(app_configs: Any = None, **kwargs: Any) -> list[Err
                 "ETENDER_CLOCK_OFFSET_SECONDS moves the platform clock.",
                 hint="Unset it: only demos and tests may move time.",
                 id="etender.E006",
+            )
+        )
+    if settings.DOSSIER_RETENTION_MODE != "COMPLIANCE":
+        errors.append(
+            Error(
+                "Closed cases' dossiers would be kept under GOVERNANCE retention, which the operator can lift.",
+                hint="Unset DOSSIER_RETENTION_MODE (COMPLIANCE is the production default).",
+                id="etender.E015",
             )
         )
     if not (settings.PLATFORM_SIGNING_KEY_FILE and settings.PLATFORM_CERTIFICATE_FILE):

@@ -208,6 +208,7 @@ def production(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     settings.CHANNEL_LAYERS = REDIS_LAYER
     settings.S3_ENDPOINT = "minio:9000"
     settings.CLOCK_OFFSET_SECONDS = 0
+    settings.DOSSIER_RETENTION_MODE = "COMPLIANCE"
     settings.PLATFORM_SIGNING_KEY_FILE = "/run/secrets/platform_signing_key"
     settings.PLATFORM_CERTIFICATE_FILE = "/run/secrets/platform_certificate"
     settings.PLATFORM_CA_CERTIFICATE_FILE = "/run/secrets/platform_ca_certificate"
@@ -235,6 +236,7 @@ EMBEDDED_PARTS: list[tuple[str, Callable[[Any, pytest.MonkeyPatch], None], str]]
     ("filesystem object store", lambda s, m: setattr(s, "S3_ENDPOINT", ""), "etender.E005"),
     ("clock moved forward", lambda s, m: setattr(s, "CLOCK_OFFSET_SECONDS", 3600), "etender.E006"),
     ("clock moved back", lambda s, m: setattr(s, "CLOCK_OFFSET_SECONDS", -1), "etender.E006"),
+    ("dossiers under governance", lambda s, m: setattr(s, "DOSSIER_RETENTION_MODE", "GOVERNANCE"), "etender.E015"),
     ("no signing key", lambda s, m: setattr(s, "PLATFORM_SIGNING_KEY_FILE", ""), "etender.E007"),
     ("no certificate", lambda s, m: setattr(s, "PLATFORM_CERTIFICATE_FILE", ""), "etender.E007"),
 ]
