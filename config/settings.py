@@ -287,6 +287,11 @@ DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE
 OBJECTION_MAX_CHARS = env_int("OBJECTION_MAX_CHARS", 2000, minimum=100, maximum=20000)
 # Records are kept at least this many years (government procurement: 15).
 RECORD_RETENTION_YEARS = env_int("RECORD_RETENTION_YEARS", 15, minimum=1)
+# Open data (evaluation/ocds.py, docs/open-data.md): the OCDS ocid prefix the trading centre registered with the
+# Open Contracting Partnership (ocds- and six characters; the default is a placeholder), and the publisher.
+OCDS_OCID_PREFIX = env_str("OCDS_OCID_PREFIX", "ocds-etendr")
+OCDS_PUBLISHER_NAME = env_str("OCDS_PUBLISHER_NAME", "电子招标投标交易平台")
+OCDS_PUBLISHER_URI = env_str("OCDS_PUBLISHER_URI", "https://etender.example.cn")
 # A closed case's dossier (archive/dossier.py) is kept under this object-lock mode (COMPLIANCE: nobody can
 # delete it before its time, not even the operator; the test platform keeps GOVERNANCE, which tests can lift)
 # for this many years per procedure type (government procurement: 15).
