@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         from archive import signing
         from archive.dossier import build_dossier, file_dossier
         from archive.storage import Retention, RetentionMode
-        from archive.verify.dossier import verify_dossier
+        from archive.verify.dossier import extract_all, verify_dossier
         from config import clock
 
         case = "tender:1"
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
         unpacked = work / "unpacked"
         with tarfile.open(dossier.path) as archive:
-            archive.extractall(unpacked, filter="data")
+            extract_all(archive, unpacked)
         (root,) = unpacked.iterdir()
         files = sorted(str(p) for p in root.rglob("*") if p.is_file())
         bag_bytes = sum(os.path.getsize(f) for f in files)

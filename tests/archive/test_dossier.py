@@ -27,7 +27,7 @@ from archive.dossier import DossierError, build_dossier, file_dossier, folder_na
 from archive.ledger import entries_for_case
 from archive.storage import ObjectLocked, RetentionMode, get_object_store
 from archive.storage.base import Retention
-from archive.verify.dossier import verify_dossier
+from archive.verify.dossier import extract_all, verify_dossier
 from config import clock
 from tendering.services import amendments
 from tests.fixtures.personas import PDF_BYTES
@@ -105,7 +105,7 @@ def unpacked(path: Path) -> Iterator[Path]:
     folder = path.parent / f"unpacked-{path.stem}"
     shutil.rmtree(folder, ignore_errors=True)
     with tarfile.open(path) as archive:
-        archive.extractall(folder, filter="data")
+        extract_all(archive, folder)
     (root,) = folder.iterdir()
     yield root
     shutil.rmtree(folder)
