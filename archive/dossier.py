@@ -88,11 +88,12 @@ def folder_name(case: str) -> str:
 
 def build_dossier(case: str, out: Path) -> Dossier:
     """Write the dossier of ``case`` to ``out`` (a tar file) and describe it."""
-    objects = list(cases.objects_of(case))
-    if not objects:
+    if not cases.objects_of(case).exists():
         raise DossierError(f"{case} has filed nothing: there is no case to close")
     checkpoint = make_checkpoint()
     size = checkpoint.tree_size
+    # What the checkpoint covers, and nothing filed after it (its ledger entry is not in the tree either).
+    objects = list(cases.objects_of(case).filter(ledger_seq__lte=size))
     rows = []
     for entry in entries_for_case(case).filter(seq__lte=size):
         proof = inclusion_proof_for(entry.seq, size)
@@ -120,23 +121,17 @@ def build_dossier(case: str, out: Path) -> Dossier:
                 "consistency": {"old_size": previous.tree_size, "new_size": size, "proof": proof["proof"]},
             }
         )
-    if any(o.ledger_seq > size for o in objects):
-        raise LedgerError("an object was filed after the checkpoint was made: build the dossier again")
     with tempfile.TemporaryDirectory(prefix="etender-dossier-") as work:
-        root = Path(work) / folder_name(case)
-        payload = root / "payload"  # bagit moves what the folder holds into data/
+        root = Path(work) / folder_name(case)  # bagit moves what the folder holds into data/
         for filed in objects:
-            _copy_out(filed, payload / "objects" / filed.name)
-        _write_json(payload / "case.json", {"format": DOSSIER_FORMAT, "case": case, "objects": _registry(objects)})
+            _copy_out(filed, root / "objects" / filed.name)
+        _write_json(root / "case.json", {"format": DOSSIER_FORMAT, "case": case, "objects": _registry(objects)})
         _write_json(
-            payload / "ledger" / "entries.json",
+            root / "ledger" / "entries.json",
             {"case": case, "tree_size": size, "root": checkpoint.root_hash, "entries": rows},
         )
-        _write_json(payload / "ledger" / "checkpoint.json", checkpoint_document(checkpoint))
-        _write_json(payload / "ledger" / "earlier-checkpoints.json", {"tree_size": size, "earlier": earlier})
-        for child in payload.iterdir():
-            child.rename(root / child.name)
-        payload.rmdir()
+        _write_json(root / "ledger" / "checkpoint.json", checkpoint_document(checkpoint))
+        _write_json(root / "ledger" / "earlier-checkpoints.json", {"tree_size": size, "earlier": earlier})
         now = clock.now()
         bag = bagit.make_bag(
             str(root),

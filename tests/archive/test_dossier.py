@@ -476,3 +476,24 @@ def test_the_command_builds_a_dossier_to_a_file_and_stores_one_and_refuses_what_
         with pytest.raises(CommandError, match=message):
             call_command("build_dossier", *arguments, stdout=io.StringIO())
     assert not (tmp_path / "e.tar").exists()
+
+
+def test_an_object_filed_while_the_dossier_is_built_waits_for_the_next_one_and_the_dossier_still_verifies(
+    published_tender: Any, tmp_path: Path, ca_pem: bytes, monkeypatch: Any
+) -> None:
+    from archive import dossier as dossier_module
+
+    case = published_tender.case
+    real = dossier_module.make_checkpoint
+
+    def and_then_a_filing() -> Any:
+        checkpoint = real()
+        file_pdf(case, "late/notice.pdf", a_pdf("late"))  # after the checkpoint: its entry is not in the tree
+        return checkpoint
+
+    monkeypatch.setattr(dossier_module, "make_checkpoint", and_then_a_filing)
+    built = build_dossier(case, tmp_path / "dossier.tar")
+    result = verify_dossier(built.path, ca_pem)
+    assert result.ok and result.objects == 1, result.reason
+    monkeypatch.setattr(dossier_module, "make_checkpoint", real)
+    assert {f.name for f in cases.objects_of(case)} >= {"late/notice.pdf"}
