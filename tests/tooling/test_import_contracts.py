@@ -33,6 +33,7 @@ def test_the_client_and_the_sealing_library_are_forbidden_django() -> None:
         "evaluation.draw",
         "evaluation.draw_check",
         "evaluation.report_check",
+        "archive.verify",
     }
 
 
