@@ -22,6 +22,8 @@ there (a retried worker), with anything else it is refused (``ValueError``) and 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import logging
 import re
 from typing import Any
@@ -159,6 +161,26 @@ def file_stored(
         platform_signed=platform_signed,
         actor=actor,
     )
+
+
+def file_bytes(
+    case: str, name: str, data: bytes, *, object_key: str, content_type: str, actor: Any = None
+) -> tuple[CaseObject, bool]:
+    """File a record the platform holds as bytes (a bid's signed manifest, its receipt): put into the store
+    at ``object_key``, then filed in a transaction of its own. Call it from the worker, outside the service's
+    transactions: the put talks to the store, and no lock should wait on it. Idempotent: a name already
+    filed with the same bytes is not put again. Returns the row and whether it was filed now."""
+    check_name(name)
+    digest = hashlib.sha256(data).hexdigest()
+    existing = CaseObject.objects.filter(case=case, name=name).first()
+    if existing is not None:
+        if existing.sha256 != digest:
+            raise ValueError(f"{case} already holds {name!r} with other bytes: a filed object is never replaced")
+        return existing, False
+    stored = get_object_store().put(object_key, io.BytesIO(data), length=len(data), content_type=content_type)
+    with transaction.atomic():
+        filed = file_stored(case, name, stored, sha256=digest, content_type=content_type, actor=actor)
+    return filed, True
 
 
 def objects_of(case: str) -> QuerySet[CaseObject]:

@@ -28,6 +28,11 @@ def bid_ciphertext(tender: Tender, bid_id: uuid.UUID | str) -> str:
     return _key(tender, "bids", str(bid_id))
 
 
+def bid_record(tender: Tender, bid_id: uuid.UUID | str, name: str) -> str:
+    """A record of the bid the platform holds as bytes (its signed manifest, the signature, its receipt)."""
+    return _key(tender, "bids", str(bid_id), name)
+
+
 def opening_record(tender: Tender) -> str:
     """The signed opening record (开标记录表, PDF) of the tender's opening."""
     return _key(tender, "opening", "opening-record.pdf")

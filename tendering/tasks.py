@@ -16,6 +16,7 @@ from config import clock
 from tendering.models import Opening, Tender
 from tendering.services import bids, decryption
 from tendering.services.case_file import close_case
+from tendering.services.case_records import file_bid_records as file_the_bid_records
 from tendering.services.opening.admission import WATCH_INTERVAL_SECONDS
 from tendering.services.opening_record import file_record
 
@@ -69,3 +70,9 @@ def file_opening_record(opening_id: int) -> str:
 def file_dossier(tender_id: int) -> str:
     """Build, store and register the filed tender's dossier (idempotent)."""
     return close_case(tender_id)
+
+
+@task()
+def file_bid_records(tender_id: int) -> int:
+    """File the opening's bid records (manifests, signatures, receipts) in the case (idempotent)."""
+    return file_the_bid_records(tender_id)

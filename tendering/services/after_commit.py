@@ -27,6 +27,7 @@ class Work(enum.StrEnum):
     WATCH_OPENING = "tendering.tasks.watch_opening"
     FILE_OPENING_RECORD = "tendering.tasks.file_opening_record"
     FILE_DOSSIER = "tendering.tasks.file_dossier"
+    FILE_BID_RECORDS = "tendering.tasks.file_bid_records"
 
 
 def task_for(work: Work) -> Any:

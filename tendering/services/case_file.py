@@ -13,6 +13,7 @@ import logging
 from archive.dossier import dossiers_of, file_dossier
 from archive.storage.retention import dossier_retention
 from tendering.models import Tender
+from tendering.services.case_records import file_bid_records
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ def close_case(tender_id: int) -> str:
         return "not filed yet"
     if dossiers_of(tender.case).exists():
         return "already filed"
+    file_bid_records(tender.pk)  # what a store outage at the opening left out
     dossier, stored = file_dossier(tender.case, dossier_retention(tender.procedure_type, tender.filed_at))
     logger.info("dossier of tender %s filed as %s (%s)", tender.number, stored.key, dossier.sha256)
     return "filed"

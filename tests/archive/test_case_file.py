@@ -206,3 +206,18 @@ def test_a_store_that_refuses_retention_at_commit_keeps_the_filing_and_keep_case
     info = store.stat(filed.object_key, filed.version_id or None)
     assert info.retain_until is not None and info.retain_until >= cases.retain_until(filed)
     assert cases.keep(filed) is False  # kept already: nothing to set, and never shortened
+
+
+def test_bytes_are_put_and_filed_once_and_other_bytes_under_the_same_name_are_refused(object_store_dir: Any) -> None:
+    row, now = cases.file_bytes("tender:901", "bids/b1/manifest.json", b"{}", object_key="t/b1/m", content_type="x")
+    assert now and row.sha256 == hashlib.sha256(b"{}").hexdigest()
+    with get_object_store().open(row.object_key, row.version_id or None) as stream:
+        assert stream.read() == b"{}"
+    again, now = cases.file_bytes("tender:901", "bids/b1/manifest.json", b"{}", object_key="t/b1/m", content_type="x")
+    assert (again, now) == (row, False)
+    with pytest.raises(ValueError, match="other bytes"):
+        cases.file_bytes("tender:901", "bids/b1/manifest.json", b"[]", object_key="t/b1/m", content_type="x")
+    assert CaseObject.objects.count() == 1
+    with pytest.raises(ValueError, match="segment"):
+        cases.file_bytes("tender:901", "bids/../manifest.json", b"{}", object_key="t/b2/m", content_type="x")
+    assert CaseObject.objects.count() == 1

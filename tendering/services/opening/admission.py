@@ -121,6 +121,7 @@ def ensure_opening(tender: Tender) -> Opening:
         opening = lock_one(Opening.objects.filter(pk=opening.pk))
         publish(opening, hp.OpeningStarted(**moments(opening)))
         enqueue_after_commit(Work.WATCH_OPENING, opening.pk, delay=dt.timedelta(seconds=WATCH_INTERVAL_SECONDS))
+        enqueue_after_commit(Work.FILE_BID_RECORDS, tender.pk)
     return opening
 
 
