@@ -33,7 +33,6 @@ from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 from asn1crypto import keys as asn1_keys
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
@@ -55,10 +54,10 @@ from reportlab.platypus import (
 )
 
 from archive.signing import platform_signer
-
-# _run: pyHanko's synchronous wrappers call asyncio.run, which fails inside a running loop (async views)
 from archive.timestamps import DevelopmentTimeStamper, TimestampAuthorityError, time_stamper
-from archive.verify.pdf import PdfSignatureReport, check_pdf_signature, run_to_end
+
+# run_to_end: pyHanko's synchronous wrappers call asyncio.run, which fails inside a running loop (async views)
+from archive.verify.pdf import PdfSignatureReport, asn1_certificate, check_pdf_signature, run_to_end
 from config import clock, formatting
 
 
@@ -247,10 +246,6 @@ def render_record_pdf(document: RecordDocument) -> bytes:
 # --- Signing ---------------------------------------------------------------------
 
 
-def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-
-
 def _pyhanko_timestamper() -> Any:
     stamper = time_stamper()
     # a configured TSA already is pyHanko's HTTPTimeStamper; the development one needs its adapter
@@ -267,7 +262,7 @@ def sign_pdf(pdf: bytes, *, reason: str, location: str, field_name: str = "Platf
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     identity = platform_signer()
-    chain = [_asn1_certificate(c) for c in identity.chain]
+    chain = [asn1_certificate(c) for c in identity.chain]
     key = asn1_keys.PrivateKeyInfo.load(
         identity.private_key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

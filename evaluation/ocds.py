@@ -48,6 +48,8 @@ PROCUREMENT_METHOD = {
     ProcedureType.CONSULTATION: "limited",
     ProcedureType.INQUIRY: "limited",
 }
+# How far a snapshot goes: the tender alone, the bids of the published opening record, the candidates, the award.
+TENDER, OPENING, CANDIDATES, AWARD = range(4)
 AWARD_CRITERIA = {EvaluationMethod.COMPREHENSIVE: "ratedCriteria", EvaluationMethod.LOWEST_PRICE: "priceOnly"}
 
 
@@ -107,7 +109,9 @@ class _Procedure:
         self.report = report
         self.candidates = json.loads(bytes(report.content))["candidates"] if report is not None else []
 
-    def snapshot(self, step: str, at: dt.datetime, amendments: int) -> dict[str, Any]:
+    def snapshot(self, name: str, tag: str, at: dt.datetime, amendments: int, stage: int) -> dict[str, Any]:
+        """The release ``<ocid>-<name>``: what is public at ``at``, the first ``amendments`` amendments shown,
+        and the bids and awards as far as ``stage`` (``TENDER``, ``OPENING``, ``CANDIDATES``, ``AWARD``)."""
         tender = self.tender
         shown = self.amendments[:amendments]
         deadline = tender.bid_deadline
@@ -148,15 +152,15 @@ class _Procedure:
             ]
         release: dict[str, Any] = {
             "ocid": ocid(tender),
-            "id": f"{ocid(tender)}-{step}",
+            "id": f"{ocid(tender)}-{name}",
             "date": _when(at),
-            "tag": [],
+            "tag": [tag],
             "initiationType": "tender",
             "language": "zh",
             "buyer": _reference(tender.tenderer),
             "tender": body,
         }
-        if step.startswith("opening") or step.startswith("candidates") or step.startswith("award"):
+        if stage >= OPENING:
             details = []
             for bid_opening in self.bids:
                 bidder = bid_opening.bid.bidder
@@ -177,8 +181,8 @@ class _Procedure:
             }
             body["numberOfTenderers"] = len(details)
             body["tenderers"] = [_reference(b.bid.bidder) for b in self.bids]
-        if step.startswith("candidates") or step.startswith("award"):
-            awarded = step.startswith("award")
+        if stage >= CANDIDATES:
+            awarded = stage >= AWARD
             by_bid = {str(b.bid.public_id): b for b in self.bids}
             awards = []
             for rank, bid_id in enumerate(self.candidates, start=1):
@@ -209,28 +213,21 @@ class _Procedure:
 
     def releases(self) -> list[dict[str, Any]]:
         tender = self.tender
-        out = [self._tagged(self.snapshot("tender", self.published, 0), "tender")]
+        out = [self.snapshot("tender", "tender", self.published, 0, TENDER)]
         for count, amendment in enumerate(self.amendments, start=1):
-            out.append(
-                self._tagged(
-                    self.snapshot(f"amendment-{amendment.number}", amendment.issued_at, count), "tenderAmendment"
-                )
-            )
+            name = f"amendment-{amendment.number}"
+            out.append(self.snapshot(name, "tenderAmendment", amendment.issued_at, count, TENDER))
         every = len(self.amendments)
         if self.opening is not None and self.opening.record_published_at is not None:
-            out.append(self._tagged(self.snapshot("opening", self.opening.record_published_at, every), "tenderUpdate"))
+            out.append(self.snapshot("opening", "tenderUpdate", self.opening.record_published_at, every, OPENING))
         if self.report is not None and tender.evaluation_reported_at is not None:
-            out.append(self._tagged(self.snapshot("candidates", tender.evaluation_reported_at, every), "award"))
+            out.append(self.snapshot("candidates", "award", tender.evaluation_reported_at, every, CANDIDATES))
             if tender.awarded_at is not None:
-                out.append(self._tagged(self.snapshot("award", tender.filed_at or tender.awarded_at, every), "award"))
+                out.append(self.snapshot("award", "award", tender.filed_at or tender.awarded_at, every, AWARD))
         elif tender.failed_at is not None:
-            out.append(self._tagged(self.snapshot("failed", tender.failed_at, every), "tenderUpdate"))
+            stage = OPENING if self.opening is not None else TENDER
+            out.append(self.snapshot("failed", "tenderUpdate", tender.failed_at, every, stage))
         return out
-
-    @staticmethod
-    def _tagged(release: dict[str, Any], tag: str) -> dict[str, Any]:
-        release["tag"] = [tag]
-        return release
 
 
 def _package_meta(tender: Tender, published: dt.datetime, kind: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ trigger of migration 0002. No existing row of an append-only table is changed.
 from django.db import migrations, models
 
 from archive import merkle
+from archive.migrations._append_only import under_append_only_trigger
 
 TABLE = "archive_ledgersubtree"
 BATCH = 2000
@@ -40,26 +41,6 @@ def fill(apps, schema_editor):
         if head_frontier is None:
             raise RuntimeError(f"the ledger head names entry {head.seq}, which is missing: run manage.py verify_ledger")
         heads.objects.using(alias).filter(pk=1).update(frontier=b"".join(head_frontier))
-
-
-def install_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        f"CREATE TRIGGER {TABLE}_no_update_delete BEFORE UPDATE OR DELETE ON {TABLE} "
-        "FOR EACH ROW EXECUTE FUNCTION archive_ledger_append_only()"
-    )
-    schema_editor.execute(
-        f"CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON {TABLE} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION archive_ledger_append_only()"
-    )
-
-
-def uninstall_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_update_delete ON {TABLE}")
-    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_truncate ON {TABLE}")
 
 
 class Migration(migrations.Migration):
@@ -97,5 +78,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(fill, migrations.RunPython.noop, elidable=False),
-        migrations.RunPython(install_trigger, uninstall_trigger, elidable=False),
+        under_append_only_trigger(TABLE),
     ]

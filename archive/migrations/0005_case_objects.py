@@ -3,29 +3,11 @@ migration 0002 on PostgreSQL: a filed object's row is never changed or deleted."
 
 from django.db import migrations, models
 
+from archive.migrations._append_only import under_append_only_trigger
+
 import archive.models
 
 TABLE = "archive_caseobject"
-
-
-def install_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        f"CREATE TRIGGER {TABLE}_no_update_delete BEFORE UPDATE OR DELETE ON {TABLE} "
-        "FOR EACH ROW EXECUTE FUNCTION archive_ledger_append_only()"
-    )
-    schema_editor.execute(
-        f"CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON {TABLE} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION archive_ledger_append_only()"
-    )
-
-
-def uninstall_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_update_delete ON {TABLE}")
-    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_truncate ON {TABLE}")
 
 
 class Migration(migrations.Migration):
@@ -68,5 +50,5 @@ class Migration(migrations.Migration):
                 "constraints": [models.UniqueConstraint(fields=("case", "name"), name="case_object_name_once")],
             },
         ),
-        migrations.RunPython(install_trigger, uninstall_trigger, elidable=False),
+        under_append_only_trigger(TABLE),
     ]

@@ -6,27 +6,9 @@ trigger on PostgreSQL."""
 import django.core.validators
 from django.db import migrations, models
 
+from archive.migrations._append_only import under_append_only_trigger
+
 TABLE = "archive_casedossier"
-
-
-def install_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        f"CREATE TRIGGER {TABLE}_no_update_delete BEFORE UPDATE OR DELETE ON {TABLE} "
-        "FOR EACH ROW EXECUTE FUNCTION archive_ledger_append_only()"
-    )
-    schema_editor.execute(
-        f"CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON {TABLE} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION archive_ledger_append_only()"
-    )
-
-
-def uninstall_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_update_delete ON {TABLE}")
-    schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_truncate ON {TABLE}")
 
 
 class Migration(migrations.Migration):
@@ -65,5 +47,5 @@ class Migration(migrations.Migration):
                 "ordering": ["case", "ledger_seq"],
             },
         ),
-        migrations.RunPython(install_trigger, uninstall_trigger, elidable=False),
+        under_append_only_trigger(TABLE),
     ]

@@ -30,7 +30,8 @@ class PdfSignatureReport:
     problem: str | None = None  # None when all of the above hold
 
 
-def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
+def asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    """A certificate as pyHanko and asn1crypto take it."""
     return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
 
 
@@ -77,7 +78,7 @@ def check_pdf_signature(
     signature = chosen[0]
 
     context = ValidationContext(
-        trust_roots=[_asn1_certificate(c) for c in trust_anchors],
+        trust_roots=[asn1_certificate(c) for c in trust_anchors],
         allow_fetching=False,
         revocation_mode="soft-fail",
         moment=moment,

@@ -162,3 +162,21 @@ def test_anyone_downloads_a_published_procedures_open_data_and_a_draft_is_not_fo
         assert errors(schema_name, response.json()) == []
     assert client.get(f"/api/tenders/{draft.public_id}/ocds/releases").status_code == 404
     assert client.get("/api/tenders/not-an-id/ocds/releases").status_code in (404, 422)
+
+
+def test_a_failed_tender_is_published_unsuccessful(personas: Any, frozen_clock: Any, published_tender: Any) -> None:
+    from django.db import transaction
+
+    from tendering.services import outcome
+    from tendering.services.outcome import FailureReason
+
+    frozen_clock.set(published_tender.bid_deadline)
+    with transaction.atomic():
+        outcome.fail(published_tender, next(iter(FailureReason)), None, {})
+    published_tender.refresh_from_db()
+    package = ocds.release_package(published_tender, clock.now())
+    assert errors("release-package-schema.json", package) == []
+    assert [r["tag"] for r in package["releases"]] == [["tender"], ["tenderUpdate"]]
+    assert package["releases"][-1]["tender"]["status"] == "unsuccessful"
+    assert package["releases"][0]["tender"]["status"] == "active"
+    assert "bids" not in package["releases"][-1]  # no opening record was published: nothing of the bids

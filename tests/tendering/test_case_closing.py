@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django_tasks_db.models import DBTaskResult
 
 from archive import signing
@@ -71,6 +71,11 @@ def test_filing_the_case_queues_its_dossier_which_the_worker_files_once_under_re
     filed.sha256 = "0" * 64
     with pytest.raises(AppendOnlyError):
         filed.save()
+    if connection.vendor == "postgresql":  # below the ORM, the database refuses too (migration 0006)
+        for statement in ("UPDATE archive_casedossier SET size = 1", "DELETE FROM archive_casedossier"):
+            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as c:
+                c.execute(statement)
+    assert dossiers_of(tender.case).get().sha256 == json.loads(entry.data)["sha256"]
 
 
 def test_a_store_that_cannot_keep_a_filed_object_stops_the_dossier_until_it_can(
